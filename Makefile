@@ -1,0 +1,44 @@
+# Everything runs from the project's own virtualenv (.venv), created and filled here.
+# `make install` is idempotent: it re-installs only when requirements.txt or pyproject.toml change.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install test lint format unit clean help
+
+help:
+	@echo "make install   create .venv and install the pinned working set (idempotent)"
+	@echo "make test      lint, then the whole test suite (needs Redis; PostgreSQL when the warehouse lands)"
+	@echo "make unit      only the fast unit tests"
+	@echo "make lint      ruff"
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(UV) pip install --python $(PY) --compile-bytecode --quiet -r requirements.txt -e .
+	@touch $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check plugins tests
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format plugins tests
+
+# pytest exits 5 when it collected nothing: that is a failure here, never a pass.
+test: lint
+	@$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+unit: install
+	$(VENV)/bin/pytest tests/unit -m "not slow" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info plugins/*.egg-info

@@ -1,0 +1,208 @@
+"""One exception tree for everything the SP-API client raises.
+
+::
+
+    SpApiError                      status, code, message, request id, operation, seller, sku
+    ├── ThrottledError              429 QuotaExceeded, after retries ran out (.retry_after)
+    ├── UnauthorizedError           401, or 403 after one token refresh did not help
+    │   └── ForbiddenError          403 "Unauthorized": missing role or authorisation
+    ├── NotFoundError               404
+    ├── InvalidRequestError         400/413/415/422: Amazon's error list in .errors
+    ├── ServerError                 500/503 after retries ran out
+    ├── TransportError              timeouts and connection errors after retries ran out
+    ├── LwaError                    the token endpoint refused (.error is LWA's code)
+    └── FeedFatalError              a feed ended FATAL (or CANCELLED when that was not asked for)
+
+Why it looks like this: callers decide on the *kind* of failure (retry later, fix credentials,
+quarantine the SKU, dead-letter the message), so each kind is its own class. Errors carry only
+what Amazon's error list says plus our own context; never a response body, a header or a secret,
+because exception text ends up in Airflow task logs and in the warehouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ApiErrorDetail:
+    """One entry of Amazon's ``{"errors": [...]}`` list."""
+
+    code: str
+    message: str
+    details: str | None = None
+
+
+class SpApiError(Exception):
+    """Base class. ``str()`` is safe to log: it names the operation, status and Amazon's code."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        seller_id: str | None = None,
+        sku: str | None = None,
+        errors: Sequence[ApiErrorDetail] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.operation = operation
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        self.seller_id = seller_id
+        self.sku = sku
+        self.errors: tuple[ApiErrorDetail, ...] = tuple(errors)
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        parts = []
+        if self.operation:
+            parts.append(self.operation)
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.code:
+            parts.append(self.code)
+        head = " ".join(parts)
+        ctx = []
+        if self.sku:
+            ctx.append(f"sku={self.sku}")
+        if self.seller_id:
+            ctx.append(f"seller={self.seller_id}")
+        if self.request_id:
+            ctx.append(f"request_id={self.request_id}")
+        tail = f" ({', '.join(ctx)})" if ctx else ""
+        return f"{head}: {self.message}{tail}" if head else f"{self.message}{tail}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep the keyword context when pickled across processes (Celery, multiprocessing).
+        return (_rebuild, (type(self), self.message, self.__dict__.copy()))
+
+
+def _rebuild(cls: type[SpApiError], message: str, state: dict[str, Any]) -> SpApiError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class ThrottledError(SpApiError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class UnauthorizedError(SpApiError):
+    pass
+
+
+class ForbiddenError(UnauthorizedError):
+    pass
+
+
+class NotFoundError(SpApiError):
+    pass
+
+
+class InvalidRequestError(SpApiError):
+    pass
+
+
+class ServerError(SpApiError):
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class TransportError(SpApiError):
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class LwaError(SpApiError):
+    """The LWA token endpoint refused. ``error`` is LWA's code (``invalid_grant``, ...)."""
+
+    RETRYABLE_CODES = frozenset({"server_error", "temporarily_unavailable"})
+
+    def __init__(self, message: str, *, error: str | None = None, **kw: Any) -> None:
+        kw.setdefault("code", error)
+        super().__init__(message, **kw)
+        self.error = error
+
+    @property
+    def retryable(self) -> bool:
+        return self.error in self.RETRYABLE_CODES or (self.status or 0) >= 500
+
+
+class FeedFatalError(SpApiError):
+    """A feed ended FATAL or CANCELLED. Some, none or all of its messages may have been applied."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        feed_id: str,
+        processing_status: str,
+        result_document_id: str | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, **kw)
+        self.feed_id = feed_id
+        self.processing_status = processing_status
+        self.result_document_id = result_document_id
+
+
+def parse_error_list(payload: Any) -> list[ApiErrorDetail]:
+    """Read Amazon's ``ErrorList``; anything else yields an empty list rather than raising."""
+    if not isinstance(payload, Mapping):
+        return []
+    raw = payload.get("errors")
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for item in raw:
+        if isinstance(item, Mapping) and "code" in item:
+            details = item.get("details")
+            out.append(
+                ApiErrorDetail(
+                    code=str(item.get("code")),
+                    message=str(item.get("message", "")),
+                    details=str(details) if details else None,
+                )
+            )
+    return out
+
+
+STATUS_TO_ERROR: dict[int, type[SpApiError]] = {
+    400: InvalidRequestError,
+    401: UnauthorizedError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    409: InvalidRequestError,
+    413: InvalidRequestError,
+    415: InvalidRequestError,
+    422: InvalidRequestError,
+    429: ThrottledError,
+}
+
+
+def error_for_status(status: int) -> type[SpApiError]:
+    if status in STATUS_TO_ERROR:
+        return STATUS_TO_ERROR[status]
+    if status >= 500:
+        return ServerError
+    return SpApiError

@@ -1,0 +1,63 @@
+"""Fixtures shared by every test layer.
+
+Real services: tests that need Redis (or, later, PostgreSQL) use them for real. Where a service is
+missing on a developer's machine those tests skip with the reason; under CI (``CI=true``) a missing
+service fails the run instead, so a green CI always means the tests ran.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def service_missing(reason: str) -> None:
+    """Skip locally, fail under CI."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: a missing service is a failure)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """Amazon's models and schemas (../shared/spapi-models, or SPAPI_MODELS_DIR)."""
+    path = Path(os.environ.get("SPAPI_MODELS_DIR", REPO.parent / "shared" / "spapi-models"))
+    if not (path / "rate-limits.yml").exists():
+        service_missing(f"Amazon's SP-API models not found at {path}: set SPAPI_MODELS_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis (REDIS_URL, default db 15 of the local server)."""
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        service_missing(f"Redis not reachable at {url} ({type(exc).__name__}): start redis-server or set REDIS_URL")
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix unique to the test; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"spapi-test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
