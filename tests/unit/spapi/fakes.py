@@ -83,6 +83,8 @@ class FakeSpApi:
     script: deque[httpx.Response | Exception | Handler] = field(default_factory=deque)
     default: Handler | None = None
     calls: list[httpx.Request] = field(default_factory=list)
+    # the auth flow re-sends the same Request object, so tokens are snapshotted as they arrive
+    tokens_seen: list[str | None] = field(default_factory=list)
     rejected_tokens: set[str] = field(default_factory=set)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -90,6 +92,7 @@ class FakeSpApi:
             return self.lwa(request)
         self.calls.append(request)
         token = request.headers.get("x-amz-access-token")
+        self.tokens_seen.append(token)
         if token is not None and token in self.rejected_tokens:
             return api_error(403, "Unauthorized", "Access to requested resource is denied.",
                              "The access token you provided is revoked, malformed or invalid.")
