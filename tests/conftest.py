@@ -8,6 +8,7 @@ service fails the run instead, so a green CI always means the tests ran.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Airflow reads these at import: give the test session its own home so nothing touches ~/airflow,
+# and no example DAGs. Set before any test module imports Airflow.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="spapi-airflow-home-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO / "plugins"))
 
 
 def in_ci() -> bool:
@@ -46,7 +54,9 @@ def redis_url() -> str:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
-        service_missing(f"Redis not reachable at {url} ({type(exc).__name__}): start redis-server or set REDIS_URL")
+        service_missing(
+            f"Redis not reachable at {url} ({type(exc).__name__}): start redis-server or set REDIS_URL"
+        )
     return url
 
 

@@ -37,7 +37,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from spapi.errors import LwaError, TransportError, parse_error_list
+from spapi.errors import LwaError, TransportError, parse_error_list, scrub
 
 if TYPE_CHECKING:
     from spapi.signing import SigV4Signer
@@ -75,9 +75,7 @@ class RedisTokenStore:
     def __init__(self, url_or_client: Any, prefix: str = "spapi:lwa:") -> None:
         import redis
 
-        self._redis = (
-            redis.Redis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
-        )
+        self._redis = redis.Redis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
         self._prefix = prefix
 
     def get(self, key: str) -> bytes | None:
@@ -89,7 +87,9 @@ class RedisTokenStore:
 
     def delete_if(self, key: str, value: bytes) -> None:
         # Compare-and-delete: a worker that saw an old token must not delete a newer one.
-        script = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+        script = (
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+        )
         self._redis.eval(script, 1, self._prefix + key, value)
 
     def lock(self, key: str, timeout: float) -> Any:
@@ -106,7 +106,9 @@ def token_store_from_url(url: str | None) -> SharedTokenStore | None:
         return None
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisTokenStore(url)
-    raise ValueError(f"unsupported token cache URL scheme in {url.split(':', 1)[0]!r}: use memory:// or redis://")
+    raise ValueError(
+        f"unsupported token cache URL scheme in {url.split(':', 1)[0]!r}: use memory:// or redis://"
+    )
 
 
 # Process-wide: every client in this process for the same grant shares one token.
@@ -327,7 +329,9 @@ class LwaTokenProvider:
         try:
             response = http.post(self._token_url, data=self._form(), headers=_FORM_HEADERS)
         except httpx.HTTPError as exc:
-            raise TransportError(f"LWA token request failed: {type(exc).__name__}", operation="lwaToken") from None
+            raise TransportError(
+                f"LWA token request failed: {type(exc).__name__}", operation="lwaToken"
+            ) from None
         finally:
             if self._http is None:
                 http.close()
@@ -340,7 +344,9 @@ class LwaTokenProvider:
         try:
             response = await http.post(self._token_url, data=self._form(), headers=_FORM_HEADERS)
         except httpx.HTTPError as exc:
-            raise TransportError(f"LWA token request failed: {type(exc).__name__}", operation="lwaToken") from None
+            raise TransportError(
+                f"LWA token request failed: {type(exc).__name__}", operation="lwaToken"
+            ) from None
         finally:
             if self._ahttp is None:
                 await http.aclose()
@@ -378,7 +384,7 @@ class LwaTokenProvider:
         for secret in (self._client_secret, self._refresh_token):
             if secret:
                 text = text.replace(secret, "***")
-        return text[:300]
+        return scrub(text)[:300]
 
 
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"}
@@ -436,15 +442,22 @@ class SpApiAuth(httpx.Auth):
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         token = await self.tokens.aget_token()
-        self._apply(request, token)
+        await self._aapply(request, token)
         response = yield request
         if response.status_code in (401, 403):
             await response.aread()
             if token_rejected(response):
                 log.info("access token rejected (HTTP %s); refreshing once", response.status_code)
                 self.tokens.invalidate(token)
-                self._apply(request, await self.tokens.aget_token())
+                await self._aapply(request, await self.tokens.aget_token())
                 yield request
+
+    async def _aapply(self, request: httpx.Request, token: str) -> None:
+        # SigV4 may look up credentials or call STS (botocore is blocking): keep it off the loop.
+        if self.signer is None:
+            self._apply(request, token)
+        else:
+            await asyncio.to_thread(self._apply, request, token)
 
 
 def clear_process_cache() -> None:

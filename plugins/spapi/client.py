@@ -27,6 +27,7 @@ import email.utils
 import logging
 import platform
 import random
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +62,34 @@ from spapi.ratelimit import BucketKey, RateLimiter, limiter_from_url
 T = TypeVar("T")
 
 log = logging.getLogger("spapi.client")
+
+_PRESIGNED_PARAM = re.compile(r"(?i)(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s\"']+")
+
+
+def redact_url(url: object) -> str:
+    """Presigned S3 URLs are bearer credentials for five minutes: drop their signing parameters."""
+    return _PRESIGNED_PARAM.sub(r"\1[redacted]", str(url))
+
+
+class _RedactPresignedUrls(logging.Filter):
+    """httpx logs every request URL at INFO; presigned document URLs must not reach task logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact_url(a) if isinstance(a, httpx.URL | str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact_url(record.msg)
+        return True
+
+
+def _install_log_redaction() -> None:
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactPresignedUrls) for f in logger.filters):
+            logger.addFilter(_RedactPresignedUrls())
+
+
+_install_log_redaction()
 
 _trace_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("spapi_trace_id", default=None)
 
@@ -124,7 +153,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 class wait_full_jitter_retry_after(wait_random_exponential):
     """Full jitter, but never sooner than the server's ``Retry-After``."""
 
-    def __init__(self, multiplier: float, max: float, rng: random.Random | None = None) -> None:  # noqa: A002
+    def __init__(self, multiplier: float, max: float, rng: random.Random | None = None) -> None:
         super().__init__(multiplier=multiplier, max=max)
         self._rng = rng or random.Random()
 
@@ -188,6 +217,7 @@ class _ClientCore:
                     role_arn=config.role_arn,
                     external_id=config.role_external_id,
                 ),
+                on_secret=on_token,
             )
         self._signer = signer
         self._auth: SpApiAuth | None = None

@@ -21,9 +21,18 @@ because exception text ends up in Airflow task logs and in the warehouse.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+# LWA access and refresh tokens ("Atza|...", "Atzr|...") are recognisable; Amazon's error text
+# sometimes quotes the request, so scrub them before an error message is kept anywhere.
+_LWA_TOKEN = re.compile(r"Atz[ar]\|[^\s\"',;]+")
+
+
+def scrub(text: str) -> str:
+    return _LWA_TOKEN.sub("[redacted-token]", text)
 
 
 @dataclass(frozen=True)
@@ -179,9 +188,9 @@ def parse_error_list(payload: Any) -> list[ApiErrorDetail]:
             details = item.get("details")
             out.append(
                 ApiErrorDetail(
-                    code=str(item.get("code")),
-                    message=str(item.get("message", "")),
-                    details=str(details) if details else None,
+                    code=scrub(str(item.get("code"))),
+                    message=scrub(str(item.get("message", ""))),
+                    details=scrub(str(details)) if details else None,
                 )
             )
     return out

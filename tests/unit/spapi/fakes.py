@@ -94,8 +94,12 @@ class FakeSpApi:
         token = request.headers.get("x-amz-access-token")
         self.tokens_seen.append(token)
         if token is not None and token in self.rejected_tokens:
-            return api_error(403, "Unauthorized", "Access to requested resource is denied.",
-                             "The access token you provided is revoked, malformed or invalid.")
+            return api_error(
+                403,
+                "Unauthorized",
+                "Access to requested resource is denied.",
+                "The access token you provided is revoked, malformed or invalid.",
+            )
         if self.script:
             item = self.script.popleft()
             if isinstance(item, Exception):

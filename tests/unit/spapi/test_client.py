@@ -54,7 +54,9 @@ class RecordingLimiter:
         self.rate_headers: list[tuple[BucketKey, str | None]] = []
         self.throttles: list[tuple[BucketKey, float | None]] = []
 
-    def keys_for(self, seller: str, region: str, operation: str, feed_type: str | None = None) -> list[BucketKey]:
+    def keys_for(
+        self, seller: str, region: str, operation: str, feed_type: str | None = None
+    ) -> list[BucketKey]:
         keys = [BucketKey(seller, region, operation)]
         if feed_type:
             keys.append(BucketKey(seller, region, f"feedType:{feed_type}"))
@@ -132,7 +134,11 @@ def create_feed() -> Call[dict[str, Any]]:
         operation="createFeed",
         method="POST",
         path="/feeds/2021-06-30/feeds",
-        json={"feedType": "JSON_LISTINGS_FEED", "marketplaceIds": ["ATVPDKIKX0DER"], "inputFeedDocumentId": "d1"},
+        json={
+            "feedType": "JSON_LISTINGS_FEED",
+            "marketplaceIds": ["ATVPDKIKX0DER"],
+            "inputFeedDocumentId": "d1",
+        },
         parse=lambda r: r.json(),
         success=(202,),
         idempotent=False,
@@ -141,7 +147,9 @@ def create_feed() -> Call[dict[str, Any]]:
 
 
 def ok(body: dict[str, Any] | None = None, status: int = 200, **headers: str) -> httpx.Response:
-    return httpx.Response(status, json=body or {"sku": "SKU-1"}, headers={"x-amzn-RequestId": "req-ok", **headers})
+    return httpx.Response(
+        status, json=body or {"sku": "SKU-1"}, headers={"x-amzn-RequestId": "req-ok", **headers}
+    )
 
 
 # ---- request shape -----------------------------------------------------------------------------
@@ -154,7 +162,9 @@ def test_request_carries_token_user_agent_and_encoded_path() -> None:
     request = h.api.calls[0]
     assert request.headers["x-amz-access-token"] == "Atza|SENTINEL-access-1"
     assert request.headers["user-agent"] == user_agent("spapi-listings")
-    assert request.url.raw_path == b"/listings/2021-08-01/items/A1SELLER/A%2FB%20C?marketplaceIds=ATVPDKIKX0DER"
+    assert (
+        request.url.raw_path == b"/listings/2021-08-01/items/A1SELLER/A%2FB%20C?marketplaceIds=ATVPDKIKX0DER"
+    )
     assert "Authorization" not in request.headers  # SigV4 is off by default
 
 
@@ -170,7 +180,10 @@ def test_json_body_is_sent_as_json() -> None:
     assert h.client.call(create_feed()) == {"feedId": "F1"}
     request = h.api.calls[0]
     assert request.headers["content-type"] == "application/json"
-    assert request.read() == b'{"feedType":"JSON_LISTINGS_FEED","marketplaceIds":["ATVPDKIKX0DER"],"inputFeedDocumentId":"d1"}'
+    assert (
+        request.read()
+        == b'{"feedType":"JSON_LISTINGS_FEED","marketplaceIds":["ATVPDKIKX0DER"],"inputFeedDocumentId":"d1"}'
+    )
 
 
 def test_presigned_calls_carry_no_sp_api_auth_and_skip_the_limiter() -> None:

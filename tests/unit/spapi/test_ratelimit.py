@@ -14,14 +14,13 @@ import multiprocessing
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from spapi.errors import ThrottledError
-from spapi.rates import FEED_TYPE_LIMITS, OPERATION_LIMITS, Limit
 from spapi.ratelimit import (
     MIN_RATE,
     BucketBackend,
@@ -33,6 +32,7 @@ from spapi.ratelimit import (
     RedisBackend,
     limiter_from_url,
 )
+from spapi.rates import FEED_TYPE_LIMITS, OPERATION_LIMITS, Limit
 from tests.unit.spapi import _ratelimit_worker
 
 SELLER = "A1SELLER"
@@ -108,10 +108,24 @@ def backend(backends: Callable[[], BucketBackend]) -> BucketBackend:
     return backends()
 
 
-def make_limiter(backend: BucketBackend, clock: FakeClock, **kw: object) -> RateLimiter:
-    kw.setdefault("limits", LIMITS)
-    kw.setdefault("burst_margin", 0)
-    return RateLimiter(backend, sleep=clock.sleep, async_sleep=clock.async_sleep, **kw)  # type: ignore[arg-type]
+def make_limiter(
+    backend: BucketBackend,
+    clock: FakeClock,
+    *,
+    limits: Mapping[str, Limit] = LIMITS,
+    feed_type_limits: Mapping[str, Limit] = FEED_TYPE_LIMITS,
+    scale: float = 1.0,
+) -> RateLimiter:
+    """A limiter on the fake clock that spends the whole burst, so waits are easy to predict."""
+    return RateLimiter(
+        backend,
+        limits=limits,
+        feed_type_limits=feed_type_limits,
+        scale=scale,
+        burst_margin=0,
+        sleep=clock.sleep,
+        async_sleep=clock.async_sleep,
+    )
 
 
 def key(operation: str = OP, seller: str = SELLER) -> BucketKey:
@@ -194,7 +208,9 @@ def test_penalize_does_not_shorten_an_existing_queue(backend: BucketBackend) -> 
     assert backend.peek("b", 2.0, 3) >= 3.0
 
 
-def test_on_throttled_penalizes_with_retry_after_or_one_token(backend: BucketBackend, clock: FakeClock) -> None:
+def test_on_throttled_penalizes_with_retry_after_or_one_token(
+    backend: BucketBackend, clock: FakeClock
+) -> None:
     limiter = make_limiter(backend, clock)
     limiter.on_throttled(key(), 7.0)
     assert limiter.time_until_available([key()]) == pytest.approx(7.0)
@@ -284,7 +300,10 @@ def test_acquire_async(backend: BucketBackend, clock: FakeClock) -> None:
 
 
 def test_bucket_key_id() -> None:
-    assert BucketKey("A1", "eu", "feedType:JSON_LISTINGS_FEED").id == "spapi:rl:A1:eu:feedType:JSON_LISTINGS_FEED"
+    assert (
+        BucketKey("A1", "eu", "feedType:JSON_LISTINGS_FEED").id
+        == "spapi:rl:A1:eu:feedType:JSON_LISTINGS_FEED"
+    )
     assert BucketKey("A1", "eu", "feedType:JSON_LISTINGS_FEED").feed_type == "JSON_LISTINGS_FEED"
     assert BucketKey("A1", "eu", "createFeed").feed_type is None
 
@@ -465,7 +484,9 @@ def test_threads_share_one_bucket() -> None:
         assert max_in_window(woke, window) <= rate * (window + lateness) + burst + 1, (window, lateness)
 
 
-def run_processes(spec: dict[str, object], rate: float, burst: int, duration: float, n: int = 4) -> list[float]:
+def run_processes(
+    spec: dict[str, object], rate: float, burst: int, duration: float, n: int = 4
+) -> list[float]:
     ctx = multiprocessing.get_context("spawn")
     ready, results = ctx.Queue(), ctx.Queue()
     go = ctx.Event()
@@ -522,4 +543,3 @@ def test_processes_share_a_redis_bucket(redis_url: str, redis_prefix: str) -> No
     rate, burst, duration = 20.0, 4, 1.5
     grants = run_processes({"kind": "redis", "url": redis_url, "prefix": redis_prefix}, rate, burst, duration)
     check_shared_schedule(grants, rate, burst, duration)
-
