@@ -30,7 +30,7 @@ import random
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -126,6 +126,9 @@ class CallRecord:
 
 
 CallObserver = Callable[[CallRecord], None]
+
+# Given a page and the call that fetched it, the call for the next page (or None at the end).
+NextPage = Callable[[T, Call[T]], "Call[T] | None"]
 
 
 def user_agent(app_name: str) -> str:
@@ -484,6 +487,14 @@ class SpApiClient(_ClientCore):
             raise wrapped.error from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def paginate(self, first: Call[T], next_page: NextPage[T]) -> Iterator[T]:
+        """Yield every page: ``client.paginate(feeds.get_feeds(feed_types=[...]), feeds.next_page)``."""
+        call: Call[T] | None = first
+        while call is not None:
+            page = self.call(call)
+            yield page
+            call = next_page(page, call)
+
 
 class AsyncSpApiClient(_ClientCore):
     """The asyncio twin of :class:`SpApiClient` (used by deferrable triggers)."""
@@ -555,3 +566,10 @@ class AsyncSpApiClient(_ClientCore):
         except _RetryableCall as wrapped:
             raise wrapped.error from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def paginate(self, first: Call[T], next_page: NextPage[T]) -> AsyncIterator[T]:
+        call: Call[T] | None = first
+        while call is not None:
+            page = await self.call(call)
+            yield page
+            call = next_page(page, call)

@@ -13,7 +13,7 @@ The upload and download go to presigned S3 URLs (``sp_api=False``: no SP-API aut
 rate limited) that expire after 5 minutes, so request them right before use.
 
 Paging ``getFeeds``: call :func:`get_feeds` with filters, then ``get_feeds(next_token=...)`` with the
-token *alone* until ``GetFeedsResponse.next_token`` is ``None`` (the client's ``paginate`` does this).
+token *alone* until ``GetFeedsResponse.next_token`` is ``None`` (``client.paginate(get_feeds(...), next_page)`` does this).
 """
 
 from __future__ import annotations
@@ -189,6 +189,11 @@ def get_feeds(
         params=params,
         parse=json_parser(GetFeedsResponse),
     )
+
+
+def next_page(page: GetFeedsResponse, _call: Call[GetFeedsResponse]) -> Call[GetFeedsResponse] | None:
+    """The ``getFeeds`` call for the page after ``page`` (``nextToken`` alone), or ``None``."""
+    return get_feeds(next_token=page.next_token) if page.next_token else None
 
 
 def cancel_feed(feed_id: str) -> Call[None]:

@@ -13,6 +13,7 @@ the same filters (at most 1000 SKUs can be paged through).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -266,3 +267,11 @@ def search_listings_items(
         seller_id=seller_id,
         marketplace_id=_joined(ids),
     )
+
+
+def next_page(page: ItemSearchResults, call: Call[ItemSearchResults]) -> Call[ItemSearchResults] | None:
+    """The ``searchListingsItems`` call for the next page: same filters, ``pageToken`` replaced."""
+    token = page.next_token
+    if not token:
+        return None
+    return dataclasses.replace(call, params={**call.params, "pageToken": token})

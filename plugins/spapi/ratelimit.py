@@ -668,16 +668,20 @@ class RateLimiter:
         self.backend.penalize(key.id, min(seconds, MAX_PENALTY))
 
 
+_PROCESS_MEMORY_BACKEND = MemoryBackend()
+
+
 def limiter_from_url(url: str | None, *, scale: float = 1.0, burst_margin: int = 1) -> RateLimiter:
     """Build a limiter from a connection-style URL, as kept in an Airflow connection.
 
-    - ``memory://`` (or empty): this process only;
+    - ``memory://`` (or empty): this process only, shared by all its clients;
     - ``file:///path/to/dir`` (``file://`` alone: the default temp directory): one machine;
     - ``redis://host:port/db`` or ``rediss://...``: every machine; ``?key_prefix=...`` keeps
       environments apart in one Redis, other query parameters go to redis-py.
     """
     if not url or url.startswith("memory:"):
-        return RateLimiter(MemoryBackend(), scale=scale, burst_margin=burst_margin)
+        # One backend per process: every client of this process for a seller shares its buckets.
+        return RateLimiter(_PROCESS_MEMORY_BACKEND, scale=scale, burst_margin=burst_margin)
     parts = urlsplit(url)
     if parts.scheme == "file":
         return RateLimiter(FileBackend(parts.path or None), scale=scale, burst_margin=burst_margin)

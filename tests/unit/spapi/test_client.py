@@ -512,3 +512,69 @@ def test_scripts_are_consumed() -> None:
     h.api.script = deque([ok()])
     h.client.call(get_item())
     assert not h.api.script
+
+
+# ---- pagination -----------------------------------------------------------------------------------
+
+
+def test_paginate_get_feeds_sends_next_token_alone() -> None:
+    from spapi import feeds
+
+    def feed(n: int) -> dict[str, Any]:
+        return {
+            "feedId": f"F{n}",
+            "feedType": "JSON_LISTINGS_FEED",
+            "createdTime": "2026-11-23T10:00:00Z",
+            "processingStatus": "DONE",
+        }
+
+    h = Harness()
+    h.api.script.extend(
+        [
+            ok({"feeds": [feed(1), feed(2)], "nextToken": "tok-2"}),
+            ok({"feeds": [feed(3)], "nextToken": "tok-3"}),
+            ok({"feeds": [feed(4)]}),
+        ]
+    )
+    pages = list(
+        h.client.paginate(feeds.get_feeds(feed_types=["JSON_LISTINGS_FEED"], page_size=2), feeds.next_page)
+    )
+    assert [f.feed_id for p in pages for f in p.feeds] == ["F1", "F2", "F3", "F4"]
+    queries = [dict(r.url.params) for r in h.api.calls]
+    assert queries == [
+        {"feedTypes": "JSON_LISTINGS_FEED", "pageSize": "2"},
+        {"nextToken": "tok-2"},
+        {"nextToken": "tok-3"},
+    ]
+
+
+@pytest.mark.asyncio
+async def test_async_paginate_search_keeps_filters_and_replaces_page_token() -> None:
+    from spapi import listings
+
+    api = FakeSpApi()
+    api.script.extend(
+        [
+            ok(
+                {
+                    "numberOfResults": 3,
+                    "pagination": {"nextToken": "p2"},
+                    "items": [{"sku": "A"}, {"sku": "B"}],
+                }
+            ),
+            ok({"numberOfResults": 3, "pagination": {"previousToken": "p1"}, "items": [{"sku": "C"}]}),
+        ]
+    )
+    async with AsyncSpApiClient(
+        config(),
+        transport=httpx.MockTransport(api.handle_async),
+        limiter=RecordingLimiter(),  # type: ignore[arg-type]
+    ) as client:
+        first = listings.search_listings_items("A1SELLER", ["ATVPDKIKX0DER"], page_size=2)
+        skus = [i.sku async for page in client.paginate(first, listings.next_page) for i in page.items]
+    assert skus == ["A", "B", "C"]
+    assert dict(api.calls[1].url.params) == {
+        "marketplaceIds": "ATVPDKIKX0DER",
+        "pageSize": "2",
+        "pageToken": "p2",
+    }

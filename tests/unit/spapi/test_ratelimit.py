@@ -369,6 +369,8 @@ def test_validation() -> None:
 def test_limiter_from_url(tmp_path: Path) -> None:
     assert isinstance(limiter_from_url(None).backend, MemoryBackend)
     assert isinstance(limiter_from_url("memory://").backend, MemoryBackend)
+    # every memory:// limiter of a process shares one backend, so two clients cannot double the rate
+    assert limiter_from_url("memory://").backend is limiter_from_url(None).backend
     file_limiter = limiter_from_url(f"file://{tmp_path}/rl", scale=3.0)
     assert isinstance(file_limiter.backend, FileBackend)
     assert file_limiter.backend.directory == tmp_path / "rl"

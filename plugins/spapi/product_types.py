@@ -1,0 +1,329 @@
+"""Validate listing attributes against Amazon product-type schemas, offline.
+
+Product-type schemas (``getDefinitionsProductType`` downloads, or our own files in the same format)
+are JSON Schema draft 2019-09 with Amazon's vocabulary (SPAPI-FACTS.md section 5): their ``$schema``
+is ``https://schemas.amazon.com/selling-partners/definitions/product-types/meta-schema/v1``, which
+cannot be fetched, and four keywords a standard validator ignores:
+
+- ``selectors`` with ``minUniqueItems``/``maxUniqueItems``: items of an array are grouped by the
+  values of their selector properties (``marketplace_id``, ``language_tag``, ...); each group must
+  hold between ``minUniqueItems`` and ``maxUniqueItems`` items. Without ``selectors`` the whole item
+  is the key.
+- ``minUtf8ByteLength``/``maxUtf8ByteLength``: string length in UTF-8 **bytes**.
+
+The informational keywords (``editable``, ``hidden``, ``enumNames``, ``$lifecycle``) are ignored.
+The meta-schema is registered locally under its ``$id`` with ``referencing``; nothing is fetched
+from the network. Airflow-free: the pipeline's validation gate and the local sandbox both use it.
+
+Errors are reported as Listings-API-style issues (``code``, ``message``, ``severity``,
+``attributeNames``, ``categories``) with the small code table :data:`ISSUE_CODES`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft201909Validator, ValidationError, validators
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT201909
+
+__all__ = [
+    "ISSUE_CODES",
+    "META_SCHEMA_ID",
+    "AmazonSchemaValidator",
+    "Issue",
+    "ProductTypeSchemas",
+    "check_schema",
+    "load_meta_schema",
+    "make_validator",
+    "validate_attributes",
+]
+
+META_SCHEMA_ID = "https://schemas.amazon.com/selling-partners/definitions/product-types/meta-schema/v1"
+
+# Our issue code table (Amazon documents no public list; these follow the codes seen in its
+# examples: 90220 for a missing attribute, 4000001 for an invalid value).
+ISSUE_CODES: dict[str, tuple[str, str]] = {
+    # code: (category, meaning)
+    "90220": ("MISSING_ATTRIBUTE", "a required attribute (or a required part of one) is not supplied"),
+    "4000001": ("INVALID_ATTRIBUTE", "a value is not valid (type, enum, pattern, range, length)"),
+    "4000002": ("INVALID_ATTRIBUTE", "too many or too few values for one selector combination"),
+    "4000003": ("INVALID_ATTRIBUTE", "an attribute or property that the product type does not define"),
+    "4000004": ("INVALID_ATTRIBUTE", "a patch that is not allowed (path, op or value shape)"),
+    "4000005": ("INVALID_ATTRIBUTE", "the product type is unknown"),
+    "4000006": ("INVALID_ATTRIBUTE", "the listing to patch does not exist"),
+}
+
+_SIZE_KEYWORDS = {"minUniqueItems", "maxUniqueItems", "minItems", "maxItems"}
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _selector_groups(schema: Mapping[str, Any], instance: list[Any]) -> Counter[str]:
+    selectors = schema.get("selectors")
+    groups: Counter[str] = Counter()
+    for item in instance:
+        if selectors and isinstance(item, dict):
+            key = _canonical([item.get(name) for name in selectors])
+        else:
+            key = _canonical(item)
+        groups[key] += 1
+    return groups
+
+
+def _max_unique_items(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    if not validator.is_type(instance, "array"):
+        return
+    for key, count in _selector_groups(schema, instance).items():
+        if count > limit:
+            yield ValidationError(
+                f"{count} values share the selector values {key}; at most {limit} allowed "
+                f"(selectors: {schema.get('selectors')})"
+            )
+
+
+def _min_unique_items(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    if not validator.is_type(instance, "array"):
+        return
+    for key, count in _selector_groups(schema, instance).items():
+        if count < limit:
+            yield ValidationError(
+                f"{count} values share the selector values {key}; at least {limit} required "
+                f"(selectors: {schema.get('selectors')})"
+            )
+
+
+def _max_utf8(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and len(instance.encode("utf-8")) > limit:
+        yield ValidationError(f"{instance!r} is longer than {limit} UTF-8 bytes")
+
+
+def _min_utf8(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and len(instance.encode("utf-8")) < limit:
+        yield ValidationError(f"{instance!r} is shorter than {limit} UTF-8 bytes")
+
+
+def _ignore(validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    return iter(())
+
+
+AmazonSchemaValidator = validators.extend(
+    Draft201909Validator,
+    {
+        "maxUniqueItems": _max_unique_items,
+        "minUniqueItems": _min_unique_items,
+        "maxUtf8ByteLength": _max_utf8,
+        "minUtf8ByteLength": _min_utf8,
+        # ``selectors`` only modifies min/maxUniqueItems; informational keywords validate nothing
+        "selectors": _ignore,
+        "editable": _ignore,
+        "hidden": _ignore,
+        "enumNames": _ignore,
+        "$lifecycle": _ignore,
+    },
+)
+"""Draft 2019-09 plus Amazon's validation keywords."""
+
+
+def load_meta_schema(path: str | Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(Path(path).read_bytes())
+    if data.get("$id") != META_SCHEMA_ID:
+        raise ValueError(
+            f"{path} is not Amazon's product type meta-schema v1 (its $id is {data.get('$id')!r})"
+        )
+    return data
+
+
+def _registry(meta_schema: Mapping[str, Any] | None) -> Registry:
+    registry: Registry = Registry()
+    if meta_schema is not None:
+        registry = registry.with_resource(
+            META_SCHEMA_ID, Resource(contents=meta_schema, specification=DRAFT201909)
+        )
+    return registry
+
+
+def make_validator(schema: Mapping[str, Any], meta_schema: Mapping[str, Any] | None = None) -> Any:
+    """A validator for one product-type schema; ``meta_schema`` registers Amazon's meta-schema."""
+    return AmazonSchemaValidator(schema, registry=_registry(meta_schema))
+
+
+def check_schema(schema: Mapping[str, Any], meta_schema: Mapping[str, Any]) -> list[str]:
+    """Validate a product-type schema against Amazon's meta-schema; returns the error messages."""
+    meta_validator = Draft201909Validator(meta_schema, registry=_registry(meta_schema))
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in meta_validator.iter_errors(schema)
+    ]
+    if schema.get("$schema") != META_SCHEMA_ID:
+        errors.append(f"$schema must be {META_SCHEMA_ID}")
+    return errors
+
+
+@dataclass(frozen=True)
+class Issue:
+    """An issue in the Listings Items API shape (``attributeNames`` is an array)."""
+
+    code: str
+    message: str
+    severity: str = "ERROR"
+    attribute_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, code: str, message: str, *attribute_names: str, severity: str = "ERROR") -> Issue:
+        category = ISSUE_CODES.get(code, ("INVALID_ATTRIBUTE", ""))[0]
+        return cls(code, message, severity, tuple(attribute_names), (category,))
+
+    def to_api(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message, "severity": self.severity}
+        if self.attribute_names:
+            out["attributeNames"] = list(self.attribute_names)
+        out["categories"] = list(self.categories)
+        return out
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _issues_for(error: ValidationError) -> Iterator[Issue]:
+    path = list(error.absolute_path)
+    attribute = str(path[0]) if path else None
+    kind = error.validator
+    if kind == "required":
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        missing = [name for name in error.validator_value if name not in instance]
+        for name in missing:
+            if attribute is None:
+                yield Issue.of("90220", f"'{name}' is required but not supplied.", name)
+            else:
+                where = "/".join(map(str, path))
+                yield Issue.of(
+                    "90220",
+                    f"'{name}' is required in '{attribute}' but not supplied (at {where}).",
+                    attribute,
+                )
+        return
+    if kind in ("additionalProperties", "unevaluatedProperties"):
+        if attribute is None:
+            extra = [k for k in (error.instance or {}) if k not in (error.schema.get("properties") or {})]
+            for name in extra:
+                yield Issue.of("4000003", f"'{name}' is not an attribute of this product type.", name)
+            return
+        yield Issue.of(
+            "4000003",
+            _short(f"The value of '{attribute}' has an unknown property: {error.message}"),
+            attribute,
+        )
+        return
+    if attribute is None:
+        yield Issue.of("4000001", _short(f"The attributes are not valid: {error.message}"))
+        return
+    if kind in _SIZE_KEYWORDS:
+        yield Issue.of(
+            "4000002",
+            _short(f"The number of values for '{attribute}' is not valid: {error.message}"),
+            attribute,
+        )
+        return
+    if kind in ("anyOf", "oneOf") and error.context:
+        # report the most relevant branch error rather than "is not valid under any of the given schemas"
+        best = min(error.context, key=lambda e: (len(e.absolute_path) * -1, e.validator != "enum"))
+        detail = best.message
+    else:
+        detail = error.message
+    where = "/".join(map(str, path))
+    yield Issue.of(
+        "4000001", _short(f"The value provided for '{attribute}' is not valid ({where}): {detail}"), attribute
+    )
+
+
+@dataclass
+class ProductTypeSchemas:
+    """Product-type schemas by name, each with a cached validator.
+
+    ``directories`` are searched for ``<PRODUCT_TYPE>.json`` (upper case; ``Product.json`` is
+    accepted for ``PRODUCT``). A schema's product type is the last segment of its ``$id``
+    (Amazon's ``.../schema/v1/PRODUCT``) or the file name.
+    """
+
+    meta_schema_path: Path
+    directories: list[Path] = field(default_factory=list)
+    _validators: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    @cached_property
+    def meta_schema(self) -> dict[str, Any]:
+        return load_meta_schema(self.meta_schema_path)
+
+    @cached_property
+    def paths(self) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        for directory in self.directories:
+            for path in sorted(Path(directory).glob("*.json")):
+                if path.resolve() == self.meta_schema_path.resolve():
+                    continue
+                try:
+                    schema_id = json.loads(path.read_bytes()).get("$id", "")
+                except (OSError, ValueError):
+                    continue
+                name = schema_id.rstrip("/").rsplit("/", 1)[-1] if schema_id else path.stem
+                found.setdefault(name.upper(), path)
+        return found
+
+    def names(self) -> list[str]:
+        return sorted(self.paths)
+
+    def __contains__(self, product_type: object) -> bool:
+        return isinstance(product_type, str) and product_type.upper() in self.paths
+
+    def raw(self, product_type: str) -> bytes:
+        return self.paths[product_type.upper()].read_bytes()
+
+    def schema(self, product_type: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.raw(product_type))
+        return data
+
+    def validator(self, product_type: str) -> Any:
+        key = product_type.upper()
+        if key not in self._validators:
+            self._validators[key] = make_validator(self.schema(key), self.meta_schema)
+        return self._validators[key]
+
+    def validate(
+        self, product_type: str, attributes: Mapping[str, Any], *, enforce_required: bool = True
+    ) -> list[Issue]:
+        if product_type not in self:
+            return [Issue.of("4000005", f"The product type '{product_type}' is not supported.")]
+        return validate_attributes(
+            self.validator(product_type), attributes, enforce_required=enforce_required
+        )
+
+
+def validate_attributes(
+    validator: Any, attributes: Mapping[str, Any], *, enforce_required: bool = True
+) -> list[Issue]:
+    """Issues for ``attributes`` (deduplicated, in a stable order).
+
+    ``enforce_required=False`` is Amazon's ``requirementsEnforced=NOT_ENFORCED``: attributes that are
+    absent are not reported (partial updates and patches), present ones are still checked in full.
+    """
+    issues: list[Issue] = []
+    seen: set[tuple[str, str]] = set()
+    errors: Iterable[ValidationError] = validator.iter_errors(dict(attributes))
+    for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), str(e.validator))):
+        if not enforce_required and error.validator == "required" and not list(error.absolute_path):
+            continue
+        for issue in _issues_for(error):
+            key = (issue.code, issue.message)
+            if key not in seen:
+                seen.add(key)
+                issues.append(issue)
+    return issues
