@@ -27,6 +27,7 @@ $(STAMP): requirements.txt pyproject.toml
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check plugins tests
+	$(VENV)/bin/mypy plugins/spapi
 
 format: install
 	$(VENV)/bin/ruff check --fix .

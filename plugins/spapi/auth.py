@@ -80,7 +80,9 @@ class RedisTokenStore:
 
     def get(self, key: str) -> bytes | None:
         value = self._redis.get(self._prefix + key)
-        return bytes(value) if value is not None else None
+        if value is None:
+            return None
+        return value.encode() if isinstance(value, str) else bytes(value)
 
     def set(self, key: str, value: bytes, ttl: float) -> None:
         self._redis.set(self._prefix + key, value, px=max(1, int(ttl * 1000)))

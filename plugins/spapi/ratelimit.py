@@ -451,7 +451,7 @@ class RedisBackend:
         where = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('db', 0)}"
         return f"{type(self).__name__}({where!r}, prefix={self.prefix!r})"
 
-    def _run(self, bucket_id: str, op: str, *args: object) -> tuple[str, float]:
+    def _run(self, bucket_id: str, op: str, *args: str | float) -> tuple[str, float]:
         now = "" if self._clock is None else repr(self._clock())
         result = self._script(keys=[self.prefix + bucket_id], args=[op, now, repr(self.idle_ttl), *args])
         status, value = (v.decode() if isinstance(v, bytes) else str(v) for v in result)
