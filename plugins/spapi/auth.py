@@ -437,7 +437,12 @@ class SpApiAuth(httpx.Auth):
         if response.status_code in (401, 403):
             response.read()
             if token_rejected(response):
-                log.info("access token rejected (HTTP %s); refreshing once", response.status_code)
+                log.info(
+                    "access token rejected (HTTP %s, request_id=%s, %s); refreshing once",
+                    response.status_code,
+                    response.headers.get("x-amzn-RequestId"),
+                    request.extensions.get("spapi_context", ""),
+                )
                 self.tokens.invalidate(token)
                 self._apply(request, self.tokens.get_token())
                 yield request
@@ -449,7 +454,12 @@ class SpApiAuth(httpx.Auth):
         if response.status_code in (401, 403):
             await response.aread()
             if token_rejected(response):
-                log.info("access token rejected (HTTP %s); refreshing once", response.status_code)
+                log.info(
+                    "access token rejected (HTTP %s, request_id=%s, %s); refreshing once",
+                    response.status_code,
+                    response.headers.get("x-amzn-RequestId"),
+                    request.extensions.get("spapi_context", ""),
+                )
                 self.tokens.invalidate(token)
                 await self._aapply(request, await self.tokens.aget_token())
                 yield request

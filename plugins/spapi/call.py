@@ -35,6 +35,8 @@ class Call(Generic[T]):
     :param sp_api: False for calls that must carry no SP-API auth and are not rate limited
         (uploads to and downloads from presigned URLs).
     :param feed_type: for createFeed, the feed type whose second throttle also applies.
+    :param grantless_scope: for grantless operations (Notifications destinations, client secret
+        rotation), the LWA ``client_credentials`` scope to use instead of the seller's token.
     """
 
     operation: str
@@ -49,6 +51,7 @@ class Call(Generic[T]):
     sp_api: bool = True
     idempotent: bool = True
     feed_type: str | None = None
+    grantless_scope: str | None = None
     seller_id: str | None = None
     marketplace_id: str | None = None
     sku: str | None = None

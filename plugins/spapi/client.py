@@ -224,6 +224,7 @@ class _ClientCore:
             )
         self._signer = signer
         self._auth: SpApiAuth | None = None
+        self._grantless: dict[str, SpApiAuth] = {}
 
     def __repr__(self) -> str:
         return (
@@ -233,14 +234,23 @@ class _ClientCore:
 
     # ---- pieces shared by both fronts --------------------------------------------------------
 
-    def _make_tokens(self, http: httpx.Client | None, ahttp: httpx.AsyncClient | None) -> LwaTokenProvider:
+    def _make_tokens(
+        self,
+        http: httpx.Client | None,
+        ahttp: httpx.AsyncClient | None,
+        scope: str | None = None,
+    ) -> LwaTokenProvider:
+        """The seller's refresh-token provider, or a grantless one for ``scope``."""
         cfg = self.config
-        if cfg.refresh_token is None:
-            raise ValueError("this client has no refresh token; use grantless_tokens() for grantless calls")
         return LwaTokenProvider(
             cfg.client_id,
             cfg.client_secret.get_secret_value(),
-            refresh_token=cfg.refresh_token.get_secret_value(),
+            refresh_token=None
+            if scope
+            else cfg.refresh_token.get_secret_value()
+            if cfg.refresh_token
+            else None,
+            scope=scope,
             token_url=cfg.token_url,
             store=token_store_from_url(cfg.token_cache_url),
             on_token=self._on_token,
@@ -249,6 +259,25 @@ class _ClientCore:
             async_http_client=ahttp,
             timeout=cfg.read_timeout,
         )
+
+    def _auth_for(self, call: Call[Any]) -> SpApiAuth | None:
+        """Seller calls use the refresh-token grant; grantless calls a per-scope client_credentials one."""
+        if not call.sp_api:
+            return None
+        if call.grantless_scope is None:
+            if self._auth is None:
+                raise ValueError(
+                    f"{call.operation} needs the seller's refresh token, and this client's config has none"
+                )
+            return self._auth
+        auth = self._grantless.get(call.grantless_scope)
+        if auth is None:
+            tokens = self._make_tokens(*self._token_http(), scope=call.grantless_scope)
+            auth = self._grantless[call.grantless_scope] = SpApiAuth(tokens, self._signer)
+        return auth
+
+    def _token_http(self) -> tuple[httpx.Client | None, httpx.AsyncClient | None]:
+        raise NotImplementedError
 
     def _timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.config.read_timeout, connect=self.config.connect_timeout)
@@ -266,13 +295,24 @@ class _ClientCore:
 
     def _request_kwargs(self, call: Call[Any]) -> dict[str, Any]:
         headers = {"user-agent": self.user_agent, "accept": "application/json", **call.headers}
-        kwargs: dict[str, Any] = {"headers": headers, "params": call.query() or None}
+        kwargs: dict[str, Any] = {
+            "headers": headers,
+            "params": call.query() or None,
+            # read by the auth flow so its own log lines name the call
+            "extensions": {"spapi_context": self._log_context(call)},
+        }
         if call.json is not None:
             kwargs["content"] = orjson.dumps(call.json)
             headers.setdefault("content-type", "application/json")
         elif call.content is not None:
             kwargs["content"] = call.content
         return kwargs
+
+    def _log_context(self, call: Call[Any]) -> str:
+        return (
+            f"operation={call.operation} seller={call.seller_id or self.config.seller_id} "
+            f"marketplace={call.marketplace_id} sku={call.sku} trace_id={_trace_id.get()}"
+        )
 
     def _retrying_kwargs(self) -> dict[str, Any]:
         cfg = self.config
@@ -443,6 +483,9 @@ class SpApiClient(_ClientCore):
             self.tokens = self._make_tokens(self.http, None)
         self._auth = SpApiAuth(self.tokens, self._signer) if self.tokens is not None else None
 
+    def _token_http(self) -> tuple[httpx.Client | None, httpx.AsyncClient | None]:
+        return self.http, None
+
     def __enter__(self) -> SpApiClient:
         return self
 
@@ -468,9 +511,7 @@ class SpApiClient(_ClientCore):
             try:
                 request = self.http.build_request(call.method, self._url(call), **self._request_kwargs(call))
                 sent = True
-                auth = self._auth if call.sp_api else None
-                if call.sp_api and auth is None:
-                    raise ValueError("SP-API calls need a refresh token in the config")
+                auth = self._auth_for(call)
                 response = self.http.send(request, auth=auth) if auth else self.http.send(request)
                 self._after_response(keys, response)
                 result = self._classify(call, response)
@@ -514,6 +555,9 @@ class AsyncSpApiClient(_ClientCore):
             self.tokens = self._make_tokens(None, self.http)
         self._auth = SpApiAuth(self.tokens, self._signer) if self.tokens is not None else None
 
+    def _token_http(self) -> tuple[httpx.Client | None, httpx.AsyncClient | None]:
+        return None, self.http
+
     async def __aenter__(self) -> AsyncSpApiClient:
         return self
 
@@ -540,9 +584,7 @@ class AsyncSpApiClient(_ClientCore):
             try:
                 request = self.http.build_request(call.method, self._url(call), **self._request_kwargs(call))
                 sent = True
-                auth = self._auth if call.sp_api else None
-                if call.sp_api and auth is None:
-                    raise ValueError("SP-API calls need a refresh token in the config")
+                auth = self._auth_for(call)
                 response = await (self.http.send(request, auth=auth) if auth else self.http.send(request))
                 self._after_response(keys, response)
                 result = self._classify(call, response)

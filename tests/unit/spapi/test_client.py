@@ -578,3 +578,56 @@ async def test_async_paginate_search_keeps_filters_and_replaces_page_token() -> 
         "pageSize": "2",
         "pageToken": "p2",
     }
+
+
+# ---- grantless ------------------------------------------------------------------------------------
+
+
+def test_grantless_calls_use_a_client_credentials_token_even_without_a_refresh_token() -> None:
+    api = FakeSpApi()
+    api.script.extend([ok({"payload": []}), ok({"payload": []})])
+    client = SpApiClient(
+        config(refresh_token=None),
+        transport=httpx.MockTransport(api),
+        limiter=RecordingLimiter(),  # type: ignore[arg-type]
+    )
+    destinations = Call(
+        operation="getDestinations",
+        method="GET",
+        path="/notifications/v1/destinations",
+        parse=lambda r: r.json(),
+        grantless_scope="sellingpartnerapi::notifications",
+    )
+    client.call(destinations)
+    client.call(destinations)
+    assert [f["grant_type"] for f in api.lwa.requests] == ["client_credentials"]
+    assert api.lwa.requests[0]["scope"] == "sellingpartnerapi::notifications"
+    assert api.tokens_seen == ["Atza|SENTINEL-access-1"] * 2
+
+
+def test_seller_and_grantless_tokens_do_not_mix() -> None:
+    h = Harness()
+    h.api.script.extend([ok(), ok({"payload": []})])
+    h.client.call(get_item())
+    h.client.call(
+        Call(
+            operation="getDestinations",
+            method="GET",
+            path="/notifications/v1/destinations",
+            parse=lambda r: r.json(),
+            grantless_scope="sellingpartnerapi::notifications",
+        )
+    )
+    assert [f["grant_type"] for f in h.api.lwa.requests] == ["refresh_token", "client_credentials"]
+    assert h.api.tokens_seen[0] != h.api.tokens_seen[1]
+
+
+def test_auth_log_line_names_the_call(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness()
+    h.api.rejected_tokens.add("Atza|SENTINEL-access-1")
+    h.api.script.append(ok())
+    caplog.set_level(logging.INFO, logger="spapi.auth")
+    with trace("t-9"):
+        h.client.call(get_item("SKU-7"))
+    line = next(r.getMessage() for r in caplog.records if "rejected" in r.getMessage())
+    assert "operation=getListingsItem" in line and "sku=SKU-7" in line and "trace_id=t-9" in line
