@@ -71,3 +71,32 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     keys = list(client.scan_iter(match=prefix + "*"))
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway database on the real PostgreSQL server, dropped at the end of the session.
+
+    ``POSTGRES_URL`` points at a server and a database we may connect to in order to create others
+    (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``, trust auth).
+    """
+    import sqlalchemy as sa
+
+    admin_url = sa.make_url(os.environ.get("POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    name = f"spapi_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        service_missing(
+            f"PostgreSQL not reachable at {admin_url.render_as_string(hide_password=True)} "
+            f"({type(exc.orig).__name__}): start it or set POSTGRES_URL"
+        )
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -90,6 +90,13 @@ class SpApiHook(BaseHook):
     def get_async_client(self, **kwargs: Any) -> AsyncSpApiClient:
         return AsyncSpApiClient(self.conn_config, on_token=mask_secret, **kwargs)
 
+    async def aget_async_client(self, **kwargs: Any) -> AsyncSpApiClient:
+        """For triggers: reads the connection without blocking the triggerer's event loop."""
+        if "conn_config" not in self.__dict__:
+            conn = await self.aget_connection(self.spapi_conn_id)
+            self.__dict__["conn_config"] = config_from_connection(conn, **self.config_overrides)
+        return self.get_async_client(**kwargs)
+
     @cached_property
     def client(self) -> SpApiClient:
         return self.get_client()

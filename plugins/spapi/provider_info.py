@@ -85,6 +85,9 @@ def get_provider_info() -> dict[str, Any]:
         "description": "SP-API client, hook, operators and triggers for Amazon listings pipelines.",
         "versions": [__version__],
         "hooks": [{"integration-name": "Amazon Selling Partner API", "python-modules": ["spapi.hooks"]}],
+        "triggers": [
+            {"integration-name": "Amazon Selling Partner API", "python-modules": ["spapi.triggers"]}
+        ],
         "connection-types": [
             {
                 "hook-class-name": "spapi.hooks.SpApiHook",
