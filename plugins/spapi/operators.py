@@ -1,0 +1,213 @@
+"""``SubmitFeedOperator``: upload a feed document, create the feed, wait for it without a worker.
+
+Shaped like the Amazon provider's ``BatchOperator``: ``execute`` submits, then reads the status; a
+terminal status returns (or raises) at once, otherwise the task defers to
+:class:`spapi.triggers.FeedProcessingTrigger` and ``execute_complete`` validates the one event.
+
+Submitting twice must never happen: a feed applies its messages whatever we do next. Two override
+points make the operator idempotent against a ledger: :meth:`find_submitted_feed` (a retried or
+resumed task finds the feed its earlier try created) and :meth:`before_create_feed` /
+:meth:`after_create_feed` (record the attempt *before* Amazon is called, then its feed id). The
+pipeline's subclass implements them with the warehouse's ``publish_attempts`` table; on its own,
+this operator only guarantees that the client never retries createFeed when Amazon may have acted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from spapi import feeds
+from spapi.errors import FeedFatalError, SpApiError
+from spapi.hooks import SpApiHook
+from spapi.triggers import TERMINAL_STATUSES, FeedProcessingTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from spapi.models.feeds import Feed
+
+
+class FeedWaitTimeoutError(SpApiError):
+    """The feed did not finish before ``wait_timeout``. It may still finish: nothing was cancelled."""
+
+
+class SubmitFeedOperator(BaseOperator):
+    """Submit one feed document to SP-API and wait (deferred) until Amazon has processed it.
+
+    Returns ``{"feed_id", "processing_status", "result_document_id", "document_hash"}`` as XCom.
+
+    :param document_path: the document to upload, exactly as it should be sent.
+    :param marketplace_ids: the feed's marketplaces (1..25).
+    :param spapi_conn_id: the seller's ``spapi`` connection.
+    :param feed_type: Amazon's feed type.
+    :param content_type: must match between createFeedDocument and the upload.
+    :param feed_options: createFeed's ``feedOptions``.
+    :param poll_interval: first poll interval of the trigger, growing up to ``max_poll_interval``.
+    :param wait_timeout: how long to wait for Amazon (it can take up to 8 hours under load).
+    :param deferrable: wait in the triggerer (default); ``False`` polls in the worker.
+    :param fail_on_fatal: raise :class:`FeedFatalError` on FATAL/CANCELLED (else return the outcome,
+        for a downstream task that dead-letters the messages).
+    :param config_overrides: :class:`spapi.config.SpApiConfig` fields that win over the connection.
+    """
+
+    template_fields: Sequence[str] = ("document_path", "marketplace_ids", "feed_type", "feed_options")
+    ui_color = "#ff9900"
+
+    def __init__(
+        self,
+        *,
+        document_path: str,
+        marketplace_ids: Sequence[str],
+        spapi_conn_id: str = SpApiHook.default_conn_name,
+        feed_type: str = "JSON_LISTINGS_FEED",
+        content_type: str = "application/json",
+        feed_options: dict[str, str] | None = None,
+        poll_interval: float = 30.0,
+        max_poll_interval: float = 300.0,
+        wait_timeout: timedelta = timedelta(hours=12),
+        deferrable: bool = True,
+        fail_on_fatal: bool = True,
+        config_overrides: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.document_path = document_path
+        self.marketplace_ids = list(marketplace_ids)
+        self.spapi_conn_id = spapi_conn_id
+        self.feed_type = feed_type
+        self.content_type = content_type
+        self.feed_options = feed_options
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.wait_timeout = wait_timeout
+        self.deferrable = deferrable
+        self.fail_on_fatal = fail_on_fatal
+        self.config_overrides = dict(config_overrides or {})
+
+    @cached_property
+    def hook(self) -> SpApiHook:
+        return SpApiHook(self.spapi_conn_id, config_overrides=self.config_overrides)
+
+    # ---- override points (the pipeline's ledger) -----------------------------------------------
+
+    def find_submitted_feed(self, context: Context, document_hash: str) -> str | None:
+        """The feed id an earlier try created for this document, if any."""
+        return None
+
+    def before_create_feed(self, context: Context, document_hash: str, feed_document_id: str) -> None:
+        """Called after the upload, right before createFeed: record the attempt durably here."""
+
+    def after_create_feed(self, context: Context, document_hash: str, feed_id: str) -> None:
+        """Called as soon as Amazon has answered createFeed."""
+
+    # ---- execution --------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        data = Path(self.document_path).read_bytes()
+        document_hash = hashlib.sha256(data).hexdigest()
+        client = self.hook.client
+        feed_id = self.find_submitted_feed(context, document_hash)
+        if feed_id is not None:
+            self.log.info(
+                "document %s was already submitted as feed %s; not submitting again",
+                document_hash[:12],
+                feed_id,
+            )
+        else:
+            document = client.call(feeds.create_feed_document(self.content_type))
+            client.call(feeds.upload_feed_document(document.url, data, self.content_type))
+            self.before_create_feed(context, document_hash, document.feed_document_id)
+            created = client.call(
+                feeds.create_feed(
+                    self.feed_type,
+                    self.marketplace_ids,
+                    document.feed_document_id,
+                    feed_options=self.feed_options,
+                )
+            )
+            feed_id = created.feed_id
+            self.after_create_feed(context, document_hash, feed_id)
+            self.log.info("created feed %s (%d bytes, sha256 %s)", feed_id, len(data), document_hash[:12])
+
+        feed = client.call(feeds.get_feed(feed_id))
+        if feed.processing_status in TERMINAL_STATUSES:
+            return self._outcome(feed_id, feed.processing_status, feed.result_feed_document_id, document_hash)
+        if not self.deferrable:
+            return self._poll_here(feed_id, document_hash)
+        self.defer(
+            trigger=FeedProcessingTrigger(
+                feed_id=feed_id,
+                spapi_conn_id=self.spapi_conn_id,
+                poll_interval=self.poll_interval,
+                max_poll_interval=self.max_poll_interval,
+                deadline=time.time() + self.wait_timeout.total_seconds(),
+                config_overrides=self.config_overrides or None,
+            ),
+            method_name="execute_complete",
+            kwargs={"document_hash": document_hash},
+            timeout=self.wait_timeout + timedelta(minutes=5),
+        )
+        raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, document_hash: str = ""
+    ) -> dict[str, Any]:
+        if not event or "status" not in event or "feed_id" not in event:
+            raise SpApiError(f"the feed trigger sent an unexpected event: {event!r}")
+        feed_id = str(event["feed_id"])
+        if event["status"] == "timeout":
+            raise FeedWaitTimeoutError(
+                f"feed {feed_id} was still {event.get('processing_status')} after {self.wait_timeout}",
+                operation="getFeed",
+            )
+        if event["status"] == "error" and event.get("processing_status") not in ("FATAL", "CANCELLED"):
+            raise SpApiError(
+                f"waiting for feed {feed_id} failed: {event.get('message')}", operation="getFeed"
+            )
+        return self._outcome(
+            feed_id, str(event["processing_status"]), event.get("result_document_id"), document_hash
+        )
+
+    def _poll_here(self, feed_id: str, document_hash: str) -> dict[str, Any]:
+        deadline = time.monotonic() + self.wait_timeout.total_seconds()
+        interval = self.poll_interval
+        while True:
+            time.sleep(interval)
+            feed: Feed = self.hook.client.call(feeds.get_feed(feed_id))
+            if feed.processing_status in TERMINAL_STATUSES:
+                return self._outcome(
+                    feed_id, feed.processing_status, feed.result_feed_document_id, document_hash
+                )
+            if time.monotonic() + interval > deadline:
+                raise FeedWaitTimeoutError(
+                    f"feed {feed_id} was still {feed.processing_status} after {self.wait_timeout}",
+                    operation="getFeed",
+                )
+            interval = min(self.max_poll_interval, interval * 1.5)
+
+    def _outcome(
+        self, feed_id: str, status: str, result_document_id: str | None, document_hash: str
+    ) -> dict[str, Any]:
+        outcome = {
+            "feed_id": feed_id,
+            "processing_status": status,
+            "result_document_id": result_document_id,
+            "document_hash": document_hash,
+        }
+        if status != "DONE" and self.fail_on_fatal:
+            raise FeedFatalError(
+                f"feed {feed_id} ended {status}; some, none or all of its messages may have been applied",
+                feed_id=feed_id,
+                processing_status=status,
+                result_document_id=result_document_id,
+                operation="getFeed",
+            )
+        return outcome

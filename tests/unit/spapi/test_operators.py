@@ -1,0 +1,206 @@
+"""SubmitFeedOperator: submit, defer, complete; never submit twice when the ledger knows the feed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.airflow
+
+from airflow.sdk.exceptions import TaskDeferred  # noqa: E402
+
+from spapi.auth import clear_process_cache  # noqa: E402
+from spapi.errors import FeedFatalError, SpApiError  # noqa: E402
+from spapi.operators import FeedWaitTimeoutError, SubmitFeedOperator  # noqa: E402
+from spapi.triggers import FeedProcessingTrigger  # noqa: E402
+from tests.unit.spapi.fakes import (  # noqa: E402
+    BASE_URL,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    TOKEN_URL,
+    FakeSpApi,
+)
+
+DOC = b'{"header":{"sellerId":"A1SELLER","version":"2.0"},"messages":[]}'
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    clear_process_cache()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SPAPI_TEST",
+        json.dumps(
+            {
+                "conn_type": "spapi",
+                "login": CLIENT_ID,
+                "password": CLIENT_SECRET,
+                "extra": {
+                    "refresh_token": REFRESH_TOKEN,
+                    "seller_id": "A1SELLER",
+                    "endpoint_url": BASE_URL,
+                    "token_url": TOKEN_URL,
+                    "rate_scale": 1000,
+                },
+            }
+        ),
+    )
+    yield
+    clear_process_cache()
+
+
+class FakeFeeds(FakeSpApi):
+    """Answers the feed flow: document, upload, createFeed, then getFeed with scripted statuses."""
+
+    def __init__(self, statuses: list[str]) -> None:
+        super().__init__()
+        self.statuses = statuses
+        self.uploads: list[tuple[str, bytes]] = []
+        self.created: list[dict[str, Any]] = []
+        self.default = self.route
+
+    def route(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "POST" and path == "/feeds/2021-06-30/documents":
+            return httpx.Response(
+                201, json={"feedDocumentId": "doc-1", "url": "https://s3.test/up?X-Amz-Signature=s"}
+            )
+        if request.method == "PUT" and request.url.host == "s3.test":
+            self.uploads.append((request.headers["content-type"], request.read()))
+            return httpx.Response(200)
+        if request.method == "POST" and path == "/feeds/2021-06-30/feeds":
+            self.created.append(json.loads(request.read()))
+            return httpx.Response(202, json={"feedId": "F1"})
+        if request.method == "GET" and path.startswith("/feeds/2021-06-30/feeds/"):
+            status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+            body = {
+                "feedId": path.rsplit("/", 1)[1],
+                "feedType": "JSON_LISTINGS_FEED",
+                "createdTime": "2026-11-23T10:00:00Z",
+                "processingStatus": status,
+            }
+            if status in ("DONE", "FATAL"):
+                body["resultFeedDocumentId"] = "result-1"
+            return httpx.Response(200, json=body)
+        return httpx.Response(404, json={"errors": [{"code": "NotFound", "message": path}]})
+
+
+def make_operator(
+    tmp_path: Path, api: FakeSpApi, cls: type[SubmitFeedOperator] = SubmitFeedOperator, **kw: Any
+) -> SubmitFeedOperator:
+    doc = tmp_path / "feed-1.json"
+    doc.write_bytes(DOC)
+    op = cls(
+        task_id="submit",
+        document_path=str(doc),
+        marketplace_ids=["ATVPDKIKX0DER"],
+        spapi_conn_id="spapi_test",
+        poll_interval=0.01,
+        **kw,
+    )
+    op.hook.client = op.hook.get_client(transport=httpx.MockTransport(api))
+    return op
+
+
+def test_submits_then_defers_to_the_feed_trigger(tmp_path: Path) -> None:
+    api = FakeFeeds(["IN_QUEUE"])
+    op = make_operator(tmp_path, api)
+    with pytest.raises(TaskDeferred) as info:
+        op.execute({})  # type: ignore[arg-type]
+    trigger = info.value.trigger
+    assert isinstance(trigger, FeedProcessingTrigger)
+    assert trigger.feed_id == "F1" and trigger.spapi_conn_id == "spapi_test"
+    assert trigger.deadline is not None
+    assert info.value.method_name == "execute_complete"
+    assert info.value.kwargs == {"document_hash": hashlib.sha256(DOC).hexdigest()}
+    assert api.uploads == [("application/json", DOC)]
+    assert api.created == [
+        {
+            "feedType": "JSON_LISTINGS_FEED",
+            "marketplaceIds": ["ATVPDKIKX0DER"],
+            "inputFeedDocumentId": "doc-1",
+        }
+    ]
+
+
+def test_an_already_finished_feed_returns_without_deferring(tmp_path: Path) -> None:
+    api = FakeFeeds(["DONE"])
+    outcome = make_operator(tmp_path, api).execute({})  # type: ignore[arg-type]
+    assert outcome == {
+        "feed_id": "F1",
+        "processing_status": "DONE",
+        "result_document_id": "result-1",
+        "document_hash": hashlib.sha256(DOC).hexdigest(),
+    }
+
+
+def test_execute_complete_success_and_failures(tmp_path: Path) -> None:
+    op = make_operator(tmp_path, FakeFeeds(["IN_QUEUE"]))
+    ok = op.execute_complete(
+        {},  # type: ignore[arg-type]
+        {"status": "success", "feed_id": "F1", "processing_status": "DONE", "result_document_id": "r"},
+        document_hash="h",
+    )
+    assert ok["result_document_id"] == "r"
+    with pytest.raises(FeedFatalError) as info:
+        op.execute_complete({}, {"status": "error", "feed_id": "F1", "processing_status": "FATAL"})  # type: ignore[arg-type]
+    assert info.value.processing_status == "FATAL"
+    with pytest.raises(FeedWaitTimeoutError):
+        op.execute_complete({}, {"status": "timeout", "feed_id": "F1", "processing_status": "IN_PROGRESS"})  # type: ignore[arg-type]
+    with pytest.raises(SpApiError, match="unexpected event"):
+        op.execute_complete({}, {"feed_id": "F1"})  # type: ignore[arg-type]
+    with pytest.raises(SpApiError, match="HTTP 404"):
+        op.execute_complete(
+            {},  # type: ignore[arg-type]
+            {
+                "status": "error",
+                "feed_id": "F1",
+                "processing_status": None,
+                "message": "getFeed HTTP 404 NotFound",
+            },
+        )
+
+
+def test_fatal_can_be_returned_for_dead_lettering(tmp_path: Path) -> None:
+    op = make_operator(tmp_path, FakeFeeds(["FATAL"]), fail_on_fatal=False)
+    assert op.execute({})["processing_status"] == "FATAL"  # type: ignore[arg-type]
+
+
+def test_non_deferrable_mode_polls_in_the_worker(tmp_path: Path) -> None:
+    api = FakeFeeds(["IN_QUEUE", "IN_PROGRESS", "IN_PROGRESS", "DONE"])
+    outcome = make_operator(tmp_path, api, deferrable=False).execute({})  # type: ignore[arg-type]
+    assert outcome["processing_status"] == "DONE"
+
+
+class LedgerOperator(SubmitFeedOperator):
+    """A minimal ledger: what the pipeline's subclass does with publish_attempts."""
+
+    ledger: dict[str, dict[str, Any]] = {}
+
+    def find_submitted_feed(self, context: Any, document_hash: str) -> str | None:
+        return self.ledger.get(document_hash, {}).get("feed_id")
+
+    def before_create_feed(self, context: Any, document_hash: str, feed_document_id: str) -> None:
+        self.ledger[document_hash] = {"state": "recorded", "feed_document_id": feed_document_id}
+
+    def after_create_feed(self, context: Any, document_hash: str, feed_id: str) -> None:
+        self.ledger[document_hash].update(state="feed_created", feed_id=feed_id)
+
+
+def test_a_retried_task_does_not_submit_the_same_document_again(tmp_path: Path) -> None:
+    LedgerOperator.ledger = {}
+    api = FakeFeeds(["IN_PROGRESS"])
+    with pytest.raises(TaskDeferred):
+        make_operator(tmp_path, api, cls=LedgerOperator).execute({})  # type: ignore[arg-type]
+    # the worker dies; Airflow retries the task with a fresh operator instance
+    retry = make_operator(tmp_path, api, cls=LedgerOperator)
+    with pytest.raises(TaskDeferred) as info:
+        retry.execute({})  # type: ignore[arg-type]
+    assert isinstance(info.value.trigger, FeedProcessingTrigger) and info.value.trigger.feed_id == "F1"
+    assert len(api.created) == 1 and len(api.uploads) == 1
