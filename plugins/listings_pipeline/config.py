@@ -1,0 +1,122 @@
+"""The pipeline's own configuration: which sellers, marketplaces and catalogs; where files go.
+
+One YAML file (``include/pipeline.yaml`` by default, ``SPAPI_PIPELINE_CONFIG`` or a DAG param to
+override), read inside tasks, never at DAG parse time. Credentials are not here: each seller names
+its Airflow ``spapi`` connection, which can live in any secrets backend.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from spapi.regions import MARKETPLACES, RegionCode
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = REPO_ROOT / "include" / "pipeline.yaml"
+
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class SellerConfig(BaseModel):
+    """One selling account: its connection, region, marketplaces and catalog source."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seller_id: str = Field(min_length=1)
+    spapi_conn_id: str = Field(min_length=1)
+    region: RegionCode = "na"
+    marketplaces: tuple[str, ...] = Field(min_length=1)
+    catalog: str | dict[str, Any] = Field(description="a file/glob, s3:// URI, or {kind: sql, ...}")
+    name: str | None = None
+
+    @field_validator("marketplaces")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [m for m in value if m not in MARKETPLACES]
+        if unknown:
+            raise ValueError(f"unknown marketplace ids {unknown}")
+        return value
+
+    @model_validator(mode="after")
+    def _same_region(self) -> SellerConfig:
+        wrong = [m for m in self.marketplaces if MARKETPLACES[m][1] != self.region]
+        if wrong:
+            raise ValueError(f"seller {self.seller_id}: marketplaces {wrong} are not in region {self.region}")
+        return self
+
+
+class PipelineConfig(BaseModel):
+    """Everything the DAGs need besides credentials.
+
+    :param var_dir: run artifacts: snapshots, feed documents, reports, Data Docs.
+    :param max_failing_share: a branch fails when more than this share of rows is quarantined.
+    :param per_sku_threshold: change sets up to this size go through the Listings Items API.
+    :param delete_removed: send DELETE for SKUs that left the catalog.
+    :param feed_wait_hours: how long to wait for Amazon to process a feed.
+    :param max_feed_attempts: a message that keeps failing retryably is dead-lettered after this many.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sellers: tuple[SellerConfig, ...] = Field(min_length=1)
+    warehouse_conn_id: str = "warehouse_default"
+    var_dir: Path = REPO_ROOT / "var"
+    mappings_dir: Path = REPO_ROOT / "include" / "catalog_mappings"
+    product_types_dir: Path = REPO_ROOT / "include" / "product_types"
+    content_policy: Path = REPO_ROOT / "include" / "content_policy.yaml"
+    max_failing_share: Share = 0.2
+    per_sku_threshold: int = Field(default=50, ge=0)
+    delete_removed: bool = False
+    feed_wait_hours: float = Field(default=12.0, gt=0)
+    feed_poll_seconds: float = Field(default=30.0, gt=0)
+    max_feed_attempts: int = Field(default=3, ge=1)
+    issue_locale: str = "en_US"
+
+    def seller(self, seller_id: str) -> SellerConfig:
+        for seller in self.sellers:
+            if seller.seller_id == seller_id:
+                return seller
+        raise KeyError(f"seller {seller_id!r} is not in the pipeline config")
+
+    def targets(self) -> list[dict[str, str]]:
+        """One branch per seller and marketplace, as plain dicts (they travel as XCom)."""
+        return [
+            {
+                "seller_id": s.seller_id,
+                "marketplace_id": m,
+                "spapi_conn_id": s.spapi_conn_id,
+                "region": s.region,
+            }
+            for s in self.sellers
+            for m in s.marketplaces
+        ]
+
+
+def load_config(path: str | Path | None = None) -> PipelineConfig:
+    """Read and validate the config; relative paths in it are relative to the file's folder."""
+    cfg_path = Path(path or os.environ.get("SPAPI_PIPELINE_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = yaml.safe_load(cfg_path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"pipeline config {cfg_path} does not exist") from None
+    except yaml.YAMLError as err:
+        raise ValueError(f"pipeline config {cfg_path} is not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"pipeline config {cfg_path} must be a mapping")
+    base = cfg_path.resolve().parent
+    for key in ("var_dir", "mappings_dir", "product_types_dir", "content_policy"):
+        if key in raw and not Path(raw[key]).is_absolute():
+            raw[key] = str(base / raw[key])
+    for seller in raw.get("sellers") or []:
+        catalog = seller.get("catalog") if isinstance(seller, dict) else None
+        if isinstance(catalog, str) and "://" not in catalog and not Path(catalog).is_absolute():
+            seller["catalog"] = str(base / catalog)
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ValueError(f"pipeline config {cfg_path} is invalid:\n{err}") from None
