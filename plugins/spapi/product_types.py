@@ -238,6 +238,9 @@ def _issues_for(error: ValidationError) -> Iterator[Issue]:
         # report the most relevant branch error rather than "is not valid under any of the given schemas"
         best = min(error.context, key=lambda e: (len(e.absolute_path) * -1, e.validator != "enum"))
         detail = best.message
+    elif kind == "enum" and isinstance(error.validator_value, list) and len(error.validator_value) > 10:
+        allowed = ", ".join(map(repr, error.validator_value[:10]))
+        detail = f"{error.instance!r} is not one of the {len(error.validator_value)} allowed values ({allowed}, ...)"
     else:
         detail = error.message
     where = "/".join(map(str, path))

@@ -1,0 +1,84 @@
+"""``create_app(settings)``: the sandbox as one FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from spapi.product_types import ProductTypeSchemas
+
+from . import admin, definitions, documents, feeds, listings, lwa
+from .core import RequestIdMiddleware, Sandbox, json_response
+from .faults import Faults
+from .ratelimit import RateLimiter
+from .sellers import load_file
+from .settings import Settings
+from .store import Store
+
+log = logging.getLogger("sandbox")
+
+
+def build_sandbox(settings: Settings) -> Sandbox:
+    store = Store(settings.database)
+    schemas = ProductTypeSchemas(
+        settings.meta_schema_path,
+        [Path(settings.models_dir) / "schemas" / "definitions", *map(Path, settings.product_types_dirs)],
+    )
+    faults = Faults(seed=settings.seed)
+    if settings.faults:
+        faults.configure(list(settings.faults))
+    sandbox = Sandbox(
+        settings=settings,
+        store=store,
+        schemas=schemas,
+        limiter=RateLimiter(settings.rate_scale, enabled=settings.rate_limits),
+        faults=faults,
+    )
+    if settings.sellers_file:
+        load_file(store, settings.sellers_file)
+    return sandbox
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    sandbox = build_sandbox(settings)
+    processor = feeds.FeedProcessor(sandbox)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.processor_enabled:
+            processor.start()
+        try:
+            yield
+        finally:
+            await processor.stop()
+
+    app = FastAPI(
+        title="SP-API sandbox",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/_sandbox/docs",
+        redoc_url=None,
+        openapi_url="/_sandbox/openapi.json",
+    )
+    app.state.sandbox = sandbox
+    app.state.processor = processor
+    app.add_middleware(RequestIdMiddleware)
+    for module in (lwa, listings, feeds, definitions, documents, admin):
+        app.include_router(module.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "InvalidInput")
+        return json_response(
+            exc.status_code,
+            {"errors": [{"code": code, "message": str(exc.detail), "details": request.url.path}]},
+        )
+
+    return app

@@ -1,0 +1,579 @@
+"""Feeds API 2021-06-30 and the feed processor.
+
+createFeedDocument (201) -> PUT to the presigned URL -> createFeed (202, IN_QUEUE) -> the processor
+moves it IN_PROGRESS, then DONE (or FATAL / CANCELLED) after the configured latencies, applying each
+JSON_LISTINGS_FEED message with the same engine as the Listings Items API and writing a processing
+report (``listings-feed-processing-report-schema-v2.json``) as a GZIP result document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import gzip
+import json
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from jsonschema import Draft7Validator
+from starlette.responses import Response
+
+from spapi.regions import MARKETPLACES
+
+from .core import ApiError, Call, GateRefused, Sandbox, gate, throttled
+from .documents import presign
+from .listings import GET_INCLUDED, Listings, iso
+
+log = logging.getLogger("sandbox.feeds")
+
+router = APIRouter()
+
+BASE = "/feeds/2021-06-30"
+SUPPORTED_FEED_TYPES = ("JSON_LISTINGS_FEED",)
+STATUSES = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
+RETENTION_SECONDS = 90 * 24 * 3600
+MAX_ISSUES_FOR_FATAL = 50
+
+
+def feed_schema_validator(models_dir: Path) -> Draft7Validator:
+    schema = json.loads((models_dir / "schemas" / "feeds" / "listings-feed-schema-v2.json").read_bytes())
+    return Draft7Validator(schema)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def render_feed(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "feedId": row["feed_id"],
+        "feedType": row["feed_type"],
+        "marketplaceIds": json.loads(row["marketplaces"]),
+        "createdTime": iso(row["created"]),
+        "processingStatus": row["status"],
+    }
+    if row["started"]:
+        out["processingStartTime"] = iso(row["started"])
+    if row["ended"]:
+        out["processingEndTime"] = iso(row["ended"])
+    if row["result_document_id"]:
+        out["resultFeedDocumentId"] = row["result_document_id"]
+    return out
+
+
+def new_document_id(region: str) -> str:
+    return f"amzn1.tortuga.4.{region}.{uuid.uuid4()}.T{uuid.uuid4().hex[:12].upper()}"
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+
+async def _run(request: Request, operation: str, handler: Any) -> Response:
+    sandbox: Sandbox = request.app.state.sandbox
+    try:
+        call = await gate(sandbox, request, operation)
+    except GateRefused as refused:
+        return refused.response
+    try:
+        return await handler(sandbox, call)
+    except ApiError as error:
+        return call.error(error)
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        raise ApiError.invalid("Request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError.invalid("Request body must be a JSON object.")
+    return body
+
+
+@router.post(BASE + "/documents")
+async def create_feed_document(request: Request) -> Response:
+    async def handle(sandbox: Sandbox, call: Call) -> Response:
+        body = await _json(request)
+        content_type = body.get("contentType")
+        if not isinstance(content_type, str) or not content_type.strip():
+            raise ApiError.invalid(
+                "Invalid request body: contentType is required.", "contentType must be a string."
+            )
+        document_id = new_document_id(call.region or "na")
+        sandbox.store.execute(
+            "INSERT INTO documents(document_id, seller_id, kind, content_type, created) VALUES (?,?,?,?,?)",
+            (document_id, call.seller_id, "input", content_type, time.time()),
+        )
+        url = presign(sandbox, sandbox.base_url(request), "PUT", document_id)
+        return call.respond(201, {"feedDocumentId": document_id, "url": url})
+
+    return await _run(request, "createFeedDocument", handle)
+
+
+@router.get(BASE + "/documents/{feedDocumentId}")
+async def get_feed_document(request: Request, feedDocumentId: str) -> Response:
+    async def handle(sandbox: Sandbox, call: Call) -> Response:
+        raw = request.query_params.get("enableContentEncodingUrlHeader")
+        if raw not in (None, "true", "false"):
+            raise ApiError.invalid("enableContentEncodingUrlHeader must be true or false.")
+        doc = sandbox.store.one(
+            "SELECT * FROM documents WHERE document_id=? AND seller_id=?", (feedDocumentId, call.seller_id)
+        )
+        if doc is None:
+            raise ApiError.not_found(f"Feed document {feedDocumentId} not found.")
+        gzipped = doc["compression"] == "GZIP"
+        encoding = "gzip" if gzipped and raw == "true" else ""
+        out: dict[str, Any] = {
+            "feedDocumentId": feedDocumentId,
+            "url": presign(sandbox, sandbox.base_url(request), "GET", feedDocumentId, encoding=encoding),
+        }
+        if gzipped:
+            out["compressionAlgorithm"] = "GZIP"
+        return call.respond(200, out)
+
+    return await _run(request, "getFeedDocument", handle)
+
+
+@router.post(BASE + "/feeds")
+async def create_feed(request: Request) -> Response:
+    async def handle(sandbox: Sandbox, call: Call) -> Response:
+        body = await _json(request)
+        feed_type = body.get("feedType")
+        ids = body.get("marketplaceIds")
+        doc_id = body.get("inputFeedDocumentId")
+        options = body.get("feedOptions")
+        if not isinstance(feed_type, str) or not feed_type:
+            raise ApiError.invalid("Invalid request body: feedType is required.")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 25 or not all(isinstance(i, str) for i in ids):
+            raise ApiError.invalid("Invalid request body: marketplaceIds must hold 1 to 25 marketplace ids.")
+        if not isinstance(doc_id, str) or not doc_id:
+            raise ApiError.invalid("Invalid request body: inputFeedDocumentId is required.")
+        if options is not None and (
+            not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values())
+        ):
+            raise ApiError.invalid("Invalid request body: feedOptions must map strings to strings.")
+        if feed_type not in SUPPORTED_FEED_TYPES:
+            raise ApiError.invalid(
+                f"Invalid feedType {feed_type!r}.", "The sandbox supports JSON_LISTINGS_FEED only."
+            )
+        bad = [m for m in ids if m not in MARKETPLACES or MARKETPLACES[m][1] != call.region]
+        if bad:
+            raise ApiError.invalid(
+                f"Invalid marketplaceIds: {', '.join(bad)}",
+                f"Marketplaces must belong to the seller's region {call.region}.",
+            )
+        doc = sandbox.store.one(
+            "SELECT document_id FROM documents WHERE document_id=? AND seller_id=? AND kind='input'",
+            (doc_id, call.seller_id),
+        )
+        if doc is None:
+            raise ApiError.invalid(
+                f"Invalid inputFeedDocumentId {doc_id!r}.", "No such feed document for this seller."
+            )
+        if not sandbox.limiter.acquire_feed_type(feed_type, call.seller_id or "", call.region or "na"):
+            return throttled(call)
+        fault = None
+        for kind in ("feed_fatal", "feed_cancelled", "feed_stuck", "report_unknown_message_ids"):
+            if sandbox.faults.draw(kind, "createFeed") is not None:
+                fault = kind
+                break
+        seq = sandbox.store.next_seq("feed")
+        feed_id = str(50_000_000_000 + seq)
+        sandbox.store.execute(
+            "INSERT INTO feeds(feed_id, seller_id, region, feed_type, marketplaces, input_document_id, options, status, "
+            "created, fault, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                feed_id,
+                call.seller_id,
+                call.region,
+                feed_type,
+                json.dumps(ids),
+                doc_id,
+                json.dumps(options) if options else None,
+                "IN_QUEUE",
+                time.time(),
+                fault,
+                seq,
+            ),
+        )
+        return call.respond(202, {"feedId": feed_id})
+
+    return await _run(request, "createFeed", handle)
+
+
+@router.get(BASE + "/feeds/{feedId}")
+async def get_feed(request: Request, feedId: str) -> Response:
+    async def handle(sandbox: Sandbox, call: Call) -> Response:
+        row = sandbox.store.one(
+            "SELECT * FROM feeds WHERE feed_id=? AND seller_id=?", (feedId, call.seller_id)
+        )
+        if row is None:
+            raise ApiError.not_found(f"Feed {feedId} not found.")
+        return call.respond(200, render_feed(row))
+
+    return await _run(request, "getFeed", handle)
+
+
+@router.delete(BASE + "/feeds/{feedId}")
+async def cancel_feed(request: Request, feedId: str) -> Response:
+    async def handle(sandbox: Sandbox, call: Call) -> Response:
+        row = sandbox.store.one(
+            "SELECT * FROM feeds WHERE feed_id=? AND seller_id=?", (feedId, call.seller_id)
+        )
+        if row is None:
+            raise ApiError.not_found(f"Feed {feedId} not found.")
+        cursor = sandbox.store.execute(
+            "UPDATE feeds SET status='CANCELLED', ended=? WHERE feed_id=? AND status='IN_QUEUE'",
+            (time.time(), feedId),
+        )
+        if cursor.rowcount != 1:
+            current = sandbox.store.one("SELECT status FROM feeds WHERE feed_id=?", (feedId,))
+            status = current["status"] if current else "unknown"
+            raise ApiError.invalid(
+                f"Feed {feedId} cannot be cancelled.",
+                f"Only IN_QUEUE feeds can be cancelled; this one is {status}.",
+            )
+        return call.respond(200, None)
+
+    return await _run(request, "cancelFeed", handle)
+
+
+def _parse_time(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise ApiError.invalid(f"Invalid {name}: {value!r} is not an ISO 8601 date-time.") from None
+
+
+def _list_param(request: Request, name: str) -> list[str]:
+    out: list[str] = []
+    for raw in request.query_params.getlist(name):
+        out.extend(v for v in raw.split(",") if v)
+    return out
+
+
+@router.get(BASE + "/feeds")
+async def get_feeds(request: Request) -> Response:
+    async def handle(sandbox: Sandbox, call: Call) -> Response:
+        params = request.query_params
+        token = params.get("nextToken")
+        if token is not None:
+            if len(params) > 1:
+                raise ApiError.invalid("nextToken must be the only parameter when it is given.")
+            try:
+                filters = json.loads(base64.urlsafe_b64decode(token.encode()))
+                assert isinstance(filters, dict)
+            except Exception:
+                raise ApiError.invalid("Invalid nextToken.") from None
+        else:
+            now = time.time()
+            feed_types = _list_param(request, "feedTypes")
+            if not feed_types:
+                raise ApiError.invalid("feedTypes is required unless nextToken is given.")
+            marketplaces = _list_param(request, "marketplaceIds")
+            statuses = _list_param(request, "processingStatuses")
+            if len(feed_types) > 10 or len(marketplaces) > 10:
+                raise ApiError.invalid("feedTypes and marketplaceIds accept at most 10 values.")
+            bad = [s for s in statuses if s not in STATUSES]
+            if bad:
+                raise ApiError.invalid(f"Invalid processingStatuses: {', '.join(bad)}.")
+            try:
+                page_size = int(params.get("pageSize", "10"))
+            except ValueError:
+                raise ApiError.invalid("pageSize must be an integer.") from None
+            if not 1 <= page_size <= 100:
+                raise ApiError.invalid("pageSize must be between 1 and 100.")
+            since = _parse_time("createdSince", params.get("createdSince"))
+            until = _parse_time("createdUntil", params.get("createdUntil"))
+            if since is not None and since < now - RETENTION_SECONDS:
+                raise ApiError.invalid("createdSince cannot be more than 90 days in the past.")
+            filters = {
+                "feedTypes": feed_types,
+                "marketplaceIds": marketplaces,
+                "processingStatuses": statuses,
+                "since": since if since is not None else now - RETENTION_SECONDS,
+                "until": until if until is not None else now,
+                "pageSize": page_size,
+                "offset": 0,
+            }
+        rows = sandbox.store.all(
+            "SELECT * FROM feeds WHERE seller_id=? AND created>=? AND created<=? ORDER BY created DESC, seq DESC",
+            (call.seller_id, filters["since"], filters["until"]),
+        )
+        selected = [
+            r
+            for r in rows
+            if r["feed_type"] in filters["feedTypes"]
+            and (not filters["processingStatuses"] or r["status"] in filters["processingStatuses"])
+            and (
+                not filters["marketplaceIds"]
+                or set(json.loads(r["marketplaces"])) & set(filters["marketplaceIds"])
+            )
+        ]
+        offset, size = int(filters["offset"]), int(filters["pageSize"])
+        page = selected[offset : offset + size]
+        out: dict[str, Any] = {"feeds": [render_feed(r) for r in page]}
+        if offset + size < len(selected):
+            following = {**filters, "offset": offset + size}
+            out["nextToken"] = base64.urlsafe_b64encode(json.dumps(following).encode()).decode()
+        return call.respond(200, out)
+
+    return await _run(request, "getFeeds", handle)
+
+
+# -- processor ---------------------------------------------------------------------------------
+
+
+class FeedProcessor:
+    """Moves feeds through their states; ``run_once`` is one pass (tests call it directly)."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.listings = Listings(sandbox.store, sandbox.schemas)
+        self.feed_schema = feed_schema_validator(Path(sandbox.settings.models_dir))
+        self._task: asyncio.Task[None] | None = None
+
+    def run_once(self, now: float | None = None) -> int:
+        """Advance every due feed; returns how many feeds changed state."""
+        now = time.time() if now is None else now
+        settings = self.sandbox.settings
+        store = self.sandbox.store
+        changed = 0
+        # feeds due to finish are picked before queued ones move, so one pass is one step
+        due = store.all(
+            "SELECT * FROM feeds WHERE status='IN_PROGRESS' AND started<=? ORDER BY seq",
+            (now - settings.feed_processing_seconds,),
+        )
+        for row in store.all(
+            "SELECT * FROM feeds WHERE status='IN_QUEUE' AND created<=? ORDER BY seq",
+            (now - settings.feed_queue_seconds,),
+        ):
+            if row["fault"] == "feed_cancelled":
+                cursor = store.execute(
+                    "UPDATE feeds SET status='CANCELLED', ended=? WHERE feed_id=? AND status='IN_QUEUE'",
+                    (now, row["feed_id"]),
+                )
+            else:
+                cursor = store.execute(
+                    "UPDATE feeds SET status='IN_PROGRESS', started=? WHERE feed_id=? AND status='IN_QUEUE'",
+                    (now, row["feed_id"]),
+                )
+            changed += cursor.rowcount
+        for row in due:
+            if row["fault"] == "feed_stuck" and self.sandbox.faults.has("feed_stuck"):
+                continue
+            try:
+                self.finish(row)
+            except Exception:  # a bug must not stop the processor; the feed ends FATAL
+                log.exception("processing feed %s failed", row["feed_id"])
+                self._store_result(
+                    row,
+                    "FATAL",
+                    _report(row, [_feed_issue("Internal error while processing the feed.")], 0, 0, 0),
+                )
+            changed += 1
+        return changed
+
+    def finish(self, row: dict[str, Any]) -> None:
+        if row["fault"] == "feed_fatal":
+            issue = _feed_issue(
+                "The feed could not be processed because of an internal error. Resubmit the feed."
+            )
+            self._store_result(row, "FATAL", _report(row, [issue], 0, 0, 0))
+            return
+        doc = self.sandbox.store.one(
+            "SELECT * FROM documents WHERE document_id=?", (row["input_document_id"],)
+        )
+        content = bytes(doc["content"]) if doc and doc["content"] is not None else b""
+        if not content:
+            issue = _feed_issue("The feed document is empty or was never uploaded.")
+            self._store_result(row, "FATAL", _report(row, [issue], 0, 0, 0))
+            return
+        try:
+            feed = json.loads(content)
+        except ValueError as exc:
+            issue = _feed_issue(f"The feed is not valid JSON: {exc}.")
+            self._store_result(row, "FATAL", _report(row, [issue], 0, 0, 0))
+            return
+        errors = sorted(self.feed_schema.iter_errors(feed), key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            issues = [
+                _feed_issue(
+                    f"The feed does not conform to the JSON_LISTINGS_FEED schema at "
+                    f"'/{'/'.join(map(str, e.absolute_path))}': {e.message[:300]}"
+                )
+                for e in errors[:MAX_ISSUES_FOR_FATAL]
+            ]
+            self._store_result(row, "FATAL", _report(row, issues, 0, 0, 0))
+            return
+        ids = [m["messageId"] for m in feed["messages"]]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
+        if duplicates:
+            issue = _feed_issue(f"messageId values must be unique in a feed; repeated: {duplicates[:20]}.")
+            self._store_result(row, "FATAL", _report(row, [issue], 0, 0, 0))
+            return
+        if feed["header"]["sellerId"] != row["seller_id"]:
+            issue = _feed_issue(
+                "The sellerId in the feed header does not match the seller that submitted the feed."
+            )
+            self._store_result(row, "FATAL", _report(row, [issue], 0, 0, 0))
+            return
+        report = self.process_messages(row, feed)
+        self._store_result(row, "DONE", report)
+
+    def process_messages(self, row: dict[str, Any], feed: dict[str, Any]) -> dict[str, Any]:
+        seller_id = row["seller_id"]
+        marketplaces = json.loads(row["marketplaces"])
+        issues: list[dict[str, Any]] = []
+        accepted = invalid = 0
+        accepted_skus: list[str] = []
+        for message in feed["messages"]:
+            sku, op, mid = message["sku"], message["operationType"], message["messageId"]
+            if op == "UPDATE":
+                status, found, _ = self.listings.put(
+                    seller_id,
+                    sku,
+                    marketplaces,
+                    message["productType"],
+                    message["attributes"],
+                    message.get("requirements", "LISTING"),
+                    operation="feed:UPDATE",
+                )
+            elif op == "PARTIAL_UPDATE":
+                patches = [
+                    {"op": "replace", "path": f"/attributes/{k}", "value": v}
+                    for k, v in message["attributes"].items()
+                ]
+                status, found, _ = self.listings.patch(
+                    seller_id,
+                    sku,
+                    marketplaces,
+                    message["productType"],
+                    patches,
+                    operation="feed:PARTIAL_UPDATE",
+                )
+            elif op == "PATCH":
+                status, found, _ = self.listings.patch(
+                    seller_id,
+                    sku,
+                    marketplaces,
+                    message["productType"],
+                    message["patches"],
+                    operation="feed:PATCH",
+                )
+            else:
+                status, found, _ = self.listings.delete(seller_id, sku, marketplaces, operation="feed:DELETE")
+            for issue in found:
+                entry: dict[str, Any] = {
+                    "messageId": mid,
+                    "sku": sku,
+                    "code": issue.code,
+                    "severity": issue.severity,
+                    "message": issue.message,
+                }
+                if issue.attribute_names:
+                    entry["attributeName"] = issue.attribute_names[0]
+                issues.append(entry)
+            if status == "ACCEPTED":
+                accepted += 1
+                if op != "DELETE":
+                    accepted_skus.append(sku)
+            else:
+                invalid += 1
+        if row["fault"] == "report_unknown_message_ids":
+            ghost = max(m["messageId"] for m in feed["messages"]) + 1000
+            issues.append(
+                {
+                    "messageId": ghost,
+                    "sku": f"UNKNOWN-{ghost}",
+                    "code": "4000001",
+                    "severity": "ERROR",
+                    "message": "An issue for a message that was not in the feed (injected fault).",
+                }
+            )
+        report = _report(row, issues, len(feed["messages"]), accepted, invalid)
+        included = (feed["header"].get("report") or {}).get("includedData")
+        if included:
+            report["header"]["report"] = feed["header"]["report"]
+            items = []
+            for sku in dict.fromkeys(accepted_skus):
+                item = self.listings.item(
+                    seller_id, sku, marketplaces, [i for i in included if i in GET_INCLUDED]
+                )
+                if item is not None:
+                    items.append(item)
+            report["items"] = items
+            item_issues = [i for item in items for i in item.get("issues", [])]
+            report["summary"]["itemSummary"] = {
+                "items": len(items),
+                "errors": sum(1 for i in item_issues if i.get("severity") == "ERROR"),
+                "warnings": sum(1 for i in item_issues if i.get("severity") == "WARNING"),
+            }
+        return report
+
+    def _store_result(self, row: dict[str, Any], status: str, report: dict[str, Any]) -> None:
+        store = self.sandbox.store
+        document_id = new_document_id(row["region"])
+        content = gzip.compress(json.dumps(report).encode(), mtime=0)
+        now = time.time()
+        with store.transaction() as db:
+            db.execute(
+                "INSERT INTO documents(document_id, seller_id, kind, content_type, content, compression, created, uploaded) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (document_id, row["seller_id"], "result", "application/json", content, "GZIP", now, now),
+            )
+            db.execute(
+                "UPDATE feeds SET status=?, ended=?, result_document_id=?, started=COALESCE(started, ?) "
+                "WHERE feed_id=? AND status='IN_PROGRESS'",
+                (status, now, document_id, now, row["feed_id"]),
+            )
+
+    # -- background task --
+
+    async def _loop(self) -> None:
+        interval = self.sandbox.settings.processor_interval
+        while True:
+            try:
+                await asyncio.to_thread(self.run_once)
+            except Exception:
+                log.exception("feed processor pass failed")
+            await asyncio.sleep(interval)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name="sandbox-feed-processor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def _feed_issue(message: str) -> dict[str, Any]:
+    return {"code": "4000000", "severity": "ERROR", "message": message}
+
+
+def _report(
+    row: dict[str, Any], issues: list[dict[str, Any]], processed: int, accepted: int, invalid: int
+) -> dict[str, Any]:
+    return {
+        "header": {"sellerId": row["seller_id"], "version": "2.0", "feedId": row["feed_id"]},
+        "issues": issues,
+        "summary": {
+            "errors": sum(1 for i in issues if i["severity"] == "ERROR"),
+            "warnings": sum(1 for i in issues if i["severity"] == "WARNING"),
+            "messagesProcessed": processed,
+            "messagesAccepted": accepted,
+            "messagesInvalid": invalid,
+        },
+    }

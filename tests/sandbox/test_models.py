@@ -1,0 +1,304 @@
+"""Schema-driven: every operation the sandbox serves, valid and invalid requests, each answer checked
+against Amazon's own Swagger model (the response schema and headers declared for that status)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft4Validator
+
+from .conftest import MODELS, SELLER, US, listings_path, luggage_attributes, v
+
+pytestmark = pytest.mark.asyncio
+
+MODEL_FILES = {
+    "listings": MODELS / "models" / "listings-items-api-model" / "listingsItems_2021-08-01.json",
+    "feeds": MODELS / "models" / "feeds-api-model" / "feeds_2021-06-30.json",
+    "definitions": MODELS
+    / "models"
+    / "product-type-definitions-api-model"
+    / "definitionsProductTypes_2020-09-01.json",
+}
+OPERATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+for _path in MODEL_FILES.values():
+    _model = json.loads(_path.read_bytes())
+    for _ops in _model["paths"].values():
+        for _method, _op in _ops.items():
+            if isinstance(_op, dict) and "operationId" in _op:
+                OPERATIONS[_op["operationId"]] = (_model, _op)
+
+SERVED = {
+    "getListingsItem",
+    "putListingsItem",
+    "patchListingsItem",
+    "deleteListingsItem",
+    "searchListingsItems",
+    "createFeedDocument",
+    "createFeed",
+    "getFeed",
+    "getFeeds",
+    "cancelFeed",
+    "getFeedDocument",
+    "searchDefinitionsProductTypes",
+    "getDefinitionsProductType",
+}
+
+
+class Checker:
+    def __init__(self) -> None:
+        self.seen: dict[str, set[int]] = {}
+
+    def __call__(self, operation: str, response: httpx.Response) -> Any:
+        model, op = OPERATIONS[operation]
+        status = str(response.status_code)
+        assert status in op["responses"], f"{operation} answered {status}, which its model does not declare"
+        declared = op["responses"][status]
+        headers = {h.lower() for h in declared.get("headers", {})}
+        assert response.headers.get("x-amzn-RequestId"), "x-amzn-RequestId is on every answer"
+        assert ("x-amzn-ratelimit-limit" in response.headers) == ("x-amzn-ratelimit-limit" in headers), (
+            f"{operation} {status}: x-amzn-RateLimit-Limit presence must follow the model"
+        )
+        self.seen.setdefault(operation, set()).add(response.status_code)
+        schema = declared.get("schema")
+        if schema is None:
+            assert response.content == b"", f"{operation} {status} has no body in the model"
+            return None
+        body = response.json()
+        validator = Draft4Validator({**schema, "definitions": model["definitions"]})
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+        assert errors == [], f"{operation} {status}: {errors}"
+        if response.status_code >= 400:
+            assert body["errors"] and all(e["code"] and e["message"] for e in body["errors"])
+        return body
+
+
+async def test_every_served_operation_against_amazons_models(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    check = Checker()
+    bad_token = {"x-amz-access-token": "Atza|forged"}
+    put_body = {"productType": "LUGGAGE", "requirements": "LISTING", "attributes": luggage_attributes()}
+
+    # Listings Items
+    check(
+        "putListingsItem",
+        await client.put(
+            listings_path("M-1"),
+            params={"marketplaceIds": US, "includedData": "identifiers,issues"},
+            headers=headers,
+            json=put_body,
+        ),
+    )
+    invalid = {**put_body, "attributes": luggage_attributes(luggage_size=v("gigantic"))}
+    body = check(
+        "putListingsItem",
+        await client.put(listings_path("M-2"), params={"marketplaceIds": US}, headers=headers, json=invalid),
+    )
+    assert body["status"] == "INVALID"
+    body = check(
+        "putListingsItem",
+        await client.put(
+            listings_path("M-3"),
+            params={"marketplaceIds": US, "mode": "VALIDATION_PREVIEW"},
+            headers=headers,
+            json=put_body,
+        ),
+    )
+    assert body["status"] == "VALID"
+    check(
+        "putListingsItem",
+        await client.put(
+            listings_path("M-1"),
+            params={"marketplaceIds": f"{US},A2EUQ1WTGCTBG2"},
+            headers=headers,
+            json=put_body,
+        ),
+    )
+    check(
+        "putListingsItem",
+        await client.put(
+            listings_path("M-1"), params={"marketplaceIds": US}, headers=headers, content=b"{not json"
+        ),
+    )
+    check(
+        "putListingsItem",
+        await client.put(
+            listings_path("M-1"), params={"marketplaceIds": US}, headers=bad_token, json=put_body
+        ),
+    )
+    included = (
+        "summaries,attributes,issues,offers,fulfillmentAvailability,procurement,relationships,productTypes"
+    )
+    check(
+        "getListingsItem",
+        await client.get(
+            listings_path("M-1"), params={"marketplaceIds": US, "includedData": included}, headers=headers
+        ),
+    )
+    check(
+        "getListingsItem",
+        await client.get(listings_path("M-404"), params={"marketplaceIds": US}, headers=headers),
+    )
+    check(
+        "getListingsItem",
+        await client.get(listings_path("M-1"), params={"includedData": "summaries"}, headers=headers),
+    )
+    patch = {
+        "productType": "LUGGAGE",
+        "patches": [
+            {
+                "op": "replace",
+                "path": "/attributes/fulfillment_availability",
+                "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 1}],
+            }
+        ],
+    }
+    check(
+        "patchListingsItem",
+        await client.patch(listings_path("M-1"), params={"marketplaceIds": US}, headers=headers, json=patch),
+    )
+    check(
+        "patchListingsItem",
+        await client.patch(
+            listings_path("M-1"),
+            params={"marketplaceIds": US},
+            headers=headers,
+            json={"productType": "LUGGAGE", "patches": []},
+        ),
+    )
+    check(
+        "searchListingsItems",
+        await client.get(
+            f"/listings/2021-08-01/items/{SELLER}",
+            params={"marketplaceIds": US, "includedData": included},
+            headers=headers,
+        ),
+    )
+    check(
+        "searchListingsItems",
+        await client.get(
+            f"/listings/2021-08-01/items/{SELLER}",
+            params={"marketplaceIds": US, "pageSize": 99},
+            headers=headers,
+        ),
+    )
+    check(
+        "deleteListingsItem",
+        await client.delete(listings_path("M-1"), params={"marketplaceIds": US}, headers=headers),
+    )
+    check("deleteListingsItem", await client.delete(listings_path("M-1"), headers=headers))
+
+    # Feeds
+    doc = check(
+        "createFeedDocument",
+        await client.post(
+            "/feeds/2021-06-30/documents", headers=headers, json={"contentType": "application/json"}
+        ),
+    )
+    check(
+        "createFeedDocument",
+        await client.post("/feeds/2021-06-30/documents", headers=headers, json={"content_type": "x"}),
+    )
+    feed_doc = {
+        "header": {"sellerId": SELLER, "version": "2.0"},
+        "messages": [{"messageId": 1, "sku": "M-9", "operationType": "DELETE"}],
+    }
+    await client.put(
+        doc["url"], content=json.dumps(feed_doc).encode(), headers={"Content-Type": "application/json"}
+    )
+    spec = {
+        "feedType": "JSON_LISTINGS_FEED",
+        "marketplaceIds": [US],
+        "inputFeedDocumentId": doc["feedDocumentId"],
+    }
+    created = check("createFeed", await client.post("/feeds/2021-06-30/feeds", headers=headers, json=spec))
+    check(
+        "createFeed",
+        await client.post("/feeds/2021-06-30/feeds", headers=headers, json={**spec, "marketplaceIds": []}),
+    )
+    check("getFeed", await client.get(f"/feeds/2021-06-30/feeds/{created['feedId']}", headers=headers))
+    check("getFeed", await client.get("/feeds/2021-06-30/feeds/1", headers=headers))
+    check(
+        "getFeeds",
+        await client.get(
+            "/feeds/2021-06-30/feeds", params={"feedTypes": "JSON_LISTINGS_FEED"}, headers=headers
+        ),
+    )
+    check("getFeeds", await client.get("/feeds/2021-06-30/feeds", headers=headers))
+    check("cancelFeed", await client.delete(f"/feeds/2021-06-30/feeds/{created['feedId']}", headers=headers))
+    check("cancelFeed", await client.delete(f"/feeds/2021-06-30/feeds/{created['feedId']}", headers=headers))
+    check("cancelFeed", await client.delete("/feeds/2021-06-30/feeds/1", headers=headers))
+    check(
+        "getFeedDocument",
+        await client.get(f"/feeds/2021-06-30/documents/{doc['feedDocumentId']}", headers=headers),
+    )
+    check("getFeedDocument", await client.get("/feeds/2021-06-30/documents/none", headers=headers))
+    check("getFeedDocument", await client.get("/feeds/2021-06-30/documents/none", headers=bad_token))
+
+    # Product Type Definitions
+    check(
+        "searchDefinitionsProductTypes",
+        await client.get(
+            "/definitions/2020-09-01/productTypes", params={"marketplaceIds": US}, headers=headers
+        ),
+    )
+    check(
+        "searchDefinitionsProductTypes",
+        await client.get("/definitions/2020-09-01/productTypes", headers=headers),
+    )
+    for name in ("PRODUCT", "SHIRT", "LUGGAGE", "HEADPHONES"):
+        check(
+            "getDefinitionsProductType",
+            await client.get(
+                f"/definitions/2020-09-01/productTypes/{name}", params={"marketplaceIds": US}, headers=headers
+            ),
+        )
+    check(
+        "getDefinitionsProductType",
+        await client.get(
+            "/definitions/2020-09-01/productTypes/NOPE", params={"marketplaceIds": US}, headers=headers
+        ),
+    )
+    check(
+        "getDefinitionsProductType",
+        await client.get("/definitions/2020-09-01/productTypes/LUGGAGE", headers=headers),
+    )
+
+    assert set(check.seen) == SERVED
+    for operation, statuses in check.seen.items():
+        assert any(s < 300 for s in statuses) and any(s >= 400 for s in statuses), (operation, statuses)
+
+
+async def test_throttled_and_server_error_answers_match_the_models(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    check = Checker()
+    for operation, (status, kind) in {
+        "getFeed": (429, "throttle"),
+        "getListingsItem": (503, "error"),
+        "getDefinitionsProductType": (500, "error"),
+    }.items():
+        await client.post(
+            "/_sandbox/faults",
+            json={
+                "rules": [
+                    {
+                        "kind": kind,
+                        "operation": operation,
+                        "count": 1,
+                        "status": status if kind == "error" else 500,
+                    }
+                ]
+            },
+        )
+        path = {
+            "getFeed": "/feeds/2021-06-30/feeds/1",
+            "getListingsItem": listings_path("X"),
+            "getDefinitionsProductType": "/definitions/2020-09-01/productTypes/LUGGAGE",
+        }[operation]
+        r = await client.get(path, params={"marketplaceIds": US}, headers=headers)
+        assert r.status_code == status
+        check(operation, r)
