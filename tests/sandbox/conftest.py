@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ from fastapi import FastAPI
 
 from sandbox.app import create_app
 from sandbox.settings import Settings
+from sandbox.testing import serve
 
 APP_ID = "amzn1.application-oa2-client.sandbox-demo"
 APP_SECRET = "sandbox-demo-secret"
@@ -121,17 +119,9 @@ def gunzip_json(data: bytes) -> Any:
     return json.loads(gzip.decompress(data))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[str]:
     """The real server (uvicorn) on a free port in a thread; yields its base URL."""
-    import uvicorn
-
     settings = Settings(
         data_dir=tmp_path / "live",
         feed_queue_seconds=0.05,
@@ -139,20 +129,5 @@ def live_server(tmp_path: Path) -> Iterator[str]:
         processor_interval=0.05,
         rate_scale=1000.0,
     )
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("sandbox did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(settings) as url:
+        yield url

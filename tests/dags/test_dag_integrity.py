@@ -1,0 +1,78 @@
+"""Every DAG file imports cleanly, fast, without heavy imports or connection lookups at parse time.
+
+Each file is parsed in a fresh interpreter, so that what one file imports cannot hide another's,
+and ``sys.modules`` shows exactly what parsing pulled in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_FILES = sorted(p for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_"))
+
+PROBE = r"""
+import json, sys, time
+from unittest import mock
+from airflow.sdk import BaseHook
+
+def refuse(*args, **kwargs):
+    raise AssertionError(f"connection looked up at parse time: {args}")
+
+with mock.patch.object(BaseHook, "get_connection", side_effect=refuse):
+    from airflow.models.dagbag import DagBag
+    before = set(sys.modules)
+    start = time.perf_counter()
+    bag = DagBag(dag_folder=sys.argv[1])
+    elapsed = time.perf_counter() - start
+loaded = set(sys.modules) - before
+print(json.dumps({
+    "errors": {k: str(v)[-2000:] for k, v in bag.import_errors.items()},
+    "elapsed": elapsed,
+    "dags": {
+        dag_id: {"tags": sorted(dag.tags), "retries": [t.retries for t in dag.tasks]}
+        for dag_id, dag in bag.dags.items()
+    },
+    "heavy": sorted(m for m in loaded if m.split(".")[0] in ("pandas", "great_expectations", "pyarrow", "sqlalchemy_utils")),
+}))
+"""
+
+
+def parse(path: Path) -> dict[str, object]:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_there_are_dag_files() -> None:
+    assert DAG_FILES, "no DAG files found under dags/"
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=[p.name for p in DAG_FILES])
+def test_dag_file_parses_cleanly(path: Path) -> None:
+    result = parse(path)
+    assert result["errors"] == {}
+    dags = result["dags"]
+    assert isinstance(dags, dict) and dags, f"{path.name} defines no DAG"
+    for dag_id, info in dags.items():
+        assert info["tags"], f"{dag_id} has no tags"
+        assert min(info["retries"]) >= 2, f"{dag_id} has tasks with fewer than 2 retries"
+    assert result["heavy"] == [], f"{path.name} imports heavy libraries at parse time"
+    # "well under a second": the DagBag parse itself, Airflow's own import excluded
+    # generous on a noisy 2-core machine: this guards against I/O or heavy work at parse time
+    assert result["elapsed"] < 2.0, f"{path.name} took {result['elapsed']:.2f}s to parse"
