@@ -8,13 +8,16 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test lint format unit clean help
+SANDBOX_PORT ?= 8900
+
+.PHONY: install test lint format unit sandbox clean help
 
 help:
 	@echo "make install   create .venv and install the pinned working set (idempotent)"
 	@echo "make test      lint, then the whole test suite (needs Redis; PostgreSQL when the warehouse lands)"
 	@echo "make unit      only the fast unit tests"
-	@echo "make lint      ruff"
+	@echo "make lint      ruff and mypy"
+	@echo "make sandbox   run the local SP-API sandbox on http://127.0.0.1:$(SANDBOX_PORT) (state in var/sandbox)"
 
 install: $(STAMP)
 
@@ -37,6 +40,9 @@ format: install
 test: lint
 	@$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+sandbox: install
+	$(PY) -m sandbox --port $(SANDBOX_PORT) --data-dir var/sandbox
 
 unit: install
 	$(VENV)/bin/pytest tests/unit -m "not slow" $(PYTEST_ARGS)
