@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft201909Validator, ValidationError, validators
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT201909
 
 __all__ = [
@@ -115,7 +115,7 @@ def _ignore(validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]
     return iter(())
 
 
-AmazonSchemaValidator = validators.extend(
+AmazonSchemaValidator = validators.extend(  # type: ignore[no-untyped-call]
     Draft201909Validator,
     {
         "maxUniqueItems": _max_unique_items,
@@ -145,9 +145,7 @@ def load_meta_schema(path: str | Path) -> dict[str, Any]:
 def _registry(meta_schema: Mapping[str, Any] | None) -> Registry:
     registry: Registry = Registry()
     if meta_schema is not None:
-        registry = registry.with_resource(
-            META_SCHEMA_ID, Resource(contents=meta_schema, specification=DRAFT201909)
-        )
+        registry = registry.with_resource(META_SCHEMA_ID, DRAFT201909.create_resource(dict(meta_schema)))
     return registry
 
 
@@ -200,7 +198,8 @@ def _issues_for(error: ValidationError) -> Iterator[Issue]:
     kind = error.validator
     if kind == "required":
         instance = error.instance if isinstance(error.instance, dict) else {}
-        missing = [name for name in error.validator_value if name not in instance]
+        required: list[str] = list(error.validator_value) if isinstance(error.validator_value, list) else []
+        missing = [name for name in required if name not in instance]
         for name in missing:
             if attribute is None:
                 yield Issue.of("90220", f"'{name}' is required but not supplied.", name)
@@ -214,7 +213,10 @@ def _issues_for(error: ValidationError) -> Iterator[Issue]:
         return
     if kind in ("additionalProperties", "unevaluatedProperties"):
         if attribute is None:
-            extra = [k for k in (error.instance or {}) if k not in (error.schema.get("properties") or {})]
+            schema = error.schema if isinstance(error.schema, Mapping) else {}
+            known = schema.get("properties") or {}
+            instance_keys = error.instance if isinstance(error.instance, dict) else {}
+            extra = [k for k in instance_keys if k not in known]
             for name in extra:
                 yield Issue.of("4000003", f"'{name}' is not an attribute of this product type.", name)
             return
