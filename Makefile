@@ -29,12 +29,12 @@ $(STAMP): requirements.txt pyproject.toml
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check plugins tests
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy plugins/spapi
 
 format: install
 	$(VENV)/bin/ruff check --fix .
-	$(VENV)/bin/ruff format plugins tests
+	$(VENV)/bin/ruff format .
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
 test: lint

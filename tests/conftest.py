@@ -82,7 +82,9 @@ def postgres_url() -> Iterator[str]:
     """
     import sqlalchemy as sa
 
-    admin_url = sa.make_url(os.environ.get("POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    admin_url = sa.make_url(
+        os.environ.get("POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    )
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
     name = f"spapi_test_{uuid.uuid4().hex[:10]}"
     try:
