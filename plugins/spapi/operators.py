@@ -17,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator
 
 from spapi import feeds
@@ -32,6 +33,7 @@ from spapi.triggers import TERMINAL_STATUSES, FeedProcessingTrigger
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from spapi.client import SpApiClient
     from spapi.models.feeds import Feed
 
 
@@ -56,6 +58,9 @@ class SubmitFeedOperator(BaseOperator):
     :param fail_on_fatal: raise :class:`FeedFatalError` on FATAL/CANCELLED (else return the outcome,
         for a downstream task that dead-letters the messages).
     :param config_overrides: :class:`spapi.config.SpApiConfig` fields that win over the connection.
+    :param quota_defer_after: when the shared limiter says createFeed (5 feeds per 5 minutes per
+        region) is further away than this many seconds, the task defers until then instead of
+        sleeping in a worker slot.
     """
 
     template_fields: Sequence[str] = ("document_path", "marketplace_ids", "feed_type", "feed_options")
@@ -76,6 +81,7 @@ class SubmitFeedOperator(BaseOperator):
         deferrable: bool = True,
         fail_on_fatal: bool = True,
         config_overrides: dict[str, Any] | None = None,
+        quota_defer_after: float = 60.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -91,6 +97,7 @@ class SubmitFeedOperator(BaseOperator):
         self.deferrable = deferrable
         self.fail_on_fatal = fail_on_fatal
         self.config_overrides = dict(config_overrides or {})
+        self.quota_defer_after = quota_defer_after
 
     @cached_property
     def hook(self) -> SpApiHook:
@@ -122,6 +129,7 @@ class SubmitFeedOperator(BaseOperator):
                 feed_id,
             )
         else:
+            self._defer_while_over_quota(client)
             document = client.call(feeds.create_feed_document(self.content_type))
             client.call(feeds.upload_feed_document(document.url, data, self.content_type))
             self.before_create_feed(context, document_hash, document.feed_document_id)
@@ -156,6 +164,23 @@ class SubmitFeedOperator(BaseOperator):
             timeout=self.wait_timeout + timedelta(minutes=5),
         )
         raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
+
+    def _defer_while_over_quota(self, client: SpApiClient) -> None:
+        config = client.config
+        keys = client.limiter.keys_for(config.account_key, config.region, "createFeed", self.feed_type)
+        wait = client.limiter.time_until_available(keys)
+        if wait > self.quota_defer_after:
+            self.log.info(
+                "createFeed quota is used up for %.0fs; deferring instead of holding a worker", wait
+            )
+            self.defer(
+                trigger=DateTimeTrigger(moment=datetime.now(UTC) + timedelta(seconds=wait)),
+                method_name="resume_after_quota",
+            )
+
+    def resume_after_quota(self, context: Context, event: Any = None) -> dict[str, Any]:
+        """Back from the quota wait: start over (the ledger check runs again first)."""
+        return self.execute(context)
 
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, document_hash: str = ""

@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import TaskDeferred  # noqa: E402
 from spapi.auth import clear_process_cache  # noqa: E402
 from spapi.errors import FeedFatalError, SpApiError  # noqa: E402
 from spapi.operators import FeedWaitTimeoutError, SubmitFeedOperator  # noqa: E402
+from spapi.ratelimit import MemoryBackend, RateLimiter  # noqa: E402
 from spapi.triggers import FeedProcessingTrigger  # noqa: E402
 from tests.unit.spapi.fakes import (  # noqa: E402
     BASE_URL,
@@ -104,7 +105,9 @@ def make_operator(
         poll_interval=0.01,
         **kw,
     )
-    op.hook.client = op.hook.get_client(transport=httpx.MockTransport(api))
+    # its own limiter: the default memory:// one is shared by the whole process
+    limiter = RateLimiter(MemoryBackend(), scale=1000)
+    op.hook.client = op.hook.get_client(transport=httpx.MockTransport(api), limiter=limiter)
     return op
 
 
@@ -204,3 +207,19 @@ def test_a_retried_task_does_not_submit_the_same_document_again(tmp_path: Path) 
         retry.execute({})  # type: ignore[arg-type]
     assert isinstance(info.value.trigger, FeedProcessingTrigger) and info.value.trigger.feed_id == "F1"
     assert len(api.created) == 1 and len(api.uploads) == 1
+
+
+def test_defers_instead_of_sleeping_when_the_feed_quota_is_used_up(tmp_path: Path) -> None:
+    from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+    api = FakeFeeds(["IN_QUEUE"])
+    op = make_operator(tmp_path, api)
+    limiter = op.hook.client.limiter
+    keys = limiter.keys_for("A1SELLER", "na", "createFeed", "JSON_LISTINGS_FEED")
+    for key in keys:
+        limiter.on_throttled(key, 600)  # as after a 429 with Retry-After: 600
+    with pytest.raises(TaskDeferred) as info:
+        op.execute({})  # type: ignore[arg-type]
+    assert isinstance(info.value.trigger, DateTimeTrigger)
+    assert info.value.method_name == "resume_after_quota"
+    assert api.created == [] and api.uploads == []  # nothing sent while over quota
