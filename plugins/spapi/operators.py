@@ -115,6 +115,9 @@ class SubmitFeedOperator(BaseOperator):
     def after_create_feed(self, context: Context, document_hash: str, feed_id: str) -> None:
         """Called as soon as Amazon has answered createFeed."""
 
+    def after_feed_finished(self, context: Context, outcome: dict[str, Any]) -> None:
+        """Called once the feed is DONE, FATAL or CANCELLED (before a FATAL raises)."""
+
     # ---- execution --------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -147,9 +150,11 @@ class SubmitFeedOperator(BaseOperator):
 
         feed = client.call(feeds.get_feed(feed_id))
         if feed.processing_status in TERMINAL_STATUSES:
-            return self._outcome(feed_id, feed.processing_status, feed.result_feed_document_id, document_hash)
+            return self._outcome(
+                context, feed_id, feed.processing_status, feed.result_feed_document_id, document_hash
+            )
         if not self.deferrable:
-            return self._poll_here(feed_id, document_hash)
+            return self._poll_here(context, feed_id, document_hash)
         self.defer(
             trigger=FeedProcessingTrigger(
                 feed_id=feed_id,
@@ -198,10 +203,10 @@ class SubmitFeedOperator(BaseOperator):
                 f"waiting for feed {feed_id} failed: {event.get('message')}", operation="getFeed"
             )
         return self._outcome(
-            feed_id, str(event["processing_status"]), event.get("result_document_id"), document_hash
+            context, feed_id, str(event["processing_status"]), event.get("result_document_id"), document_hash
         )
 
-    def _poll_here(self, feed_id: str, document_hash: str) -> dict[str, Any]:
+    def _poll_here(self, context: Context, feed_id: str, document_hash: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.wait_timeout.total_seconds()
         interval = self.poll_interval
         while True:
@@ -209,7 +214,7 @@ class SubmitFeedOperator(BaseOperator):
             feed: Feed = self.hook.client.call(feeds.get_feed(feed_id))
             if feed.processing_status in TERMINAL_STATUSES:
                 return self._outcome(
-                    feed_id, feed.processing_status, feed.result_feed_document_id, document_hash
+                    context, feed_id, feed.processing_status, feed.result_feed_document_id, document_hash
                 )
             if time.monotonic() + interval > deadline:
                 raise FeedWaitTimeoutError(
@@ -219,7 +224,7 @@ class SubmitFeedOperator(BaseOperator):
             interval = min(self.max_poll_interval, interval * 1.5)
 
     def _outcome(
-        self, feed_id: str, status: str, result_document_id: str | None, document_hash: str
+        self, context: Context, feed_id: str, status: str, result_document_id: str | None, document_hash: str
     ) -> dict[str, Any]:
         outcome = {
             "feed_id": feed_id,
@@ -227,6 +232,7 @@ class SubmitFeedOperator(BaseOperator):
             "result_document_id": result_document_id,
             "document_hash": document_hash,
         }
+        self.after_feed_finished(context, outcome)
         if status != "DONE" and self.fail_on_fatal:
             raise FeedFatalError(
                 f"feed {feed_id} ended {status}; some, none or all of its messages may have been applied",
