@@ -17,6 +17,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+pytest_plugins = ["tests.fixtures.sandbox"]
+
 # Airflow reads these at import: give the test session its own home so nothing touches ~/airflow,
 # and no example DAGs. Set before any test module imports Airflow.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="spapi-airflow-home-"))

@@ -121,6 +121,18 @@ class SubmitFeedOperator(BaseOperator):
     # ---- execution --------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            return self._submit_and_wait(context)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the HTTP client; each execution step (and each resumption) opens its own."""
+        client = self.hook.__dict__.pop("client", None)
+        if client is not None:
+            client.close()
+
+    def _submit_and_wait(self, context: Context) -> dict[str, Any]:
         data = Path(self.document_path).read_bytes()
         document_hash = hashlib.sha256(data).hexdigest()
         client = self.hook.client
@@ -190,6 +202,12 @@ class SubmitFeedOperator(BaseOperator):
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, document_hash: str = ""
     ) -> dict[str, Any]:
+        try:
+            return self._complete(context, event, document_hash)
+        finally:
+            self.close()
+
+    def _complete(self, context: Context, event: dict[str, Any] | None, document_hash: str) -> dict[str, Any]:
         if not event or "status" not in event or "feed_id" not in event:
             raise SpApiError(f"the feed trigger sent an unexpected event: {event!r}")
         feed_id = str(event["feed_id"])

@@ -24,7 +24,7 @@ from spapi.errors import (
 from spapi.models.feeds import Feed, ProcessingReport
 from spapi.models.listings import ListingsItemPatchRequest, ListingsItemPutRequest, PatchOperation
 from spapi.ratelimit import MemoryBackend, RateLimiter
-from tests.integration.conftest import CA, REVOKED_TOKEN, SELLER, US, Sandbox, new_client
+from tests.fixtures.sandbox import CA, REVOKED_TOKEN, SELLER, US, Sandbox, new_client
 from tests.sandbox.conftest import luggage_attributes
 
 pytestmark = pytest.mark.integration
