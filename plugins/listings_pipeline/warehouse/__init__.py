@@ -1,0 +1,22 @@
+"""The warehouse: SQLAlchemy 2 models, Alembic migrations, analyst views, ledger and lifecycle.
+
+- :mod:`.models`: the tables (typed ORM) and the state enums;
+- :mod:`.db`: the URL (Airflow connection, ``$SPAPI_WAREHOUSE_URL`` or ``var/warehouse.db``), engines,
+  sessions, and :func:`~.db.upgrade` / :func:`~.db.downgrade`;
+- :mod:`.ledger`: ``publish_attempts``, so a document is never submitted twice;
+- :mod:`.lifecycle`: listing and dead-letter state transitions, each one recorded;
+- :mod:`.records`: rows for ``api_calls`` and ``listing_issues`` from the ``spapi`` models.
+
+Analyst views (created by the migrations; same columns on SQLite and PostgreSQL, times bucketed in UTC):
+
+- ``v_listing_status``: per listing, its status and since when, ``in_sync`` (Amazon accepted the
+  wanted payload), and the error / warning counts of its most recent batch of issues;
+- ``v_feed_health``: per day and seller, feeds by processing status, message figures, and average /
+  max processing time in seconds;
+- ``v_issues_by_code``: per code, severity and source, issues, distinct listings, first and last seen;
+- ``v_api_call_stats``: per operation and hour, calls, throttled calls and share, failures, latency
+  avg / p50 (median) / p95 (nearest rank) / max, limiter wait;
+- ``v_backlog``: listings whose wanted payload Amazon has not accepted yet, with their age.
+
+``python -m listings_pipeline.warehouse upgrade [--url URL]`` migrates from the command line.
+"""

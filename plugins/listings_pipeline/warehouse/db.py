@@ -1,0 +1,293 @@
+"""Where the warehouse is, how to connect to it, and how to migrate it.
+
+The URL comes from, in order (:func:`warehouse_url`):
+
+1. the Airflow connection ``warehouse_default`` (or the ``conn_id`` given), when Airflow is installed
+   and the connection exists in any secrets backend (``AIRFLOW_CONN_WAREHOUSE_DEFAULT`` included);
+2. the environment variable ``SPAPI_WAREHOUSE_URL`` (a SQLAlchemy URL);
+3. the embedded default, a SQLite file ``var/warehouse.db`` under the repository (or under
+   ``SPAPI_VAR_DIR``).
+
+Migrations are Alembic scripts inside this package (``migrations/``), run with :func:`upgrade` /
+:func:`downgrade`, ``python -m listings_pipeline.warehouse upgrade [--url URL]``, or the ``alembic``
+command with ``-c plugins/listings_pipeline/warehouse/alembic.ini``.
+
+URLs carry passwords: log them with :func:`safe_url` only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, Insert, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+ALEMBIC_INI = PACKAGE_DIR / "alembic.ini"
+REPO_ROOT = PACKAGE_DIR.parents[2]  # plugins/listings_pipeline/warehouse -> repository root
+
+DEFAULT_CONN_ID = "warehouse_default"
+URL_ENV = "SPAPI_WAREHOUSE_URL"
+VAR_DIR_ENV = "SPAPI_VAR_DIR"
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+# Connection parameters libpq understands; other Airflow extras (``cursor``, ``iam``, ...) would make
+# psycopg refuse to connect, so they are dropped.
+LIBPQ_PARAMS = frozenset(
+    {
+        "application_name",
+        "channel_binding",
+        "client_encoding",
+        "connect_timeout",
+        "gssencmode",
+        "keepalives",
+        "keepalives_count",
+        "keepalives_idle",
+        "keepalives_interval",
+        "options",
+        "sslcert",
+        "sslcrl",
+        "sslkey",
+        "sslmode",
+        "sslrootcert",
+        "sslsni",
+        "target_session_attrs",
+        "tcp_user_timeout",
+    }
+)
+
+
+def var_dir() -> Path:
+    """The directory for local state: ``$SPAPI_VAR_DIR``, else ``var/`` at the repository root."""
+    configured = os.environ.get(VAR_DIR_ENV)
+    return Path(configured).expanduser() if configured else REPO_ROOT / "var"
+
+
+def default_sqlite_path() -> Path:
+    """The embedded warehouse, resolved now (so a changed ``SPAPI_VAR_DIR`` is honoured)."""
+    return var_dir() / "warehouse.db"
+
+
+DEFAULT_SQLITE_PATH = default_sqlite_path()
+"""The embedded warehouse as resolved at import; :func:`default_sqlite_path` resolves again."""
+
+
+def sqlite_url(path: str | os.PathLike[str]) -> str:
+    """``sqlite:///<absolute path>`` (``sqlite://`` for ``:memory:``)."""
+    if str(path) in ("", ":memory:"):
+        return "sqlite://"
+    return URL.create("sqlite", database=str(Path(path).expanduser().resolve())).render_as_string()
+
+
+def normalize_url(url: str | URL) -> str:
+    """A SQLAlchemy URL from what people write: ``postgres://`` and ``postgresql://`` use psycopg 3.
+
+    An explicit driver (``postgresql+psycopg2://``) is kept. The result contains the password.
+    """
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with its password masked, for logs and messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def url_from_connection(conn: Any) -> str:
+    """A SQLAlchemy URL from an Airflow ``Connection``.
+
+    ``sqlite`` connections keep the file path in ``host`` (Airflow's SqliteHook) or, when written
+    as a URI (``sqlite:////abs/path.db``), in ``schema``. Everything else goes through
+    ``get_uri()``; for PostgreSQL only libpq parameters survive from the extras.
+    """
+    if conn.conn_type == "sqlite":
+        return sqlite_url(conn.host or conn.schema or "")
+    url = make_url(conn.get_uri())
+    query = {k: v for k, v in url.query.items() if k != "__extra__"}
+    if url.drivername.split("+")[0] in ("postgres", "postgresql"):
+        query = {k: v for k, v in query.items() if k in LIBPQ_PARAMS}
+    return normalize_url(url.set(query=query))
+
+
+def _airflow_connection_url(conn_id: str) -> str | None:
+    if importlib.util.find_spec("airflow") is None:
+        return None
+    # Imported here: Airflow is optional, and slow to import.
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+    return url_from_connection(conn)
+
+
+def warehouse_url(conn_id: str = DEFAULT_CONN_ID) -> str:
+    """The warehouse's SQLAlchemy URL: Airflow connection, else ``$SPAPI_WAREHOUSE_URL``, else SQLite.
+
+    :param conn_id: the Airflow connection to look for.
+    :return: a URL with the password in it; log :func:`safe_url` of it, never the URL itself.
+    """
+    url = _airflow_connection_url(conn_id)
+    if url is not None:
+        return url
+    configured = os.environ.get(URL_ENV)
+    if configured:
+        return normalize_url(configured)
+    return sqlite_url(default_sqlite_path())
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Foreign keys on, WAL, a busy timeout, and real transactions (DDL and savepoints included).
+
+    pysqlite's own transaction handling starts transactions late and never for DDL; SQLAlchemy's
+    documented recipe hands control to SQLAlchemy, which emits ``BEGIN`` itself.
+    """
+    in_memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
+    """An engine for the warehouse (``url`` defaults to :func:`warehouse_url`).
+
+    SQLite: the file's directory is created, foreign keys are enforced, WAL journal, 30 s busy
+    timeout. PostgreSQL: connections are pinged before use. ``kwargs`` go to ``create_engine``.
+    """
+    parsed = make_url(normalize_url(url if url is not None else warehouse_url()))
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, **kwargs.pop("connect_args", {})}
+        engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session in one transaction: committed when the block ends, rolled back if it raises."""
+    with Session(engine) as session, session.begin():
+        yield session
+
+
+def insert_ignoring_conflicts(session: Session, entity: Any, index_elements: list[str]) -> Insert:
+    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` in the session's dialect.
+
+    PostgreSQL and SQLite (3.24+) both have it; the warehouse supports no other database.
+    """
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(entity).on_conflict_do_nothing(index_elements=index_elements)
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(entity).on_conflict_do_nothing(index_elements=index_elements)
+    raise NotImplementedError(f"the warehouse supports sqlite and postgresql, not {name}")
+
+
+# --- migrations ---------------------------------------------------------------------------------------
+
+
+def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    """An Alembic ``Config`` for this package's migrations, built without an ini file.
+
+    :param connection: run on this connection (``config.attributes["connection"]``), inside the
+        caller's transaction.
+    :param url: else connect to this URL (default: :func:`warehouse_url`).
+    """
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    if url is not None:
+        # ConfigParser interpolation: a literal % must be doubled.
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def _connection(url_or_engine: str | URL | Engine | Connection | None) -> Iterator[Connection]:
+    if isinstance(url_or_engine, Connection):
+        yield url_or_engine
+        return
+    engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        if engine is not url_or_engine:
+            engine.dispose()
+
+
+def upgrade(url_or_engine: str | URL | Engine | Connection | None = None, revision: str = "head") -> None:
+    """Migrate the warehouse up to ``revision``, in one transaction where the database allows it.
+
+    :param url_or_engine: a URL, an engine or a connection (default: :func:`warehouse_url`).
+    """
+    from alembic import command
+
+    with _connection(url_or_engine) as connection:
+        command.upgrade(alembic_config(connection), revision)
+
+
+def downgrade(url_or_engine: str | URL | Engine | Connection | None = None, revision: str = "-1") -> None:
+    """Migrate the warehouse down to ``revision`` (``base`` drops everything)."""
+    from alembic import command
+
+    with _connection(url_or_engine) as connection:
+        command.downgrade(alembic_config(connection), revision)
+
+
+def current_revision(url_or_engine: str | URL | Engine | Connection | None = None) -> str | None:
+    """The revision the database is at (``None`` when it was never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with _connection(url_or_engine) as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest revision in this package."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships a migration
+        raise RuntimeError(f"no migrations in {MIGRATIONS_DIR}")
+    return head

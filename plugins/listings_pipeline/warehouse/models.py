@@ -1,0 +1,557 @@
+"""The warehouse schema as typed SQLAlchemy 2 ORM models (DESIGN.md, "Warehouse").
+
+One :class:`Base`, one :class:`~sqlalchemy.MetaData` with a naming convention (so Alembic sees
+stable constraint names) and a ``type_annotation_map``: ``datetime`` is a timezone-aware timestamp
+(stored and returned in UTC on every backend, see :class:`UTCDateTime`), ``dict[str, Any]`` and
+``list[...]`` are JSON (JSONB on PostgreSQL). Nullability comes from the annotation
+(``Mapped[str | None]``).
+
+Tables, grouped by job:
+
+- reference: :class:`Seller`, :class:`Marketplace`;
+- current state: :class:`Listing` (+ :class:`ListingEvent`, every lifecycle transition),
+  :class:`Offer`, :class:`Inventory`;
+- bulk path: :class:`PublishAttempt` (the ledger), :class:`FeedSubmission`, :class:`MessageResult`;
+- problems: :class:`ListingIssue` (validation, feeds, Listings API, notifications), :class:`Quarantine`,
+  :class:`DeadLetter` (+ :class:`DeadLetterEvent`);
+- observability: :class:`ApiCall` (mirrors ``spapi.client.CallRecord``), :class:`RunSummary`.
+
+No table holds a secret: no tokens, passwords or keys, only ids and the name of the Airflow
+connection that holds them.
+
+The state columns are plain strings with a CHECK constraint; the allowed values are the
+``StrEnum`` classes below, and :mod:`listings_pipeline.warehouse.lifecycle` and
+:mod:`listings_pipeline.warehouse.ledger` own the transitions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always stores and returns UTC.
+
+    PostgreSQL keeps the instant (``timestamptz``) but answers in the session's time zone; SQLite
+    has no time zone at all and would hand back naive values. Here a naive value is taken as UTC
+    on the way in, and every value comes back aware, in UTC, on both.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        # SQLite stores text: keep it naive so every row has the same format (and sorts by time).
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def json_type() -> TypeEngine[Any]:
+    """JSON, JSONB on PostgreSQL; Python ``None`` is SQL NULL, not the JSON ``null``."""
+    return JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+def _empty_list() -> list[Any]:
+    return []
+
+
+# Big surrogate keys for the tables that grow with every run (events, issues, calls). SQLite only
+# auto-increments an ``INTEGER PRIMARY KEY``, hence the variant.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+bigintpk = Annotated[int, mapped_column(BigIntId, primary_key=True)]
+created_at = Annotated[datetime, mapped_column(server_default=func.now())]
+updated_at = Annotated[datetime, mapped_column(server_default=func.now(), onupdate=func.now())]
+SellerId = Annotated[str, mapped_column(String(64))]
+MarketplaceId = Annotated[str, mapped_column(String(32))]
+Sku = Annotated[str, mapped_column(String(255))]
+RunId = Annotated[str, mapped_column(String(250))]  # Airflow's run_id is at most 250 characters
+Sha256 = Annotated[str, mapped_column(String(64))]
+FeedId = Annotated[str, mapped_column(String(64))]
+Code = Annotated[str, mapped_column(String(100))]
+Money = Annotated[Decimal, mapped_column(Numeric(14, 2))]
+Count = Annotated[int, mapped_column(server_default="0")]
+
+
+def _one_of(column: str, values: type[StrEnum], name: str | None = None) -> CheckConstraint:
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name or column)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: json_type(),
+        list[Any]: json_type(),
+        list[str]: json_type(),
+    }
+
+
+# --- states -------------------------------------------------------------------------------------------
+
+
+class ListingStatus(StrEnum):
+    """A listing's lifecycle (DESIGN.md, "Warehouse"); transitions live in ``lifecycle.py``."""
+
+    DRAFT = "draft"
+    QUARANTINED = "quarantined"
+    READY = "ready"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    INVALID = "invalid"
+    DEAD_LETTERED = "dead_lettered"
+    LIVE = "live"
+    DELETED = "deleted"
+
+
+class AttemptState(StrEnum):
+    """A publish attempt in the ledger; transitions live in ``ledger.py``."""
+
+    RECORDED = "recorded"
+    DOCUMENT_CREATED = "document_created"
+    UPLOADED = "uploaded"
+    FEED_CREATED = "feed_created"
+    DONE = "done"
+    FATAL = "fatal"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class MessageStatus(StrEnum):
+    ACCEPTED = "accepted"
+    INVALID = "invalid"
+    WARNING = "warning"
+
+
+class IssueSource(StrEnum):
+    VALIDATION = "validation"
+    FEED = "feed"
+    LISTINGS_API = "listings_api"
+    NOTIFICATION = "notification"
+
+
+class PublishPath(StrEnum):
+    FEED = "feed"
+    LISTINGS_API = "listings_api"
+
+
+class DeadLetterState(StrEnum):
+    OPEN = "open"
+    REPLAYED = "replayed"
+    RESOLVED = "resolved"
+    DISCARDED = "discarded"
+
+
+# --- reference ----------------------------------------------------------------------------------------
+
+
+class Seller(Base):
+    """A selling partner. ``spapi_conn_id`` names the Airflow connection holding its credentials."""
+
+    __tablename__ = "sellers"
+
+    seller_id: Mapped[SellerId] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    region: Mapped[str | None] = mapped_column(String(8))
+    spapi_conn_id: Mapped[str | None] = mapped_column(String(250))
+    created_at: Mapped[created_at]
+
+
+class Marketplace(Base):
+    """An Amazon marketplace; the initial migration seeds Amazon's list."""
+
+    __tablename__ = "marketplaces"
+
+    marketplace_id: Mapped[MarketplaceId] = mapped_column(primary_key=True)
+    country_code: Mapped[str] = mapped_column(String(2))
+    region: Mapped[str] = mapped_column(String(8))
+    default_currency: Mapped[str | None] = mapped_column(String(3))
+    default_language_tag: Mapped[str | None] = mapped_column(String(16))
+
+
+# --- current state ------------------------------------------------------------------------------------
+
+
+class Listing(Base):
+    """Current state of one SKU in one marketplace of one seller.
+
+    ``payload_hash`` is the hash of the canonical payload we want on Amazon, ``submitted_hash`` the
+    one last sent, ``accepted_hash`` the one Amazon last accepted; the backlog is where
+    ``payload_hash`` and ``accepted_hash`` differ. ``payload_changed_at`` is when ``payload_hash``
+    last changed (the backlog's age). ``last_submission_id`` is ``feed:<feedId>`` or
+    ``listings_api:<submissionId>``.
+    """
+
+    __tablename__ = "listings"
+    __table_args__ = (
+        UniqueConstraint("seller_id", "marketplace_id", "sku"),
+        _one_of("status", ListingStatus),
+        Index("ix_listings_status_seller_marketplace", "status", "seller_id", "marketplace_id"),
+    )
+
+    id: Mapped[intpk]
+    seller_id: Mapped[SellerId] = mapped_column(ForeignKey("sellers.seller_id"))
+    marketplace_id: Mapped[MarketplaceId] = mapped_column(ForeignKey("marketplaces.marketplace_id"))
+    sku: Mapped[Sku]
+    product_type: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any] | None]
+    payload_hash: Mapped[Sha256 | None]
+    submitted_hash: Mapped[Sha256 | None]
+    accepted_hash: Mapped[Sha256 | None]
+    accepted_at: Mapped[datetime | None]
+    payload_changed_at: Mapped[datetime | None]
+    last_submission_id: Mapped[str | None] = mapped_column(String(100))
+    asin: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    events: Mapped[list[ListingEvent]] = relationship(
+        back_populates="listing", order_by="ListingEvent.id", viewonly=True
+    )
+
+    def __repr__(self) -> str:
+        return f"Listing({self.seller_id}/{self.marketplace_id}/{self.sku}: {self.status})"
+
+
+class ListingEvent(Base):
+    """One lifecycle transition: from, to, when, why (``cause``) and in which Airflow run.
+
+    ``from_status`` is NULL when the transition created the listing. ``cause`` is e.g.
+    ``validation``, ``feed:<feedId>``, ``listings_api:<submissionId>``, ``notification``, ``replay``.
+    """
+
+    __tablename__ = "listing_events"
+    __table_args__ = (Index("ix_listing_events_listing_id_at", "listing_id", "at"),)
+
+    id: Mapped[bigintpk]
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[created_at]
+    cause: Mapped[str] = mapped_column(String(255))
+    run_id: Mapped[RunId | None] = mapped_column(index=True)
+
+    listing: Mapped[Listing] = relationship(back_populates="events")
+
+
+class Offer(Base):
+    """Current price of a SKU in a marketplace (what the catalog wants; see ``listings`` for state)."""
+
+    __tablename__ = "offers"
+
+    seller_id: Mapped[SellerId] = mapped_column(ForeignKey("sellers.seller_id"), primary_key=True)
+    marketplace_id: Mapped[MarketplaceId] = mapped_column(
+        ForeignKey("marketplaces.marketplace_id"), primary_key=True
+    )
+    sku: Mapped[Sku] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    our_price: Mapped[Money | None]
+    sale_price: Mapped[Money | None]
+    sale_start_at: Mapped[datetime | None]
+    sale_end_at: Mapped[datetime | None]
+    min_price: Mapped[Money | None]
+    max_price: Mapped[Money | None]
+    updated_at: Mapped[updated_at]
+
+
+class Inventory(Base):
+    """Current stock of a SKU per fulfillment channel (``DEFAULT`` is merchant-fulfilled)."""
+
+    __tablename__ = "inventory"
+
+    seller_id: Mapped[SellerId] = mapped_column(ForeignKey("sellers.seller_id"), primary_key=True)
+    marketplace_id: Mapped[MarketplaceId] = mapped_column(
+        ForeignKey("marketplaces.marketplace_id"), primary_key=True
+    )
+    sku: Mapped[Sku] = mapped_column(primary_key=True)
+    fulfillment_channel_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    quantity: Mapped[int | None]
+    handling_time: Mapped[int | None]
+    updated_at: Mapped[updated_at]
+
+
+# --- bulk path ----------------------------------------------------------------------------------------
+
+
+class PublishAttempt(Base):
+    """The ledger: one row per feed document we mean to submit, written *before* Amazon is called.
+
+    ``idempotency_key`` is :func:`listings_pipeline.warehouse.ledger.idempotency_key` of (seller,
+    marketplaces, document hash): a retried or resumed task finds its row and never submits the same
+    document twice.
+    """
+
+    __tablename__ = "publish_attempts"
+    __table_args__ = (
+        _one_of("state", AttemptState),
+        Index("ix_publish_attempts_seller_id_state", "seller_id", "state"),
+    )
+
+    id: Mapped[intpk]
+    idempotency_key: Mapped[Sha256] = mapped_column(unique=True)
+    seller_id: Mapped[SellerId] = mapped_column(ForeignKey("sellers.seller_id"))
+    marketplace_ids: Mapped[list[str]]
+    document_hash: Mapped[Sha256]
+    document_path: Mapped[str] = mapped_column(String(1024))
+    message_count: Mapped[int]
+    run_id: Mapped[RunId | None]
+    state: Mapped[str] = mapped_column(String(20))
+    feed_document_id: Mapped[str | None] = mapped_column(String(255))
+    feed_id: Mapped[FeedId | None] = mapped_column(unique=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    def __repr__(self) -> str:
+        return f"PublishAttempt(id={self.id}, seller={self.seller_id}, state={self.state})"
+
+
+class FeedSubmission(Base):
+    """A feed Amazon knows about: its processing status and, once parsed, its report's figures."""
+
+    __tablename__ = "feed_submissions"
+    __table_args__ = (Index("ix_feed_submissions_seller_id_created_at", "seller_id", "created_at"),)
+
+    feed_id: Mapped[FeedId] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("publish_attempts.id"), index=True)
+    seller_id: Mapped[SellerId] = mapped_column(ForeignKey("sellers.seller_id"))
+    marketplace_ids: Mapped[list[str]]
+    feed_type: Mapped[str] = mapped_column(String(64), server_default="JSON_LISTINGS_FEED")
+    processing_status: Mapped[str] = mapped_column(String(20), index=True)
+    document_path: Mapped[str | None] = mapped_column(String(1024))
+    document_hash: Mapped[Sha256 | None]
+    created_at: Mapped[created_at]
+    processing_started_at: Mapped[datetime | None]
+    processing_ended_at: Mapped[datetime | None]
+    result_document_id: Mapped[str | None] = mapped_column(String(255))
+    report_path: Mapped[str | None] = mapped_column(String(1024))
+    messages_processed: Mapped[int | None]
+    messages_accepted: Mapped[int | None]
+    messages_invalid: Mapped[int | None]
+    errors: Mapped[int | None]
+    warnings: Mapped[int | None]
+    updated_at: Mapped[updated_at]
+
+
+class MessageResult(Base):
+    """What the processing report said about one message of a feed."""
+
+    __tablename__ = "message_results"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "message_id"),
+        _one_of("status", MessageStatus),
+    )
+
+    id: Mapped[bigintpk]
+    feed_id: Mapped[FeedId] = mapped_column(ForeignKey("feed_submissions.feed_id", ondelete="CASCADE"))
+    message_id: Mapped[int]
+    sku: Mapped[Sku | None] = mapped_column(index=True)
+    operation_type: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10))
+
+
+# --- problems -----------------------------------------------------------------------------------------
+
+
+class ListingIssue(Base):
+    """One issue, whatever reported it (``source``): validation, a feed, the Listings API, a notification.
+
+    The Listings API sends ``attributeNames`` (a list) and ``categories``; a feed's processing report
+    sends a singular ``attributeName`` and no categories: here it is a one-element
+    ``attribute_names`` and an empty ``categories``. Feed-level issues have no ``sku`` or
+    ``message_id``. See :mod:`listings_pipeline.warehouse.records` for the conversions.
+    """
+
+    __tablename__ = "listing_issues"
+    __table_args__ = (
+        _one_of("source", IssueSource),
+        Index("ix_listing_issues_listing", "seller_id", "marketplace_id", "sku", "observed_at"),
+        Index("ix_listing_issues_code", "code", "severity", "source"),
+    )
+
+    id: Mapped[bigintpk]
+    source: Mapped[str] = mapped_column(String(20))
+    seller_id: Mapped[SellerId]
+    marketplace_id: Mapped[MarketplaceId | None]
+    sku: Mapped[Sku | None]
+    feed_id: Mapped[FeedId | None] = mapped_column(index=True)
+    message_id: Mapped[int | None]
+    submission_id: Mapped[str | None] = mapped_column(String(100))
+    code: Mapped[Code | None]
+    severity: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
+    attribute_names: Mapped[list[str]] = mapped_column(default=_empty_list)
+    categories: Mapped[list[str]] = mapped_column(default=_empty_list)
+    observed_at: Mapped[created_at]
+    run_id: Mapped[RunId | None] = mapped_column(index=True)
+
+
+class Quarantine(Base):
+    """A catalog row that failed validation: which rule, on which column, with which value."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (Index("ix_quarantine_listing", "seller_id", "marketplace_id", "sku"),)
+
+    id: Mapped[bigintpk]
+    seller_id: Mapped[SellerId]
+    marketplace_id: Mapped[MarketplaceId]
+    sku: Mapped[Sku | None]  # a row may be quarantined precisely because it has no SKU
+    product_type: Mapped[str | None] = mapped_column(String(100))
+    column_name: Mapped[str | None] = mapped_column(String(255))
+    value: Mapped[str | None] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[RunId | None] = mapped_column(index=True)
+    quarantined_at: Mapped[created_at]
+    released_at: Mapped[datetime | None]
+
+
+class DeadLetter(Base):
+    """A change that failed for good (or too often) on either path, kept for a person or a replay."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        _one_of("path", PublishPath),
+        _one_of("state", DeadLetterState),
+        Index("ix_dead_letters_listing", "seller_id", "marketplace_id", "sku"),
+    )
+
+    id: Mapped[bigintpk]
+    seller_id: Mapped[SellerId]
+    marketplace_id: Mapped[MarketplaceId]
+    sku: Mapped[Sku]
+    path: Mapped[str] = mapped_column(String(20))
+    operation: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any] | None]
+    reason: Mapped[str] = mapped_column(Text)
+    code: Mapped[Code | None]
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    attempts: Mapped[int] = mapped_column(server_default="1")
+    run_id: Mapped[RunId | None]
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    events: Mapped[list[DeadLetterEvent]] = relationship(
+        back_populates="dead_letter", order_by="DeadLetterEvent.id", viewonly=True
+    )
+
+
+class DeadLetterEvent(Base):
+    """One state change of a dead letter: who (``actor``: a run id, a user) and why (``note``)."""
+
+    __tablename__ = "dead_letter_events"
+
+    id: Mapped[bigintpk]
+    dead_letter_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("dead_letters.id", ondelete="CASCADE"), index=True
+    )
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    at: Mapped[created_at]
+    actor: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    dead_letter: Mapped[DeadLetter] = relationship(back_populates="events")
+
+
+# --- observability ------------------------------------------------------------------------------------
+
+
+class ApiCall(Base):
+    """One HTTP attempt to SP-API (``spapi.client.CallRecord``, plus the Airflow run)."""
+
+    __tablename__ = "api_calls"
+    __table_args__ = (Index("ix_api_calls_operation_started_at", "operation", "started_at"),)
+
+    id: Mapped[bigintpk]
+    operation: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(10))
+    seller_id: Mapped[SellerId | None]
+    marketplace_id: Mapped[MarketplaceId | None]
+    sku: Mapped[Sku | None]
+    region: Mapped[str] = mapped_column(String(8))
+    status: Mapped[int | None]
+    latency_ms: Mapped[float] = mapped_column(Float)
+    request_id: Mapped[str | None] = mapped_column(String(100))
+    attempt: Mapped[int]
+    throttled: Mapped[bool]
+    error_code: Mapped[str | None] = mapped_column(String(100))
+    trace_id: Mapped[str | None] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    limiter_wait_ms: Mapped[float] = mapped_column(Float, server_default="0")
+    run_id: Mapped[RunId | None] = mapped_column(index=True)
+
+
+class RunSummary(Base):
+    """A DAG run's figures per seller and marketplace (DESIGN.md, bulk path step 9)."""
+
+    __tablename__ = "run_summaries"
+    __table_args__ = (
+        UniqueConstraint("dag_id", "run_id", "seller_id", "marketplace_id"),
+        Index("ix_run_summaries_seller_id_started_at", "seller_id", "started_at"),
+    )
+
+    id: Mapped[intpk]
+    run_id: Mapped[RunId]
+    dag_id: Mapped[str] = mapped_column(String(250))
+    seller_id: Mapped[SellerId]
+    marketplace_id: Mapped[MarketplaceId]
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    extracted: Mapped[Count]
+    quarantined: Mapped[Count]
+    planned: Mapped[Count]
+    submitted: Mapped[Count]
+    accepted: Mapped[Count]
+    invalid: Mapped[Count]
+    warnings: Mapped[Count]
+    dead_lettered: Mapped[Count]
+    throttled_calls: Mapped[Count]
+    latency: Mapped[dict[str, Any] | None]
+    status: Mapped[str] = mapped_column(String(20))
+
+
+VIEW_NAMES = ("v_listing_status", "v_feed_health", "v_issues_by_code", "v_api_call_stats", "v_backlog")
+"""The analyst views; created by the migrations (SQL in ``migrations/versions``), not by the ORM."""

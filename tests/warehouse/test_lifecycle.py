@@ -1,0 +1,278 @@
+"""Listing lifecycle: every move is recorded, illegal moves write nothing, bulk moves scale."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine, func, select
+
+from listings_pipeline.warehouse import lifecycle
+from listings_pipeline.warehouse.db import session_scope
+from listings_pipeline.warehouse.lifecycle import (
+    IllegalTransitionError,
+    LifecycleError,
+    history,
+    move_dead_letter,
+    open_dead_letter,
+    transition,
+    transition_many,
+)
+from listings_pipeline.warehouse.models import DeadLetter, DeadLetterEvent, Listing, ListingEvent
+from tests.warehouse.conftest import DE, SELLER, US
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+H1, H2 = "1" * 64, "2" * 64
+
+
+def _listing(engine: Engine, sku: str, marketplace_id: str = US) -> Listing:
+    with session_scope(engine) as s:
+        listing = s.scalars(
+            select(Listing).where(
+                Listing.seller_id == SELLER, Listing.marketplace_id == marketplace_id, Listing.sku == sku
+            )
+        ).one()
+        s.expunge(listing)
+        return listing
+
+
+def _events(engine: Engine) -> int:
+    with session_scope(engine) as s:
+        return s.scalar(select(func.count()).select_from(ListingEvent)) or 0
+
+
+def test_a_listing_from_draft_to_live_with_its_history(warehouse_engine: Engine) -> None:
+    t0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    with session_scope(warehouse_engine) as s:
+        first = transition(s, SELLER, US, "SKU-1", "draft", "catalog", "run-1", at=t0, product_type="LUGGAGE")
+        assert first is not None and first.from_status is None and first.to_status == "draft"
+        transition(s, SELLER, US, "SKU-1", "ready", "validation", "run-1", payload={"a": 1}, payload_hash=H1)
+        transition(
+            s, SELLER, US, "SKU-1", "submitted", "feed:50001", "run-1", last_submission_id="feed:50001"
+        )
+    listing = _listing(warehouse_engine, "SKU-1")
+    assert (listing.status, listing.product_type, listing.payload, listing.payload_hash) == (
+        "submitted",
+        "LUGGAGE",
+        {"a": 1},
+        H1,
+    )
+    assert listing.submitted_hash == H1 and listing.accepted_hash is None
+    assert listing.created_at == t0 and listing.payload_changed_at is not None
+
+    with session_scope(warehouse_engine) as s:
+        # the catalog moved on while the feed was processing: Amazon accepts what was *sent*
+        transition(s, SELLER, US, "SKU-1", "submitted", "catalog", payload_hash=H2)
+        transition(s, SELLER, US, "SKU-1", "accepted", "feed:50001", "run-1")
+        transition(s, SELLER, US, "SKU-1", "live", "notification", asin="B0TEST0001")
+        events = history(s, SELLER, US, "SKU-1")
+        assert [(e.from_status, e.to_status, e.cause, e.run_id) for e in events] == [
+            (None, "draft", "catalog", "run-1"),
+            ("draft", "ready", "validation", "run-1"),
+            ("ready", "submitted", "feed:50001", "run-1"),
+            ("submitted", "accepted", "feed:50001", "run-1"),
+            ("accepted", "live", "notification", None),
+        ]
+        assert events[0].at == t0 and all(e.at.tzinfo is UTC for e in events)
+    listing = _listing(warehouse_engine, "SKU-1")
+    assert (listing.status, listing.asin, listing.accepted_hash, listing.payload_hash) == (
+        "live",
+        "B0TEST0001",
+        H1,
+        H2,
+    )
+    assert listing.accepted_at is not None and listing.accepted_at.tzinfo is UTC
+
+
+def test_same_status_writes_fields_but_no_event(warehouse_engine: Engine) -> None:
+    with session_scope(warehouse_engine) as s:
+        transition(s, SELLER, US, "SKU-1", "ready", "validation", payload_hash=H1)
+        assert transition(s, SELLER, US, "SKU-1", "ready", "validation", payload_hash=H2) is None
+    assert _events(warehouse_engine) == 1
+    assert _listing(warehouse_engine, "SKU-1").payload_hash == H2
+
+
+@pytest.mark.parametrize(
+    ("path", "illegal"),
+    [
+        ([], "submitted"),
+        ([], "accepted"),
+        (["draft"], "submitted"),
+        (["draft"], "accepted"),
+        (["ready"], "live"),
+        (["ready", "submitted"], "draft"),
+        (["ready", "submitted", "accepted"], "submitted"),
+    ],
+)
+def test_illegal_moves_raise_and_write_nothing(
+    warehouse_engine: Engine, path: list[str], illegal: str
+) -> None:
+    with session_scope(warehouse_engine) as s:
+        for status in path:
+            transition(s, SELLER, US, "SKU-1", status, "setup")
+    before = _events(warehouse_engine)
+    origin = path[-1] if path else "(new)"
+    with session_scope(warehouse_engine) as s, pytest.raises(IllegalTransitionError) as caught:
+        transition(s, SELLER, US, "SKU-1", illegal, "feed:1")
+    assert f"listing {SELLER}/{US}/SKU-1: illegal transition {origin} -> {illegal}" in str(caught.value)
+    assert _events(warehouse_engine) == before
+
+
+def test_bad_arguments(warehouse_engine: Engine) -> None:
+    with session_scope(warehouse_engine) as s:
+        with pytest.raises(LifecycleError, match="unknown listing status 'published'"):
+            transition(s, SELLER, US, "SKU-1", "published", "x")
+        with pytest.raises(TypeError, match="unexpected listing fields"):
+            transition(s, SELLER, US, "SKU-1", "draft", "x", status="live")
+
+
+def test_foreign_keys_are_enforced(warehouse_engine: Engine) -> None:
+    """A listing needs a known seller and marketplace (SQLite too: make_engine turns them on)."""
+    with pytest.raises(sa.exc.IntegrityError), session_scope(warehouse_engine) as s:
+        transition(s, "A9UNKNOWN", US, "SKU-1", "draft", "catalog")
+    with pytest.raises(sa.exc.IntegrityError), session_scope(warehouse_engine) as s:
+        transition(s, SELLER, "NOTAMARKET", "SKU-1", "draft", "catalog")
+
+
+def test_transition_many_moves_5000_skus(warehouse_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lifecycle, "ANALYZE_AFTER", 1000)  # exercise the statistics refresh too
+    skus = [f"SKU-{i:05d}" for i in range(5000)]
+    started = time.perf_counter()
+    with session_scope(warehouse_engine) as s:
+        created = transition_many(
+            s,
+            [{"seller_id": SELLER, "marketplace_id": US, "sku": sku, "payload_hash": H1} for sku in skus],
+            "validation",
+            "run-1",
+            to_status="ready",
+        )
+    assert (created.created, created.changed, created.unchanged, created.events) == (5000, 0, 0, 5000)
+
+    with session_scope(warehouse_engine) as s:
+        submitted = transition_many(
+            s,
+            [{"seller_id": SELLER, "marketplace_id": US, "sku": sku} for sku in skus],
+            "feed:50001",
+            "run-1",
+            to_status="submitted",
+        )
+    assert (submitted.created, submitted.changed) == (0, 5000)
+
+    # the report: most accepted, 100 invalid, one already accepted by an earlier pass (no event),
+    # plus 10 new SKUs in another marketplace
+    outcome = [
+        {
+            "seller_id": SELLER,
+            "marketplace_id": US,
+            "sku": sku,
+            "to_status": "invalid" if i < 100 else "accepted",
+        }
+        for i, sku in enumerate(skus)
+    ]
+    outcome += [
+        {"seller_id": SELLER, "marketplace_id": DE, "sku": f"DE-{i}", "to_status": "draft"} for i in range(10)
+    ]
+    with session_scope(warehouse_engine) as s:
+        transition(s, SELLER, US, skus[-1], "accepted", "listings_api:abc")
+        result = transition_many(s, outcome, "feed:50001", "run-1")
+    assert (result.created, result.changed, result.unchanged) == (10, 4999, 1)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 30, f"bulk transitions took {elapsed:.1f}s"
+
+    with session_scope(warehouse_engine) as s:
+        by_status = dict(
+            s.execute(
+                select(Listing.status, func.count())
+                .where(Listing.seller_id == SELLER)
+                .group_by(Listing.status)
+            ).all()
+        )
+        assert by_status == {"accepted": 4900, "invalid": 100, "draft": 10}
+        assert s.scalar(select(func.count()).select_from(ListingEvent)) == 5000 + 5000 + 1 + 4999 + 10
+        accepted_hashes = s.scalars(
+            select(Listing.accepted_hash).where(Listing.status == "accepted").distinct()
+        ).all()
+        assert accepted_hashes == [H1]
+        events = history(s, SELLER, US, skus[0])
+        assert [(e.from_status, e.to_status) for e in events] == [
+            (None, "ready"),
+            ("ready", "submitted"),
+            ("submitted", "invalid"),
+        ]
+
+
+def test_transition_many_is_all_or_nothing(warehouse_engine: Engine) -> None:
+    with session_scope(warehouse_engine) as s:
+        transition_many(
+            s,
+            [{"seller_id": SELLER, "marketplace_id": US, "sku": f"S{i}"} for i in range(20)],
+            "c",
+            to_status="draft",
+        )
+    rows = [
+        {"seller_id": SELLER, "marketplace_id": US, "sku": f"S{i}", "to_status": "ready"} for i in range(20)
+    ]
+    rows += [
+        {"seller_id": SELLER, "marketplace_id": US, "sku": f"S{i}", "to_status": "accepted"}
+        for i in range(20, 27)
+    ]
+    rows[3]["to_status"] = "live"
+    before = _events(warehouse_engine)
+    with session_scope(warehouse_engine) as s, pytest.raises(IllegalTransitionError) as caught:
+        transition_many(s, rows, "validation")
+    message = str(caught.value)
+    assert message.startswith("8 illegal transition(s) for cause validation, nothing written")
+    assert f"{SELLER}/{US}/S3: illegal transition draft -> live" in message and "(and 3 more)" in message
+    assert _events(warehouse_engine) == before
+    with session_scope(warehouse_engine) as s:
+        assert set(s.scalars(select(Listing.status))) == {"draft"}
+
+    with session_scope(warehouse_engine) as s, pytest.raises(LifecycleError, match="appears twice"):
+        transition_many(s, rows[:2] + rows[:1], "validation")
+    with session_scope(warehouse_engine) as s, pytest.raises(LifecycleError, match="no to_status"):
+        transition_many(s, [{"seller_id": SELLER, "marketplace_id": US, "sku": "S1"}], "validation")
+
+
+def test_transition_many_stamps_payload_changes(warehouse_engine: Engine) -> None:
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    t1 = t0 + timedelta(hours=1)
+    row = {"seller_id": SELLER, "marketplace_id": US, "sku": "S1"}
+    with session_scope(warehouse_engine) as s:
+        transition_many(s, [{**row, "payload_hash": H1}], "c", to_status="ready", at=t0)
+        transition_many(s, [{**row, "payload_hash": H1}], "c", to_status="ready", at=t1)  # same hash
+    assert _listing(warehouse_engine, "S1").payload_changed_at == t0
+    with session_scope(warehouse_engine) as s:
+        summary = transition_many(s, [{**row, "payload_hash": H2}], "c", to_status="ready", at=t1)
+    assert (summary.unchanged, summary.events) == (1, 0)
+    listing = _listing(warehouse_engine, "S1")
+    assert (listing.payload_hash, listing.payload_changed_at) == (H2, t1)
+
+
+def test_dead_letters_keep_one_letter_per_failing_change(warehouse_engine: Engine) -> None:
+    key = {"seller_id": SELLER, "marketplace_id": US, "sku": "SKU-1", "path": "listings_api"}
+    with session_scope(warehouse_engine) as s:
+        letter = open_dead_letter(
+            s, **key, operation="putListingsItem", reason="INVALID: 90220", code="90220", run_id="run-1"
+        )
+        move_dead_letter(s, letter, "replayed", actor="operator@example.com", note="fixed the brand")
+        again = open_dead_letter(s, **key, operation="putListingsItem", reason="INVALID: 90244", code="90244")
+        assert again.id == letter.id
+        assert (again.state, again.attempts, again.code) == ("open", 2, "90244")
+        move_dead_letter(s, letter, "resolved", actor="run-3")
+        with pytest.raises(
+            IllegalTransitionError, match=r"illegal transition resolved -> open; allowed: nothing"
+        ):
+            move_dead_letter(s, letter, "open", actor="run-4")
+        events = s.scalars(select(DeadLetterEvent).order_by(DeadLetterEvent.id)).all()
+        assert [(e.from_state, e.to_state, e.actor) for e in events] == [
+            (None, "open", "run-1"),
+            ("open", "replayed", "operator@example.com"),
+            ("replayed", "open", "pipeline"),
+            ("open", "resolved", "run-3"),
+        ]
+        # a resolved letter is history: the next failure opens a new one
+        fresh = open_dead_letter(s, **key, operation="patchListingsItem", reason="timeout")
+        assert fresh.id != letter.id and s.scalar(select(func.count()).select_from(DeadLetter)) == 2
