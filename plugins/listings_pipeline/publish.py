@@ -9,7 +9,9 @@ the document's hash. A retried or resumed task finds the row and continues from 
   marketplaces created since the upload is adopted; none means createFeed never happened, so it is
   safe to create; more than one is ambiguous and stops with an error for a person to resolve;
 * ``recorded``, ``document_created``: nothing reached Amazon's feed queue; start over;
-* ``cancelled``, ``failed``: re-armed, a new feed is created.
+* ``cancelled``, ``failed``, or ``done``/``fatal`` from an *earlier run*: re-armed, a new feed is created
+  (the plan step only sends what still needs sending, so an identical document in a new run is a
+  real retry; within one run a finished document is never sent again).
 """
 
 from __future__ import annotations
@@ -100,14 +102,17 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
         )
 
     def find_submitted_feed(self, context: Context, document_hash: str) -> str | None:
+        run_id = _run_id(context)
         with session_scope(self.engine) as session:
             attempt = self._attempt(session, document_hash, context)
             state = AttemptState(attempt.state)
-            if attempt.feed_id is not None and state not in (AttemptState.CANCELLED, AttemptState.FAILED):
-                return attempt.feed_id
-            if state in (AttemptState.CANCELLED, AttemptState.FAILED):
-                ledger.advance(session, attempt, AttemptState.RECORDED.value)
+            finished_earlier = state in (AttemptState.DONE, AttemptState.FATAL) and attempt.run_id != run_id
+            if state in (AttemptState.CANCELLED, AttemptState.FAILED) or finished_earlier:
+                # Amazon is done with the old feed; this run planned the same document again
+                ledger.advance(session, attempt, AttemptState.RECORDED.value, run_id=run_id)
                 return None
+            if attempt.feed_id is not None:
+                return attempt.feed_id
             if state != AttemptState.UPLOADED:
                 return None
             since = attempt.updated_at

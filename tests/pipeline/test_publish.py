@@ -220,3 +220,22 @@ def test_a_cancelled_feed_is_submitted_anew(
     assert attempts(warehouse)[0].state == "done"
     with again.hook.get_client() as client:
         assert client.call(feeds.get_feed(attempts(warehouse)[0].feed_id or "")).processing_status == "DONE"
+
+
+def test_a_later_run_resubmits_a_finished_document_but_a_retry_of_the_same_run_does_not(
+    tmp_path: Path, sandbox: Sandbox, seller_conn: str, warehouse: str
+) -> None:
+    path = document(tmp_path)
+    first = operator(path, seller_conn)
+    first.deferrable = False
+    assert first.execute(CONTEXT)["processing_status"] == "DONE"  # type: ignore[arg-type]
+    same_run = operator(path, seller_conn)
+    same_run.deferrable = False
+    assert same_run.execute(CONTEXT)["processing_status"] == "DONE"  # type: ignore[arg-type]
+    assert len(feeds_in(sandbox)) == 1
+    next_run = operator(path, seller_conn)
+    next_run.deferrable = False
+    assert next_run.execute({"run_id": "scheduled__next"})["processing_status"] == "DONE"  # type: ignore[arg-type]
+    assert len(feeds_in(sandbox)) == 2
+    [attempt] = attempts(warehouse)
+    assert attempt.run_id == "scheduled__next" and attempt.state == "done"

@@ -145,7 +145,7 @@ class TestAdvance:
             (["uploaded"], "recorded"),
             (["uploaded", "feed_created"], "uploaded"),
             (["uploaded", "feed_created"], "failed"),
-            (["uploaded", "feed_created", "done"], "recorded"),
+            (["uploaded", "feed_created", "done"], "uploaded"),
             (["uploaded", "feed_created", "fatal"], "done"),
         ],
     )
@@ -164,6 +164,20 @@ class TestAdvance:
             assert f"publish attempt {attempt.id}" in message
             assert f"illegal transition {current} -> {illegal}" in message
             assert s.get_one(PublishAttempt, attempt.id).state == current
+
+    @pytest.mark.parametrize("end", ["done", "fatal"])
+    def test_a_later_run_can_re_arm_a_finished_document(self, warehouse_engine: Engine, end: str) -> None:
+        with session_scope(warehouse_engine) as s:
+            attempt = record_attempt(s, SELLER, [US], DOC, "/docs/a.json", 3, run_id="run-1")
+            advance(s, attempt, "uploaded", feed_document_id="doc-1")
+            advance(s, attempt, "feed_created", feed_id="50001")
+            advance(s, attempt, end)
+            advance(s, attempt, "recorded", run_id="run-2")
+            assert (attempt.state, attempt.feed_id, attempt.run_id) == ("recorded", None, "run-2")
+            advance(s, attempt, "uploaded", feed_document_id="doc-2")
+            advance(s, attempt, "feed_created", feed_id="50002")
+            history = s.scalars(select(FeedSubmission.feed_id).where(FeedSubmission.attempt_id == attempt.id))
+            assert sorted(history) == ["50001", "50002"]
 
     def test_a_second_feed_for_the_same_document_is_refused(self, warehouse_engine: Engine) -> None:
         with session_scope(warehouse_engine) as s:

@@ -45,8 +45,10 @@ TRANSITIONS: dict[AttemptState, frozenset[AttemptState]] = {
     S.DOCUMENT_CREATED: frozenset({S.UPLOADED, S.FAILED}),
     S.UPLOADED: frozenset({S.DOCUMENT_CREATED, S.FEED_CREATED, S.FAILED}),
     S.FEED_CREATED: frozenset({S.DONE, S.FATAL, S.CANCELLED}),
-    S.DONE: frozenset(),
-    S.FATAL: frozenset(),
+    # a later run that plans exactly the same document again (its messages came back unprocessed or
+    # retryable, or the feed went FATAL) re-arms it; a retried task of the same run never does
+    S.DONE: frozenset({S.RECORDED}),
+    S.FATAL: frozenset({S.RECORDED}),
     S.CANCELLED: frozenset({S.RECORDED}),
     S.FAILED: frozenset({S.RECORDED}),
 }
