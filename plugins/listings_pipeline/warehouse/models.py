@@ -159,9 +159,13 @@ class AttemptState(StrEnum):
 
 
 class MessageStatus(StrEnum):
+    """A message's outcome in its processing report; ``unprocessed`` means the report could not
+    settle it (a feed-level error, or nothing processed), so it goes round again."""
+
     ACCEPTED = "accepted"
     INVALID = "invalid"
     WARNING = "warning"
+    UNPROCESSED = "unprocessed"
 
 
 class IssueSource(StrEnum):
@@ -389,7 +393,7 @@ class MessageResult(Base):
     message_id: Mapped[int]
     sku: Mapped[Sku | None] = mapped_column(index=True)
     operation_type: Mapped[str | None] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12))
 
 
 # --- problems -----------------------------------------------------------------------------------------

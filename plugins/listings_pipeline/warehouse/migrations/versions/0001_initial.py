@@ -315,9 +315,10 @@ def _create_tables() -> None:
         sa.Column("message_id", sa.Integer(), nullable=False),
         sa.Column("sku", sa.String(length=255), nullable=True),
         sa.Column("operation_type", sa.String(length=20), nullable=True),
-        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
         sa.CheckConstraint(
-            "status IN ('accepted', 'invalid', 'warning')", name=op.f("ck_message_results_status")
+            "status IN ('accepted', 'invalid', 'warning', 'unprocessed')",
+            name=op.f("ck_message_results_status"),
         ),
         sa.ForeignKeyConstraint(
             ["feed_id"],

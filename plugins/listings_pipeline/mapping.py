@@ -1,0 +1,1105 @@
+"""Catalog mappings: one YAML file per Amazon product type, ``include/catalog_mappings/<TYPE>.yaml``.
+
+A mapping says how a seller's catalog row (their own column names and codes) becomes the
+``attributes`` of a ``JSON_LISTINGS_FEED`` message for one product type, per marketplace, and which
+catalog columns must be present and what they may hold (the validation step builds its Great
+Expectations suite from that). Adding a product type is adding one file: :func:`load_mappings`
+discovers every ``*.yaml`` in the folder.
+
+File format (a complete example is ``include/catalog_mappings/SHIRT.yaml``)::
+
+    product_type: SHIRT              # must equal the file name
+    requirements: LISTING            # LISTING | LISTING_PRODUCT_ONLY | LISTING_OFFER_ONLY
+    marketplaces:                    # every marketplace the mapping serves, by Amazon id
+      ATVPDKIKX0DER: {language_tag: en_US, currency: USD}
+      A1PA6795UKMFR9:
+        language_tag: de_DE
+        currency: EUR
+        enums: {color: {BLK: Schwarz}}          # per-marketplace labels for an enum column
+        omit: [model_number]                    # attributes not sent here
+        attributes: {...}                       # attributes added or replaced here
+    columns:                         # the catalog columns and what they may hold
+      title: {type: text, required: true}
+      color: {type: string, required: true}
+      price: {type: decimal, required: true, min: 0.01}
+    attributes:                      # Amazon attribute -> how to build its values
+      item_name: {language_tag: true, value: {column: title}}
+      color:
+        language_tag: true
+        value: {transform: enum, column: color, values: {BLK: Black, WHT: White}}
+      list_price:
+        fields:
+          value: {transform: price, column: price}
+          currency: {transform: currency}
+
+Each attribute has exactly one of ``value`` (the spec of the ``value`` field; a list result gives
+one Amazon value per element, e.g. bullets), ``fields`` (an object, field by field; specs nest as
+objects and lists) or ``object`` (a transform that returns the whole object, e.g. ``unit`` ->
+``{value, unit}``). ``marketplace_id`` (default true) and ``language_tag`` (default false) add the
+selector fields from the marketplace's settings. Transforms (``transform:``; ``{column: x}`` alone
+means ``copy`` and ``{const: x}`` means ``constant``): copy, template, constant, enum, boolean,
+integer, decimal, price, currency, unit, dimensions, list, image_url.
+
+Mapping files are validated when loaded, and every problem is reported with the file, line and key
+(:class:`MappingError`); :func:`check_against_product_type` also checks a mapping against the
+product type's schema (attribute names, selectors, enum values, required attributes).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import string
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar, Union
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from typing_extensions import TypeAliasType
+
+from spapi.regions import MARKETPLACES
+
+__all__ = [
+    "BUILTIN_COLUMNS",
+    "TRANSFORMS",
+    "AttributeMapping",
+    "ColumnSpec",
+    "LeafSpec",
+    "MappingError",
+    "MappingProblem",
+    "MarketplaceSettings",
+    "ProductTypeMapping",
+    "check_against_product_type",
+    "iter_leaves",
+    "load_mapping",
+    "load_mappings",
+    "load_yaml_model",
+    "parse_mapping",
+    "read_yaml",
+]
+
+#: Columns every catalog row has; they need no declaration under ``columns``.
+BUILTIN_COLUMNS: tuple[str, ...] = ("sku", "marketplace_id", "product_type")
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
+_MARKETPLACE_BY_COUNTRY = {country: mid for mid, (country, _) in MARKETPLACES.items()}
+
+
+# --- transforms (leaf specs) ------------------------------------------------------------------------
+
+
+class _Leaf(BaseModel):
+    model_config = _STRICT
+
+    def columns(self) -> list[str]:
+        """The catalog columns this transform reads."""
+        column = getattr(self, "column", None)
+        return [column] if column else []
+
+
+class CopySpec(_Leaf):
+    """The column's text, stripped of surrounding white space."""
+
+    transform: Literal["copy"] = "copy"
+    column: str
+
+
+class TemplateSpec(_Leaf):
+    """``"{brand} {title}"``: columns in braces; empty when any of them is empty."""
+
+    transform: Literal["template"]
+    template: str
+
+    @field_validator("template")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+        if not names:
+            raise ValueError("a template needs at least one {column} placeholder")
+        bad = [n for n in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)]
+        if bad:
+            raise ValueError(f"placeholders must be plain column names, not {bad}")
+        return value
+
+    def columns(self) -> list[str]:
+        return [name for _, name, _, _ in string.Formatter().parse(self.template) if name]
+
+
+class ConstantSpec(_Leaf):
+    """A fixed value (``{const: new_new}`` for short)."""
+
+    transform: Literal["constant"]
+    value: Any
+
+
+class EnumSpec(_Leaf):
+    """Translate the seller's code to Amazon's value. ``separator`` splits a cell into several codes.
+
+    A code without a translation is an error unless ``default`` is set. Marketplaces can relabel
+    codes (``marketplaces.<id>.enums.<column>``).
+    """
+
+    transform: Literal["enum"]
+    column: str
+    values: dict[str, Any] = Field(min_length=1)
+    default: Any = None
+    ignore_case: bool = False
+    separator: str | None = Field(default=None, min_length=1)
+
+    @field_validator("values")
+    @classmethod
+    def _no_empty_labels(cls, value: dict[str, Any]) -> dict[str, Any]:
+        empty = [code for code, label in value.items() if label is None or label == ""]
+        if empty:
+            raise ValueError(f"codes {empty} have no value (quote labels that contain ', ' or ': ')")
+        return value
+
+
+_TRUE = ("Y", "YES", "TRUE", "1")
+_FALSE = ("N", "NO", "FALSE", "0")
+
+
+class BooleanSpec(_Leaf):
+    """Y/N, yes/no, true/false, 1/0 (case-insensitive), or the tokens given."""
+
+    transform: Literal["boolean"]
+    column: str
+    true_values: tuple[str, ...] = _TRUE
+    false_values: tuple[str, ...] = _FALSE
+
+
+class IntegerSpec(_Leaf):
+    transform: Literal["integer"]
+    column: str
+
+
+class DecimalSpec(_Leaf):
+    """A number; ``multiply`` scales it (e.g. 0.001 for grams to kilograms), ``places`` rounds it."""
+
+    transform: Literal["decimal"]
+    column: str
+    places: int | None = Field(default=None, ge=0, le=6)
+    multiply: float | None = None
+
+
+class PriceSpec(_Leaf):
+    """An amount in the marketplace's currency (see the ``currency`` transform), rounded to ``places``."""
+
+    transform: Literal["price"]
+    column: str
+    places: int = Field(default=2, ge=0, le=4)
+
+
+class CurrencySpec(_Leaf):
+    """The marketplace's currency. With ``column``, a row's own currency must agree with it."""
+
+    transform: Literal["currency"]
+    column: str | None = None
+
+
+class UnitSpec(_Leaf):
+    """``{value, unit}``: the number in ``column``; the unit is fixed (``unit``), or read from
+    ``unit_column`` or from the cell itself ("1.2 kg"), and translated through ``units``."""
+
+    transform: Literal["unit"]
+    column: str
+    unit: str | None = None
+    unit_column: str | None = None
+    units: dict[str, str] = Field(default_factory=dict)
+    places: int | None = Field(default=None, ge=0, le=6)
+
+    def columns(self) -> list[str]:
+        return [self.column, *([self.unit_column] if self.unit_column else [])]
+
+
+class DimensionsSpec(_Leaf):
+    """``"55x40x23"`` (optionally with a unit: ``"55 x 40 x 23 cm"``) ->
+    ``{length: {value, unit}, width: {...}, height: {...}}``."""
+
+    transform: Literal["dimensions"]
+    column: str
+    unit: str | None = None
+    units: dict[str, str] = Field(default_factory=dict)
+    order: tuple[str, str, str] = ("length", "width", "height")
+
+
+class ListSpec(_Leaf):
+    """Several values: one per column of ``columns``, or ``column`` split at ``separator``."""
+
+    transform: Literal["list"]
+    columns_: list[str] | None = Field(default=None, alias="columns", min_length=1)
+    column: str | None = None
+    separator: str = Field(default="|", min_length=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ListSpec:
+        if (self.columns_ is None) == (self.column is None):
+            raise ValueError("a list needs exactly one of 'columns' (a list) or 'column' (+ 'separator')")
+        return self
+
+    def columns(self) -> list[str]:
+        return list(self.columns_) if self.columns_ else [self.column] if self.column else []
+
+
+class ImageUrlSpec(_Leaf):
+    """An image URL; relative paths are joined to ``base_url`` (which must be https)."""
+
+    transform: Literal["image_url"]
+    column: str
+    base_url: str | None = Field(default=None, pattern=r"^https://\S+$")
+
+
+def _leaf_shorthand(value: Any) -> Any:
+    if isinstance(value, dict) and "const" in value and value.get("transform", "constant") == "constant":
+        value = {k: v for k, v in value.items() if k != "const"} | {
+            "transform": "constant",
+            "value": value["const"],
+        }
+    elif isinstance(value, dict) and "transform" not in value:
+        value = {"transform": "copy", **value}
+    return value
+
+
+LeafSpec: TypeAlias = Annotated[
+    Union[  # noqa: UP007 (a discriminated union needs the Union form under Annotated)
+        CopySpec,
+        TemplateSpec,
+        ConstantSpec,
+        EnumSpec,
+        BooleanSpec,
+        IntegerSpec,
+        DecimalSpec,
+        PriceSpec,
+        CurrencySpec,
+        UnitSpec,
+        DimensionsSpec,
+        ListSpec,
+        ImageUrlSpec,
+    ],
+    Field(discriminator="transform"),
+    BeforeValidator(_leaf_shorthand),
+]
+
+TRANSFORMS: tuple[str, ...] = (
+    "copy",
+    "template",
+    "constant",
+    "enum",
+    "boolean",
+    "integer",
+    "decimal",
+    "price",
+    "currency",
+    "unit",
+    "dimensions",
+    "list",
+    "image_url",
+)
+
+_LEAF_KEYS = ("transform", "column", "columns", "const", "template")
+
+
+def _spec_kind(value: Any) -> str | None:
+    if isinstance(value, _Leaf):
+        return "leaf"
+    if isinstance(value, dict):
+        return "leaf" if any(key in value for key in _LEAF_KEYS) else "object"
+    if isinstance(value, list):
+        return "array"
+    return None
+
+
+if TYPE_CHECKING:  # a recursive alias: pydantic follows it, mypy cannot
+    FieldSpec: TypeAlias = Any
+else:
+    FieldSpec = TypeAliasType(
+        "FieldSpec",
+        Annotated[
+            Union[  # noqa: UP007
+                Annotated[LeafSpec, Tag("leaf")],
+                Annotated[dict[str, "FieldSpec"], Tag("object")],
+                Annotated[list["FieldSpec"], Tag("array")],
+            ],
+            Discriminator(
+                _spec_kind,
+                custom_error_type="invalid_spec",
+                custom_error_message=(
+                    "expected a transform (a mapping with 'transform', 'column' or 'const'), "
+                    "an object of fields, or a list"
+                ),
+            ),
+        ],
+    )
+
+
+# --- attributes, marketplaces, columns ---------------------------------------------------------------
+
+
+class AttributeMapping(BaseModel):
+    """How one Amazon attribute is built. Exactly one of ``value``, ``fields``, ``object``."""
+
+    model_config = _STRICT
+
+    value: FieldSpec | None = None
+    fields: dict[str, FieldSpec] | None = Field(default=None, min_length=1)
+    object_: LeafSpec | None = Field(default=None, alias="object")
+    language_tag: bool = False
+    marketplace_id: bool = True
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> AttributeMapping:
+        given = [
+            n for n, v in (("value", self.value), ("fields", self.fields), ("object", self.object_)) if v
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "an attribute needs exactly one of 'value', 'fields' or 'object'"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+    def specs(self) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+        """(path inside the attribute, spec) of the top-level spec(s)."""
+        if self.value is not None:
+            yield ("value",), self.value
+        elif self.fields is not None:
+            for name, spec in self.fields.items():
+                yield ("fields", name), spec
+        elif self.object_ is not None:
+            yield ("object",), self.object_
+
+
+class MarketplaceSettings(BaseModel):
+    """What differs per marketplace: language, currency, enum labels, attributes sent."""
+
+    model_config = _STRICT
+
+    language_tag: str = Field(pattern=r"^[a-z]{2,3}_[A-Z]{2}$")
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    enums: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    omit: list[str] = Field(default_factory=list)
+    attributes: dict[str, AttributeMapping] = Field(default_factory=dict)
+
+    @field_validator("enums")
+    @classmethod
+    def _no_empty_labels(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for column, table in value.items():
+            empty = [code for code, label in table.items() if label is None or label == ""]
+            if empty:
+                raise ValueError(
+                    f"{column}: codes {empty} have no value (quote labels that contain ', ' or ': ')"
+                )
+        return value
+
+
+ColumnType = Literal["string", "text", "integer", "decimal", "boolean", "dimensions"]
+
+
+class ColumnSpec(BaseModel):
+    """A catalog column: its type (catalog values are text; the type says what the text must look
+    like), whether it is required, and the values it may hold."""
+
+    model_config = _STRICT
+
+    type: ColumnType = "string"
+    required: bool = False
+    enum: list[str] | None = Field(default=None, min_length=1)
+    min: float | None = None
+    max: float | None = None
+    min_length: int | None = Field(default=None, ge=0)
+    max_length: int | None = Field(default=None, ge=1)
+    pattern: str | None = None
+    description: str | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as err:
+                raise ValueError(f"not a valid regular expression: {err}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ColumnSpec:
+        if (self.min is not None or self.max is not None) and self.type not in ("integer", "decimal"):
+            raise ValueError(f"min/max need a numeric column (type integer or decimal), not {self.type}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+class ProductTypeMapping(BaseModel):
+    """One product type's mapping (one YAML file)."""
+
+    model_config = _STRICT
+
+    product_type: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    requirements: Literal["LISTING", "LISTING_PRODUCT_ONLY", "LISTING_OFFER_ONLY"] = "LISTING"
+    description: str | None = None
+    marketplaces: dict[str, MarketplaceSettings] = Field(min_length=1)
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    attributes: dict[str, AttributeMapping] = Field(min_length=1)
+
+    _source: str = PrivateAttr(default="<mapping>")
+    _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        """The file this mapping was read from (for messages)."""
+        return self._source
+
+    def line_of(self, path: Sequence[Any]) -> int | None:
+        """The line in the source file of the key at ``path`` (or of its nearest ancestor)."""
+        path = tuple(path)
+        while path:
+            if path in self._lines:
+                return self._lines[path]
+            path = path[:-1]
+        return self._lines.get(())
+
+    def settings(self, marketplace_id: str) -> MarketplaceSettings:
+        try:
+            return self.marketplaces[marketplace_id]
+        except KeyError:
+            raise KeyError(
+                f"mapping {self.product_type} ({self.source}) has no settings for marketplace "
+                f"{marketplace_id}; it serves {', '.join(self.marketplaces)}"
+            ) from None
+
+    def attributes_for(self, marketplace_id: str) -> dict[str, AttributeMapping]:
+        """The attributes sent in one marketplace: the base ones, minus ``omit``, plus overrides."""
+        settings = self.settings(marketplace_id)
+        out = {name: spec for name, spec in self.attributes.items() if name not in settings.omit}
+        out.update(settings.attributes)
+        return out
+
+    def enum_values(self, spec: EnumSpec, marketplace_id: str | None = None) -> dict[str, Any]:
+        """The translation table of an enum transform in one marketplace (base + relabels)."""
+        table = dict(spec.values)
+        if marketplace_id is not None:
+            table.update(self.settings(marketplace_id).enums.get(spec.column, {}))
+        return table
+
+    def all_attribute_mappings(self) -> Iterator[tuple[tuple[Any, ...], str, AttributeMapping]]:
+        """(path in the file, attribute name, mapping) for base attributes and marketplace overrides."""
+        for name, attribute in self.attributes.items():
+            yield ("attributes", name), name, attribute
+        for mid, settings in self.marketplaces.items():
+            for name, attribute in settings.attributes.items():
+                yield ("marketplaces", mid, "attributes", name), name, attribute
+
+    def leaves(self, attribute: str | None = None) -> Iterator[tuple[tuple[Any, ...], _Leaf]]:
+        """(path in the file, transform) for every transform, optionally of one attribute only."""
+        for path, name, mapping in self.all_attribute_mappings():
+            if attribute is None or name == attribute:
+                for sub, spec in mapping.specs():
+                    yield from iter_leaves(spec, path + sub)
+
+    def referenced_columns(self, attribute: str | None = None) -> list[str]:
+        seen: dict[str, None] = {}
+        for _, leaf in self.leaves(attribute):
+            for column in leaf.columns():
+                seen.setdefault(column, None)
+        return list(seen)
+
+    def column_spec(self, column: str) -> ColumnSpec:
+        if column in self.columns:
+            return self.columns[column]
+        if column == "sku":
+            return ColumnSpec(type="string", required=True)
+        return ColumnSpec()
+
+    def required_columns(self) -> list[str]:
+        required = ["sku"] + [name for name, spec in self.columns.items() if spec.required]
+        return list(dict.fromkeys(required))
+
+
+def iter_leaves(spec: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], _Leaf]]:
+    """Every transform inside a (possibly nested) field spec, with its path."""
+    if isinstance(spec, _Leaf):
+        yield path, spec
+    elif isinstance(spec, dict):
+        for key, sub in spec.items():
+            yield from iter_leaves(sub, (*path, key))
+    elif isinstance(spec, list):
+        for index, sub in enumerate(spec):
+            yield from iter_leaves(sub, (*path, index))
+
+
+# --- errors ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MappingProblem:
+    """One problem in a mapping file, where it is, and what is wrong."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key or '<document>'}: {self.message}"
+
+
+class MappingError(ValueError):
+    """A mapping file is invalid. ``problems`` lists every problem found, each with file and line."""
+
+    def __init__(self, problems: Sequence[MappingProblem], *, what: str = "catalog mapping") -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in {what}"
+        files = sorted({p.file for p in self.problems})
+        super().__init__(f"{head} {', '.join(files)}:\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+# --- YAML with positions -----------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false. ``Y``, ``N``, ``NO``, ``on`` stay text,
+    because they are catalog codes (a size, a country, a yes/no column's tokens)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _key_text(path: Sequence[Any]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class _Positions:
+    """Line of every key and list item of one YAML document, by path."""
+
+    def __init__(self, loader: _Loader, root: yaml.Node) -> None:
+        self.lines: dict[tuple[Any, ...], int] = {(): root.start_mark.line + 1}
+        self._walk(loader, root, ())
+
+    def _walk(self, loader: _Loader, node: yaml.Node, path: tuple[Any, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                try:
+                    key = loader.construct_object(key_node, deep=True)
+                except yaml.YAMLError:
+                    continue
+                if not isinstance(key, str | int | float | bool):
+                    continue
+                self.lines.setdefault((*path, key), key_node.start_mark.line + 1)
+                self._walk(loader, value_node, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.lines[(*path, index)] = item.start_mark.line + 1
+                self._walk(loader, item, (*path, index))
+
+    def locate(self, loc: Sequence[Any]) -> tuple[int | None, tuple[Any, ...]]:
+        """The line and the matched path of a pydantic ``loc`` (tags that are not keys are skipped)."""
+        path: tuple[Any, ...] = ()
+        for part in loc:
+            if (*path, part) in self.lines:
+                path = (*path, part)
+        return self.lines.get(path), path
+
+
+def _duplicate_keys(node: yaml.Node, path: tuple[Any, ...], out: list[tuple[int, str, str]]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                line = key_node.start_mark.line + 1
+                if key_node.value in first:
+                    out.append(
+                        (
+                            line,
+                            _key_text((*path, key_node.value)),
+                            f"duplicate key '{key_node.value}' (first given on line {first[key_node.value]})",
+                        )
+                    )
+                first.setdefault(key_node.value, line)
+                _duplicate_keys(value_node, (*path, key_node.value), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _duplicate_keys(item, (*path, index), out)
+
+
+def _all_field_names() -> set[str]:
+    names: set[str] = set()
+    models: list[type[BaseModel]] = [
+        ProductTypeMapping,
+        MarketplaceSettings,
+        ColumnSpec,
+        AttributeMapping,
+        *_Leaf.__subclasses__(),
+    ]
+    for model in models:
+        for name, info in model.model_fields.items():
+            names.add(info.alias or name)
+    return names | {"const"}
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "union_tag_invalid" and ctx.get("discriminator") == "'transform'":
+        return f"unknown transform {ctx.get('tag')!r}; expected one of: {', '.join(TRANSFORMS)}"
+    if kind == "extra_forbidden":
+        key = str(error["loc"][-1]) if error["loc"] else ""
+        close = difflib.get_close_matches(key, sorted(_all_field_names()), n=1)
+        return f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+    if kind == "missing":
+        return f"required key '{error['loc'][-1]}' is missing"
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    value = error.get("input")
+    if kind not in ("model_type", "dict_type", "invalid_spec") and isinstance(
+        value, str | int | float | bool
+    ):
+        message += f" (got {value!r})"
+    elif kind in ("dict_type", "model_type", "list_type", "invalid_spec"):
+        message += f" (got {type(value).__name__} {_short_repr(value)})"
+    return message
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_yaml(text: str, source: str, *, what: str = "catalog mapping") -> tuple[Any, _Positions]:
+    """Parse one YAML document, with the line of every key; errors name the file and line.
+
+    YAML 1.2 booleans (only true/false); duplicate keys are an error, not a silent override.
+    """
+    loader = _Loader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as err:
+            mark = err.problem_mark or err.context_mark
+            line = mark.line + 1 if mark else None
+            reason = " ".join(str(x) for x in (err.context, err.problem) if x)
+            raise MappingError(
+                [MappingProblem(source, line, "", f"not valid YAML: {reason}")], what=what
+            ) from None
+        if root is None:
+            raise MappingError([MappingProblem(source, None, "", "the file is empty")], what=what)
+        duplicates: list[tuple[int, str, str]] = []
+        _duplicate_keys(root, (), duplicates)
+        if duplicates:
+            raise MappingError(
+                [MappingProblem(source, line, key, msg) for line, key, msg in duplicates], what=what
+            )
+        try:
+            data = loader.construct_document(root)
+        except yaml.MarkedYAMLError as err:
+            mark = err.problem_mark or err.context_mark
+            problem = MappingProblem(
+                source, mark.line + 1 if mark else None, "", f"not valid YAML: {err.problem}"
+            )
+            raise MappingError([problem], what=what) from None
+        return data, _Positions(loader, root)
+    finally:
+        loader.dispose()
+
+
+def validation_problems(err: ValidationError, positions: _Positions, source: str) -> list[MappingProblem]:
+    """pydantic's errors as problems with the file, line and key of each."""
+    problems = []
+    for error in err.errors(include_url=False):
+        loc = tuple(error["loc"])
+        line, matched = positions.locate(loc)
+        key_path = matched
+        if error["type"] == "missing" and loc:
+            key_path = (*matched, loc[-1])
+        elif error["type"] == "union_tag_invalid":
+            key_path = (*matched, "transform")
+            line = positions.lines.get(key_path, line)
+        problems.append(MappingProblem(source, line, _key_text(key_path), _describe(error)))
+    return problems
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(path: str | Path, model: type[M], *, what: str) -> tuple[M, _Positions]:
+    """Read a YAML file into a pydantic model; every problem names the file, line and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MappingError(
+            [MappingProblem(str(path), None, "", "the file does not exist")], what=what
+        ) from None
+    except UnicodeDecodeError as err:
+        raise MappingError(
+            [MappingProblem(str(path), None, "", f"not UTF-8 text: {err}")], what=what
+        ) from None
+    data, positions = read_yaml(text, str(path), what=what)
+    if not isinstance(data, dict):
+        problem = MappingProblem(
+            str(path), positions.lines[()], "", f"must be a YAML mapping, not {type(data).__name__}"
+        )
+        raise MappingError([problem], what=what)
+    try:
+        return model.model_validate(data), positions
+    except ValidationError as err:
+        raise MappingError(validation_problems(err, positions, str(path)), what=what) from None
+
+
+def parse_mapping(
+    text: str, source: str = "<mapping>", *, expected_product_type: str | None = None
+) -> ProductTypeMapping:
+    """Parse and validate one mapping document; ``source`` names it in errors."""
+    data, positions = read_yaml(text, source)
+    if not isinstance(data, dict):
+        problem = MappingProblem(
+            source,
+            positions.lines[()],
+            "",
+            f"a mapping file must be a YAML mapping, not {type(data).__name__}",
+        )
+        raise MappingError([problem])
+    try:
+        mapping = ProductTypeMapping.model_validate(data)
+    except ValidationError as err:
+        raise MappingError(validation_problems(err, positions, source)) from None
+    mapping._source = source
+    mapping._lines = positions.lines
+    problems = [
+        MappingProblem(source, mapping.line_of(path), _key_text(path), message)
+        for path, message in _cross_check(mapping, expected_product_type)
+    ]
+    if problems:
+        raise MappingError(problems)
+    return mapping
+
+
+def load_mapping(path: str | Path) -> ProductTypeMapping:
+    """Read one mapping file; its product type must match the file name (``SHIRT.yaml``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MappingError([MappingProblem(str(path), None, "", "the file does not exist")]) from None
+    except UnicodeDecodeError as err:
+        raise MappingError([MappingProblem(str(path), None, "", f"not UTF-8 text: {err}")]) from None
+    return parse_mapping(text, str(path), expected_product_type=path.stem.upper())
+
+
+def load_mappings(directory: str | Path) -> dict[str, ProductTypeMapping]:
+    """Every ``*.yaml``/``*.yml`` in ``directory`` (not ``_*``), by product type.
+
+    All files are checked; a :class:`MappingError` lists the problems of every bad file at once.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise MappingError([MappingProblem(str(directory), None, "", "the mappings folder does not exist")])
+    files = sorted(
+        p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith(("_", "."))
+    )
+    mappings: dict[str, ProductTypeMapping] = {}
+    problems: list[MappingProblem] = []
+    for path in files:
+        try:
+            mapping = load_mapping(path)
+        except MappingError as err:
+            problems.extend(err.problems)
+            continue
+        if mapping.product_type in mappings:
+            problems.append(
+                MappingProblem(
+                    str(path),
+                    mapping.line_of(("product_type",)),
+                    "product_type",
+                    f"product type {mapping.product_type} is already mapped by {mappings[mapping.product_type].source}",
+                )
+            )
+            continue
+        mappings[mapping.product_type] = mapping
+    if problems:
+        raise MappingError(problems)
+    return mappings
+
+
+# --- cross checks (after the shape is valid) -------------------------------------------------------
+
+_COLUMN_TYPES_FOR: dict[str, tuple[str, ...]] = {
+    "integer": ("integer",),
+    "decimal": ("decimal", "integer"),
+    "price": ("decimal", "integer"),
+    "unit": ("decimal", "integer"),
+    "boolean": ("boolean",),
+    "dimensions": ("dimensions",),
+}
+
+
+def _cross_check(mapping: ProductTypeMapping, expected: str | None) -> list[tuple[tuple[Any, ...], str]]:
+    out: list[tuple[tuple[Any, ...], str]] = []
+    if expected is not None and mapping.product_type != expected:
+        out.append(
+            (
+                ("product_type",),
+                f"product type {mapping.product_type} does not match the file name (expected {expected})",
+            )
+        )
+    for mid in mapping.marketplaces:
+        if mid not in MARKETPLACES:
+            hint = (
+                f"; {mid} is a country code, use the marketplace id {_MARKETPLACE_BY_COUNTRY[mid]}"
+                if mid in _MARKETPLACE_BY_COUNTRY
+                else ""
+            )
+            out.append((("marketplaces", mid), f"unknown marketplace id {mid!r}{hint}"))
+    for name in mapping.attributes:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            out.append((("attributes", name), f"{name!r} is not an Amazon attribute name (lower_snake_case)"))
+
+    declared = set(mapping.columns) | set(BUILTIN_COLUMNS)
+    enum_columns: dict[str, set[str]] = {}
+    uses_currency = False
+    for path, leaf in mapping.leaves():
+        for column in leaf.columns():
+            if column not in declared:
+                close = difflib.get_close_matches(column, sorted(declared), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                key = _column_key(path, leaf, column)
+                out.append((key, f"column {column!r} is not declared under 'columns'{hint}"))
+                continue
+        transform = getattr(leaf, "transform", "")
+        allowed = _COLUMN_TYPES_FOR.get(transform)
+        leaf_column = getattr(leaf, "column", None)
+        if allowed and leaf_column in mapping.columns and mapping.columns[leaf_column].type not in allowed:
+            out.append(
+                (
+                    (*path, "column"),
+                    f"column {leaf_column!r} is declared as {mapping.columns[leaf_column].type}; "
+                    f"the {transform} transform needs {' or '.join(allowed)}",
+                )
+            )
+        if isinstance(leaf, CurrencySpec):
+            uses_currency = True
+        if isinstance(leaf, EnumSpec):
+            enum_columns.setdefault(leaf.column, set()).update(leaf.values)
+            spec = mapping.columns.get(leaf.column)
+            if spec is not None and spec.enum and leaf.default is None:
+                missing = [code for code in spec.enum if code not in leaf.values]
+                if missing:
+                    out.append(
+                        (
+                            (*path, "values"),
+                            f"codes {missing} allowed by columns.{leaf.column}.enum have no translation",
+                        )
+                    )
+        if isinstance(leaf, UnitSpec) and leaf.unit is None and leaf.unit_column is None and not leaf.units:
+            out.append((path, "a unit transform needs 'unit', 'unit_column' or a 'units' table"))
+    for mid, settings in mapping.marketplaces.items():
+        if uses_currency and settings.currency is None:
+            out.append(
+                (("marketplaces", mid), "'currency' is required: the attributes use the currency transform")
+            )
+        for column, table in settings.enums.items():
+            if column not in enum_columns:
+                out.append(
+                    (("marketplaces", mid, "enums", column), f"no enum transform reads column {column!r}")
+                )
+                continue
+            unknown = [code for code in table if code not in enum_columns[column]]
+            if unknown:
+                out.append(
+                    (
+                        ("marketplaces", mid, "enums", column, unknown[0]),
+                        f"codes {unknown} are not in the base translation of column {column!r}",
+                    )
+                )
+        for index, name in enumerate(settings.omit):
+            if name not in mapping.attributes:
+                out.append(
+                    (
+                        ("marketplaces", mid, "omit", index),
+                        f"cannot omit {name!r}: it is not a mapped attribute",
+                    )
+                )
+    return out
+
+
+def _column_key(path: tuple[Any, ...], leaf: _Leaf, column: str) -> tuple[Any, ...]:
+    if isinstance(leaf, ListSpec) and leaf.columns_:
+        return (*path, "columns", leaf.columns_.index(column))
+    if isinstance(leaf, TemplateSpec):
+        return (*path, "template")
+    if isinstance(leaf, UnitSpec) and column == leaf.unit_column:
+        return (*path, "unit_column")
+    return (*path, "column")
+
+
+# --- against the product type's schema --------------------------------------------------------------
+
+
+def _resolve(schema: Mapping[str, Any], node: Any) -> Mapping[str, Any]:
+    """Follow local ``$ref`` (``#/$defs/...``) once or more."""
+    seen = 0
+    while isinstance(node, Mapping) and "$ref" in node and seen < 10:
+        ref = str(node["$ref"])
+        if not ref.startswith("#/"):
+            break
+        target: Any = schema
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, Mapping) else {}
+        node = target
+        seen += 1
+    return node if isinstance(node, Mapping) else {}
+
+
+def check_against_product_type(
+    mapping: ProductTypeMapping, schema: Mapping[str, Any]
+) -> list[MappingProblem]:
+    """Check a mapping against its product type's schema (a PTD download or a file in that format).
+
+    Reports attributes the product type does not define, ``language_tag``/``marketplace_id``
+    selectors that disagree with the schema, object fields the schema does not define, enum
+    translations and constants outside the schema's ``enum``, and required attributes that are not
+    mapped (or are omitted in a marketplace). Conditional requirements (``allOf``/``if``) depend on
+    the row and are left to the per-message check.
+    """
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    properties: Mapping[str, Any] = schema.get("properties") or {}
+    for path, name, attribute in mapping.all_attribute_mappings():
+        prop = properties.get(name)
+        if prop is None:
+            close = difflib.get_close_matches(name, list(properties), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append((path, f"{mapping.product_type} has no attribute {name!r}{hint}"))
+            continue
+        items = _resolve(schema, prop.get("items") or {})
+        item_props: Mapping[str, Any] = items.get("properties") or {}
+        item_required = set(items.get("required") or [])
+        for selector, wanted in (
+            ("language_tag", attribute.language_tag),
+            ("marketplace_id", attribute.marketplace_id),
+        ):
+            defined = selector in item_props
+            if defined and selector in item_required and not wanted:
+                problems.append(
+                    (
+                        path,
+                        f"{name} values need {selector} (selectors {prop.get('selectors')}); set '{selector}: true'",
+                    )
+                )
+            elif wanted and not defined:
+                problems.append((path, f"{name} values have no {selector}; set '{selector}: false'"))
+        for sub, spec in attribute.specs():
+            if sub == ("object",):
+                continue
+            if sub[0] == "value":
+                if "value" not in item_props:
+                    problems.append(
+                        (
+                            (*path, "value"),
+                            f"{name} values have no 'value' field; use 'fields' ({', '.join(item_props)})",
+                        )
+                    )
+                    continue
+                problems.extend(
+                    _check_spec(mapping, schema, item_props["value"], spec, (*path, "value"), name)
+                )
+            else:
+                field = str(sub[1])
+                if field not in item_props:
+                    problems.append(
+                        (
+                            (*path, *sub),
+                            f"{name} values have no field {field!r} (fields: {', '.join(item_props)})",
+                        )
+                    )
+                    continue
+                problems.extend(_check_spec(mapping, schema, item_props[field], spec, (*path, *sub), name))
+    for name in schema.get("required") or []:
+        if name not in mapping.attributes:
+            problems.append(
+                (("attributes",), f"{mapping.product_type} requires {name!r}, which is not mapped")
+            )
+            continue
+        for mid, settings in mapping.marketplaces.items():
+            if name in settings.omit and name not in settings.attributes:
+                where = ("marketplaces", mid, "omit", settings.omit.index(name))
+                problems.append((where, f"{mapping.product_type} requires {name!r}; it cannot be omitted"))
+    return [
+        MappingProblem(mapping.source, mapping.line_of(path), _key_text(path), message)
+        for path, message in problems
+    ]
+
+
+def _check_spec(
+    mapping: ProductTypeMapping,
+    schema: Mapping[str, Any],
+    node: Any,
+    spec: Any,
+    path: tuple[Any, ...],
+    attribute: str,
+) -> list[tuple[tuple[Any, ...], str]]:
+    node = _resolve(schema, node)
+    out: list[tuple[tuple[Any, ...], str]] = []
+    if isinstance(spec, dict):
+        props: Mapping[str, Any] = node.get("properties") or {}
+        for key, sub in spec.items():
+            if key not in props:
+                out.append(((*path, key), f"{attribute}: no field {key!r} here (fields: {', '.join(props)})"))
+            else:
+                out.extend(_check_spec(mapping, schema, props[key], sub, (*path, key), attribute))
+        return out
+    if isinstance(spec, list):
+        items = node.get("items") or {}
+        for index, sub in enumerate(spec):
+            out.extend(_check_spec(mapping, schema, items, sub, (*path, index), attribute))
+        return out
+    allowed = node.get("enum")
+    if not isinstance(allowed, list):
+        return out
+    if isinstance(spec, ConstantSpec) and spec.value not in allowed:
+        out.append(((*path, "value"), f"{attribute}: {spec.value!r} is not one of {allowed}"))
+    elif isinstance(spec, EnumSpec):
+        tables: list[tuple[tuple[Any, ...], dict[str, Any]]] = [((*path, "values"), dict(spec.values))]
+        for mid, settings in mapping.marketplaces.items():
+            if spec.column in settings.enums:
+                tables.append((("marketplaces", mid, "enums", spec.column), settings.enums[spec.column]))
+        for where, table in tables:
+            for code, value in table.items():
+                if value not in allowed:
+                    out.append(
+                        (
+                            (*where, code),
+                            f"{attribute}: {value!r} (for code {code!r}) is not one of {allowed}",
+                        )
+                    )
+        if spec.default is not None and spec.default not in allowed:
+            out.append(((*path, "default"), f"{attribute}: default {spec.default!r} is not one of {allowed}"))
+    return out

@@ -1,0 +1,655 @@
+"""Step 3 of the bulk path: catalog rows -> ``JSON_LISTINGS_FEED`` messages, checked before sending.
+
+:func:`row_to_message` applies a product type's catalog mapping (:mod:`listings_pipeline.mapping`)
+to one row for one marketplace and returns the message body in Amazon's wire names::
+
+    {"sku": "TS-1001-BLK-M", "operationType": "UPDATE", "productType": "SHIRT",
+     "requirements": "LISTING",
+     "attributes": {"item_name": [{"value": "...", "language_tag": "en_US",
+                                   "marketplace_id": "ATVPDKIKX0DER"}], ...}}
+
+``messageId`` is given by whoever assembles the feed document (or pass ``message_id``). A value
+that cannot be mapped raises :class:`TransformError`, which names the SKU, the attribute, the
+column, the value and the reason. :func:`check_against_schema` then checks the message against the
+product type's schema (cached from the Product Type Definitions API) with Amazon's vocabulary
+(:mod:`spapi.product_types`), and :func:`map_rows` does both for a batch and turns every failure into
+a quarantine record, so that a bad row is set aside with its reason and nothing is lost.
+
+Catalog values are taken as text (the extract step keeps every cell as text); typed values
+(numbers, booleans from Parquet or SQL) are accepted as well. Pure Python: no pandas, no Airflow.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from listings_pipeline.mapping import (
+    AttributeMapping,
+    BooleanSpec,
+    ConstantSpec,
+    CopySpec,
+    CurrencySpec,
+    DecimalSpec,
+    DimensionsSpec,
+    EnumSpec,
+    ImageUrlSpec,
+    IntegerSpec,
+    ListSpec,
+    PriceSpec,
+    ProductTypeMapping,
+    TemplateSpec,
+    UnitSpec,
+)
+
+__all__ = [
+    "MappingResult",
+    "MessageIssue",
+    "TransformError",
+    "check_against_schema",
+    "is_empty",
+    "iter_messages",
+    "map_rows",
+    "row_to_message",
+]
+
+VALUE_PREVIEW = 200
+
+
+class _Empty:
+    """No value: the column is empty. Fields and attributes made only of empties are left out."""
+
+    def __repr__(self) -> str:
+        return "<empty>"
+
+
+EMPTY = _Empty()
+
+
+def is_empty(value: Any) -> bool:
+    """None, NaN, pandas NA/NaT or blank text."""
+    if value is None or value is EMPTY:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _preview(value: Any, limit: int = VALUE_PREVIEW) -> str | None:
+    if is_empty(value):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class TransformError(ValueError):
+    """A catalog row that cannot be mapped. Names the SKU, attribute, column, value and reason."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        sku: str | None,
+        product_type: str | None = None,
+        marketplace_id: str | None = None,
+        attribute: str | None = None,
+        column: str | None = None,
+        value: Any = None,
+        rule: str = "mapping",
+    ) -> None:
+        self.reason = reason
+        self.sku = sku
+        self.product_type = product_type
+        self.marketplace_id = marketplace_id
+        self.attribute = attribute
+        self.column = column
+        self.value = _preview(value)
+        self.rule = rule
+        parts = [f"SKU {sku!r}" if sku else "a row without SKU"]
+        if attribute:
+            parts.append(f"attribute {attribute!r}")
+        if column:
+            parts.append(f"column {column!r}")
+        super().__init__(f"{', '.join(parts)}: {reason}")
+
+    def to_quarantine(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "marketplace_id": self.marketplace_id,
+            "product_type": self.product_type,
+            "column_name": self.column,
+            "value": self.value,
+            "rule": self.rule,
+            "reason": str(self),
+        }
+
+
+@dataclass(frozen=True)
+class MessageIssue:
+    """A message that the product type's schema rejects (Listings-API issue shape plus the SKU)."""
+
+    sku: str
+    attribute: str | None
+    code: str
+    reason: str
+    severity: str = "ERROR"
+    categories: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        where = f"attribute {self.attribute!r}" if self.attribute else "attributes"
+        return f"SKU {self.sku!r}, {where}: {self.reason} [{self.code}]"
+
+    def to_quarantine(
+        self,
+        *,
+        marketplace_id: str | None,
+        product_type: str | None,
+        value: Any = None,
+        column: str | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "marketplace_id": marketplace_id,
+            "product_type": product_type,
+            "column_name": column or self.attribute,
+            "value": _preview(value),
+            "rule": f"product_type_schema.{self.code}",
+            "reason": str(self),
+        }
+
+
+# --- one row ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    row: Mapping[str, Any]
+    mapping: ProductTypeMapping
+    marketplace_id: str
+    sku: str
+    attribute: str = ""
+
+    def fail(self, reason: str, column: str | None = None, value: Any = None) -> TransformError:
+        return TransformError(
+            reason,
+            sku=self.sku,
+            product_type=self.mapping.product_type,
+            marketplace_id=self.marketplace_id,
+            attribute=self.attribute or None,
+            column=column,
+            value=value,
+        )
+
+    def raw(self, column: str) -> Any:
+        value = self.row.get(column)
+        return EMPTY if is_empty(value) else value
+
+    def text(self, column: str) -> str | _Empty:
+        value = self.raw(column)
+        if isinstance(value, _Empty):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value).strip()
+
+
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
+_NUMBER_UNIT = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*([^\d\s].*)?$")
+_DIMENSIONS = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*[x\u00d7*]\s*(\d+(?:\.\d+)?)\s*[x\u00d7*]\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)?\s*$"
+)
+_AMAZON_UNITS = frozenset(
+    {
+        "grams",
+        "kilograms",
+        "ounces",
+        "pounds",
+        "centimeters",
+        "millimeters",
+        "meters",
+        "inches",
+        "feet",
+        "liters",
+        "milliliters",
+        "cubic_inches",
+        "cubic_centimeters",
+        "hours",
+        "minutes",
+        "seconds",
+    }
+)
+
+
+def _number(ctx: _Context, column: str, text: str) -> Decimal:
+    if not _NUMBER.match(text):
+        raise ctx.fail(f"{text!r} is not a number", column, text)
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ctx.fail(f"{text!r} is not a number", column, text) from None
+
+
+def _json_number(value: Decimal, places: int | None = None) -> int | float:
+    if places is not None:
+        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if value == value.to_integral_value() and places in (None, 0):
+        return int(value)
+    return float(value)
+
+
+def _unit_name(ctx: _Context, token: str, units: Mapping[str, str], column: str, value: Any) -> str:
+    for key, name in units.items():
+        if key.lower() == token.lower():
+            return name
+    if token.lower() in _AMAZON_UNITS:
+        return token.lower()
+    known = ", ".join(units) or ", ".join(sorted(_AMAZON_UNITS))
+    raise ctx.fail(f"unknown unit {token!r} (known: {known})", column, value)
+
+
+def _translate(ctx: _Context, spec: EnumSpec, code: str) -> Any:
+    table = ctx.mapping.enum_values(spec, ctx.marketplace_id)
+    if code in table:
+        return table[code]
+    if spec.ignore_case:
+        for key, label in table.items():
+            if key.lower() == code.lower():
+                return label
+    if spec.default is not None:
+        return spec.default
+    known = ", ".join(table)
+    raise ctx.fail(f"{code!r} has no translation (known codes: {known})", spec.column, code)
+
+
+def _leaf(ctx: _Context, spec: Any) -> Any:
+    if isinstance(spec, ConstantSpec):
+        return spec.value
+    if isinstance(spec, CopySpec):
+        return ctx.text(spec.column)
+    if isinstance(spec, TemplateSpec):
+        values = {name: ctx.text(name) for name in spec.columns()}
+        if any(v is EMPTY for v in values.values()):
+            return EMPTY
+        return spec.template.format(**values).strip()
+    if isinstance(spec, EnumSpec):
+        text = ctx.text(spec.column)
+        if isinstance(text, _Empty):
+            return EMPTY
+        if spec.separator:
+            codes = [c.strip() for c in text.split(spec.separator) if c.strip()]
+            return [_translate(ctx, spec, code) for code in codes] or EMPTY
+        return _translate(ctx, spec, text)
+    if isinstance(spec, BooleanSpec):
+        raw = ctx.raw(spec.column)
+        if raw is EMPTY:
+            return EMPTY
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().upper()
+        if text in (t.upper() for t in spec.true_values):
+            return True
+        if text in (t.upper() for t in spec.false_values):
+            return False
+        allowed = ", ".join((*spec.true_values, *spec.false_values))
+        raise ctx.fail(f"{raw!r} is not a yes/no value ({allowed})", spec.column, raw)
+    if isinstance(spec, IntegerSpec):
+        text = ctx.text(spec.column)
+        if isinstance(text, _Empty):
+            return EMPTY
+        number = _number(ctx, spec.column, text)
+        if number != number.to_integral_value():
+            raise ctx.fail(f"{text!r} is not a whole number", spec.column, text)
+        return int(number)
+    if isinstance(spec, DecimalSpec | PriceSpec):
+        text = ctx.text(spec.column)
+        if isinstance(text, _Empty):
+            return EMPTY
+        number = _number(ctx, spec.column, text)
+        if isinstance(spec, DecimalSpec) and spec.multiply is not None:
+            number *= Decimal(str(spec.multiply))
+        return _json_number(number, spec.places)
+    if isinstance(spec, CurrencySpec):
+        currency = ctx.mapping.settings(ctx.marketplace_id).currency
+        if currency is None:
+            raise ctx.fail(f"no currency is configured for marketplace {ctx.marketplace_id}")
+        if spec.column:
+            given = ctx.text(spec.column)
+            if not isinstance(given, _Empty) and given.upper() != currency:
+                raise ctx.fail(
+                    f"the row's currency {given} is not the currency of marketplace {ctx.marketplace_id} ({currency})",
+                    spec.column,
+                    given,
+                )
+        return currency
+    if isinstance(spec, UnitSpec):
+        text = ctx.text(spec.column)
+        if isinstance(text, _Empty):
+            return EMPTY
+        match = _NUMBER_UNIT.match(text)
+        if not match:
+            raise ctx.fail(f"{text!r} is not a number (with an optional unit)", spec.column, text)
+        number, token = Decimal(match.group(1)), (match.group(2) or "").strip()
+        if token:
+            unit = _unit_name(ctx, token, spec.units, spec.column, text)
+        elif spec.unit_column and ctx.text(spec.unit_column) is not EMPTY:
+            unit_text = str(ctx.text(spec.unit_column))
+            unit = _unit_name(ctx, unit_text, spec.units, spec.unit_column, unit_text)
+        elif spec.unit:
+            unit = spec.unit
+        else:
+            where = f" and column {spec.unit_column!r} is empty" if spec.unit_column else ""
+            raise ctx.fail(f"{text!r} has no unit{where}", spec.column, text)
+        return {"value": _json_number(number, spec.places), "unit": unit}
+    if isinstance(spec, DimensionsSpec):
+        text = ctx.text(spec.column)
+        if isinstance(text, _Empty):
+            return EMPTY
+        match = _DIMENSIONS.match(text)
+        if not match:
+            raise ctx.fail(f"{text!r} is not in the form LxWxH (e.g. 55x40x23)", spec.column, text)
+        if match.group(4):
+            unit = _unit_name(ctx, match.group(4), spec.units, spec.column, text)
+        elif spec.unit:
+            unit = spec.unit
+        else:
+            raise ctx.fail(f"{text!r} has no unit", spec.column, text)
+        return {
+            name: {"value": _json_number(Decimal(match.group(i + 1))), "unit": unit}
+            for i, name in enumerate(spec.order)
+        }
+    if isinstance(spec, ListSpec):
+        items: list[str] = []
+        if spec.columns_:
+            for column in spec.columns_:
+                text = ctx.text(column)
+                if not isinstance(text, _Empty):
+                    items.append(text)
+        elif spec.column:
+            text = ctx.text(spec.column)
+            if not isinstance(text, _Empty):
+                items = [part.strip() for part in text.split(spec.separator) if part.strip()]
+        return items or EMPTY
+    if isinstance(spec, ImageUrlSpec):
+        text = ctx.text(spec.column)
+        if isinstance(text, _Empty):
+            return EMPTY
+        if spec.base_url and not re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I):
+            text = spec.base_url.rstrip("/") + "/" + text.lstrip("/")
+        if not re.match(r"^https://[^\s/]+/\S*$", text):
+            raise ctx.fail(f"{text!r} is not an https:// image URL", spec.column, text)
+        return text
+    raise ctx.fail(f"unsupported transform {type(spec).__name__}")  # pragma: no cover
+
+
+def _reads(spec: Any) -> bool:
+    """Whether a spec reads any catalog column (constants do not)."""
+    if isinstance(spec, dict):
+        return any(_reads(sub) for sub in spec.values())
+    if isinstance(spec, list):
+        return any(_reads(sub) for sub in spec)
+    return bool(spec.columns())
+
+
+def _evaluate(ctx: _Context, spec: Any) -> tuple[Any, bool]:
+    """(value or EMPTY, whether a non-empty column went into it).
+
+    An object or list that reads columns but found none of them filled is EMPTY as a whole, so
+    that an optional attribute with constant parts (``{type: upc, value: <empty>}``) is left out.
+    """
+    if isinstance(spec, dict | list):
+        pairs = spec.items() if isinstance(spec, dict) else enumerate(spec)
+        found = False
+        out: dict[Any, Any] = {}
+        for key, sub in pairs:
+            value, sub_found = _evaluate(ctx, sub)
+            found = found or sub_found
+            if value is not EMPTY:
+                out[key] = value
+        if not out or (_reads(spec) and not found):
+            return EMPTY, False
+        return (out if isinstance(spec, dict) else list(out.values())), found
+    value = _leaf(ctx, spec)
+    return value, value is not EMPTY and bool(spec.columns())
+
+
+def _attribute_values(ctx: _Context, attribute: AttributeMapping) -> list[dict[str, Any]]:
+    settings = ctx.mapping.settings(ctx.marketplace_id)
+    items: list[dict[str, Any]] = []
+    if attribute.value is not None:
+        value, _ = _evaluate(ctx, attribute.value)
+        if value is EMPTY:
+            return []
+        values = value if isinstance(value, list) and not isinstance(attribute.value, list) else [value]
+        items = [{"value": v} for v in values]
+    elif attribute.fields is not None:
+        value, _ = _evaluate(ctx, attribute.fields)
+        if value is EMPTY:
+            return []
+        items = [value]
+    elif attribute.object_ is not None:
+        value, _ = _evaluate(ctx, attribute.object_)
+        if value is EMPTY:
+            return []
+        if not isinstance(value, dict):
+            raise ctx.fail(f"the {attribute.object_.transform} transform does not give an object")
+        items = [dict(value)]
+    for item in items:
+        if attribute.language_tag:
+            item["language_tag"] = settings.language_tag
+        if attribute.marketplace_id:
+            item["marketplace_id"] = ctx.marketplace_id
+    return items
+
+
+def row_to_message(
+    row: Mapping[str, Any],
+    mapping: ProductTypeMapping,
+    marketplace_id: str,
+    *,
+    message_id: int | None = None,
+) -> dict[str, Any]:
+    """One ``UPDATE`` message for ``row`` in ``marketplace_id``; raises :class:`TransformError`."""
+    sku_value = row.get("sku")
+    sku = None if is_empty(sku_value) else str(sku_value).strip()
+    if sku is None:
+        raise TransformError(
+            "the row has no SKU",
+            sku=None,
+            product_type=mapping.product_type,
+            marketplace_id=marketplace_id,
+            column="sku",
+            rule="mapping.sku",
+        )
+    ctx = _Context(row, mapping, marketplace_id, sku)
+    row_marketplace = row.get("marketplace_id")
+    if not is_empty(row_marketplace) and str(row_marketplace).strip() != marketplace_id:
+        raise ctx.fail(
+            f"the row is for marketplace {row_marketplace}, not {marketplace_id}",
+            "marketplace_id",
+            row_marketplace,
+        )
+    row_type = row.get("product_type")
+    if not is_empty(row_type) and str(row_type).strip().upper() != mapping.product_type:
+        raise ctx.fail(
+            f"the row is product type {row_type}, mapped by another file than {mapping.source}",
+            "product_type",
+            row_type,
+        )
+    if marketplace_id not in mapping.marketplaces:
+        raise ctx.fail(
+            f"mapping {mapping.product_type} ({mapping.source}) has no settings for marketplace "
+            f"{marketplace_id} (it serves {', '.join(mapping.marketplaces)})",
+            "marketplace_id",
+            marketplace_id,
+        )
+    attributes: dict[str, list[dict[str, Any]]] = {}
+    for name, attribute in mapping.attributes_for(marketplace_id).items():
+        ctx.attribute = name
+        values = _attribute_values(ctx, attribute)
+        if values:
+            attributes[name] = values
+    ctx.attribute = ""
+    if not attributes:
+        raise ctx.fail("no attribute has a value")
+    message: dict[str, Any] = {}
+    if message_id is not None:
+        message["messageId"] = message_id
+    message.update(
+        {
+            "sku": sku,
+            "operationType": "UPDATE",
+            "productType": mapping.product_type,
+            "requirements": mapping.requirements,
+            "attributes": attributes,
+        }
+    )
+    return message
+
+
+def iter_messages(
+    rows: Iterable[Mapping[str, Any]],
+    mapping: ProductTypeMapping,
+    marketplace_id: str,
+    *,
+    errors: list[TransformError] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Messages for ``rows``. A row that cannot be mapped raises, or, when ``errors`` is given, is
+    appended there and skipped."""
+    for row in rows:
+        try:
+            yield row_to_message(row, mapping, marketplace_id)
+        except TransformError as err:
+            if errors is None:
+                raise
+            errors.append(err)
+
+
+# --- against the product type schema ----------------------------------------------------------------
+
+
+def check_against_schema(message: Mapping[str, Any], validator: Any) -> list[MessageIssue]:
+    """Issues of one message against its product type's schema, before it is sent.
+
+    ``validator`` is a validator from :func:`spapi.product_types.make_validator` (for the message's
+    product type), or a :class:`spapi.product_types.ProductTypeSchemas`, which picks the schema by
+    the message's ``productType``. ``UPDATE`` messages are checked with requirements enforced,
+    ``PARTIAL_UPDATE`` ones without (Amazon's ``requirementsEnforced=NOT_ENFORCED``).
+    """
+    from spapi.product_types import ProductTypeSchemas, validate_attributes
+
+    sku = str(message.get("sku") or "")
+    attributes = message.get("attributes") or {}
+    enforce = message.get("operationType", "UPDATE") == "UPDATE"
+    if isinstance(validator, ProductTypeSchemas):
+        issues = validator.validate(
+            str(message.get("productType") or ""), attributes, enforce_required=enforce
+        )
+    else:
+        issues = validate_attributes(validator, attributes, enforce_required=enforce)
+    return [
+        MessageIssue(
+            sku=sku,
+            attribute=issue.attribute_names[0] if issue.attribute_names else None,
+            code=issue.code,
+            reason=issue.message,
+            severity=issue.severity,
+            categories=issue.categories,
+        )
+        for issue in issues
+    ]
+
+
+# --- a batch -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class MappingResult:
+    """Messages ready to send, and the rows set aside (quarantine records) with their reasons."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    rejected_skus: list[str] = field(default_factory=list)
+
+    @property
+    def rule_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for entry in self.quarantined:
+            counts[entry["rule"]] = counts.get(entry["rule"], 0) + 1
+        return counts
+
+
+def _source_columns(mapping: ProductTypeMapping, attribute: str | None) -> list[str]:
+    return mapping.referenced_columns(attribute) if attribute else []
+
+
+def map_rows(
+    rows: Iterable[Mapping[str, Any]],
+    mappings: ProductTypeMapping | Mapping[str, ProductTypeMapping],
+    marketplace_id: str,
+    *,
+    schemas: Any = None,
+) -> MappingResult:
+    """Map rows (of one or several product types) and check each message against its product type.
+
+    ``schemas`` is a :class:`spapi.product_types.ProductTypeSchemas` (or None to skip the schema
+    check). A row that cannot be mapped, or whose message the schema rejects (issues of severity
+    ERROR), is quarantined: one record per problem, naming the SKU, the column (or attribute), the
+    value and the reason. Warnings do not hold a message back.
+    """
+    by_type: Mapping[str, ProductTypeMapping] = (
+        {mappings.product_type: mappings} if isinstance(mappings, ProductTypeMapping) else mappings
+    )
+    single = next(iter(by_type.values())) if len(by_type) == 1 else None
+    result = MappingResult()
+    for row in rows:
+        row_type = row.get("product_type")
+        product_type = str(row_type).strip().upper() if not is_empty(row_type) else None
+        mapping = by_type.get(product_type) if product_type else single
+        sku = None if is_empty(row.get("sku")) else str(row.get("sku")).strip()
+        if mapping is None:
+            known = ", ".join(sorted(by_type))
+            error = TransformError(
+                f"no catalog mapping for product type {product_type!r} (mapped: {known})",
+                sku=sku,
+                product_type=product_type,
+                marketplace_id=marketplace_id,
+                column="product_type",
+                value=row_type,
+                rule="mapping.unknown_product_type",
+            )
+            result.quarantined.append(error.to_quarantine())
+            result.rejected_skus.append(sku or "")
+            continue
+        try:
+            message = row_to_message(row, mapping, marketplace_id)
+        except TransformError as err:
+            result.quarantined.append(err.to_quarantine())
+            result.rejected_skus.append(sku or "")
+            continue
+        if schemas is not None:
+            errors = [i for i in check_against_schema(message, schemas) if i.severity == "ERROR"]
+            if errors:
+                for issue in errors:
+                    columns = _source_columns(mapping, issue.attribute)
+                    column = columns[0] if len(columns) == 1 else None
+                    value = row.get(column) if column else None
+                    result.quarantined.append(
+                        issue.to_quarantine(
+                            marketplace_id=marketplace_id,
+                            product_type=mapping.product_type,
+                            value=value,
+                            column=column,
+                        )
+                    )
+                result.rejected_skus.append(message["sku"])
+                continue
+        result.messages.append(message)
+    return result
