@@ -111,7 +111,7 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
     base = cfg_path.resolve().parent
     for key in ("var_dir", "mappings_dir", "product_types_dir", "content_policy"):
         if key in raw and not Path(raw[key]).is_absolute():
-            raw[key] = str(base / raw[key])
+            raw[key] = str((base / raw[key]).resolve())
     for seller in raw.get("sellers") or []:
         catalog = seller.get("catalog") if isinstance(seller, dict) else None
         if isinstance(catalog, str) and "://" not in catalog and not Path(catalog).is_absolute():

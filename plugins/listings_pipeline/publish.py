@@ -46,6 +46,8 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
     :param seller_id: the seller the document is for (part of the idempotency key).
     :param message_count: messages in the document, for the ledger.
     :param warehouse_conn_id: the warehouse connection (SQLite file by default).
+    :param document: what the build step knew about the document (paths, seller, marketplace);
+        returned with the outcome so the parse step needs nothing else. Primitives only, no secrets.
     """
 
     template_fields = (*SubmitFeedOperator.template_fields, "seller_id")
@@ -56,9 +58,11 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
         seller_id: str,
         message_count: int = 0,
         warehouse_conn_id: str = "warehouse_default",
+        document: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.document = dict(document or {})
         self.seller_id = seller_id
         self.message_count = message_count
         self.warehouse_conn_id = warehouse_conn_id
@@ -165,6 +169,12 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
         with session_scope(self.engine) as session:
             attempt = self._attempt(session, document_hash, context)
             ledger.advance(session, attempt, AttemptState.FEED_CREATED.value, feed_id=feed_id)
+
+    def _outcome(
+        self, context: Context, feed_id: str, status: str, result_document_id: str | None, document_hash: str
+    ) -> dict[str, Any]:
+        outcome = super()._outcome(context, feed_id, status, result_document_id, document_hash)
+        return {**outcome, "document": self.document} if self.document else outcome
 
     def after_feed_finished(self, context: Context, outcome: dict[str, Any]) -> None:
         state = {"DONE": AttemptState.DONE, "FATAL": AttemptState.FATAL, "CANCELLED": AttemptState.CANCELLED}[

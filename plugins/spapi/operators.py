@@ -132,6 +132,9 @@ class SubmitFeedOperator(BaseOperator):
         if client is not None:
             client.close()
 
+    def _document_hash(self) -> str:
+        return hashlib.sha256(Path(self.document_path).read_bytes()).hexdigest()
+
     def _submit_and_wait(self, context: Context) -> dict[str, Any]:
         data = Path(self.document_path).read_bytes()
         document_hash = hashlib.sha256(data).hexdigest()
@@ -220,8 +223,13 @@ class SubmitFeedOperator(BaseOperator):
             raise SpApiError(
                 f"waiting for feed {feed_id} failed: {event.get('message')}", operation="getFeed"
             )
+        # the document is the source of truth for its hash; resumption kwargs are only a shortcut
         return self._outcome(
-            context, feed_id, str(event["processing_status"]), event.get("result_document_id"), document_hash
+            context,
+            feed_id,
+            str(event["processing_status"]),
+            event.get("result_document_id"),
+            document_hash or self._document_hash(),
         )
 
     def _poll_here(self, context: Context, feed_id: str, document_hash: str) -> dict[str, Any]:

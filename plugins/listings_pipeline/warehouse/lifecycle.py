@@ -51,7 +51,7 @@ TRANSITIONS: dict[ListingStatus | None, frozenset[ListingStatus]] = {
     # back to ready: a retryable failure (throttled, 5xx, FATAL feed) goes round again next run;
     # deleted: Amazon accepted a delete
     L.SUBMITTED: frozenset({L.ACCEPTED, L.INVALID, L.DEAD_LETTERED, L.READY, L.DELETED}),
-    L.ACCEPTED: frozenset({L.LIVE, L.READY, L.INVALID, L.DELETED}),
+    L.ACCEPTED: frozenset({L.LIVE, L.READY, L.INVALID, L.QUARANTINED, L.DELETED}),
     L.INVALID: frozenset({L.READY, L.QUARANTINED, L.DEAD_LETTERED}),
     L.DEAD_LETTERED: frozenset({L.READY, L.QUARANTINED}),
     # a new change, a suppression or issue notification, a deletion seen on Amazon

@@ -1,0 +1,143 @@
+"""
+### Catalog feed sync
+
+Keeps each seller's Amazon listings in step with its catalog, through `JSON_LISTINGS_FEED` feeds.
+One branch per seller and marketplace from the pipeline config (`include/pipeline.yaml`):
+
+1. **extract** the catalog into a run-scoped Parquet snapshot;
+2. **validate** it with Great Expectations: bad rows go to `quarantine` with the rule and value; the
+   branch fails only when the failing share passes `max_failing_share`;
+3. **map** rows to listing messages and check them against the product type's schema;
+4. **plan**: only new, changed (and, if enabled, removed) SKUs go on;
+5. **build** feed documents (at most 25,000 messages or 10 MiB each), kept under `var/runs/`;
+6. **submit** each document once (the `publish_attempts` ledger), and
+7. **wait** in the triggerer, not a worker, until Amazon has processed it;
+8. **parse** the processing report into `message_results` and `listing_issues`; rejected SKUs go
+   to `dead_letters`, retryable ones come back next run;
+9. **summarise** the run in `run_summaries` and as an event of the `run_summaries` Asset.
+
+Manual runs can narrow the sellers or point at another config file.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, task
+
+from listings_pipeline.publish import LedgerSubmitFeedOperator
+
+RUN_SUMMARIES = Asset("spapi-listings://warehouse/run_summaries")
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["spapi", "listings", "bulk"],
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+    },
+    params={
+        "config_path": Param(
+            None,
+            type=["null", "string"],
+            title="Pipeline config",
+            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
+        ),
+        "sellers": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Only these sellers",
+            description_md="Seller ids to sync in this run; empty for all sellers in the config.",
+        ),
+    },
+)
+def catalog_feed_sync() -> None:
+    @task
+    def targets(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        from listings_pipeline import bulk
+
+        params = params or {}
+        return bulk.targets(params.get("config_path"), params.get("sellers") or None)
+
+    @task(
+        map_index_template="{{ task.op_kwargs['branch']['seller_id'] }}/{{ task.op_kwargs['branch']['marketplace_id'] }}"
+    )
+    def extract(branch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        from listings_pipeline import bulk
+
+        return bulk.extract(branch, str(run_id))
+
+    @task
+    def validate(branch: dict[str, Any]) -> dict[str, Any]:
+        from listings_pipeline import bulk
+
+        return bulk.validate(branch)
+
+    @task
+    def map_messages(branch: dict[str, Any]) -> dict[str, Any]:
+        from listings_pipeline import bulk
+
+        return bulk.map_messages(branch)
+
+    @task
+    def plan(branch: dict[str, Any]) -> dict[str, Any]:
+        from listings_pipeline import bulk
+
+        return bulk.plan(branch)
+
+    @task
+    def build(branch: dict[str, Any]) -> list[dict[str, Any]]:
+        from listings_pipeline import bulk
+
+        return bulk.build(branch)
+
+    @task
+    def documents(per_branch: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [document for branch_documents in per_branch for document in branch_documents]
+
+    @task
+    def parse(outcome: dict[str, Any]) -> dict[str, Any]:
+        from listings_pipeline import bulk
+
+        return bulk.parse(outcome)
+
+    @task(outlets=[RUN_SUMMARIES], trigger_rule="none_failed")
+    def summarise(
+        branches: list[dict[str, Any]],
+        parsed: list[dict[str, Any]],
+        run_id: str | None = None,
+        dag_run: Any = None,
+        outlet_events: Any = None,
+    ) -> dict[str, Any]:
+        from listings_pipeline import bulk
+
+        started = getattr(dag_run, "start_date", None)
+        summary = bulk.summarise(
+            str(run_id), "catalog_feed_sync", list(branches), list(parsed or []), started
+        )
+        if outlet_events is not None:
+            outlet_events[RUN_SUMMARIES].extra = summary
+        return summary
+
+    planned = plan.expand(
+        branch=map_messages.expand(branch=validate.expand(branch=extract.expand(branch=targets())))
+    )
+    submitted = LedgerSubmitFeedOperator.partial(
+        task_id="submit_feed", fail_on_fatal=False, wait_timeout=timedelta(hours=12)
+    ).expand_kwargs(documents(build.expand(branch=planned)))
+    summarise(planned, parse.expand(outcome=submitted.output))
+
+
+catalog_feed_sync()

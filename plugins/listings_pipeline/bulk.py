@@ -1,0 +1,775 @@
+"""The bulk path's steps (DESIGN.md, "The bulk path, step by step"), one function per DAG task.
+
+Each function takes and returns plain JSON-able dicts (they travel between tasks as XCom and hold
+no secret), reads its inputs from and writes its outputs to run-scoped files under
+``<var_dir>/runs/<run_id>/<seller>/<marketplace>/``, and records what it did in the warehouse. The
+DAG file only wires them together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import func, insert, select, update
+
+from listings_pipeline.config import REPO_ROOT, PipelineConfig, load_config
+from listings_pipeline.warehouse import lifecycle
+from listings_pipeline.warehouse.db import (
+    insert_ignoring_conflicts,
+    make_engine,
+    session_scope,
+    warehouse_url,
+)
+from listings_pipeline.warehouse.models import (
+    FeedSubmission,
+    Listing,
+    ListingIssue,
+    ListingStatus,
+    MessageResult,
+    PublishAttempt,
+    Quarantine,
+    RunSummary,
+)
+from listings_pipeline.warehouse.records import ensure_seller
+
+log = logging.getLogger(__name__)
+
+L = ListingStatus
+
+# --- run-scoped files ---------------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _safe(part: str) -> str:
+    cleaned = _UNSAFE.sub("_", part).strip("._") or "_"
+    if cleaned != part:
+        cleaned += "-" + hashlib.sha256(part.encode()).hexdigest()[:8]
+    return cleaned
+
+
+@dataclass(frozen=True)
+class BranchPaths:
+    """Where one seller x marketplace branch of one run keeps its files."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, config: PipelineConfig, run_id: str, seller_id: str, marketplace_id: str) -> BranchPaths:
+        return cls(config.var_dir / "runs" / _safe(run_id) / _safe(seller_id) / _safe(marketplace_id))
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root.parents[2]
+
+    @property
+    def good_rows(self) -> Path:
+        return self.root / "validated.parquet"
+
+    @property
+    def messages(self) -> Path:
+        return self.root / "messages.jsonl"
+
+    @property
+    def planned(self) -> Path:
+        return self.root / "planned.jsonl"
+
+    @property
+    def documents(self) -> Path:
+        return self.root / "documents"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def data_docs(self) -> Path:
+        return self.root / "data_docs"
+
+
+def write_jsonl(path: Path, rows: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> int:
+    """Write rows as JSON lines atomically; returns how many."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    count = 0
+    with tmp.open("wb") as handle:
+        for row in rows:
+            handle.write(orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
+            handle.write(b"\n")
+            count += 1
+    tmp.replace(path)
+    return count
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                row: dict[str, Any] = orjson.loads(line)
+                yield row
+
+
+def payload_hash(message: dict[str, Any]) -> str:
+    """The canonical hash of what a message asks Amazon to hold (messageId excluded)."""
+    body = {k: v for k, v in message.items() if k != "messageId"}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+# --- targets and extract ----------------------------------------------------------------------------
+
+
+def targets(config_path: str | None = None, only_sellers: list[str] | None = None) -> list[dict[str, Any]]:
+    """One branch per seller and marketplace; ``only_sellers`` narrows a manual run."""
+    config = load_config(config_path)
+    branches = config.targets()
+    if only_sellers:
+        unknown = set(only_sellers) - {t["seller_id"] for t in branches}
+        if unknown:
+            raise ValueError(f"sellers {sorted(unknown)} are not in the pipeline config")
+        branches = [t for t in branches if t["seller_id"] in only_sellers]
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        with session_scope(engine) as session:
+            for seller in config.sellers:
+                ensure_seller(
+                    session, seller.seller_id, region=seller.region, spapi_conn_id=seller.spapi_conn_id
+                )
+    finally:
+        engine.dispose()
+    return [{**t, "config_path": config_path} for t in branches]
+
+
+def extract(branch: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """Step 1: the seller's catalog, this marketplace's rows, as a run-scoped Parquet snapshot."""
+    from listings_pipeline.extract import CatalogSource, extract_snapshot
+
+    config = load_config(branch.get("config_path"))
+    seller = config.seller(branch["seller_id"])
+    paths = BranchPaths.of(config, run_id, seller.seller_id, branch["marketplace_id"])
+    snapshot = extract_snapshot(
+        CatalogSource.parse(seller.catalog),
+        paths.snapshots,
+        seller_id=seller.seller_id,
+        marketplace_id=branch["marketplace_id"],
+        run_id=run_id,
+    )
+    return {**branch, "run_id": run_id, "snapshot": snapshot.model_dump(mode="json")}
+
+
+# --- validate and map ---------------------------------------------------------------------------------
+
+
+def _quarantine(engine: Any, branch: dict[str, Any], records: list[dict[str, Any]], stage: str) -> int:
+    """Write quarantine rows (and matching validation issues); move the SKUs to ``quarantined``.
+
+    A SKU in flight (``submitted``) keeps its status: its feed's outcome decides, and the
+    quarantine row tells the operator that the catalog row has gone bad meanwhile.
+    """
+    if not records:
+        return 0
+    seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "seller_id": seller_id,
+            "marketplace_id": marketplace_id,
+            "sku": r.get("sku"),
+            "product_type": r.get("product_type"),
+            "column_name": r.get("column_name"),
+            "value": None if r.get("value") is None else str(r["value"])[:2000],
+            "rule": r["rule"],
+            "reason": r.get("reason"),
+            "run_id": run_id,
+        }
+        for r in records
+    ]
+    issues = [
+        {
+            "source": "validation",
+            "seller_id": seller_id,
+            "marketplace_id": marketplace_id,
+            "sku": r["sku"],
+            "code": r["rule"][:100],
+            "severity": "ERROR",
+            "message": f"{stage}: {r['reason'] or r['rule']}",
+            "attribute_names": [r["column_name"]] if r["column_name"] else [],
+            "categories": [],
+            "observed_at": now,
+            "run_id": run_id,
+        }
+        for r in rows
+    ]
+    skus = sorted({r["sku"] for r in rows if r["sku"]})
+    with session_scope(engine) as session:
+        session.execute(insert(Quarantine), rows)
+        session.execute(insert(ListingIssue), issues)
+        current = {
+            sku: status
+            for sku, status in session.execute(
+                select(Listing.sku, Listing.status).where(
+                    Listing.seller_id == seller_id,
+                    Listing.marketplace_id == marketplace_id,
+                    Listing.sku.in_(skus),
+                )
+            )
+        }
+        movable = [sku for sku in skus if current.get(sku) not in (L.SUBMITTED, L.QUARANTINED)]
+        lifecycle.transition_many(
+            session,
+            [{"seller_id": seller_id, "marketplace_id": marketplace_id, "sku": sku} for sku in movable],
+            cause=stage,
+            run_id=run_id,
+            to_status=L.QUARANTINED,
+        )
+    return len(skus)
+
+
+def validate(branch: dict[str, Any]) -> dict[str, Any]:
+    """Step 2: Great Expectations on the snapshot; bad rows to ``quarantine``; fail past the threshold."""
+    import pandas as pd  # type: ignore[import-untyped]
+
+    from listings_pipeline.mapping import load_mappings
+    from listings_pipeline.validation import check_threshold, load_policy, validate_frame
+
+    config = load_config(branch.get("config_path"))
+    paths = BranchPaths.of(config, branch["run_id"], branch["seller_id"], branch["marketplace_id"])
+    frame = pd.read_parquet(branch["snapshot"]["path"])
+    outcome = validate_frame(
+        frame,
+        load_mappings(config.mappings_dir),
+        load_policy(config.content_policy),
+        data_docs_dir=paths.data_docs,
+    )
+    paths.root.mkdir(parents=True, exist_ok=True)
+    outcome.good.to_parquet(paths.good_rows, index=False)
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        quarantined = _quarantine(engine, branch, list(outcome.quarantined), "validation")
+    finally:
+        engine.dispose()
+    # Quarantined rows are recorded first, so a run that stops here still says why.
+    check_threshold(outcome, config.max_failing_share)
+    return {
+        **branch,
+        "catalog_rows": len(frame),
+        "quarantined": quarantined,
+        "data_docs": str(outcome.data_docs_index) if outcome.data_docs_index else None,
+        "rule_counts": dict(outcome.rule_counts),
+    }
+
+
+def _product_type_schemas(config: PipelineConfig, branch: dict[str, Any], product_types: set[str]) -> Any:
+    """Schemas for ``product_types``, fetched through the PTD API (cached by checksum); the shipped
+    copies in ``product_types_dir`` stand in for any the API cannot give."""
+    from listings_pipeline.call_log import ApiCallLog
+    from listings_pipeline.schema_cache import fetch_schema
+    from spapi.errors import SpApiError
+    from spapi.hooks import SpApiHook
+    from spapi.product_types import ProductTypeSchemas
+
+    cache = config.var_dir / "product_types"
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    calls = ApiCallLog(engine, branch["run_id"])
+    try:
+        with SpApiHook(branch["spapi_conn_id"]).get_client(on_call=calls) as client:
+            for product_type in sorted(product_types):
+                try:
+                    fetch_schema(
+                        client, product_type, branch["marketplace_id"], cache, seller_id=branch["seller_id"]
+                    )
+                except SpApiError as err:
+                    log.warning(
+                        "no %s schema from the API (%s); using the shipped copy if any", product_type, err
+                    )
+    finally:
+        calls.flush()
+        engine.dispose()
+    meta = cache / "meta-schema.json"
+    if not meta.exists():
+        meta = REPO_ROOT / "include" / "spapi-models" / "schemas" / "definitions" / "meta-schema.json"
+    return ProductTypeSchemas(meta, [cache / branch["marketplace_id"], config.product_types_dir])
+
+
+def map_messages(branch: dict[str, Any]) -> dict[str, Any]:
+    """Step 3: rows to JSON_LISTINGS_FEED messages, each checked against its product type's schema."""
+    import pandas as pd
+
+    from listings_pipeline.mapping import load_mappings
+    from listings_pipeline.transform import map_rows
+
+    config = load_config(branch.get("config_path"))
+    paths = BranchPaths.of(config, branch["run_id"], branch["seller_id"], branch["marketplace_id"])
+    frame = pd.read_parquet(paths.good_rows)
+    product_types = set(frame["product_type"].dropna().str.upper()) if "product_type" in frame else set()
+    schemas = _product_type_schemas(config, branch, product_types)
+    result = map_rows(
+        frame.to_dict("records"),
+        load_mappings(config.mappings_dir),
+        branch["marketplace_id"],
+        schemas=schemas,
+    )
+    count = write_jsonl(paths.messages, result.messages)
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        rejected = _quarantine(engine, branch, result.quarantined, "product_type_schema")
+    finally:
+        engine.dispose()
+    return {**branch, "messages": count, "quarantined": branch.get("quarantined", 0) + rejected}
+
+
+# --- plan ----------------------------------------------------------------------------------------------
+
+
+def plan(branch: dict[str, Any]) -> dict[str, Any]:
+    """Step 4: only new, changed and (if enabled) removed SKUs go on.
+
+    A SKU is sent when it is new, when its canonical payload differs from the one last planned, or
+    when it is ``ready`` (a retryable failure of an earlier run). It is held when the same payload
+    is ``submitted`` (in flight, unless older than the feed wait), ``invalid`` or ``dead_lettered``
+    (Amazon rejected exactly this: it needs a change or a replay).
+    """
+    config = load_config(branch.get("config_path"))
+    seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
+    paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    stale_before = datetime.now(UTC) - timedelta(hours=config.feed_wait_hours)
+    counts = {"new": 0, "changed": 0, "retry": 0, "unchanged": 0, "held": 0, "deleted": 0}
+    try:
+        with session_scope(engine) as session:
+            existing = {
+                row.sku: row
+                for row in session.execute(
+                    select(
+                        Listing.sku,
+                        Listing.status,
+                        Listing.payload_hash,
+                        Listing.accepted_hash,
+                        Listing.updated_at,
+                    ).where(Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id)
+                )
+            }
+        ready_rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
+
+        def planned() -> Iterator[dict[str, Any]]:
+            for message in read_jsonl(paths.messages):
+                sku = message["sku"]
+                seen.add(sku)
+                digest = payload_hash(message)
+                row = existing.get(sku)
+                if row is None:
+                    kind = "new"
+                elif digest != row.payload_hash:
+                    kind = "changed"
+                elif row.status == L.READY:
+                    kind = "retry"
+                elif row.status in (L.ACCEPTED, L.LIVE) and digest == row.accepted_hash:
+                    kind = "unchanged"
+                elif (
+                    row.status == L.SUBMITTED and row.updated_at is not None and row.updated_at < stale_before
+                ):
+                    kind = "retry"  # in flight for longer than any feed takes: its outcome was lost
+                else:
+                    kind = "held"
+                counts[kind] += 1
+                if kind in ("unchanged", "held"):
+                    continue
+                ready_rows.append(
+                    {
+                        "seller_id": seller_id,
+                        "marketplace_id": marketplace_id,
+                        "sku": sku,
+                        "to_status": L.READY,
+                        "product_type": message.get("productType"),
+                        "payload": message,
+                        "payload_hash": digest,
+                    }
+                )
+                yield message
+            if config.delete_removed and branch.get("catalog_rows", 1) > 0:
+                for sku, row in existing.items():
+                    if sku in seen or row.status in (L.DELETED, L.DRAFT, L.QUARANTINED):
+                        continue
+                    message = {"sku": sku, "operationType": "DELETE"}
+                    counts["deleted"] += 1
+                    ready_rows.append(
+                        {
+                            "seller_id": seller_id,
+                            "marketplace_id": marketplace_id,
+                            "sku": sku,
+                            "to_status": L.READY,
+                            "payload": message,
+                            "payload_hash": payload_hash(message),
+                        }
+                    )
+                    yield message
+
+        total = write_jsonl(paths.planned, planned())
+        with session_scope(engine) as session:
+            lifecycle.transition_many(session, ready_rows, cause="plan", run_id=run_id)
+    finally:
+        engine.dispose()
+    # The per-SKU path (Listings Items API) takes small change sets once it exists (issue 6);
+    # until then every change set goes through a feed.
+    route = "feed"
+    return {**branch, "planned": total, "plan_counts": counts, "route": route}
+
+
+# --- build ---------------------------------------------------------------------------------------------
+
+
+def build(branch: dict[str, Any]) -> list[dict[str, Any]]:
+    """Step 5: JSON_LISTINGS_FEED documents, kept as run artifacts; SKUs move to ``submitted``."""
+    from spapi.feed_documents import build_feed_documents
+
+    config = load_config(branch.get("config_path"))
+    seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
+    paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
+    if not branch.get("planned"):
+        return []
+    documents = build_feed_documents(
+        seller_id,
+        read_jsonl(paths.planned),
+        paths.documents,
+        issue_locale=config.issue_locale,
+        name_prefix="feed",
+    )
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        with session_scope(engine) as session:
+            for document in documents:
+                skus = document.message_index().skus
+                lifecycle.transition_many(
+                    session,
+                    [
+                        {
+                            "seller_id": seller_id,
+                            "marketplace_id": marketplace_id,
+                            "sku": sku,
+                            "to_status": L.SUBMITTED,
+                        }
+                        for sku in skus
+                    ],
+                    cause=f"feed_document:{document.sha256[:16]}",
+                    run_id=run_id,
+                )
+    finally:
+        engine.dispose()
+    # One dict per document: the submit operator's keyword arguments (expand_kwargs); ``document``
+    # comes back with the feed's outcome for the parse step.
+    return [
+        {
+            "document_path": str(document.path),
+            "marketplace_ids": [marketplace_id],
+            "spapi_conn_id": branch["spapi_conn_id"],
+            "seller_id": seller_id,
+            "message_count": document.message_count,
+            "document": {
+                "seller_id": seller_id,
+                "marketplace_id": marketplace_id,
+                "spapi_conn_id": branch["spapi_conn_id"],
+                "config_path": branch.get("config_path"),
+                "run_id": run_id,
+                "document_path": str(document.path),
+                "document_hash": document.sha256,
+                "index_path": str(document.index_path),
+                "message_count": document.message_count,
+            },
+        }
+        for document in documents
+    ]
+
+
+# --- parse -----------------------------------------------------------------------------------------------
+
+# Feed report codes that mean "try again later", not "this payload is wrong".
+RETRYABLE_REPORT_CODES = frozenset({"4000000", "5000", "5001", "8541"})
+
+
+def parse(outcome: dict[str, Any]) -> dict[str, Any]:
+    """Step 8: read the processing report; write results and issues; move every SKU on.
+
+    Accepted (or warning) messages become ``accepted`` and their hash the accepted one; invalid
+    ones become ``invalid`` and are dead-lettered with Amazon's reason; messages the report could
+    not settle (feed-level errors, retryable codes) go back to ``ready`` for the next run, and a
+    FATAL or CANCELLED feed sends all of its messages back the same way until ``max_feed_attempts``
+    is reached, when they are dead-lettered. Nothing is dropped.
+    """
+    from listings_pipeline.call_log import ApiCallLog
+    from spapi import feeds
+    from spapi.feed_documents import load_message_index, summarise_report
+    from spapi.hooks import SpApiHook
+
+    document = outcome["document"]
+    config = load_config(document.get("config_path"))
+    seller_id, marketplace_id, run_id = document["seller_id"], document["marketplace_id"], document["run_id"]
+    feed_id = outcome["feed_id"]
+    status = outcome["processing_status"]
+    index = load_message_index(document["index_path"])
+    skus = index.skus
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    calls = ApiCallLog(engine, run_id)
+    result: dict[str, Any] = {
+        "seller_id": seller_id,
+        "marketplace_id": marketplace_id,
+        "feed_id": feed_id,
+        "processing_status": status,
+        "messages": len(skus),
+    }
+    try:
+        if status != "DONE":
+            result.update(_requeue_all(engine, config, document, feed_id, status, skus))
+            return result
+        paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
+        with SpApiHook(document["spapi_conn_id"]).get_client(on_call=calls) as client:
+            doc = client.call(feeds.get_feed_document(outcome["result_document_id"]))
+            raw = client.call(feeds.download_feed_document(doc))
+        paths.reports.mkdir(parents=True, exist_ok=True)
+        report_path = paths.reports / f"{_safe(feed_id)}.json"
+        report_path.write_bytes(raw)
+        report = summarise_report(raw, index)
+        result.update(_apply_report(engine, config, document, feed_id, report, report_path))
+        return result
+    finally:
+        calls.flush()
+        engine.dispose()
+
+
+def _issue_rows(issues: list[dict[str, Any]], document: dict[str, Any], feed_id: str) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    return [
+        {
+            "source": "feed",
+            "seller_id": document["seller_id"],
+            "marketplace_id": document["marketplace_id"],
+            "sku": issue["sku"],
+            "feed_id": feed_id,
+            "message_id": issue["message_id"],
+            "code": issue["code"],
+            "severity": issue["severity"],
+            "message": issue["message"],
+            "attribute_names": issue["attribute_names"],
+            "categories": [],
+            "observed_at": now,
+            "run_id": document["run_id"],
+        }
+        for issue in issues
+    ]
+
+
+def _apply_report(
+    engine: Any,
+    config: PipelineConfig,
+    document: dict[str, Any],
+    feed_id: str,
+    report: Any,
+    report_path: Path,
+) -> dict[str, Any]:
+    seller_id, marketplace_id, run_id = document["seller_id"], document["marketplace_id"], document["run_id"]
+    key = {"seller_id": seller_id, "marketplace_id": marketplace_id}
+    moves: dict[str, list[dict[str, Any]]] = {"accepted": [], "invalid": [], "ready": [], "deleted": []}
+    letters: list[tuple[str, str, str | None]] = []
+    results = []
+    with session_scope(engine) as session:
+        operations = {
+            row.sku: (row.payload or {}).get("operationType", "UPDATE")
+            for row in session.execute(
+                select(Listing.sku, Listing.payload).where(
+                    Listing.seller_id == seller_id,
+                    Listing.marketplace_id == marketplace_id,
+                    Listing.sku.in_([m["sku"] for m in report.messages]),
+                )
+            )
+        }
+    for message in report.messages:
+        sku, status = message["sku"], message["status"]
+        operation = operations.get(sku, "UPDATE")
+        errors = [i for i in message["issues"] if i["severity"] == "ERROR"]
+        if status in ("accepted", "warning"):
+            moves["deleted" if operation == "DELETE" else "accepted"].append(
+                {**key, "sku": sku, "last_submission_id": f"feed:{feed_id}"}
+            )
+        elif status == "unprocessed" or (errors and all(i["code"] in RETRYABLE_REPORT_CODES for i in errors)):
+            moves["ready"].append({**key, "sku": sku})
+        else:
+            moves["invalid"].append({**key, "sku": sku, "last_submission_id": f"feed:{feed_id}"})
+            code = errors[0]["code"] if errors else None
+            text = errors[0]["message"] if errors else "rejected without an error message"
+            letters.append((sku, f"{code}: {text}" if code else text, code))
+        results.append(
+            {
+                "feed_id": feed_id,
+                "message_id": message["message_id"],
+                "sku": sku,
+                "operation_type": operation,
+                "status": status,
+            }
+        )
+    issues = _issue_rows(list(report.issue_rows()), document, feed_id)
+    with session_scope(engine) as session:
+        for status, rows in moves.items():
+            if rows:
+                lifecycle.transition_many(
+                    session, rows, cause=f"feed:{feed_id}", run_id=run_id, to_status=status
+                )
+        for sku, reason, code in letters:
+            lifecycle.open_dead_letter(
+                session,
+                seller_id=seller_id,
+                marketplace_id=marketplace_id,
+                sku=sku,
+                path="feed",
+                operation="JSON_LISTINGS_FEED",
+                reason=reason,
+                code=code,
+                run_id=run_id,
+            )
+        if letters:
+            lifecycle.transition_many(
+                session,
+                [{**key, "sku": sku} for sku, _, _ in letters],
+                cause=f"feed:{feed_id}",
+                run_id=run_id,
+                to_status=L.DEAD_LETTERED,
+            )
+        if results:
+            session.execute(
+                insert_ignoring_conflicts(session, MessageResult, ["feed_id", "message_id"]), results
+            )
+        if issues:
+            session.execute(insert(ListingIssue), issues)
+        session.execute(
+            update(FeedSubmission)
+            .where(FeedSubmission.feed_id == feed_id)
+            .values(
+                report_path=str(report_path),
+                messages_processed=report.summary["messages_processed"],
+                messages_accepted=report.summary["messages_accepted"],
+                messages_invalid=report.summary["messages_invalid"],
+                errors=report.summary["errors"],
+                warnings=report.summary["warnings"],
+            )
+        )
+    if report.mismatches or report.unknown_message_issues:
+        log.warning(
+            "feed %s: report disagrees with the document (%d mismatches, %d issues on unknown messageIds); "
+            "kept in listing_issues",
+            feed_id,
+            len(report.mismatches),
+            len(report.unknown_message_issues),
+        )
+    return {
+        "accepted": len(moves["accepted"]) + len(moves["deleted"]),
+        "invalid": len(moves["invalid"]),
+        "retry": len(moves["ready"]),
+        "dead_lettered": len(letters),
+        "issues": len(issues),
+        "warnings": report.counts.get("warning", 0),
+        "mismatches": len(report.mismatches) + len(report.unknown_message_issues),
+    }
+
+
+def _requeue_all(
+    engine: Any, config: PipelineConfig, document: dict[str, Any], feed_id: str, status: str, skus: list[str]
+) -> dict[str, Any]:
+    """A FATAL or CANCELLED feed: its messages go round again, or to dead letters after N tries."""
+    seller_id, marketplace_id, run_id = document["seller_id"], document["marketplace_id"], document["run_id"]
+    key = {"seller_id": seller_id, "marketplace_id": marketplace_id}
+    with session_scope(engine) as session:
+        tries = session.scalar(
+            select(func.count())
+            .select_from(FeedSubmission)
+            .join(PublishAttempt, PublishAttempt.id == FeedSubmission.attempt_id)
+            .where(PublishAttempt.document_hash == document["document_hash"])
+        )
+        give_up = status == "FATAL" and (tries or 0) >= config.max_feed_attempts
+        if give_up:
+            for sku in skus:
+                lifecycle.open_dead_letter(
+                    session,
+                    seller_id=seller_id,
+                    marketplace_id=marketplace_id,
+                    sku=sku,
+                    path="feed",
+                    operation="JSON_LISTINGS_FEED",
+                    reason=f"feed {feed_id} ended FATAL {tries} times",
+                    code="FATAL",
+                    run_id=run_id,
+                )
+        lifecycle.transition_many(
+            session,
+            [{**key, "sku": sku} for sku in skus],
+            cause=f"feed:{feed_id}:{status.lower()}",
+            run_id=run_id,
+            to_status=L.DEAD_LETTERED if give_up else L.READY,
+        )
+    return {
+        "accepted": 0,
+        "invalid": 0,
+        "retry": 0 if give_up else len(skus),
+        "dead_lettered": len(skus) if give_up else 0,
+    }
+
+
+# --- summary ---------------------------------------------------------------------------------------------
+
+
+def summarise(
+    run_id: str,
+    dag_id: str,
+    branches: list[dict[str, Any]],
+    parsed: list[dict[str, Any]],
+    started_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Step 9: one ``run_summaries`` row per seller x marketplace, and the totals for the Asset event."""
+    config_path = next((b.get("config_path") for b in branches), None)
+    config = load_config(config_path)
+    totals: dict[str, int] = {}
+    rows = []
+    for branch in branches:
+        mine = [
+            p
+            for p in parsed
+            if p["seller_id"] == branch["seller_id"] and p["marketplace_id"] == branch["marketplace_id"]
+        ]
+        counts = {
+            "extracted": branch.get("catalog_rows", 0),
+            "quarantined": branch.get("quarantined", 0),
+            "planned": branch.get("planned", 0),
+            "submitted": sum(p.get("messages", 0) for p in mine),
+            "accepted": sum(p.get("accepted", 0) for p in mine),
+            "invalid": sum(p.get("invalid", 0) for p in mine),
+            "warnings": sum(p.get("warnings", 0) for p in mine),
+            "dead_lettered": sum(p.get("dead_lettered", 0) for p in mine),
+            "retry": sum(p.get("retry", 0) for p in mine),
+        }
+        for name, value in counts.items():
+            totals[name] = totals.get(name, 0) + value
+        rows.append((branch, counts))
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        with session_scope(engine) as session:
+            for branch, counts in rows:
+                session.add(
+                    RunSummary(
+                        run_id=run_id,
+                        dag_id=dag_id,
+                        seller_id=branch["seller_id"],
+                        marketplace_id=branch["marketplace_id"],
+                        started_at=started_at or datetime.now(UTC),
+                        ended_at=datetime.now(UTC),
+                        status="success",
+                        **{k: v for k, v in counts.items() if hasattr(RunSummary, k)},
+                    )
+                )
+    finally:
+        engine.dispose()
+    return {"run_id": run_id, **totals, "branches": len(branches)}
