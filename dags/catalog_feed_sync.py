@@ -134,9 +134,9 @@ def catalog_feed_sync() -> None:
     planned = plan.expand(
         branch=map_messages.expand(branch=validate.expand(branch=extract.expand(branch=targets())))
     )
-    submitted = LedgerSubmitFeedOperator.partial(
-        task_id="submit_feed", fail_on_fatal=False, wait_timeout=timedelta(hours=12)
-    ).expand_kwargs(documents(build.expand(branch=planned)))
+    submitted = LedgerSubmitFeedOperator.partial(task_id="submit_feed", fail_on_fatal=False).expand_kwargs(
+        documents(build.expand(branch=planned))
+    )
     summarise(planned, parse.expand(outcome=submitted.output))
 
 

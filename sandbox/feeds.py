@@ -337,7 +337,7 @@ class FeedProcessor:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self.listings = Listings(sandbox.store, sandbox.schemas)
+        self.listings = Listings(sandbox.store, sandbox.schemas, sandbox.settings.restricted_brands)
         self.feed_schema = feed_schema_validator(Path(sandbox.settings.models_dir))
         self._task: asyncio.Task[None] | None = None
 

@@ -62,9 +62,28 @@ def asin_for(seller_id: str, sku: str) -> str:
 class Listings:
     """Validation and state changes; used by the API routes and the feed processor."""
 
-    def __init__(self, store: Store, schemas: ProductTypeSchemas) -> None:
+    def __init__(
+        self, store: Store, schemas: ProductTypeSchemas, restricted_brands: Sequence[str] = ()
+    ) -> None:
         self.store = store
         self.schemas = schemas
+        self.restricted_brands = {b.casefold() for b in restricted_brands}
+
+    def _gating(self, attributes: Mapping[str, Any]) -> list[Issue]:
+        """Brand gating: Amazon asks for approval before a seller may list some brands."""
+        issues = []
+        for entry in attributes.get("brand") or []:
+            brand = entry.get("value") if isinstance(entry, Mapping) else None
+            if isinstance(brand, str) and brand.casefold() in self.restricted_brands:
+                issue = Issue(
+                    "5665",
+                    f"You need approval to list the brand '{brand}' in this category.",
+                    "ERROR",
+                    ("brand",),
+                    ("QUALIFICATION_REQUIRED",),
+                )
+                issues.append(issue)
+        return issues
 
     def row(self, seller_id: str, sku: str, marketplace_id: str) -> dict[str, Any] | None:
         row = self.store.one(
@@ -156,6 +175,7 @@ class Listings:
         issues = self.schemas.validate(
             product_type, attributes, enforce_required=requirements != "LISTING_OFFER_ONLY"
         )
+        issues.extend(self._gating(attributes))
         status = self._verdict(issues, preview)
         if status == "ACCEPTED":
             for marketplace_id in marketplace_ids:
@@ -195,6 +215,7 @@ class Listings:
                 if not patch_issues:
                     enforce = row["requirements"] != "LISTING_OFFER_ONLY"
                     issues.extend(self.schemas.validate(product_type, attributes, enforce_required=enforce))
+                    issues.extend(self._gating(attributes))
                 results.append((marketplace_id, attributes, row["requirements"]))
         issues = _dedupe(issues)
         status = self._verdict(issues, preview)
@@ -516,7 +537,7 @@ def submission(
 
 
 def _engine(sandbox: Sandbox) -> Listings:
-    return Listings(sandbox.store, sandbox.schemas)
+    return Listings(sandbox.store, sandbox.schemas, sandbox.settings.restricted_brands)
 
 
 async def _run(request: Request, operation: str, seller_id: str, handler: Any) -> Response:

@@ -45,6 +45,9 @@ class Settings:
     # optional SigV4 verification: {access_key_id: secret_access_key}
     sigv4: bool = False
     aws_keys: dict[str, str] = field(default_factory=dict)
+    # brands that need Amazon's approval (brand gating): listings naming them are rejected with
+    # issue 5665 (QUALIFICATION_REQUIRED), a rejection no catalog-side schema check can foresee
+    restricted_brands: tuple[str, ...] = ("Gated Brand Co",)
     # fault injection: the seed of the fault RNG and the initial rules (see sandbox.faults)
     seed: int = 0
     faults: tuple[dict[str, Any], ...] = ()

@@ -472,6 +472,8 @@ def build(branch: dict[str, Any]) -> list[dict[str, Any]]:
             "spapi_conn_id": branch["spapi_conn_id"],
             "seller_id": seller_id,
             "message_count": document.message_count,
+            "poll_interval": config.feed_poll_seconds,
+            "wait_timeout": timedelta(hours=config.feed_wait_hours),
             "document": {
                 "seller_id": seller_id,
                 "marketplace_id": marketplace_id,

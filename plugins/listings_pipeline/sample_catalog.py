@@ -494,6 +494,9 @@ _BAD: tuple[tuple[str, str, str, str, str, str, str | None], ...] = (
         "schema",
         None,
     ),
+    # valid by every catalog-side check: only Amazon knows the seller lacks approval for the brand
+    # (the sandbox gates "Gated Brand Co"), so its rejection arrives in the feed's processing report
+    ("brand that needs Amazon's approval", "TT-04-", US, "brand", "5665", "amazon", "Gated Brand Co"),
 )
 
 
