@@ -26,7 +26,7 @@ def refuse(*args, **kwargs):
     raise AssertionError(f"connection looked up at parse time: {args}")
 
 with mock.patch.object(BaseHook, "get_connection", side_effect=refuse):
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
     before = set(sys.modules)
     start = time.perf_counter()
     bag = DagBag(dag_folder=sys.argv[1])

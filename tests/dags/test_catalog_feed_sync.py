@@ -1,0 +1,200 @@
+"""catalog_feed_sync end to end: ``dag.test()`` against the live sandbox, with the PostgreSQL warehouse.
+
+The sample catalog covers three product types (SHIRT, LUGGAGE, HEADPHONES) on three marketplaces
+(US and CA for one seller, DE for another) and has deliberate bad rows (include/sample_catalog/).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
+
+from listings_pipeline.sample_catalog import BAD_ROWS  # noqa: E402
+from listings_pipeline.warehouse import db  # noqa: E402
+from tests.fixtures.sandbox import APP_ID, APP_SECRET, Sandbox  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+NA, EU = "A1SANDBOXNA0001", "A3SANDBOXEU0003"
+US, CA, DE = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1PA6795UKMFR9"
+
+
+def read_catalog(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@dataclass
+class Pipeline:
+    config_path: Path
+    catalog: Path
+    engine: sa.Engine
+    sandbox: Sandbox
+
+    def run(self) -> Any:
+        from airflow.dag_processing.dagbag import DagBag
+
+        dag = DagBag(dag_folder=str(REPO / "dags")).get_dag("catalog_feed_sync")
+        assert dag is not None
+        return dag.test(run_conf={"config_path": str(self.config_path)})
+
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.text(sql), params))
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(sql), params).scalar()
+
+
+@pytest.fixture
+def pipeline(
+    tmp_path: Path, sandbox: Sandbox, postgres_url: str, airflow_db: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Pipeline]:
+    schema = f"dag_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = sa.make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    warehouse_url = url.render_as_string(hide_password=False)
+    db.upgrade(warehouse_url)
+    monkeypatch.setenv("SPAPI_WAREHOUSE_URL", warehouse_url)
+    for conn_id, token, seller, region in (
+        ("SPAPI_SANDBOX_NA", "Atzr|sandbox-na-0001", NA, "na"),
+        ("SPAPI_SANDBOX_EU", "Atzr|sandbox-eu-0003", EU, "eu"),
+    ):
+        extra = {
+            "refresh_token": token,
+            "seller_id": seller,
+            "region": region,
+            "endpoint_url": sandbox.url,
+            "token_url": f"{sandbox.url}/auth/o2/token",
+            "rate_scale": 50,
+        }
+        monkeypatch.setenv(
+            f"AIRFLOW_CONN_{conn_id}",
+            json.dumps({"conn_type": "spapi", "login": APP_ID, "password": APP_SECRET, "extra": extra}),
+        )
+    catalog = tmp_path / "catalog.csv"
+    shutil.copy(REPO / "include" / "sample_catalog" / "catalog.csv", catalog)
+    text = (REPO / "include" / "pipeline.yaml").read_text()
+    for key, value in {
+        "var_dir: ../var": f"var_dir: {tmp_path / 'var'}",
+        "mappings_dir: catalog_mappings": f"mappings_dir: {REPO / 'include' / 'catalog_mappings'}",
+        "product_types_dir: product_types": f"product_types_dir: {REPO / 'include' / 'product_types'}",
+        "content_policy: content_policy.yaml": f"content_policy: {REPO / 'include' / 'content_policy.yaml'}",
+        "catalog: sample_catalog/catalog.csv": f"catalog: {catalog}",
+        "feed_wait_hours: 12": "feed_wait_hours: 1\nfeed_poll_seconds: 0.5",
+    }.items():
+        assert key in text, key
+        text = text.replace(key, value)
+    config_path = tmp_path / "pipeline.yaml"
+    config_path.write_text(text)
+    engine = db.make_engine(warehouse_url)
+    yield Pipeline(config_path, catalog, engine, sandbox)
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def test_bad_rows_are_quarantined_good_ones_published_and_a_1_percent_change_resubmits_only_those(
+    pipeline: Pipeline,
+) -> None:
+    run = pipeline.run()
+    assert run.state == "success"
+
+    # every deliberately bad row is quarantined with its column and rule, none published
+    quarantined = {
+        (r.sku, r.marketplace_id): r
+        for r in pipeline.rows("select sku, marketplace_id, column_name, rule, reason from quarantine")
+    }
+    for bad in (b for b in BAD_ROWS if b.stage in ("validate", "schema")):
+        row = quarantined[(bad.sku, bad.marketplace_id)]
+        assert row.rule == bad.rule, bad
+        assert row.reason, bad
+    statuses = dict(pipeline.rows("select status, count(*) from listings group by status"))
+    listed = len(read_catalog(pipeline.catalog))
+    assert statuses["accepted"] >= listed - 2 * len(BAD_ROWS)
+    assert statuses["quarantined"] == len(
+        {(b.sku, b.marketplace_id) for b in BAD_ROWS if b.stage != "amazon"}
+    )
+
+    # the sandbox's verdict on the gated brand came back through the report
+    [gated] = [b for b in BAD_ROWS if b.stage == "amazon"]
+    issue = pipeline.rows(
+        "select source, code, severity, attribute_names, feed_id from listing_issues where sku = :sku",
+        sku=gated.sku,
+    )
+    assert [(i.source, i.code, i.severity) for i in issue] == [("feed", "5665", "ERROR")]
+    assert (
+        pipeline.scalar(
+            "select status from listings where sku = :sku and marketplace_id = :m", sku=gated.sku, m=US
+        )
+        == "dead_lettered"
+    )
+    letter = pipeline.rows("select code, state, reason from dead_letters where sku = :sku", sku=gated.sku)
+    assert [(d.code, d.state) for d in letter] == [("5665", "open")] and "approval" in letter[0].reason
+
+    # the whole run is in the warehouse
+    assert pipeline.scalar("select count(*) from publish_attempts where state = 'done'") == 3
+    assert pipeline.scalar("select count(*) from run_summaries") == 3
+    assert pipeline.scalar("select count(*) from api_calls where operation = 'createFeed'") == 3
+    first_feeds = {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")}
+
+    # change 1% of the catalog: five prices
+    rows = read_catalog(pipeline.catalog)
+    quarantined_skus = {sku for sku, _ in quarantined} | {gated.sku}
+    changed = [r for r in rows if r["sku"] not in quarantined_skus and r["marketplace_id"] in (US, DE)][:5]
+    for r in changed:
+        r["price"] = f"{float(r['price']) + 1:.2f}"
+    with pipeline.catalog.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    assert pipeline.run().state == "success"
+    new_feeds = {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")} - first_feeds
+    sent = {
+        (r.sku, r.marketplace_id)
+        for r in pipeline.rows(
+            "select m.sku, a.marketplace_ids ->> 0 as marketplace_id from message_results m "
+            "join feed_submissions f on f.feed_id = m.feed_id join publish_attempts a on a.id = f.attempt_id "
+            "where m.feed_id = any(:feeds)",
+            feeds=list(new_feeds),
+        )
+    }
+    assert sent == {(r["sku"], r["marketplace_id"]) for r in changed}
+    assert pipeline.scalar("select count(*) from listings where status = 'accepted'") == statuses["accepted"]
+
+
+@pytest.mark.parametrize("kind", ["feed_fatal", "feed_cancelled"])
+def test_fatal_and_cancelled_feeds_lose_nothing_and_go_round_again(pipeline: Pipeline, kind: str) -> None:
+    pipeline.sandbox.faults({"kind": kind, "count": 1})
+    assert pipeline.run().state == "success"
+    ended = pipeline.rows(
+        "select processing_status, count(*) as n from feed_submissions group by processing_status"
+    )
+    assert {e.processing_status for e in ended} >= {"DONE", "FATAL" if kind == "feed_fatal" else "CANCELLED"}
+    ready = pipeline.scalar("select count(*) from listings where status = 'ready'")
+    assert ready > 0  # the failed feed's messages wait for the next run, none lost
+    assert pipeline.scalar("select count(*) from listings where status = 'submitted'") == 0
+    assert pipeline.scalar("select count(*) from dead_letters where code = 'FATAL'") == 0
+
+    assert pipeline.run().state == "success"
+    assert pipeline.scalar("select count(*) from listings where status in ('ready', 'submitted')") == 0
+    accepted = pipeline.scalar("select count(*) from listings where status = 'accepted'")
+    quarantined = pipeline.scalar("select count(*) from listings where status = 'quarantined'")
+    dead = pipeline.scalar("select count(*) from listings where status = 'dead_lettered'")
+    total = pipeline.scalar("select count(*) from listings")
+    assert accepted + quarantined + dead == total and dead == 1
