@@ -94,7 +94,7 @@ def pipeline(
         "product_types_dir: product_types": f"product_types_dir: {REPO / 'include' / 'product_types'}",
         "content_policy: content_policy.yaml": f"content_policy: {REPO / 'include' / 'content_policy.yaml'}",
         "catalog: sample_catalog/catalog.csv": f"catalog: {catalog}",
-        "feed_wait_hours: 12": "feed_wait_hours: 1\nfeed_poll_seconds: 0.5",
+        "feed_poll_seconds: 5": "feed_poll_seconds: 0.5",
     }.items():
         assert key in text, key
         text = text.replace(key, value)
