@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 
+from listings_pipeline.call_log import branch_trace
 from listings_pipeline.config import REPO_ROOT, PipelineConfig, load_config
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import (
@@ -29,6 +30,7 @@ from listings_pipeline.warehouse.db import (
     warehouse_url,
 )
 from listings_pipeline.warehouse.models import (
+    ApiCall,
     FeedSubmission,
     Listing,
     ListingIssue,
@@ -39,6 +41,7 @@ from listings_pipeline.warehouse.models import (
     RunSummary,
 )
 from listings_pipeline.warehouse.records import ensure_seller
+from spapi.client import trace
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +282,10 @@ def _product_type_schemas(config: PipelineConfig, branch: dict[str, Any], produc
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     calls = ApiCallLog(engine, branch["run_id"])
     try:
-        with SpApiHook(branch["spapi_conn_id"]).get_client(on_call=calls) as client:
+        with (
+            SpApiHook(branch["spapi_conn_id"]).get_client(on_call=calls) as client,
+            trace(branch_trace(branch["run_id"], branch["seller_id"], branch["marketplace_id"])),
+        ):
             for product_type in sorted(product_types):
                 try:
                     fetch_schema(
@@ -531,7 +537,10 @@ def parse(outcome: dict[str, Any]) -> dict[str, Any]:
             result.update(_requeue_all(engine, config, document, feed_id, status, skus))
             return result
         paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
-        with SpApiHook(document["spapi_conn_id"]).get_client(on_call=calls) as client:
+        with (
+            SpApiHook(document["spapi_conn_id"]).get_client(on_call=calls) as client,
+            trace(branch_trace(run_id, seller_id, marketplace_id)),
+        ):
             doc = client.call(feeds.get_feed_document(outcome["result_document_id"]))
             raw = client.call(feeds.download_feed_document(doc))
         paths.reports.mkdir(parents=True, exist_ok=True)
@@ -760,6 +769,26 @@ def summarise(
     try:
         with session_scope(engine) as session:
             for branch, counts in rows:
+                calls = session.execute(
+                    select(
+                        ApiCall.operation,
+                        func.count(),
+                        func.sum(case((ApiCall.throttled, 1), else_=0)),
+                        func.avg(ApiCall.latency_ms),
+                        func.max(ApiCall.latency_ms),
+                    )
+                    .where(
+                        ApiCall.trace_id
+                        == branch_trace(run_id, branch["seller_id"], branch["marketplace_id"])
+                    )
+                    .group_by(ApiCall.operation)
+                ).all()
+                counts["throttled_calls"] = sum(int(c[2] or 0) for c in calls)
+                totals["throttled_calls"] = totals.get("throttled_calls", 0) + counts["throttled_calls"]
+                latency = {
+                    op: {"calls": n, "avg_ms": round(float(avg or 0), 1), "max_ms": round(float(top or 0), 1)}
+                    for op, n, _, avg, top in calls
+                }
                 session.add(
                     RunSummary(
                         run_id=run_id,
@@ -769,6 +798,7 @@ def summarise(
                         started_at=started_at or datetime.now(UTC),
                         ended_at=datetime.now(UTC),
                         status="success",
+                        latency=latency or None,
                         **{k: v for k, v in counts.items() if hasattr(RunSummary, k)},
                     )
                 )

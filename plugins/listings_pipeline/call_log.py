@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def branch_trace(run_id: str | None, seller_id: str, marketplace_id: str) -> str:
+    """The trace id of one run's SP-API calls for one seller and marketplace.
+
+    Set with :func:`spapi.client.trace`, it is on every log line of those calls and in ``api_calls``,
+    which is how a run summary finds its branch's throttles and latencies.
+    """
+    return f"{run_id}|{seller_id}|{marketplace_id}"
+
+
 class ApiCallLog:
     """Collects :class:`~spapi.client.CallRecord`s (thread-safe) and writes them on :meth:`flush`."""
 

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from listings_pipeline.call_log import ApiCallLog
+from listings_pipeline.call_log import ApiCallLog, branch_trace
 from listings_pipeline.warehouse import ledger
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import AttemptState, FeedSubmission, PublishAttempt
 from spapi import feeds
-from spapi.client import SpApiClient
+from spapi.client import SpApiClient, trace
 from spapi.errors import SpApiError
 from spapi.operators import SubmitFeedOperator
 
@@ -78,11 +78,22 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
     def _client(self) -> SpApiClient:
         return self.hook.get_client(on_call=self.call_log)
 
+    def _trace_id(self, context: Context) -> str:
+        marketplace = self.document.get("marketplace_id") or ",".join(self.marketplace_ids)
+        return branch_trace(self.document.get("run_id") or _run_id(context), self.seller_id, marketplace)
+
     def execute(self, context: Context) -> dict[str, Any]:
         self.call_log.run_id = _run_id(context)
         if "client" not in self.hook.__dict__:
             self.hook.__dict__["client"] = self._client()
-        return super().execute(context)
+        with trace(self._trace_id(context)):
+            return super().execute(context)
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, document_hash: str = ""
+    ) -> dict[str, Any]:
+        with trace(self._trace_id(context)):
+            return super().execute_complete(context, event, document_hash)
 
     def close(self) -> None:
         """Write the calls made so far to ``api_calls``, then release the client and the engine."""

@@ -148,7 +148,11 @@ def test_bad_rows_are_quarantined_good_ones_published_and_a_1_percent_change_res
 
     # the whole run is in the warehouse
     assert pipeline.scalar("select count(*) from publish_attempts where state = 'done'") == 3
-    assert pipeline.scalar("select count(*) from run_summaries") == 3
+    summaries = pipeline.rows("select seller_id, marketplace_id, latency, throttled_calls from run_summaries")
+    assert len(summaries) == 3
+    for summary in summaries:  # each branch's calls, found by their trace id
+        assert {"createFeed", "getFeed", "getDefinitionsProductType"} <= set(summary.latency), summary
+        assert summary.throttled_calls == 0
     assert pipeline.scalar("select count(*) from api_calls where operation = 'createFeed'") == 3
     first_feeds = {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")}
 
