@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from spapi.regions import MARKETPLACES, RegionCode
+from spapi.regions import RegionCode, check_marketplaces
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "include" / "pipeline.yaml"
@@ -34,19 +34,12 @@ class SellerConfig(BaseModel):
     catalog: str | dict[str, Any] = Field(description="a file/glob, s3:// URI, or {kind: sql, ...}")
     name: str | None = None
 
-    @field_validator("marketplaces")
-    @classmethod
-    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [m for m in value if m not in MARKETPLACES]
-        if unknown:
-            raise ValueError(f"unknown marketplace ids {unknown}")
-        return value
-
     @model_validator(mode="after")
-    def _same_region(self) -> SellerConfig:
-        wrong = [m for m in self.marketplaces if MARKETPLACES[m][1] != self.region]
-        if wrong:
-            raise ValueError(f"seller {self.seller_id}: marketplaces {wrong} are not in region {self.region}")
+    def _marketplaces_of_region(self) -> SellerConfig:
+        try:
+            check_marketplaces(self.marketplaces, self.region)
+        except ValueError as err:
+            raise ValueError(f"seller {self.seller_id}: {err}") from None
         return self
 
 

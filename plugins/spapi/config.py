@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from spapi.regions import LWA_TOKEN_URL, MARKETPLACES, RegionCode, get_region
+from spapi.regions import LWA_TOKEN_URL, RegionCode, check_marketplaces, get_region
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 
@@ -81,22 +81,9 @@ class SpApiConfig(BaseModel):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return value
 
-    @field_validator("marketplace_ids")
-    @classmethod
-    def _known_marketplaces(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [m for m in value if m not in MARKETPLACES]
-        if unknown:
-            raise ValueError(f"unknown marketplace ids {unknown}")
-        return value
-
     @model_validator(mode="after")
     def _check_region_and_keys(self) -> SpApiConfig:
-        for marketplace_id in self.marketplace_ids:
-            if MARKETPLACES[marketplace_id][1] != self.region:
-                raise ValueError(
-                    f"marketplace {marketplace_id} ({MARKETPLACES[marketplace_id][0]}) "
-                    f"is not in region {self.region}"
-                )
+        check_marketplaces(self.marketplace_ids, self.region)
         if bool(self.aws_access_key_id) != bool(self.aws_secret_access_key):
             raise ValueError("aws_access_key_id and aws_secret_access_key must be given together")
         return self

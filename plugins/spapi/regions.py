@@ -6,6 +6,7 @@ as both ``UK`` and ``GB``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -83,3 +84,15 @@ def region_of_marketplace(marketplace_id: str) -> RegionCode:
         return MARKETPLACES[marketplace_id][1]
     except KeyError:
         raise ValueError(f"unknown marketplace id {marketplace_id!r}") from None
+
+
+def check_marketplaces(marketplace_ids: Iterable[str], region: str) -> None:
+    """Raise ``ValueError`` naming the first unknown marketplace id, or one outside ``region``."""
+    ids = list(marketplace_ids)
+    unknown = [m for m in ids if m not in MARKETPLACES]
+    if unknown:
+        raise ValueError(f"unknown marketplace ids {unknown}")
+    for marketplace_id in ids:
+        country, home = MARKETPLACES[marketplace_id]
+        if home != region:
+            raise ValueError(f"marketplace {marketplace_id} ({country}) is not in region {region}")
