@@ -431,20 +431,36 @@ class _ClientCore:
         started: float,
         limiter_wait: float,
         response: httpx.Response | None,
-        sent: bool,
     ) -> Exception:
         """Record a failed attempt; return what to raise: a retry signal or the final error."""
         if isinstance(exc, httpx.HTTPError):
             error: SpApiError = self._transport_error(call, exc)
             # A connect error means the request never reached Amazon.
-            sent = sent and not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-            response = None
+            sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
         else:
             error, sent = exc, True
         self._record(call, attempt, started, limiter_wait, response, error)
         if self._retryable(call, error, sent=sent):
             return _RetryableCall(error)
         return error
+
+    def _finish(
+        self,
+        call: Call[T],
+        keys: list[BucketKey],
+        response: httpx.Response,
+        attempt: int,
+        started: float,
+        limiter_wait: float,
+    ) -> T:
+        """The answer is in: feed the limiter, turn it into the result or an error, record the attempt."""
+        self._after_response(keys, response)
+        try:
+            result = self._classify(call, response)
+        except SpApiError as exc:
+            raise self._failed(call, exc, attempt, started, limiter_wait, response) from None
+        self._record(call, attempt, started, limiter_wait, response, None)
+        return result
 
     def _transport_error(self, call: Call[Any], exc: httpx.HTTPError) -> TransportError:
         # The message names the exception type only: httpx messages can contain URLs with presigned
@@ -506,19 +522,13 @@ class SpApiClient(_ClientCore):
             keys = self._bucket_keys(call)
             waited = self.limiter.acquire(keys, max_wait=self.config.max_limiter_wait) if keys else 0.0
             started = time.monotonic()
-            response: httpx.Response | None = None
-            sent = False
+            request = self.http.build_request(call.method, self._url(call), **self._request_kwargs(call))
+            auth = self._auth_for(call)
             try:
-                request = self.http.build_request(call.method, self._url(call), **self._request_kwargs(call))
-                sent = True
-                auth = self._auth_for(call)
                 response = self.http.send(request, auth=auth) if auth else self.http.send(request)
-                self._after_response(keys, response)
-                result = self._classify(call, response)
-            except (httpx.HTTPError, SpApiError) as exc:
-                raise self._failed(call, exc, attempt_no, started, waited, response, sent) from None
-            self._record(call, attempt_no, started, waited, response, None)
-            return result
+            except httpx.HTTPError as exc:
+                raise self._failed(call, exc, attempt_no, started, waited, None) from None
+            return self._finish(call, keys, response, attempt_no, started, waited)
 
         try:
             for retry in Retrying(**self._retrying_kwargs()):
@@ -579,19 +589,13 @@ class AsyncSpApiClient(_ClientCore):
                 await self.limiter.acquire_async(keys, max_wait=self.config.max_limiter_wait) if keys else 0.0
             )
             started = time.monotonic()
-            response: httpx.Response | None = None
-            sent = False
+            request = self.http.build_request(call.method, self._url(call), **self._request_kwargs(call))
+            auth = self._auth_for(call)
             try:
-                request = self.http.build_request(call.method, self._url(call), **self._request_kwargs(call))
-                sent = True
-                auth = self._auth_for(call)
                 response = await (self.http.send(request, auth=auth) if auth else self.http.send(request))
-                self._after_response(keys, response)
-                result = self._classify(call, response)
-            except (httpx.HTTPError, SpApiError) as exc:
-                raise self._failed(call, exc, attempt_no, started, waited, response, sent) from None
-            self._record(call, attempt_no, started, waited, response, None)
-            return result
+            except httpx.HTTPError as exc:
+                raise self._failed(call, exc, attempt_no, started, waited, None) from None
+            return self._finish(call, keys, response, attempt_no, started, waited)
 
         kwargs = self._retrying_kwargs()
         if self._sleep is not None:
