@@ -22,14 +22,16 @@ Errors are reported as Listings-API-style issues (``code``, ``message``, ``sever
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft201909Validator, ValidationError, validators
+from jsonschema import Draft201909Validator, FormatChecker, ValidationError, validators
 from referencing import Registry
 from referencing.jsonschema import DRAFT201909
 
@@ -133,6 +135,28 @@ AmazonSchemaValidator = validators.extend(  # type: ignore[no-untyped-call]
 """Draft 2019-09 plus Amazon's validation keywords."""
 
 
+# Amazon's schemas use ``format`` for dates (``date``, and ``date-time`` in ``oneOf`` pairs with it).
+# Without a checker a format is only an annotation, so any string matched *both* branches of such a
+# ``oneOf`` and every date was rejected. jsonschema checks ``date-time`` only with an extra package;
+# these two stdlib checks are all the product-type schemas need.
+FORMAT_CHECKER = FormatChecker(formats=())
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+@FORMAT_CHECKER.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    return re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None and bool(date.fromisoformat(value))
+
+
+@FORMAT_CHECKER.checks("date-time", raises=ValueError)
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    return _RFC3339.fullmatch(value) is not None and bool(datetime.fromisoformat(value.upper()))
+
+
 def load_meta_schema(path: str | Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(Path(path).read_bytes())
     if data.get("$id") != META_SCHEMA_ID:
@@ -151,7 +175,7 @@ def _registry(meta_schema: Mapping[str, Any] | None) -> Registry:
 
 def make_validator(schema: Mapping[str, Any], meta_schema: Mapping[str, Any] | None = None) -> Any:
     """A validator for one product-type schema; ``meta_schema`` registers Amazon's meta-schema."""
-    return AmazonSchemaValidator(schema, registry=_registry(meta_schema))
+    return AmazonSchemaValidator(schema, registry=_registry(meta_schema), format_checker=FORMAT_CHECKER)
 
 
 def check_schema(schema: Mapping[str, Any], meta_schema: Mapping[str, Any]) -> list[str]:

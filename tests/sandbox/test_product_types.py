@@ -195,3 +195,32 @@ def test_meta_schema_is_resolved_locally_without_network(schemas: ProductTypeSch
 def test_schema_paths_do_not_depend_on_shared_dir() -> None:
     assert META.is_file() and not str(META).startswith(str(REPO.parent / "shared"))
     assert Path(REPO / "include" / "spapi-models" / "LICENSE").is_file()
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("2026-11-23", True),
+        ("2026-11-23T10:00:00Z", True),
+        ("2026-11-23T10:00:00.250+01:00", True),
+        ("2026-02-30", False),
+        ("2026-11-23T10:00:00", False),  # RFC 3339 wants a zone
+        ("next tuesday", False),
+    ],
+)
+def test_dates_in_amazons_one_of_date_or_date_time(value: str, valid: bool) -> None:
+    """Amazon's schemas accept a date *or* a date-time through ``oneOf``; without format checks every
+    string matched both branches and was rejected."""
+    from spapi.product_types import make_validator
+
+    schema = {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "type": "object",
+        "properties": {
+            "start_at": {
+                "oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
+            }
+        },
+    }
+    errors = list(make_validator(schema).iter_errors({"start_at": value}))
+    assert (errors == []) is valid, errors
