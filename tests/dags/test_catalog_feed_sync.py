@@ -7,24 +7,19 @@ The sample catalog covers three product types (SHIRT, LUGGAGE, HEADPHONES) on th
 from __future__ import annotations
 
 import csv
-import json
 import shutil
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
 
 from listings_pipeline.sample_catalog import BAD_ROWS  # noqa: E402
-from listings_pipeline.warehouse import db  # noqa: E402
-from tests.fixtures.sandbox import APP_ID, APP_SECRET, Sandbox  # noqa: E402
+from tests.dags.conftest import REPO, Warehouse, write_pipeline_config  # noqa: E402
+from tests.fixtures.sandbox import Sandbox  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 NA, EU = "A1SANDBOXNA0001", "A3SANDBOXEU0003"
 US, CA, DE = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1PA6795UKMFR9"
 
@@ -38,7 +33,7 @@ def read_catalog(path: Path) -> list[dict[str, str]]:
 class Pipeline:
     config_path: Path
     catalog: Path
-    engine: sa.Engine
+    warehouse: Warehouse
     sandbox: Sandbox
 
     def run(self) -> Any:
@@ -49,63 +44,20 @@ class Pipeline:
         return dag.test(run_conf={"config_path": str(self.config_path)})
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(sa.text(sql), params))
+        return self.warehouse.rows(sql, **params)
 
     def scalar(self, sql: str, **params: Any) -> Any:
-        with self.engine.connect() as conn:
-            return conn.execute(sa.text(sql), params).scalar()
+        return self.warehouse.scalar(sql, **params)
 
 
 @pytest.fixture
 def pipeline(
-    tmp_path: Path, sandbox: Sandbox, postgres_url: str, airflow_db: None, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Pipeline]:
-    schema = f"dag_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    warehouse_url = url.render_as_string(hide_password=False)
-    db.upgrade(warehouse_url)
-    monkeypatch.setenv("SPAPI_WAREHOUSE_URL", warehouse_url)
-    for conn_id, token, seller, region in (
-        ("SPAPI_SANDBOX_NA", "Atzr|sandbox-na-0001", NA, "na"),
-        ("SPAPI_SANDBOX_EU", "Atzr|sandbox-eu-0003", EU, "eu"),
-    ):
-        extra = {
-            "refresh_token": token,
-            "seller_id": seller,
-            "region": region,
-            "endpoint_url": sandbox.url,
-            "token_url": f"{sandbox.url}/auth/o2/token",
-            "rate_scale": 50,
-        }
-        monkeypatch.setenv(
-            f"AIRFLOW_CONN_{conn_id}",
-            json.dumps({"conn_type": "spapi", "login": APP_ID, "password": APP_SECRET, "extra": extra}),
-        )
+    tmp_path: Path, sandbox_connections: Sandbox, pg_warehouse: Warehouse, airflow_db: None
+) -> Pipeline:
     catalog = tmp_path / "catalog.csv"
     shutil.copy(REPO / "include" / "sample_catalog" / "catalog.csv", catalog)
-    text = (REPO / "include" / "pipeline.yaml").read_text()
-    for key, value in {
-        "var_dir: ../var": f"var_dir: {tmp_path / 'var'}",
-        "mappings_dir: catalog_mappings": f"mappings_dir: {REPO / 'include' / 'catalog_mappings'}",
-        "product_types_dir: product_types": f"product_types_dir: {REPO / 'include' / 'product_types'}",
-        "content_policy: content_policy.yaml": f"content_policy: {REPO / 'include' / 'content_policy.yaml'}",
-        "catalog: sample_catalog/catalog.csv": f"catalog: {catalog}",
-        "feed_poll_seconds: 5": "feed_poll_seconds: 0.5",
-    }.items():
-        assert key in text, key
-        text = text.replace(key, value)
-    config_path = tmp_path / "pipeline.yaml"
-    config_path.write_text(text)
-    engine = db.make_engine(warehouse_url)
-    yield Pipeline(config_path, catalog, engine, sandbox)
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    config = write_pipeline_config(tmp_path, catalog, **{"feed_poll_seconds: 5": "feed_poll_seconds: 0.5"})
+    return Pipeline(config, catalog, pg_warehouse, sandbox_connections)
 
 
 def test_bad_rows_are_quarantined_good_ones_published_and_a_1_percent_change_resubmits_only_those(

@@ -1,0 +1,833 @@
+"""The per-SKU path (DESIGN.md, "The per-SKU path"): small change sets through the Listings Items API.
+
+Used by the ``listings_hotfix`` DAG (an operator's form), and meant for the router and the
+dead-letter replay later. The steps, one function per DAG task:
+
+1. :func:`validate_form` turns the form (or any dict) into a :class:`HotfixRequest`; a bad form
+   fails here with one sentence per problem, each naming the field.
+2. :func:`plan` checks the request against the pipeline config (the seller and its marketplaces),
+   builds one change per SKU x marketplace (:func:`build_changes`) and cuts them into batches.
+3. :func:`apply_batch` sends each change (``patchListingsItem``, ``putListingsItem`` or
+   ``deleteListingsItem``) through the shared limiter, and records the outcome: ``listing_issues``
+   rows (source ``listings_api``), a lifecycle transition, and a ``dead_letters`` row for an INVALID
+   answer or a call that failed after its retries. Nothing is dropped.
+4. :func:`summarise` adds the batches up.
+
+A change is a plain JSON-able dict (it travels as XCom and holds no secret)::
+
+    {"seller_id", "marketplace_id", "sku", "action", "operation", "product_type", "preview",
+     "body",       # the request body on the wire (None for delete)
+     "payload"}    # put_from_catalog only: the catalog's feed-shaped message (its hash is the
+                   # one the bulk path compares, so the next sync sees the listing as unchanged)
+
+Lifecycle: before the call a listing moves to ``submitted`` (through ``ready`` when it must); after
+it, to ``accepted`` (``deleted`` for a delete), or ``invalid`` then ``dead_lettered``, or straight
+to ``dead_lettered`` when the call failed. Patches and deletes set only ``submitted_hash`` (the hash
+of the change), never the catalog ``payload``: the bulk path then holds the listing until the
+catalog row itself changes, so the next scheduled sync does not undo a hotfix. With ``preview``
+(``mode=VALIDATION_PREVIEW``) nothing moves and nothing is dead-lettered: only the issues Amazon
+reports are recorded, and the verdict is returned.
+
+``put_from_catalog`` reads the seller's catalog with :func:`listings_pipeline.extract.extract_snapshot`
+(any source the bulk path supports: file, S3, SQL) into a run-scoped snapshot, reads the SKUs' rows
+from it with pyarrow, and maps them with :func:`listings_pipeline.transform.row_to_message`. The
+Great Expectations gate of the bulk path is not run here: Amazon's own validation answers inline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from listings_pipeline.bulk import BranchPaths, payload_hash
+from listings_pipeline.call_log import ApiCallLog, branch_trace
+from listings_pipeline.config import PipelineConfig, load_config
+from listings_pipeline.warehouse import lifecycle
+from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
+from listings_pipeline.warehouse.models import Listing, ListingStatus, PublishPath
+from spapi.models.listings import PATCH_PATH_PATTERN, PatchOperation
+from spapi.regions import MARKETPLACES
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from spapi.call import Call
+    from spapi.models.listings import ListingsItemSubmissionResponse
+
+log = logging.getLogger(__name__)
+
+L = ListingStatus
+
+Action = Literal["price", "quantity", "patch", "delete", "put_from_catalog"]
+ACTIONS: tuple[str, ...] = ("price", "quantity", "patch", "delete", "put_from_catalog")
+MAX_SKUS = 500
+MAX_SKU_LENGTH = 40  # Amazon's seller SKU limit
+DEFAULT_BATCH_SIZE = 20
+PATCH_OPS = ("add", "replace", "merge", "delete")
+
+#: The fields each action uses besides seller, marketplaces, SKUs, product type and preview.
+ACTION_FIELDS: dict[str, tuple[str, ...]] = {
+    "price": ("price", "currency", "sale_price", "sale_start", "sale_end", "minimum_price", "maximum_price"),
+    "quantity": ("quantity", "handling_time"),
+    "patch": ("attribute_patch",),
+    "delete": (),
+    "put_from_catalog": (),
+}
+_ALL_ACTION_FIELDS = tuple(dict.fromkeys(f for fields in ACTION_FIELDS.values() for f in fields))
+_SPLIT = re.compile(r"[\n\r,;]+")
+_PATCH_PATH = re.compile(PATCH_PATH_PATTERN)
+
+
+class HotfixFormError(ValueError):
+    """The hotfix form (or request) is not valid; ``str()`` lists every problem, field by field."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("The hotfix form is not valid:\n" + "\n".join(f"- {p}" for p in self.problems))
+
+
+# --- the request ------------------------------------------------------------------------------------
+
+
+def _split_list(value: Any) -> list[str]:
+    """A list, or text pasted one per line or separated by commas/semicolons; trimmed, empties dropped."""
+    if value is None:
+        return []
+    items: Iterable[Any] = _SPLIT.split(value) if isinstance(value, str) else value
+    if not isinstance(items, Iterable):
+        raise ValueError("give a list, or text with one value per line or separated by commas")
+    out = [str(item).strip() for item in items if item is not None]
+    return [item for item in out if item]
+
+
+def _patch_ops(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f"is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
+            ) from None
+    if isinstance(value, Mapping):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ValueError("must be a JSON list of patch operations, e.g. " + _PATCH_EXAMPLE)
+    ops = []
+    for index, op in enumerate(value):
+        if isinstance(op, PatchOperation):
+            ops.append(op)
+            continue
+        if not isinstance(op, Mapping):
+            raise ValueError(f"operation {index + 1} is not an object like {_PATCH_EXAMPLE}")
+        if op.get("op") not in PATCH_OPS:
+            raise ValueError(
+                f"operation {index + 1}: op {op.get('op')!r} is not one of {', '.join(PATCH_OPS)} "
+                "(Amazon has no 'remove')"
+            )
+        path = op.get("path")
+        if not isinstance(path, str) or not _PATCH_PATH.match(path):
+            raise ValueError(
+                f"operation {index + 1}: path {path!r} is not allowed; only top-level attributes can be "
+                "patched, as '/attributes/<name>'"
+            )
+        values = op.get("value")
+        if values is not None and (
+            not isinstance(values, list) or not all(isinstance(v, Mapping) for v in values)
+        ):
+            raise ValueError(
+                f"operation {index + 1}: value of {path} must be an array of objects, even for one value "
+                '(e.g. [{"value": "Navy", "marketplace_id": "ATVPDKIKX0DER"}])'
+            )
+        extra = set(op) - {"op", "path", "value"}
+        if extra:
+            raise ValueError(f"operation {index + 1}: unknown keys {sorted(extra)}; use op, path and value")
+        try:
+            ops.append(PatchOperation.model_validate(dict(op)))
+        except ValidationError as err:
+            raise ValueError(f"operation {index + 1}: {err.errors()[0]['msg']}") from None
+    return ops
+
+
+_PATCH_EXAMPLE = '[{"op": "replace", "path": "/attributes/color", "value": [{"value": "Navy"}]}]'
+
+
+class HotfixRequest(BaseModel):
+    """One operator change: an action on some SKUs of one seller in some marketplaces.
+
+    ``skus`` and ``marketplace_ids`` accept a list or pasted text (one per line, or separated by
+    commas); values are trimmed and duplicates removed, keeping the order. Which other fields are
+    needed depends on ``action`` (:data:`ACTION_FIELDS`); a field of another action is an error, so
+    a form filled in for one action and submitted for another does not send half of each.
+
+    ``preview`` defaults to true: Amazon validates (``mode=VALIDATION_PREVIEW``) and stores nothing.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    seller_id: str = Field(min_length=1)
+    marketplace_ids: tuple[str, ...] = Field(min_length=1)
+    skus: tuple[str, ...] = Field(min_length=1, max_length=MAX_SKUS)
+    action: Action
+    product_type: str | None = None
+    preview: bool = True
+    # price
+    price: Decimal | None = Field(default=None, gt=0, le=1_000_000)
+    currency: str | None = None
+    sale_price: Decimal | None = Field(default=None, gt=0, le=1_000_000)
+    sale_start: date | None = None
+    sale_end: date | None = None
+    minimum_price: Decimal | None = Field(default=None, gt=0, le=1_000_000)
+    maximum_price: Decimal | None = Field(default=None, gt=0, le=1_000_000)
+    # quantity
+    quantity: int | None = Field(default=None, ge=0, le=100_000_000)
+    handling_time: int | None = Field(default=None, ge=1, le=30)
+    # patch
+    attribute_patch: tuple[PatchOperation, ...] | None = None
+
+    @field_validator("skus", mode="before")
+    @classmethod
+    def _skus(cls, value: Any) -> list[str]:
+        skus = list(dict.fromkeys(_split_list(value)))
+        if not skus:
+            raise ValueError("give at least one SKU (one per line, or separated by commas)")
+        if len(skus) > MAX_SKUS:
+            raise ValueError(
+                f"at most {MAX_SKUS} SKUs per hotfix (got {len(skus)}); larger change sets go through "
+                "the catalog feed sync"
+            )
+        long = [s for s in skus if len(s) > MAX_SKU_LENGTH]
+        if long:
+            raise ValueError(f"SKUs are at most {MAX_SKU_LENGTH} characters; too long: {long[:3]}")
+        return skus
+
+    @field_validator("marketplace_ids", mode="before")
+    @classmethod
+    def _marketplaces(cls, value: Any) -> list[str]:
+        ids = list(dict.fromkeys(_split_list(value)))
+        if not ids:
+            raise ValueError("choose at least one marketplace")
+        unknown = [m for m in ids if m not in MARKETPLACES]
+        if unknown:
+            raise ValueError(f"unknown marketplace ids {unknown}")
+        regions = {MARKETPLACES[m][1] for m in ids}
+        if len(regions) > 1:
+            raise ValueError(
+                "all marketplaces must be in one region (one seller account per region); got "
+                + ", ".join(f"{m} ({MARKETPLACES[m][0]}, {MARKETPLACES[m][1].upper()})" for m in ids)
+            )
+        return ids
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        text = str(value).strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", text):
+            raise ValueError(f"must be an ISO 4217 code of three letters, such as USD or CAD; got {value!r}")
+        return text
+
+    @field_validator("product_type", mode="before")
+    @classmethod
+    def _product_type(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return str(value).strip().upper()
+
+    @field_validator("attribute_patch", mode="before")
+    @classmethod
+    def _patch(cls, value: Any) -> Any:
+        return _patch_ops(value)
+
+    @model_validator(mode="after")
+    def _per_action(self) -> HotfixRequest:
+        problems: list[str] = []
+        used = ACTION_FIELDS[self.action]
+        for name in _ALL_ACTION_FIELDS:
+            if name not in used and getattr(self, name) is not None:
+                owner = next(a for a, fields in ACTION_FIELDS.items() if name in fields)
+                problems.append(f"{name} belongs to the '{owner}' action; clear it for '{self.action}'")
+        if self.action in ("price", "quantity", "patch") and not self.product_type:
+            problems.append(
+                f"product_type is required for '{self.action}': Amazon's patchListingsItem needs it "
+                "(e.g. LUGGAGE)"
+            )
+        if self.action == "price":
+            problems.extend(self._price_problems())
+        elif self.action == "quantity" and self.quantity is None:
+            problems.append("quantity is required for 'quantity' (0 or more units)")
+        elif self.action == "patch" and not self.attribute_patch:
+            problems.append("attribute_patch is required for 'patch', e.g. " + _PATCH_EXAMPLE)
+        elif self.action == "delete" and self.preview:
+            problems.append(
+                "preview is not available for 'delete' (Amazon's deleteListingsItem has no validation "
+                "preview); switch preview off to delete"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def _price_problems(self) -> list[str]:
+        problems = []
+        if self.price is None:
+            problems.append("price is required for 'price' (greater than 0)")
+        if self.currency is None:
+            problems.append("currency is required for 'price' (ISO 4217, e.g. USD)")
+        sale = (self.sale_price, self.sale_start, self.sale_end)
+        if any(v is not None for v in sale) and any(v is None for v in sale):
+            problems.append("a sale needs all of sale_price, sale_start and sale_end")
+        if self.sale_start and self.sale_end and self.sale_end < self.sale_start:
+            problems.append(f"sale_end ({self.sale_end}) is before sale_start ({self.sale_start})")
+        if self.price is not None:
+            if self.sale_price is not None and self.sale_price >= self.price:
+                problems.append(f"sale_price ({self.sale_price}) must be below price ({self.price})")
+            if self.minimum_price is not None and self.minimum_price > self.price:
+                problems.append(f"minimum_price ({self.minimum_price}) is above price ({self.price})")
+            if self.maximum_price is not None and self.maximum_price < self.price:
+                problems.append(f"maximum_price ({self.maximum_price}) is below price ({self.price})")
+        if (
+            self.minimum_price is not None
+            and self.maximum_price is not None
+            and self.minimum_price > self.maximum_price
+        ):
+            problems.append(
+                f"minimum_price ({self.minimum_price}) is above maximum_price ({self.maximum_price})"
+            )
+        return problems
+
+    @property
+    def mode(self) -> Literal["VALIDATION_PREVIEW"] | None:
+        return "VALIDATION_PREVIEW" if self.preview else None
+
+
+def _field_problem(error: Mapping[str, Any]) -> str:
+    loc = [str(p) for p in error.get("loc", ())]
+    field = loc[0] if loc else ""
+    message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+    kind = error.get("type")
+    if kind == "missing":
+        return f"{field} is required"
+    if kind == "extra_forbidden":
+        return f"{field} is not a field of the hotfix form"
+    if kind == "literal_error" and field == "action":
+        return f"action must be one of {', '.join(ACTIONS)}; got {error.get('input')!r}"
+    if not field:  # a model-level check: its sentences already name their fields
+        return message
+    value = error.get("input")
+    shown = f" (got {value!r})" if kind and kind not in ("value_error",) and value is not None else ""
+    if message and message[0].isupper():
+        message = message[0].lower() + message[1:]
+    where = (
+        f"{field}[{loc[1]}]" if len(loc) > 1 and loc[1].isdigit() and field != "attribute_patch" else field
+    )
+    return f"{where}: {message}{shown}"
+
+
+def parse_request(data: Mapping[str, Any] | HotfixRequest) -> HotfixRequest:
+    """A :class:`HotfixRequest` from a form or dict; unknown keys are ignored when the value is empty.
+
+    :raises HotfixFormError: every problem, one sentence each naming its field.
+    """
+    if isinstance(data, HotfixRequest):
+        return data
+    fields = {k: v for k, v in data.items() if k in HotfixRequest.model_fields}
+    try:
+        return HotfixRequest.model_validate(fields)
+    except ValidationError as err:
+        problems: list[str] = []
+        for error in err.errors():
+            for sentence in _field_problem(error).split("\n"):
+                if sentence not in problems:
+                    problems.append(sentence)
+        raise HotfixFormError(problems) from None
+
+
+def check_against_config(request: HotfixRequest, config: PipelineConfig) -> None:
+    """The seller must be in the pipeline config and the marketplaces among its own."""
+    try:
+        seller = config.seller(request.seller_id)
+    except KeyError:
+        known = ", ".join(s.seller_id for s in config.sellers)
+        raise HotfixFormError(
+            [f"seller_id {request.seller_id!r} is not in the pipeline config (known: {known})"]
+        ) from None
+    foreign = [m for m in request.marketplace_ids if m not in seller.marketplaces]
+    if foreign:
+        allowed = ", ".join(f"{m} ({MARKETPLACES[m][0]})" for m in seller.marketplaces)
+        raise HotfixFormError(
+            [
+                f"marketplace_ids {foreign} are not marketplaces of seller {seller.seller_id} (its own: {allowed})"
+            ]
+        )
+
+
+# --- changes ------------------------------------------------------------------------------------------
+
+
+def _money(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _schedule(value: Decimal) -> list[dict[str, Any]]:
+    return [{"schedule": [{"value_with_tax": _money(value)}]}]
+
+
+def price_patch(request: HotfixRequest, marketplace_id: str) -> dict[str, Any]:
+    """``purchasable_offer`` as Amazon's schema nests it (``our_price[].schedule[].value_with_tax``,
+    ``discounted_price`` with ``start_at``/``end_at``, ``minimum/maximum_seller_allowed_price``).
+
+    ``replace`` sets the whole offer for this marketplace and currency, as Amazon's own price
+    example does: a sale or bound not given in the form is removed.
+    """
+    assert request.price is not None and request.currency is not None
+    offer: dict[str, Any] = {
+        "marketplace_id": marketplace_id,
+        "currency": request.currency,
+        "our_price": _schedule(request.price),
+    }
+    if request.sale_price is not None and request.sale_start and request.sale_end:
+        offer["discounted_price"] = [
+            {
+                "schedule": [
+                    {
+                        "start_at": request.sale_start.isoformat(),
+                        "end_at": request.sale_end.isoformat(),
+                        "value_with_tax": _money(request.sale_price),
+                    }
+                ]
+            }
+        ]
+    if request.minimum_price is not None:
+        offer["minimum_seller_allowed_price"] = _schedule(request.minimum_price)
+    if request.maximum_price is not None:
+        offer["maximum_seller_allowed_price"] = _schedule(request.maximum_price)
+    return {"op": "replace", "path": "/attributes/purchasable_offer", "value": [offer]}
+
+
+def quantity_patch(request: HotfixRequest) -> dict[str, Any]:
+    """``fulfillment_availability`` for the merchant channel (``DEFAULT``): quantity and handling time."""
+    assert request.quantity is not None
+    entry: dict[str, Any] = {"fulfillment_channel_code": "DEFAULT", "quantity": request.quantity}
+    if request.handling_time is not None:
+        entry["lead_time_to_ship_max_days"] = request.handling_time
+    return {"op": "replace", "path": "/attributes/fulfillment_availability", "value": [entry]}
+
+
+def _change(request: HotfixRequest, sku: str, marketplace_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "seller_id": request.seller_id,
+        "marketplace_id": marketplace_id,
+        "sku": sku,
+        "action": request.action,
+        "preview": request.preview,
+        "product_type": request.product_type,
+        "body": None,
+        "payload": None,
+        **fields,
+    }
+
+
+def build_changes(
+    request: HotfixRequest, config: PipelineConfig, *, run_id: str = "manual"
+) -> list[dict[str, Any]]:
+    """One change per SKU x marketplace (JSON-able dicts; see the module docstring).
+
+    :param run_id: names the catalog snapshot folder of ``put_from_catalog``.
+    :raises HotfixFormError: the seller or marketplaces are not in ``config``; or, for
+        ``put_from_catalog``, a SKU has no catalog row or its row cannot be mapped (nothing is sent).
+    """
+    check_against_config(request, config)
+    if request.action == "put_from_catalog":
+        return _catalog_changes(request, config, run_id)
+    changes = []
+    for sku in request.skus:
+        for marketplace_id in request.marketplace_ids:
+            if request.action == "delete":
+                changes.append(_change(request, sku, marketplace_id, operation="deleteListingsItem"))
+                continue
+            if request.action == "price":
+                patches = [price_patch(request, marketplace_id)]
+            elif request.action == "quantity":
+                patches = [quantity_patch(request)]
+            else:
+                patches = [op.model_dump(exclude_none=True) for op in request.attribute_patch or ()]
+            body = {"productType": request.product_type, "patches": patches}
+            changes.append(_change(request, sku, marketplace_id, operation="patchListingsItem", body=body))
+    return changes
+
+
+def _catalog_rows(
+    config: PipelineConfig, seller_id: str, marketplace_id: str, run_id: str
+) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    from listings_pipeline.extract import extract_snapshot
+
+    seller = config.seller(seller_id)
+    snapshot = extract_snapshot(
+        seller.catalog,
+        BranchPaths.of(config, run_id, seller_id, marketplace_id).snapshots,
+        seller_id=seller_id,
+        marketplace_id=marketplace_id,
+        run_id=run_id,
+    )
+    rows: list[dict[str, Any]] = pq.read_table(snapshot.path).to_pylist()
+    return rows
+
+
+def _catalog_changes(request: HotfixRequest, config: PipelineConfig, run_id: str) -> list[dict[str, Any]]:
+    from listings_pipeline.mapping import load_mappings
+    from listings_pipeline.transform import TransformError, row_to_message
+
+    mappings = load_mappings(config.mappings_dir)
+    wanted = set(request.skus)
+    problems: list[str] = []
+    changes = []
+    for marketplace_id in request.marketplace_ids:
+        rows = {
+            str(r["sku"]).strip(): r
+            for r in _catalog_rows(config, request.seller_id, marketplace_id, run_id)
+            if r.get("sku") is not None and str(r["sku"]).strip() in wanted
+        }
+        for sku in request.skus:
+            row = rows.get(sku)
+            if row is None:
+                problems.append(f"SKU {sku} has no catalog row for marketplace {marketplace_id}")
+                continue
+            product_type = str(row.get("product_type") or "").strip().upper()
+            mapping = mappings.get(product_type)
+            if mapping is None:
+                problems.append(f"SKU {sku}: no catalog mapping for product type {product_type or '(empty)'}")
+                continue
+            try:
+                message = row_to_message(row, mapping, marketplace_id)
+            except TransformError as err:
+                problems.append(f"SKU {sku} in {marketplace_id}: {err}")
+                continue
+            body = {
+                "productType": message["productType"],
+                "requirements": message["requirements"],
+                "attributes": message["attributes"],
+            }
+            changes.append(
+                _change(
+                    request,
+                    sku,
+                    marketplace_id,
+                    operation="putListingsItem",
+                    product_type=message["productType"],
+                    body=body,
+                    payload=message,
+                )
+            )
+    if problems:
+        raise HotfixFormError(problems)
+    return changes
+
+
+def batches(changes: Sequence[dict[str, Any]], size: int = DEFAULT_BATCH_SIZE) -> list[list[dict[str, Any]]]:
+    """``changes`` in lists of at most ``size``, in order (one mapped task each)."""
+    if size < 1:
+        raise ValueError("size must be at least 1")
+    return [list(changes[start : start + size]) for start in range(0, len(changes), size)]
+
+
+# --- apply ----------------------------------------------------------------------------------------------
+
+
+def _call_for(change: Mapping[str, Any], issue_locale: str | None) -> Call[ListingsItemSubmissionResponse]:
+    from spapi import listings
+
+    mode: Literal["VALIDATION_PREVIEW"] | None = "VALIDATION_PREVIEW" if change["preview"] else None
+    seller_id, sku, marketplace_id = change["seller_id"], change["sku"], change["marketplace_id"]
+    operation = change["operation"]
+    if operation == "patchListingsItem":
+        return listings.patch_listings_item(
+            seller_id, sku, [marketplace_id], change["body"], mode=mode, issue_locale=issue_locale
+        )
+    if operation == "putListingsItem":
+        return listings.put_listings_item(
+            seller_id, sku, marketplace_id, change["body"], mode=mode, issue_locale=issue_locale
+        )
+    if operation == "deleteListingsItem":
+        return listings.delete_listings_item(seller_id, sku, marketplace_id, issue_locale=issue_locale)
+    raise ValueError(f"unknown operation {operation!r}")
+
+
+def _key(change: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "seller_id": change["seller_id"],
+        "marketplace_id": change["marketplace_id"],
+        "sku": change["sku"],
+    }
+
+
+def _mark_submitted(engine: Engine, changes: Sequence[Mapping[str, Any]], run_id: str) -> None:
+    """Move each listing to ``submitted`` (through ``ready`` where the lifecycle needs it)."""
+    from sqlalchemy import select
+
+    from listings_pipeline.warehouse.records import ensure_seller
+
+    with session_scope(engine) as session:
+        for seller_id in sorted({c["seller_id"] for c in changes}):
+            ensure_seller(session, seller_id)
+        current: dict[tuple[str, str], str | None] = {}
+        for change in changes:
+            status = session.scalar(
+                select(Listing.status).where(
+                    Listing.seller_id == change["seller_id"],
+                    Listing.marketplace_id == change["marketplace_id"],
+                    Listing.sku == change["sku"],
+                )
+            )
+            current[(change["marketplace_id"], change["sku"])] = status
+        to_ready = [
+            {**_key(c), "product_type": c.get("product_type")}
+            for c in changes
+            if current[(c["marketplace_id"], c["sku"])] not in (L.READY, L.SUBMITTED)
+        ]
+        if to_ready:
+            lifecycle.transition_many(
+                session, to_ready, cause="listings_api:plan", run_id=run_id, to_status=L.READY
+            )
+        submitted = []
+        for change in changes:
+            fields: dict[str, Any] = {}
+            if change.get("payload") is not None:  # put_from_catalog: the catalog's own message
+                fields.update(payload=change["payload"], payload_hash=payload_hash(change["payload"]))
+            else:  # a hotfix: the catalog payload stays; the change's hash is what was sent
+                fields["submitted_hash"] = payload_hash(
+                    {"operation": change["operation"], "body": change.get("body")}
+                )
+            submitted.append({**_key(change), **fields})
+        lifecycle.transition_many(
+            session, submitted, cause="listings_api:submit", run_id=run_id, to_status=L.SUBMITTED
+        )
+
+
+def _reason(response: ListingsItemSubmissionResponse) -> tuple[str, str | None]:
+    errors = response.errors
+    if not errors:
+        return f"{response.status} without an error issue", None
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{first.code}: {first.message}{more}", first.code
+
+
+def _record(
+    engine: Engine,
+    change: Mapping[str, Any],
+    run_id: str,
+    response: ListingsItemSubmissionResponse | None,
+    error: Exception | None,
+) -> dict[str, Any]:
+    """Write one change's outcome; return it for the task's result (no secrets: Amazon's codes only)."""
+    from sqlalchemy import insert
+
+    from listings_pipeline.warehouse.models import ListingIssue
+    from listings_pipeline.warehouse.records import listings_api_issue_rows
+
+    preview = bool(change["preview"])
+    outcome: dict[str, Any] = {
+        "sku": change["sku"],
+        "marketplace_id": change["marketplace_id"],
+        "operation": change["operation"],
+        "preview": preview,
+        "submission_id": response.submission_id if response else None,
+        "issue_codes": [i.code for i in (response.issues or ())] if response else [],
+    }
+    to_status: str | None
+    letter: tuple[str, str | None] | None = None
+    if response is None:
+        code = getattr(error, "code", None) or (
+            str(getattr(error, "status", "")) if getattr(error, "status", None) else type(error).__name__
+        )
+        outcome.update(status="failed", error_code=code)
+        to_status = None if preview else L.DEAD_LETTERED
+        letter = (f"call failed after retries: {error}", code)
+    elif response.accepted:
+        outcome["status"] = "accepted"
+        to_status = L.DELETED if change["operation"] == "deleteListingsItem" else L.ACCEPTED
+    elif response.is_valid:
+        outcome["status"] = "valid"
+        to_status = None
+    else:
+        outcome["status"] = "invalid" if response.is_invalid else str(response.status).lower()
+        to_status = None if preview else L.INVALID
+        letter = _reason(response)
+        outcome["error_code"] = letter[1]
+    with session_scope(engine) as session:
+        if response is not None and response.issues:
+            session.execute(
+                insert(ListingIssue),
+                listings_api_issue_rows(
+                    response.issues,
+                    seller_id=change["seller_id"],
+                    marketplace_id=change["marketplace_id"],
+                    sku=change["sku"],
+                    submission_id=response.submission_id,
+                    run_id=run_id,
+                ),
+            )
+        if preview:
+            return outcome
+        cause = (
+            f"listings_api:{response.submission_id}" if response else f"listings_api:{change['operation']}"
+        )
+        extra = {"last_submission_id": response.submission_id} if response else {}
+        assert to_status is not None
+        lifecycle.transition_many(
+            session, [{**_key(change), **extra}], cause=cause, run_id=run_id, to_status=to_status
+        )
+        if letter is not None:
+            reason, code = letter
+            lifecycle.open_dead_letter(
+                session,
+                **_key(change),
+                path=PublishPath.LISTINGS_API,
+                operation=change["operation"],
+                reason=reason[:2000],
+                payload=dict(change),
+                code=code,
+                run_id=run_id,
+            )
+            if to_status != L.DEAD_LETTERED:
+                lifecycle.transition_many(
+                    session, [_key(change)], cause=cause, run_id=run_id, to_status=L.DEAD_LETTERED
+                )
+            outcome["dead_lettered"] = True
+    return outcome
+
+
+def apply_batch(
+    batch: Sequence[dict[str, Any]],
+    *,
+    spapi_conn_id: str,
+    run_id: str,
+    config_path: str | None = None,
+) -> dict[str, Any]:
+    """Send one batch of changes through the Listings Items API and record every outcome.
+
+    Calls go through the client's shared limiter and retries; each is recorded in ``api_calls``
+    under the branch's trace id. An INVALID answer and a call that still fails after its retries
+    are both dead-lettered (``path="listings_api"``), never dropped. With ``preview`` only issues
+    are recorded.
+
+    :return: counts (``accepted``, ``valid``, ``invalid``, ``failed``, ``dead_lettered``, ``issues``)
+        and ``outcomes``: per SKU x marketplace its status, submission id and issue codes.
+    """
+    from spapi.client import trace
+    from spapi.errors import SpApiError
+    from spapi.hooks import SpApiHook
+
+    config = load_config(config_path)
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    calls = ApiCallLog(engine, run_id)
+    outcomes: list[dict[str, Any]] = []
+    try:
+        live = [c for c in batch if not c["preview"]]
+        if live:
+            _mark_submitted(engine, live, run_id)
+        with SpApiHook(spapi_conn_id).get_client(on_call=calls) as client:
+            for change in batch:
+                response: ListingsItemSubmissionResponse | None = None
+                error: Exception | None = None
+                with trace(branch_trace(run_id, change["seller_id"], change["marketplace_id"])):
+                    try:
+                        response = client.call(_call_for(change, config.issue_locale))
+                    except SpApiError as err:
+                        log.warning(
+                            "%s %s/%s failed: %s",
+                            change["operation"],
+                            change["marketplace_id"],
+                            change["sku"],
+                            err,
+                        )
+                        error = err
+                outcomes.append(_record(engine, change, run_id, response, error))
+    finally:
+        calls.flush()
+        engine.dispose()
+    counts = {
+        name: sum(1 for o in outcomes if o["status"] == name)
+        for name in ("accepted", "valid", "invalid", "failed")
+    }
+    return {
+        "changes": len(batch),
+        **counts,
+        "dead_lettered": sum(1 for o in outcomes if o.get("dead_lettered")),
+        "issues": sum(len(o["issue_codes"]) for o in outcomes),
+        "outcomes": outcomes,
+    }
+
+
+# --- DAG steps --------------------------------------------------------------------------------------------
+
+
+def validate_form(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Step 1: the form as a :class:`HotfixRequest`, checked against the pipeline config."""
+    request = parse_request(params)
+    check_against_config(request, load_config(params.get("config_path")))
+    return {**request.model_dump(mode="json"), "config_path": params.get("config_path")}
+
+
+def plan(
+    request: Mapping[str, Any], run_id: str, batch_size: int = DEFAULT_BATCH_SIZE
+) -> list[dict[str, Any]]:
+    """Step 2: the changes, in batches, each with what :func:`apply_batch` needs (one mapped task each)."""
+    config_path = request.get("config_path")
+    config = load_config(config_path)
+    parsed = parse_request(request)
+    seller = config.seller(parsed.seller_id)
+    changes = build_changes(parsed, config, run_id=run_id)
+    return [
+        {"spapi_conn_id": seller.spapi_conn_id, "config_path": config_path, "changes": batch}
+        for batch in batches(changes, batch_size)
+    ]
+
+
+def apply(batch: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    """Step 3: :func:`apply_batch` for one planned batch."""
+    return apply_batch(
+        batch["changes"],
+        spapi_conn_id=batch["spapi_conn_id"],
+        run_id=run_id,
+        config_path=batch.get("config_path"),
+    )
+
+
+def summarise(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Step 4: totals over the batches, and every SKU that did not get through."""
+    totals = {
+        "changes": 0,
+        "accepted": 0,
+        "valid": 0,
+        "invalid": 0,
+        "failed": 0,
+        "dead_lettered": 0,
+        "issues": 0,
+    }
+    problems: list[Mapping[str, Any]] = []
+    for result in results:
+        for name in totals:
+            totals[name] += int(result.get(name, 0))
+        problems.extend(o for o in result.get("outcomes", ()) if o["status"] not in ("accepted", "valid"))
+    for outcome in problems:
+        log.warning(
+            "%s %s/%s: %s %s",
+            outcome["operation"],
+            outcome["marketplace_id"],
+            outcome["sku"],
+            outcome["status"],
+            outcome.get("error_code") or "",
+        )
+    return {**totals, "problems": problems}

@@ -1,0 +1,130 @@
+"""listings_hotfix end to end: ``dag.test(run_conf=...)`` against the live sandbox, with the PostgreSQL
+warehouse. One seeded listing per action keeps each run to a few calls."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
+
+from spapi import listings  # noqa: E402
+from tests.dags.conftest import REPO, Warehouse, write_pipeline_config  # noqa: E402
+from tests.fixtures.sandbox import SELLER, US, Sandbox, new_client  # noqa: E402
+from tests.sandbox.conftest import luggage_attributes  # noqa: E402
+
+
+@dataclass
+class Hotfix:
+    config_path: Path
+    warehouse: Warehouse
+    sandbox: Sandbox
+
+    def seed(self, sku: str) -> None:
+        body = {"productType": "LUGGAGE", "requirements": "LISTING", "attributes": luggage_attributes(US)}
+        with new_client(self.sandbox) as client:
+            assert client.call(listings.put_listings_item(SELLER, sku, US, body)).accepted
+
+    def item(self, sku: str) -> Any:
+        from spapi.errors import NotFoundError
+
+        with new_client(self.sandbox) as client:
+            try:
+                return client.call(
+                    listings.get_listings_item(SELLER, sku, [US], included_data=["attributes"])
+                )
+            except NotFoundError:
+                return None
+
+    def run(self, **conf: Any) -> Any:
+        from airflow.dag_processing.dagbag import DagBag
+
+        dag = DagBag(dag_folder=str(REPO / "dags" / "listings_hotfix.py")).get_dag("listings_hotfix")
+        assert dag is not None
+        base = {"seller_id": SELLER, "marketplace_ids": [US], "config_path": str(self.config_path)}
+        return dag.test(run_conf={**base, **conf})
+
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        return self.warehouse.rows(sql, **params)
+
+
+@pytest.fixture
+def hotfix(tmp_path: Path, sandbox_connections: Sandbox, pg_warehouse: Warehouse, airflow_db: None) -> Hotfix:
+    config = write_pipeline_config(tmp_path, REPO / "include" / "sample_catalog" / "catalog.csv")
+    return Hotfix(config, pg_warehouse, sandbox_connections)
+
+
+def offer_price(item: Any) -> Any:
+    return item.attributes["purchasable_offer"][0]["our_price"][0]["schedule"][0]["value_with_tax"]
+
+
+def test_each_action_reaches_the_sandbox(hotfix: Hotfix) -> None:
+    for sku in ("HF-PRICE", "HF-QTY", "HF-PATCH", "HF-DEL", "HF-PREVIEW"):
+        hotfix.seed(sku)
+
+    common = {"product_type": "LUGGAGE", "preview": False}
+    assert (
+        hotfix.run(action="price", skus="HF-PRICE", price=88.5, currency="USD", **common).state == "success"
+    )
+    assert offer_price(hotfix.item("HF-PRICE")) == 88.5
+
+    assert (
+        hotfix.run(action="quantity", skus="HF-QTY", quantity=3, handling_time=2, **common).state == "success"
+    )
+    assert hotfix.item("HF-QTY").attributes["fulfillment_availability"] == [
+        {"fulfillment_channel_code": "DEFAULT", "quantity": 3, "lead_time_to_ship_max_days": 2}
+    ]
+
+    patch = [
+        {
+            "op": "replace",
+            "path": "/attributes/color",
+            "value": [{"value": "Red", "language_tag": "en_US", "marketplace_id": US}],
+        }
+    ]
+    assert (
+        hotfix.run(action="patch", skus="HF-PATCH", attribute_patch=json.dumps(patch), **common).state
+        == "success"
+    )
+    assert hotfix.item("HF-PATCH").attributes["color"][0]["value"] == "Red"
+
+    assert hotfix.run(action="delete", skus="HF-DEL", preview=False).state == "success"
+    assert hotfix.item("HF-DEL") is None
+
+    assert hotfix.run(action="put_from_catalog", skus="TT-01-CABIN-GRY", preview=False).state == "success"
+    assert hotfix.item("TT-01-CABIN-GRY") is not None
+
+    assert (
+        hotfix.run(action="price", skus="HF-PREVIEW", price=1.5, currency="USD", product_type="LUGGAGE").state
+        == "success"
+    )
+    assert offer_price(hotfix.item("HF-PREVIEW")) == 129.99
+
+    statuses = dict(hotfix.rows("select sku, status from listings"))
+    assert statuses == {
+        "HF-PRICE": "accepted",
+        "HF-QTY": "accepted",
+        "HF-PATCH": "accepted",
+        "HF-DEL": "deleted",
+        "TT-01-CABIN-GRY": "accepted",
+    }
+    assert hotfix.rows("select * from dead_letters") == []
+
+
+def test_an_invalid_form_fails_the_first_task_with_the_message(
+    hotfix: Hotfix, capfd: pytest.CaptureFixture[str]
+) -> None:
+    run = hotfix.run(
+        action="price", skus="HF-1", price=10, currency="USD", minimum_price=20, product_type="LUGGAGE"
+    )
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["validate_form"] == "failed"
+    assert states["plan"] in ("upstream_failed", None)
+    assert hotfix.rows("select * from listings") == []
+    out, err = capfd.readouterr()
+    assert "minimum_price (20) is above price (10)" in out + err
