@@ -26,16 +26,16 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from spapi.regions import MARKETPLACES as ALL_MARKETPLACES
+
 WHO = "Who and where"
 WHAT = "What to change"
 PRICE = "Price (action: price)"
 STOCK = "Quantity (action: quantity)"
 PATCH = "Attribute patch (action: patch)"
+# every marketplace; the form's first task checks they are in the seller's region
 MARKETPLACES = {
-    "ATVPDKIKX0DER": "US (ATVPDKIKX0DER)",
-    "A2EUQ1WTGCTBG2": "Canada (A2EUQ1WTGCTBG2)",
-    "A1AM78C64UM0Y8": "Mexico (A1AM78C64UM0Y8)",
-    "A2Q3Y263D00KWC": "Brazil (A2Q3Y263D00KWC)",
+    mid: f"{country} ({mid})" for mid, (country, _) in sorted(ALL_MARKETPLACES.items(), key=lambda kv: kv[1])
 }
 
 
