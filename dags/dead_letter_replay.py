@@ -1,0 +1,172 @@
+"""
+### Dead-letter replay
+
+Re-drive changes that ended in `dead_letters`, or close them. Fill in the form:
+
+- **which letters**: by seller, error code, SKU and/or creation date (at least one filter: replaying
+  everything at once is refused), in the chosen states (`open` by default), at most *limit*;
+- **what**: *replay* re-sends them through the path they came from, *discard* or *resolve* only
+  record a decision; a note says why;
+- **dry run** (on by default): only lists what would be done. Switch it off to act.
+
+Replay by path: a **Listings API** letter's stored change is sent again through the Listings Items
+API (letter `replayed`, then `resolved` when Amazon accepts it, or back to `open` with one more
+attempt when it fails again); a **feed** letter's listing goes back to `ready` and the next
+`catalog_feed_sync` run resubmits it. Every state change is recorded in `dead_letter_events` with
+this run as the actor.
+
+Tasks: **select** (checks the form, lists the letters, cuts them in batches of 20), **replay**
+(one mapped task per batch), **summarise** (counts per outcome).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+WHICH = "Which dead letters"
+WHAT = "What to do"
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["spapi", "listings", "dead-letters", "operator"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    params={
+        "seller_id": Param(
+            None,
+            type=["null", "string"],
+            title="Seller id",
+            description_md="Only this seller's letters (e.g. `A1SANDBOXNA0001`). Empty: any seller.",
+            section=WHICH,
+        ),
+        "codes": Param(
+            None,
+            type=["null", "string"],
+            format="multiline",
+            title="Error codes",
+            description_md="Amazon's codes (e.g. `5665`, `4000006`, `FATAL`), one per line or separated "
+            "by commas. Empty: any code.",
+            section=WHICH,
+        ),
+        "skus": Param(
+            None,
+            type=["null", "string"],
+            format="multiline",
+            title="SKUs",
+            description_md="Seller SKUs, one per line or separated by commas. Empty: any SKU.",
+            section=WHICH,
+        ),
+        "created_after": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Created on or after",
+            description_md="Letters created from this day (UTC) on.",
+            section=WHICH,
+        ),
+        "created_before": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Created before",
+            description_md="Letters created before this day (UTC).",
+            section=WHICH,
+        ),
+        "states": Param(
+            ["open"],
+            type="array",
+            minItems=1,
+            items={"type": "string", "enum": ["open", "replayed", "resolved", "discarded"]},
+            values_display={
+                "open": "Open (waiting for someone)",
+                "replayed": "Replayed (outcome pending)",
+                "resolved": "Resolved",
+                "discarded": "Discarded",
+            },
+            title="States",
+            description_md="Letters in these states. Usually `open`; a move the letter's state does "
+            "not allow (e.g. resolve a discarded letter) is skipped and reported.",
+            section=WHICH,
+        ),
+        "limit": Param(
+            500,
+            type="integer",
+            minimum=1,
+            maximum=5000,
+            title="At most",
+            description_md="The oldest letters first, at most this many.",
+            section=WHICH,
+        ),
+        "action": Param(
+            "replay",
+            type="string",
+            enum=["replay", "discard", "resolve"],
+            values_display={
+                "replay": "Replay: send the change again through its path",
+                "discard": "Discard: do not send it (recorded)",
+                "resolve": "Resolve: fixed some other way (recorded)",
+            },
+            title="Action",
+            section=WHAT,
+        ),
+        "note": Param(
+            None,
+            type=["null", "string"],
+            title="Note",
+            description_md="Why: recorded with each state change (e.g. the ticket, the brand approval).",
+            section=WHAT,
+        ),
+        "dry_run": Param(
+            True,
+            type="boolean",
+            title="Dry run",
+            description_md="**On** (the safe default): only lists what would be done; nothing changes. "
+            "**Off**: the action is applied.",
+            section=WHAT,
+        ),
+        "config_path": Param(
+            None,
+            type=["null", "string"],
+            title="Pipeline config",
+            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
+            section="Advanced",
+        ),
+    },
+)
+def dead_letter_replay() -> None:
+    @task
+    def select(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from listings_pipeline import replay
+
+        try:
+            return list(replay.select_step(dict(params or {}))["batches"])
+        except replay.ReplayRequestError as err:  # a wrong form: retrying would not fix it
+            raise AirflowFailException(str(err)) from None
+
+    @task
+    def replay(batch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        from listings_pipeline import replay
+
+        return replay.replay_step(batch, str(run_id))
+
+    @task(trigger_rule="none_failed")
+    def summarise(results: list[dict[str, Any]], params: dict[str, Any] | None = None) -> dict[str, Any]:
+        from listings_pipeline import replay
+
+        return replay.summarise(results or [], dry_run=bool((params or {}).get("dry_run", True)))
+
+    summarise(replay.expand(batch=select()))
+
+
+dead_letter_replay()
