@@ -31,6 +31,8 @@ from listings_pipeline.warehouse.db import (
 )
 from listings_pipeline.warehouse.models import (
     ApiCall,
+    DeadLetter,
+    DeadLetterState,
     FeedSubmission,
     Listing,
     ListingIssue,
@@ -651,6 +653,13 @@ def _apply_report(
                 run_id=run_id,
                 to_status=L.DEAD_LETTERED,
             )
+        _resolve_replayed_letters(
+            session,
+            seller_id,
+            marketplace_id,
+            [r["sku"] for r in moves["accepted"] + moves["deleted"]],
+            feed_id,
+        )
         if results:
             session.execute(
                 insert_ignoring_conflicts(session, MessageResult, ["feed_id", "message_id"]), results
@@ -686,6 +695,25 @@ def _apply_report(
         "warnings": report.counts.get("warning", 0),
         "mismatches": len(report.mismatches) + len(report.unknown_message_issues),
     }
+
+
+def _resolve_replayed_letters(
+    session: Any, seller_id: str, marketplace_id: str, skus: list[str], feed_id: str
+) -> None:
+    """A feed dead letter that an operator replayed is resolved once its resubmission is accepted."""
+    if not skus:
+        return
+    letters = session.scalars(
+        select(DeadLetter).where(
+            DeadLetter.seller_id == seller_id,
+            DeadLetter.marketplace_id == marketplace_id,
+            DeadLetter.path == "feed",
+            DeadLetter.state == DeadLetterState.REPLAYED,
+            DeadLetter.sku.in_(skus),
+        )
+    )
+    for letter in letters:
+        lifecycle.move_dead_letter(session, letter, DeadLetterState.RESOLVED, actor=f"feed:{feed_id}")
 
 
 def _requeue_all(
