@@ -1,0 +1,144 @@
+"""
+### Offers and inventory sync
+
+Keeps each seller's prices and merchant-fulfilled stock on Amazon in step with its catalog, every
+hour. One branch per seller and marketplace from the pipeline config (`include/pipeline.yaml`):
+
+1. **extract** the catalog into a run-scoped Parquet snapshot;
+2. **plan**: read price (our price, currency, optional sale price with dates, minimum and maximum
+   allowed) and quantity / handling time per SKU; compare with the warehouse's `offers` and
+   `inventory` tables and keep only the SKUs that changed. FBA stock (a `fulfillment_channel`
+   other than `DEFAULT`/`MFN`) is recorded as read, never sent. The **router** then picks the path:
+   up to `per_sku_threshold` SKUs (default 50) go through the Listings Items API, more through a
+   `JSON_LISTINGS_FEED` of `PATCH` messages;
+3. **apply** (per-SKU route): one mapped task per batch of `patchListingsItem` calls through the
+   shared rate limiter; rejected or failed changes go to `dead_letters`;
+4. **build / submit_feed / parse** (feed route): the bulk path's own steps, then **record_feed**;
+5. accepted changes are written to `offers` / `inventory`, so the next run sends nothing for them;
+   **summarise** adds it up.
+
+Both writes use JSON Patch `merge`: fields this sync does not own (an existing discount set
+elsewhere, an FBA `fulfillment_availability` entry) are kept.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from listings_pipeline.publish import LedgerSubmitFeedOperator
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    schedule="@hourly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["spapi", "listings", "offers", "inventory"],
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=15),
+    },
+    params={
+        "config_path": Param(
+            None,
+            type=["null", "string"],
+            title="Pipeline config",
+            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
+        ),
+        "sellers": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Only these sellers",
+            description_md="Seller ids to sync in this run; empty for all sellers in the config.",
+        ),
+    },
+)
+def offers_inventory_sync() -> None:
+    @task
+    def targets(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        from listings_pipeline import bulk
+
+        params = params or {}
+        return bulk.targets(params.get("config_path"), params.get("sellers") or None)
+
+    @task(
+        map_index_template="{{ task.op_kwargs['branch']['seller_id'] }}/{{ task.op_kwargs['branch']['marketplace_id'] }}"
+    )
+    def extract(branch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        from listings_pipeline import bulk
+
+        return bulk.extract(branch, str(run_id))
+
+    @task
+    def plan(branch: dict[str, Any]) -> dict[str, Any]:
+        from listings_pipeline import offers
+
+        return offers.plan(branch)
+
+    @task
+    def api_batches(planned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            batch for branch in planned if branch["route"] == "listings_api" for batch in branch["batches"]
+        ]
+
+    @task
+    def feed_branches(planned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [branch for branch in planned if branch["route"] == "feed" and branch["planned"]]
+
+    @task
+    def apply(batch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        from listings_pipeline import offers
+
+        return offers.apply(batch, str(run_id))
+
+    @task
+    def build(branch: dict[str, Any]) -> list[dict[str, Any]]:
+        from listings_pipeline import bulk
+
+        return bulk.build(branch)
+
+    @task
+    def documents(per_branch: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [document for branch_documents in per_branch for document in branch_documents]
+
+    @task
+    def parse(outcome: dict[str, Any]) -> dict[str, Any]:
+        from listings_pipeline import bulk
+
+        parsed = bulk.parse(outcome)
+        return {**parsed, "config_path": outcome["document"].get("config_path")}
+
+    @task
+    def record_feed(parsed: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        from listings_pipeline import offers
+
+        return offers.record_feed(parsed, str(run_id), parsed.get("config_path"))
+
+    @task(trigger_rule="none_failed")
+    def summarise(
+        planned: list[dict[str, Any]], applied: list[dict[str, Any]], fed: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        from listings_pipeline import offers
+
+        return offers.summarise(planned, applied or [], fed or [])
+
+    planned = plan.expand(branch=extract.expand(branch=targets()))
+    applied = apply.expand(batch=api_batches(planned))
+    submitted = LedgerSubmitFeedOperator.partial(task_id="submit_feed", fail_on_fatal=False).expand_kwargs(
+        documents(build.expand(branch=feed_branches(planned)))
+    )
+    fed = record_feed.expand(parsed=parse.expand(outcome=submitted.output))
+    summarise(planned, applied, fed)
+
+
+offers_inventory_sync()

@@ -1,0 +1,593 @@
+"""Offers and inventory sync (issue 6): price and merchant stock from the catalog, changed ones only.
+
+One function per DAG task of ``offers_inventory_sync``:
+
+1. the catalog snapshot comes from :func:`listings_pipeline.bulk.extract`;
+2. :func:`plan` reads the snapshot's offer and inventory columns (:func:`desired_state`), compares
+   them with the warehouse's ``offers`` / ``inventory`` rows (:func:`diff`) and keeps only the SKUs
+   whose price or merchant stock changed, then :func:`route` picks the path for the branch;
+3. the per-SKU path: :func:`apply` sends the change batches through
+   :func:`listings_pipeline.per_sku.apply_batch` (``patchListingsItem``) and records the accepted
+   ones in ``offers`` / ``inventory``;
+4. the bulk path: :func:`plan` has written one ``JSON_LISTINGS_FEED`` ``PATCH`` message per SKU to
+   the branch's ``planned.jsonl``; :func:`listings_pipeline.bulk.build`, the ledger submit operator
+   and :func:`listings_pipeline.bulk.parse` handle it like any feed, and :func:`record_feed` records
+   the SKUs the processing report accepted.
+
+Catalog columns: ``price`` and ``currency`` (the offer), optional ``sale_price``, ``sale_start``,
+``sale_end``, ``minimum_price``, ``maximum_price``; ``quantity`` and optional ``handling_time``
+(days); optional ``fulfillment_channel``: ``DEFAULT``/``MFN``/empty is merchant-fulfilled, any other
+value (``AFN``, ``AMAZON_NA``...) is FBA. FBA stock belongs to Amazon: it is read into
+``inventory`` under its channel code and never sent. The price of an FBA offer is still the
+seller's and is sent.
+
+The writes keep fields they do not own: both patches use JSON Patch ``merge``, which Amazon's
+guidance gives for partial offer updates. ``purchasable_offer`` entries are selected by
+``marketplace_id`` + ``currency`` and only the sub-fields given are replaced, so an existing
+``discounted_price`` (or ``map_price``) set elsewhere stays; ``fulfillment_availability`` entries
+are selected by ``fulfillment_channel_code``, so an FBA entry stays beside the ``DEFAULT`` one. A
+sale removed from the catalog is therefore not removed on Amazon (its ``end_at`` ends it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from listings_pipeline.bulk import BranchPaths, payload_hash, read_jsonl, write_jsonl
+from listings_pipeline.config import load_config
+from listings_pipeline.warehouse import lifecycle
+from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
+from listings_pipeline.warehouse.models import Inventory, Listing, ListingStatus, MessageResult, Offer
+
+log = logging.getLogger(__name__)
+
+Route = Literal["listings_api", "feed"]
+MERCHANT = "DEFAULT"
+MERCHANT_CHANNELS = frozenset({"", "DEFAULT", "MFN"})
+OFFER_FIELDS = (
+    "currency",
+    "our_price",
+    "sale_price",
+    "sale_start_at",
+    "sale_end_at",
+    "min_price",
+    "max_price",
+)
+BATCH_SIZE = 20
+
+
+# --- desired state from the catalog -------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value != value:  # NaN from pandas/pyarrow
+        return ""
+    return str(value).strip()
+
+
+def _money(value: Any, column: str) -> str | None:
+    text = _text(value)
+    if not text:
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{column} {text!r} is not a number") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError(f"{column} {text!r} must be above 0")
+    return str(amount.quantize(Decimal("0.01")))
+
+
+def _int(value: Any, column: str) -> int | None:
+    text = _text(value)
+    if not text:
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{column} {text!r} is not a whole number") from None
+    if number != number.to_integral_value() or number < 0:
+        raise ValueError(f"{column} {text!r} is not a whole number of 0 or more")
+    return int(number)
+
+
+def _day(value: Any, column: str) -> str | None:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = _text(value)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        raise ValueError(f"{column} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def channel_of(row: Mapping[str, Any]) -> str:
+    """The row's fulfillment channel code: ``DEFAULT`` for merchant-fulfilled, else as given (FBA)."""
+    channel = _text(row.get("fulfillment_channel")).upper()
+    return MERCHANT if channel in MERCHANT_CHANNELS else channel
+
+
+def row_state(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One catalog row's offer and inventory (JSON-able: money as strings, dates as ``YYYY-MM-DD``).
+
+    :raises ValueError: a value cannot be read (the caller skips the row and says why).
+    """
+    offer: dict[str, Any] | None = None
+    price = _money(row.get("price"), "price")
+    currency = _text(row.get("currency")).upper()
+    if price is not None and currency:
+        offer = {
+            "currency": currency,
+            "our_price": price,
+            "sale_price": _money(row.get("sale_price"), "sale_price"),
+            "sale_start_at": _day(row.get("sale_start"), "sale_start"),
+            "sale_end_at": _day(row.get("sale_end"), "sale_end"),
+            "min_price": _money(row.get("minimum_price"), "minimum_price"),
+            "max_price": _money(row.get("maximum_price"), "maximum_price"),
+        }
+        sale = (offer["sale_price"], offer["sale_start_at"], offer["sale_end_at"])
+        if any(sale) and not all(sale):
+            raise ValueError("a sale needs all of sale_price, sale_start and sale_end")
+        amount = Decimal(price)
+        if offer["sale_price"] and Decimal(offer["sale_price"]) >= amount:
+            raise ValueError(f"sale_price {offer['sale_price']} must be below price {price}")
+        if offer["sale_start_at"] and offer["sale_end_at"] and offer["sale_end_at"] < offer["sale_start_at"]:
+            raise ValueError(f"sale_end {offer['sale_end_at']} is before sale_start {offer['sale_start_at']}")
+        if offer["min_price"] and Decimal(offer["min_price"]) > amount:
+            raise ValueError(f"minimum_price {offer['min_price']} is above price {price}")
+        if offer["max_price"] and Decimal(offer["max_price"]) < amount:
+            raise ValueError(f"maximum_price {offer['max_price']} is below price {price}")
+    inventory: dict[str, Any] | None = None
+    quantity = _int(row.get("quantity"), "quantity")
+    if quantity is not None:
+        inventory = {
+            "fulfillment_channel_code": channel_of(row),
+            "quantity": quantity,
+            "handling_time": _int(row.get("handling_time"), "handling_time"),
+        }
+    return {
+        "sku": _text(row.get("sku")),
+        "product_type": _text(row.get("product_type")).upper() or None,
+        "offer": offer,
+        "inventory": inventory,
+    }
+
+
+def desired_state(rows: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Every row's state (last row wins for a repeated SKU), and the rows skipped with the reason."""
+    states: dict[str, dict[str, Any]] = {}
+    skipped: list[dict[str, str]] = []
+    for row in rows:
+        sku = _text(row.get("sku"))
+        if not sku:
+            continue
+        try:
+            states[sku] = row_state(row)
+        except ValueError as err:
+            skipped.append({"sku": sku, "reason": str(err)})
+    return list(states.values()), skipped
+
+
+# --- diff --------------------------------------------------------------------------------------------------
+
+
+def _same_money(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return Decimal(str(a)) == Decimal(str(b))
+
+
+def _stored_day(value: Any) -> str | None:
+    return value.date().isoformat() if isinstance(value, datetime) else (str(value)[:10] if value else None)
+
+
+def offer_changed(wanted: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
+    if stored is None:
+        return True
+    if wanted["currency"] != stored.get("currency"):
+        return True
+    for name in ("our_price", "sale_price", "min_price", "max_price"):
+        if not _same_money(wanted.get(name), stored.get(name)):
+            return True
+    return any(wanted.get(name) != _stored_day(stored.get(name)) for name in ("sale_start_at", "sale_end_at"))
+
+
+def inventory_changed(wanted: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
+    if stored is None:
+        return True
+    return bool(
+        wanted["quantity"] != stored.get("quantity")
+        or wanted.get("handling_time") != stored.get("handling_time")
+    )
+
+
+def diff(
+    states: Sequence[Mapping[str, Any]],
+    offers: Mapping[str, Mapping[str, Any]],
+    inventory: Mapping[tuple[str, str], Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The SKUs whose offer or merchant stock differs from the warehouse, and the FBA stock read.
+
+    :param offers: stored ``offers`` rows by SKU (as dicts).
+    :param inventory: stored ``inventory`` rows by (SKU, channel code).
+    :return: ``(changed, fba)``: per changed SKU ``{"sku", "product_type", "offer", "inventory"}``
+        holding only the changed parts (``None`` for an unchanged part); ``fba``: the FBA
+        inventory rows to record (never sent).
+    """
+    changed: list[dict[str, Any]] = []
+    fba: list[dict[str, Any]] = []
+    for state in states:
+        sku = state["sku"]
+        offer = state.get("offer")
+        stock = state.get("inventory")
+        if stock is not None and stock["fulfillment_channel_code"] != MERCHANT:
+            if inventory_changed(stock, inventory.get((sku, stock["fulfillment_channel_code"]))):
+                fba.append({"sku": sku, **stock})
+            stock = None  # FBA quantities are Amazon's: read, not written
+        new_offer = offer if offer is not None and offer_changed(offer, offers.get(sku)) else None
+        new_stock = (
+            stock if stock is not None and inventory_changed(stock, inventory.get((sku, MERCHANT))) else None
+        )
+        if new_offer is None and new_stock is None:
+            continue
+        changed.append(
+            {
+                "sku": sku,
+                "product_type": state.get("product_type"),
+                "offer": new_offer,
+                "inventory": new_stock,
+            }
+        )
+    return changed, fba
+
+
+def route(changes: Sequence[Any] | int, threshold: int) -> Route:
+    """``listings_api`` for change sets of up to ``threshold`` SKUs, ``feed`` for larger ones."""
+    count = changes if isinstance(changes, int) else len(changes)
+    return "listings_api" if count <= threshold else "feed"
+
+
+# --- patches and messages -----------------------------------------------------------------------------
+
+
+def _number(text: str) -> int | float:
+    amount = Decimal(text)
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+def _schedule(text: str) -> list[dict[str, Any]]:
+    return [{"schedule": [{"value_with_tax": _number(text)}]}]
+
+
+def offer_patch(offer: Mapping[str, Any], marketplace_id: str) -> dict[str, Any]:
+    """``merge`` of this marketplace/currency's ``purchasable_offer`` with the fields we own only."""
+    entry: dict[str, Any] = {
+        "marketplace_id": marketplace_id,
+        "currency": offer["currency"],
+        "our_price": _schedule(offer["our_price"]),
+    }
+    if offer.get("sale_price"):
+        entry["discounted_price"] = [
+            {
+                "schedule": [
+                    {
+                        "start_at": offer["sale_start_at"],
+                        "end_at": offer["sale_end_at"],
+                        "value_with_tax": _number(offer["sale_price"]),
+                    }
+                ]
+            }
+        ]
+    if offer.get("min_price"):
+        entry["minimum_seller_allowed_price"] = _schedule(offer["min_price"])
+    if offer.get("max_price"):
+        entry["maximum_seller_allowed_price"] = _schedule(offer["max_price"])
+    return {"op": "merge", "path": "/attributes/purchasable_offer", "value": [entry]}
+
+
+def inventory_patch(stock: Mapping[str, Any]) -> dict[str, Any]:
+    """``merge`` of the ``DEFAULT`` channel's ``fulfillment_availability`` (an FBA entry stays)."""
+    entry: dict[str, Any] = {"fulfillment_channel_code": MERCHANT, "quantity": stock["quantity"]}
+    if stock.get("handling_time") is not None:
+        entry["lead_time_to_ship_max_days"] = stock["handling_time"]
+    return {"op": "merge", "path": "/attributes/fulfillment_availability", "value": [entry]}
+
+
+def patches_for(change: Mapping[str, Any], marketplace_id: str) -> list[dict[str, Any]]:
+    patches = []
+    if change.get("offer") is not None:
+        patches.append(offer_patch(change["offer"], marketplace_id))
+    if change.get("inventory") is not None:
+        patches.append(inventory_patch(change["inventory"]))
+    return patches
+
+
+def api_changes(
+    changed: Sequence[Mapping[str, Any]], seller_id: str, marketplace_id: str
+) -> list[dict[str, Any]]:
+    """Changes in the shape :func:`listings_pipeline.per_sku.apply_batch` sends (``patchListingsItem``)."""
+    return [
+        {
+            "seller_id": seller_id,
+            "marketplace_id": marketplace_id,
+            "sku": c["sku"],
+            "action": "offer",
+            "preview": False,
+            "product_type": c["product_type"],
+            "operation": "patchListingsItem",
+            "body": {"productType": c["product_type"], "patches": patches_for(c, marketplace_id)},
+            "payload": None,
+            "offer": c.get("offer"),
+            "inventory": c.get("inventory"),
+        }
+        for c in changed
+    ]
+
+
+def feed_messages(changed: Sequence[Mapping[str, Any]], marketplace_id: str) -> list[dict[str, Any]]:
+    """One ``PATCH`` message per SKU, as ``planned.jsonl`` holds them (``bulk.build`` numbers them)."""
+    return [
+        {
+            "sku": c["sku"],
+            "operationType": "PATCH",
+            "productType": c["product_type"],
+            "patches": patches_for(c, marketplace_id),
+        }
+        for c in changed
+    ]
+
+
+# --- warehouse ---------------------------------------------------------------------------------------------
+
+
+def _stored(
+    engine: Any, seller_id: str, marketplace_id: str
+) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
+    with session_scope(engine) as session:
+        offers = {
+            o.sku: {name: getattr(o, name) for name in OFFER_FIELDS}
+            for o in session.scalars(
+                select(Offer).where(Offer.seller_id == seller_id, Offer.marketplace_id == marketplace_id)
+            )
+        }
+        stock = {
+            (i.sku, i.fulfillment_channel_code): {"quantity": i.quantity, "handling_time": i.handling_time}
+            for i in session.scalars(
+                select(Inventory).where(
+                    Inventory.seller_id == seller_id, Inventory.marketplace_id == marketplace_id
+                )
+            )
+        }
+    return offers, stock
+
+
+def _day_time(value: str | None) -> datetime | None:
+    return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC) if value else None
+
+
+def record(engine: Any, seller_id: str, marketplace_id: str, changes: Iterable[Mapping[str, Any]]) -> int:
+    """Upsert the ``offers`` / ``inventory`` rows of changes Amazon accepted (or FBA stock read)."""
+    from listings_pipeline.warehouse.records import ensure_seller
+
+    count = 0
+    with session_scope(engine) as session:
+        ensure_seller(session, seller_id)
+        for change in changes:
+            key = {"seller_id": seller_id, "marketplace_id": marketplace_id, "sku": change["sku"]}
+            offer = change.get("offer")
+            if offer is not None:
+                session.merge(
+                    Offer(
+                        **key,
+                        currency=offer["currency"],
+                        our_price=Decimal(offer["our_price"]),
+                        sale_price=Decimal(offer["sale_price"]) if offer.get("sale_price") else None,
+                        sale_start_at=_day_time(offer.get("sale_start_at")),
+                        sale_end_at=_day_time(offer.get("sale_end_at")),
+                        min_price=Decimal(offer["min_price"]) if offer.get("min_price") else None,
+                        max_price=Decimal(offer["max_price"]) if offer.get("max_price") else None,
+                    )
+                )
+            stock = change.get("inventory")
+            if stock is not None:
+                session.merge(
+                    Inventory(
+                        **key,
+                        fulfillment_channel_code=stock["fulfillment_channel_code"],
+                        quantity=stock["quantity"],
+                        handling_time=stock.get("handling_time"),
+                    )
+                )
+            count += 1
+    return count
+
+
+# --- DAG steps ----------------------------------------------------------------------------------------------
+
+
+def _changes_file(paths: BranchPaths) -> Any:
+    return paths.root / "offer_changes.jsonl"
+
+
+def plan(branch: dict[str, Any], batch_size: int = BATCH_SIZE) -> dict[str, Any]:
+    """Diff the snapshot with the warehouse; route the branch; write the feed's ``planned.jsonl``.
+
+    :return: the branch with ``route``, counts, and ``batches`` (per-SKU route: each a dict for
+        :func:`apply`) or ``planned`` (feed route: the message count ``bulk.build`` reads).
+    """
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    from listings_pipeline.per_sku import batches
+
+    config = load_config(branch.get("config_path"))
+    seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
+    paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
+    rows = pq.read_table(branch["snapshot"]["path"]).to_pylist()
+    states, skipped = desired_state(rows)
+    for problem in skipped:
+        log.warning("%s/%s skipped: %s", marketplace_id, problem["sku"], problem["reason"])
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        offers, stock = _stored(engine, seller_id, marketplace_id)
+        changed, fba = diff(states, offers, stock)
+        no_type = [c["sku"] for c in changed if not c["product_type"]]
+        if no_type:
+            log.warning(
+                "%s: %d SKUs have no product_type and are skipped: %s",
+                marketplace_id,
+                len(no_type),
+                no_type[:5],
+            )
+            changed = [c for c in changed if c["product_type"]]
+        if fba:
+            record(engine, seller_id, marketplace_id, ({"sku": f["sku"], "inventory": f} for f in fba))
+        chosen = route(changed, config.per_sku_threshold)
+        result: dict[str, Any] = {
+            **{k: v for k, v in branch.items() if k != "snapshot"},
+            "catalog_rows": len(rows),
+            "skipped": len(skipped),
+            "changed": len(changed),
+            "fba_read": len(fba),
+            "route": chosen,
+            "batches": [],
+            "planned": 0,
+        }
+        if not changed:
+            return result
+        if chosen == "listings_api":
+            result["batches"] = [
+                {
+                    "spapi_conn_id": branch["spapi_conn_id"],
+                    "config_path": branch.get("config_path"),
+                    "changes": b,
+                }
+                for b in batches(api_changes(changed, seller_id, marketplace_id), batch_size)
+            ]
+            return result
+        messages = feed_messages(changed, marketplace_id)
+        write_jsonl(_changes_file(paths), [dict(c) for c in changed])
+        result["planned"] = write_jsonl(paths.planned, messages)
+        _mark_ready(engine, seller_id, marketplace_id, run_id, messages)
+        return result
+    finally:
+        engine.dispose()
+
+
+def _mark_ready(
+    engine: Any, seller_id: str, marketplace_id: str, run_id: str, messages: list[dict[str, Any]]
+) -> None:
+    """Feed route: each SKU to ``ready`` (``bulk.build`` moves it on), keeping the catalog payload."""
+    L = ListingStatus
+    with session_scope(engine) as session:
+        from listings_pipeline.warehouse.records import ensure_seller
+
+        ensure_seller(session, seller_id)
+        current = {
+            sku: status
+            for sku, status in session.execute(
+                select(Listing.sku, Listing.status).where(
+                    Listing.seller_id == seller_id,
+                    Listing.marketplace_id == marketplace_id,
+                    Listing.sku.in_([m["sku"] for m in messages]),
+                )
+            )
+        }
+        rows = [
+            {
+                "seller_id": seller_id,
+                "marketplace_id": marketplace_id,
+                "sku": m["sku"],
+                "product_type": m["productType"],
+                "submitted_hash": payload_hash(m),
+            }
+            for m in messages
+            if current.get(m["sku"]) not in (L.READY, L.SUBMITTED)
+        ]
+        if rows:
+            lifecycle.transition_many(session, rows, cause="offers:plan", run_id=run_id, to_status=L.READY)
+
+
+def apply(batch: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    """Per-SKU route: one batch through ``per_sku.apply_batch``; accepted changes go to the warehouse."""
+    from listings_pipeline.per_sku import apply_batch
+
+    changes = list(batch["changes"])
+    result = apply_batch(
+        changes, spapi_conn_id=batch["spapi_conn_id"], run_id=run_id, config_path=batch.get("config_path")
+    )
+    accepted = {(o["marketplace_id"], o["sku"]) for o in result["outcomes"] if o["status"] == "accepted"}
+    config = load_config(batch.get("config_path"))
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        recorded = 0
+        for seller_id, marketplace_id in sorted({(c["seller_id"], c["marketplace_id"]) for c in changes}):
+            mine = [
+                c
+                for c in changes
+                if c["seller_id"] == seller_id
+                and c["marketplace_id"] == marketplace_id
+                and (marketplace_id, c["sku"]) in accepted
+            ]
+            if mine:
+                recorded += record(engine, seller_id, marketplace_id, mine)
+    finally:
+        engine.dispose()
+    return {**result, "recorded": recorded}
+
+
+def record_feed(parsed: Mapping[str, Any], run_id: str, config_path: str | None = None) -> dict[str, Any]:
+    """Feed route, after ``bulk.parse``: record the SKUs the processing report accepted."""
+    config = load_config(config_path)
+    seller_id, marketplace_id = parsed["seller_id"], parsed["marketplace_id"]
+    paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        with session_scope(engine) as session:
+            accepted = set(
+                session.scalars(
+                    select(MessageResult.sku).where(
+                        MessageResult.feed_id == parsed["feed_id"],
+                        MessageResult.status.in_(("accepted", "warning")),
+                    )
+                )
+            )
+        changes = [c for c in read_jsonl(_changes_file(paths)) if c["sku"] in accepted]
+        recorded = record(engine, seller_id, marketplace_id, changes) if changes else 0
+    finally:
+        engine.dispose()
+    return {**parsed, "recorded": recorded}
+
+
+def summarise(
+    planned: Iterable[Mapping[str, Any]],
+    applied: Iterable[Mapping[str, Any]],
+    fed: Iterable[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Totals for the run's log and XCom."""
+    planned, applied, fed = list(planned), list(applied or []), list(fed or [])
+    return {
+        "branches": len(planned),
+        "changed": sum(p.get("changed", 0) for p in planned),
+        "fba_read": sum(p.get("fba_read", 0) for p in planned),
+        "skipped": sum(p.get("skipped", 0) for p in planned),
+        "routes": {
+            f"{p['seller_id']}/{p['marketplace_id']}": p["route"] for p in planned if p.get("changed")
+        },
+        "api_accepted": sum(a.get("accepted", 0) for a in applied),
+        "api_dead_lettered": sum(a.get("dead_lettered", 0) for a in applied),
+        "feed_accepted": sum(f.get("accepted", 0) for f in fed),
+        "feed_invalid": sum(f.get("invalid", 0) for f in fed),
+        "recorded": sum(a.get("recorded", 0) for a in applied) + sum(f.get("recorded", 0) for f in fed),
+    }
