@@ -8,7 +8,8 @@ One branch per seller and marketplace from the pipeline config (`include/pipelin
 2. **validate** it with Great Expectations: bad rows go to `quarantine` with the rule and value; the
    branch fails only when the failing share passes `max_failing_share`;
 3. **map** rows to listing messages and check them against the product type's schema;
-4. **plan**: only new, changed (and, if enabled, removed) SKUs go on;
+4. **plan**: only new, changed (and, if enabled, removed) SKUs go on; a change set of up to
+   `per_sku_threshold` SKUs goes through the Listings Items API instead of a feed;
 5. **build** feed documents (at most 25,000 messages or 10 MiB each), kept under `var/runs/`;
 6. **submit** each document once (the `publish_attempts` ledger), and
 7. **wait** in the triggerer, not a worker, until Amazon has processed it;
@@ -104,6 +105,12 @@ def catalog_feed_sync() -> None:
         return bulk.build(branch)
 
     @task
+    def apply_per_sku(branch: dict[str, Any]) -> dict[str, Any]:
+        from listings_pipeline import bulk
+
+        return bulk.apply_per_sku(branch)
+
+    @task
     def documents(per_branch: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
         return [document for branch_documents in per_branch for document in branch_documents]
 
@@ -117,6 +124,7 @@ def catalog_feed_sync() -> None:
     def summarise(
         branches: list[dict[str, Any]],
         parsed: list[dict[str, Any]],
+        per_sku: list[dict[str, Any]],
         run_id: str | None = None,
         dag_run: Any = None,
         outlet_events: Any = None,
@@ -137,7 +145,7 @@ def catalog_feed_sync() -> None:
     submitted = LedgerSubmitFeedOperator.partial(task_id="submit_feed", fail_on_fatal=False).expand_kwargs(
         documents(build.expand(branch=planned))
     )
-    summarise(planned, parse.expand(outcome=submitted.output))
+    summarise(planned, parse.expand(outcome=submitted.output), apply_per_sku.expand(branch=planned))
 
 
 catalog_feed_sync()

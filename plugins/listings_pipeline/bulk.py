@@ -425,9 +425,9 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
             lifecycle.transition_many(session, ready_rows, cause="plan", run_id=run_id)
     finally:
         engine.dispose()
-    # The per-SKU path (Listings Items API) takes small change sets once it exists (issue 6);
-    # until then every change set goes through a feed.
-    route = "feed"
+    # Small change sets go through the Listings Items API (answers in seconds, no feed quota);
+    # larger ones through a feed.
+    route = "listings_api" if 0 < total <= config.per_sku_threshold else "feed"
     return {**branch, "planned": total, "plan_counts": counts, "route": route}
 
 
@@ -441,7 +441,7 @@ def build(branch: dict[str, Any]) -> list[dict[str, Any]]:
     config = load_config(branch.get("config_path"))
     seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
     paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
-    if not branch.get("planned"):
+    if not branch.get("planned") or branch.get("route") != "feed":
         return []
     documents = build_feed_documents(
         seller_id,
@@ -496,6 +496,51 @@ def build(branch: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for document in documents
     ]
+
+
+# --- the per-SKU route ----------------------------------------------------------------------------------
+
+
+def apply_per_sku(branch: dict[str, Any]) -> dict[str, Any]:
+    """Step 6-8 for a small change set: each planned message through the Listings Items API.
+
+    UPDATE messages become ``putListingsItem`` calls carrying the planned message as their payload
+    (so its hash becomes the accepted one, exactly as a feed would make it), DELETE messages
+    ``deleteListingsItem``. Results, issues and dead letters land in the same tables as a feed's.
+    """
+    from listings_pipeline import per_sku
+
+    seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
+    result: dict[str, Any] = {"seller_id": seller_id, "marketplace_id": marketplace_id, "feed_id": None}
+    if branch.get("route") != "listings_api":
+        return {**result, "messages": 0}
+    config = load_config(branch.get("config_path"))
+    paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
+    changes = []
+    for message in read_jsonl(paths.planned):
+        change = {
+            "seller_id": seller_id,
+            "marketplace_id": marketplace_id,
+            "sku": message["sku"],
+            "preview": False,
+            "product_type": message.get("productType"),
+            "body": None,
+            "payload": None,
+        }
+        if message["operationType"] == "DELETE":
+            change.update(action="delete", operation="deleteListingsItem")
+        else:
+            body = {k: message[k] for k in ("productType", "requirements", "attributes") if k in message}
+            change.update(action="put_from_catalog", operation="putListingsItem", body=body, payload=message)
+        changes.append(change)
+    totals: dict[str, int] = {}
+    for batch in per_sku.batches(changes):
+        counts = per_sku.apply_batch(
+            batch, spapi_conn_id=branch["spapi_conn_id"], run_id=run_id, config_path=branch.get("config_path")
+        )
+        for name in ("accepted", "invalid", "dead_lettered", "failed", "issues"):
+            totals[name] = totals.get(name, 0) + int(counts.get(name, 0))
+    return {**result, "messages": len(changes), **totals}
 
 
 # --- parse -----------------------------------------------------------------------------------------------
