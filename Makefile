@@ -10,13 +10,15 @@ PYTEST_ARGS ?=
 
 SANDBOX_PORT ?= 8900
 
-.PHONY: install test lint format unit sandbox clean help
+.PHONY: install test lint format unit sandbox demo demo-headless stop clean help
 
 help:
 	@echo "make install   create .venv and install the pinned working set (idempotent)"
 	@echo "make test      lint, then the whole test suite (needs Redis; PostgreSQL when the warehouse lands)"
 	@echo "make unit      only the fast unit tests"
 	@echo "make lint      ruff and mypy"
+	@echo "make demo      the whole pipeline on the embedded defaults: sandbox + airflow standalone, one sample run"
+	@echo "make stop      stop every process a running demo started"
 	@echo "make sandbox   run the local SP-API sandbox on http://127.0.0.1:$(SANDBOX_PORT) (state in var/sandbox)"
 
 install: $(STAMP)
@@ -30,7 +32,7 @@ $(STAMP): requirements.txt pyproject.toml
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy plugins/spapi plugins/listings_pipeline
+	$(VENV)/bin/mypy plugins/spapi plugins/listings_pipeline demo
 
 format: install
 	$(VENV)/bin/ruff check --fix .
@@ -43,6 +45,17 @@ test: lint
 
 sandbox: install
 	$(PY) -m sandbox --port $(SANDBOX_PORT) --data-dir var/sandbox
+
+# The demo keeps its state in var/demo (DEMO_ARGS: e.g. --port 8081 --keep); see demo/__main__.py.
+DEMO_ARGS ?=
+demo: install
+	$(PY) -m demo run $(DEMO_ARGS)
+
+demo-headless: install
+	$(PY) -m demo run --headless $(DEMO_ARGS)
+
+stop:
+	@test -x $(PY) && $(PY) -m demo stop || echo "nothing to stop: no virtualenv yet"
 
 unit: install
 	$(VENV)/bin/pytest tests/unit -m "not slow" $(PYTEST_ARGS)

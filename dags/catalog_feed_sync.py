@@ -30,13 +30,14 @@ import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
 from listings_pipeline.publish import LedgerSubmitFeedOperator
+from listings_pipeline.schedules import schedule_for
 
 RUN_SUMMARIES = Asset("spapi-listings://warehouse/run_summaries")
 
 
 @dag(
     dag_id=Path(__file__).stem,
-    schedule="@daily",
+    schedule=schedule_for(Path(__file__).stem, "@daily"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -31,11 +31,12 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.publish import LedgerSubmitFeedOperator
+from listings_pipeline.schedules import schedule_for
 
 
 @dag(
     dag_id=Path(__file__).stem,
-    schedule="@hourly",
+    schedule=schedule_for(Path(__file__).stem, "@hourly"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -143,3 +145,57 @@ def test_utc_datetime_type_passes_none() -> None:
     dialect = sa.create_engine("sqlite://").dialect
     assert kind.process_bind_param(None, dialect) is None
     assert kind.process_result_value(None, dialect) is None
+
+
+def _read_then_write(
+    url: str,
+    name: str,
+    start: threading.Event | None,
+    have_read: threading.Event,
+    errors: list[BaseException],
+) -> None:
+    """A transaction that reads, then writes: what a parse task does to ``listings``."""
+    engine = db.make_engine(url)
+    try:
+        if start is not None:
+            start.wait(timeout=10)
+        with db.session_scope(engine) as session:
+            session.execute(select(Seller)).all()
+            have_read.set()
+            time.sleep(0.5)  # the other writer reads and wants to write meanwhile
+            session.add(Seller(seller_id=name, name=name, spapi_conn_id="spapi_default", region="na"))
+    except Exception as err:  # collected for the assertion in the main thread
+        errors.append(err)
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_read_then_write_transactions_wait_instead_of_failing(tmp_path: Path) -> None:
+    """Two mapped tasks updating one SQLite warehouse at once: the second waits for the first.
+
+    With a deferred BEGIN the second writer, having read before the first committed, gets "database
+    is locked" at once (seen in the demo's parallel parse tasks). BEGIN IMMEDIATE makes it wait.
+    """
+    url = db.sqlite_url(tmp_path / "wh.db")
+    engine = db.make_engine(url)
+    Seller.metadata.create_all(engine)
+    engine.dispose()
+    first_read, second_read = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    threads = [
+        threading.Thread(target=_read_then_write, args=(url, "A0SELLER", None, first_read, errors)),
+        threading.Thread(target=_read_then_write, args=(url, "A1SELLER", first_read, second_read, errors)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    check = db.make_engine(url, read_only=True)
+    try:
+        with db.session_scope(check) as session:
+            assert sorted(session.scalars(select(Seller.seller_id))) == ["A0SELLER", "A1SELLER"]
+            with pytest.raises(sa.exc.OperationalError, match="readonly"):
+                session.execute(sa.text("delete from sellers"))
+    finally:
+        check.dispose()

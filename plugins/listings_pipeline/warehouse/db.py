@@ -151,11 +151,15 @@ def warehouse_url(conn_id: str = DEFAULT_CONN_ID) -> str:
     return sqlite_url(default_sqlite_path())
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, read_only: bool) -> None:
     """Foreign keys on, WAL, a busy timeout, and real transactions (DDL and savepoints included).
 
     pysqlite's own transaction handling starts transactions late and never for DDL; SQLAlchemy's
-    documented recipe hands control to SQLAlchemy, which emits ``BEGIN`` itself.
+    documented recipe hands control to SQLAlchemy, which emits ``BEGIN`` itself. Writers begin with
+    ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes while another process
+    writes fails at once with "database is locked" (SQLite cannot wait there without risking a
+    deadlock), whereas IMMEDIATE takes the write lock up front and waits out the busy timeout. Parallel
+    mapped tasks of one run hit exactly that. Readers keep a deferred ``BEGIN`` and never block writers.
     """
     in_memory = engine.url.database in (None, "", ":memory:")
 
@@ -166,6 +170,8 @@ def _configure_sqlite(engine: Engine) -> None:
         try:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            if read_only:
+                cursor.execute("PRAGMA query_only = ON")
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode = WAL")
                 cursor.execute("PRAGMA synchronous = NORMAL")
@@ -174,14 +180,15 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
+def make_engine(url: str | URL | None = None, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """An engine for the warehouse (``url`` defaults to :func:`warehouse_url`).
 
     SQLite: the file's directory is created, foreign keys are enforced, WAL journal, 30 s busy
-    timeout. PostgreSQL: connections are pinged before use. ``kwargs`` go to ``create_engine``.
+    timeout, and transactions take the write lock when they begin unless ``read_only`` (which also
+    refuses writes). PostgreSQL: connections are pinged before use. ``kwargs`` go to ``create_engine``.
     """
     parsed = make_url(normalize_url(url if url is not None else warehouse_url()))
     if parsed.get_backend_name() == "sqlite":
@@ -189,7 +196,7 @@ def make_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, **kwargs.pop("connect_args", {})}
         engine = create_engine(parsed, connect_args=connect_args, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, read_only)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)

@@ -1,0 +1,253 @@
+"""``python -m demo run|stop``: the one-command demo on the embedded defaults (``make demo``).
+
+``run`` starts the local SP-API sandbox and ``airflow standalone`` (SQLite metadata, SQLite
+warehouse, LocalExecutor with modest parallelism), registers the sandbox sellers' connections,
+triggers ``catalog_feed_sync`` on the sample catalog, shows the run's progress, prints what it did
+and where to look, and then keeps everything up until Ctrl-C (``--headless`` stops right after the
+summary and exits non-zero when the run failed). ``stop`` (``make stop``) ends every process a demo
+started, from any terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from demo import processes
+from demo.airflow_api import AirflowApi, AirflowNotReady, RunProgress
+from demo.environment import DEMO_DAG, REPO_ROOT, DemoLayout, airflow_env, connections, prepare
+from demo.processes import PidFile, Service
+
+STARTUP_SECONDS = 300.0
+POLL_SECONDS = 3.0
+QUIET_SECONDS = 30.0  # print the progress at least this often, even when nothing changed
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT arrived: unwind and stop everything."""
+
+
+def say(message: str) -> None:
+    print(f"[demo {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for_sandbox(layout: DemoLayout, service: Service, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if not service.alive():
+            raise AirflowNotReady(f"the sandbox exited at start; see {service.log}")
+        try:
+            if httpx.get(f"{layout.sandbox_url}/_sandbox/state", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AirflowNotReady(f"the sandbox did not answer on {layout.sandbox_url}; see {service.log}")
+
+
+def tail(path: str | Path, lines: int = 25) -> str:
+    try:
+        text = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("    " + line for line in text[-lines:])
+
+
+def start_services(layout: DemoLayout, pids: PidFile) -> list[Service]:
+    env = airflow_env(layout)
+    started: list[Service] = []
+    say(f"starting the SP-API sandbox on {layout.sandbox_url}")
+    sandbox = processes.start(
+        "sandbox",
+        [
+            sys.executable, "-m", "sandbox",
+            "--host", "127.0.0.1", "--port", str(layout.sandbox_port),
+            "--data-dir", str(layout.sandbox_dir),
+        ],
+        env,
+        layout.logs / "sandbox.log",
+        REPO_ROOT,
+    )  # fmt: skip
+    pids.add(sandbox)
+    started.append(sandbox)
+    wait_for_sandbox(layout, sandbox, time.monotonic() + 60)
+
+    say(f"starting airflow standalone on {layout.airflow_url} (logs in {layout.logs / 'airflow.log'})")
+    airflow = processes.start(
+        "airflow", [str(Path(sys.executable).parent / "airflow"), "standalone"], env,
+        layout.logs / "airflow.log", REPO_ROOT,
+    )  # fmt: skip
+    pids.add(airflow)
+    started.append(airflow)
+    return started
+
+
+def watch(api: AirflowApi, run_id: str, services: Sequence[Service], timeout: float) -> RunProgress:
+    """Print the run's progress until it finishes; fail fast if a service died under it."""
+    deadline = time.monotonic() + timeout
+    last_line, last_print = "", 0.0
+    while True:
+        progress = api.progress(DEMO_DAG, run_id)
+        line = progress.line()
+        if line != last_line or time.monotonic() - last_print > QUIET_SECONDS:
+            say(line)
+            last_line, last_print = line, time.monotonic()
+        if progress.finished:
+            return progress
+        for service in services:
+            if not service.alive():
+                raise AirflowNotReady(f"{service.name} exited during the run; see {service.log}")
+        if time.monotonic() > deadline:
+            raise AirflowNotReady(f"the run did not finish within {timeout:.0f} s")
+        time.sleep(POLL_SECONDS)
+
+
+def run(args: argparse.Namespace) -> int:
+    layout = DemoLayout(Path(args.state_dir).resolve(), args.port, args.sandbox_port)
+    pids = PidFile(layout.pid_file)
+    running = [s for s in pids.read() if s.alive()]
+    if running:
+        say(f"a demo is already running from {layout.state_dir} (PIDs {[s.pid for s in running]}): make stop")
+        return 2
+    busy = [p for p in (layout.airflow_port, layout.sandbox_port) if not port_free(p)]
+    if busy:
+        say(f"port(s) {busy} are in use: stop what holds them, or pick others with --port/--sandbox-port")
+        return 2
+
+    prepare(layout, fresh=not args.keep)
+    pids.add(processes.own_service("demo"))
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    services: list[Service] = []
+    api: AirflowApi | None = None
+    try:
+        from listings_pipeline.warehouse.db import upgrade
+
+        say(f"creating the warehouse {layout.warehouse}")
+        upgrade(f"sqlite:///{layout.warehouse}")
+        services = start_services(layout, pids)
+        api = AirflowApi(layout.airflow_url, "admin", layout.admin_password())
+        try:
+            api.wait_until_up(time.monotonic() + STARTUP_SECONDS)
+        except AirflowNotReady:
+            say("Airflow did not start; the end of its log:\n" + tail(services[-1].log))
+            raise
+        say("Airflow is up; registering the sandbox sellers' connections")
+        for conn_id, fields in connections(layout).items():
+            api.put_connection(conn_id, fields)
+        api.wait_for_dag(DEMO_DAG, time.monotonic() + STARTUP_SECONDS)
+        api.unpause(DEMO_DAG)
+        run_id = api.trigger(DEMO_DAG, note="make demo: the sample catalog")
+        say(f"triggered {DEMO_DAG} run {run_id}; follow it at {layout.airflow_url}/dags/{DEMO_DAG}")
+        progress = watch(api, run_id, services, args.timeout)
+        ok = progress.state == "success"
+        print_summary(layout, run_id, progress)
+        if args.headless:
+            return 0 if ok else 1
+        say("everything keeps running: press Ctrl-C here, or run `make stop`, to end it")
+        while all(s.alive() for s in services):
+            time.sleep(1)
+        say("a service exited on its own; stopping the rest")
+        return 1
+    except Stopped as why:
+        say(f"{why}: stopping")
+        return 130
+    except AirflowNotReady as err:
+        say(f"failed: {err}")
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if api is not None:
+            api.close()
+        stop_services(pids, exclude=os.getpid())
+
+
+def print_summary(layout: DemoLayout, run_id: str, progress: RunProgress) -> None:
+    from demo.report import figures_table, headline, read_figures, where_to_look
+
+    print()
+    say(f"{DEMO_DAG} run {run_id} finished: {progress.state}")
+    if progress.failed_tasks:
+        say("failed tasks: " + ", ".join(progress.failed_tasks))
+        say(f"task logs: {layout.airflow_home / 'logs'}")
+    figures = read_figures(layout, DEMO_DAG, run_id)
+    if figures.branches:
+        print(figures_table(figures))
+        say(headline(figures))
+    else:
+        say("no run_summaries rows for this run: the run stopped before its summarise step")
+    print("\nWhere to look:\n" + where_to_look(layout, run_id, figures) + "\n", flush=True)
+
+
+def stop_services(pids: PidFile, exclude: int | None = None) -> None:
+    services = [s for s in pids.read() if s.pid != exclude]
+    if not services:
+        return
+    killed = processes.stop(services)
+    left = processes.processes_of(services)
+    if killed:
+        say(f"killed what did not stop on TERM: PIDs {killed}")
+    if left:
+        say(f"still running, despite KILL: PIDs {[p.pid for p in left]}")
+    else:
+        say("every process the demo started has stopped")
+        pids.clear()
+
+
+def stop(args: argparse.Namespace) -> int:
+    layout = DemoLayout(Path(args.state_dir).resolve())
+    pids = PidFile(layout.pid_file)
+    if not any(s.alive() for s in pids.read()):
+        say(f"no demo is running from {layout.state_dir}")
+        pids.clear()
+        return 0
+    stop_services(pids)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--state-dir", default=str(REPO_ROOT / "var" / "demo"), help="default var/demo")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("run", help="start everything and run catalog_feed_sync on the sample catalog")
+    run_p.add_argument("--port", type=int, default=8080, help="Airflow UI/API port (default 8080)")
+    run_p.add_argument("--sandbox-port", type=int, default=8900, help="SP-API sandbox port (default 8900)")
+    run_p.add_argument(
+        "--keep", action="store_true", help="keep the previous demo's state instead of starting over"
+    )
+    run_p.add_argument("--headless", action="store_true", help="stop everything after the summary")
+    run_p.add_argument(
+        "--timeout", type=float, default=1800, help="seconds to wait for the run (default 1800)"
+    )
+    run_p.set_defaults(func=run)
+    stop_p = sub.add_parser("stop", help="stop every process a running demo started")
+    stop_p.set_defaults(func=stop)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

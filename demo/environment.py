@@ -1,0 +1,216 @@
+"""Everything the demo writes before it starts a process: directories, config, logins, connections.
+
+All of it lives in one state directory (``var/demo`` by default), so a demo never touches another
+checkout's files and ``--fresh`` (the default) starts over by deleting that one directory. Airflow,
+the sandbox, the warehouse and the run artifacts all use the embedded defaults: SQLite files and
+in-process services, nothing to install beyond the virtualenv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INCLUDE = REPO_ROOT / "include"
+SANDBOX_SELLERS = REPO_ROOT / "sandbox" / "sellers.example.yaml"
+
+ADMIN_USER = "admin"
+DEMO_DAG = "catalog_feed_sync"
+# Scheduled DAGs run only when triggered in the demo, so the demo's run is the only one.
+MANUAL_DAGS = ("catalog_feed_sync", "offers_inventory_sync")
+
+# The sandbox's demo app and sellers (sandbox/sellers.example.yaml): not secrets, they open nothing
+# but the local sandbox.
+SANDBOX_APP_ID = "amzn1.application-oa2-client.sandbox-demo"
+SANDBOX_APP_SECRET = "sandbox-demo-secret"
+SANDBOX_SELLERS_CONNS = {
+    "spapi_sandbox_na": {
+        "seller_id": "A1SANDBOXNA0001",
+        "refresh_token": "Atzr|sandbox-na-0001",
+        "region": "na",
+    },
+    "spapi_sandbox_eu": {
+        "seller_id": "A3SANDBOXEU0003",
+        "refresh_token": "Atzr|sandbox-eu-0003",
+        "region": "eu",
+    },
+}
+
+
+@dataclass(frozen=True)
+class DemoLayout:
+    """Where the demo's state lives, and on which ports it serves."""
+
+    state_dir: Path
+    airflow_port: int = 8080
+    sandbox_port: int = 8900
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.state_dir / "airflow"
+
+    @property
+    def sandbox_dir(self) -> Path:
+        return self.state_dir / "sandbox"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "pids.json"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.state_dir / "warehouse.db"
+
+    @property
+    def pipeline_config(self) -> Path:
+        return self.state_dir / "pipeline.yaml"
+
+    @property
+    def catalog(self) -> Path:
+        return self.state_dir / "catalog" / "catalog.csv"
+
+    @property
+    def passwords_file(self) -> Path:
+        return self.state_dir / "passwords.json"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.state_dir / "airflow-secrets.json"
+
+    @property
+    def connections_file(self) -> Path:
+        return self.state_dir / "connections.json"
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.airflow_port}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    def admin_password(self) -> str:
+        return str(json.loads(self.passwords_file.read_text())[ADMIN_USER])
+
+
+def prepare(layout: DemoLayout, fresh: bool) -> None:
+    """Create the state directory with its config, catalog, logins and connections."""
+    if fresh and layout.state_dir.exists():
+        shutil.rmtree(layout.state_dir)
+    for folder in (layout.state_dir, layout.airflow_home, layout.sandbox_dir, layout.logs):
+        folder.mkdir(parents=True, exist_ok=True)
+    layout.catalog.parent.mkdir(parents=True, exist_ok=True)
+    if not layout.catalog.exists():
+        shutil.copyfile(INCLUDE / "sample_catalog" / "catalog.csv", layout.catalog)
+    _write_private(layout.passwords_file, {ADMIN_USER: _kept(layout.passwords_file, ADMIN_USER)})
+    _write_private(
+        layout.secrets_file,
+        {
+            "jwt_secret": _kept(layout.secrets_file, "jwt_secret"),
+            "secret_key": _kept(layout.secrets_file, "secret_key"),
+        },
+    )
+    layout.pipeline_config.write_text(yaml.safe_dump(pipeline_config(layout), sort_keys=False))
+    _write_private(layout.connections_file, connections(layout))
+
+
+def _kept(path: Path, key: str) -> str:
+    """A secret generated once per state directory, so a restarted demo keeps its logins."""
+    if path.exists():
+        value = json.loads(path.read_text()).get(key)
+        if value:
+            return str(value)
+    return secrets.token_urlsafe(18)
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def pipeline_config(layout: DemoLayout) -> dict[str, Any]:
+    """``include/pipeline.yaml`` with absolute paths, the demo's catalog and run artifacts in the state."""
+    config: dict[str, Any] = yaml.safe_load((INCLUDE / "pipeline.yaml").read_text())
+    for key in ("mappings_dir", "product_types_dir", "content_policy"):
+        config[key] = str((INCLUDE / config[key]).resolve())
+    config["var_dir"] = str(layout.state_dir)
+    for seller in config["sellers"]:
+        seller["catalog"] = str(layout.catalog)
+    return config
+
+
+def connections(layout: DemoLayout) -> dict[str, Any]:
+    """The Airflow connections, in ``airflow connections import`` form: one per sandbox seller."""
+    conns: dict[str, Any] = {}
+    for conn_id, seller in SANDBOX_SELLERS_CONNS.items():
+        conns[conn_id] = {
+            "conn_type": "spapi",
+            "description": f"Sandbox seller {seller['seller_id']} (make demo)",
+            "login": SANDBOX_APP_ID,
+            "password": SANDBOX_APP_SECRET,
+            "extra": json.dumps(
+                {
+                    **seller,
+                    "endpoint_url": layout.sandbox_url,
+                    "token_url": f"{layout.sandbox_url}/auth/o2/token",
+                    # One machine, several task processes: the file backend shares limits and tokens.
+                    "rate_limit_url": f"file://{layout.state_dir / 'ratelimit'}",
+                }
+            ),
+        }
+    return conns
+
+
+def airflow_env(layout: DemoLayout) -> dict[str, str]:
+    """The environment of every Airflow process the demo starts (and of its CLI calls)."""
+    secrets_ = json.loads(layout.secrets_file.read_text())
+    venv_bin = str(Path(sys.executable).parent)
+    env = dict(os.environ)
+    env.update(
+        {
+            "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+            "AIRFLOW_HOME": str(layout.airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{layout.airflow_url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(layout.passwords_file),
+            "AIRFLOW__API__PORT": str(layout.airflow_port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__BASE_URL": layout.airflow_url,
+            "AIRFLOW__API__SECRET_KEY": secrets_["secret_key"],
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets_["jwt_secret"],
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "SPAPI_PIPELINE_CONFIG": str(layout.pipeline_config),
+            "SPAPI_VAR_DIR": str(layout.state_dir),
+            "SPAPI_WAREHOUSE_URL": f"sqlite:///{layout.warehouse}",
+            # GX's progress bars would flood the task logs.
+            "GX_ANALYTICS_ENABLED": "False",
+            "TQDM_DISABLE": "1",
+            "NO_COLOR": "1",
+        }
+    )
+    for dag_id in MANUAL_DAGS:
+        env[f"SPAPI_SCHEDULE_{dag_id.upper()}"] = "manual"
+    return env

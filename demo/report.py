@@ -1,0 +1,94 @@
+"""The demo's closing summary: what the run did, read back from the warehouse, and where to look next.
+
+The figures come from ``run_summaries`` (written by the run's last task), not from the API server,
+so the summary shows what an analyst would find in the warehouse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from demo.environment import ADMIN_USER, DemoLayout
+from listings_pipeline.bulk import BranchPaths
+from listings_pipeline.config import load_config
+from listings_pipeline.warehouse.db import make_engine, session_scope
+from listings_pipeline.warehouse.models import DeadLetter, RunSummary
+
+COLUMNS = ("extracted", "quarantined", "planned", "submitted", "accepted", "invalid", "dead_lettered")
+
+
+@dataclass(frozen=True)
+class BranchFigures:
+    seller_id: str
+    marketplace_id: str
+    figures: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    branches: list[BranchFigures]
+    open_dead_letters: int
+
+    def total(self, name: str) -> int:
+        return sum(b.figures[name] for b in self.branches)
+
+
+def read_figures(layout: DemoLayout, dag_id: str, run_id: str) -> RunFigures:
+    engine = make_engine(f"sqlite:///{layout.warehouse}")
+    try:
+        with session_scope(engine) as session:
+            rows = session.scalars(
+                select(RunSummary)
+                .where(RunSummary.dag_id == dag_id, RunSummary.run_id == run_id)
+                .order_by(RunSummary.seller_id, RunSummary.marketplace_id)
+            ).all()
+            branches = [
+                BranchFigures(r.seller_id, r.marketplace_id, {c: int(getattr(r, c)) for c in COLUMNS})
+                for r in rows
+            ]
+            letters = session.scalar(
+                select(func.count()).select_from(DeadLetter).where(DeadLetter.state == "open")
+            )
+    finally:
+        engine.dispose()
+    return RunFigures(branches=branches, open_dead_letters=int(letters or 0))
+
+
+def figures_table(figures: RunFigures) -> str:
+    header = ("seller", "marketplace", *COLUMNS)
+    rows = [(b.seller_id, b.marketplace_id, *(str(b.figures[c]) for c in COLUMNS)) for b in figures.branches]
+    rows.append(("total", "", *(str(figures.total(c)) for c in COLUMNS)))
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) for row in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def headline(figures: RunFigures) -> str:
+    return (
+        f"published {figures.total('accepted')}, invalid {figures.total('invalid')}, "
+        f"quarantined {figures.total('quarantined')}, dead-lettered {figures.total('dead_lettered')} "
+        f"(open dead letters: {figures.open_dead_letters})"
+    )
+
+
+def where_to_look(layout: DemoLayout, run_id: str, figures: RunFigures) -> str:
+    config = load_config(layout.pipeline_config)
+    docs = [
+        BranchPaths.of(config, run_id, b.seller_id, b.marketplace_id).data_docs / "index.html"
+        for b in figures.branches
+    ]
+    lines = [
+        f"  Airflow UI       {layout.airflow_url}   (login {ADMIN_USER} / {layout.admin_password()})",
+        f"  Listing status   {layout.airflow_url}/listing-status/   (in the UI's navigation, same login)",
+        f"  Warehouse        {layout.warehouse}",
+        f"                   sqlite3 {layout.warehouse} 'select * from v_listing_status limit 10'",
+        f"  Catalog          {layout.catalog}   (edit it, then trigger catalog_feed_sync again)",
+        f"  Sandbox          {layout.sandbox_url}/_sandbox/state",
+        f"  Logs             {layout.logs}",
+    ]
+    lines += [f"  Data Docs        {index}" for index in docs if index.exists()]
+    return "\n".join(lines)

@@ -1,0 +1,26 @@
+"""DAG schedules that a deployment can change without editing DAG files.
+
+``SPAPI_SCHEDULE_<DAG_ID>`` (upper case), when set, replaces a DAG's schedule: a cron expression or
+preset such as ``@hourly``, or ``none`` / ``manual`` for a DAG that only runs when triggered. The
+one-command demo sets the scheduled DAGs to ``manual`` so that only the run it triggers happens.
+Reading an environment variable is the only work done at parse time: no file or database I/O.
+"""
+
+from __future__ import annotations
+
+import os
+
+MANUAL = frozenset({"", "none", "manual", "null"})
+
+
+def env_name(dag_id: str) -> str:
+    return f"SPAPI_SCHEDULE_{dag_id.upper()}"
+
+
+def schedule_for(dag_id: str, default: str | None) -> str | None:
+    """The DAG's schedule: ``$SPAPI_SCHEDULE_<DAG_ID>`` if set, else ``default``."""
+    value = os.environ.get(env_name(dag_id))
+    if value is None:
+        return default
+    value = value.strip()
+    return None if value.lower() in MANUAL else value

@@ -1,0 +1,175 @@
+"""The one-command demo, headless: real sandbox, real ``airflow standalone``, the sample catalog.
+
+What a new user sees: the run finishes with the catalog's deliberate problems accounted for (11 rows
+quarantined by the validation gate, 1 rejected by Amazon and dead-lettered, the other 509 listings
+published), the summary says where to look, and Ctrl-C leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READY = "everything keeps running"
+SECRETS = ("Atzr|sandbox-na-0001", "Atzr|sandbox-eu-0003", "sandbox-demo-secret")
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _processes_using(state_dir: Path) -> list[psutil.Process]:
+    """Every process started for this demo, found independently of the demo's own PID file.
+
+    A process belongs to the demo when its environment or command line names the state dir, or when
+    it shares a session with one that does (the API server renames itself with setproctitle, which
+    overwrites its environment block).
+    """
+    found: dict[int, psutil.Process] = {}
+    everything = list(psutil.process_iter())
+    for proc in everything:
+        try:
+            env = proc.environ()
+            cmd = " ".join(proc.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if env.get("SPAPI_VAR_DIR") == str(state_dir) or str(state_dir) in cmd:
+            found[proc.pid] = proc
+    sessions = {_sid(p.pid) for p in found.values()} - {os.getsid(0), None}
+    for proc in everything:
+        if _sid(proc.pid) in sessions:
+            found[proc.pid] = proc
+    return list(found.values())
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return ""
+
+
+def _sid(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
+def _listening(procs: list[psutil.Process], port: int) -> bool:
+    for proc in procs:
+        try:
+            if any(c.laddr and c.laddr.port == port and c.status == "LISTEN" for c in proc.net_connections()):
+                return True
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return False
+
+
+def _alive(procs: list[psutil.Process]) -> list[str]:
+    alive = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(f"{proc.pid} {_cmdline(proc)[:120]}")
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen[str], Path, Path, int]]:
+    state = tmp_path_factory.mktemp("demo") / "state"
+    output = state.parent / "demo.out"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SPAPI_"))}
+    with output.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "demo", "--state-dir", str(state), "run", "--port", str(port),
+             "--sandbox-port", str(_free_port()), "--timeout", "900"],
+            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + 1000
+    while READY not in output.read_text() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(2)
+    try:
+        yield proc, state, output, port
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=120)
+
+
+def test_demo_runs_the_sample_catalog_and_prints_where_to_look(
+    demo: tuple[subprocess.Popen[str], Path, Path, int],
+) -> None:
+    proc, state, output, port = demo
+    text = output.read_text()
+    assert READY in text, f"the demo did not get to its summary (exit {proc.poll()}):\n{text[-4000:]}"
+    assert "finished: success" in text
+    assert "published 509, invalid 1, quarantined 11, dead-lettered 1" in text, text[-3000:]
+    password = re.search(r"login admin / (\S+)\)", text)
+    assert password, text[-2000:]
+    assert f"http://127.0.0.1:{port}/listing-status/" in text
+    docs = re.findall(r"Data Docs\s+(\S+)", text)
+    assert len(docs) == 3 and all(Path(d).is_file() for d in docs), docs
+
+    with sqlite3.connect(state / "warehouse.db") as db:
+        statuses = dict(
+            db.execute("select status, count(*) from v_listing_status group by status").fetchall()
+        )
+        letters = db.execute("select sku, code from dead_letters where state = 'open'").fetchall()
+    assert statuses.get("accepted") == 509, statuses
+    assert len(letters) == 1, letters
+
+    # The UI answers with the printed login, and the DAG run is visible through the API.
+    base = f"http://127.0.0.1:{port}"
+    token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": password.group(1)}).json()
+    runs = httpx.get(
+        f"{base}/api/v2/dags/catalog_feed_sync/dagRuns",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    ).json()
+    assert [r["state"] for r in runs["dag_runs"]] == ["success"]
+
+    # No credential of the sandbox sellers in any log the run wrote.
+    for path in [*state.joinpath("logs").rglob("*.log"), *state.joinpath("airflow", "logs").rglob("*.log")]:
+        content = path.read_text(errors="replace")
+        leaked = [s for s in SECRETS if s in content]
+        assert not leaked, f"{path} contains {leaked}"
+
+
+def test_ctrl_c_stops_every_process_the_demo_started(
+    demo: tuple[subprocess.Popen[str], Path, Path, int],
+) -> None:
+    proc, state, output, port = demo
+    assert proc.poll() is None, output.read_text()[-3000:]
+    started = _processes_using(state)
+    names = " ".join(_cmdline(p) for p in started)
+    for component in ("sandbox", "standalone", "scheduler", "triggerer", "dag-processor"):
+        assert component in names, f"{component} not running: {names[:2000]}"
+    assert _listening(started, port), "no started process serves the Airflow UI/API port"
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+
+    assert "every process the demo started has stopped" in output.read_text()
+    assert _alive(started) == []
+    assert _alive(_processes_using(state)) == []
+    assert not (state / "pids.json").exists()

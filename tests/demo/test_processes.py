@@ -1,0 +1,77 @@
+"""The demo's process handling: everything it started stops, even what ignores TERM or escapes its parent."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from demo import processes
+from demo.__main__ import main
+from demo.processes import PidFile, Service
+
+# A leader that ignores TERM and starts two children: one that also ignores TERM, and one that
+# double-forks so that init adopts it (it stays in the leader's session: that is how it is found).
+TREE = r"""
+import os, signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+subprocess.Popen([sys.executable, "-c", stubborn])
+if os.fork() == 0:
+    if os.fork() == 0:
+        time.sleep(600)
+    os._exit(0)
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def _start_tree(tmp_path: Path) -> Service:
+    log = tmp_path / "tree.log"
+    service = processes.start("tree", [sys.executable, "-c", TREE], dict(os.environ), log, tmp_path)
+    deadline = time.monotonic() + 30
+    while "ready" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.3)  # the double-forked grandchild has been adopted by now
+    return service
+
+
+def test_stop_kills_the_whole_session_including_orphans_and_term_ignorers(tmp_path: Path) -> None:
+    service = _start_tree(tmp_path)
+    found = processes.processes_of([service])
+    assert len(found) >= 3, [p.cmdline() for p in found]  # leader, stubborn child, orphan (fork parent exits)
+    assert any(p.ppid() == 1 or p.ppid() != service.pid for p in found if p.pid != service.pid)
+
+    killed = processes.stop([service], grace=1.0)
+
+    assert set(killed) >= {p.pid for p in found}  # all of them ignored TERM, so all were killed
+    assert not [p for p in found if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert processes.processes_of([service]) == []
+
+
+def test_a_stale_pid_file_never_touches_an_unrelated_process(tmp_path: Path) -> None:
+    me = psutil.Process()
+    stale = Service("old", pid=me.pid, create_time=me.create_time() - 100, log="")
+    assert not stale.alive()
+    assert processes.processes_of([stale]) == []
+
+
+def test_stop_command_ends_a_running_demo_from_another_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``make stop``: the PID file of a state directory is enough to end everything it lists."""
+    service = _start_tree(tmp_path)
+    PidFile(tmp_path / "pids.json").add(service)
+    members = processes.processes_of([service])
+
+    assert main(["--state-dir", str(tmp_path), "stop"]) == 0
+
+    assert "every process the demo started has stopped" in capsys.readouterr().out
+    assert not [p for p in members if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not (tmp_path / "pids.json").exists()
+    assert main(["--state-dir", str(tmp_path), "stop"]) == 0
+    assert "no demo is running" in capsys.readouterr().out
