@@ -10,10 +10,11 @@ PYTEST_ARGS ?=
 
 SANDBOX_PORT ?= 8900
 
-.PHONY: install test lint format unit sandbox demo demo-headless stop clean help
+.PHONY: install system-deps test lint format unit sandbox demo demo-headless stop clean help
 
 help:
 	@echo "make install   create .venv and install the pinned working set (idempotent)"
+	@echo "make system-deps  Debian packages the browser and compose tests drive: chromium, chromedriver, docker-compose"
 	@echo "make test      lint, then the whole test suite (needs Redis; PostgreSQL when the warehouse lands)"
 	@echo "make unit      only the fast unit tests"
 	@echo "make lint      ruff and mypy"
@@ -28,6 +29,17 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.8
 	$(UV) pip install --python $(PY) --compile-bytecode --quiet -r requirements.txt -e .
 	@touch $(STAMP)
+
+# Debian's Chromium + ChromeDriver (the status page's browser test) and docker-compose (checks
+# docker-compose.yaml without an engine). Only what is missing is installed; needs root or sudo.
+SYSTEM_PACKAGES := chromium:chromium chromedriver:chromium-driver docker-compose:docker-compose
+system-deps:
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -z "$$missing" ]; then echo "system packages present"; exit 0; fi; \
+	sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	echo "installing:$$missing"; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing
 
 lint: install
 	$(VENV)/bin/ruff check .
