@@ -148,6 +148,16 @@ def test_demo_runs_the_sample_catalog_and_prints_where_to_look(
     ).json()
     assert [r["state"] for r in runs["dag_runs"]] == ["success"]
 
+    # The listing status page is served by the demo's API server, behind the same login.
+    page = f"{base}/listing-status/"
+    assert httpx.get(f"{base}/listing-status/api/overview").status_code == 401
+    anonymous = httpx.get(page, follow_redirects=False)
+    assert anonymous.status_code in (302, 303, 307) and "/auth/login" in anonymous.headers["location"]
+    html = httpx.get(page, cookies={"_token": token["access_token"]})
+    assert html.status_code == 200
+    for expected in ("A1SANDBOXNA0001", "A3SANDBOXEU0003", "5665", letters[0][0]):
+        assert expected in html.text, expected
+
     # No credential of the sandbox sellers in any log the run wrote.
     for path in [*state.joinpath("logs").rglob("*.log"), *state.joinpath("airflow", "logs").rglob("*.log")]:
         content = path.read_text(errors="replace")

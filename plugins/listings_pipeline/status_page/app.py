@@ -1,0 +1,366 @@
+"""The listing status page: a FastAPI app that Airflow's api-server mounts at ``/listing-status``.
+
+Airflow mounts a plugin's FastAPI app as it is, with no authentication of its own; so every route
+here depends on Airflow's: :func:`airflow.api_fastapi.core_api.security.get_user` reads the UI's JWT
+cookie (``_token``) or a ``Bearer`` header and asks the configured auth manager. The HTML page sends
+a visitor without a valid token to Airflow's login page; the JSON API answers 401 / 403. Triggering a
+replay also needs the right to create runs of ``dead_letter_replay`` (``requires_access_dag``, as
+Airflow's own trigger endpoint), and, because the cookie is sent with any request to this host, a
+custom header and a same-origin check (CSRF).
+
+Reads go to the warehouse (:func:`listings_pipeline.warehouse.db.make_engine`: the
+``warehouse_default`` connection, ``$SPAPI_WAREHOUSE_URL`` or ``var/warehouse.db``), writes only to
+Airflow's metadata database (the new DAG run).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import jinja2
+from airflow.api_fastapi.app import API_ROOT_PATH, get_auth_manager
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.core_api.security import (
+    GetUserDep,
+    bearer_scheme,
+    get_user,
+    requires_access_dag,
+    requires_authenticated,
+)
+from airflow.configuration import conf
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from listings_pipeline.status_page import chart, queries, replay_runs, trigger
+from listings_pipeline.status_page.schemas import (
+    ApiHour,
+    DeadLetterRow,
+    FeedDay,
+    FeedProgress,
+    IssueGroup,
+    Overview,
+    SkuHistory,
+    StatusCounts,
+    TimelineEntry,
+)
+from listings_pipeline.warehouse.db import make_engine
+from listings_pipeline.warehouse.models import ListingStatus
+
+CSRF_HEADER = "X-Requested-With"
+CSRF_VALUE = "listing-status"
+STATIC_FILES = {"status.css": "text/css; charset=utf-8", "status.js": "text/javascript; charset=utf-8"}
+
+_PACKAGE = resources.files("listings_pipeline.status_page")
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("listings_pipeline.status_page", "templates"),
+    autoescape=jinja2.select_autoescape(default=True),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_engine_lock = threading.Lock()
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value < 90:
+        return f"{value:.0f} s"
+    if value < 5400:
+        return f"{value / 60:.0f} min"
+    return f"{value / 3600:.1f} h"
+
+
+_templates.filters["when"] = _when
+_templates.filters["seconds"] = _seconds
+
+
+# --- dependencies ----------------------------------------------------------------------------------------
+
+
+class _LoginRequired(Exception):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+async def page_user(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> BaseUser:
+    """Airflow's :func:`get_user`, but a person without a valid token is sent to the login page."""
+    try:
+        return await get_user(request, None, bearer)
+    except HTTPException as err:
+        if err.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN):
+            raise _LoginRequired(get_auth_manager().get_url_login(next_url=str(request.url))) from err
+        raise
+
+
+PageUserDep = Annotated[BaseUser, Depends(page_user)]
+
+
+def warehouse_engine(request: Request) -> Engine:
+    """The warehouse engine, made on first use and kept on the app (tests put theirs there)."""
+    state = request.app.state
+    engine: Engine | None = getattr(state, "engine", None)
+    if engine is None:
+        with _engine_lock:
+            engine = getattr(state, "engine", None)
+            if engine is None:
+                engine = make_engine(read_only=True)  # the page never writes to the warehouse
+                state.engine = engine
+    return engine
+
+
+def warehouse_session(engine: Annotated[Engine, Depends(warehouse_engine)]) -> Iterator[Session]:
+    with Session(engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(warehouse_session)]
+
+
+def same_origin_write(request: Request) -> None:
+    """Refuse a write a foreign page could have made with the visitor's cookie (CSRF).
+
+    A cross-site form cannot set a custom header, and a cross-site ``fetch`` that sets one needs a
+    CORS preflight that Airflow does not grant; ``Origin`` and ``Sec-Fetch-Site``, when the browser
+    sends them, must say the request comes from this host.
+    """
+    if request.headers.get(CSRF_HEADER) != CSRF_VALUE:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"missing header {CSRF_HEADER}: {CSRF_VALUE}")
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"cross-site request refused ({site})")
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc not in _own_hosts(request):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-origin request refused")
+
+
+def _own_hosts(request: Request) -> set[str]:
+    """This server's ``host[:port]``: as the request names it, and as ``[api] base_url`` does (a proxy
+    in front of the api-server may rewrite ``Host``)."""
+    hosts = {request.headers.get("host", "")}
+    base_url = conf.get("api", "base_url", fallback="") or ""
+    if netloc := urlsplit(base_url).netloc:
+        hosts.add(netloc)
+    return hosts - {""}
+
+
+def _can_replay(user: BaseUser) -> bool:
+    return get_auth_manager().is_authorized_dag(
+        method="POST",
+        access_entity=DagAccessEntity.RUN,
+        details=DagDetails(id=replay_runs.REPLAY_DAG_ID),
+        user=user,
+    )
+
+
+# --- the app ---------------------------------------------------------------------------------------------
+
+app = FastAPI(
+    title="Listing status",
+    # Airflow serves its own API docs; these routes are for the page (and scripts that copy it).
+    docs_url=None,
+    redoc_url=None,
+    openapi_url=None,
+)
+
+
+@app.exception_handler(_LoginRequired)
+async def _to_login(request: Request, exc: _LoginRequired) -> Response:
+    return RedirectResponse(exc.url, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@app.get("/", response_class=HTMLResponse, name="page")
+def page(
+    request: Request,
+    user: PageUserDep,
+    session: SessionDep,
+    sku: Annotated[str | None, Query(max_length=255)] = None,
+    seller_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    """The page: every section rendered on the server; a small script only drives the replay button."""
+    overview = queries.overview(session)
+    history: SkuHistory | None = None
+    timeline: list[TimelineEntry] = []
+    suggestions: list[str] = []
+    sku = (sku or "").strip() or None
+    if sku:
+        history = queries.sku_history(session, sku, seller_id=seller_id or None)
+        timeline = history.timeline()
+        if not history.found:
+            suggestions = queries.find_skus(session, sku)
+    root_path = str(request.scope.get("root_path", "")).rstrip("/")
+    html = _templates.get_template("status.html").render(
+        overview=overview,
+        statuses=[s.value for s in ListingStatus],
+        api_chart=chart.api_chart(overview.api_hours),
+        feed_chart=chart.feed_chart(overview.feed_days),
+        sku=sku,
+        seller_id=seller_id or "",
+        history=history,
+        timeline=timeline,
+        suggestions=suggestions,
+        replay_dag=trigger.dag_state(replay_runs.REPLAY_DAG_ID),
+        can_replay=_can_replay(user),
+        user_name=user.get_name(),
+        page_path=f"{root_path}/",
+        api_path=f"{root_path}/api",
+        static_path=f"{root_path}/static",
+        airflow_root=API_ROOT_PATH.rstrip("/"),
+        csrf_header=CSRF_HEADER,
+        csrf_value=CSRF_VALUE,
+    )
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+@app.get("/static/{name}", dependencies=[Depends(requires_authenticated())])
+def static(name: str) -> Response:
+    media_type = STATIC_FILES.get(name)
+    if media_type is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file")
+    return Response((_PACKAGE / "static" / name).read_bytes(), media_type=media_type)
+
+
+# --- JSON ------------------------------------------------------------------------------------------------
+
+api = APIRouter(prefix="/api", dependencies=[Depends(requires_authenticated())])
+
+
+@api.get("/overview")
+def get_overview(session: SessionDep) -> Overview:
+    return queries.overview(session)
+
+
+@api.get("/status")
+def get_status(session: SessionDep) -> list[StatusCounts]:
+    return queries.status_counts(session)
+
+
+@api.get("/feeds")
+def get_feeds(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = queries.FEED_LIMIT,
+    seller_id: str | None = None,
+) -> list[FeedProgress]:
+    return queries.recent_feeds(session, limit=limit, seller_id=seller_id)
+
+
+@api.get("/issues")
+def get_issues(
+    session: SessionDep,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = queries.ISSUE_GROUP_LIMIT,
+) -> list[IssueGroup]:
+    return queries.issue_groups(
+        session, since=since if since is not None else datetime.now(UTC) - queries.ISSUE_WINDOW, limit=limit
+    )
+
+
+@api.get("/dead-letters")
+def get_dead_letters(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=5000)] = queries.DEAD_LETTER_LIMIT,
+    seller_id: str | None = None,
+) -> list[DeadLetterRow]:
+    return queries.open_dead_letters(session, limit=limit, seller_id=seller_id)
+
+
+@api.get("/api-calls/hourly")
+def get_api_hours(
+    session: SessionDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = queries.CHART_HOURS
+) -> list[ApiHour]:
+    return queries.api_call_series(session, hours=hours)
+
+
+@api.get("/feeds/daily")
+def get_feed_days(
+    session: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = queries.CHART_DAYS
+) -> list[FeedDay]:
+    return queries.feed_series(session, days=days)
+
+
+@api.get("/skus")
+def search_skus(session: SessionDep, q: Annotated[str, Query(min_length=1, max_length=255)]) -> list[str]:
+    return queries.find_skus(session, q)
+
+
+@api.get("/skus/{sku}")
+def get_sku(session: SessionDep, sku: str, seller_id: str | None = None) -> dict[str, Any]:
+    history = queries.sku_history(session, sku, seller_id=seller_id)
+    if not history.found:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"nothing about SKU {sku!r} in the warehouse")
+    return {
+        **history.model_dump(mode="json"),
+        "timeline": [e.model_dump(mode="json") for e in history.timeline()],
+    }
+
+
+@api.get("/replay-dag")
+def get_replay_dag(user: GetUserDep) -> dict[str, Any]:
+    state = trigger.dag_state(replay_runs.REPLAY_DAG_ID)
+    return {
+        "dag_id": state.dag_id,
+        "known": state.known,
+        "is_paused": state.is_paused,
+        "problem": state.problem,
+        "can_trigger": _can_replay(user),
+    }
+
+
+@api.post(
+    "/dead-letters/replay",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[
+        Depends(same_origin_write),
+        Depends(
+            requires_access_dag(
+                method="POST", access_entity=DagAccessEntity.RUN, param_dag_id=replay_runs.REPLAY_DAG_ID
+            )
+        ),
+    ],
+)
+def replay(selection: replay_runs.ReplaySelection, user: GetUserDep, session: SessionDep) -> dict[str, Any]:
+    """Trigger ``dead_letter_replay`` for the selected open letters: one run per seller."""
+    plan = replay_runs.plan(session, selection, user_name=user.get_name())
+    if not plan.runs:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "none of the selected dead letters is open: "
+            + "; ".join(f"{letter_id} {why}" for letter_id, why in plan.skipped.items()),
+        )
+    runs = []
+    for planned in plan.runs:
+        note = f"{len(planned.selected_ids)} dead letter(s) picked on the listing status page by {user.get_name()}"
+        try:
+            run = trigger.trigger(
+                replay_runs.REPLAY_DAG_ID, planned.conf, user_name=user.get_name(), note=note
+            )
+        except trigger.TriggerRefused as err:
+            raise HTTPException(err.status_code, err.detail) from err
+        runs.append({"run_id": run.run_id, "state": run.state, **planned.model_dump()})
+    paused = trigger.dag_state(replay_runs.REPLAY_DAG_ID).is_paused
+    return {
+        "dag_id": replay_runs.REPLAY_DAG_ID,
+        "is_paused": paused,
+        "runs": runs,
+        "skipped": {str(k): v for k, v in plan.skipped.items()},
+    }
+
+
+app.include_router(api)

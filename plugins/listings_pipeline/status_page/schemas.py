@@ -1,0 +1,380 @@
+"""What the listing status page shows, as pydantic models: the contract between the queries and the page.
+
+The same models are the page's JSON API, so a script can read exactly what an operator sees. They
+hold ids, SKUs, codes, counts and Amazon's messages: never payloads (they can be large) and never
+anything secret.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, computed_field
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class StatusCounts(_Row):
+    """One seller and marketplace: how many listings are in each lifecycle status."""
+
+    seller_id: str
+    seller_name: str | None
+    marketplace_id: str
+    country_code: str | None
+    counts: dict[str, int]
+    """Every status of :class:`~listings_pipeline.warehouse.models.ListingStatus`, zeros included."""
+    total: int
+    in_sync: int
+    """Listings whose wanted payload is the one Amazon accepted."""
+    with_errors: int
+    """Listings whose most recent batch of issues has at least one ERROR."""
+
+
+class FeedProgress(_Row):
+    """A feed and how far Amazon got with it."""
+
+    feed_id: str
+    seller_id: str
+    marketplace_ids: list[str]
+    feed_type: str
+    processing_status: str
+    created_at: datetime
+    processing_started_at: datetime | None
+    processing_ended_at: datetime | None
+    messages_submitted: int | None
+    """Messages in the document we sent (from the ledger); ``None`` for a feed we did not record."""
+    messages_processed: int | None
+    messages_accepted: int | None
+    messages_invalid: int | None
+    errors: int | None
+    warnings: int | None
+    results: dict[str, int]
+    """Parsed ``message_results`` by outcome (accepted, invalid, warning, unprocessed)."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def progress(self) -> float | None:
+        """Share of the submitted messages the report accounts for (0 to 1), when both are known."""
+        if self.processing_status in ("DONE", "FATAL", "CANCELLED"):
+            return 1.0
+        if not self.messages_submitted or self.messages_processed is None:
+            return None
+        return min(1.0, self.messages_processed / self.messages_submitted)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration_seconds(self) -> float | None:
+        """Creation to end of processing: what a seller waits for a feed."""
+        if self.processing_ended_at is None:
+            return None
+        return (self.processing_ended_at - self.created_at).total_seconds()
+
+
+class IssueSku(_Row):
+    seller_id: str
+    marketplace_id: str | None
+    sku: str
+    last_seen: datetime
+
+
+class IssueGroup(_Row):
+    """Issues sharing a code, severity and source, with the listings that have them."""
+
+    code: str | None
+    severity: str
+    source: str
+    issues: int
+    listings: int
+    first_seen: datetime
+    last_seen: datetime
+    message: str
+    """The most recent message of the group (Amazon words the same code differently per attribute)."""
+    skus: list[IssueSku]
+    """The most recently affected listings, at most the query's ``skus_per_group``."""
+
+
+class DeadLetterRow(_Row):
+    id: int
+    seller_id: str
+    marketplace_id: str
+    sku: str
+    path: str
+    operation: str
+    code: str | None
+    reason: str
+    state: str
+    attempts: int
+    run_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ApiHour(_Row):
+    """SP-API calls in one UTC hour, all operations together (from ``v_api_call_stats``)."""
+
+    hour: datetime
+    calls: int
+    throttled: int
+    failed: int
+    avg_latency_ms: float | None
+    p95_latency_ms: float | None
+    """The worst operation's p95 in that hour: percentiles of different operations do not add up."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def success_rate(self) -> float | None:
+        """Share of calls answered below HTTP 400 (throttled calls count as failures)."""
+        return None if self.calls == 0 else (self.calls - self.failed) / self.calls
+
+
+class FeedDay(_Row):
+    """Feeds created on one UTC day, all sellers together (from ``v_feed_health``)."""
+
+    day: date
+    feeds: int
+    feeds_done: int
+    feeds_fatal: int
+    feeds_cancelled: int
+    feeds_pending: int
+    messages_accepted: int
+    messages_invalid: int
+    avg_processing_seconds: float | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def acceptance_rate(self) -> float | None:
+        settled = self.messages_accepted + self.messages_invalid
+        return None if settled == 0 else self.messages_accepted / settled
+
+
+# --- one SKU's history -----------------------------------------------------------------------------------
+
+
+class ListingState(_Row):
+    seller_id: str
+    marketplace_id: str
+    sku: str
+    product_type: str | None
+    status: str
+    status_since: datetime | None
+    asin: str | None
+    in_sync: bool
+    accepted_at: datetime | None
+    last_submission_id: str | None
+
+
+class QuarantineEntry(_Row):
+    seller_id: str
+    marketplace_id: str
+    column_name: str | None
+    value: str | None
+    rule: str
+    reason: str | None
+    run_id: str | None
+    quarantined_at: datetime
+    released_at: datetime | None
+
+
+class LifecycleEntry(_Row):
+    seller_id: str
+    marketplace_id: str
+    from_status: str | None
+    to_status: str
+    cause: str
+    run_id: str | None
+    at: datetime
+
+
+class SubmissionEntry(_Row):
+    """One message of a feed about this SKU, with the feed's state and the message's outcome."""
+
+    seller_id: str
+    marketplace_ids: list[str]
+    feed_id: str
+    message_id: int
+    operation_type: str | None
+    result: str
+    processing_status: str
+    created_at: datetime
+    processing_ended_at: datetime | None
+
+
+class ApiCallEntry(_Row):
+    """One Listings Items API call about this SKU (the per-SKU path's submissions)."""
+
+    seller_id: str | None
+    marketplace_id: str | None
+    operation: str
+    method: str
+    status: int | None
+    throttled: bool
+    error_code: str | None
+    latency_ms: float
+    request_id: str | None
+    started_at: datetime
+
+
+class IssueEntry(_Row):
+    seller_id: str
+    marketplace_id: str | None
+    source: str
+    code: str | None
+    severity: str
+    message: str
+    attribute_names: list[str]
+    feed_id: str | None
+    submission_id: str | None
+    observed_at: datetime
+
+
+class DeadLetterEventEntry(_Row):
+    from_state: str | None
+    to_state: str
+    actor: str
+    note: str | None
+    at: datetime
+
+
+class DeadLetterEntry(_Row):
+    letter: DeadLetterRow
+    events: list[DeadLetterEventEntry]
+
+
+TimelineKind = Literal["validation", "lifecycle", "submission", "api_call", "issue", "dead_letter"]
+
+
+class TimelineEntry(_Row):
+    """One line of a SKU's history, whatever table it came from."""
+
+    at: datetime
+    kind: TimelineKind
+    seller_id: str | None
+    marketplace_id: str | None
+    title: str
+    detail: str | None = None
+
+
+class SkuHistory(_Row):
+    """Everything the warehouse knows about one SKU, section by section, newest first in each."""
+
+    sku: str
+    listings: list[ListingState]
+    quarantine: list[QuarantineEntry]
+    events: list[LifecycleEntry]
+    submissions: list[SubmissionEntry]
+    api_calls: list[ApiCallEntry]
+    issues: list[IssueEntry]
+    dead_letters: list[DeadLetterEntry]
+
+    @property
+    def found(self) -> bool:
+        return any(
+            (
+                self.listings,
+                self.quarantine,
+                self.events,
+                self.submissions,
+                self.api_calls,
+                self.issues,
+                self.dead_letters,
+            )
+        )
+
+    def timeline(self) -> list[TimelineEntry]:
+        """All sections merged into one story, newest first: how an operator reads a SKU's history."""
+        entries: list[TimelineEntry] = []
+        for q in self.quarantine:
+            entries.append(
+                TimelineEntry(
+                    at=q.quarantined_at,
+                    kind="validation",
+                    seller_id=q.seller_id,
+                    marketplace_id=q.marketplace_id,
+                    title=f"quarantined: {q.rule}" + (f" on {q.column_name}" if q.column_name else ""),
+                    detail=_join(q.reason, f"value {q.value!r}" if q.value is not None else None),
+                )
+            )
+        for e in self.events:
+            entries.append(
+                TimelineEntry(
+                    at=e.at,
+                    kind="lifecycle",
+                    seller_id=e.seller_id,
+                    marketplace_id=e.marketplace_id,
+                    title=f"{e.from_status or '(new)'} \u2192 {e.to_status}",
+                    detail=_join(f"cause {e.cause}", f"run {e.run_id}" if e.run_id else None),
+                )
+            )
+        for s in self.submissions:
+            entries.append(
+                TimelineEntry(
+                    at=s.created_at,
+                    kind="submission",
+                    seller_id=s.seller_id,
+                    marketplace_id=",".join(s.marketplace_ids) or None,
+                    title=f"feed {s.feed_id} message {s.message_id}: {s.result}",
+                    detail=_join(s.operation_type, f"feed {s.processing_status}"),
+                )
+            )
+        for c in self.api_calls:
+            entries.append(
+                TimelineEntry(
+                    at=c.started_at,
+                    kind="api_call",
+                    seller_id=c.seller_id,
+                    marketplace_id=c.marketplace_id,
+                    title=f"{c.operation}: HTTP {c.status if c.status is not None else 'no answer'}",
+                    detail=_join(
+                        "throttled" if c.throttled else None,
+                        c.error_code,
+                        f"{c.latency_ms:.0f} ms",
+                        f"request {c.request_id}" if c.request_id else None,
+                    ),
+                )
+            )
+        for i in self.issues:
+            entries.append(
+                TimelineEntry(
+                    at=i.observed_at,
+                    kind="issue",
+                    seller_id=i.seller_id,
+                    marketplace_id=i.marketplace_id,
+                    title=f"{i.severity} {i.code or '(no code)'} from {i.source}",
+                    detail=i.message,
+                )
+            )
+        for d in self.dead_letters:
+            for ev in d.events:
+                entries.append(
+                    TimelineEntry(
+                        at=ev.at,
+                        kind="dead_letter",
+                        seller_id=d.letter.seller_id,
+                        marketplace_id=d.letter.marketplace_id,
+                        title=f"dead letter {d.letter.id}: {ev.from_state or '(new)'} \u2192 {ev.to_state}",
+                        detail=_join(ev.note, f"by {ev.actor}"),
+                    )
+                )
+        entries.sort(key=lambda entry: entry.at, reverse=True)
+        return entries
+
+
+def _join(*parts: str | None) -> str | None:
+    text = "; ".join(p for p in parts if p)
+    return text or None
+
+
+class Overview(_Row):
+    """The whole page at once."""
+
+    generated_at: datetime
+    status: list[StatusCounts]
+    feeds: list[FeedProgress]
+    issues: list[IssueGroup]
+    issues_since: datetime
+    dead_letters: list[DeadLetterRow]
+    api_hours: list[ApiHour]
+    feed_days: list[FeedDay]

@@ -1,0 +1,280 @@
+"""The page in a real browser: headless Chromium (Debian's chromium and chromium-driver) via Selenium,
+against Airflow's api-server app served by uvicorn on a free port.
+
+It logs in through Airflow's own login form, reads every section, replays a dead letter (a real queued
+``dead_letter_replay`` run appears in the metadata DB), searches a SKU, opens the page through the
+Airflow UI's navigation (the iframe at ``/plugin/listing-status``), and checks the screenshots it
+saves under the test's tmp dir: not blank, and the chart drawn in its colours.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from listings_pipeline.status_page import chart
+from tests.conftest import service_missing
+from tests.status_page.conftest import USERS, set_replay_paused
+from tests.status_page.test_app import replay_runs
+from tests.status_page.warehouse_data import SELLER, Facts
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+WAIT_S = 30
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    value = colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def _count_near(image: Any, colour: str, tolerance: int = 24) -> int:
+    """Pixels within ``tolerance`` of ``colour`` on each channel (anti-aliased edges are not exact)."""
+    r0, g0, b0 = _rgb(colour)
+    return sum(
+        n
+        for n, (r, g, b) in image.convert("RGB").getcolors(maxcolors=1 << 24) or []
+        if abs(r - r0) <= tolerance and abs(g - g0) <= tolerance and abs(b - b0) <= tolerance
+    )
+
+
+def _assert_not_blank(path: Path) -> None:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        rgb = image.convert("RGB")
+        width, height = rgb.size
+        assert width > 300 and height > 300, rgb.size
+        colours = rgb.getcolors(maxcolors=1 << 20) or []
+        assert len(colours) > 50, f"{path.name}: only {len(colours)} colours"
+        white = sum(n for n, c in colours if min(c) >= 245)
+        assert white / (width * height) < 0.97, f"{path.name} is almost all white"
+
+
+@pytest.fixture(scope="module")
+def browser_tools() -> tuple[str, str]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        service_missing(
+            f"headless browser test needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}): "
+            "apt-get install chromium chromium-driver"
+        )
+    pytest.importorskip("selenium", reason="selenium is in requirements.txt")
+    pytest.importorskip("PIL", reason="pillow is in requirements.txt")
+    return str(CHROMIUM), str(CHROMEDRIVER)
+
+
+@pytest.fixture
+def server(api_server_app: FastAPI, status_app: FastAPI) -> Iterator[str]:
+    """Airflow's api-server app on a free local port (uvicorn in a thread, as ``airflow api-server`` runs it)."""
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(api_server_app, host="127.0.0.1", port=port, log_config=None, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WAIT_S
+    while not uv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(WAIT_S)
+    assert not thread.is_alive()
+
+
+@pytest.fixture
+def driver(browser_tools: tuple[str, str], tmp_path: Path) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, chromedriver = browser_tools
+    options = webdriver.ChromeOptions()
+    # Passing both paths keeps Selenium Manager from looking for (and downloading) anything.
+    options.binary_location = chromium
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=1400,1000",
+        "--force-device-scale-factor=1",
+    ):
+        options.add_argument(argument)
+    browser = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+    browser.set_page_load_timeout(WAIT_S)
+    yield browser
+    browser.quit()
+    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def test_an_operator_uses_the_page(
+    server: str, driver: Any, sqlite_filled: tuple[Engine, Facts], tmp_path: Path
+) -> None:
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    facts = sqlite_filled[1]
+    wait = WebDriverWait(driver, WAIT_S)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    set_replay_paused(True)
+
+    # 1. a stranger is sent to Airflow's login form, and comes back after signing in
+    driver.get(f"{server}/listing-status/")
+    wait.until(ec.presence_of_element_located((By.NAME, "username"))).send_keys("operator")
+    assert "/auth/login" in driver.current_url
+    driver.find_element(By.NAME, "password").send_keys(USERS["operator"][1], Keys.ENTER)
+    wait.until(ec.visibility_of_element_located((By.ID, "status-table")))
+    assert driver.current_url == f"{server}/listing-status/"
+    assert "_token" in {c["name"] for c in driver.get_cookies()}
+
+    # 2. every section is there and visible
+    for element_id in (
+        "status-table",
+        "api-chart",
+        "feed-chart",
+        "feeds-table",
+        "issues",
+        "dead-letters-table",
+    ):
+        element = driver.find_element(By.ID, element_id)
+        driver.execute_script("arguments[0].scrollIntoView()", element)
+        assert element.is_displayed(), element_id
+    status_rows = driver.find_elements(By.CSS_SELECTOR, "#status-table tbody tr")
+    assert len(status_rows) == 3 and "Acme Outdoor" in status_rows[0].text
+    assert [
+        r.get_attribute("data-feed-id")
+        for r in driver.find_elements(By.CSS_SELECTOR, "#feeds-table tbody tr")
+    ] == [
+        "F-QUEUE",
+        "F-PROG",
+        "F-FATAL",
+        "F-DONE",
+    ]
+    assert [
+        g.get_attribute("data-code") for g in driver.find_elements(By.CSS_SELECTOR, "details.issue-group")
+    ] == [
+        "4000006",
+        "5665",
+        "90220",
+        "FATAL",
+        "18027",
+    ]
+    assert driver.find_element(By.ID, "replay-dag-paused").is_displayed()
+    driver.execute_script("window.scrollTo(0, 0)")
+    driver.save_screenshot(str(shots / "page.png"))
+    _assert_not_blank(shots / "page.png")
+
+    # 3. the chart is drawn, in its colours
+    api_chart = driver.find_element(By.ID, "api-chart")
+    driver.execute_script("arguments[0].scrollIntoView()", api_chart)
+    assert api_chart.size["width"] > 600 and api_chart.size["height"] > 300, api_chart.size
+    api_chart.screenshot(str(shots / "api-chart.png"))
+    driver.find_element(By.ID, "feed-chart").screenshot(str(shots / "feed-chart.png"))
+    with Image.open(shots / "api-chart.png") as image:
+        for name, colour in (
+            ("success", chart.SUCCESS),
+            ("throttle", chart.THROTTLE),
+            ("latency", chart.LATENCY),
+        ):
+            assert _count_near(image, colour) >= 20, f"no {name} pixels ({colour}) in the chart"
+    with Image.open(shots / "feed-chart.png") as image:
+        assert _count_near(image, chart.SUCCESS) >= 200 and _count_near(image, chart.INVALID) >= 20
+
+    # 4. replay one dead letter: confirm in the dialog, see which run it made
+    before = replay_runs().keys()
+    letter = facts.letters["BAG-01"]
+    row = driver.find_element(By.CSS_SELECTOR, f'tr[data-letter-id="{letter}"]')
+    button = row.find_element(By.CSS_SELECTOR, "button.replay")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    dialog = wait.until(ec.visibility_of_element_located((By.ID, "replay-dialog")))
+    assert f"Replay dead letter {letter} (SKU BAG-01, seller {SELLER})?" in dialog.text
+    driver.find_element(By.ID, "replay-note").send_keys("brand approval received")
+    driver.find_element(By.ID, "replay-confirm").click()
+    result = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#replay-result.ok")))
+    assert (
+        "Triggered dead_letter_replay run" in result.text
+        and "it will replay 1 open dead letter(s)" in result.text
+    )
+    assert driver.find_element(By.ID, "replay-paused").is_displayed()
+    run_id = result.find_element(By.CSS_SELECTOR, "a.run-link").text
+    assert (
+        result.find_element(By.CSS_SELECTOR, "a.run-link")
+        .get_attribute("href")
+        .endswith(f"/dags/dead_letter_replay/runs/{run_id.replace(':', '%3A').replace('+', '%2B')}")
+    )
+    assert "queued" in (row.get_attribute("class") or "") and not button.is_enabled()
+    driver.save_screenshot(str(shots / "replayed.png"))
+    _assert_not_blank(shots / "replayed.png")
+    runs = replay_runs()
+    assert set(runs) - set(before) == {run_id}
+    assert runs[run_id]["state"] == "queued" and runs[run_id]["triggering_user_name"] == "operator"
+    assert runs[run_id]["conf"]["skus"] == "BAG-01" and runs[run_id]["conf"]["dry_run"] is False
+    assert runs[run_id]["conf"]["note"].endswith("by operator: brand approval received")
+
+    # 5. a SKU's history
+    search = driver.find_element(By.ID, "sku-input")
+    driver.execute_script("window.scrollTo(0, 0)")
+    search.send_keys("BAG-02", Keys.ENTER)
+    timeline = wait.until(ec.visibility_of_element_located((By.ID, "sku-timeline")))
+    text = timeline.text
+    for expected in (
+        "patchListingsItem: HTTP 200",
+        "ERROR 4000006 from listings_api",
+        "submitted \u2192 invalid",
+    ):
+        assert expected in text, expected
+    kinds = {e.text for e in timeline.find_elements(By.CSS_SELECTOR, ".badge.kind")}
+    assert {"lifecycle", "api call", "issue", "dead letter"} <= kinds
+    driver.save_screenshot(str(shots / "sku.png"))
+    _assert_not_blank(shots / "sku.png")
+
+    # 6. inside the Airflow UI: Browse > Listing status shows our page in an iframe
+    driver.get(f"{server}/")
+    browse = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "button[aria-label='Browse']")))
+    browse.click()
+    entry = wait.until(
+        ec.element_to_be_clickable((By.XPATH, "//*[@role='menuitem'][normalize-space(.)='Listing status']"))
+    )
+    entry.click()
+    wait.until(ec.url_to_be(f"{server}/plugin/listing-status"))
+    frame = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "iframe")))
+    assert frame.get_attribute("src") == f"{server}/listing-status/"
+    driver.switch_to.frame(frame)
+    wait.until(ec.visibility_of_element_located((By.ID, "status-table")))
+    driver.switch_to.default_content()
+    time.sleep(0.5)  # let the UI finish drawing its navigation
+    driver.save_screenshot(str(shots / "airflow-ui.png"))
+    _assert_not_blank(shots / "airflow-ui.png")
+    assert sorted(p.name for p in shots.iterdir()) == [
+        "airflow-ui.png",
+        "api-chart.png",
+        "feed-chart.png",
+        "page.png",
+        "replayed.png",
+        "sku.png",
+    ]

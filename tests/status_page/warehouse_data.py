@@ -1,0 +1,449 @@
+"""A warehouse as the pipeline leaves it after a few days of work, written through the pipeline's own
+writers (lifecycle transitions, dead letters, call and issue records) wherever one exists.
+
+Two sellers: ``A1SELLER`` (US and DE) and ``A3EUSELLER`` (UK). In the US, a catalog run quarantined
+one SKU, a feed (``F-DONE``) accepted seven messages and rejected one (``BAG-01``, dead-lettered with
+Amazon's 90220), the Listings API rejected a hotfix (``BAG-02``, 4000006, dead-lettered), a feed is
+still in progress (``F-PROG``), one is queued and one went FATAL. SP-API calls over the last hours
+include throttles and a 500. Times are relative to ``now``, so "recent" means what it says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, insert, update
+
+from listings_pipeline.warehouse import lifecycle
+from listings_pipeline.warehouse.db import session_scope
+from listings_pipeline.warehouse.models import (
+    ApiCall,
+    DeadLetter,
+    DeadLetterEvent,
+    FeedSubmission,
+    ListingIssue,
+    MessageResult,
+    PublishAttempt,
+    Quarantine,
+)
+from listings_pipeline.warehouse.records import api_call_row, ensure_seller
+from spapi.client import CallRecord
+
+SELLER = "A1SELLER"
+EU_SELLER = "A3EUSELLER"
+US = "ATVPDKIKX0DER"
+DE = "A1PA6795UKMFR9"
+UK = "A1F83G8C2ARO7P"
+HASH_A, HASH_B = "a" * 64, "b" * 64
+ACCEPTED_SKUS = ["HP-01", "HP-02", "HP-03", "HP-04", "HP-05", "TT-01-M-BLK", "SH-00"]
+
+
+@dataclass
+class Facts:
+    """What the data holds, for the assertions."""
+
+    now: datetime
+    letters: dict[str, int] = field(default_factory=dict)
+    """SKU -> id of its dead letter (``OLD-SKU``'s is resolved, the others open)."""
+
+
+def _issue(
+    seller: str, market: str | None, sku: str | None, code: str | None, severity: str, at: datetime, **kw: Any
+) -> dict[str, Any]:
+    row = {
+        "source": "feed",
+        "seller_id": seller,
+        "marketplace_id": market,
+        "sku": sku,
+        "feed_id": None,
+        "message_id": None,
+        "submission_id": None,
+        "code": code,
+        "severity": severity,
+        "message": f"{code}: something about {sku}",
+        "attribute_names": [],
+        "categories": [],
+        "observed_at": at,
+        "run_id": "scheduled__1",
+    }
+    row.update(kw)
+    return row
+
+
+def _call(operation: str, at: datetime, status: int | None, latency_ms: float, **kw: Any) -> dict[str, Any]:
+    record = CallRecord(
+        operation=operation,
+        method=kw.pop("method", "GET"),
+        seller_id=kw.pop("seller_id", SELLER),
+        marketplace_id=kw.pop("marketplace_id", US),
+        sku=kw.pop("sku", None),
+        region="na",
+        status=status,
+        latency_ms=latency_ms,
+        request_id=kw.pop("request_id", None),
+        attempt=1,
+        throttled=status == 429,
+        error_code=kw.pop("error_code", "QuotaExceeded" if status == 429 else None),
+        trace_id=None,
+        started_at=at.timestamp(),
+        limiter_wait_ms=0.0,
+    )
+    return api_call_row(record, run_id="scheduled__1")
+
+
+def fill(engine: Engine, now: datetime) -> Facts:
+    facts = Facts(now=now)
+    day = now - timedelta(days=1)
+    t = lambda minutes: day + timedelta(minutes=minutes)  # noqa: E731 - a timeline, read top to bottom
+    with session_scope(engine) as s:
+        ensure_seller(s, SELLER, name="Acme Outdoor", region="na", spapi_conn_id="spapi_acme_na")
+        ensure_seller(s, EU_SELLER, name="Acme Europe", region="eu", spapi_conn_id="spapi_acme_eu")
+
+        # catalog run: everything validated, one row quarantined
+        for sku in [*ACCEPTED_SKUS, "BAG-01", "SH-01"]:
+            lifecycle.transition(
+                s,
+                SELLER,
+                US,
+                sku,
+                "ready",
+                "validation",
+                "scheduled__1",
+                at=t(0),
+                product_type="LUGGAGE",
+                payload={"sku": sku},
+                payload_hash=HASH_A,
+            )
+        lifecycle.transition(
+            s,
+            SELLER,
+            US,
+            "TT-02-L-RED",
+            "quarantined",
+            "validation",
+            "scheduled__1",
+            at=t(0),
+            product_type="SHIRT",
+        )
+        lifecycle.transition(
+            s,
+            SELLER,
+            DE,
+            "TT-01-M-BLK",
+            "ready",
+            "validation",
+            "scheduled__1",
+            at=t(0),
+            product_type="SHIRT",
+            payload_hash=HASH_A,
+        )
+        lifecycle.transition(s, SELLER, DE, "TT-02-L-RED", "draft", "catalog", "scheduled__1", at=t(0))
+        s.execute(
+            insert(Quarantine),
+            [
+                {
+                    "seller_id": SELLER,
+                    "marketplace_id": US,
+                    "sku": "TT-02-L-RED",
+                    "product_type": "SHIRT",
+                    "column_name": "list_price",
+                    "value": "-5",
+                    "rule": "expect_column_values_to_be_between",
+                    "reason": "list_price must be at least 0.01",
+                    "run_id": "scheduled__1",
+                    "quarantined_at": t(0),
+                },
+                {
+                    "seller_id": SELLER,
+                    "marketplace_id": US,
+                    "sku": "TT-02-L-RED",
+                    "product_type": "SHIRT",
+                    "column_name": "item_name",
+                    "value": "<b>Tee</b>",
+                    "rule": "content_policy.no_html",
+                    "reason": "HTML is not allowed in item_name",
+                    "run_id": "scheduled__1",
+                    "quarantined_at": t(0),
+                },
+            ],
+        )
+
+        # the ledger and four feeds
+        attempts = s.scalars(
+            insert(PublishAttempt).returning(PublishAttempt.id, sort_by_parameter_order=True),
+            [
+                {
+                    "idempotency_key": str(n) * 64,
+                    "seller_id": SELLER,
+                    "marketplace_ids": [US],
+                    "document_hash": str(n) * 64,
+                    "document_path": f"/var/runs/doc{n}.json",
+                    "message_count": count,
+                    "run_id": "scheduled__1",
+                    "state": state,
+                    "feed_id": feed_id,
+                }
+                for n, (feed_id, count, state) in enumerate(
+                    [
+                        ("F-DONE", 8, "done"),
+                        ("F-PROG", 3, "feed_created"),
+                        ("F-FATAL", 2, "fatal"),
+                        ("F-QUEUE", 4, "feed_created"),
+                    ],
+                    start=1,
+                )
+            ],
+        ).all()
+        s.execute(
+            insert(FeedSubmission),
+            [
+                {
+                    "feed_id": "F-DONE",
+                    "attempt_id": attempts[0],
+                    "seller_id": SELLER,
+                    "marketplace_ids": [US],
+                    "processing_status": "DONE",
+                    "created_at": t(5),
+                    "processing_started_at": t(7),
+                    "processing_ended_at": t(20),
+                    "messages_processed": 8,
+                    "messages_accepted": 7,
+                    "messages_invalid": 1,
+                    "errors": 1,
+                    "warnings": 2,
+                },
+                {
+                    "feed_id": "F-FATAL",
+                    "attempt_id": attempts[2],
+                    "seller_id": SELLER,
+                    "marketplace_ids": [US],
+                    "processing_status": "FATAL",
+                    "created_at": t(30),
+                    "processing_started_at": t(31),
+                    "processing_ended_at": t(33),
+                },
+                {
+                    "feed_id": "F-PROG",
+                    "attempt_id": attempts[1],
+                    "seller_id": SELLER,
+                    "marketplace_ids": [US],
+                    "processing_status": "IN_PROGRESS",
+                    "created_at": now - timedelta(minutes=30),
+                    "processing_started_at": now - timedelta(minutes=25),
+                },
+                {
+                    "feed_id": "F-QUEUE",
+                    "attempt_id": attempts[3],
+                    "seller_id": SELLER,
+                    "marketplace_ids": [US],
+                    "processing_status": "IN_QUEUE",
+                    "created_at": now - timedelta(minutes=5),
+                },
+            ],
+        )
+        done = [*ACCEPTED_SKUS, "BAG-01"]
+        lifecycle.transition_many(
+            s,
+            [
+                {"seller_id": SELLER, "marketplace_id": US, "sku": sku, "last_submission_id": "feed:F-DONE"}
+                for sku in done
+            ],
+            "feed:F-DONE",
+            "scheduled__1",
+            to_status="submitted",
+            at=t(5),
+        )
+        s.execute(
+            insert(MessageResult),
+            [
+                {
+                    "feed_id": "F-DONE",
+                    "message_id": n,
+                    "sku": sku,
+                    "operation_type": "UPDATE",
+                    "status": "invalid" if sku == "BAG-01" else "accepted",
+                }
+                for n, sku in enumerate(done, start=1)
+            ],
+        )
+        lifecycle.transition_many(
+            s,
+            [{"seller_id": SELLER, "marketplace_id": US, "sku": sku} for sku in ACCEPTED_SKUS],
+            "feed:F-DONE",
+            "scheduled__1",
+            to_status="accepted",
+            at=t(20),
+        )
+        lifecycle.transition(s, SELLER, US, "BAG-01", "invalid", "feed:F-DONE", "scheduled__1", at=t(20))
+        lifecycle.transition(s, SELLER, US, "SH-00", "live", "notification", at=t(60))
+        lifecycle.transition(
+            s, SELLER, US, "SH-01", "submitted", "feed:F-PROG", "scheduled__2", at=now - timedelta(minutes=30)
+        )
+
+        # the per-SKU path: a hotfix Amazon rejected
+        lifecycle.transition(
+            s,
+            SELLER,
+            US,
+            "BAG-02",
+            "ready",
+            "plan",
+            "manual__hotfix",
+            at=t(100),
+            product_type="LUGGAGE",
+            payload_hash=HASH_B,
+        )
+        lifecycle.transition(
+            s, SELLER, US, "BAG-02", "submitted", "listings_api:sub-1", "manual__hotfix", at=t(101)
+        )
+        lifecycle.transition(
+            s, SELLER, US, "BAG-02", "invalid", "listings_api:sub-1", "manual__hotfix", at=t(102)
+        )
+
+        # the EU seller
+        lifecycle.transition(s, EU_SELLER, UK, "EU-01", "ready", "validation", at=t(0), payload_hash=HASH_A)
+        lifecycle.transition(s, EU_SELLER, UK, "EU-01", "submitted", "feed:F-EU", at=t(1))
+        lifecycle.transition(s, EU_SELLER, UK, "EU-01", "accepted", "feed:F-EU", at=t(2))
+        lifecycle.transition(s, EU_SELLER, UK, "EU-02", "ready", "validation", at=t(0), payload_hash=HASH_A)
+        lifecycle.transition(s, EU_SELLER, UK, "EU-02", "submitted", "feed:F-EU", at=t(1))
+        lifecycle.transition(s, EU_SELLER, UK, "EU-02", "invalid", "feed:F-EU", at=t(2))
+
+        # issues: the feed's report, the Listings API's answer, a feed-level error, and an old one
+        s.execute(
+            insert(ListingIssue),
+            [
+                _issue(
+                    SELLER,
+                    US,
+                    "BAG-01",
+                    "90220",
+                    "ERROR",
+                    t(20),
+                    feed_id="F-DONE",
+                    message_id=8,
+                    attribute_names=["brand"],
+                    message="'brand' is required but not supplied.",
+                ),
+                _issue(SELLER, US, "HP-01", "18027", "WARNING", t(20), feed_id="F-DONE", message_id=1),
+                _issue(
+                    SELLER,
+                    US,
+                    "HP-02",
+                    "18027",
+                    "WARNING",
+                    t(20),
+                    feed_id="F-DONE",
+                    message_id=2,
+                    message="18027: the latest wording",
+                ),
+                _issue(
+                    SELLER,
+                    US,
+                    "BAG-02",
+                    "4000006",
+                    "ERROR",
+                    t(102),
+                    source="listings_api",
+                    submission_id="sub-1",
+                    message="The SKU does not exist.",
+                    categories=["INVALID_ATTRIBUTE"],
+                ),
+                _issue(
+                    SELLER,
+                    US,
+                    None,
+                    "FATAL",
+                    "ERROR",
+                    t(33),
+                    feed_id="F-FATAL",
+                    message="The feed could not be parsed.",
+                ),
+                _issue(
+                    EU_SELLER,
+                    UK,
+                    "EU-02",
+                    "5665",
+                    "ERROR",
+                    t(2),
+                    message="You need approval to list the brand 'Gated Brand Co'.",
+                ),
+                _issue(SELLER, US, "OLD-SKU", "OLD-1", "ERROR", now - timedelta(days=40)),
+            ],
+        )
+
+        # dead letters: three open, one resolved long ago
+        for sku, market, seller, path, code, operation in (
+            ("OLD-SKU", US, SELLER, "feed", "OLD-1", "JSON_LISTINGS_FEED"),
+            ("EU-02", UK, EU_SELLER, "feed", "5665", "JSON_LISTINGS_FEED"),
+            ("BAG-01", US, SELLER, "feed", "90220", "JSON_LISTINGS_FEED"),
+            ("BAG-02", US, SELLER, "listings_api", "4000006", "patchListingsItem"),
+        ):
+            letter = lifecycle.open_dead_letter(
+                s,
+                seller_id=seller,
+                marketplace_id=market,
+                sku=sku,
+                path=path,
+                operation=operation,
+                reason=f"{code}: rejected",
+                code=code,
+                run_id="scheduled__1",
+                payload={"sku": sku},
+            )
+            facts.letters[sku] = letter.id
+        for sku in ("BAG-01", "BAG-02", "EU-02"):
+            market = UK if sku == "EU-02" else US
+            seller = EU_SELLER if sku == "EU-02" else SELLER
+            lifecycle.transition(s, seller, market, sku, "dead_lettered", "dead_letter", at=t(103))
+        old = s.get(DeadLetter, facts.letters["OLD-SKU"])
+        assert old is not None
+        lifecycle.move_dead_letter(s, old, "resolved", actor="ops@example.com", note="fixed by hand")
+        # give the letters distinct, ordered creation times (open_dead_letter stamps "now")
+        for minutes, sku in ((-50 * 24 * 60, "OLD-SKU"), (2, "EU-02"), (20, "BAG-01"), (102, "BAG-02")):
+            s.execute(
+                update(DeadLetter)
+                .where(DeadLetter.id == facts.letters[sku])
+                .values(created_at=t(minutes), updated_at=t(minutes))
+            )
+            s.execute(
+                update(DeadLetterEvent)
+                .where(
+                    DeadLetterEvent.dead_letter_id == facts.letters[sku], DeadLetterEvent.from_state.is_(None)
+                )
+                .values(at=t(minutes))
+            )
+
+        # SP-API calls over the last hours: a quiet hour, a throttled hour, an hour with a 500
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        calls = [
+            _call("getFeed", hour - timedelta(hours=3) + timedelta(minutes=m), 200, 100.0 + 10 * m)
+            for m in range(10)
+        ]
+        calls += [
+            _call(
+                "getListingsItem",
+                hour - timedelta(hours=2) + timedelta(minutes=m),
+                429 if m < 2 else 200,
+                50.0 * (m + 1),
+            )
+            for m in range(10)
+        ]
+        calls += [
+            _call(
+                "createFeed",
+                hour - timedelta(hours=1) + timedelta(minutes=m),
+                500 if m == 0 else 202,
+                1000.0,
+                method="POST",
+            )
+            for m in range(4)
+        ]
+        calls += [
+            _call(
+                "patchListingsItem", t(101), 200, 420.0, method="PATCH", sku="BAG-02", request_id="req-bag-02"
+            )
+        ]
+        s.execute(insert(ApiCall), calls)
+    return facts
