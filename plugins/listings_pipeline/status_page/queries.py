@@ -487,17 +487,7 @@ def sku_history(
     ]
 
     quarantine = [
-        QuarantineEntry(
-            seller_id=q.seller_id,
-            marketplace_id=q.marketplace_id,
-            column_name=q.column_name,
-            value=q.value,
-            rule=q.rule,
-            reason=q.reason,
-            run_id=q.run_id,
-            quarantined_at=q.quarantined_at,
-            released_at=q.released_at,
-        )
+        QuarantineEntry.model_validate(q)
         for q in session.scalars(
             select(Quarantine)
             .where(Quarantine.sku == sku, *of_seller(Quarantine.seller_id))
@@ -547,18 +537,7 @@ def sku_history(
     ]
 
     api_calls = [
-        ApiCallEntry(
-            seller_id=c.seller_id,
-            marketplace_id=c.marketplace_id,
-            operation=c.operation,
-            method=c.method,
-            status=c.status,
-            throttled=c.throttled,
-            error_code=c.error_code,
-            latency_ms=c.latency_ms,
-            request_id=c.request_id,
-            started_at=c.started_at,
-        )
+        ApiCallEntry.model_validate(c)
         for c in session.scalars(
             select(ApiCall)
             .where(ApiCall.sku == sku, *of_seller(ApiCall.seller_id))
@@ -568,18 +547,7 @@ def sku_history(
     ]
 
     issues = [
-        IssueEntry(
-            seller_id=i.seller_id,
-            marketplace_id=i.marketplace_id,
-            source=i.source,
-            code=i.code,
-            severity=i.severity,
-            message=i.message,
-            attribute_names=list(i.attribute_names or []),
-            feed_id=i.feed_id,
-            submission_id=i.submission_id,
-            observed_at=i.observed_at,
-        )
+        IssueEntry.model_validate(i)
         for i in session.scalars(
             select(ListingIssue)
             .where(ListingIssue.sku == sku, *of_seller(ListingIssue.seller_id))
@@ -603,11 +571,7 @@ def sku_history(
             .where(DeadLetterEvent.dead_letter_id.in_([letter.id for letter in letters]))
             .order_by(DeadLetterEvent.at.desc(), DeadLetterEvent.id.desc())
         ):
-            letter_events[ev.dead_letter_id].append(
-                DeadLetterEventEntry(
-                    from_state=ev.from_state, to_state=ev.to_state, actor=ev.actor, note=ev.note, at=ev.at
-                )
-            )
+            letter_events[ev.dead_letter_id].append(DeadLetterEventEntry.model_validate(ev))
 
     return SkuHistory(
         sku=sku,

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import BaseModel, ConfigDict, computed_field, field_validator
 
 
 class _Row(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # from_attributes: rows whose fields are a warehouse model's columns are read straight off it.
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class StatusCounts(_Row):
@@ -224,10 +225,15 @@ class IssueEntry(_Row):
     code: str | None
     severity: str
     message: str
-    attribute_names: list[str]
+    attribute_names: list[str] = []
     feed_id: str | None
     submission_id: str | None
     observed_at: datetime
+
+    @field_validator("attribute_names", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: list[str] | None) -> list[str]:
+        return list(value or [])
 
 
 class DeadLetterEventEntry(_Row):
