@@ -15,7 +15,7 @@ SANDBOX_PORT ?= 8900
 help:
 	@echo "make install   create .venv and install the pinned working set (idempotent)"
 	@echo "make system-deps  Debian packages the browser and compose tests drive: chromium, chromedriver, docker-compose"
-	@echo "make test      lint, then the whole test suite (needs Redis; PostgreSQL when the warehouse lands)"
+	@echo "make test      lint, then the whole test suite (needs Redis and PostgreSQL; see README)"
 	@echo "make unit      only the fast unit tests"
 	@echo "make lint      ruff and mypy"
 	@echo "make demo      the whole pipeline on the embedded defaults: sandbox + airflow standalone, one sample run"
@@ -58,8 +58,10 @@ test: lint
 sandbox: install
 	$(PY) -m sandbox --port $(SANDBOX_PORT) --data-dir var/sandbox
 
-# The demo keeps its state in var/demo (DEMO_ARGS: e.g. --port 8081 --keep); see demo/__main__.py.
+# The demo keeps its state in var/demo (DEMO_ARGS: e.g. --port 8081 --keep --state-dir DIR; STOP_ARGS:
+# --state-dir DIR); see demo/__main__.py.
 DEMO_ARGS ?=
+STOP_ARGS ?=
 demo: install
 	$(PY) -m demo run $(DEMO_ARGS)
 
@@ -67,7 +69,7 @@ demo-headless: install
 	$(PY) -m demo run --headless $(DEMO_ARGS)
 
 stop:
-	@test -x $(PY) && $(PY) -m demo stop || echo "nothing to stop: no virtualenv yet"
+	@test -x $(PY) && $(PY) -m demo stop $(STOP_ARGS) || echo "nothing to stop: no virtualenv yet"
 
 unit: install
 	$(VENV)/bin/pytest tests/unit -m "not slow" $(PYTEST_ARGS)

@@ -230,9 +230,12 @@ def stop(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--state-dir", default=str(REPO_ROOT / "var" / "demo"), help="default var/demo")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state-dir", default=str(REPO_ROOT / "var" / "demo"), help="default var/demo")
     sub = parser.add_subparsers(dest="command", required=True)
-    run_p = sub.add_parser("run", help="start everything and run catalog_feed_sync on the sample catalog")
+    run_p = sub.add_parser(
+        "run", parents=[common], help="start everything and run catalog_feed_sync on the sample catalog"
+    )
     run_p.add_argument("--port", type=int, default=8080, help="Airflow UI/API port (default 8080)")
     run_p.add_argument("--sandbox-port", type=int, default=8900, help="SP-API sandbox port (default 8900)")
     run_p.add_argument(
@@ -243,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--timeout", type=float, default=1800, help="seconds to wait for the run (default 1800)"
     )
     run_p.set_defaults(func=run)
-    stop_p = sub.add_parser("stop", help="stop every process a running demo started")
+    stop_p = sub.add_parser("stop", parents=[common], help="stop every process a running demo started")
     stop_p.set_defaults(func=stop)
     args = parser.parse_args(argv)
     return int(args.func(args))

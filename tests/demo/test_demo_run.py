@@ -102,7 +102,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SPAPI_"))}
     with output.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "demo", "--state-dir", str(state), "run", "--port", str(port),
+            [sys.executable, "-m", "demo", "run", "--state-dir", str(state), "--port", str(port),
              "--sandbox-port", str(_free_port()), "--timeout", "900"],
             cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip

@@ -68,10 +68,10 @@ def test_stop_command_ends_a_running_demo_from_another_terminal(
     PidFile(tmp_path / "pids.json").add(service)
     members = processes.processes_of([service])
 
-    assert main(["--state-dir", str(tmp_path), "stop"]) == 0
+    assert main(["stop", "--state-dir", str(tmp_path)]) == 0
 
     assert "every process the demo started has stopped" in capsys.readouterr().out
     assert not [p for p in members if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not (tmp_path / "pids.json").exists()
-    assert main(["--state-dir", str(tmp_path), "stop"]) == 0
+    assert main(["stop", "--state-dir", str(tmp_path)]) == 0
     assert "no demo is running" in capsys.readouterr().out
