@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 SANDBOX_PORT ?= 8900
 
-.PHONY: install system-deps test lint format unit sandbox demo demo-headless stop clean help
+.PHONY: install system-deps test lint format unit sandbox demo demo-headless services stop clean help
 
 help:
 	@echo "make install   create .venv and install the pinned working set (idempotent)"
@@ -19,6 +19,7 @@ help:
 	@echo "make unit      only the fast unit tests"
 	@echo "make lint      ruff and mypy"
 	@echo "make demo      the whole pipeline on the embedded defaults: sandbox + airflow standalone, one sample run"
+	@echo "make services  the same demo on docker-compose.yaml's services, without Docker (local PostgreSQL, Redis, Celery)"
 	@echo "make stop      stop every process a running demo started"
 	@echo "make sandbox   run the local SP-API sandbox on http://127.0.0.1:$(SANDBOX_PORT) (state in var/sandbox)"
 
@@ -67,6 +68,11 @@ demo: install
 
 demo-headless: install
 	$(PY) -m demo run --headless $(DEMO_ARGS)
+
+# docker-compose.yaml's services as processes: PostgreSQL metadata + warehouse databases (created on
+# the local server), Redis for Celery and the shared limiter, one process per Airflow component.
+services: install
+	$(PY) -m demo run --services $(DEMO_ARGS)
 
 stop:
 	@test -x $(PY) && $(PY) -m demo stop $(STOP_ARGS) || echo "nothing to stop: no virtualenv yet"

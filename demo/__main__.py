@@ -14,6 +14,7 @@ import argparse
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -24,10 +25,26 @@ import httpx
 
 from demo import processes
 from demo.airflow_api import AirflowApi, AirflowNotReady, RunProgress
-from demo.environment import DEMO_DAG, REPO_ROOT, DemoLayout, airflow_env, connections, prepare
+from demo.environment import (
+    DEMO_DAG,
+    REPO_ROOT,
+    DemoLayout,
+    ServicesConfig,
+    airflow_env,
+    connections,
+    prepare,
+)
 from demo.processes import PidFile, Service
 
 STARTUP_SECONDS = 300.0
+# The services of docker-compose.yaml, as processes (services mode): name -> `airflow` arguments.
+COMPONENTS = (
+    ("api-server", ["api-server"]),
+    ("scheduler", ["scheduler"]),
+    ("dag-processor", ["dag-processor"]),
+    ("triggerer", ["triggerer"]),
+    ("celery-worker", ["celery", "worker"]),
+)
 POLL_SECONDS = 3.0
 QUIET_SECONDS = 30.0  # print the progress at least this often, even when nothing changed
 
@@ -76,7 +93,9 @@ def tail(path: str | Path, lines: int = 25) -> str:
 
 
 def start_services(layout: DemoLayout, pids: PidFile) -> list[Service]:
+    """The sandbox, then either ``airflow standalone`` or (services mode) one process per component."""
     env = airflow_env(layout)
+    airflow_cli = str(Path(sys.executable).parent / "airflow")
     started: list[Service] = []
     say(f"starting the SP-API sandbox on {layout.sandbox_url}")
     sandbox = processes.start(
@@ -94,13 +113,29 @@ def start_services(layout: DemoLayout, pids: PidFile) -> list[Service]:
     started.append(sandbox)
     wait_for_sandbox(layout, sandbox, time.monotonic() + 60)
 
-    say(f"starting airflow standalone on {layout.airflow_url} (logs in {layout.logs / 'airflow.log'})")
-    airflow = processes.start(
-        "airflow", [str(Path(sys.executable).parent / "airflow"), "standalone"], env,
-        layout.logs / "airflow.log", REPO_ROOT,
-    )  # fmt: skip
-    pids.add(airflow)
-    started.append(airflow)
+    if layout.services is None:
+        say(f"starting airflow standalone on {layout.airflow_url} (logs in {layout.logs / 'airflow.log'})")
+        airflow = processes.start(
+            "airflow", [str(Path(sys.executable).parent / "airflow"), "standalone"], env,
+            layout.logs / "airflow.log", REPO_ROOT,
+        )  # fmt: skip
+        pids.add(airflow)
+        started.append(airflow)
+        return started
+
+    say("migrating Airflow's metadata database (PostgreSQL)")
+    with (layout.logs / "airflow-db-migrate.log").open("wb") as log:
+        migrated = subprocess.run(
+            [airflow_cli, "db", "migrate"], env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            check=False,
+        )  # fmt: skip
+    if migrated.returncode != 0:
+        raise AirflowNotReady(f"airflow db migrate failed; see {layout.logs / 'airflow-db-migrate.log'}")
+    for name, argv in COMPONENTS:
+        say(f"starting {name} (log {layout.logs / (name + '.log')})")
+        service = processes.start(name, [airflow_cli, *argv], env, layout.logs / f"{name}.log", REPO_ROOT)
+        pids.add(service)
+        started.append(service)
     return started
 
 
@@ -125,7 +160,8 @@ def watch(api: AirflowApi, run_id: str, services: Sequence[Service], timeout: fl
 
 
 def run(args: argparse.Namespace) -> int:
-    layout = DemoLayout(Path(args.state_dir).resolve(), args.port, args.sandbox_port)
+    servers = ServicesConfig(args.postgres_url, args.redis_url, args.db_prefix) if args.services else None
+    layout = DemoLayout(Path(args.state_dir).resolve(), args.port, args.sandbox_port, servers)
     pids = PidFile(layout.pid_file)
     running = [s for s in pids.read() if s.alive()]
     if running:
@@ -145,8 +181,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         from listings_pipeline.warehouse.db import upgrade
 
-        say(f"creating the warehouse {layout.warehouse}")
-        upgrade(f"sqlite:///{layout.warehouse}")
+        say(f"creating the warehouse {_warehouse_name(layout)}")
+        upgrade(layout.warehouse_url)
         services = start_services(layout, pids)
         api = AirflowApi(layout.airflow_url, "admin", layout.admin_password())
         try:
@@ -183,6 +219,12 @@ def run(args: argparse.Namespace) -> int:
         if api is not None:
             api.close()
         stop_services(pids, exclude=os.getpid())
+
+
+def _warehouse_name(layout: DemoLayout) -> str:
+    if layout.services is None:
+        return str(layout.warehouse)
+    return f"PostgreSQL database {layout.services.warehouse_db}"
 
 
 def print_summary(layout: DemoLayout, run_id: str, progress: RunProgress) -> None:
@@ -244,6 +286,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_p.add_argument("--headless", action="store_true", help="stop everything after the summary")
     run_p.add_argument(
         "--timeout", type=float, default=1800, help="seconds to wait for the run (default 1800)"
+    )
+    run_p.add_argument(
+        "--services",
+        action="store_true",
+        help="run docker-compose.yaml's services as processes instead of airflow standalone: PostgreSQL "
+        "metadata and warehouse, Redis, api-server, scheduler, dag-processor, triggerer, a Celery worker",
+    )
+    run_p.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "SPAPI_DEMO_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="--services: a PostgreSQL server URL with a database to connect to (default: local, trust auth)",
+    )
+    run_p.add_argument(
+        "--redis-url",
+        default=os.environ.get("SPAPI_DEMO_REDIS_URL", "redis://127.0.0.1:6379/2"),
+        help="--services: Redis for Celery and the shared SP-API limiter (default redis://127.0.0.1:6379/2)",
+    )
+    run_p.add_argument(
+        "--db-prefix",
+        default="spapi_demo",
+        help="--services: databases <prefix>_airflow and <prefix>_warehouse",
     )
     run_p.set_defaults(func=run)
     stop_p = sub.add_parser("stop", parents=[common], help="stop every process a running demo started")

@@ -1,9 +1,12 @@
 """Everything the demo writes before it starts a process: directories, config, logins, connections.
 
 All of it lives in one state directory (``var/demo`` by default), so a demo never touches another
-checkout's files and ``--fresh`` (the default) starts over by deleting that one directory. Airflow,
-the sandbox, the warehouse and the run artifacts all use the embedded defaults: SQLite files and
-in-process services, nothing to install beyond the virtualenv.
+checkout's files and a fresh start (the default) deletes that one directory. By default Airflow,
+the sandbox, the warehouse and the run artifacts use the embedded defaults: SQLite files and
+``airflow standalone``, nothing to install beyond the virtualenv. With :class:`ServicesConfig` the
+same demo runs the services of ``docker-compose.yaml`` as plain processes instead: PostgreSQL for
+Airflow's metadata and for the warehouse, Redis as Celery's broker and the shared SP-API limiter and
+token cache, and one process per Airflow component with Celery workers.
 """
 
 from __future__ import annotations
@@ -12,18 +15,21 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import create_engine, make_url, text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INCLUDE = REPO_ROOT / "include"
 SANDBOX_SELLERS = REPO_ROOT / "sandbox" / "sellers.example.yaml"
 
 ADMIN_USER = "admin"
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 DEMO_DAG = "catalog_feed_sync"
 # Scheduled DAGs run only when triggered in the demo, so the demo's run is the only one.
 MANUAL_DAGS = ("catalog_feed_sync", "offers_inventory_sync")
@@ -47,12 +53,64 @@ SANDBOX_SELLERS_CONNS = {
 
 
 @dataclass(frozen=True)
+class ServicesConfig:
+    """Where the PostgreSQL and Redis servers of the services mode are.
+
+    :param postgres_url: a SQLAlchemy URL of the server, with a database we may connect to in order to
+        create the demo's two databases, ``<prefix>_airflow`` and ``<prefix>_warehouse``.
+    :param redis_url: the Redis database for Celery's broker and the SP-API limiter and token cache.
+    """
+
+    postgres_url: str
+    redis_url: str
+    prefix: str = "spapi_demo"
+
+    @property
+    def metadata_db(self) -> str:
+        return f"{self.prefix}_airflow"
+
+    @property
+    def warehouse_db(self) -> str:
+        return f"{self.prefix}_warehouse"
+
+    def url(self, database: str, driver: str = "postgresql+psycopg") -> str:
+        return (
+            make_url(self.postgres_url)
+            .set(drivername=driver, database=database)
+            .render_as_string(hide_password=False)
+        )
+
+    def create_databases(self, fresh: bool) -> None:
+        admin = create_engine(self.postgres_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                for name in (self.metadata_db, self.warehouse_db):
+                    if fresh:
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+                    if exists.scalar() is None:
+                        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            admin.dispose()
+
+    def drop_databases(self) -> None:
+        admin = create_engine(self.postgres_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                for name in (self.metadata_db, self.warehouse_db):
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            admin.dispose()
+
+
+@dataclass(frozen=True)
 class DemoLayout:
     """Where the demo's state lives, and on which ports it serves."""
 
     state_dir: Path
     airflow_port: int = 8080
     sandbox_port: int = 8900
+    services: ServicesConfig | None = None
 
     @property
     def airflow_home(self) -> Path:
@@ -73,6 +131,12 @@ class DemoLayout:
     @property
     def warehouse(self) -> Path:
         return self.state_dir / "warehouse.db"
+
+    @property
+    def warehouse_url(self) -> str:
+        if self.services is not None:
+            return self.services.url(self.services.warehouse_db)
+        return f"sqlite:///{self.warehouse}"
 
     @property
     def pipeline_config(self) -> Path:
@@ -112,6 +176,8 @@ def prepare(layout: DemoLayout, fresh: bool) -> None:
         shutil.rmtree(layout.state_dir)
     for folder in (layout.state_dir, layout.airflow_home, layout.sandbox_dir, layout.logs):
         folder.mkdir(parents=True, exist_ok=True)
+    if layout.services is not None:
+        layout.services.create_databases(fresh)
     layout.catalog.parent.mkdir(parents=True, exist_ok=True)
     if not layout.catalog.exists():
         shutil.copyfile(INCLUDE / "sample_catalog" / "catalog.csv", layout.catalog)
@@ -154,8 +220,14 @@ def pipeline_config(layout: DemoLayout) -> dict[str, Any]:
 
 
 def connections(layout: DemoLayout) -> dict[str, Any]:
-    """The Airflow connections, in ``airflow connections import`` form: one per sandbox seller."""
+    """The Airflow connections, as the REST API takes them: one per sandbox seller."""
     conns: dict[str, Any] = {}
+    if layout.services is not None:
+        # Many processes on (potentially) many machines: limits and tokens are shared through Redis.
+        sharing = {"rate_limit_url": layout.services.redis_url, "token_cache_url": layout.services.redis_url}
+    else:
+        # One machine, several task processes: the file backend shares the limits.
+        sharing = {"rate_limit_url": f"file://{layout.state_dir / 'ratelimit'}"}
     for conn_id, seller in SANDBOX_SELLERS_CONNS.items():
         conns[conn_id] = {
             "conn_type": "spapi",
@@ -167,8 +239,7 @@ def connections(layout: DemoLayout) -> dict[str, Any]:
                     **seller,
                     "endpoint_url": layout.sandbox_url,
                     "token_url": f"{layout.sandbox_url}/auth/o2/token",
-                    # One machine, several task processes: the file backend shares limits and tokens.
-                    "rate_limit_url": f"file://{layout.state_dir / 'ratelimit'}",
+                    **sharing,
                 }
             ),
         }
@@ -204,7 +275,7 @@ def airflow_env(layout: DemoLayout) -> dict[str, str]:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "SPAPI_PIPELINE_CONFIG": str(layout.pipeline_config),
             "SPAPI_VAR_DIR": str(layout.state_dir),
-            "SPAPI_WAREHOUSE_URL": f"sqlite:///{layout.warehouse}",
+            "SPAPI_WAREHOUSE_URL": layout.warehouse_url,
             # GX's progress bars would flood the task logs.
             "GX_ANALYTICS_ENABLED": "False",
             "TQDM_DISABLE": "1",
@@ -213,4 +284,32 @@ def airflow_env(layout: DemoLayout) -> dict[str, str]:
     )
     for dag_id in MANUAL_DAGS:
         env[f"SPAPI_SCHEDULE_{dag_id.upper()}"] = "manual"
+    if layout.services is not None:
+        services = layout.services
+        metadata = services.url(services.metadata_db)
+        env.update(
+            {
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
+                # psycopg 3 is async too; Airflow's default async driver would be asyncpg.
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": services.url(
+                    services.metadata_db, driver="postgresql+psycopg_async"
+                ),
+                "AIRFLOW__CELERY__BROKER_URL": services.redis_url,
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata,
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+                "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(_free_port()),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+            }
+        )
     return env
+
+
+def _free_port() -> int:
+    """A port nothing listens on now: several demos (and CI) can run side by side."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -37,8 +37,10 @@ class Service:
     log: str
 
     def alive(self) -> bool:
+        """Running: the same process (PID and start time), and not a zombie waiting to be reaped."""
         try:
-            return bool(psutil.Process(self.pid).create_time() == self.create_time)
+            proc = psutil.Process(self.pid)
+            return bool(proc.create_time() == self.create_time and proc.status() != psutil.STATUS_ZOMBIE)
         except psutil.NoSuchProcess:
             return False
 

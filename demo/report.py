@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from demo.environment import ADMIN_USER, DemoLayout
 from listings_pipeline.bulk import BranchPaths
@@ -36,7 +36,7 @@ class RunFigures:
 
 
 def read_figures(layout: DemoLayout, dag_id: str, run_id: str) -> RunFigures:
-    engine = make_engine(f"sqlite:///{layout.warehouse}")
+    engine = make_engine(layout.warehouse_url, read_only=True)
     try:
         with session_scope(engine) as session:
             rows = session.scalars(
@@ -54,6 +54,19 @@ def read_figures(layout: DemoLayout, dag_id: str, run_id: str) -> RunFigures:
     finally:
         engine.dispose()
     return RunFigures(branches=branches, open_dead_letters=int(letters or 0))
+
+
+def _warehouse_lines(layout: DemoLayout) -> list[str]:
+    if layout.services is None:
+        return [
+            f"  Warehouse        {layout.warehouse}",
+            f"                   sqlite3 {layout.warehouse} 'select * from v_listing_status limit 10'",
+        ]
+    url = make_url(layout.warehouse_url)
+    return [
+        f"  Warehouse        PostgreSQL database {url.database} on {url.host}:{url.port or 5432}",
+        f"                   psql -h {url.host} -p {url.port or 5432} -U {url.username} {url.database}",
+    ]
 
 
 def figures_table(figures: RunFigures) -> str:
@@ -84,8 +97,7 @@ def where_to_look(layout: DemoLayout, run_id: str, figures: RunFigures) -> str:
     lines = [
         f"  Airflow UI       {layout.airflow_url}   (login {ADMIN_USER} / {layout.admin_password()})",
         f"  Listing status   {layout.airflow_url}/listing-status/   (in the UI's navigation, same login)",
-        f"  Warehouse        {layout.warehouse}",
-        f"                   sqlite3 {layout.warehouse} 'select * from v_listing_status limit 10'",
+        *_warehouse_lines(layout),
         f"  Catalog          {layout.catalog}   (edit it, then trigger catalog_feed_sync again)",
         f"  Sandbox          {layout.sandbox_url}/_sandbox/state",
         f"  Logs             {layout.logs}",
