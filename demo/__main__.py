@@ -116,7 +116,7 @@ def start_services(layout: DemoLayout, pids: PidFile) -> list[Service]:
     if layout.services is None:
         say(f"starting airflow standalone on {layout.airflow_url} (logs in {layout.logs / 'airflow.log'})")
         airflow = processes.start(
-            "airflow", [str(Path(sys.executable).parent / "airflow"), "standalone"], env,
+            "airflow", [airflow_cli, "standalone"], env,
             layout.logs / "airflow.log", REPO_ROOT,
         )  # fmt: skip
         pids.add(airflow)
@@ -139,6 +139,13 @@ def start_services(layout: DemoLayout, pids: PidFile) -> list[Service]:
     return started
 
 
+def all_alive(services: Sequence[Service]) -> None:
+    """Fail fast, naming the log to read, when a service has exited."""
+    for service in services:
+        if not service.alive():
+            raise AirflowNotReady(f"{service.name} exited; see {service.log}")
+
+
 def watch(api: AirflowApi, run_id: str, services: Sequence[Service], timeout: float) -> RunProgress:
     """Print the run's progress until it finishes; fail fast if a service died under it."""
     deadline = time.monotonic() + timeout
@@ -151,9 +158,7 @@ def watch(api: AirflowApi, run_id: str, services: Sequence[Service], timeout: fl
             last_line, last_print = line, time.monotonic()
         if progress.finished:
             return progress
-        for service in services:
-            if not service.alive():
-                raise AirflowNotReady(f"{service.name} exited during the run; see {service.log}")
+        all_alive(services)
         if time.monotonic() > deadline:
             raise AirflowNotReady(f"the run did not finish within {timeout:.0f} s")
         time.sleep(POLL_SECONDS)
@@ -186,9 +191,10 @@ def run(args: argparse.Namespace) -> int:
         services = start_services(layout, pids)
         api = AirflowApi(layout.airflow_url, "admin", layout.admin_password())
         try:
-            api.wait_until_up(time.monotonic() + STARTUP_SECONDS)
+            api.wait_until_up(time.monotonic() + STARTUP_SECONDS, check=lambda: all_alive(services))
         except AirflowNotReady:
-            say("Airflow did not start; the end of its log:\n" + tail(services[-1].log))
+            front = next(s for s in services if s.name in ("airflow", "api-server"))
+            say(f"Airflow did not start; the end of {front.log}:\n" + tail(front.log))
             raise
         say("Airflow is up; registering the sandbox sellers' connections")
         for conn_id, fields in connections(layout).items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,10 +58,15 @@ class AirflowApi:
     def close(self) -> None:
         self._http.close()
 
-    def wait_until_up(self, deadline: float) -> None:
-        """Wait for the API server to answer its health check and accept our login."""
+    def wait_until_up(self, deadline: float, check: Callable[[], None] | None = None) -> None:
+        """Wait for the API server to answer its health check and accept our login.
+
+        :param check: called on every try; it raises to stop waiting (a component has exited).
+        """
         last = "no answer"
         while time.monotonic() < deadline:
+            if check is not None:
+                check()
             try:
                 health = self._http.get("/api/v2/monitor/health")
                 if health.status_code == 200:

@@ -75,3 +75,21 @@ def test_stop_command_ends_a_running_demo_from_another_terminal(
     assert not (tmp_path / "pids.json").exists()
     assert main(["stop", "--state-dir", str(tmp_path)]) == 0
     assert "no demo is running" in capsys.readouterr().out
+
+
+def test_a_service_that_exited_is_reported_with_its_log(tmp_path: Path) -> None:
+    """A component that dies (even as a not yet reaped zombie) stops the wait, naming its log."""
+    from demo.__main__ import all_alive
+    from demo.airflow_api import AirflowNotReady
+
+    log = tmp_path / "scheduler.log"
+    crashed = processes.start(
+        "scheduler", [sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), log, tmp_path
+    )
+    deadline = time.monotonic() + 30
+    while crashed.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert psutil.Process(crashed.pid).status() == psutil.STATUS_ZOMBIE  # not reaped: still "exists"
+    with pytest.raises(AirflowNotReady, match=f"scheduler exited; see {log}"):
+        all_alive([crashed])
+    processes.stop([crashed], grace=1.0)
