@@ -155,10 +155,6 @@ class DemoLayout:
         return self.state_dir / "airflow-secrets.json"
 
     @property
-    def connections_file(self) -> Path:
-        return self.state_dir / "connections.json"
-
-    @property
     def airflow_url(self) -> str:
         return f"http://127.0.0.1:{self.airflow_port}"
 
@@ -171,7 +167,7 @@ class DemoLayout:
 
 
 def prepare(layout: DemoLayout, fresh: bool) -> None:
-    """Create the state directory with its config, catalog, logins and connections."""
+    """Create the state directory (and, in services mode, the databases) with config, catalog and logins."""
     if fresh and layout.state_dir.exists():
         shutil.rmtree(layout.state_dir)
     for folder in (layout.state_dir, layout.airflow_home, layout.sandbox_dir, layout.logs):
@@ -190,7 +186,6 @@ def prepare(layout: DemoLayout, fresh: bool) -> None:
         },
     )
     layout.pipeline_config.write_text(yaml.safe_dump(pipeline_config(layout), sort_keys=False))
-    _write_private(layout.connections_file, connections(layout))
 
 
 def _kept(path: Path, key: str) -> str:
