@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spapi.product_types import ProductTypeSchemas
 
-from .faults import Faults
+from .faults import CLIENT_ERRORS, INTERNAL_FAILURE, SERVER_ERRORS, Faults
 from .ratelimit import RateLimiter
 from .settings import Settings
 from .sigv4 import SignatureError, verify
@@ -262,10 +262,7 @@ async def gate(sandbox: Sandbox, request: Request, operation: str, path_seller_i
 
     error = faults.draw("error", operation)
     if error is not None:
-        code = "ServiceUnavailable" if error.status == 503 else "InternalFailure"
-        message = (
-            "Service temporarily unavailable." if error.status == 503 else "We encountered an internal error."
-        )
+        code, message = CLIENT_ERRORS.get(error.status) or SERVER_ERRORS.get(error.status) or INTERNAL_FAILURE
         raise refuse(ApiError(error.status, code, message), seller_id, fault="error")
     if faults.draw("throttle", operation) is not None:
         raise refuse(ApiError(429, **QUOTA_EXCEEDED), seller_id, throttled=True, fault="throttle")

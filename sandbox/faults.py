@@ -6,6 +6,7 @@ set), from ``Settings.faults``, or cleared with ``DELETE /_sandbox/faults``. A r
     {"kind": "throttle", "operation": "getListingsItem", "count": 3}     # the next 3 calls get 429
     {"kind": "throttle", "operation": "*", "probability": 0.2}           # 20 % of all SP-API calls
     {"kind": "error", "status": 503, "operation": "createFeed", "count": 1}
+    {"kind": "error", "status": 400, "operation": "patchListingsItem", "count": 1}  # InvalidInput
     {"kind": "latency", "seconds": 0.5, "operation": "*"}                # added before answering
     {"kind": "drop", "operation": "getFeed", "count": 1}                 # close without an answer
     {"kind": "token_expiry", "seconds": 2}      # access tokens die 2 s after issue (expires_in still says 3600)
@@ -37,6 +38,16 @@ KINDS = {
     "report_unknown_message_ids",
 }
 CALL_KINDS = ("latency", "drop", "error", "throttle")
+# Error faults answer as Amazon does (code, message): 5xx, or these client errors.
+CLIENT_ERRORS = {
+    400: ("InvalidInput", "Invalid input."),
+    403: ("Unauthorized", "Access to requested resource is denied."),
+    404: ("NotFound", "Resource not found."),
+}
+SERVER_ERRORS = {
+    503: ("ServiceUnavailable", "Service temporarily unavailable."),
+}
+INTERNAL_FAILURE = ("InternalFailure", "We encountered an internal error.")
 
 
 @dataclass
@@ -69,8 +80,8 @@ class Rule:
         )
         if not 0.0 <= rule.probability <= 1.0:
             raise ValueError("probability must be between 0 and 1")
-        if kind == "error" and not 500 <= rule.status <= 599:
-            raise ValueError("an error fault's status must be 5xx")
+        if kind == "error" and not (rule.status in CLIENT_ERRORS or 500 <= rule.status <= 599):
+            raise ValueError(f"an error fault's status must be 5xx or one of {sorted(CLIENT_ERRORS)}")
         if rule.count is not None and rule.count < 0:
             raise ValueError("count must be >= 0")
         return rule

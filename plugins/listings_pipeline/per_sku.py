@@ -634,7 +634,7 @@ def _record(
     from sqlalchemy import insert
 
     from listings_pipeline.warehouse.models import ListingIssue
-    from listings_pipeline.warehouse.records import listings_api_issue_rows
+    from listings_pipeline.warehouse.records import api_error_issue_rows, listings_api_issue_rows
 
     preview = bool(change["preview"])
     outcome: dict[str, Any] = {
@@ -665,7 +665,23 @@ def _record(
         to_status = None if preview else L.INVALID
         letter = _reason(response)
         outcome["error_code"] = letter[1]
+    # Amazon refused the request itself (malformed, or no such listing): its error list is about this
+    # listing, so it goes to listing_issues too. Throttles and 5xx say nothing about the listing.
+    refused = getattr(error, "errors", ()) if getattr(error, "status", None) in REFUSED_STATUSES else ()
+    if refused:
+        outcome["issue_codes"] = [e.code for e in refused]
     with session_scope(engine) as session:
+        if refused:
+            session.execute(
+                insert(ListingIssue),
+                api_error_issue_rows(
+                    refused,
+                    seller_id=change["seller_id"],
+                    marketplace_id=change["marketplace_id"],
+                    sku=change["sku"],
+                    run_id=run_id,
+                ),
+            )
         if response is not None and response.issues:
             session.execute(
                 insert(ListingIssue),
@@ -706,6 +722,9 @@ def _record(
                 )
             outcome["dead_lettered"] = True
     return outcome
+
+
+REFUSED_STATUSES = frozenset({400, 404})
 
 
 def apply_batch(

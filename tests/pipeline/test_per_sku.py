@@ -415,3 +415,39 @@ def test_hotfix_request_schema_lists_every_action() -> None:
         "delete",
         "put_from_catalog",
     }
+
+
+@pytest.mark.airflow
+@pytest.mark.integration
+def test_a_refused_call_keeps_amazons_errors_as_issues(sandbox: Sandbox, warehouse: Warehouse) -> None:
+    """HTTP 400: no submission, no retry, but Amazon's reason is in listing_issues and the dead letter."""
+    seed(sandbox, "HOT-1")
+    sandbox.faults({"kind": "error", "status": 400, "operation": "patchListingsItem", "count": 1})
+    result = run(warehouse, preview=False, skus="HOT-1")
+    [outcome] = result["outcomes"]
+    assert (outcome["status"], outcome["error_code"], outcome["issue_codes"]) == (
+        "failed",
+        "InvalidInput",
+        ["InvalidInput"],
+    )
+    issues = warehouse.rows(
+        "select source, code, severity, sku, marketplace_id, message, run_id from listing_issues"
+    )
+    assert [(i.source, i.code, i.severity, i.sku, i.marketplace_id, i.run_id) for i in issues] == [
+        ("listings_api", "InvalidInput", "ERROR", "HOT-1", US, "test-run")
+    ]
+    assert issues[0].message.startswith("Invalid input.")
+    [letter] = warehouse.rows("select code, state from dead_letters")
+    assert (letter.code, letter.state) == ("InvalidInput", "open")
+    attempts = warehouse.rows("select count(*) as n from api_calls where operation = 'patchListingsItem'")
+    assert attempts[0].n == 1  # a 400 is not retried
+
+
+@pytest.mark.airflow
+@pytest.mark.integration
+def test_server_errors_are_not_listing_issues(sandbox: Sandbox, warehouse: Warehouse) -> None:
+    seed(sandbox, "HOT-1")
+    sandbox.faults({"kind": "error", "status": 503, "operation": "patchListingsItem"})
+    result = run(warehouse, preview=False, skus="HOT-1")
+    assert result["dead_lettered"] == 1
+    assert warehouse.rows("select * from listing_issues") == []

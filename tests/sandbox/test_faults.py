@@ -51,8 +51,26 @@ async def test_5xx(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     assert r.status_code == 503 and r.json()["errors"][0]["code"] == "ServiceUnavailable"
     assert "x-amzn-RateLimit-Limit" not in r.headers
     assert (await get_item(client, headers)).status_code == 404
-    bad = await client.post("/_sandbox/faults", json={"rules": [{"kind": "error", "status": 404}]})
+    bad = await client.post("/_sandbox/faults", json={"rules": [{"kind": "error", "status": 418}]})
     assert bad.status_code == 400
+
+
+async def test_client_errors_answer_as_amazon_does(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    """A 400 carries Amazon's error list and, like every 2xx/400/404, the rate limit header."""
+    await set_faults(
+        client,
+        [
+            {"kind": "error", "status": 400, "operation": "getListingsItem", "count": 1},
+            {"kind": "error", "status": 403, "operation": "getListingsItem", "count": 1},
+        ],
+    )
+    first, second = await get_item(client, headers), await get_item(client, headers)
+    assert (first.status_code, first.json()["errors"][0]["code"]) == (400, "InvalidInput")
+    assert "x-amzn-RateLimit-Limit" in first.headers
+    assert (second.status_code, second.json()["errors"][0]["code"]) == (403, "Unauthorized")
+    assert "x-amzn-RateLimit-Limit" not in second.headers
 
 
 async def test_latency(client: httpx.AsyncClient, headers: dict[str, str]) -> None:

@@ -23,6 +23,7 @@ from listings_pipeline.warehouse.models import IssueSource, Seller
 
 if TYPE_CHECKING:
     from spapi.client import CallRecord
+    from spapi.errors import ApiErrorDetail
     from spapi.models.feeds import ProcessingReportIssue
     from spapi.models.listings import Issue
 
@@ -88,6 +89,43 @@ def listings_api_issue_rows(
                 }
             )
     return rows
+
+
+def api_error_issue_rows(
+    errors: Iterable[ApiErrorDetail],
+    *,
+    seller_id: str,
+    marketplace_id: str,
+    sku: str,
+    run_id: str | None = None,
+    observed_at: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """``listing_issues`` rows from the error list of a refused Listings API call (HTTP 400 and kin).
+
+    Amazon refuses a malformed request outright instead of answering ``INVALID`` with issues; its
+    ``errors`` say why, and an operator looking for a SKU's problems should find them in the same
+    table. Each becomes an ERROR of source ``listings_api`` without a submission id.
+    """
+    when = observed_at or datetime.now(UTC)
+    return [
+        {
+            "source": IssueSource.LISTINGS_API.value,
+            "seller_id": seller_id,
+            "marketplace_id": marketplace_id,
+            "sku": sku,
+            "feed_id": None,
+            "message_id": None,
+            "submission_id": None,
+            "code": error.code,
+            "severity": "ERROR",
+            "message": f"{error.message} ({error.details})" if error.details else error.message,
+            "attribute_names": [],
+            "categories": [],
+            "observed_at": when,
+            "run_id": run_id,
+        }
+        for error in errors
+    ]
 
 
 def feed_issue_rows(
