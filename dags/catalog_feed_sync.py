@@ -134,7 +134,7 @@ def catalog_feed_sync() -> None:
 
         started = getattr(dag_run, "start_date", None)
         summary = bulk.summarise(
-            str(run_id), "catalog_feed_sync", list(branches), list(parsed or []), started
+            str(run_id), "catalog_feed_sync", list(branches), list(parsed or []), started, list(per_sku or [])
         )
         if outlet_events is not None:
             outlet_events[RUN_SUMMARIES].extra = summary

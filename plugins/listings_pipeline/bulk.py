@@ -812,16 +812,21 @@ def summarise(
     branches: list[dict[str, Any]],
     parsed: list[dict[str, Any]],
     started_at: datetime | None = None,
+    per_sku: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Step 9: one ``run_summaries`` row per seller x marketplace, and the totals for the Asset event."""
+    """Step 9: one ``run_summaries`` row per seller x marketplace, and the totals for the Asset event.
+
+    :param parsed: the feed route's results (``parse``), per feed.
+    :param per_sku: the per-SKU route's results (``apply_per_sku``), per branch; they carry the same
+        counts, so a change set small enough for the Listings Items API is summarised like a feed.
+    """
     config_path = next((b.get("config_path") for b in branches), None)
-    config = load_config(config_path)
-    totals: dict[str, int] = {}
+    results = [*parsed, *(p for p in per_sku or [] if p.get("messages"))]
     rows = []
     for branch in branches:
         mine = [
             p
-            for p in parsed
+            for p in results
             if p["seller_id"] == branch["seller_id"] and p["marketplace_id"] == branch["marketplace_id"]
         ]
         counts = {
@@ -835,9 +840,23 @@ def summarise(
             "dead_lettered": sum(p.get("dead_lettered", 0) for p in mine),
             "retry": sum(p.get("retry", 0) for p in mine),
         }
+        rows.append((branch, counts))
+    return store_summaries(load_config(config_path), run_id, dag_id, rows, started_at)
+
+
+def store_summaries(
+    config: PipelineConfig,
+    run_id: str,
+    dag_id: str,
+    rows: list[tuple[dict[str, Any], dict[str, int]]],
+    started_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Write one ``run_summaries`` row per (branch, counts), adding each branch's throttles and latency
+    from ``api_calls`` (by its trace id); return the run's totals (the Asset event's ``extra``)."""
+    totals: dict[str, int] = {}
+    for _branch, counts in rows:
         for name, value in counts.items():
             totals[name] = totals.get(name, 0) + value
-        rows.append((branch, counts))
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
         with session_scope(engine) as session:
@@ -877,4 +896,4 @@ def summarise(
                 )
     finally:
         engine.dispose()
-    return {"run_id": run_id, **totals, "branches": len(branches)}
+    return {"run_id": run_id, **totals, "branches": len(rows)}

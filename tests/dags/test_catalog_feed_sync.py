@@ -119,7 +119,8 @@ def test_bad_rows_are_quarantined_good_ones_published_and_a_1_percent_change_res
         writer.writeheader()
         writer.writerows(rows)
 
-    assert pipeline.run().state == "success"
+    second = pipeline.run()
+    assert second.state == "success"
     # five SKUs are under per_sku_threshold: the router sends them through the Listings Items API
     new_feeds = {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")} - first_feeds
     assert new_feeds == set()
@@ -130,6 +131,13 @@ def test_bad_rows_are_quarantined_good_ones_published_and_a_1_percent_change_res
         )
     }
     assert sent == {(r["sku"], r["marketplace_id"]) for r in changed}
+    # ... and the run's summary counts them like a feed's messages
+    figures = pipeline.rows(
+        "select sum(planned) as planned, sum(submitted) as submitted, sum(accepted) as accepted"
+        " from run_summaries where run_id = :run",
+        run=second.run_id,
+    )
+    assert (figures[0].planned, figures[0].submitted, figures[0].accepted) == (5, 5, 5)
     assert pipeline.scalar("select count(*) from listings where status = 'accepted'") == statuses["accepted"]
 
 
