@@ -27,12 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 
+from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.publish import LedgerSubmitFeedOperator
 from listings_pipeline.schedules import schedule_for
-
-RUN_SUMMARIES = Asset("spapi-listings://warehouse/run_summaries")
 
 
 @dag(

@@ -8,14 +8,16 @@ hour. One branch per seller and marketplace from the pipeline config (`include/p
 2. **plan**: read price (our price, currency, optional sale price with dates, minimum and maximum
    allowed) and quantity / handling time per SKU; compare with the warehouse's `offers` and
    `inventory` tables and keep only the SKUs that changed. FBA stock (a `fulfillment_channel`
-   other than `DEFAULT`/`MFN`) is recorded as read, never sent. The **router** then picks the path:
+   other than `DEFAULT`/`MFN`) is recorded as read, never sent; a row whose price or stock cannot be
+   read goes to `quarantine` with its column, value and reason. The **router** then picks the path:
    up to `per_sku_threshold` SKUs (default 50) go through the Listings Items API, more through a
    `JSON_LISTINGS_FEED` of `PATCH` messages;
 3. **apply** (per-SKU route): one mapped task per batch of `patchListingsItem` calls through the
    shared rate limiter; rejected or failed changes go to `dead_letters`;
 4. **build / submit_feed / parse** (feed route): the bulk path's own steps, then **record_feed**;
 5. accepted changes are written to `offers` / `inventory`, so the next run sends nothing for them;
-   **summarise** adds it up.
+   **summarise** writes `run_summaries` (one row per seller and marketplace) and an event of the
+   `run_summaries` Asset.
 
 Both writes use JSON Patch `merge`: fields this sync does not own (an existing discount set
 elsewhere, an FBA `fulfillment_availability` entry) are kept.
@@ -30,6 +32,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.publish import LedgerSubmitFeedOperator
 from listings_pipeline.schedules import schedule_for
 
@@ -125,13 +128,27 @@ def offers_inventory_sync() -> None:
 
         return offers.record_feed(parsed, str(run_id), parsed.get("config_path"))
 
-    @task(trigger_rule="none_failed")
+    @task(outlets=[RUN_SUMMARIES], trigger_rule="none_failed")
     def summarise(
-        planned: list[dict[str, Any]], applied: list[dict[str, Any]], fed: list[dict[str, Any]]
+        planned: list[dict[str, Any]],
+        applied: list[dict[str, Any]],
+        fed: list[dict[str, Any]],
+        run_id: str | None = None,
+        dag_run: Any = None,
+        outlet_events: Any = None,
     ) -> dict[str, Any]:
         from listings_pipeline import offers
 
-        return offers.summarise(planned, applied or [], fed or [])
+        summary = offers.summarise(
+            planned,
+            applied or [],
+            fed or [],
+            run_id=str(run_id),
+            started_at=getattr(dag_run, "start_date", None),
+        )
+        if outlet_events is not None:
+            outlet_events[RUN_SUMMARIES].extra = summary
+        return summary
 
     planned = plan.expand(branch=extract.expand(branch=targets()))
     applied = apply.expand(batch=api_batches(planned))

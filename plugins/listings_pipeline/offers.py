@@ -37,13 +37,20 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from listings_pipeline.bulk import BranchPaths, payload_hash, read_jsonl, write_jsonl
+from listings_pipeline.bulk import BranchPaths, payload_hash, read_jsonl, store_summaries, write_jsonl
 from listings_pipeline.config import load_config
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
-from listings_pipeline.warehouse.models import Inventory, Listing, ListingStatus, MessageResult, Offer
+from listings_pipeline.warehouse.models import (
+    Inventory,
+    Listing,
+    ListingStatus,
+    MessageResult,
+    Offer,
+    Quarantine,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,15 @@ BATCH_SIZE = 20
 # --- desired state from the catalog -------------------------------------------------------------------
 
 
+class OfferRowError(ValueError):
+    """A catalog row whose offer or stock cannot be read: names the column, the value and why."""
+
+    def __init__(self, column: str, value: Any, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+        self.value = None if value is None else str(value)
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -80,9 +96,9 @@ def _money(value: Any, column: str) -> str | None:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"{column} {text!r} is not a number") from None
+        raise OfferRowError(column, text, f"{column} {text!r} is not a number") from None
     if not amount.is_finite() or amount <= 0:
-        raise ValueError(f"{column} {text!r} must be above 0")
+        raise OfferRowError(column, text, f"{column} {text!r} must be above 0")
     return str(amount.quantize(Decimal("0.01")))
 
 
@@ -93,9 +109,9 @@ def _int(value: Any, column: str) -> int | None:
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"{column} {text!r} is not a whole number") from None
+        raise OfferRowError(column, text, f"{column} {text!r} is not a whole number") from None
     if number != number.to_integral_value() or number < 0:
-        raise ValueError(f"{column} {text!r} is not a whole number of 0 or more")
+        raise OfferRowError(column, text, f"{column} {text!r} is not a whole number of 0 or more")
     return int(number)
 
 
@@ -110,7 +126,7 @@ def _day(value: Any, column: str) -> str | None:
     try:
         return date.fromisoformat(text[:10]).isoformat()
     except ValueError:
-        raise ValueError(f"{column} {text!r} is not a date (YYYY-MM-DD)") from None
+        raise OfferRowError(column, text, f"{column} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def channel_of(row: Mapping[str, Any]) -> str:
@@ -139,16 +155,35 @@ def row_state(row: Mapping[str, Any]) -> dict[str, Any]:
         }
         sale = (offer["sale_price"], offer["sale_start_at"], offer["sale_end_at"])
         if any(sale) and not all(sale):
-            raise ValueError("a sale needs all of sale_price, sale_start and sale_end")
+            missing = [
+                c for c, v in zip(("sale_price", "sale_start", "sale_end"), sale, strict=True) if not v
+            ]
+            raise OfferRowError(missing[0], None, "a sale needs all of sale_price, sale_start and sale_end")
         amount = Decimal(price)
         if offer["sale_price"] and Decimal(offer["sale_price"]) >= amount:
-            raise ValueError(f"sale_price {offer['sale_price']} must be below price {price}")
+            raise OfferRowError(
+                "sale_price",
+                offer["sale_price"],
+                f"sale_price {offer['sale_price']} must be below price {price}",
+            )
         if offer["sale_start_at"] and offer["sale_end_at"] and offer["sale_end_at"] < offer["sale_start_at"]:
-            raise ValueError(f"sale_end {offer['sale_end_at']} is before sale_start {offer['sale_start_at']}")
+            raise OfferRowError(
+                "sale_end",
+                offer["sale_end_at"],
+                f"sale_end {offer['sale_end_at']} is before sale_start {offer['sale_start_at']}",
+            )
         if offer["min_price"] and Decimal(offer["min_price"]) > amount:
-            raise ValueError(f"minimum_price {offer['min_price']} is above price {price}")
+            raise OfferRowError(
+                "minimum_price",
+                offer["min_price"],
+                f"minimum_price {offer['min_price']} is above price {price}",
+            )
         if offer["max_price"] and Decimal(offer["max_price"]) < amount:
-            raise ValueError(f"maximum_price {offer['max_price']} is below price {price}")
+            raise OfferRowError(
+                "maximum_price",
+                offer["max_price"],
+                f"maximum_price {offer['max_price']} is below price {price}",
+            )
     inventory: dict[str, Any] | None = None
     quantity = _int(row.get("quantity"), "quantity")
     if quantity is not None:
@@ -165,18 +200,29 @@ def row_state(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def desired_state(rows: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """Every row's state (last row wins for a repeated SKU), and the rows skipped with the reason."""
+def desired_state(
+    rows: Iterable[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, str | None]]]:
+    """Every row's state (last row wins for a repeated SKU), and the rows skipped: SKU, product type,
+    column, value and reason, as the ``quarantine`` table takes them."""
     states: dict[str, dict[str, Any]] = {}
-    skipped: list[dict[str, str]] = []
+    skipped: list[dict[str, str | None]] = []
     for row in rows:
         sku = _text(row.get("sku"))
         if not sku:
             continue
         try:
             states[sku] = row_state(row)
-        except ValueError as err:
-            skipped.append({"sku": sku, "reason": str(err)})
+        except OfferRowError as err:
+            skipped.append(
+                {
+                    "sku": sku,
+                    "product_type": _text(row.get("product_type")).upper() or None,
+                    "column_name": err.column,
+                    "value": err.value,
+                    "reason": str(err),
+                }
+            )
     return list(states.values()), skipped
 
 
@@ -440,6 +486,8 @@ def plan(branch: dict[str, Any], batch_size: int = BATCH_SIZE) -> dict[str, Any]
         log.warning("%s/%s skipped: %s", marketplace_id, problem["sku"], problem["reason"])
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
+        if skipped:
+            _quarantine(engine, seller_id, marketplace_id, run_id, skipped)
         offers, stock = _stored(engine, seller_id, marketplace_id)
         changed, fba = diff(states, offers, stock)
         no_type = [c["sku"] for c in changed if not c["product_type"]]
@@ -483,6 +531,32 @@ def plan(branch: dict[str, Any], batch_size: int = BATCH_SIZE) -> dict[str, Any]
         return result
     finally:
         engine.dispose()
+
+
+def _quarantine(
+    engine: Any, seller_id: str, marketplace_id: str, run_id: str, skipped: list[dict[str, str | None]]
+) -> None:
+    """Rows whose offer or stock cannot be read go to ``quarantine`` (rule ``offers.<column>``), where
+    the operator finds them with the catalog's other bad rows; the listing itself keeps its status,
+    since its content may be fine."""
+    with session_scope(engine) as session:
+        session.execute(
+            insert(Quarantine),
+            [
+                {
+                    "seller_id": seller_id,
+                    "marketplace_id": marketplace_id,
+                    "sku": p["sku"],
+                    "product_type": p["product_type"],
+                    "column_name": p["column_name"],
+                    "value": p["value"],
+                    "rule": f"offers.{p['column_name']}",
+                    "reason": p["reason"],
+                    "run_id": run_id,
+                }
+                for p in skipped
+            ],
+        )
 
 
 def _mark_ready(
@@ -544,7 +618,14 @@ def apply(batch: Mapping[str, Any], run_id: str) -> dict[str, Any]:
                 recorded += record(engine, seller_id, marketplace_id, mine)
     finally:
         engine.dispose()
-    return {**result, "recorded": recorded}
+    first = changes[0] if changes else {}
+    return {
+        **result,
+        "recorded": recorded,
+        "seller_id": first.get("seller_id"),
+        "marketplace_id": first.get("marketplace_id"),
+        "messages": len(changes),
+    }
 
 
 def record_feed(parsed: Mapping[str, Any], run_id: str, config_path: str | None = None) -> dict[str, Any]:
@@ -574,10 +655,19 @@ def summarise(
     planned: Iterable[Mapping[str, Any]],
     applied: Iterable[Mapping[str, Any]],
     fed: Iterable[Mapping[str, Any]],
+    *,
+    run_id: str | None = None,
+    dag_id: str = "offers_inventory_sync",
+    started_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Totals for the run's log and XCom."""
+    """Totals for the run's log and XCom; with ``run_id``, also one ``run_summaries`` row per branch.
+
+    In ``run_summaries`` a branch's ``extracted`` is its catalog rows, ``quarantined`` the rows whose
+    offer could not be read, ``planned`` the changed offers, and ``submitted`` / ``accepted`` /
+    ``invalid`` / ``dead_lettered`` count writes by either route (Listings Items API or feed).
+    """
     planned, applied, fed = list(planned), list(applied or []), list(fed or [])
-    return {
+    totals: dict[str, Any] = {
         "branches": len(planned),
         "changed": sum(p.get("changed", 0) for p in planned),
         "fba_read": sum(p.get("fba_read", 0) for p in planned),
@@ -591,3 +681,23 @@ def summarise(
         "feed_invalid": sum(f.get("invalid", 0) for f in fed),
         "recorded": sum(a.get("recorded", 0) for a in applied) + sum(f.get("recorded", 0) for f in fed),
     }
+    if run_id is None or not planned:
+        return totals
+    rows = []
+    for branch in planned:
+        key = (branch["seller_id"], branch["marketplace_id"])
+        mine = [r for r in [*applied, *fed] if (r.get("seller_id"), r.get("marketplace_id")) == key]
+        counts = {
+            "extracted": branch.get("catalog_rows", 0),
+            "quarantined": branch.get("skipped", 0),
+            "planned": branch.get("changed", 0),
+            "submitted": sum(r.get("messages", 0) for r in mine),
+            "accepted": sum(r.get("accepted", 0) for r in mine),
+            "invalid": sum(r.get("invalid", 0) for r in mine),
+            "warnings": sum(r.get("warnings", 0) for r in mine),
+            "dead_lettered": sum(r.get("dead_lettered", 0) for r in mine),
+        }
+        rows.append((dict(branch), counts))
+    config = load_config(next((b.get("config_path") for b in planned), None))
+    stored = store_summaries(config, run_id, dag_id, rows, started_at)
+    return {**totals, "run_summaries": {k: v for k, v in stored.items() if k != "run_id"}}

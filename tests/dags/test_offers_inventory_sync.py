@@ -71,6 +71,19 @@ def price(attributes: dict[str, Any]) -> Any:
     return attributes["purchasable_offer"][0]["our_price"][0]["schedule"][0]["value_with_tax"]
 
 
+def summary(sync: Sync, run_id: str) -> tuple[int, ...]:
+    """The run's run_summaries row for the seller's US branch (the catalog's rows are all US): extracted,
+    quarantined, planned, submitted, accepted, dead_lettered."""
+    [row] = sync.warehouse.rows(
+        "select extracted, quarantined, planned, submitted, accepted, dead_lettered from run_summaries"
+        " where dag_id = 'offers_inventory_sync' and run_id = :run and seller_id = :seller and marketplace_id = :m",
+        run=run_id,
+        seller=SELLER,
+        m=US,
+    )
+    return tuple(row)
+
+
 def states(run: Any) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for ti in run.get_task_instances():
@@ -100,11 +113,23 @@ def test_small_changes_go_per_sku_then_nothing_then_a_large_set_by_feed(sync: Sy
             {"sku": "OF-1", "price": "101.5", "quantity": "4", "handling_time": "2"},
             {"sku": "OF-2", "price": "102", "quantity": "9"},
             {"sku": "OF-3", "price": "129.99", "quantity": "80", "fulfillment_channel": "AMAZON_NA"},
+            {"sku": "OF-4", "price": "abc", "quantity": "1"},
         ]
     )
     run = sync.run()
     assert run.state == "success", states(run)
     assert price(sync.item("OF-1")) == 101.5 and price(sync.item("OF-2")) == 102
+    # the unreadable price is quarantined, not dropped, and the run is summarised
+    [bad] = sync.warehouse.rows("select sku, column_name, value, rule, reason, run_id from quarantine")
+    assert (bad.sku, bad.column_name, bad.value, bad.rule, bad.run_id) == (
+        "OF-4",
+        "price",
+        "abc",
+        "offers.price",
+        run.run_id,
+    )
+    assert "is not a number" in bad.reason
+    assert summary(sync, run.run_id) == (4, 1, 3, 3, 3, 0)
     assert sync.item("OF-1")["fulfillment_availability"] == [
         {"fulfillment_channel_code": "DEFAULT", "quantity": 4, "lead_time_to_ship_max_days": 2}
     ]
@@ -138,6 +163,7 @@ def test_small_changes_go_per_sku_then_nothing_then_a_large_set_by_feed(sync: Sy
     assert run.state == "success", states(run)
     assert "success" in states(run)["submit_feed"]
     assert [price(sync.item(s)) for s in SKUS] == [91.5, 92, 93]
+    assert summary(sync, run.run_id) == (3, 0, 3, 3, 3, 0)
     assert sync.warehouse.scalar("select count(*) from api_calls where operation = 'createFeed'") == 1
     assert {r.sku: float(r.our_price) for r in sync.warehouse.rows("select sku, our_price from offers")} == {
         "OF-1": 91.5,

@@ -98,6 +98,15 @@ def test_bad_rows_are_skipped_with_a_reason() -> None:
     assert "maximum_price 100.00 is below price" in skipped[5]["reason"]
     assert "price 'abc' is not a number" in skipped[0]["reason"]
     assert "a sale needs all of" in skipped[1]["reason"]
+    # each says which column and value, as the quarantine table takes them
+    assert [(s["column_name"], s["value"]) for s in skipped] == [
+        ("price", "abc"),
+        ("sale_start", None),
+        ("quantity", "-1"),
+        ("sale_price", "200.00"),
+        ("minimum_price", "130.00"),
+        ("maximum_price", "100.00"),
+    ]
 
 
 def test_diff_keeps_only_changed_offers_and_stock() -> None:
