@@ -35,6 +35,7 @@ from listings_pipeline.warehouse.models import (
     DeadLetterState,
     FeedSubmission,
     Listing,
+    ListingEvent,
     ListingIssue,
     ListingStatus,
     MessageResult,
@@ -336,6 +337,118 @@ def map_messages(branch: dict[str, Any]) -> dict[str, Any]:
 # --- plan ----------------------------------------------------------------------------------------------
 
 
+# How long after its feed finished an outcome may still be on its way to the warehouse (the run's own
+# parse task normally takes seconds): reconciling earlier could parse a report twice.
+RECONCILE_GRACE = timedelta(minutes=15)
+_FEED_STATES = ("done", "fatal", "cancelled")
+
+
+def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
+    """Apply the outcome of earlier feeds that finished but were never parsed (their parse task died).
+
+    Without this their SKUs would stay ``submitted`` until ``feed_wait_hours`` passed and then be
+    sent again, although Amazon had long answered. A feed qualifies when the ledger says it ended
+    (DONE, FATAL or CANCELLED) more than :data:`RECONCILE_GRACE` ago but within ``feed_wait_hours``,
+    no listing event names it (``feed:<id>``: parsing writes one for every message), and some of its
+    SKUs are still ``submitted``. Its report is then read and applied exactly as :func:`parse` does,
+    under the run that submitted it.
+
+    :return: what :func:`parse` returned for each reconciled feed.
+    """
+    from spapi.feed_documents import load_message_index
+
+    config = load_config(branch.get("config_path"))
+    seller_id, marketplace_id = branch["seller_id"], branch["marketplace_id"]
+    now = datetime.now(UTC)
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        with session_scope(engine) as session:
+            submitted = set(
+                session.scalars(
+                    select(Listing.sku).where(
+                        Listing.seller_id == seller_id,
+                        Listing.marketplace_id == marketplace_id,
+                        Listing.status == L.SUBMITTED,
+                    )
+                )
+            )
+            if not submitted:
+                return []
+            ended = session.execute(
+                select(PublishAttempt, FeedSubmission.processing_status)
+                .join(FeedSubmission, FeedSubmission.attempt_id == PublishAttempt.id)
+                .where(
+                    PublishAttempt.seller_id == seller_id,
+                    PublishAttempt.state.in_(_FEED_STATES),
+                    PublishAttempt.updated_at < now - RECONCILE_GRACE,
+                    PublishAttempt.updated_at > now - timedelta(hours=config.feed_wait_hours),
+                    FeedSubmission.feed_id == PublishAttempt.feed_id,
+                )
+                .order_by(PublishAttempt.id)
+            ).all()
+            orphans = []
+            for attempt, status in ended:
+                if marketplace_id not in attempt.marketplace_ids or attempt.feed_id is None:
+                    continue
+                cause = f"feed:{attempt.feed_id}"
+                parsed = session.scalar(
+                    select(func.count())
+                    .select_from(ListingEvent)
+                    .where((ListingEvent.cause == cause) | ListingEvent.cause.startswith(cause + ":"))
+                )
+                if not parsed:
+                    orphans.append(
+                        (
+                            attempt.feed_id,
+                            attempt.run_id,
+                            attempt.document_path,
+                            attempt.document_hash,
+                            status,
+                        )
+                    )
+    finally:
+        engine.dispose()
+    results = []
+    for feed_id, run_id, document_path, document_hash, status in orphans:
+        index_path = Path(document_path).with_name(
+            Path(document_path).name.removesuffix(".json") + ".messages.json"
+        )
+        try:
+            skus = set(load_message_index(index_path).skus)
+        except (OSError, ValueError) as err:
+            log.warning(
+                "feed %s cannot be reconciled: its message index %s is unreadable (%s)",
+                feed_id,
+                index_path,
+                err,
+            )
+            continue
+        if not skus & submitted:
+            continue
+        log.warning("feed %s ended %s but was never parsed: applying its outcome now", feed_id, status)
+        results.append(
+            parse(
+                {
+                    "feed_id": feed_id,
+                    "processing_status": status,
+                    "result_document_id": None,
+                    "document_hash": document_hash,
+                    "document": {
+                        "seller_id": seller_id,
+                        "marketplace_id": marketplace_id,
+                        "spapi_conn_id": branch["spapi_conn_id"],
+                        "config_path": branch.get("config_path"),
+                        "run_id": run_id or branch["run_id"],
+                        "document_path": document_path,
+                        "document_hash": document_hash,
+                        "index_path": str(index_path),
+                    },
+                }
+            )
+        )
+    return results
+
+
 def plan(branch: dict[str, Any]) -> dict[str, Any]:
     """Step 4: only new, changed and (if enabled) removed SKUs go on.
 
@@ -344,6 +457,7 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
     is ``submitted`` (in flight, unless older than the feed wait), ``invalid`` or ``dead_lettered``
     (Amazon rejected exactly this: it needs a change or a replay).
     """
+    reconciled = reconcile(branch)
     config = load_config(branch.get("config_path"))
     seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
     paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
@@ -428,7 +542,13 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
     # Small change sets go through the Listings Items API (answers in seconds, no feed quota);
     # larger ones through a feed.
     route = "listings_api" if 0 < total <= config.per_sku_threshold else "feed"
-    return {**branch, "planned": total, "plan_counts": counts, "route": route}
+    return {
+        **branch,
+        "planned": total,
+        "plan_counts": counts,
+        "route": route,
+        "reconciled_feeds": [r["feed_id"] for r in reconciled],
+    }
 
 
 # --- build ---------------------------------------------------------------------------------------------
@@ -588,7 +708,14 @@ def parse(outcome: dict[str, Any]) -> dict[str, Any]:
             SpApiHook(document["spapi_conn_id"]).get_client(on_call=calls) as client,
             trace(branch_trace(run_id, seller_id, marketplace_id)),
         ):
-            doc = client.call(feeds.get_feed_document(outcome["result_document_id"]))
+            # A reconciled feed (see reconcile) comes without its report's id: ask Amazon again.
+            result_document_id = (
+                outcome.get("result_document_id")
+                or client.call(feeds.get_feed(feed_id)).result_feed_document_id
+            )
+            if not result_document_id:
+                raise RuntimeError(f"feed {feed_id} is DONE but Amazon names no processing report")
+            doc = client.call(feeds.get_feed_document(result_document_id))
             raw = client.call(feeds.download_feed_document(doc))
         paths.reports.mkdir(parents=True, exist_ok=True)
         report_path = paths.reports / f"{_safe(feed_id)}.json"

@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
 
@@ -36,11 +38,13 @@ class Pipeline:
     warehouse: Warehouse
     sandbox: Sandbox
 
-    def run(self) -> Any:
+    def run(self, without_retries: tuple[str, ...] = ()) -> Any:
         from airflow.dag_processing.dagbag import DagBag
 
         dag = DagBag(dag_folder=str(REPO / "dags")).get_dag("catalog_feed_sync")
         assert dag is not None
+        for task_id in without_retries:  # a task that should fail at once, not after retry delays
+            dag.get_task(task_id).retries = 0
         return dag.test(run_conf={"config_path": str(self.config_path)})
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
@@ -161,3 +165,37 @@ def test_fatal_and_cancelled_feeds_lose_nothing_and_go_round_again(pipeline: Pip
     dead = pipeline.scalar("select count(*) from listings where status = 'dead_lettered'")
     total = pipeline.scalar("select count(*) from listings")
     assert accepted + quarantined + dead == total and dead == 1
+
+
+def test_feeds_whose_parse_task_died_are_reconciled_by_the_next_run(pipeline: Pipeline) -> None:
+    """Amazon answered, but the parse tasks failed: the next run applies those reports, resends nothing."""
+    pipeline.sandbox.faults({"kind": "error", "status": 404, "operation": "getFeedDocument"})
+    first = pipeline.run(without_retries=("parse",))
+    assert first.state == "failed"
+    stranded = pipeline.scalar("select count(*) from listings where status = 'submitted'")
+    assert stranded > 500
+    feeds = {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")}
+    assert len(feeds) == 3 and pipeline.scalar("select count(*) from message_results") == 0
+    pipeline.sandbox.faults()  # Amazon's reports can be fetched again
+
+    # A run within the grace period leaves them alone: their own parse could still be coming.
+    assert pipeline.run().state == "success"
+    assert pipeline.scalar("select count(*) from listings where status = 'submitted'") == stranded
+    assert pipeline.scalar("select count(*) from message_results") == 0
+
+    # Later, the next run reconciles them.
+    with pipeline.warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text("update publish_attempts set updated_at = :t"),
+            {"t": datetime.now(UTC) - timedelta(minutes=20)},
+        )
+    assert pipeline.run().state == "success"
+    assert pipeline.scalar("select count(*) from listings where status = 'submitted'") == 0
+    assert {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")} == feeds  # no resend
+    assert pipeline.scalar("select count(*) from message_results") == stranded
+    assert pipeline.scalar("select count(*) from listings where status = 'accepted'") == stranded - 1
+    runs = {
+        r.run_id
+        for r in pipeline.rows("select distinct run_id from listing_events where cause like 'feed:%'")
+    }
+    assert runs == {first.run_id}  # applied under the run that submitted them
