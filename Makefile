@@ -45,7 +45,7 @@ system-deps:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy plugins/spapi plugins/listings_pipeline demo
+	$(VENV)/bin/mypy plugins/spapi plugins/listings_pipeline demo dags
 
 format: install
 	$(VENV)/bin/ruff check --fix .
