@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -949,26 +949,31 @@ def summarise(
     """
     config_path = next((b.get("config_path") for b in branches), None)
     results = [*parsed, *(p for p in per_sku or [] if p.get("messages"))]
-    rows = []
-    for branch in branches:
-        mine = [
-            p
-            for p in results
-            if p["seller_id"] == branch["seller_id"] and p["marketplace_id"] == branch["marketplace_id"]
-        ]
-        counts = {
-            "extracted": branch.get("catalog_rows", 0),
-            "quarantined": branch.get("quarantined", 0),
-            "planned": branch.get("planned", 0),
-            "submitted": sum(p.get("messages", 0) for p in mine),
-            "accepted": sum(p.get("accepted", 0) for p in mine),
-            "invalid": sum(p.get("invalid", 0) for p in mine),
-            "warnings": sum(p.get("warnings", 0) for p in mine),
-            "dead_lettered": sum(p.get("dead_lettered", 0) for p in mine),
-            "retry": sum(p.get("retry", 0) for p in mine),
-        }
-        rows.append((branch, counts))
+    rows = [
+        (
+            branch,
+            {
+                "extracted": branch.get("catalog_rows", 0),
+                "quarantined": branch.get("quarantined", 0),
+                "planned": branch.get("planned", 0),
+                **tally(results, branch["seller_id"], branch["marketplace_id"]),
+            },
+        )
+        for branch in branches
+    ]
     return store_summaries(load_config(config_path), run_id, dag_id, rows, started_at)
+
+
+def tally(results: Iterable[Mapping[str, Any]], seller_id: str, marketplace_id: str) -> dict[str, int]:
+    """What one branch's feeds or per-SKU batches did (their results carry seller, marketplace and
+    counts), summed into the ``run_summaries`` columns they fill."""
+    mine = [
+        r for r in results if (r.get("seller_id"), r.get("marketplace_id")) == (seller_id, marketplace_id)
+    ]
+    counts = {"submitted": sum(int(r.get("messages", 0)) for r in mine)}
+    for name in ("accepted", "invalid", "warnings", "dead_lettered", "retry"):
+        counts[name] = sum(int(r.get(name, 0)) for r in mine)
+    return counts
 
 
 def store_summaries(

@@ -39,7 +39,14 @@ from typing import Any, Literal
 
 from sqlalchemy import insert, select
 
-from listings_pipeline.bulk import BranchPaths, payload_hash, read_jsonl, store_summaries, write_jsonl
+from listings_pipeline.bulk import (
+    BranchPaths,
+    payload_hash,
+    read_jsonl,
+    store_summaries,
+    tally,
+    write_jsonl,
+)
 from listings_pipeline.config import load_config
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
@@ -683,21 +690,18 @@ def summarise(
     }
     if run_id is None or not planned:
         return totals
-    rows = []
-    for branch in planned:
-        key = (branch["seller_id"], branch["marketplace_id"])
-        mine = [r for r in [*applied, *fed] if (r.get("seller_id"), r.get("marketplace_id")) == key]
-        counts = {
-            "extracted": branch.get("catalog_rows", 0),
-            "quarantined": branch.get("skipped", 0),
-            "planned": branch.get("changed", 0),
-            "submitted": sum(r.get("messages", 0) for r in mine),
-            "accepted": sum(r.get("accepted", 0) for r in mine),
-            "invalid": sum(r.get("invalid", 0) for r in mine),
-            "warnings": sum(r.get("warnings", 0) for r in mine),
-            "dead_lettered": sum(r.get("dead_lettered", 0) for r in mine),
-        }
-        rows.append((dict(branch), counts))
+    rows = [
+        (
+            dict(branch),
+            {
+                "extracted": branch.get("catalog_rows", 0),
+                "quarantined": branch.get("skipped", 0),
+                "planned": branch.get("changed", 0),
+                **tally([*applied, *fed], branch["seller_id"], branch["marketplace_id"]),
+            },
+        )
+        for branch in planned
+    ]
     config = load_config(next((b.get("config_path") for b in planned), None))
     stored = store_summaries(config, run_id, dag_id, rows, started_at)
     return {**totals, "run_summaries": {k: v for k, v in stored.items() if k != "run_id"}}
