@@ -355,7 +355,7 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
 
     :return: what :func:`parse` returned for each reconciled feed.
     """
-    from spapi.feed_documents import load_message_index
+    from spapi.feed_documents import load_message_index, message_index_path
 
     config = load_config(branch.get("config_path"))
     seller_id, marketplace_id = branch["seller_id"], branch["marketplace_id"]
@@ -410,9 +410,7 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
         engine.dispose()
     results = []
     for feed_id, run_id, document_path, document_hash, status in orphans:
-        index_path = Path(document_path).with_name(
-            Path(document_path).name.removesuffix(".json") + ".messages.json"
-        )
+        index_path = message_index_path(document_path)
         try:
             skus = set(load_message_index(index_path).skus)
         except (OSError, ValueError) as err:

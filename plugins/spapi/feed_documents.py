@@ -348,7 +348,7 @@ class _DocumentWriter:
         self.file.close()
         os.replace(self.tmp, self.path)
         digest = self.hash.hexdigest()
-        index_path = self.path.with_name(self.path.name.removesuffix(".json") + ".messages.json")
+        index_path = message_index_path(self.path)
         sidecar = {"document": self.path.name, "sha256": digest, "firstMessageId": 1, "skus": self.skus}
         tmp_index = index_path.with_name(index_path.name + ".tmp")
         tmp_index.write_bytes(orjson.dumps(sidecar))
@@ -552,6 +552,12 @@ class MessageIndex(Mapping[int, str]):
 
     def __repr__(self) -> str:
         return f"MessageIndex({len(self._skus)} messages from {self._first})"
+
+
+def message_index_path(document_path: str | Path) -> Path:
+    """Where the messageId -> SKU sidecar of a document built here lives (``<name>.messages.json``)."""
+    path = Path(document_path)
+    return path.with_name(path.name.removesuffix(".json") + ".messages.json")
 
 
 def load_message_index(path: Path | str, *, expected_sha256: str | None = None) -> MessageIndex:
