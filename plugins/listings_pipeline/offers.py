@@ -145,7 +145,7 @@ def channel_of(row: Mapping[str, Any]) -> str:
 def row_state(row: Mapping[str, Any]) -> dict[str, Any]:
     """One catalog row's offer and inventory (JSON-able: money as strings, dates as ``YYYY-MM-DD``).
 
-    :raises ValueError: a value cannot be read (the caller skips the row and says why).
+    :raises OfferRowError: a value cannot be read (the caller quarantines the row, naming the column).
     """
     offer: dict[str, Any] | None = None
     price = _money(row.get("price"), "price")
