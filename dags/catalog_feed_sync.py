@@ -10,7 +10,7 @@ One branch per seller and marketplace from the pipeline config (`include/pipelin
 3. **map** rows to listing messages and check them against the product type's schema;
 4. **plan**: only new, changed (and, if enabled, removed) SKUs go on; a change set of up to
    `per_sku_threshold` SKUs goes through the Listings Items API instead of a feed. Earlier feeds that
-   finished but were never parsed (their parse task died) are parsed first;
+   finished but never reached the warehouse (their wait or parse task died) are read first;
 5. **build** feed documents (at most 25,000 messages or 10 MiB each), kept under `var/runs/`;
 6. **submit** each document once (the `publish_attempts` ledger), and
 7. **wait** in the triggerer, not a worker, until Amazon has processed it;

@@ -22,7 +22,7 @@ from sqlalchemy import case, func, insert, select, update
 
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.config import REPO_ROOT, PipelineConfig, load_config
-from listings_pipeline.warehouse import lifecycle
+from listings_pipeline.warehouse import ledger, lifecycle
 from listings_pipeline.warehouse.db import (
     insert_ignoring_conflicts,
     make_engine,
@@ -337,30 +337,41 @@ def map_messages(branch: dict[str, Any]) -> dict[str, Any]:
 # --- plan ----------------------------------------------------------------------------------------------
 
 
-# How long after its feed finished an outcome may still be on its way to the warehouse (the run's own
-# parse task normally takes seconds): reconciling earlier could parse a report twice.
-RECONCILE_GRACE = timedelta(minutes=15)
-_FEED_STATES = ("done", "fatal", "cancelled")
+_FEED_STATES = {"DONE": "done", "FATAL": "fatal", "CANCELLED": "cancelled"}
 
 
 def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
-    """Apply the outcome of earlier feeds that finished but were never parsed (their parse task died).
+    """Apply the outcome of earlier feeds that Amazon finished but whose outcome never reached the
+    warehouse, because the task waiting for them or parsing them died (retries exhausted).
 
     Without this their SKUs would stay ``submitted`` until ``feed_wait_hours`` passed and then be
-    sent again, although Amazon had long answered. A feed qualifies when the ledger says it ended
-    (DONE, FATAL or CANCELLED) more than :data:`RECONCILE_GRACE` ago but within ``feed_wait_hours``,
-    no listing event names it (``feed:<id>``: parsing writes one for every message), and some of its
-    SKUs are still ``submitted``. Its report is then read and applied exactly as :func:`parse` does,
-    under the run that submitted it.
+    sent again, although Amazon had long answered. Candidates are this branch's feeds of the last
+    ``feed_wait_hours`` whose SKUs are partly still ``submitted``:
+
+    - ended in the ledger (DONE, FATAL, CANCELLED) more than ``reconcile_after_minutes`` ago, with no
+      listing event naming them (``feed:<id>``: parsing writes one for every message);
+    - still ``feed_created`` in the ledger, when getFeed says Amazon finished them more than
+      ``reconcile_after_minutes`` ago (a live waiter would have noticed within a poll interval).
+
+    The grace keeps a run from parsing a report that its own run is about to parse. Each report is
+    read and applied exactly as :func:`parse` does, under the run that submitted the feed.
 
     :return: what :func:`parse` returned for each reconciled feed.
     """
-    from spapi.feed_documents import load_message_index, message_index_path
+    from listings_pipeline.call_log import ApiCallLog
+    from spapi import feeds
+    from spapi.feed_documents import message_index_path
+    from spapi.hooks import SpApiHook
 
     config = load_config(branch.get("config_path"))
     seller_id, marketplace_id = branch["seller_id"], branch["marketplace_id"]
     now = datetime.now(UTC)
+    settled_before = now - timedelta(minutes=config.reconcile_after_minutes)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    calls = ApiCallLog(engine, branch["run_id"])
+    # (attempt id, feed id, ledger state, submitting run, document path, document hash)
+    candidates: list[tuple[int, str, str, str | None, str, str]] = []
+    orphans: list[tuple[str, str | None, str, str, str]] = []
     try:
         with session_scope(engine) as session:
             submitted = set(
@@ -372,22 +383,18 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
                     )
                 )
             )
-            if not submitted:
-                return []
-            ended = session.execute(
-                select(PublishAttempt, FeedSubmission.processing_status)
-                .join(FeedSubmission, FeedSubmission.attempt_id == PublishAttempt.id)
+            attempts = session.scalars(
+                select(PublishAttempt)
                 .where(
                     PublishAttempt.seller_id == seller_id,
-                    PublishAttempt.state.in_(_FEED_STATES),
-                    PublishAttempt.updated_at < now - RECONCILE_GRACE,
+                    PublishAttempt.state.in_([*_FEED_STATES.values(), "feed_created"]),
+                    PublishAttempt.feed_id.is_not(None),
+                    PublishAttempt.updated_at < settled_before,
                     PublishAttempt.updated_at > now - timedelta(hours=config.feed_wait_hours),
-                    FeedSubmission.feed_id == PublishAttempt.feed_id,
                 )
                 .order_by(PublishAttempt.id)
             ).all()
-            orphans = []
-            for attempt, status in ended:
+            for attempt in attempts if submitted else []:
                 if marketplace_id not in attempt.marketplace_ids or attempt.feed_id is None:
                     continue
                 cause = f"feed:{attempt.feed_id}"
@@ -396,34 +403,45 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
                     .select_from(ListingEvent)
                     .where((ListingEvent.cause == cause) | ListingEvent.cause.startswith(cause + ":"))
                 )
-                if not parsed:
-                    orphans.append(
+                skus = _index_skus(message_index_path(attempt.document_path))
+                if not parsed and skus & submitted:
+                    candidates.append(
                         (
+                            attempt.id,
                             attempt.feed_id,
+                            attempt.state,
                             attempt.run_id,
                             attempt.document_path,
                             attempt.document_hash,
-                            status,
                         )
                     )
+        # Ask Amazon about the feeds nobody waited for to the end, outside any transaction.
+        ended: dict[int, str] = {}
+        waiting = [c for c in candidates if c[2] == "feed_created"]
+        if waiting:
+            with SpApiHook(branch["spapi_conn_id"]).get_client(on_call=calls) as client:
+                for attempt_id, feed_id, *_ in waiting:
+                    feed = client.call(feeds.get_feed(feed_id))
+                    end = feed.processing_end_time
+                    if feed.is_terminal and (end is None or end < settled_before):
+                        ended[attempt_id] = str(feed.processing_status)
+            with session_scope(engine) as session:
+                for attempt_id, amazon_status in ended.items():
+                    attempt_row = session.get_one(PublishAttempt, attempt_id)
+                    ledger.advance(session, attempt_row, _FEED_STATES[amazon_status])
+        ledger_status = {state: status for status, state in _FEED_STATES.items()}
+        for attempt_id, feed_id, state, run_id, document_path, document_hash in candidates:
+            found = ended.get(attempt_id) or ledger_status.get(state)
+            if found is not None:  # None: still Amazon's, or only just finished (a waiter may take it)
+                orphans.append((feed_id, run_id, document_path, document_hash, found))
     finally:
+        calls.flush()
         engine.dispose()
     results = []
     for feed_id, run_id, document_path, document_hash, status in orphans:
-        index_path = message_index_path(document_path)
-        try:
-            skus = set(load_message_index(index_path).skus)
-        except (OSError, ValueError) as err:
-            log.warning(
-                "feed %s cannot be reconciled: its message index %s is unreadable (%s)",
-                feed_id,
-                index_path,
-                err,
-            )
-            continue
-        if not skus & submitted:
-            continue
-        log.warning("feed %s ended %s but was never parsed: applying its outcome now", feed_id, status)
+        log.warning(
+            "feed %s ended %s but its outcome never reached the warehouse: applying it now", feed_id, status
+        )
         results.append(
             parse(
                 {
@@ -439,12 +457,23 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
                         "run_id": run_id or branch["run_id"],
                         "document_path": document_path,
                         "document_hash": document_hash,
-                        "index_path": str(index_path),
+                        "index_path": str(message_index_path(document_path)),
                     },
                 }
             )
         )
     return results
+
+
+def _index_skus(index_path: Path) -> set[str]:
+    """The SKUs of a document's sidecar; none when it is gone (the run's files were cleaned up)."""
+    from spapi.feed_documents import load_message_index
+
+    try:
+        return set(load_message_index(index_path).skus)
+    except (OSError, ValueError) as err:
+        log.warning("message index %s is unreadable (%s): its feed cannot be reconciled", index_path, err)
+        return set()
 
 
 def plan(branch: dict[str, Any]) -> dict[str, Any]:

@@ -51,6 +51,8 @@ class PipelineConfig(BaseModel):
     :param per_sku_threshold: change sets up to this size go through the Listings Items API.
     :param delete_removed: send DELETE for SKUs that left the catalog.
     :param feed_wait_hours: how long to wait for Amazon to process a feed.
+    :param reconcile_after_minutes: a feed that ended this long ago without its outcome reaching the
+        warehouse (its wait or parse task died) is read by the next run's plan step.
     :param max_feed_attempts: a message that keeps failing retryably is dead-lettered after this many.
     """
 
@@ -66,6 +68,7 @@ class PipelineConfig(BaseModel):
     per_sku_threshold: int = Field(default=50, ge=0)
     delete_removed: bool = False
     feed_wait_hours: float = Field(default=12.0, gt=0)
+    reconcile_after_minutes: float = Field(default=15.0, ge=0)
     feed_poll_seconds: float = Field(default=30.0, gt=0)
     max_feed_attempts: int = Field(default=3, ge=1)
     issue_locale: str = "en_US"

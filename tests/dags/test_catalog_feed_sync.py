@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -199,3 +200,25 @@ def test_feeds_whose_parse_task_died_are_reconciled_by_the_next_run(pipeline: Pi
         for r in pipeline.rows("select distinct run_id from listing_events where cause like 'feed:%'")
     }
     assert runs == {first.run_id}  # applied under the run that submitted them
+
+
+def test_feeds_whose_wait_task_died_are_reconciled_by_the_next_run(pipeline: Pipeline) -> None:
+    """The waiting task gave up (getFeed refused) while Amazon went on and finished the feeds."""
+    with pipeline.config_path.open("a") as config:
+        config.write("reconcile_after_minutes: 0.05\n")  # 3 s instead of 15 minutes
+    pipeline.sandbox.faults({"kind": "error", "status": 404, "operation": "getFeed"})
+    first = pipeline.run(without_retries=("submit_feed",))
+    assert first.state == "failed"
+    assert {r.state for r in pipeline.rows("select state from publish_attempts")} == {"feed_created"}
+    stranded = pipeline.scalar("select count(*) from listings where status = 'submitted'")
+    assert stranded > 500
+    feeds = {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")}
+    pipeline.sandbox.faults()
+    time.sleep(5)  # the sandbox finishes the feeds in about 3 s; then the grace passes
+
+    assert pipeline.run().state == "success"
+    assert {r.state for r in pipeline.rows("select state from publish_attempts")} == {"done"}
+    assert {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")} == feeds  # no resend
+    assert pipeline.scalar("select count(*) from listings where status = 'submitted'") == 0
+    assert pipeline.scalar("select count(*) from message_results") == stranded
+    assert pipeline.scalar("select count(*) from api_calls where operation = 'getFeed'") >= len(feeds)
