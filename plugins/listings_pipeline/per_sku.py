@@ -623,6 +623,10 @@ def _reason(response: ListingsItemSubmissionResponse) -> tuple[str, str | None]:
     return f"{first.code}: {first.message}{more}", first.code
 
 
+# Amazon refused the request itself: the error list describes the listing (see _record).
+REFUSED_STATUSES = frozenset({400, 404})
+
+
 def _record(
     engine: Engine,
     change: Mapping[str, Any],
@@ -722,9 +726,6 @@ def _record(
                 )
             outcome["dead_lettered"] = True
     return outcome
-
-
-REFUSED_STATUSES = frozenset({400, 404})
 
 
 def apply_batch(

@@ -16,7 +16,6 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -25,7 +24,9 @@ from sqlalchemy import Engine
 from listings_pipeline.warehouse import db
 from tests.conftest import REPO
 from tests.status_page.warehouse_data import Facts, fill
-from tests.warehouse.conftest import BACKENDS, _drop_schema, _schema_engine
+
+# sqlite_template: the warehouse suite's migrated SQLite file, migrated once per session for both suites
+from tests.warehouse.conftest import BACKENDS, _drop_schema, _schema_engine, sqlite_template  # noqa: F401
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -37,22 +38,13 @@ REPLAY_DAG = "dead_letter_replay"
 # --- the warehouse ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def status_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("status-warehouse") / "warehouse.db"
-    engine = db.make_engine(db.sqlite_url(path))
-    db.upgrade(engine)
-    engine.dispose()
-    return path
-
-
 def _filled(
     backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Engine, Facts]]:
     now = datetime.now(UTC)
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("status-filled") / "warehouse.db"
-        shutil.copyfile(request.getfixturevalue("status_sqlite_template"), path)
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         engine = db.make_engine(db.sqlite_url(path))
         yield engine, fill(engine, now)
         engine.dispose()
