@@ -40,8 +40,8 @@ def service_missing(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
-    """Amazon's models and schemas (../shared/spapi-models, or SPAPI_MODELS_DIR)."""
-    path = Path(os.environ.get("SPAPI_MODELS_DIR", REPO.parent / "shared" / "spapi-models"))
+    """Amazon's models and schemas, vendored in include/spapi-models (SPAPI_MODELS_DIR overrides)."""
+    path = Path(os.environ.get("SPAPI_MODELS_DIR", REPO / "include" / "spapi-models"))
     if not (path / "rate-limits.yml").exists():
         service_missing(f"Amazon's SP-API models not found at {path}: set SPAPI_MODELS_DIR")
     return path

@@ -600,7 +600,7 @@ def validate_document(
 ) -> int:
     """Validate a written document against Amazon's ``listings-feed-schema-v2.json`` (draft-07).
 
-    ``schema`` is the schema itself or its path (nothing is read from ../shared at runtime). Also
+    ``schema`` is the schema itself or its path (nothing is read from outside the package at runtime). Also
     checks what the schema cannot say: messageIds unique, and the file no larger than
     ``max_bytes`` (``None``: no size check). Raises :class:`DocumentSchemaError`; returns the
     number of messages. Slow (jsonschema, ~0.1 ms per message): for tests and diagnostics, not for

@@ -4,7 +4,7 @@ Each figure is the lower of two sources (SPAPI-FACTS.md section 0.1): the operat
 in Amazon's model and the official SDK's ``rate-limits.yml``. They disagree for getListingsItem,
 putListingsItem and both Product Type Definitions operations (burst 10 vs 5); we take 5, because
 exceeding the real limit costs a 429 and a backoff while staying under it costs almost nothing.
-``tests/unit/spapi/test_rates.py`` re-derives the table from ../shared/spapi-models and fails
+``tests/unit/spapi/test_rates.py`` re-derives the table from include/spapi-models and fails
 when it drifts.
 """
 

@@ -1,6 +1,6 @@
 """JSON_LISTINGS_FEED document building and processing-report parsing (spapi.feed_documents).
 
-Amazon's schemas and examples come from ``../shared/spapi-models`` through the ``models_dir``
+Amazon's schemas and examples come from ``include/spapi-models`` through the ``models_dir``
 fixture (tests/conftest.py): skipped locally without them, a failure under ``CI=true``. Speed and
 memory targets live in benchmarks/, not here; the one memory test has a deliberately generous bound.
 """

@@ -1,6 +1,6 @@
 """The pydantic models against Amazon's own models, schemas and examples.
 
-Amazon's files live in ``../shared/spapi-models`` (override with ``SPAPI_MODELS_DIR``; see the
+Amazon's files live in ``include/spapi-models`` (override with ``SPAPI_MODELS_DIR``; see the
 ``models_dir`` fixture in tests/conftest.py). Without them the tests that need them are skipped
 locally and fail on CI (``CI=true``).
 """
@@ -132,7 +132,7 @@ def _read(path: Path) -> Any:
 def amazon(models_dir: Path) -> Loader:
     """Load one of Amazon's JSON files (a fresh copy; tests may mutate it).
 
-    ``models_dir`` (tests/conftest.py) is ``../shared/spapi-models`` or ``SPAPI_MODELS_DIR``; it
+    ``models_dir`` (tests/conftest.py) is ``include/spapi-models`` or ``SPAPI_MODELS_DIR``; it
     skips when the folder is missing, and fails instead under ``CI=true``.
     """
 

@@ -1,7 +1,7 @@
 """The operation builders: method, path, query, body, success codes, parse, and input checks.
 
 Pure tests (no I/O). A last group cross-checks every builder against Amazon's Swagger models in
-``../shared/spapi-models`` (``SPAPI_MODELS_DIR``, the ``models_dir`` fixture in tests/conftest.py):
+``include/spapi-models`` (``SPAPI_MODELS_DIR``, the ``models_dir`` fixture in tests/conftest.py):
 skipped locally without them, failed on CI.
 """
 

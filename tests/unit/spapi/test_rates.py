@@ -1,4 +1,4 @@
-"""``spapi.rates`` against Amazon's own sources, re-derived from ../shared/spapi-models.
+"""``spapi.rates`` against Amazon's own sources, re-derived from include/spapi-models.
 
 Two sources state each operation's limit and they disagree for a few (SPAPI-FACTS.md 0.1): the
 model's operation description (a markdown table) and the SDK's ``rate-limits.yml``. Our table must
