@@ -447,6 +447,8 @@ class Quarantine(Base):
     value: Mapped[str | None] = mapped_column(Text)
     rule: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(Text)
+    source_file: Mapped[str | None] = mapped_column(Text)
+    source_line: Mapped[int | None] = mapped_column(BigInteger)
     run_id: Mapped[RunId | None] = mapped_column(index=True)
     quarantined_at: Mapped[created_at]
     released_at: Mapped[datetime | None]
@@ -546,7 +548,13 @@ class RunSummary(Base):
     ended_at: Mapped[datetime | None]
     extracted: Mapped[Count]
     quarantined: Mapped[Count]
+    quarantined_skus: Mapped[Count]
     planned: Mapped[Count]
+    deleted: Mapped[Count]
+    deletes_withheld: Mapped[Count]
+    unchanged: Mapped[Count]
+    skipped: Mapped[Count]
+    skipped_reasons: Mapped[dict[str, Any] | None]
     submitted: Mapped[Count]
     accepted: Mapped[Count]
     invalid: Mapped[Count]
