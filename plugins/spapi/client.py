@@ -7,9 +7,10 @@ the error mapping, and the retry policy. Each attempt logs one structured line a
 
 Retries: 429, 5xx, timeouts and connection errors are retried with full-jitter exponential backoff
 (tenacity's ``wait_random_exponential``) that never waits less than Amazon's ``Retry-After``, bounded by
-``max_attempts`` and ``max_retry_seconds``. Other 4xx are not retried. Calls that create things
-(createFeed, createFeedDocument) are not retried after a read timeout or a 500, because Amazon may have
-acted on them; the caller's ledger decides (see DESIGN.md, step 6).
+``max_attempts`` and ``max_retry_seconds``. Other 4xx are not retried. Calls that create things Amazon
+acts on (createFeed) are not retried after a read timeout or a 500, because Amazon may have acted on
+them; the caller's ledger decides (see DESIGN.md, step 6). Creating calls in :data:`SAFE_TO_REPEAT`
+(createFeedDocument) are retried like reads: a duplicate is an unused upload slot, not a submission.
 
 Usage without Airflow::
 
@@ -151,6 +152,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+SAFE_TO_REPEAT = frozenset({"createFeedDocument"})
+"""Operations that are not idempotent but whose duplicate creates nothing Amazon acts on."""
 
 
 class wait_full_jitter_retry_after(wait_random_exponential):
@@ -330,7 +335,7 @@ class _ClientCore:
         """Whether another attempt is safe and useful."""
         if isinstance(error, ThrottledError):
             return True  # Amazon did not act on a throttled request
-        if call.idempotent:
+        if call.idempotent or call.operation in SAFE_TO_REPEAT:
             return error.retryable
         # Creating calls: only retry what Amazon certainly did not act on.
         if isinstance(error, TransportError):

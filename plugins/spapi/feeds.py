@@ -66,7 +66,9 @@ def _presigned_url(name: str, url: str) -> str:
 def create_feed_document(content_type: str = "application/json") -> Call[CreateFeedDocumentResponse]:
     """``createFeedDocument`` (201). Upload with exactly this ``content_type`` afterwards.
 
-    Not idempotent: a retry creates another document (harmless but unused).
+    Not idempotent (a repeated request creates another document) but safe to repeat: the extra
+    document is an empty upload slot that nothing refers to and Amazon never acts on, so the client
+    retries this call like a read (see ``spapi.client.SAFE_TO_REPEAT``), unlike createFeed.
     """
     body = CreateFeedDocumentSpecification(content_type=require_text("content_type", content_type))
     return Call(

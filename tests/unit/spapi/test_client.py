@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from spapi import feeds
 from spapi.auth import clear_process_cache
 from spapi.call import Call, path_part
 from spapi.client import (
@@ -371,6 +372,24 @@ def test_create_feed_is_not_retried_after_a_500() -> None:
     with pytest.raises(ServerError):
         h.client.call(create_feed())
     assert len(h.api.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        api_error(500, "InternalFailure", "We encountered an internal error."),
+        httpx.ReadTimeout("slow"),
+    ],
+    ids=["500", "read-timeout"],
+)
+def test_create_feed_document_is_retried_after_a_500_or_a_read_timeout(failure: Any) -> None:
+    """A second document is an unused upload slot, not a submission: unlike createFeed, retry it."""
+    h = Harness()
+    h.api.script.extend([failure, ok({"feedDocumentId": "D2", "url": "https://s3.test/up"}, status=201)])
+    document = h.client.call(feeds.create_feed_document("application/json"))
+    assert document.feed_document_id == "D2"
+    assert [r.url.path for r in h.api.calls] == ["/feeds/2021-06-30/documents"] * 2
+    assert [r.status for r in h.records] == [500 if isinstance(failure, httpx.Response) else None, 201]
 
 
 # ---- error mapping ------------------------------------------------------------------------------
