@@ -232,6 +232,7 @@ def connections(layout: DemoLayout) -> dict[str, Any]:
             "extra": json.dumps(
                 {
                     **seller,
+                    "environment": "sandbox",
                     "endpoint_url": layout.sandbox_url,
                     "token_url": f"{layout.sandbox_url}/auth/o2/token",
                     **sharing,

@@ -8,13 +8,128 @@ code calls ``get_secret_value()``.
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Literal, get_args
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from spapi.regions import LWA_TOKEN_URL, RegionCode, check_marketplaces, get_region
+from spapi.regions import LWA_TOKEN_URL, REGIONS, RegionCode, check_marketplaces, get_region
 
 PositiveFloat = Annotated[float, Field(gt=0)]
+
+Environment = Literal["sandbox", "dev", "stage", "prod"]
+ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
+LWA_HOST = urlsplit(LWA_TOKEN_URL).hostname or ""
+
+
+def _host(url: str) -> str:
+    """The bare host of ``url`` (no user info, no port): safe to quote in an error."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def _is_amazon_production_host(host: str) -> bool:
+    """Anything under amazon.com that is not one of Amazon's ``sandbox.`` hosts counts as live."""
+    return (host == "amazon.com" or host.endswith(".amazon.com")) and not host.startswith("sandbox.")
+
+
+def endpoint_problems(
+    environment: str,
+    *,
+    region: str,
+    endpoint_url: str | None,
+    token_url: str,
+    use_sandbox: bool,
+) -> list[tuple[str, str]]:
+    """Where a configuration of ``environment`` may send its requests, as ``(field, reason)`` pairs.
+
+    The rule exists because a seller's refresh token works against Amazon's live API from anywhere:
+    a test setup that silently falls back to the production endpoint writes to a real account. So:
+
+    * ``prod`` talks to Amazon only: no ``endpoint_url`` (the regional production host) or exactly
+      ``https://sellingpartnerapi-<region>.amazon.com``; ``use_sandbox`` off; ``token_url`` Amazon's
+      LWA (``https://api.amazon.com/...``). A proxy or the local sandbox is refused.
+    * ``sandbox``, ``dev`` and ``stage`` never reach Amazon's live SP-API: they need an
+      ``endpoint_url`` whose host is not under ``amazon.com`` (the local sandbox, a mock) or is one of
+      Amazon's ``sandbox.sellingpartnerapi-<region>.amazon.com`` hosts, or ``use_sandbox: true``. Any
+      other ``amazon.com`` host, including the default endpoint, is refused. Their ``token_url`` is
+      free (Amazon's own sandbox takes real LWA tokens).
+    * In every environment an Amazon endpoint must belong to ``region``.
+
+    Reasons quote hosts only, never a whole URL, which may carry credentials.
+    """
+    problems: list[tuple[str, str]] = []
+    known_region = region in REGIONS
+    if endpoint_url:
+        host = _host(endpoint_url)
+        if not host:
+            return [("endpoint_url", "is not a URL with a host")]
+        production = _is_amazon_production_host(host)
+        regional: dict[str, tuple[str, str]] = {
+            r.code: (_host(r.endpoint), _host(r.sandbox_endpoint)) for r in REGIONS.values()
+        }
+        owner = next((code for code, hosts in regional.items() if host in hosts), None)
+        if known_region and owner is not None and owner != region:
+            problems.append(("endpoint_url", f"host {host} serves region {owner}, but region is {region}"))
+        if environment == "prod":
+            expected = regional[region][0] if known_region else "sellingpartnerapi-<region>.amazon.com"
+            if not production:
+                kind = "Amazon's sandbox" if owner is not None else "not Amazon's SP-API"
+                problems.append(
+                    (
+                        "endpoint_url",
+                        f"host {host} is {kind}; environment prod may only use Amazon's production "
+                        f"endpoint {expected} (leave endpoint_url empty)",
+                    )
+                )
+            elif owner is None:
+                problems.append(
+                    (
+                        "endpoint_url",
+                        f"host {host} is not an SP-API endpoint; environment prod uses {expected}",
+                    )
+                )
+            elif urlsplit(endpoint_url).scheme != "https":
+                problems.append(("endpoint_url", "environment prod must use https"))
+        elif production:
+            problems.append(
+                (
+                    "endpoint_url",
+                    f"host {host} is Amazon's production SP-API; environment {environment} may only "
+                    "use the local sandbox, another non-Amazon endpoint or Amazon's sandbox.* hosts",
+                )
+            )
+    elif environment != "prod" and not use_sandbox:
+        problems.append(
+            (
+                "endpoint_url",
+                f"missing: without it (and without use_sandbox) the client would call Amazon's "
+                f"production SP-API, which environment {environment} may not use",
+            )
+        )
+    if environment == "prod":
+        if use_sandbox:
+            problems.append(("use_sandbox", "is true; environment prod may not use Amazon's sandbox"))
+        token_host = _host(token_url)
+        if token_host != LWA_HOST or urlsplit(token_url).scheme != "https":
+            problems.append(
+                (
+                    "token_url",
+                    f"host {token_host or '(none)'} is not Amazon's LWA; environment prod may only "
+                    f"use {LWA_TOKEN_URL} (leave token_url empty)",
+                )
+            )
+    return problems
 
 
 class SpApiConfig(BaseModel):
@@ -29,6 +144,9 @@ class SpApiConfig(BaseModel):
     :param endpoint_url: overrides the regional endpoint (the local sandbox, a proxy).
     :param token_url: overrides the LWA token endpoint (the local sandbox).
     :param use_sandbox: use Amazon's static sandbox host instead of production.
+    :param environment: ``sandbox``, ``dev``, ``stage`` or ``prod``. When given, the endpoints must
+        fit it (see :func:`endpoint_problems`); a pipeline refuses a connection of another
+        environment. ``None`` (plain Python use) checks nothing; the Airflow hook requires it.
     :param sigv4_enabled: sign requests with AWS SigV4. Amazon stopped requiring it on 2023-10-02.
     :param rate_limit_url: the shared limiter backend: ``memory://``, ``file:///dir``, ``redis://...``.
     :param token_cache_url: where access tokens are shared across processes: ``memory://`` or
@@ -47,6 +165,7 @@ class SpApiConfig(BaseModel):
     endpoint_url: str | None = None
     token_url: str = LWA_TOKEN_URL
     use_sandbox: bool = False
+    environment: Environment | None = None
 
     sigv4_enabled: bool = False
     aws_access_key_id: str | None = None
@@ -81,11 +200,34 @@ class SpApiConfig(BaseModel):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return value
 
+    @field_validator("marketplace_ids", mode="after")
+    @classmethod
+    def _marketplaces_of_region(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        # A field check (region is validated first) so that the error points at marketplace_ids.
+        region = info.data.get("region")
+        if region is not None:
+            check_marketplaces(value, region)
+        return value
+
     @model_validator(mode="after")
-    def _check_region_and_keys(self) -> SpApiConfig:
-        check_marketplaces(self.marketplace_ids, self.region)
+    def _check_keys(self) -> SpApiConfig:
         if bool(self.aws_access_key_id) != bool(self.aws_secret_access_key):
             raise ValueError("aws_access_key_id and aws_secret_access_key must be given together")
+        return self
+
+    @model_validator(mode="after")
+    def _check_environment(self) -> SpApiConfig:
+        if self.environment is None:
+            return self
+        problems = endpoint_problems(
+            self.environment,
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            token_url=self.token_url,
+            use_sandbox=self.use_sandbox,
+        )
+        if problems:
+            raise ValueError("; ".join(f"{field}: {reason}" for field, reason in problems))
         return self
 
     @property

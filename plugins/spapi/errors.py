@@ -11,7 +11,8 @@
     ├── ServerError                 500/503 after retries ran out
     ├── TransportError              timeouts and connection errors after retries ran out
     ├── LwaError                    the token endpoint refused (.error is LWA's code)
-    └── FeedFatalError              a feed ended FATAL (or CANCELLED when that was not asked for)
+    ├── FeedFatalError              a feed ended FATAL (or CANCELLED when that was not asked for)
+    └── SpApiConnectionError        an Airflow connection (or several) cannot be used (.problems)
 
 Why it looks like this: callers decide on the *kind* of failure (retry later, fix credentials,
 quarantine the SKU, dead-letter the message), so each kind is its own class. Errors carry only
@@ -173,6 +174,50 @@ class FeedFatalError(SpApiError):
         self.feed_id = feed_id
         self.processing_status = processing_status
         self.result_document_id = result_document_id
+
+
+@dataclass(frozen=True)
+class ConnectionProblem:
+    """One thing wrong with one connection: which connection, which field, and why.
+
+    ``field`` is where an operator fixes it (``extra``, ``extra.region``, ``login``...). ``reason``
+    never quotes a secret: the code that finds the problem names values only for fields that are
+    not secret, and the message goes through :func:`scrub` as a second guard.
+    """
+
+    conn_id: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"connection {self.conn_id!r} field {self.field}: {self.reason}"
+
+
+class SpApiConnectionError(SpApiError, ValueError):
+    """A ``spapi`` connection cannot be used, for every reason found at once.
+
+    One error carries every problem (of one connection, or of all the connections a pipeline run
+    needs) so that an operator fixes them in one round instead of one failed run per typo. It is a
+    ``ValueError`` too, because callers that validate settings already catch that.
+    """
+
+    def __init__(self, problems: Sequence[ConnectionProblem], **kw: Any) -> None:
+        if not problems:
+            raise ValueError("SpApiConnectionError needs at least one problem")
+        self.problems: tuple[ConnectionProblem, ...] = tuple(problems)
+        conn_ids = list(dict.fromkeys(p.conn_id for p in self.problems))
+        head = (
+            f"connection {conn_ids[0]!r} cannot be used"
+            if len(conn_ids) == 1
+            else f"connections {', '.join(repr(c) for c in conn_ids)} cannot be used"
+        )
+        count = len(self.problems)
+        lines = "".join(f"\n  - {scrub(str(p))}" for p in self.problems)
+        super().__init__(f"{head} ({count} problem{'s' if count > 1 else ''}):{lines}", **kw)
+
+    @property
+    def conn_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.conn_id for p in self.problems))
 
 
 def parse_error_list(payload: Any) -> list[ApiErrorDetail]:

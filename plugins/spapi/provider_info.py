@@ -13,8 +13,19 @@ from typing import Any
 from spapi import __version__
 
 REGION_ENUM = ["na", "eu", "fe"]
+# spapi.config.ENVIRONMENTS, repeated here because this module must not import the client.
+ENVIRONMENT_ENUM = ["sandbox", "dev", "stage", "prod"]
 
 CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "environment": {
+        "label": "Environment",
+        "description": (
+            "Required. prod may only reach Amazon's production SP-API and LWA; sandbox, dev and stage "
+            "never: they need an endpoint override (local sandbox) or Amazon's sandbox.* hosts. "
+            "A pipeline refuses a connection whose environment differs from its config's."
+        ),
+        "schema": {"type": "string", "enum": ENVIRONMENT_ENUM},
+    },
     "refresh_token": {
         "label": "LWA refresh token",
         "description": "The seller's refresh token (Atzr|...), from authorising your app.",

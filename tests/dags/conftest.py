@@ -74,6 +74,7 @@ def sandbox_connections(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sa
         ("SPAPI_SANDBOX_EU", "Atzr|sandbox-eu-0003", "A3SANDBOXEU0003", "eu"),
     ):
         extra = {
+            "environment": "sandbox",
             "refresh_token": token,
             "seller_id": seller,
             "region": region,

@@ -272,6 +272,7 @@ def warehouse(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SPAPI_WAREHOUSE_URL", url)
     monkeypatch.delenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", raising=False)
     extra = {
+        "environment": "sandbox",
         "refresh_token": SELLER_TOKEN,
         "seller_id": SELLER,
         "endpoint_url": sandbox.url,

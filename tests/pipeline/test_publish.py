@@ -71,6 +71,7 @@ def seller_conn(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> str:
                 "login": APP_ID,
                 "password": APP_SECRET,
                 "extra": {
+                    "environment": "sandbox",
                     "refresh_token": SELLER_TOKEN,
                     "seller_id": SELLER,
                     "endpoint_url": sandbox.url,

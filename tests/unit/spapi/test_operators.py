@@ -43,6 +43,7 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
                 "login": CLIENT_ID,
                 "password": CLIENT_SECRET,
                 "extra": {
+                    "environment": "sandbox",
                     "refresh_token": REFRESH_TOKEN,
                     "seller_id": "A1SELLER",
                     "endpoint_url": BASE_URL,

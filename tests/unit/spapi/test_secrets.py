@@ -7,6 +7,7 @@ error, throttle, transport-failure and presigned-URL paths, with SigV4 on.
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 from collections.abc import Iterator
@@ -189,3 +190,48 @@ def test_httpx_request_log_redacts_presigned_parameters(caplog: pytest.LogCaptur
     )
     lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     assert any("X-Amz-Signature=[redacted]&X-Amz-Expires=300" in line for line in lines), lines
+
+
+@pytest.mark.airflow
+def test_no_secret_in_connection_errors(caplog: pytest.LogCaptureFixture) -> None:
+    """Every kind of broken ``spapi`` connection, each carrying the sentinels where a careless
+    message would quote them: inside malformed JSON, as an unknown key's value, pasted into a
+    field whose value an error names (region, environment, marketplaces)."""
+    from airflow.sdk import Connection
+
+    from spapi.errors import SpApiConnectionError
+    from spapi.hooks import config_from_connection
+
+    capture_everything(caplog)
+    caplog.set_level(logging.DEBUG, logger="airflow")
+    good = {"environment": "sandbox", "refresh_token": REFRESH_TOKEN, "endpoint_url": BASE_URL}
+    extras: list[Any] = [
+        '{"refresh_token": "' + REFRESH_TOKEN + '", "aws_secret_access_key": "' + AWS_SECRET + '",',
+        "[" + repr(CLIENT_SECRET) + "]",
+        {**good, "refersh_token": REFRESH_TOKEN, "aws_secret": AWS_SECRET},
+        {**good, CLIENT_SECRET: "a secret used as a key"},
+        {**good, "region": CLIENT_SECRET, "environment": AWS_SESSION},
+        {**good, "marketplace_ids": f"ATVPDKIKX0DER,{CLIENT_SECRET},{AWS_SECRET}"},
+        {**good, "environment": "prod", "endpoint_url": f"http://u:{CLIENT_SECRET}@127.0.0.1:8900"},
+        {**good, "environment": None, "aws_access_key_id": AWS_KEY_ID},
+        {**good, "aws_secret_access_key": AWS_SECRET, "rate_scale": AWS_SESSION},
+        {**good, "client_secret": CLIENT_SECRET, "token_url": f"https://x:{AWS_SECRET}@lwa.test/o2"},
+    ]
+    errors: list[SpApiConnectionError] = []
+    for i, extra in enumerate(extras):
+        raw = extra if isinstance(extra, str) else json.dumps({k: v for k, v in extra.items() if v})
+        conn = Connection(
+            conn_id=f"spapi_leak_{i}", conn_type="spapi", login=CLIENT_ID, password=CLIENT_SECRET, extra=raw
+        )
+        with pytest.raises(SpApiConnectionError) as info:
+            config_from_connection(conn)
+        errors.append(info.value)
+        assert f"'spapi_leak_{i}'" in str(info.value)
+    for err in errors:
+        assert_clean(str(err), "a connection error")
+        assert_clean(repr(err), "a connection error repr")
+        assert_clean(repr(err.__dict__), "connection error attributes")
+        assert_clean(str(pickle.loads(pickle.dumps(err))), "a pickled connection error")
+    assert_clean(caplog.text, "the logs")
+    for record in caplog.records:
+        assert_clean(record.getMessage(), f"log record {record.name}")
