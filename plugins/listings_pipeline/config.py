@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from spapi.config import Environment
 from spapi.regions import RegionCode, check_marketplaces
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +47,10 @@ class SellerConfig(BaseModel):
 class PipelineConfig(BaseModel):
     """Everything the DAGs need besides credentials.
 
+    :param environment: ``sandbox``, ``dev``, ``stage`` or ``prod``; every ``spapi`` connection the
+        config names must state the same one, so that a test config can never drive a live seller
+        account (``listings_pipeline.connections.check_connections``). Unset, the pipeline refuses
+        to run; it is optional here only so that code which never calls SP-API can load a config.
     :param var_dir: run artifacts: snapshots, feed documents, reports, Data Docs.
     :param max_failing_share: a branch fails when more than this share of rows is quarantined.
     :param per_sku_threshold: change sets up to this size go through the Listings Items API.
@@ -59,6 +64,7 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     sellers: tuple[SellerConfig, ...] = Field(min_length=1)
+    environment: Environment | None = None
     warehouse_conn_id: str = "warehouse_default"
     var_dir: Path = REPO_ROOT / "var"
     mappings_dir: Path = REPO_ROOT / "include" / "catalog_mappings"

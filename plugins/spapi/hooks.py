@@ -172,6 +172,8 @@ def config_from_connection(
     the field; values are quoted only for fields that cannot hold a secret.
     """
     extra, found = _read_extra(conn.extra)
+    if conn.conn_type and conn.conn_type != SpApiHook.conn_type:
+        found.insert(0, ("conn_type", f"is {_shown(conn.conn_type)}, not {SpApiHook.conn_type!r}"))
     from_extra, unknown = _extra_fields(extra)
     found += unknown
     fields: dict[str, Any] = {

@@ -234,6 +234,12 @@ def test_extra_that_is_not_an_object_is_refused(
     assert f"must be a JSON object, got a JSON {kind}" in connection_error("spapi_shape", "extra")
 
 
+def test_a_connection_of_another_type_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {"conn_type": "aws", "login": CLIENT_ID, "password": CLIENT_SECRET, "extra": {}}
+    monkeypatch.setenv("AIRFLOW_CONN_SPAPI_AWS", json.dumps(conn))
+    assert "is 'aws', not 'spapi'" in connection_error("spapi_aws", "conn_type")
+
+
 def test_missing_refresh_token_is_refused_unless_grantless(monkeypatch: pytest.MonkeyPatch) -> None:
     from spapi.hooks import SpApiHook
 
