@@ -15,14 +15,30 @@ set), from ``Settings.faults``, or cleared with ``DELETE /_sandbox/faults``. A r
     {"kind": "feed_stuck", "count": 1}          # the next feed stays IN_PROGRESS until the rule is cleared
     {"kind": "report_unknown_message_ids", "count": 1}  # the next report names messageIds not in the feed
 
-``operation`` (default ``"*"``) is an SP-API operationId; ``count`` limits how many times a rule fires
-(absent: unlimited); ``probability`` (default 1) draws from one ``random.Random(seed)``.
+The LWA token endpoint (``POST /auth/o2/token``) is the operation ``lwaToken``, so that a test can
+simulate an LWA outage while SP-API stays up. It takes ``error`` (5xx only, answered in LWA's shape:
+500 ``server_error``, 503 and others ``temporarily_unavailable``), ``latency`` (a client with a
+shorter read timeout times out) and ``drop``; ``"*"`` never matches it::
+
+    {"kind": "error", "status": 503, "operation": "lwaToken", "count": 3}    # the next 3 token requests
+    {"kind": "error", "status": 500, "operation": "lwaToken", "duration": 30}  # every one for 30 s
+    {"kind": "latency", "seconds": 5, "operation": "lwaToken", "count": 1}  # one slow answer
+    {"kind": "drop", "operation": "lwaToken", "duration": 10}               # cut lines for 10 s
+
+``operation`` (default ``"*"``: every SP-API operation) is an SP-API operationId or ``lwaToken``;
+``count`` limits how many times a rule fires (absent: unlimited); ``duration`` limits how long, in
+seconds from when the rules were set (absent: until cleared; a ``feed_stuck`` rule past its duration
+counts as cleared); ``probability`` (default 1) draws from one ``random.Random(seed)``. Faulted token
+requests are not in ``/_sandbox/calls`` (that lists SP-API operations); each rule's ``fired`` says
+how many times it answered.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +65,16 @@ SERVER_ERRORS = {
 }
 INTERNAL_FAILURE = ("InternalFailure", "We encountered an internal error.")
 
+LWA_OPERATION = "lwaToken"
+LWA_KINDS = ("error", "latency", "drop")
+# LWA answers errors as {"error", "error_description"}; these two codes are the retryable ones.
+LWA_SERVER_ERROR = ("server_error", "The authorization server encountered an unexpected error.")
+LWA_UNAVAILABLE = ("temporarily_unavailable", "The authorization server is temporarily unavailable.")
+
+
+def lwa_error_for(status: int) -> tuple[str, str]:
+    return LWA_SERVER_ERROR if status == 500 else LWA_UNAVAILABLE
+
 
 @dataclass
 class Rule:
@@ -58,7 +84,12 @@ class Rule:
     probability: float = 1.0
     status: int = 500
     seconds: float = 0.0
+    duration: float | None = None
     fired: int = 0
+    set_at: float = 0.0
+
+    def expired(self, now: float) -> bool:
+        return self.duration is not None and now - self.set_at >= self.duration
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> Rule:
@@ -67,7 +98,7 @@ class Rule:
         kind = data.get("kind")
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {sorted(KINDS)}")
-        unknown = set(data) - {"kind", "operation", "count", "probability", "status", "seconds"}
+        unknown = set(data) - {"kind", "operation", "count", "probability", "status", "seconds", "duration"}
         if unknown:
             raise ValueError(f"unknown fault rule fields {sorted(unknown)}")
         rule = cls(
@@ -77,6 +108,7 @@ class Rule:
             probability=float(data.get("probability", 1.0)),
             status=int(data.get("status", 500)),
             seconds=float(data.get("seconds", 0.0)),
+            duration=None if data.get("duration") is None else float(data["duration"]),
         )
         if not 0.0 <= rule.probability <= 1.0:
             raise ValueError("probability must be between 0 and 1")
@@ -84,6 +116,15 @@ class Rule:
             raise ValueError(f"an error fault's status must be 5xx or one of {sorted(CLIENT_ERRORS)}")
         if rule.count is not None and rule.count < 0:
             raise ValueError("count must be >= 0")
+        if rule.duration is not None and rule.duration <= 0:
+            raise ValueError("duration must be > 0 seconds")
+        if rule.operation == LWA_OPERATION:
+            if kind not in LWA_KINDS:
+                raise ValueError(f"the token endpoint ({LWA_OPERATION}) takes only {list(LWA_KINDS)} faults")
+            if kind == "error" and rule.status < 500:
+                raise ValueError(
+                    f"an {LWA_OPERATION} error fault's status must be 5xx (revoke a seller for invalid_grant)"
+                )
         return rule
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,6 +140,8 @@ class Rule:
             out["status"] = self.status
         if self.kind in ("latency", "token_expiry"):
             out["seconds"] = self.seconds
+        if self.duration is not None:
+            out["duration"] = self.duration
         out["fired"] = self.fired
         return out
 
@@ -107,6 +150,7 @@ class Rule:
 class Faults:
     seed: int = 0
     rules: list[Rule] = field(default_factory=list)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -114,6 +158,9 @@ class Faults:
 
     def configure(self, rules: list[dict[str, Any]], seed: int | None = None) -> None:
         parsed = [Rule.parse(r) for r in rules]
+        now = self.clock()
+        for rule in parsed:
+            rule.set_at = now
         with self._lock:
             self.rules = parsed
             if seed is not None:
@@ -124,11 +171,20 @@ class Faults:
         self.configure([])
 
     def snapshot(self) -> dict[str, Any]:
+        now = self.clock()
         with self._lock:
-            return {"seed": self.seed, "rules": [r.to_dict() for r in self.rules]}
+            rules = []
+            for rule in self.rules:
+                out = rule.to_dict()
+                if rule.duration is not None:
+                    out["remaining_seconds"] = round(max(0.0, rule.set_at + rule.duration - now), 3)
+                rules.append(out)
+            return {"seed": self.seed, "rules": rules}
 
     def _fires(self, rule: Rule) -> bool:
         if rule.count is not None and rule.fired >= rule.count:
+            return False
+        if rule.expired(self.clock()):
             return False
         if rule.probability < 1.0 and self._rng.random() >= rule.probability:
             return False
@@ -136,22 +192,36 @@ class Faults:
         return True
 
     def draw(self, kind: str, operation: str = "*") -> Rule | None:
-        """The first rule of ``kind`` matching ``operation`` that fires now (consumes one count)."""
+        """The first rule of ``kind`` matching ``operation`` that fires now (consumes one count).
+
+        ``"*"`` rules match every SP-API operation but not the token endpoint: a 429 storm or a 5xx
+        burst on the API must not also become an LWA outage unless a test asks for one.
+        """
         with self._lock:
             for rule in self.rules:
-                if rule.kind == kind and rule.operation in ("*", operation) and self._fires(rule):
+                matches = rule.operation == operation or (
+                    rule.operation == "*" and operation != LWA_OPERATION
+                )
+                if rule.kind == kind and matches and self._fires(rule):
                     return rule
         return None
 
     def has(self, kind: str) -> bool:
-        """Whether any rule of ``kind`` is configured (used up or not): stuck feeds wait on this."""
+        """Whether any rule of ``kind`` is configured (used up or not, but within its duration):
+        stuck feeds wait on this."""
+        now = self.clock()
         with self._lock:
-            return any(rule.kind == kind for rule in self.rules)
+            return any(rule.kind == kind and not rule.expired(now) for rule in self.rules)
 
     def active(self, kind: str) -> Rule | None:
-        """A rule of ``kind`` that is in force (not used up), without consuming it."""
+        """A rule of ``kind`` that is in force (not used up, not expired), without consuming it."""
+        now = self.clock()
         with self._lock:
             for rule in self.rules:
-                if rule.kind == kind and (rule.count is None or rule.fired < rule.count):
+                if (
+                    rule.kind == kind
+                    and (rule.count is None or rule.fired < rule.count)
+                    and not rule.expired(now)
+                ):
                     return rule
         return None

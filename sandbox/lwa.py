@@ -4,11 +4,13 @@ Grants: ``refresh_token`` (a seller's token) and ``client_credentials`` (grantle
 Form-encoded like Amazon (JSON accepted too, as the Java SDK sends it). Errors are LWA's
 ``{"error", "error_description"}``: ``invalid_client`` (401) for unknown or wrong client credentials,
 ``invalid_grant`` (400) for an unknown or revoked refresh token, ``invalid_scope`` (400),
-``unsupported_grant_type`` / ``invalid_request`` (400) for malformed requests.
+``unsupported_grant_type`` / ``invalid_request`` (400) for malformed requests. Injected faults
+(operation ``lwaToken``, see faults.py) answer before any of that: an LWA outage does not care who asks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from typing import Any
@@ -17,7 +19,8 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from .core import Sandbox, json_response, request_id
+from .core import DroppedConnection, Sandbox, json_response, request_id
+from .faults import LWA_OPERATION, lwa_error_for
 
 router = APIRouter()
 
@@ -40,6 +43,20 @@ async def _form(request: Request) -> dict[str, str]:
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
+async def _injected_fault(sandbox: Sandbox) -> Response | None:
+    """Latency, a cut line or a 5xx for the token request, when a ``lwaToken`` rule fires."""
+    faults = sandbox.faults
+    latency = faults.draw("latency", LWA_OPERATION)
+    if latency is not None and latency.seconds > 0:
+        await asyncio.sleep(latency.seconds)
+    if faults.draw("drop", LWA_OPERATION) is not None:
+        raise DroppedConnection(LWA_OPERATION)
+    error = faults.draw("error", LWA_OPERATION)
+    if error is not None:
+        return _lwa_error(error.status, *lwa_error_for(error.status))
+    return None
+
+
 def new_access_token() -> str:
     return "Atza|" + secrets.token_urlsafe(48)
 
@@ -48,6 +65,9 @@ def new_access_token() -> str:
 async def token(request: Request) -> Response:
     sandbox: Sandbox = request.app.state.sandbox
     request_id(request)
+    fault = await _injected_fault(sandbox)
+    if fault is not None:
+        return fault
     form = await _form(request)
     grant = form.get("grant_type")
     client_id = form.get("client_id")
