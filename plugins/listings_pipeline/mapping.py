@@ -22,6 +22,10 @@ File format (a complete example is ``include/catalog_mappings/SHIRT.yaml``)::
       title: {type: text, required: true}
       color: {type: string, required: true}
       price: {type: decimal, required: true, min: 0.01}
+      sale_price: {type: decimal, min: 0.01}
+      isbn: {type: string, identifier: isbn}    # a code not sent as the identifier (see below)
+    checks:                          # optional: rules between two columns of one row
+      - {rule: sale_price_below_price, left: sale_price, op: "<", right: price}
     attributes:                      # Amazon attribute -> how to build its values
       item_name: {language_tag: true, value: {column: title}}
       color:
@@ -39,6 +43,24 @@ objects and lists) or ``object`` (a transform that returns the whole object, e.g
 selector fields from the marketplace's settings. Transforms (``transform:``; ``{column: x}`` alone
 means ``copy`` and ``{const: x}`` means ``constant``): copy, template, constant, enum, boolean,
 integer, decimal, price, currency, unit, dimensions, list, image_url.
+
+Column types: ``string`` and ``text`` (any text), ``integer``, ``decimal``, ``boolean``,
+``dimensions`` and ``date`` (ISO 8601, ``2025-11-28`` or with a time).
+
+Product identifiers: a column that ``externally_assigned_product_identifier`` sends with a constant
+``type`` (``upc``, ``ean``, ``gtin``, ``isbn``; per marketplace where a marketplace overrides the
+attribute) is checked as that kind of code, check digit included. ``identifier:`` on a column
+declares the kind for a column the attribute does not send (an ISBN kept for reference, say); where
+both say something they must agree, and one column cannot be sent as two kinds. The mapping is the
+source because the ``type`` it sends is what Amazon checks the value against: saying it a second
+time could only disagree.
+
+Cross-field checks (``checks:``): each compares two declared columns of one row, ``left op right``
+with ``op`` one of ``<``, ``<=``, ``>``, ``>=``; both numbers (``integer``/``decimal``) or both
+dates. A check is evaluated only when both cells hold a value (the column rules catch an empty
+required cell or a cell that is not a number). A row that fails it is quarantined under the rule
+``content_policy.<rule>``, so ``rule`` must not be one of the content policy's own rule names
+(:data:`RESERVED_CHECK_NAMES`).
 
 Mapping files are validated when loaded, and every problem is reported with the file, line and key
 (:class:`MappingError`); :func:`check_against_product_type` also checks a mapping against the
@@ -74,9 +96,13 @@ from spapi.regions import MARKETPLACES
 
 __all__ = [
     "BUILTIN_COLUMNS",
+    "IDENTIFIER_ATTRIBUTE",
+    "IDENTIFIER_KINDS",
+    "RESERVED_CHECK_NAMES",
     "TRANSFORMS",
     "AttributeMapping",
     "ColumnSpec",
+    "CrossFieldCheck",
     "LeafSpec",
     "MappingError",
     "MappingProblem",
@@ -93,6 +119,31 @@ __all__ = [
 
 #: Columns every catalog row has; they need no declaration under ``columns``.
 BUILTIN_COLUMNS: tuple[str, ...] = ("sku", "marketplace_id", "product_type")
+
+#: The attribute that carries a product's barcode; its ``type`` says what kind of code ``value`` is.
+IDENTIFIER_ATTRIBUTE = "externally_assigned_product_identifier"
+#: Kinds of product identifier whose check digit the validation step verifies.
+IDENTIFIER_KINDS: tuple[str, ...] = ("upc", "ean", "gtin", "isbn")
+IdentifierKind = Literal["upc", "ean", "gtin", "isbn"]
+
+#: The content policy's own rule names (``content_policy.<name>``, see validation.py): a check
+#: named like one would make two different failures look alike in the quarantine table.
+RESERVED_CHECK_NAMES: frozenset[str] = frozenset(
+    {
+        "banned_terms",
+        "html",
+        "max_length",
+        "image_url",
+        "control_characters",
+        "invisible_characters",
+        "emoji",
+        "line_breaks",
+        "placeholders",
+        "formula_prefixes",
+        "url_credentials",
+        "product_identifiers",
+    }
+)
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
 _MARKETPLACE_BY_COUNTRY = {country: mid for mid, (country, _) in MARKETPLACES.items()}
@@ -406,7 +457,7 @@ class MarketplaceSettings(BaseModel):
         return value
 
 
-ColumnType = Literal["string", "text", "integer", "decimal", "boolean", "dimensions"]
+ColumnType = Literal["string", "text", "integer", "decimal", "boolean", "dimensions", "date"]
 
 
 class ColumnSpec(BaseModel):
@@ -423,6 +474,7 @@ class ColumnSpec(BaseModel):
     min_length: int | None = Field(default=None, ge=0)
     max_length: int | None = Field(default=None, ge=1)
     pattern: str | None = None
+    identifier: IdentifierKind | None = None
     description: str | None = None
 
     @field_validator("pattern")
@@ -444,6 +496,25 @@ class ColumnSpec(BaseModel):
         return self
 
 
+CheckOp = Literal["<", "<=", ">", ">="]
+
+
+class CrossFieldCheck(BaseModel):
+    """``left op right`` on one row, e.g. the expanded capacity is at least the capacity."""
+
+    model_config = _STRICT
+
+    rule: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    left: str
+    op: CheckOp
+    right: str
+    description: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.left} {self.op} {self.right}"
+
+
 class ProductTypeMapping(BaseModel):
     """One product type's mapping (one YAML file)."""
 
@@ -455,6 +526,7 @@ class ProductTypeMapping(BaseModel):
     marketplaces: dict[str, MarketplaceSettings] = Field(min_length=1)
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     attributes: dict[str, AttributeMapping] = Field(min_length=1)
+    checks: list[CrossFieldCheck] = Field(default_factory=list)
 
     _source: str = PrivateAttr(default="<mapping>")
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
@@ -528,6 +600,31 @@ class ProductTypeMapping(BaseModel):
     def required_columns(self) -> list[str]:
         required = ["sku"] + [name for name, spec in self.columns.items() if spec.required]
         return list(dict.fromkeys(required))
+
+    def identifier_sources(self) -> Iterator[tuple[tuple[Any, ...], str, str]]:
+        """(path in the file, column, kind) for each column the identifier attribute sends with a
+        constant type of a kind we can check (base attribute and marketplace overrides)."""
+        for path, name, attribute in self.all_attribute_mappings():
+            if name != IDENTIFIER_ATTRIBUTE or not attribute.fields:
+                continue
+            kind, value = attribute.fields.get("type"), attribute.fields.get("value")
+            if (
+                isinstance(kind, ConstantSpec)
+                and isinstance(kind.value, str)
+                and kind.value.lower() in IDENTIFIER_KINDS
+                and isinstance(value, CopySpec)
+            ):
+                yield (*path, "fields", "value", "column"), value.column, kind.value.lower()
+
+    def identifier_columns(self) -> dict[str, str]:
+        """Column -> kind of product identifier (upc, ean, gtin, isbn): declared with
+        ``identifier:`` or sent as that type by the identifier attribute."""
+        out: dict[str, str] = {
+            name: spec.identifier for name, spec in self.columns.items() if spec.identifier
+        }
+        for _, column, kind in self.identifier_sources():
+            out.setdefault(column, kind)
+        return out
 
 
 def iter_leaves(spec: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], _Leaf]]:
@@ -657,6 +754,7 @@ def _all_field_names() -> set[str]:
         MarketplaceSettings,
         ColumnSpec,
         AttributeMapping,
+        CrossFieldCheck,
         *_Leaf.__subclasses__(),
     ]
     for model in models:
@@ -921,6 +1019,8 @@ def _cross_check(mapping: ProductTypeMapping, expected: str | None) -> list[tupl
                     )
         if isinstance(leaf, UnitSpec) and leaf.unit is None and leaf.unit_column is None and not leaf.units:
             out.append((path, "a unit transform needs 'unit', 'unit_column' or a 'units' table"))
+    out.extend(_check_identifiers(mapping))
+    out.extend(_check_checks(mapping, declared))
     for mid, settings in mapping.marketplaces.items():
         if uses_currency and settings.currency is None:
             out.append(
@@ -949,6 +1049,101 @@ def _cross_check(mapping: ProductTypeMapping, expected: str | None) -> list[tupl
                     )
                 )
     return out
+
+
+_TEXT_TYPES = ("string", "text")
+_NUMBER_TYPES = ("integer", "decimal")
+
+
+def _check_identifiers(mapping: ProductTypeMapping) -> list[tuple[tuple[Any, ...], str]]:
+    out: list[tuple[tuple[Any, ...], str]] = []
+    for name, spec in mapping.columns.items():
+        if spec.identifier and spec.type not in _TEXT_TYPES:
+            out.append(
+                (
+                    ("columns", name, "type"),
+                    f"column {name!r} holds a product identifier ({spec.identifier}); declare it as "
+                    f"type string, not {spec.type} (leading zeros are part of the code)",
+                )
+            )
+    sent: dict[str, tuple[str, tuple[Any, ...]]] = {}
+    for path, column, kind in mapping.identifier_sources():
+        where = _key_text(path[: path.index("fields")])
+        declared = mapping.columns[column].identifier if column in mapping.columns else None
+        if declared and declared != kind:
+            out.append(
+                (
+                    ("columns", column, "identifier"),
+                    f"column {column!r} is declared identifier: {declared}, but {where} sends it as {kind}",
+                )
+            )
+        if column in sent and sent[column][0] != kind:
+            first_kind, first_path = sent[column]
+            out.append(
+                (
+                    path,
+                    f"column {column!r} is sent as {kind} here and as {first_kind} by "
+                    f"{_key_text(first_path[: first_path.index('fields')])}; one cell cannot be both "
+                    "(use a column per kind)",
+                )
+            )
+        sent.setdefault(column, (kind, path))
+    return out
+
+
+def _check_checks(mapping: ProductTypeMapping, declared: set[str]) -> list[tuple[tuple[Any, ...], str]]:
+    out: list[tuple[tuple[Any, ...], str]] = []
+    seen: dict[str, int] = {}
+    for index, check in enumerate(mapping.checks):
+        path: tuple[Any, ...] = ("checks", index)
+        if check.rule in RESERVED_CHECK_NAMES:
+            out.append(
+                (
+                    (*path, "rule"),
+                    f"{check.rule!r} is a content policy rule name; name the check after what it "
+                    f"compares (e.g. {check.left}_{_OP_WORDS[check.op]}_{check.right})",
+                )
+            )
+        if check.rule in seen:
+            out.append(
+                ((*path, "rule"), f"check {check.rule!r} is already defined (checks[{seen[check.rule]}])")
+            )
+        seen.setdefault(check.rule, index)
+        kinds: dict[str, str] = {}
+        for side in ("left", "right"):
+            column = getattr(check, side)
+            if column not in mapping.columns:
+                close = difflib.get_close_matches(column, sorted(declared), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                out.append(((*path, side), f"column {column!r} is not declared under 'columns'{hint}"))
+                continue
+            column_type = mapping.columns[column].type
+            if column_type in _NUMBER_TYPES:
+                kinds[side] = "number"
+            elif column_type == "date":
+                kinds[side] = "date"
+            else:
+                out.append(
+                    (
+                        (*path, side),
+                        f"a check compares numbers (integer, decimal) or dates (date); column {column!r} "
+                        f"is {column_type}",
+                    )
+                )
+        if check.left == check.right:
+            out.append(((*path, "right"), f"a check compares two columns; both sides are {check.left!r}"))
+        elif len(kinds) == 2 and kinds["left"] != kinds["right"]:
+            out.append(
+                (
+                    path,
+                    f"{check.text} compares a {kinds['left']} with a {kinds['right']}; both sides must be "
+                    "numbers or both dates",
+                )
+            )
+    return out
+
+
+_OP_WORDS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 
 def _column_key(path: tuple[Any, ...], leaf: _Leaf, column: str) -> tuple[Any, ...]:

@@ -290,6 +290,174 @@ def test_all_problems_of_all_files_are_reported_at_once(tmp_path: Path) -> None:
     assert files == ["EMPTY.yaml", "LUGGAGE.yaml", "SHIRT.yaml"]
 
 
+# --- cross-field checks and product identifiers ---------------------------------------------------------
+
+LUGGAGE_TEXT = (MAPPINGS_DIR / "LUGGAGE.yaml").read_text(encoding="utf-8")
+CAPACITY_CHECK = (
+    '{rule: expanded_capacity_ge_capacity, left: expanded_capacity_l, op: ">=", right: capacity_l}'
+)
+
+
+def test_shipped_checks_and_identifiers() -> None:
+    mappings = load_mappings(MAPPINGS_DIR)
+    [check] = mappings["LUGGAGE"].checks
+    assert (check.rule, check.left, check.op, check.right) == (
+        "expanded_capacity_ge_capacity",
+        "expanded_capacity_l",
+        ">=",
+        "capacity_l",
+    )
+    for name in SHIPPED:
+        # upc as sent in the US and Canada, ean as sent in Germany (the marketplace override)
+        assert mappings[name].identifier_columns() == {"upc": "upc", "ean": "ean"}, name
+
+
+@pytest.mark.parametrize(
+    ("new", "key", "message"),
+    [
+        (
+            '{rule: expanded_capacity_ge_capacity, left: expanded_capacity_l, op: "=>", right: capacity_l}',
+            "checks[0].op",
+            "Input should be '<', '<=', '>' or '>=' (got '=>')",
+        ),
+        (
+            '{rule: expanded_capacity_ge_capacity, left: expanded_capacity, op: ">=", right: capacity_l}',
+            "checks[0].left",
+            "column 'expanded_capacity' is not declared under 'columns' (did you mean 'expanded_capacity_l'?)",
+        ),
+        (
+            '{rule: capacity_vs_color, left: capacity_l, op: "<", right: color}',
+            "checks[0].right",
+            "a check compares numbers (integer, decimal) or dates (date); column 'color' is string",
+        ),
+        (
+            '{rule: same_twice, left: capacity_l, op: "<=", right: capacity_l}',
+            "checks[0].right",
+            "a check compares two columns; both sides are 'capacity_l'",
+        ),
+        (
+            '{rule: html, left: expanded_capacity_l, op: ">=", right: capacity_l}',
+            "checks[0].rule",
+            "'html' is a content policy rule name; name the check after what it compares "
+            "(e.g. expanded_capacity_l_ge_capacity_l)",
+        ),
+        (
+            '{rule: Expanded-Capacity, left: expanded_capacity_l, op: ">=", right: capacity_l}',
+            "checks[0].rule",
+            "String should match pattern '^[a-z][a-z0-9_]*$' (got 'Expanded-Capacity')",
+        ),
+        (
+            '{rule: expanded_capacity_ge_capacity, left: expanded_capacity_l, op: ">=", right: capacity_l, '
+            "why: bigger}",
+            "checks[0].why",
+            "unknown key 'why'",
+        ),
+    ],
+    ids=[
+        "op",
+        "undeclared column",
+        "not a number",
+        "same column",
+        "reserved name",
+        "rule name",
+        "unknown key",
+    ],
+)
+def test_broken_check(tmp_path: Path, new: str, key: str, message: str) -> None:
+    path = broken(tmp_path, CAPACITY_CHECK, new, name="LUGGAGE.yaml", text=LUGGAGE_TEXT)
+    _, line, found_key, found = only_problem(path)
+    assert (line, found_key) == (line_of(path.read_text(), "  - {rule: "), key)
+    assert found.startswith(message), found
+
+
+def test_checks_of_numbers_and_dates(tmp_path: Path) -> None:
+    text = LUGGAGE_TEXT.replace(
+        "  dimensions_cm: {type: dimensions}\n",
+        "  dimensions_cm: {type: dimensions}\n  sale_start: {type: date}\n  sale_end: {type: date}\n"
+        "  sale_price: {type: decimal, min: 0.01}\n",
+    ).replace(
+        f"  - {CAPACITY_CHECK}\n",
+        f"  - {CAPACITY_CHECK}\n"
+        '  - {rule: sale_price_below_price, left: sale_price, op: "<", right: price}\n'
+        '  - {rule: sale_starts_before_it_ends, left: sale_start, op: "<", right: sale_end}\n'
+        '  - {rule: sale_price_below_price, left: sale_start, op: "<", right: price}\n',
+    )
+    path = tmp_path / "LUGGAGE.yaml"
+    path.write_text(text)
+    with pytest.raises(MappingError) as info:
+        load_mapping(path)
+    last = line_of(text, 'left: sale_start, op: "<", right: price')
+    assert {(p.line, p.key, p.message) for p in info.value.problems} == {
+        (last, "checks[3].rule", "check 'sale_price_below_price' is already defined (checks[1])"),
+        (
+            last,
+            "checks[3]",
+            "sale_start < price compares a date with a number; both sides must be numbers or both dates",
+        ),
+    }
+    fixed = text.replace('  - {rule: sale_price_below_price, left: sale_start, op: "<", right: price}\n', "")
+    path.write_text(fixed)
+    mapping = load_mapping(path)
+    assert [c.text for c in mapping.checks] == [
+        "expanded_capacity_l >= capacity_l",
+        "sale_price < price",
+        "sale_start < sale_end",
+    ]
+    assert mapping.columns["sale_start"].type == "date"
+
+
+def test_explicit_identifier(tmp_path: Path) -> None:
+    text = SHIRT_TEXT.replace(
+        "  dimensions_cm: {type: dimensions}\n",
+        "  dimensions_cm: {type: dimensions}\n  isbn: {type: string, identifier: isbn}\n",
+    )
+    mapping = parse_mapping(text, "SHIRT.yaml")
+    assert mapping.identifier_columns() == {"isbn": "isbn", "upc": "upc", "ean": "ean"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "key", "message"),
+    [
+        (
+            "upc: {type: string, pattern: '^[0-9]{12}$'}",
+            "upc: {type: integer, identifier: upc}",
+            "upc: {type: integer",
+            "columns.upc.type",
+            "column 'upc' holds a product identifier (upc); declare it as type string, not integer "
+            "(leading zeros are part of the code)",
+        ),
+        (
+            "upc: {type: string, pattern: '^[0-9]{12}$'}",
+            "upc: {type: string, identifier: ean}",
+            "upc: {type: string, identifier: ean}",
+            "columns.upc.identifier",
+            "column 'upc' is declared identifier: ean, but attributes.externally_assigned_product_identifier "
+            "sends it as upc",
+        ),
+        (
+            "upc: {type: string, pattern: '^[0-9]{12}$'}",
+            "upc: {type: string, identifier: jan}",
+            "upc: {type: string, identifier: jan}",
+            "columns.upc.identifier",
+            "Input should be 'upc', 'ean', 'gtin' or 'isbn' (got 'jan')",
+        ),
+        (
+            "          type: {const: ean}\n          value: {column: ean}",
+            "          type: {const: ean}\n          value: {column: upc}",
+            "          value: {column: upc}",
+            "marketplaces.A1PA6795UKMFR9.attributes.externally_assigned_product_identifier.fields.value.column",
+            "column 'upc' is sent as ean here and as upc by attributes.externally_assigned_product_identifier; "
+            "one cell cannot be both (use a column per kind)",
+        ),
+    ],
+    ids=["not text", "disagrees with the mapping", "unknown kind", "sent as two kinds"],
+)
+def test_broken_identifier(tmp_path: Path, old: str, new: str, needle: str, key: str, message: str) -> None:
+    path = broken(tmp_path, old, new)
+    _, line, found_key, found = only_problem(path)
+    assert (line, found_key, found) == (line_of(path.read_text(), needle), key, message)
+
+
 # --- against the product type --------------------------------------------------------------------------
 
 
