@@ -12,28 +12,57 @@ the document's hash. A retried or resumed task finds the row and continues from 
 * ``cancelled``, ``failed``, or ``done``/``fatal`` from an *earlier run*: re-armed, a new feed is created
   (the plan step only sends what still needs sending, so an identical document in a new run is a
   real retry; within one run a finished document is never sent again).
+
+When the task's last try fails and the ledger proves no feed exists (nothing reached createFeed, or
+Amazon turned createFeed away), the document's SKUs go back to ``ready`` at once (cause
+``publish_attempt:<id>:submit_failed``) and the attempt becomes ``failed``: otherwise they would
+wait ``feed_wait_hours`` for a feed that was never created, and a run triggered meanwhile would
+send nothing. When Amazon may have created the feed, they stay ``submitted`` for the orphan lookup
+and the stale-feed handling (:mod:`listings_pipeline.stale_feeds`) to settle. If that failed task is
+cleared later, its SKUs are taken back, unless a later run has planned them since: then the older
+document is not sent at all, so it cannot overwrite the newer one.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import select
 
+from listings_pipeline import stale_feeds
 from listings_pipeline.call_log import ApiCallLog, branch_trace
-from listings_pipeline.warehouse import ledger
+from listings_pipeline.warehouse import ledger, lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
-from listings_pipeline.warehouse.models import AttemptState, FeedSubmission, PublishAttempt
+from listings_pipeline.warehouse.models import (
+    AttemptState,
+    FeedSubmission,
+    Listing,
+    ListingEvent,
+    ListingStatus,
+    PublishAttempt,
+)
 from spapi import feeds
 from spapi.client import SpApiClient, trace
 from spapi.errors import SpApiError
-from spapi.operators import SubmitFeedOperator
+from spapi.operators import FeedCreation, SubmitFeedOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+# Ledger states in which createFeed has not been sent since the attempt was (re-)armed.
+_BEFORE_CREATE_FEED = frozenset({AttemptState.RECORDED, AttemptState.DOCUMENT_CREATED})
+_NO_FEED_YET = _BEFORE_CREATE_FEED | {AttemptState.UPLOADED}
+
+
+def release_cause(attempt_id: int) -> str:
+    """The listing-event cause of SKUs a failed submit handed back to the next run."""
+    return f"publish_attempt:{attempt_id}:submit_failed"
 
 
 class AmbiguousSubmissionError(SpApiError):
@@ -75,7 +104,7 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
     def call_log(self) -> ApiCallLog:
         return ApiCallLog(self.engine)
 
-    def _client(self) -> SpApiClient:
+    def make_client(self) -> SpApiClient:
         return self.hook.get_client(on_call=self.call_log)
 
     def _trace_id(self, context: Context) -> str:
@@ -84,8 +113,6 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.call_log.run_id = _run_id(context)
-        if "client" not in self.hook.__dict__:
-            self.hook.__dict__["client"] = self._client()
         with trace(self._trace_id(context)):
             return super().execute(context)
 
@@ -124,6 +151,8 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
             finished_earlier = state in (AttemptState.DONE, AttemptState.FATAL) and attempt.run_id != run_id
             if state in (AttemptState.CANCELLED, AttemptState.FAILED) or finished_earlier:
                 # Amazon is done with the old feed; this run planned the same document again
+                if state == AttemptState.FAILED:
+                    self._take_back(session, attempt, run_id)
                 ledger.advance(session, attempt, AttemptState.RECORDED.value, run_id=run_id)
                 return None
             if attempt.feed_id is not None:
@@ -187,6 +216,100 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
         outcome = super()._outcome(context, feed_id, status, result_document_id, document_hash)
         return {**outcome, "document": self.document} if self.document else outcome
 
+    def submit_failed(
+        self, context: Context, error: BaseException, document_hash: str | None, creation: FeedCreation
+    ) -> None:
+        if document_hash is None:
+            self.log.warning(
+                "the submit failed before its document was read; nothing was sent and nothing is released"
+            )
+            return
+        if creation in (FeedCreation.MAYBE, FeedCreation.EXISTS):
+            self.log.warning(
+                "the submit of document %s failed on its last try, and Amazon %s a feed for it: its "
+                "SKUs stay submitted until that feed is found and settled (the orphan lookup of a later "
+                "submit, or the stale-feed handling after feed_wait_hours)",
+                document_hash[:12],
+                "may have created" if creation == FeedCreation.MAYBE else "has",
+            )
+            return
+        run_id = _run_id(context)
+        with session_scope(self.engine) as session:
+            attempt = self._attempt(session, document_hash, context)
+            state = AttemptState(attempt.state)
+            # Without this try's own evidence, only a ledger that never reached createFeed proves it.
+            certain = state in (_NO_FEED_YET if creation == FeedCreation.NONE else _BEFORE_CREATE_FEED)
+            if attempt.feed_id is not None or not certain:
+                self.log.warning(
+                    "the submit of document %s failed on its last try; publish attempt %d is %s "
+                    "(feed %s), so a feed may exist: its SKUs stay submitted for the orphan lookup and "
+                    "the stale-feed handling to settle",
+                    document_hash[:12],
+                    attempt.id,
+                    state.value,
+                    attempt.feed_id,
+                )
+                return
+            released = stale_feeds.release(session, attempt, release_cause(attempt.id), run_id)
+            ledger.advance(
+                session,
+                attempt,
+                AttemptState.FAILED.value,
+                error=f"no feed created; last try failed: {type(error).__name__}: {error}"[:2000],
+            )
+        count = sum(len(skus) for skus in released.values())
+        self.log.warning(
+            "the submit of document %s failed on its last try before any feed existed: publish "
+            "attempt %d is failed and its %d SKUs are ready again (cause %s), so the next run sends them",
+            document_hash[:12],
+            attempt.id,
+            count,
+            release_cause(attempt.id),
+        )
+
+    def _take_back(self, session: Session, attempt: PublishAttempt, run_id: str | None) -> None:
+        """Before a failed attempt is submitted again (its task was cleared), take back the SKUs its
+        failure released, or refuse when a later run has planned some of them since: this older
+        document would then overwrite newer data."""
+        cause = release_cause(attempt.id)
+        skus = stale_feeds.document_skus(attempt.document_path)
+        if skus is None:
+            return
+        untouched: dict[str, list[str]] = {}
+        moved_on: list[str] = []
+        for marketplace_id in attempt.marketplace_ids:
+            latest = _latest_events(session, attempt.seller_id, marketplace_id, skus)
+            for sku, event in latest.items():
+                if event.cause != cause:
+                    continue
+                if event.status == ListingStatus.READY and event.listing_updated_at <= event.at:
+                    untouched.setdefault(marketplace_id, []).append(sku)
+                else:
+                    moved_on.append(f"{marketplace_id}/{sku}")
+        if moved_on:
+            raise AirflowFailException(
+                f"publish attempt {attempt.id} (document {attempt.document_hash[:12]}) failed earlier and "
+                f"released its SKUs; {len(moved_on)} of them were planned again since "
+                f"({', '.join(moved_on[:5])}{', ...' if len(moved_on) > 5 else ''}). Sending this older "
+                "document now could overwrite newer data, so it is not sent: the later runs send them."
+            )
+        for marketplace_id, mine in untouched.items():
+            lifecycle.transition_many(
+                session,
+                [
+                    {"seller_id": attempt.seller_id, "marketplace_id": marketplace_id, "sku": sku}
+                    for sku in mine
+                ],
+                cause=stale_feeds.document_cause(attempt.document_hash),
+                run_id=run_id,
+                to_status=ListingStatus.SUBMITTED,
+            )
+            self.log.info(
+                "took back %d SKUs that attempt %d released when it failed, to submit it again",
+                len(mine),
+                attempt.id,
+            )
+
     def after_feed_finished(self, context: Context, outcome: dict[str, Any]) -> None:
         state = {"DONE": AttemptState.DONE, "FATAL": AttemptState.FATAL, "CANCELLED": AttemptState.CANCELLED}[
             outcome["processing_status"]
@@ -194,6 +317,36 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
         with session_scope(self.engine) as session:
             attempt = self._attempt(session, outcome["document_hash"], context)
             ledger.advance(session, attempt, state.value)
+
+
+@dataclass(frozen=True)
+class _LatestEvent:
+    status: str
+    listing_updated_at: datetime
+    cause: str
+    at: datetime
+
+
+def _latest_events(
+    session: Session, seller_id: str, marketplace_id: str, skus: frozenset[str]
+) -> dict[str, _LatestEvent]:
+    """Each listing's status and its latest lifecycle event, for the SKUs that have one."""
+    latest: dict[str, _LatestEvent] = {}
+    ordered = sorted(skus)
+    for start in range(0, len(ordered), stale_feeds.CHUNK):
+        rows = session.execute(
+            select(Listing.sku, Listing.status, Listing.updated_at, ListingEvent.cause, ListingEvent.at)
+            .join(ListingEvent, ListingEvent.listing_id == Listing.id)
+            .where(
+                Listing.seller_id == seller_id,
+                Listing.marketplace_id == marketplace_id,
+                Listing.sku.in_(ordered[start : start + stale_feeds.CHUNK]),
+            )
+            .order_by(ListingEvent.id)
+        )
+        for sku, status, updated_at, cause, at in rows:
+            latest[sku] = _LatestEvent(status, updated_at, cause, at)
+    return latest
 
 
 def _run_id(context: Context) -> str | None:

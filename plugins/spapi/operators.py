@@ -10,6 +10,10 @@ resumed task finds the feed its earlier try created) and :meth:`before_create_fe
 :meth:`after_create_feed` (record the attempt *before* Amazon is called, then its feed id). The
 pipeline's subclass implements them with the warehouse's ``publish_attempts`` table; on its own,
 this operator only guarantees that the client never retries createFeed when Amazon may have acted.
+
+A third, :meth:`submit_failed`, runs when the task's last try fails before a feed outcome, and is
+told whether a feed certainly does not exist (:class:`FeedCreation`): only then may the pipeline
+hand the document's SKUs to the next run instead of waiting for a feed that was never created.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ import hashlib
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowTaskTimeout
 
 from spapi import feeds
-from spapi.errors import FeedFatalError, SpApiError
+from spapi.errors import FeedFatalError, LwaError, SpApiError, ThrottledError
 from spapi.hooks import SpApiHook
 from spapi.triggers import TERMINAL_STATUSES, FeedProcessingTrigger
 
@@ -39,6 +45,62 @@ if TYPE_CHECKING:
 
 class FeedWaitTimeoutError(SpApiError):
     """The feed did not finish before ``wait_timeout``. It may still finish: nothing was cancelled."""
+
+
+class FeedCreation(StrEnum):
+    """What a try knows, when it fails, about a feed for its document.
+
+    Only ``NONE`` allows acting as if nothing was submitted; everything else must assume a feed
+    may be applied later.
+    """
+
+    UNKNOWN = "unknown"  # the try failed before the ledger said whether a feed exists
+    NONE = "none"  # certainly no feed: createFeed was never sent, or Amazon refused it
+    MAYBE = "maybe"  # createFeed was sent and its answer is unknown (timeout, 500, crash)
+    EXISTS = "exists"
+
+
+def create_feed_may_have_acted(error: BaseException) -> bool:
+    """Whether Amazon may have created a feed although createFeed raised ``error``.
+
+    A throttle, a refused token, a 503 or another 4xx means Amazon turned the request away. A 500
+    or a transport error means the request may have arrived and only the answer was lost; even a
+    connection error counts, because the error that reaches us no longer says whether it was sent.
+    """
+    if isinstance(error, ThrottledError | LwaError):
+        return False
+    if not isinstance(error, SpApiError) or error.status is None:
+        return True
+    return not (error.status == 503 or 400 <= error.status < 500)
+
+
+def is_last_try(task: BaseOperator, context: Context, error: BaseException) -> bool:
+    """Whether Airflow will fail the task for good on ``error`` instead of retrying it.
+
+    The task runner's own rule (Task SDK ``_handle_current_task_failed``): no retry after
+    :class:`AirflowFailException` or when the task's retry policy says FAIL, else a retry while
+    ``try_number <= max_tries``. Without a task instance (called outside Airflow) nothing retries.
+    A task cleared while running is retried whatever this says; the ledger copes with that.
+    """
+    if isinstance(error, AirflowFailException):
+        return True
+    ti = context.get("ti") if hasattr(context, "get") else None
+    if ti is None:
+        return True
+    try_number, max_tries = int(ti.try_number), int(ti.max_tries)
+    policy = getattr(task, "retry_policy", None)
+    if policy is not None:
+        from airflow.sdk.definitions.retry_policy import RetryAction
+
+        try:
+            decision = policy.evaluate(
+                exception=error, try_number=try_number, max_tries=max_tries, context=context
+            )
+        except Exception:  # the runner falls back to the default rule too
+            decision = None
+        if decision is not None and decision.action == RetryAction.FAIL:
+            return True
+    return max_tries == 0 or try_number > max_tries
 
 
 class SubmitFeedOperator(BaseOperator):
@@ -118,13 +180,38 @@ class SubmitFeedOperator(BaseOperator):
     def after_feed_finished(self, context: Context, outcome: dict[str, Any]) -> None:
         """Called once the feed is DONE, FATAL or CANCELLED (before a FATAL raises)."""
 
+    def submit_failed(
+        self, context: Context, error: BaseException, document_hash: str | None, creation: FeedCreation
+    ) -> None:
+        """Called when the last try fails before the feed's outcome, right before the error is
+        raised to Airflow: with ``creation == NONE`` nothing was submitted and whatever waits for
+        this document can be let go. An error raised here is logged, never raised instead."""
+
     # ---- execution --------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        self._try_hash: str | None = None
+        self._try_creation = FeedCreation.UNKNOWN
         try:
             return self._submit_and_wait(context)
+        except (Exception, AirflowTaskTimeout) as error:
+            if is_last_try(self, context, error):
+                try:
+                    self.submit_failed(context, error, self._try_hash, self._try_creation)
+                except Exception:
+                    self.log.exception("handling the failed submit failed too; the first error follows")
+            raise
         finally:
             self.close()
+
+    def make_client(self) -> SpApiClient:
+        """The client of one execution step; a subclass overrides this to observe its calls."""
+        return self.hook.get_client()
+
+    def _step_client(self) -> SpApiClient:
+        if "client" not in self.hook.__dict__:
+            self.hook.__dict__["client"] = self.make_client()
+        return self.hook.client
 
     def close(self) -> None:
         """Release the HTTP client; each execution step (and each resumption) opens its own."""
@@ -137,9 +224,10 @@ class SubmitFeedOperator(BaseOperator):
 
     def _submit_and_wait(self, context: Context) -> dict[str, Any]:
         data = Path(self.document_path).read_bytes()
-        document_hash = hashlib.sha256(data).hexdigest()
-        client = self.hook.client
+        document_hash = self._try_hash = hashlib.sha256(data).hexdigest()
+        client = self._step_client()
         feed_id = self.find_submitted_feed(context, document_hash)
+        self._try_creation = FeedCreation.NONE if feed_id is None else FeedCreation.EXISTS
         if feed_id is not None:
             self.log.info(
                 "document %s was already submitted as feed %s; not submitting again",
@@ -151,14 +239,21 @@ class SubmitFeedOperator(BaseOperator):
             document = client.call(feeds.create_feed_document(self.content_type))
             client.call(feeds.upload_feed_document(document.url, data, self.content_type))
             self.before_create_feed(context, document_hash, document.feed_document_id)
-            created = client.call(
-                feeds.create_feed(
-                    self.feed_type,
-                    self.marketplace_ids,
-                    document.feed_document_id,
-                    feed_options=self.feed_options,
+            self._try_creation = FeedCreation.MAYBE
+            try:
+                created = client.call(
+                    feeds.create_feed(
+                        self.feed_type,
+                        self.marketplace_ids,
+                        document.feed_document_id,
+                        feed_options=self.feed_options,
+                    )
                 )
-            )
+            except SpApiError as error:
+                if not create_feed_may_have_acted(error):
+                    self._try_creation = FeedCreation.NONE
+                raise
+            self._try_creation = FeedCreation.EXISTS
             feed_id = created.feed_id
             self.after_create_feed(context, document_hash, feed_id)
             self.log.info("created feed %s (%d bytes, sha256 %s)", feed_id, len(data), document_hash[:12])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,27 @@ import sqlalchemy as sa
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 
-from airflow.sdk.exceptions import TaskDeferred  # noqa: E402
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred  # noqa: E402
 
-from listings_pipeline.publish import AmbiguousSubmissionError, LedgerSubmitFeedOperator  # noqa: E402
-from listings_pipeline.warehouse import db  # noqa: E402
-from listings_pipeline.warehouse.models import ApiCall, PublishAttempt  # noqa: E402
+from listings_pipeline.publish import (  # noqa: E402
+    AmbiguousSubmissionError,
+    LedgerSubmitFeedOperator,
+    release_cause,
+)
+from listings_pipeline.stale_feeds import document_cause  # noqa: E402
+from listings_pipeline.warehouse import db, lifecycle  # noqa: E402
+from listings_pipeline.warehouse.models import (  # noqa: E402
+    ApiCall,
+    Listing,
+    ListingEvent,
+    ListingStatus,
+    PublishAttempt,
+)
 from listings_pipeline.warehouse.records import ensure_seller  # noqa: E402
 from spapi import feeds  # noqa: E402
+from spapi.client import SpApiClient  # noqa: E402
+from spapi.errors import InvalidRequestError, ServerError, SpApiError  # noqa: E402
+from spapi.feed_documents import FeedDocument, build_feed_documents  # noqa: E402
 from spapi.ratelimit import MemoryBackend, RateLimiter  # noqa: E402
 from tests.fixtures.sandbox import APP_ID, APP_SECRET, SELLER, SELLER_TOKEN, US, Sandbox  # noqa: E402
 
@@ -240,3 +255,212 @@ def test_a_later_run_resubmits_a_finished_document_but_a_retry_of_the_same_run_d
     assert len(feeds_in(sandbox)) == 2
     [attempt] = attempts(warehouse)
     assert attempt.run_id == "scheduled__next" and attempt.state == "done"
+
+
+# ---- a submit that fails for good ---------------------------------------------------------------------
+
+SKUS = ["REL-1", "REL-2", "REL-3"]
+
+
+@dataclass
+class TryOf:
+    """The two fields of Airflow's task instance that decide whether a failed try is retried."""
+
+    try_number: int
+    max_tries: int
+
+
+def built(tmp_path: Path, skus: list[str] = SKUS, name: str = "docs") -> FeedDocument:
+    """A document with its SKU sidecar, as bulk.build writes it, and its SKUs moved to submitted."""
+    [document] = build_feed_documents(
+        SELLER, [{"sku": sku, "operationType": "DELETE"} for sku in skus], tmp_path / name
+    )
+    return document
+
+
+def mark_submitted(url: str, document: FeedDocument, run_id: str = "manual__test") -> None:
+    rows = [{"seller_id": SELLER, "marketplace_id": US, "sku": sku} for sku in document.message_index().skus]
+    engine = db.make_engine(url)
+    with db.session_scope(engine) as session:
+        lifecycle.transition_many(session, rows, cause="plan", run_id=run_id, to_status=ListingStatus.READY)
+        lifecycle.transition_many(
+            session,
+            rows,
+            cause=document_cause(document.sha256),
+            run_id=run_id,
+            to_status=ListingStatus.SUBMITTED,
+        )
+    engine.dispose()
+
+
+def statuses(url: str) -> dict[str, str]:
+    engine = db.make_engine(url)
+    with engine.connect() as conn:
+        found = {sku: status for sku, status in conn.execute(sa.select(Listing.sku, Listing.status))}
+    engine.dispose()
+    return found
+
+
+def latest_causes(url: str) -> dict[str, tuple[str, str | None]]:
+    """sku -> (cause, run id) of its latest lifecycle event."""
+    engine = db.make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(Listing.sku, ListingEvent.cause, ListingEvent.run_id)
+            .join(ListingEvent, ListingEvent.listing_id == Listing.id)
+            .order_by(ListingEvent.id)
+        )
+        found = {sku: (cause, run_id) for sku, cause, run_id in rows}
+    engine.dispose()
+    return found
+
+
+def submit_op(document: FeedDocument, conn_id: str) -> LedgerSubmitFeedOperator:
+    op = operator(document.path, conn_id)
+    op.message_count = document.message_count
+    op.deferrable = False
+    # quick client retries, so a fault that never ends fails the try in well under a second
+    op.hook.__dict__["client"].close()
+    op.hook.__dict__["client"] = SpApiClient(
+        op.hook.conn_config.model_copy(update={"backoff_base": 0.01, "backoff_cap": 0.02}),
+        on_call=op.call_log,
+        limiter=RateLimiter(MemoryBackend(), scale=50),
+    )
+    return op
+
+
+def run_try(
+    op: LedgerSubmitFeedOperator, try_number: int, max_tries: int, run_id: str = "manual__test"
+) -> Any:
+    return op.execute({"run_id": run_id, "ti": TryOf(try_number, max_tries)})  # type: ignore[arg-type]
+
+
+def input_documents(sandbox: Sandbox) -> list[dict[str, Any]]:
+    return [d for d in sandbox.admin("GET", "/state")["documents"] if d["kind"] == "input"]
+
+
+def test_create_feed_document_is_retried_after_a_5xx_and_one_document_is_submitted(
+    tmp_path: Path, sandbox: Sandbox, seller_conn: str, warehouse: str
+) -> None:
+    sandbox.faults({"kind": "error", "status": 500, "operation": "createFeedDocument", "count": 1})
+    document = built(tmp_path)
+    mark_submitted(warehouse, document)
+    assert run_try(submit_op(document, seller_conn), 1, 2)["processing_status"] == "DONE"
+    assert len(input_documents(sandbox)) == 1 and len(feeds_in(sandbox)) == 1
+    assert sandbox.calls()["byOperation"]["createFeedDocument"]["statuses"] == {"500": 1, "201": 1}
+
+
+def test_a_submit_failing_for_good_before_create_feed_returns_its_skus_to_ready_at_once(
+    tmp_path: Path, sandbox: Sandbox, seller_conn: str, warehouse: str
+) -> None:
+    sandbox.faults({"kind": "error", "status": 503, "operation": "createFeedDocument"})  # Amazon is down
+    document = built(tmp_path)
+    mark_submitted(warehouse, document)
+    with pytest.raises(ServerError):
+        run_try(submit_op(document, seller_conn), 1, 2)  # Airflow retries this one: nothing moves
+    assert set(statuses(warehouse).values()) == {"submitted"}
+    assert attempts(warehouse)[0].state == "recorded"
+    with pytest.raises(ServerError):
+        run_try(submit_op(document, seller_conn), 3, 2)  # the last try
+    [attempt] = attempts(warehouse)
+    assert attempt.state == "failed" and attempt.feed_id is None and "ServerError" in (attempt.error or "")
+    assert statuses(warehouse) == dict.fromkeys(SKUS, "ready")
+    assert latest_causes(warehouse) == dict.fromkeys(SKUS, (release_cause(attempt.id), "manual__test"))
+    assert feeds_in(sandbox) == []
+
+
+def test_amazon_refusing_create_feed_returns_the_skus_to_ready(
+    tmp_path: Path, sandbox: Sandbox, seller_conn: str, warehouse: str
+) -> None:
+    sandbox.faults({"kind": "error", "status": 400, "operation": "createFeed", "count": 1})
+    document = built(tmp_path)
+    mark_submitted(warehouse, document)
+    with pytest.raises(InvalidRequestError):
+        run_try(submit_op(document, seller_conn), 1, 0)  # no retries configured: the only try
+    [attempt] = attempts(warehouse)
+    assert attempt.state == "failed" and attempt.feed_document_id is not None  # it had reached createFeed
+    assert statuses(warehouse) == dict.fromkeys(SKUS, "ready")
+    assert feeds_in(sandbox) == []
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "error", "status": 500, "operation": "createFeed", "count": 1},
+        {"kind": "drop", "operation": "createFeed", "count": 1},
+    ],
+    ids=["500", "dropped-connection"],
+)
+def test_a_create_feed_amazon_may_have_acted_on_keeps_the_skus_submitted(
+    tmp_path: Path,
+    sandbox: Sandbox,
+    seller_conn: str,
+    warehouse: str,
+    fault: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sandbox.faults(fault)
+    document = built(tmp_path)
+    mark_submitted(warehouse, document)
+    with pytest.raises(SpApiError):
+        run_try(submit_op(document, seller_conn), 3, 2)
+    [attempt] = attempts(warehouse)
+    assert attempt.state == "uploaded" and attempt.feed_id is None  # the orphan lookup decides later
+    assert set(statuses(warehouse).values()) == {"submitted"}
+    logged = capsys.readouterr().out  # the task logger writes through structlog
+    assert "may have created a feed" in logged and "SKUs stay submitted" in logged
+
+
+def test_a_cleared_task_takes_its_released_skus_back_and_submits_its_document(
+    tmp_path: Path, sandbox: Sandbox, seller_conn: str, warehouse: str
+) -> None:
+    sandbox.faults({"kind": "error", "status": 400, "operation": "createFeed", "count": 1})
+    document = built(tmp_path)
+    mark_submitted(warehouse, document)
+    with pytest.raises(InvalidRequestError):
+        run_try(submit_op(document, seller_conn), 1, 0)
+    assert statuses(warehouse) == dict.fromkeys(SKUS, "ready")
+    # an operator clears the failed task: same run, first try again
+    assert run_try(submit_op(document, seller_conn), 1, 0)["processing_status"] == "DONE"
+    assert statuses(warehouse) == dict.fromkeys(SKUS, "submitted")  # parse moves them on
+    assert latest_causes(warehouse) == dict.fromkeys(SKUS, (document_cause(document.sha256), "manual__test"))
+    assert len(feeds_in(sandbox)) == 1 and attempts(warehouse)[0].state == "done"
+
+
+def test_a_cleared_task_does_not_send_its_document_once_a_later_run_planned_its_skus(
+    tmp_path: Path, sandbox: Sandbox, seller_conn: str, warehouse: str
+) -> None:
+    sandbox.faults({"kind": "error", "status": 400, "operation": "createFeed", "count": 1})
+    document = built(tmp_path)
+    mark_submitted(warehouse, document)
+    with pytest.raises(InvalidRequestError):
+        run_try(submit_op(document, seller_conn), 1, 0)
+    engine = db.make_engine(warehouse)
+    with db.session_scope(engine) as session:  # a later run planned a changed REL-2 (still ready)
+        lifecycle.transition_many(
+            session,
+            [{"seller_id": SELLER, "marketplace_id": US, "sku": "REL-2", "payload_hash": "f" * 64}],
+            cause="plan",
+            run_id="scheduled__later",
+            to_status=ListingStatus.READY,
+        )
+    engine.dispose()
+    with pytest.raises(AirflowFailException, match=f"planned again since \\({US}/REL-2\\)"):
+        run_try(submit_op(document, seller_conn), 1, 0)
+    assert feeds_in(sandbox) == [] and statuses(warehouse) == dict.fromkeys(SKUS, "ready")
+    assert attempts(warehouse)[0].state == "failed"
+
+
+def test_a_new_run_with_the_same_document_submits_it_after_a_release(
+    tmp_path: Path, sandbox: Sandbox, seller_conn: str, warehouse: str
+) -> None:
+    sandbox.faults({"kind": "error", "status": 400, "operation": "createFeed", "count": 1})
+    document = built(tmp_path)
+    mark_submitted(warehouse, document)
+    with pytest.raises(InvalidRequestError):
+        run_try(submit_op(document, seller_conn), 1, 0)
+    mark_submitted(warehouse, document, run_id="scheduled__next")  # the next run's plan and build
+    outcome = run_try(submit_op(document, seller_conn), 1, 0, run_id="scheduled__next")
+    assert outcome["processing_status"] == "DONE" and len(feeds_in(sandbox)) == 1
+    [attempt] = attempts(warehouse)
+    assert attempt.state == "done" and attempt.run_id == "scheduled__next"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,26 @@ import pytest
 
 pytestmark = pytest.mark.airflow
 
-from airflow.sdk.exceptions import TaskDeferred  # noqa: E402
+from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule  # noqa: E402
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred  # noqa: E402
 
 from spapi.auth import clear_process_cache  # noqa: E402
-from spapi.errors import FeedFatalError, SpApiError  # noqa: E402
-from spapi.operators import FeedWaitTimeoutError, SubmitFeedOperator  # noqa: E402
+from spapi.errors import (  # noqa: E402
+    FeedFatalError,
+    ForbiddenError,
+    InvalidRequestError,
+    ServerError,
+    SpApiError,
+    ThrottledError,
+    TransportError,
+)
+from spapi.operators import (  # noqa: E402
+    FeedCreation,
+    FeedWaitTimeoutError,
+    SubmitFeedOperator,
+    create_feed_may_have_acted,
+    is_last_try,
+)
 from spapi.ratelimit import MemoryBackend, RateLimiter  # noqa: E402
 from spapi.triggers import FeedProcessingTrigger  # noqa: E402
 from tests.unit.spapi.fakes import (  # noqa: E402
@@ -224,3 +240,128 @@ def test_defers_instead_of_sleeping_when_the_feed_quota_is_used_up(tmp_path: Pat
     assert isinstance(info.value.trigger, DateTimeTrigger)
     assert info.value.method_name == "resume_after_quota"
     assert api.created == [] and api.uploads == []  # nothing sent while over quota
+
+
+# ---- the last try fails: what the override point is told --------------------------------------------
+
+
+class FailingFeeds(FakeFeeds):
+    """FakeFeeds, but one operation answers with the given error."""
+
+    def __init__(self, method: str, path: str, response: httpx.Response) -> None:
+        super().__init__(["IN_QUEUE"])
+        self.failing = (method, path)
+        self.response = response
+
+    def route(self, request: httpx.Request) -> httpx.Response:
+        if (request.method, request.url.path) == self.failing:
+            return self.response
+        return super().route(request)
+
+
+class RecordingOperator(SubmitFeedOperator):
+    failures: list[tuple[str, str | None, FeedCreation]] = []
+
+    def submit_failed(
+        self, context: Any, error: BaseException, document_hash: str | None, creation: FeedCreation
+    ) -> None:
+        self.failures.append((type(error).__name__, document_hash, creation))
+
+
+@dataclass
+class TryOf:
+    try_number: int
+    max_tries: int
+
+
+def error(status: int, code: str) -> httpx.Response:
+    return httpx.Response(status, json={"errors": [{"code": code, "message": "refused"}]})
+
+
+FEEDS = "/feeds/2021-06-30"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "response", "raised", "creation"),
+    [
+        ("POST", f"{FEEDS}/documents", error(403, "Unauthorized"), ForbiddenError, FeedCreation.NONE),
+        ("POST", f"{FEEDS}/feeds", error(400, "InvalidInput"), InvalidRequestError, FeedCreation.NONE),
+        ("POST", f"{FEEDS}/feeds", error(500, "InternalFailure"), ServerError, FeedCreation.MAYBE),
+        ("GET", f"{FEEDS}/feeds/F1", error(403, "Unauthorized"), ForbiddenError, FeedCreation.EXISTS),
+    ],
+    ids=["document-refused", "create-feed-refused", "create-feed-500", "after-create-feed"],
+)
+def test_the_last_try_tells_submit_failed_whether_a_feed_may_exist(
+    tmp_path: Path,
+    method: str,
+    path: str,
+    response: httpx.Response,
+    raised: type[SpApiError],
+    creation: FeedCreation,
+) -> None:
+    RecordingOperator.failures = []
+    op = make_operator(tmp_path, FailingFeeds(method, path, response), cls=RecordingOperator)
+    with pytest.raises(raised):
+        op.execute({"ti": TryOf(try_number=3, max_tries=2)})  # type: ignore[arg-type]
+    assert RecordingOperator.failures == [(raised.__name__, hashlib.sha256(DOC).hexdigest(), creation)]
+
+
+def test_a_try_airflow_will_retry_does_not_call_submit_failed(tmp_path: Path) -> None:
+    RecordingOperator.failures = []
+    api = FailingFeeds("POST", f"{FEEDS}/feeds", error(400, "InvalidInput"))
+    with pytest.raises(InvalidRequestError):
+        make_operator(tmp_path, api, cls=RecordingOperator).execute({"ti": TryOf(2, 2)})  # type: ignore[arg-type]
+    assert RecordingOperator.failures == []
+
+
+class BrokenHandler(SubmitFeedOperator):
+    def submit_failed(self, *args: Any) -> None:
+        raise RuntimeError("the warehouse is down too")
+
+
+def test_a_failing_submit_failed_does_not_hide_the_first_error(tmp_path: Path) -> None:
+    api = FailingFeeds("POST", f"{FEEDS}/feeds", error(400, "InvalidInput"))
+    with pytest.raises(InvalidRequestError):
+        make_operator(tmp_path, api, cls=BrokenHandler).execute({"ti": TryOf(1, 0)})  # type: ignore[arg-type]
+
+
+def fail_on(exception: type[BaseException]) -> ExceptionRetryPolicy:
+    return ExceptionRetryPolicy(rules=[RetryRule(exception=exception, action=RetryAction.FAIL)])
+
+
+@pytest.mark.parametrize(
+    ("ti", "error", "policy", "last"),
+    [
+        (TryOf(1, 2), ValueError("x"), None, False),
+        (TryOf(2, 2), ValueError("x"), None, False),
+        (TryOf(3, 2), ValueError("x"), None, True),
+        (TryOf(1, 0), ValueError("x"), None, True),  # retries=0
+        (TryOf(1, 2), AirflowFailException("x"), None, True),
+        (TryOf(1, 2), ValueError("x"), fail_on(ValueError), True),
+        (TryOf(1, 2), KeyError("x"), fail_on(ValueError), False),
+        (None, ValueError("x"), None, True),  # outside Airflow nothing retries
+    ],
+)
+def test_is_last_try_follows_the_task_runners_rule(
+    ti: TryOf | None, error: BaseException, policy: ExceptionRetryPolicy | None, last: bool
+) -> None:
+    task = SubmitFeedOperator(
+        task_id="t", document_path="d.json", marketplace_ids=["ATVPDKIKX0DER"], retry_policy=policy
+    )
+    context = {"ti": ti} if ti is not None else {}
+    assert is_last_try(task, context, error) is last  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raised", "acted"),
+    [
+        (ThrottledError("slow down", status=429), False),
+        (InvalidRequestError("bad", status=400), False),
+        (ServerError("unavailable", status=503), False),
+        (ServerError("oops", status=500), True),
+        (TransportError("ReadTimeout talking to SP-API"), True),
+        (RuntimeError("anything else"), True),
+    ],
+)
+def test_create_feed_may_have_acted(raised: BaseException, acted: bool) -> None:
+    assert create_feed_may_have_acted(raised) is acted
