@@ -111,7 +111,8 @@ def release(
     skus: Collection[str] | None = None,
 ) -> dict[str, list[str]]:
     """Move the SKUs the attempt's document still holds back to ``ready``, in every marketplace of
-    the attempt, so the next plan sends them again. ``skus`` defaults to the document's sidecar.
+    the attempt, so the next plan sends them again. ``skus`` defaults to the document's sidecar;
+    without one, the warehouse alone says which listings the document holds (:func:`held_by`).
 
     :return: the released SKUs per marketplace.
     """

@@ -322,6 +322,14 @@ async def test_cancel_only_in_queue(client: httpx.AsyncClient, app: FastAPI, hea
     app.state.processor.run_once()  # now IN_PROGRESS
     r = await client.delete(f"{FEEDS}/feeds/{second}", headers=headers)
     assert r.status_code == 400 and "IN_PROGRESS" in r.json()["errors"][0]["details"]
+    app.state.processor.run_once()  # now DONE: a finished feed cannot be cancelled either
+    r = await client.delete(f"{FEEDS}/feeds/{second}", headers=headers)
+    assert r.status_code == 400 and r.json()["errors"][0]["code"] == "InvalidInput"
+    assert "DONE" in r.json()["errors"][0]["details"]
+    feed = (await client.get(f"{FEEDS}/feeds/{second}", headers=headers)).json()
+    assert feed["processingStatus"] == "DONE" and "resultFeedDocumentId" in feed
+    r = await client.delete(f"{FEEDS}/feeds/{first}", headers=headers)  # cancelling twice
+    assert r.status_code == 400 and "CANCELLED" in r.json()["errors"][0]["details"]
     assert (await client.delete(f"{FEEDS}/feeds/404404", headers=headers)).status_code == 404
 
 
