@@ -87,7 +87,9 @@ def is_last_try(task: BaseOperator, context: Context, error: BaseException) -> b
     ti = context.get("ti") if hasattr(context, "get") else None
     if ti is None:
         return True
-    try_number, max_tries = int(ti.try_number), int(ti.max_tries)
+    try_number = int(ti.try_number)
+    max_tries = getattr(ti, "max_tries", None)
+    max_tries = int(task.retries or 0) if max_tries is None else int(max_tries)
     policy = getattr(task, "retry_policy", None)
     if policy is not None:
         from airflow.sdk.definitions.retry_policy import RetryAction
