@@ -110,6 +110,7 @@ def test_bad_row_is_quarantined_with_column_value_and_rule(outcome: ValidationOu
     assert entries, f"{bad.kind}: {bad.sku} was not quarantined"
     assert {(q["column_name"], q["value"], q["rule"]) for q in entries} == {(bad.column, bad.value, bad.rule)}
     for entry in entries:
+        assert (entry["source_file"], entry["source_line"]) == (None, None)  # the frame does not say
         assert entry["product_type"] == bad.sku.split("-")[0].replace("NW", "SHIRT").replace(
             "TT", "LUGGAGE"
         ).replace("SA", "HEADPHONES")
@@ -235,6 +236,33 @@ def test_row_failing_several_rules_is_set_aside_once(
     assert target not in result.good.index
 
 
+def test_records_carry_the_source_line(
+    catalog: pd.DataFrame, mappings: dict[str, ProductTypeMapping], gx_context: Any
+) -> None:
+    # the extract step's columns: where each row came from
+    frame = small_frame(catalog, n=3)
+    frame["_source_file"] = "s3://bucket/catalog.csv"
+    frame["_source_row"] = [14, 15, 17]
+    frame.loc[frame.index[2], "title"] = None
+    frame.loc[frame.index[0], "_source_row"] = None  # a source that cannot say
+    frame.loc[frame.index[0], "color"] = "PNK"
+    result = validate_frame(frame, mappings, context=gx_context)
+    by_column = {q["column_name"]: q for q in result.quarantined}
+    sku = frame["sku"].iloc[2]
+    assert set(by_column) == {"title", "color"}
+    assert (by_column["title"]["source_file"], by_column["title"]["source_line"]) == (
+        "s3://bucket/catalog.csv",
+        17,
+    )
+    assert (
+        by_column["title"]["reason"]
+        == f"line 17, SKU '{sku}', column 'title': required column 'title' is empty"
+    )
+    assert by_column["color"]["source_line"] is None
+    assert by_column["color"]["reason"].startswith(f"SKU '{frame['sku'].iloc[0]}', column 'color': ")
+    assert list(result.good.columns) == list(frame.columns)  # the source columns stay with the rows
+
+
 def test_missing_columns(
     catalog: pd.DataFrame, mappings: dict[str, ProductTypeMapping], gx_context: Any
 ) -> None:
@@ -334,10 +362,12 @@ def test_suite_generated_from_the_mapping(
         if e.meta["column"] == "connectivity"
     ]
     # "BT|WIRED": several codes in one cell, so a pattern rather than a set
-    assert {e.expectation_type for e in connectivity} == {
-        "expect_column_to_exist",
-        "expect_column_values_to_not_be_null",
-        "expect_column_values_to_match_regex",
+    assert {(e.expectation_type, e.meta["rule"]) for e in connectivity} == {
+        ("expect_column_to_exist", "expect_column_to_exist"),
+        ("expect_column_values_to_not_be_null", "expect_column_values_to_not_be_null"),
+        ("expect_column_values_to_match_regex", "expect_column_values_to_match_regex"),
+        # the codes are a closed list: no character rules, only "N/A" and the like
+        ("expect_column_values_to_not_match_regex", "content_policy.placeholders"),
     }
 
 
