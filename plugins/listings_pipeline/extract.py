@@ -18,9 +18,24 @@ atomically. What it keeps:
   ``_source_row`` (for CSV the 1-based line on which the record starts, header = line 1; for Parquet
   and SQL the 1-based row number), so a quarantined row can be traced back.
 
-Filtering: when the source has a ``seller_id`` column only that seller's rows are kept, and likewise for
-``marketplace_id``; a row whose cell is empty applies to every seller / marketplace, and a source without
-the column applies as a whole. Lines that are entirely empty in a CSV are skipped.
+Scoping (:class:`CatalogScope`). One catalog may be shared by several sellers and marketplaces, and every
+branch reads all of it, so an empty or mistyped ``seller_id`` / ``marketplace_id`` cell must never mean
+"everyone": such a row is a *defect*, not written to any snapshot, and recorded exactly once (by the one
+branch that ``claims_defects``) in ``rejected.jsonl`` next to the snapshot, with its line, SKU, column,
+value and reason. Only a catalog without a ``marketplace_id`` column at all may serve every marketplace,
+and only when the seller's config says so (``all_marketplaces``).
+
+Record-level resilience (CSV). A record with extra non-empty fields, a stray or unclosed quote, bytes
+that are not valid in the declared encoding, or an oversized field is set aside as a rejected record
+and reading goes on, because one bad line must not block a seller's whole catalog. A quoted field may
+span lines, but at most :data:`MAX_RECORD_LINES`; a record that breaks the quoting rules (a closing
+quote followed by text, a quote left open at the end of the file, too many lines, or a multi-line
+record whose field count does not match the header) is malformed: its first line is rejected and the
+lines after it are read again as records of their own, so a stray quote costs one row, not the rows
+it swallowed. A swallow that closes cleanly on a quote followed by a delimiter *and* leaves exactly
+the header's field count cannot be told from a real multi-line value; every other swallow is caught.
+Any rejected or defect row makes the snapshot not ``clean``, which is what stops downstream deletes.
+Header problems (no ``sku`` column, duplicate names, a broken header line) still fail the whole file.
 
 Errors are :class:`ExtractError`: they name the source and the reason, and never a password (connection
 URIs are redacted). Heavy libraries (pyarrow, SQLAlchemy, the Amazon provider) are imported inside the
@@ -30,31 +45,49 @@ functions, so DAG files can import this module at parse time.
 from __future__ import annotations
 
 import csv
+import difflib
 import fnmatch
 import glob
 import gzip
 import hashlib
+import heapq
 import logging
 import os
 import re
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from itertools import compress
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal, NamedTuple
 from urllib.parse import quote, quote_plus, unquote, urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from spapi.regions import MARKETPLACES
 
 __all__ = [
+    "FIELD_SIZE_LIMIT",
+    "MAX_RECORD_LINES",
+    "RECORD_SIZE_LIMIT",
+    "CatalogScope",
     "CatalogSource",
     "ExtractError",
     "FileSource",
+    "RejectRule",
+    "RejectedRecord",
     "S3Source",
     "Snapshot",
     "SqlSource",
@@ -65,14 +98,37 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "catalog.parquet"
+REJECTED_NAME = "rejected.jsonl"
+SELLER_SKUS_NAME = "seller_skus.txt"
 SOURCE_FILE_COLUMN = "_source_file"
 SOURCE_ROW_COLUMN = "_source_row"
 SKU_COLUMN = "sku"
 SELLER_COLUMN = "seller_id"
 MARKETPLACE_COLUMN = "marketplace_id"
 
+#: A quoted CSV field may span at most this many physical lines; a record that needs more is malformed.
+#: Generous for a description with line breaks, small enough that a stray quote costs little re-reading.
+MAX_RECORD_LINES = 100
+#: A field longer than this (in characters) is rejected as oversized, naming its column.
+FIELD_SIZE_LIMIT = 1 << 20
+#: A whole CSV record longer than this is rejected without being parsed: it bounds memory per record.
+RECORD_SIZE_LIMIT = 8 << 20
+#: How much of a rejected value ``rejected.jsonl`` keeps.
+VALUE_PREVIEW = 200
+
 Format = Literal["csv", "parquet"]
 Cell = str | None
+RejectRule = Literal[
+    "extract.seller_id_missing",
+    "extract.seller_unknown",
+    "extract.marketplace_missing",
+    "extract.marketplace_unknown",
+    "extract.marketplace_not_served",
+    "extract.extra_fields",
+    "extract.malformed_record",
+    "extract.encoding",
+    "extract.oversized_field",
+]
 
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -278,6 +334,73 @@ def _validation_summary(err: ValidationError) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
+# Scope and rejected records
+# --------------------------------------------------------------------------------------------------
+
+
+class CatalogScope(BaseModel):
+    """Which rows of a possibly shared catalog belong to the branch being extracted.
+
+    Every branch reads the whole source, so each must reach the same verdict on every row: this
+    branch's, another configured branch's (skipped), or a defect that belongs to no branch. That needs
+    the whole configuration (``served``), not only this run's branches: a row of a seller left out of a
+    manual run is still someone's row, not a defect.
+
+    :param seller_id: the branch's seller.
+    :param marketplace_id: the branch's marketplace.
+    :param served: every configured seller that reads this same catalog source -> its marketplaces.
+    :param claims_defects: exactly one branch per catalog source is chosen by the caller to write the
+        rows that belong to no branch to its ``rejected.jsonl``, so each is recorded once, not once per
+        branch; the others skip them (and still count them, so ``clean`` is the same everywhere).
+    :param all_marketplaces: the seller's config says its catalog has *no* ``marketplace_id`` column and
+        every row serves each of its marketplaces. Without it such a catalog is refused: guessing
+        "all" is how a US row got published to Canada and Germany.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seller_id: str = Field(min_length=1)
+    marketplace_id: str = Field(min_length=1)
+    served: dict[str, frozenset[str]]
+    claims_defects: bool
+    all_marketplaces: bool = False
+
+    @model_validator(mode="after")
+    def _branch_is_served(self) -> CatalogScope:
+        # a branch outside ``served`` would classify its own rows as defects and reject them all
+        if self.marketplace_id not in self.served.get(self.seller_id, frozenset()):
+            raise ValueError(
+                f"served must include the branch itself: seller {self.seller_id!r} "
+                f"with marketplace {self.marketplace_id!r}"
+            )
+        return self
+
+
+class RejectedRecord(BaseModel):
+    """One line of ``rejected.jsonl``: a source row that reached no snapshot, and why.
+
+    :param source_file: as ``_source_file`` names it (path, ``s3://`` URI or ``sql:<conn_id>``).
+    :param source_line: for CSV the 1-based line on which the record starts; for Parquet and SQL the
+        1-based row number.
+    :param sku: the stripped ``sku`` cell when the record could be read that far, else None.
+    :param column_name: the column at fault, None when the fault lies outside the header's columns.
+    :param value: the offending value, at most :data:`VALUE_PREVIEW` characters; invalid bytes appear
+        as ``\\xNN`` escapes.
+    :param reason: for a person: the line, the SKU (or "row without SKU"), the column and what is wrong.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source_file: str
+    source_line: int
+    sku: str | None
+    column_name: str | None
+    value: str | None
+    rule: RejectRule
+    reason: str
+
+
+# --------------------------------------------------------------------------------------------------
 # The snapshot
 # --------------------------------------------------------------------------------------------------
 
@@ -285,9 +408,28 @@ def _validation_summary(err: ValidationError) -> str:
 class Snapshot(BaseModel):
     """What :func:`extract_snapshot` wrote; JSON-serialisable (``model_dump(mode="json")``) for XCom.
 
+    Every row read is accounted for, per extraction and for the whole source::
+
+        rows_read == row_count + skipped_rows + defect_rows
+
+    and every branch that reads the same source computes the same ``skipped_rows + row_count`` sum,
+    ``defect_rows`` and ``clean``; only the claiming branch has ``rejected_rows == defect_rows``.
+
     :param path: the Parquet file.
     :param row_count: rows kept (for this seller and marketplace).
-    :param rows_read: rows read from the source before filtering.
+    :param rows_read: data records read from the source (not blank lines, not the header).
+    :param skipped_rows: rows that belong to another configured seller or marketplace.
+    :param defect_rows: rows that belong to no branch (empty, unknown or unserved seller / marketplace)
+        plus records that could not be read (malformed, bad bytes, extra fields, oversized field).
+    :param rejected_rows: the defect rows this branch wrote to ``rejected_path`` (0 unless it claims).
+    :param rejected_path: ``rejected.jsonl`` (one :class:`RejectedRecord` per line) when this branch
+        claims defects, else None.
+    :param clean: the whole source was read with no defect row at all. Downstream, a SKU may only be
+        deleted when this is true: an unreadable or misfiled row must never look like a removed SKU.
+    :param seller_skus_path: every distinct stripped SKU of any row of this seller (any marketplace,
+        including defect rows whose SKU could be read), sorted by code point, one per ``\\n``-ended
+        line; SKUs with a line break or undecodable bytes are left out (no Amazon SKU has them). A SKU
+        listed here that is not in this branch's snapshot has moved, not gone.
     :param source: the source, as :meth:`CatalogSource.describe` names it (no secrets).
     :param source_files: the files read (paths or ``s3://`` URIs), or ``sql:<conn_id>``.
     :param sha256: of the Parquet file's bytes; the same input gives the same hash.
@@ -305,6 +447,12 @@ class Snapshot(BaseModel):
     source_files: list[str]
     row_count: int
     rows_read: int
+    skipped_rows: int = 0
+    defect_rows: int = 0
+    rejected_rows: int = 0
+    rejected_path: str | None = None
+    clean: bool
+    seller_skus_path: str
     sha256: str
     size_bytes: int
     columns: list[str]
@@ -351,19 +499,39 @@ def extract_snapshot(
     columns: Sequence[str] | None = None,
     chunk_rows: int = 100_000,
     base_dir: str | Path | None = None,
+    scope: CatalogScope | None = None,
 ) -> Snapshot:
     """Read ``source`` in chunks and write the rows of one seller and marketplace to a Parquet snapshot.
+
+    Next to it go ``seller_skus.txt`` and, when the branch claims defects, ``rejected.jsonl`` (see
+    :class:`Snapshot`); all three are replaced together at the end, so a failed extract leaves an
+    earlier attempt's files as they were.
 
     :param columns: keep only these columns (``sku`` always), in this order; a requested column that the
         source lacks is written as all-null and listed in ``Snapshot.missing_columns``. Default: all
         columns of all files, in order of first appearance.
     :param chunk_rows: rows read, held and written at a time; bounds memory.
     :param base_dir: for a relative local path in ``source``.
-    :raises ExtractError: nothing matched, a file cannot be read or has no ``sku`` column, the
-        connection does not exist or the query fails. No snapshot file is left behind then.
+    :param scope: who else reads this catalog and whether this branch records the defects; by default
+        the catalog is this branch's alone and it claims them.
+    :raises ExtractError: nothing matched, a file cannot be read or has no ``sku`` column (or no
+        ``marketplace_id`` column without ``scope.all_marketplaces``), the connection does not exist or
+        the query fails. No new file is left behind then.
     """
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
+    if scope is None:
+        scope = CatalogScope(
+            seller_id=seller_id,
+            marketplace_id=marketplace_id,
+            served={seller_id: frozenset({marketplace_id})},
+            claims_defects=True,
+        )
+    elif (scope.seller_id, scope.marketplace_id) != (seller_id, marketplace_id):
+        raise ValueError(
+            f"scope is for seller {scope.seller_id!r}, marketplace {scope.marketplace_id!r}, "
+            f"not {seller_id!r}, {marketplace_id!r}"
+        )
     try:
         src = CatalogSource.parse(source, base_dir=base_dir)
     except (ValueError, TypeError) as err:
@@ -371,30 +539,56 @@ def extract_snapshot(
     target = snapshot_path(out_dir, run_id, seller_id, marketplace_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     ctx = _Context(seller_id=seller_id, marketplace_id=marketplace_id, run_id=run_id, chunk_rows=chunk_rows)
+    rejected_target = target.with_name(REJECTED_NAME)
 
     with ExitStack() as stack:
+        # scratch space (S3 downloads, SKU runs) sits next to the snapshot: same disk, not a RAM-backed /tmp
+        scratch = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix=".extract-", dir=target.parent))
+        )
         inputs: list[_Input]
         if isinstance(src, SqlSource):
             inputs = [stack.enter_context(_SqlInput(src, ctx))]
         elif isinstance(src, S3Source):
-            # downloads sit next to the snapshot (same disk, not a RAM-backed /tmp) and go at the end
-            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=".extract-", dir=target.parent))
-            inputs = [_FileInput(f, src, chunk_rows) for f in _resolve_files(src, Path(scratch))]
+            (scratch / "s3").mkdir()
+            inputs = [_FileInput(f, src, chunk_rows) for f in _resolve_files(src, scratch / "s3")]
         else:
             inputs = [_FileInput(f, src, chunk_rows) for f in _local_files(src)]
         headers = [inp.header() for inp in inputs]
+        # every file's scoping is checked before a row is written
+        scopers = [_Scoper(scope, inp.columns, inp.label) for inp in inputs]
         out_columns, missing = _output_columns(headers, columns)
         if missing:
             log.warning("catalog %s has no column(s) %s; they are written as null", src.describe(), missing)
 
-        with _AtomicParquetWriter(target, out_columns, flush_rows=chunk_rows) as writer:
-            for inp in inputs:
-                for line_nos, rows in inp.chunks():
-                    ctx.rows_read += len(rows)
-                    kept_nos, kept = _filter_rows(inp.columns, line_nos, rows, ctx)
-                    writer.add(inp.label, inp.columns, kept_nos, kept)
-            sha256, size = writer.commit()
+        skus = _SkuSpool(scratch / "skus", run_size=max(chunk_rows, 50_000))
+        rejected = stack.enter_context(_AtomicTextFile(rejected_target)) if scope.claims_defects else None
+        writer = stack.enter_context(_AtomicParquetWriter(target, out_columns, flush_rows=chunk_rows))
+        for inp, scoper in zip(inputs, scopers, strict=True):
+            for chunk in inp.chunks():
+                ctx.rows_read += len(chunk.rows) + len(chunk.bad)
+                kept_nos, kept, defects = scoper.apply(chunk, skus)
+                writer.add(inp.label, inp.columns, kept_nos, kept)
+                bad = sorted([*chunk.bad, *defects], key=lambda b: b.line) if chunk.bad else defects
+                ctx.defect_rows += len(bad)
+                if rejected is not None:
+                    for record in bad:
+                        rejected.write_line(record.rejected(inp.label, inp.unit).model_dump_json())
+        sha256, size = writer.seal()
+        skus_file = stack.enter_context(_AtomicTextFile(target.with_name(SELLER_SKUS_NAME)))
+        skus.write_to(skus_file)
+        skus_file.seal()
+        if rejected is not None:
+            rejected.seal()
+        # the snapshot goes last: it is what downstream looks for, so its sidecars must already be there
+        skus_file.install()
+        if rejected is not None:
+            rejected.install()
+        else:  # an earlier attempt's file would be taken for this one's
+            rejected_target.unlink(missing_ok=True)
+        writer.install()
         labels = [inp.label for inp in inputs]
+        skipped = sum(s.skipped for s in scopers)
 
     snapshot = Snapshot(
         path=str(target),
@@ -405,21 +599,37 @@ def extract_snapshot(
         source_files=labels,
         row_count=writer.rows_written,
         rows_read=ctx.rows_read,
+        skipped_rows=skipped,
+        defect_rows=ctx.defect_rows,
+        rejected_rows=ctx.defect_rows if rejected is not None else 0,
+        rejected_path=str(rejected_target) if rejected is not None else None,
+        clean=ctx.defect_rows == 0,
+        seller_skus_path=str(skus_file.target),
         sha256=sha256,
         size_bytes=size,
         columns=[*out_columns, SOURCE_FILE_COLUMN, SOURCE_ROW_COLUMN],
         missing_columns=missing,
     )
     log.info(
-        "catalog %s -> %s: %d of %d rows for seller %s, marketplace %s, from %d file(s)",
+        "catalog %s -> %s: %d of %d rows for seller %s, marketplace %s (%d for other branches, %d defect "
+        "rows%s), from %d file(s)",
         snapshot.source,
         target,
         snapshot.row_count,
         snapshot.rows_read,
         seller_id,
         marketplace_id,
+        snapshot.skipped_rows,
+        snapshot.defect_rows,
+        f" recorded in {rejected_target}" if rejected is not None else ", recorded by the claiming branch",
         len(labels),
     )
+    if snapshot.defect_rows:
+        log.warning(
+            "catalog %s is not clean: %d row(s) reached no branch; no SKU of it may be deleted this run",
+            snapshot.source,
+            snapshot.defect_rows,
+        )
     if snapshot.row_count == 0:
         log.warning(
             "catalog %s has no rows for seller %s, marketplace %s", snapshot.source, seller_id, marketplace_id
@@ -444,6 +654,7 @@ class _Context:
     run_id: str
     chunk_rows: int
     rows_read: int = 0
+    defect_rows: int = 0
 
 
 def _output_columns(
@@ -461,42 +672,303 @@ def _output_columns(
     return wanted, [c for c in wanted if c not in seen]
 
 
-def _filter_rows(
-    header: Sequence[str], line_nos: list[int], rows: list[list[Cell]], ctx: _Context
-) -> tuple[list[int], list[list[Cell]]]:
-    checks = [
-        (header.index(name), want)
-        for name, want in ((SELLER_COLUMN, ctx.seller_id), (MARKETPLACE_COLUMN, ctx.marketplace_id))
-        if name in header
-    ]
-    if not checks:
-        return line_nos, rows
-    # a cell keeps the row when it is empty or equals the wanted id (surrounding spaces ignored);
-    # written out for one or two checks, and as a mask of bools, because this runs once per row
-    (i, w), (j, x) = checks[0], checks[-1]
-    mask = [
-        (not (v := r[i]) or v == w or v.strip() in ("", w))
-        and (not (u := r[j]) or u == x or u.strip() in ("", x))
-        for r in rows
-    ]
-    if all(mask):
-        return line_nos, rows
-    return list(compress(line_nos, mask)), list(compress(rows, mask))
+# --------------------------------------------------------------------------------------------------
+# Scoping rows, setting records aside
+# --------------------------------------------------------------------------------------------------
+
+# undecodable bytes, as errors="surrogateescape" turns them into text
+_BAD_BYTES = re.compile("[\udc80-\udcff]")
+# what no SKU can hold: a line break (seller_skus.txt is one SKU a line) or an undecodable byte
+_NOT_A_SKU = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029\ud800-\udfff]")
+
+
+@dataclass
+class _BadRecord:
+    """A source record that reached no snapshot; the claiming branch writes it as a RejectedRecord."""
+
+    line: int
+    rule: RejectRule
+    column: str | None  # RejectedRecord.column_name
+    where: str  # the place as the reason names it: "column 'title'", "field 5, past the header's 4 columns"
+    value: str | None
+    sku: str | None
+    seller: str | None  # the seller cell when it could be read: whose SKU this may be
+    detail: str
+
+    def rejected(self, label: str, unit: str) -> RejectedRecord:
+        who = f"SKU {self.sku!r}" if self.sku else "row without SKU"
+        return RejectedRecord(
+            source_file=label,
+            source_line=self.line,
+            sku=_printable(self.sku) if self.sku else None,
+            column_name=self.column,
+            value=_preview(self.value),
+            rule=self.rule,
+            reason=_printable(f"{unit} {self.line}, {who}, {self.where}: {self.detail}"),
+        )
+
+
+@dataclass
+class _Chunk:
+    """Rows read at a time: the readable ones with their line numbers, and those set aside."""
+
+    line_nos: list[int] = field(default_factory=list)
+    rows: list[list[Cell]] = field(default_factory=list)
+    bad: list[_BadRecord] = field(default_factory=list)
+
+
+def _printable(text: str) -> str:
+    """Undecodable bytes as ``\\xNN`` escapes: JSON (and a person) cannot take lone surrogates."""
+    if _BAD_BYTES.search(text) is None:
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _preview(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value) > VALUE_PREVIEW:
+        value = value[:VALUE_PREVIEW] + "..."
+    return _printable(value)
+
+
+def _resembles(value: str, candidates: Mapping[str, str]) -> str:
+    """``; did you mean ...`` for the candidate (id -> how to show it) closest to a mistyped id, or ''."""
+    by_upper = {c.upper(): c for c in candidates}
+    wanted = value.upper()
+    if wanted in by_upper:
+        return f"; did you mean {candidates[by_upper[wanted]]}? (ids are case-sensitive)"
+    close = difflib.get_close_matches(wanted, list(by_upper), n=1, cutoff=0.75)
+    return f"; did you mean {candidates[by_upper[close[0]]]}?" if close else ""
+
+
+def _marketplace_name(marketplace_id: str) -> str:
+    country = MARKETPLACES.get(marketplace_id)
+    return f"{marketplace_id!r} ({country[0]})" if country else repr(marketplace_id)
+
+
+_KEEP, _SKIP, _DEFECT = 0, 1, 2
+
+
+class _Verdict(NamedTuple):
+    """What a (seller cell, marketplace cell) pair means for the branch; many rows share one."""
+
+    action: int  # _KEEP, _SKIP or _DEFECT
+    ours: bool  # the row is, or may be, this seller's: its SKU goes to seller_skus
+    rule: RejectRule | None = None
+    column: str | None = None
+    detail: str = ""
+
+
+class _Scoper:
+    """Sorts one input's rows into this branch's, other branches' and defects (:class:`CatalogScope`).
+
+    The verdict depends only on the two cells and the scope, so it is computed once per distinct pair.
+    """
+
+    _CACHE_LIMIT = 10_000  # distinct pairs; only a file full of garbage ids gets near it
+
+    def __init__(self, scope: CatalogScope, header: Sequence[str], label: str) -> None:
+        self.scope = scope
+        self.sku_at = header.index(SKU_COLUMN)
+        self.seller_at = header.index(SELLER_COLUMN) if SELLER_COLUMN in header else -1
+        self.market_at = header.index(MARKETPLACE_COLUMN) if MARKETPLACE_COLUMN in header else -1
+        self.skipped = 0
+        self._cache: dict[tuple[Cell, Cell], _Verdict] = {}
+        if self.market_at < 0 and not scope.all_marketplaces:
+            own = ", ".join(sorted(scope.served[scope.seller_id]))
+            raise ExtractError(
+                label,
+                f"the catalog has no '{MARKETPLACE_COLUMN}' column, so no row says which marketplace it is "
+                f"for; add the column, or set catalog_all_marketplaces: true in seller {scope.seller_id}'s "
+                f"config to let each row serve all of its marketplaces ({own})",
+            )
+
+    def apply(self, chunk: _Chunk, skus: _SkuSpool) -> tuple[list[int], list[list[Cell]], list[_BadRecord]]:
+        """This branch's rows of the chunk, and its defect rows; counts the rest as skipped."""
+        mine = {bad.sku for bad in chunk.bad if bad.sku and self.may_be_ours(bad.seller)}
+        i, j, k = self.seller_at, self.market_at, self.sku_at
+        kept_nos: list[int] = []
+        kept: list[list[Cell]] = []
+        defects: list[_BadRecord] = []
+        cache = self._cache
+        for no, row in zip(chunk.line_nos, chunk.rows, strict=True):
+            key = (row[i] if i >= 0 else None, row[j] if j >= 0 else None)
+            verdict = cache.get(key)
+            if verdict is None:
+                if len(cache) >= self._CACHE_LIMIT:
+                    cache.clear()
+                verdict = cache[key] = self._judge(*key)
+            sku = row[k]
+            if sku:
+                sku = sku.strip()
+            if verdict.ours and sku:
+                mine.add(sku)
+            if verdict.action == _KEEP:
+                kept_nos.append(no)
+                kept.append(row)
+            elif verdict.action == _SKIP:
+                self.skipped += 1
+            else:
+                assert verdict.rule is not None and verdict.column is not None
+                defects.append(
+                    _BadRecord(
+                        line=no,
+                        rule=verdict.rule,
+                        column=verdict.column,
+                        where=f"column {verdict.column!r}",
+                        value=key[0] if verdict.column == SELLER_COLUMN else key[1],
+                        sku=sku or None,
+                        seller=key[0],
+                        detail=verdict.detail,
+                    )
+                )
+        skus.update(mine)
+        return kept_nos, kept, defects
+
+    def may_be_ours(self, seller_cell: Cell) -> bool:
+        """Whether a record whose seller cell reads so could be this seller's (unreadable: it could)."""
+        if self.seller_at < 0 or seller_cell is None:
+            return True
+        seller = seller_cell.strip()
+        return seller == self.scope.seller_id or seller not in self.scope.served
+
+    def _judge(self, seller_cell: Cell, market_cell: Cell) -> _Verdict:
+        scope = self.scope
+        configured = ", ".join(sorted(scope.served))
+        if self.seller_at >= 0:
+            seller = (seller_cell or "").strip()
+            if not seller:
+                return _Verdict(
+                    _DEFECT,
+                    True,
+                    "extract.seller_id_missing",
+                    SELLER_COLUMN,
+                    "empty; a row must name its seller (an empty cell never means every seller; "
+                    f"this catalog is read for {configured})",
+                )
+            if seller not in scope.served:
+                hint = _resembles(seller, {s: repr(s) for s in scope.served})
+                return _Verdict(
+                    _DEFECT,
+                    True,
+                    "extract.seller_unknown",
+                    SELLER_COLUMN,
+                    f"{seller!r} is not a seller configured for this catalog (configured: {configured}){hint}",
+                )
+            sellers = [seller]
+        else:
+            sellers = list(scope.served)
+        if self.market_at < 0:  # scope.all_marketplaces: every row serves each of the seller's marketplaces
+            ours = scope.seller_id in sellers
+            return _Verdict(_KEEP if ours else _SKIP, ours)
+        # a defect of a row that names another seller is still recorded, but its SKU is not ours
+        ours = self.seller_at < 0 or sellers == [scope.seller_id]
+        market = (market_cell or "").strip()
+        if not market:
+            return _Verdict(
+                _DEFECT,
+                ours,
+                "extract.marketplace_missing",
+                MARKETPLACE_COLUMN,
+                "empty; a row must name its marketplace (an empty cell never means every marketplace)",
+            )
+        if market not in MARKETPLACES:
+            hint = _resembles(market, {m: _marketplace_name(m) for m in MARKETPLACES})
+            return _Verdict(
+                _DEFECT,
+                ours,
+                "extract.marketplace_unknown",
+                MARKETPLACE_COLUMN,
+                f"{market!r} is not an Amazon marketplace id{hint}",
+            )
+        serving = [s for s in sellers if market in scope.served[s]]
+        if not serving:
+            if self.seller_at >= 0:
+                whom = f"seller {sellers[0]}"
+                offered = ", ".join(_marketplace_name(m) for m in sorted(scope.served[sellers[0]]))
+            else:
+                whom = "any seller that reads this catalog"
+                offered = ", ".join(_marketplace_name(m) for m in sorted(set().union(*scope.served.values())))
+            return _Verdict(
+                _DEFECT,
+                ours,
+                "extract.marketplace_not_served",
+                MARKETPLACE_COLUMN,
+                f"marketplace {_marketplace_name(market)} is not configured for {whom} "
+                f"(configured: {offered})",
+            )
+        mine = scope.seller_id in serving
+        if mine and market == scope.marketplace_id:
+            return _Verdict(_KEEP, True)
+        return _Verdict(_SKIP, mine)
+
+
+class _SkuSpool:
+    """Distinct SKUs in bounded memory: sorted runs spill to ``scratch`` and are merged at the end.
+
+    A million-row catalog has a million SKUs; held in one set they would dwarf the chunked read.
+    """
+
+    _MAX_RUNS = 64  # merged into one when reached, so the final merge never opens too many files
+
+    def __init__(self, scratch: Path, *, run_size: int) -> None:
+        self.scratch = scratch
+        self.run_size = run_size
+        self._pending: set[str] = set()
+        self._runs: list[Path] = []
+
+    def update(self, skus: Iterable[str]) -> None:
+        self._pending.update(skus)
+        if len(self._pending) >= self.run_size:
+            self._spill()
+
+    def _spill(self) -> None:
+        self.scratch.mkdir(exist_ok=True)
+        path = self.scratch / f"run-{uuid.uuid4().hex}"
+        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+            fh.writelines(sku + "\n" for sku in sorted(self._pending) if _NOT_A_SKU.search(sku) is None)
+        self._pending = set()
+        self._runs.append(path)
+        if len(self._runs) >= self._MAX_RUNS:
+            merged = self.scratch / f"run-{uuid.uuid4().hex}"
+            with open(merged, "w", encoding="utf-8", newline="\n") as fh:
+                fh.writelines(sku + "\n" for sku in self._merged([]))
+            for run in self._runs:
+                run.unlink()
+            self._runs = [merged]
+
+    def _merged(self, last: list[str]) -> Iterator[str]:
+        with ExitStack() as stack:
+            streams: list[Iterable[str]] = [
+                (line[:-1] for line in stack.enter_context(open(p, encoding="utf-8", newline="\n")))
+                for p in self._runs
+            ]
+            previous = None
+            for sku in heapq.merge(*streams, last):
+                if sku != previous:
+                    yield sku
+                    previous = sku
+
+    def write_to(self, out: _AtomicTextFile) -> None:
+        last = sorted(s for s in self._pending if _NOT_A_SKU.search(s) is None)
+        out.write_lines(self._merged(last))
 
 
 # --------------------------------------------------------------------------------------------------
-# Inputs: each has a label (its _source_file), a header, and chunks of (line numbers, rows)
+# Inputs: each has a label (its _source_file), a header, and chunks of rows
 # --------------------------------------------------------------------------------------------------
 
 
 class _Input:
     label: str
     columns: list[str]
+    unit: str = "row"  # how a reason names a record's place: a CSV "line", a Parquet or SQL "row"
 
     def header(self) -> list[str]:
         raise NotImplementedError
 
-    def chunks(self) -> Iterator[tuple[list[int], list[list[Cell]]]]:
+    def chunks(self) -> Iterator[_Chunk]:
         raise NotImplementedError
 
 
@@ -589,6 +1061,7 @@ class _FileInput(_Input):
         self.src = src
         self.chunk_rows = chunk_rows
         self.format = _file_format(src, file.label.rsplit("/", 1)[-1], file.label)
+        self.unit = "line" if self.format == "csv" else "row"
         self.columns = []
 
     def header(self) -> list[str]:
@@ -596,9 +1069,13 @@ class _FileInput(_Input):
             if self.format == "parquet":
                 names = _arrow()[1].read_schema(self.file.path).names
             else:
-                with self._open_csv() as fh:
-                    first = next((row for row in csv.reader(fh, delimiter=self._delimiter()) if row), None)
-                names = first or []
+                first = next(self._csv_records(None, chunk_rows=1), None)
+                if first is not None and first.bad:
+                    raise ExtractError(
+                        self.label,
+                        f"line {first.bad[0].line}: the header cannot be read: {_printable(first.bad[0].detail)}",
+                    )
+                names = [str(v) for v in first.rows[0]] if first is not None else []
         except ExtractError:
             raise
         except Exception as err:
@@ -606,7 +1083,7 @@ class _FileInput(_Input):
         self.columns = _check_header(names, self.label)
         return self.columns
 
-    def chunks(self) -> Iterator[tuple[list[int], list[list[Cell]]]]:
+    def chunks(self) -> Iterator[_Chunk]:
         reader = self._parquet_chunks if self.format == "parquet" else self._csv_chunks
         try:
             yield from reader()
@@ -621,59 +1098,278 @@ class _FileInput(_Input):
         return "\t" if self.label.lower().endswith((".tsv", ".tsv.gz")) else ","
 
     def _open_csv(self) -> IO[str]:
+        """The file as text; a byte the encoding rejects becomes a lone surrogate instead of an error,
+        so that only its record is rejected, and by line number rather than byte offset."""
         with open(self.file.path, "rb") as fh:
             gzipped = fh.read(2) == b"\x1f\x8b"
         if gzipped:
-            return gzip.open(self.file.path, "rt", encoding=self.src.encoding, newline="")
-        return open(self.file.path, encoding=self.src.encoding, newline="")
+            return gzip.open(
+                self.file.path, "rt", encoding=self.src.encoding, errors="surrogateescape", newline=""
+            )
+        return open(self.file.path, encoding=self.src.encoding, errors="surrogateescape", newline="")
 
-    def _csv_chunks(self) -> Iterator[tuple[list[int], list[list[Cell]]]]:
-        width = len(self.columns)
+    def _csv_chunks(self) -> Iterator[_Chunk]:
+        return self._csv_records(self.columns, chunk_rows=self.chunk_rows)
+
+    def _csv_records(self, header: list[str] | None, *, chunk_rows: int) -> Iterator[_Chunk]:
+        """The non-blank records in chunks: readable ones as rows, the others as _BadRecord.
+
+        With ``header`` the first record (the header, which :meth:`header` read and checked) is left
+        out and the others are fitted to its width: short ones padded, empty trailing fields dropped.
+        Without, the first record is the header candidate.
+        """
+        # csv's own per-field limit is process-wide; only ever raised, so that no record this reader
+        # lets through (at most RECORD_SIZE_LIMIT) trips it and FIELD_SIZE_LIMIT is checked here instead
+        if csv.field_size_limit() <= RECORD_SIZE_LIMIT:
+            csv.field_size_limit(RECORD_SIZE_LIMIT + 1)
+        delimiter = self._delimiter()
+        width = len(header) if header else 0
+        header_pending = header is not None
         with self._open_csv() as fh:
-            reader = csv.reader(fh, delimiter=self._delimiter())
-            header_seen = False
-            nos: list[int] = []
-            rows: list[list[Cell]] = []
-            before = 0  # physical lines consumed before the current record
-            try:
-                for record in reader:
-                    # the record ends on line_num and starts right after the previous one; computed
-                    # this way because every new int is an allocation, and this runs once per row
-                    start = reader.line_num
-                    if start - before != 1:  # a quoted field spanned lines
-                        start, before = before + 1, start
-                    else:
-                        before = start
-                    if not header_seen:
-                        header_seen = bool(record)
+            feed = _LineFeed(fh)
+            reader = csv.reader(feed, delimiter=delimiter, strict=True)
+            chunk = _Chunk()
+            nos, rows, bad = chunk.line_nos, chunk.rows, chunk.bad
+            while True:
+                if len(rows) + len(bad) >= chunk_rows:
+                    yield chunk
+                    chunk = _Chunk()
+                    nos, rows, bad = chunk.line_nos, chunk.rows, chunk.bad
+                start = feed.first_no = feed.next_no
+                feed.lines = []
+                feed.size = 0
+                if feed.flagged:
+                    feed.clear_flags()
+                record: list[str] | None
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    if not feed.lines:
+                        break
+                    record = None
+                except csv.Error as err:
+                    record = None
+                    feed.error, feed.flagged = str(err), True
+                # the structure first: a malformed record's later lines are read again, whatever they hold
+                if feed.cut == "size":
+                    bad.append(self._oversized_record(feed, header))
+                    continue
+                if record is None or (
+                    len(feed.lines) > 1
+                    and width
+                    and (len(record) < width or any(record[width:]) or self._swallowed(feed, header))
+                ):
+                    bad.append(self._malformed(feed, record, header))
+                    feed.resync()
+                    continue
+                if not record or (not record[0] and not any(record)):
+                    continue  # a blank line, or only delimiters
+                if feed.bad_bytes_line is not None:
+                    bad.append(self._bad_bytes(feed, record, header))
+                    continue
+                if header_pending:
+                    header_pending = False
+                    continue
+                if width and len(record) != width:
+                    if len(record) < width:
+                        record += [""] * (width - len(record))
+                    elif any(record[width:]):
+                        bad.append(self._extra_fields(start, record, header or []))
                         continue
-                    if not record or (not record[0] and not any(record)):
-                        continue  # a blank line, or only delimiters
-                    if len(record) != width:
-                        record = self._fit(record, width, start)
-                    nos.append(start)
-                    rows.append(record)  # type: ignore[arg-type]  # list[str] is fine as list[str | None]
-                    if len(rows) >= self.chunk_rows:
-                        yield nos, rows
-                        nos, rows = [], []
-            except csv.Error as err:
-                raise ExtractError(self.label, f"line {before + 1}: {err}") from None
-            except UnicodeDecodeError as err:
-                raise ExtractError(
-                    self.label, f"near line {before + 1}: not {self.src.encoding} text ({err.reason})"
-                ) from None
-            if rows:
-                yield nos, rows
+                    else:
+                        del record[width:]  # trailing delimiters
+                if feed.size > FIELD_SIZE_LIMIT and header:
+                    big = next((i for i, v in enumerate(record) if len(v) > FIELD_SIZE_LIMIT), None)
+                    if big is not None:
+                        bad.append(
+                            self._bad(
+                                start,
+                                "extract.oversized_field",
+                                record,
+                                header,
+                                big,
+                                record[big],
+                                f"{len(record[big]):,} characters, over the limit of {FIELD_SIZE_LIMIT:,} "
+                                "for one field",
+                            )
+                        )
+                        continue
+                nos.append(start)
+                rows.append(record)  # type: ignore[arg-type]  # list[str] is fine as list[str | None]
+        if rows or bad:
+            yield chunk
 
-    def _fit(self, record: list[str], width: int, line: int) -> list[str]:
-        """Pad a short record; a long one is an error unless the extra fields are empty (trailing commas)."""
-        if len(record) < width:
-            return record + [""] * (width - len(record))
-        if any(record[width:]):
-            raise ExtractError(self.label, f"line {line}: {len(record)} fields, but the header has {width}")
-        return record[:width]
+    # -- the records that cannot be read ---------------------------------------------------------------
 
-    def _parquet_chunks(self) -> Iterator[tuple[list[int], list[list[Cell]]]]:
+    def _bad(
+        self,
+        line: int,
+        rule: RejectRule,
+        fields: Sequence[str],
+        header: Sequence[str] | None,
+        at: int | None,
+        value: str | None,
+        detail: str,
+        *,
+        complete: int | None = None,
+    ) -> _BadRecord:
+        """A _BadRecord whose SKU and seller come from ``fields`` (only the first ``complete`` of them
+        when the rest could not be read), and whose place is field ``at`` (0-based)."""
+        header = header or []
+        usable = len(fields) if complete is None else complete
+
+        def cell(name: str) -> str | None:
+            if name in header and header.index(name) < usable:
+                return fields[header.index(name)].strip() or None
+            return None
+
+        if at is None:
+            column, where = None, "the whole record"
+        elif at < len(header):
+            column, where = header[at], f"column {header[at]!r}"
+        elif header:
+            column, where = None, f"field {at + 1}, past the header's {len(header)} columns"
+        else:
+            column, where = None, f"field {at + 1}"
+        return _BadRecord(
+            line=line,
+            rule=rule,
+            column=column,
+            where=where,
+            value=value,
+            sku=cell(SKU_COLUMN),
+            seller=cell(SELLER_COLUMN),
+            detail=detail,
+        )
+
+    def _swallowed(self, feed: _LineFeed, header: list[str] | None) -> int | None:
+        """The first line inside a multi-line value that is a record of its own, if one is.
+
+        A stray quote that happens to close on a quote followed by a delimiter, at the column where it
+        opened, leaves a record of the right width that has swallowed the lines between: csv cannot
+        tell, but such a line parses alone to the header's width with a real marketplace id where the
+        header has ``marketplace_id``, which a line of a description practically never does. Only
+        multi-line records come here, so this costs nothing on the usual one-line record.
+        """
+        if not header or MARKETPLACE_COLUMN not in header:
+            return None
+        width, at = len(header), header.index(MARKETPLACE_COLUMN)
+        delimiter = self._delimiter()
+        # The closing line too, when the value opened past the first column: a real value's closing
+        # line then holds fewer fields than the header, while a two-line swallow has no other line and
+        # its closing line parses alone as the record it was. A value in the first column ends on a
+        # line of full width either way, so there only the lines in between can tell.
+        opened_at = len(_scan_line(feed.lines[0], delimiter)[0]) - 1
+        inner = feed.lines[1:] if opened_at > 0 else feed.lines[1:-1]
+        for offset, line in enumerate(inner, start=1):
+            fields, state, _ = _scan_line(line, delimiter)
+            if (
+                state == "ok"
+                and len(fields) >= width
+                and not any(fields[width:])
+                and fields[at].strip() in MARKETPLACES
+            ):
+                return feed.first_no + offset
+        return None
+
+    def _malformed(self, feed: _LineFeed, record: list[str] | None, header: list[str] | None) -> _BadRecord:
+        first_no, first, error = feed.first_no, feed.lines[0], feed.error
+        last_no = first_no + len(feed.lines) - 1
+        fields, state, tail = _scan_line(first, self._delimiter())
+        at = len(fields) - 1
+        if feed.cut == "lines":
+            detail = (
+                f"a quoted field opened here is still open after {MAX_RECORD_LINES} lines "
+                "(a stray quote, or a value with too many line breaks)"
+            )
+        elif record is None and feed.hit_end:
+            detail = "a quoted field opened here is never closed: it runs to the end of the file"
+        elif record is None and len(feed.lines) == 1:
+            detail = (
+                f"a quote ends the quoted value before the field does ({error}); "
+                'a quote inside a quoted value must be doubled ("")'
+            )
+        elif record is None:
+            detail = (
+                f"a quoted field opened here is closed on line {last_no} by a quote that text follows "
+                f"({error}): a stray quote swallowed the lines after it"
+            )
+        elif len(record) != len(header or ()):
+            detail = (
+                f"a quoted field opened here runs to line {last_no}, and the record has {len(record)} "
+                f"fields where the header has {len(header or ())}: a stray quote swallowed the lines after it"
+            )
+        else:
+            detail = (
+                f"a quoted field opened here runs to line {last_no} and holds line "
+                f"{self._swallowed(feed, header)}, which is a record of its own: a stray quote swallowed "
+                "the lines after it"
+            )
+        if len(feed.lines) > 1:
+            detail += f"; lines {first_no + 1}-{last_no} are read again as records of their own"
+        state_ok = state == "ok"
+        return self._bad(
+            first_no,
+            "extract.malformed_record",
+            fields,
+            header,
+            None if state_ok else at,
+            first if state_ok else tail,
+            detail,
+            complete=len(fields) if state_ok else at,
+        )
+
+    def _oversized_record(self, feed: _LineFeed, header: list[str] | None) -> _BadRecord:
+        text = "".join(feed.lines)
+        fields, _, tail = _scan_line(text, self._delimiter())
+        size = feed.overlong + sum(len(line) for line in feed.lines[:-1]) if feed.overlong else feed.size
+        return self._bad(
+            feed.first_no,
+            "extract.oversized_field",
+            fields,
+            header,
+            len(fields) - 1,
+            tail,
+            f"the record runs to {size:,} characters, over the limit of {RECORD_SIZE_LIMIT:,} for a "
+            f"record ({FIELD_SIZE_LIMIT:,} for one field); the field in this column is where it ran over",
+            complete=len(fields) - 1,
+        )
+
+    def _bad_bytes(self, feed: _LineFeed, record: list[str], header: list[str] | None) -> _BadRecord:
+        at = next((i for i, v in enumerate(record) if _BAD_BYTES.search(v)), None)
+        value = record[at] if at is not None else None
+        found = "".join(_BAD_BYTES.findall(value or ""))[:8]
+        shown = bytes(ord(c) - 0xDC00 for c in found)
+        where = f" on line {feed.bad_bytes_line}" if feed.bad_bytes_line != feed.first_no else ""
+        return self._bad(
+            feed.first_no,
+            "extract.encoding",
+            record,
+            header,
+            at,
+            value,
+            f"byte(s) {shown!r}{where} are not valid {self.src.encoding} text (if the file is in another "
+            "encoding, set the catalog source's encoding, e.g. cp1252)",
+        )
+
+    def _extra_fields(self, line: int, record: list[str], header: list[str]) -> _BadRecord:
+        width = len(header)
+        extra = record[width:]
+        at = width + next(i for i, v in enumerate(extra) if v)
+        shown = [v for v in extra if v][:3]
+        return self._bad(
+            line,
+            "extract.extra_fields",
+            record,
+            header,
+            at,
+            self._delimiter().join(extra),
+            f"{len(record)} fields where the header has {width}: extra value(s) "
+            f"{', '.join(repr(v) for v in shown)} (an unquoted {self._delimiter()!r} inside a value, "
+            "or a shifted row)",
+        )
+
+    def _parquet_chunks(self) -> Iterator[_Chunk]:
         pq = _arrow()[1]
         next_row = 1
         with pq.ParquetFile(str(self.file.path)) as parquet:
@@ -682,8 +1378,125 @@ class _FileInput(_Input):
                 cols = [_arrow_to_text(batch.column(i)) for i in range(batch.num_columns)]
                 n = batch.num_rows
                 rows = [list(r) for r in zip(*cols, strict=True)]
-                yield list(range(next_row, next_row + n)), rows
+                yield _Chunk(list(range(next_row, next_row + n)), rows)
                 next_row += n
+
+
+class _LineFeed:
+    """The physical lines of a CSV text stream, handed to :func:`csv.reader` one record at a time.
+
+    csv.reader pulls lines until its record is complete and never reads ahead, so the lines pulled
+    between two records are exactly one record's, and consecutive. That gives each record its first
+    line; it lets a record be cut off by ending the iteration (the reader carries on afterwards) once it
+    runs over :data:`MAX_RECORD_LINES` lines or :data:`RECORD_SIZE_LIMIT` characters; and it lets the
+    lines after a malformed record's first line be pushed back and read again.
+
+    The reader of the records resets ``lines``, ``size`` and ``first_no`` for each record, and the
+    flags only when one was set (``flagged``): this runs once per line, so it does as little as it can.
+    """
+
+    def __init__(self, fh: IO[str]) -> None:
+        self._readline = fh.readline
+        self._pushback: deque[str] = deque()
+        self.next_no = 1  # the number of the next line handed out
+        self.first_no = 1  # the current record's first line
+        self.lines: list[str] = []  # the current record's lines
+        self.size = 0  # their length
+        self.clear_flags()
+
+    def clear_flags(self) -> None:
+        """Forget what was wrong with the last record (only called when something was: ``flagged``)."""
+        self.flagged = False
+        self.cut: Literal["lines", "size"] | None = None
+        self.error = ""  # what csv.reader said about the record
+        self.overlong = 0  # the full length of a physical line too long to hold, once skipped
+        self.bad_bytes_line: int | None = None
+        self.hit_end = False
+
+    def resync(self) -> None:
+        """Read the current record's lines after its first again, as records of their own."""
+        self._pushback.extendleft(reversed(self.lines[1:]))
+        self.next_no = self.first_no + 1
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        if self.cut is not None or len(self.lines) >= MAX_RECORD_LINES:
+            self.cut = self.cut or "lines"
+            self.flagged = True
+            raise StopIteration
+        if self._pushback:
+            text = self._pushback.popleft()
+        else:
+            text = self._readline(RECORD_SIZE_LIMIT + 1)
+            if not text:
+                self.hit_end = self.flagged = True
+                raise StopIteration
+            if len(text) > RECORD_SIZE_LIMIT and not text.endswith(("\n", "\r")):
+                self.overlong = len(text) + self._skip_rest_of_line()
+                self.flagged = True
+        self.lines.append(text)
+        self.size += len(text)
+        if _BAD_BYTES.search(text) is not None and self.bad_bytes_line is None:
+            self.bad_bytes_line = self.next_no
+            self.flagged = True
+        self.next_no += 1
+        if self.size > RECORD_SIZE_LIMIT:
+            self.cut = "size"
+            self.flagged = True
+            raise StopIteration
+        return text
+
+    def _skip_rest_of_line(self) -> int:
+        skipped = 0
+        while True:
+            part = self._readline(RECORD_SIZE_LIMIT)
+            skipped += len(part)
+            if not part or part.endswith(("\n", "\r")):
+                return skipped
+
+
+def _scan_line(text: str, delimiter: str) -> tuple[list[str], Literal["ok", "open", "stray"], str]:
+    """Split the start of a malformed record as csv would, to say where it went wrong.
+
+    Returns the fields read; ``"open"`` when the last of them is a quoted field still open at the
+    end of ``text``, ``"stray"`` when text follows its closing quote, else ``"ok"``; and the raw
+    text from the start of the last field on. Only rejected records come here, so plain Python is fast
+    enough.
+    """
+    line = text.rstrip("\r\n")
+    fields: list[str] = []
+    i, n = 0, len(line)
+    while True:
+        if line.startswith('"', i):
+            j, parts = i + 1, []
+            while True:
+                k = line.find('"', j)
+                if k < 0:
+                    parts.append(line[j:])
+                    fields.append("".join(parts))
+                    return fields, "open", line[i:]
+                if line.startswith('"', k + 1):  # "" is a quote inside the value
+                    parts.append(line[j : k + 1])
+                    j = k + 2
+                    continue
+                parts.append(line[j:k])
+                fields.append("".join(parts))
+                if k + 1 == n:
+                    return fields, "ok", line[i:]
+                if line[k + 1] != delimiter:
+                    end = line.find(delimiter, k + 1)
+                    return fields, "stray", line[i:] if end < 0 else line[i:end]
+                i = k + 2
+                break
+        else:
+            k = line.find(delimiter, i)
+            if k < 0:
+                fields.append(line[i:])
+                return fields, "ok", line[i:]
+            fields.append(line[i:k])
+            i = k + 1
 
 
 def _arrow_to_text(array: Any) -> list[Cell]:
@@ -776,12 +1589,12 @@ class _SqlInput(_Input):
         self.columns = _check_header([str(k) for k in names], self.src.describe())
         return self.columns
 
-    def chunks(self) -> Iterator[tuple[list[int], list[list[Cell]]]]:
+    def chunks(self) -> Iterator[_Chunk]:
         next_row = 1
         try:
             for part in self._result.partitions(self.ctx.chunk_rows):
                 rows = [[_to_text(v) for v in row] for row in part]
-                yield list(range(next_row, next_row + len(rows))), rows
+                yield _Chunk(list(range(next_row, next_row + len(rows))), rows)
                 next_row += len(rows)
         except Exception as err:
             raise ExtractError(
@@ -858,7 +1671,8 @@ class _SqlInput(_Input):
 
 class _AtomicParquetWriter:
     """Writes all-string columns plus ``_source_file``/``_source_row`` to a temporary file next to the
-    target, and renames it over the target on :meth:`commit`. On an error the temporary file goes.
+    target, and renames it over the target on :meth:`install` (after :meth:`seal`). Without that, the
+    temporary file goes.
 
     Rows are collected as Arrow record batches and written ``flush_rows`` at a time (one row group each).
     """
@@ -873,6 +1687,7 @@ class _AtomicParquetWriter:
         self._schema: Any = None
         self._pending: list[Any] = []
         self._pending_rows = 0
+        self._installed = False
 
     def __enter__(self) -> _AtomicParquetWriter:
         pa, pq = _arrow()
@@ -889,11 +1704,12 @@ class _AtomicParquetWriter:
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
-        if self._writer is not None:  # not committed: an error, or commit() was not called
-            try:
+        try:
+            if self._writer is not None:  # not sealed: an error, or seal() was not called
                 self._writer.close()
-            finally:
-                self._writer = None
+        finally:
+            self._writer = None
+            if not self._installed:
                 self._tmp.unlink(missing_ok=True)
 
     def add(self, label: str, header: Sequence[str], line_nos: list[int], rows: list[list[Cell]]) -> None:
@@ -924,8 +1740,8 @@ class _AtomicParquetWriter:
         self.rows_written += table.num_rows
         self._pending, self._pending_rows = [], 0
 
-    def commit(self) -> tuple[str, int]:
-        """Close, hash and move into place; returns (sha256, size in bytes)."""
+    def seal(self) -> tuple[str, int]:
+        """Close, hash and sync the temporary file; returns (sha256, size in bytes)."""
         self._flush()
         writer, self._writer = self._writer, None
         try:
@@ -936,11 +1752,55 @@ class _AtomicParquetWriter:
                     digest.update(block)
                 os.fsync(fh.fileno())
             size = self._tmp.stat().st_size
-            os.replace(self._tmp, self.target)
         except BaseException:
             self._tmp.unlink(missing_ok=True)
             raise
         return digest.hexdigest(), size
+
+    def install(self) -> None:
+        """Move the sealed file over the target."""
+        os.replace(self._tmp, self.target)
+        self._installed = True
+
+
+class _AtomicTextFile:
+    """A UTF-8 text file written to a temporary name next to ``target`` and renamed over it on
+    :meth:`install`, so a reader never sees half of it; without install the temporary file goes."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self._tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        self._fh: IO[str] | None = None
+        self._installed = False
+
+    def __enter__(self) -> _AtomicTextFile:
+        self._fh = open(self._tmp, "w", encoding="utf-8", newline="\n")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        if not self._installed:
+            self._tmp.unlink(missing_ok=True)
+
+    def write_line(self, text: str) -> None:
+        assert self._fh is not None
+        self._fh.write(text + "\n")
+
+    def write_lines(self, lines: Iterable[str]) -> None:
+        assert self._fh is not None
+        self._fh.writelines(line + "\n" for line in lines)
+
+    def seal(self) -> None:
+        assert self._fh is not None
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        self._fh = None
+
+    def install(self) -> None:
+        os.replace(self._tmp, self.target)
+        self._installed = True
 
 
 def _arrow() -> tuple[Any, Any]:

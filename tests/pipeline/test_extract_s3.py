@@ -17,12 +17,19 @@ from typing import Any
 
 import pytest
 
-from listings_pipeline.extract import CatalogSource, ExtractError, Snapshot, extract_snapshot
+from listings_pipeline.extract import (
+    CatalogScope,
+    CatalogSource,
+    ExtractError,
+    RejectedRecord,
+    Snapshot,
+    extract_snapshot,
+)
 from tests.conftest import service_missing
 
 pytestmark = [pytest.mark.airflow]
 
-US = "ATVPDKZPZ"
+US = "ATVPDKIKX0DER"
 CA = "A2EUQ1WTGCTBG2"
 SELLER = "A1SELLER"
 RUN_ID = "manual__2026-01-01T00:00:00+00:00"
@@ -31,7 +38,7 @@ PREFIX = "exports/2026"
 
 A_CSV = "sku,title\nA-1,alpha\nA-2,beta\n"
 # the known row B-KNOWN starts on line 5: a quoted field over two lines and a blank line come before it;
-# B-CA is for another marketplace, B-ALL (empty marketplace_id) is for every marketplace
+# B-CA is for another marketplace; B-ALL's empty marketplace_id means no marketplace: a rejected row
 B_CSV = (
     "sku,title,marketplace_id\n"
     f'B-1,"two\nlines",{US}\n'
@@ -71,9 +78,20 @@ def uri(key: str) -> str:
 
 
 def extract(source: str, out: Path, **kw: Any) -> Snapshot:
+    """The seller sells in US and CA; a.csv has no marketplace_id column, so its rows serve both."""
     kw.setdefault("seller_id", SELLER)
     kw.setdefault("marketplace_id", US)
     kw.setdefault("run_id", RUN_ID)
+    kw.setdefault(
+        "scope",
+        CatalogScope(
+            seller_id=kw["seller_id"],
+            marketplace_id=kw["marketplace_id"],
+            served={SELLER: frozenset({US, CA})},
+            claims_defects=True,
+            all_marketplaces=True,
+        ),
+    )
     return extract_snapshot(CatalogSource.parse(source), out, **kw)
 
 
@@ -126,24 +144,38 @@ class TestS3ThroughRealHook:
         assert snap.source == source
         assert snap.source_files == [uri(f"{PREFIX}/a.csv"), uri(f"{PREFIX}/b.csv")]
         rows = by_sku(snap)
-        # both files, in key order; not notes.csv.txt, old.csv, the Parquet file, nor B-CA
-        assert list(rows) == ["A-1", "A-2", "B-1", "B-KNOWN", "B-ALL"]
+        # both files, in key order; not notes.csv.txt, old.csv, the Parquet file, B-CA nor B-ALL
+        assert list(rows) == ["A-1", "A-2", "B-1", "B-KNOWN"]
         assert {rows[s]["_source_file"] for s in ("A-1", "A-2")} == {uri(f"{PREFIX}/a.csv")}
-        assert {rows[s]["_source_file"] for s in ("B-1", "B-KNOWN", "B-ALL")} == {uri(f"{PREFIX}/b.csv")}
+        assert {rows[s]["_source_file"] for s in ("B-1", "B-KNOWN")} == {uri(f"{PREFIX}/b.csv")}
         assert (rows["A-1"]["_source_row"], rows["A-2"]["_source_row"]) == (2, 3)
         assert rows["B-1"]["_source_row"] == 2 and rows["B-1"]["title"] == "two\nlines"
         assert rows["B-KNOWN"]["_source_row"] == 5
-        assert rows["B-ALL"]["_source_row"] == 7  # B-CA on line 6 is filtered out, not renumbered
+        # B-ALL is traced to its S3 object and line (B-CA on line 6 is skipped, not renumbered)
+        [rejected] = [
+            RejectedRecord.model_validate_json(line)
+            for line in Path(str(snap.rejected_path)).read_text().splitlines()
+        ]
+        assert (rejected.source_file, rejected.source_line, rejected.sku, rejected.rule) == (
+            uri(f"{PREFIX}/b.csv"),
+            7,
+            "B-ALL",
+            "extract.marketplace_missing",
+        )
         assert snap.columns == ["sku", "title", "marketplace_id", "_source_file", "_source_row"]
         assert rows["A-1"]["marketplace_id"] is None  # a.csv has no such column: it applies as a whole
-        assert (snap.row_count, snap.rows_read) == (5, 6)
-        # the downloads went with the scratch folder: only the snapshot is left
-        assert [p.name for p in Path(snap.path).parent.iterdir()] == ["catalog.parquet"]
+        assert (snap.row_count, snap.rows_read, snap.skipped_rows, snap.defect_rows) == (4, 6, 1, 1)
+        # the downloads went with the scratch folder: only the snapshot and its sidecars are left
+        assert sorted(p.name for p in Path(snap.path).parent.iterdir()) == [
+            "catalog.parquet",
+            "rejected.jsonl",
+            "seller_skus.txt",
+        ]
 
     def test_marketplace_filtering(self, tmp_path: Path) -> None:
         source = uri(f"{PREFIX}/*.csv")
         ca = extract(source, tmp_path / "out", marketplace_id=CA)
-        assert list(by_sku(ca)) == ["A-1", "A-2", "B-CA", "B-ALL"]
+        assert list(by_sku(ca)) == ["A-1", "A-2", "B-CA"]
         assert by_sku(ca)["B-CA"]["_source_row"] == 6
         us = extract(source, tmp_path / "out", marketplace_id=US)
         assert "B-CA" not in by_sku(us) and us.path != ca.path
