@@ -209,28 +209,51 @@ def row_state(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def desired_state(
     rows: Iterable[Mapping[str, Any]],
-) -> tuple[list[dict[str, Any]], list[dict[str, str | None]]]:
-    """Every row's state (last row wins for a repeated SKU), and the rows skipped: SKU, product type,
-    column, value and reason, as the ``quarantine`` table takes them."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every row's state, and one quarantine record per row that cannot be sent: its SKU, product type,
+    column, value, reason and place in the seller's file, as the ``quarantine`` table takes them.
+
+    A row without SKU and every row of a SKU that appears more than once are quarantined too: which
+    of two prices the seller meant is not ours to guess, and a silently dropped row is a price that
+    never changes.
+    """
     states: dict[str, dict[str, Any]] = {}
-    skipped: list[dict[str, str | None]] = []
+    skipped: list[dict[str, Any]] = []
+    rows_of: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         sku = _text(row.get("sku"))
         if not sku:
+            skipped.append(_skip(row, "sku", None, "the row has no SKU"))
+            continue
+        rows_of.setdefault(sku, []).append(row)
+    for sku, same in rows_of.items():
+        if len(same) > 1:
+            lines = ", ".join(str(r.get("_source_row", "?")) for r in same)
+            for row in same:
+                skipped.append(
+                    _skip(row, "sku", sku, f"SKU {sku!r} appears {len(same)} times (lines {lines})")
+                )
             continue
         try:
-            states[sku] = row_state(row)
+            states[sku] = row_state(same[0])
         except OfferRowError as err:
-            skipped.append(
-                {
-                    "sku": sku,
-                    "product_type": _text(row.get("product_type")).upper() or None,
-                    "column_name": err.column,
-                    "value": err.value,
-                    "reason": str(err),
-                }
-            )
+            skipped.append(_skip(same[0], err.column, err.value, str(err)))
     return list(states.values()), skipped
+
+
+def _skip(row: Mapping[str, Any], column: str | None, value: Any, reason: str) -> dict[str, Any]:
+    sku = _text(row.get("sku")) or None
+    line = row.get("_source_row")
+    where = f"line {line}, " if line is not None else ""
+    return {
+        "sku": sku,
+        "product_type": _text(row.get("product_type")).upper() or None,
+        "column_name": column,
+        "value": value,
+        "reason": f"{where}{reason}",
+        "source_file": row.get("_source_file"),
+        "source_line": line,
+    }
 
 
 # --- diff --------------------------------------------------------------------------------------------------
@@ -493,26 +516,31 @@ def plan(branch: dict[str, Any], batch_size: int = BATCH_SIZE) -> dict[str, Any]
         log.warning("%s/%s skipped: %s", marketplace_id, problem["sku"], problem["reason"])
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
-        if skipped:
-            _quarantine(engine, seller_id, marketplace_id, run_id, skipped)
         offers, stock = _stored(engine, seller_id, marketplace_id)
         changed, fba = diff(states, offers, stock)
-        no_type = [c["sku"] for c in changed if not c["product_type"]]
-        if no_type:
-            log.warning(
-                "%s: %d SKUs have no product_type and are skipped: %s",
-                marketplace_id,
-                len(no_type),
-                no_type[:5],
+        # a patch names its product type; without one the change cannot be sent
+        by_sku = {r.get("sku"): r for r in rows}
+        no_type = [c for c in changed if not c["product_type"]]
+        skipped += [
+            _skip(
+                by_sku.get(c["sku"]) or {"sku": c["sku"]}, "product_type", None, "the row has no product_type"
             )
-            changed = [c for c in changed if c["product_type"]]
+            for c in no_type
+        ]
+        changed = [c for c in changed if c["product_type"]]
+        if skipped:
+            _quarantine(engine, seller_id, marketplace_id, run_id, skipped)
         if fba:
             record(engine, seller_id, marketplace_id, ({"sku": f["sku"], "inventory": f} for f in fba))
         chosen = route(changed, config.per_sku_threshold)
         result: dict[str, Any] = {
             **{k: v for k, v in branch.items() if k != "snapshot"},
             "catalog_rows": len(rows),
+            "extracted": branch.get("extracted", len(rows)),
+            # the extract's rejected rows, then the rows whose offer cannot be read or sent
+            "quarantined": branch.get("quarantined", 0) + len(skipped),
             "skipped": len(skipped),
+            "unchanged": len(states) - len(changed) - len(no_type),
             "changed": len(changed),
             "fba_read": len(fba),
             "route": chosen,
@@ -541,7 +569,7 @@ def plan(branch: dict[str, Any], batch_size: int = BATCH_SIZE) -> dict[str, Any]
 
 
 def _quarantine(
-    engine: Any, seller_id: str, marketplace_id: str, run_id: str, skipped: list[dict[str, str | None]]
+    engine: Any, seller_id: str, marketplace_id: str, run_id: str, skipped: list[dict[str, Any]]
 ) -> None:
     """Rows whose offer or stock cannot be read go to ``quarantine`` (rule ``offers.<column>``), where
     the operator finds them with the catalog's other bad rows; the listing itself keeps its status,
@@ -559,6 +587,8 @@ def _quarantine(
                     "value": p["value"],
                     "rule": f"offers.{p['column_name']}",
                     "reason": p["reason"],
+                    "source_file": p["source_file"],
+                    "source_line": p["source_line"],
                     "run_id": run_id,
                 }
                 for p in skipped
@@ -669,9 +699,10 @@ def summarise(
 ) -> dict[str, Any]:
     """Totals for the run's log and XCom; with ``run_id``, also one ``run_summaries`` row per branch.
 
-    In ``run_summaries`` a branch's ``extracted`` is its catalog rows, ``quarantined`` the rows whose
-    offer could not be read, ``planned`` the changed offers, and ``submitted`` / ``accepted`` /
-    ``invalid`` / ``dead_lettered`` count writes by either route (Listings Items API or feed).
+    In ``run_summaries`` a branch's ``extracted`` is its catalog rows, ``quarantined`` the rows that
+    could not be placed, read or sent, ``planned`` the changed offers and ``unchanged`` the rest, so
+    ``extracted = quarantined + planned + unchanged``; ``submitted`` / ``accepted`` / ``invalid`` /
+    ``dead_lettered`` count writes by either route (Listings Items API or feed).
     """
     planned, applied, fed = list(planned), list(applied or []), list(fed or [])
     totals: dict[str, Any] = {
@@ -694,9 +725,10 @@ def summarise(
         (
             dict(branch),
             {
-                "extracted": branch.get("catalog_rows", 0),
-                "quarantined": branch.get("skipped", 0),
+                "extracted": branch.get("extracted", branch.get("catalog_rows", 0)),
+                "quarantined": branch.get("quarantined", 0),
                 "planned": branch.get("changed", 0),
+                "unchanged": branch.get("unchanged", 0),
                 **tally([*applied, *fed], branch["seller_id"], branch["marketplace_id"]),
             },
         )

@@ -52,7 +52,10 @@ class Sync:
             "offers_inventory_sync"
         )
         assert dag is not None
-        return dag.test(run_conf={"config_path": str(self.config_path)})
+        run = dag.test(run_conf={"config_path": str(self.config_path)})
+        if run.state == "success":
+            self.warehouse.assert_rows_add_up(run.run_id)
+        return run
 
     def item(self, sku: str) -> dict[str, Any]:
         with new_client(self.sandbox) as client:

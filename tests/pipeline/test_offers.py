@@ -109,6 +109,26 @@ def test_bad_rows_are_skipped_with_a_reason() -> None:
     ]
 
 
+def test_rows_without_sku_and_both_rows_of_a_duplicate_are_quarantined_not_dropped() -> None:
+    rows = [
+        row("A", _source_row=2),
+        row("", _source_row=3),
+        row("DUP", price="10", _source_row=4),
+        row("DUP", price="12", _source_row=5),
+    ]
+    states, skipped = offers.desired_state(rows)
+    assert [s["sku"] for s in states] == ["A"]
+    assert [(s["sku"], s["column_name"], s["source_line"]) for s in skipped] == [
+        (None, "sku", 3),
+        ("DUP", "sku", 4),
+        ("DUP", "sku", 5),
+    ]
+    assert skipped[0]["reason"] == "line 3, the row has no SKU"
+    assert "SKU 'DUP' appears 2 times (lines 4, 5)" in skipped[1]["reason"]
+    # every row is either a state or a quarantine record
+    assert len(states) + len(skipped) == len(rows)
+
+
 def test_diff_keeps_only_changed_offers_and_stock() -> None:
     states, _ = offers.desired_state(
         [
