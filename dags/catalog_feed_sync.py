@@ -8,7 +8,9 @@ One branch per seller and marketplace from the pipeline config (`include/pipelin
 2. **validate** it with Great Expectations: bad rows go to `quarantine` with the rule and value; the
    branch fails only when the failing share passes `max_failing_share`;
 3. **map** rows to listing messages and check them against the product type's schema;
-4. **plan**: only new, changed (and, if enabled, removed) SKUs go on; a change set of up to
+4. **plan**: only new, changed (and, if enabled, removed) SKUs go on. A SKU is deleted only after a
+   clean read of the whole catalog and when no row of the seller still holds it; a branch above the
+   mass-delete guard stops until an operator confirms on a manual run. A change set of up to
    `per_sku_threshold` SKUs goes through the Listings Items API instead of a feed. Earlier feeds that
    finished but never reached the warehouse (their wait or parse task died) are read first;
 5. **build** feed documents (at most 25,000 messages or 10 MiB each), kept under `var/runs/`;
@@ -63,15 +65,36 @@ from listings_pipeline.schedules import schedule_for
             title="Only these sellers",
             description_md="Seller ids to sync in this run; empty for all sellers in the config.",
         ),
+        "confirm_deletes": Param(
+            False,
+            type="boolean",
+            title="Confirm mass deletion",
+            description_md=(
+                "A branch that would delete more SKUs than `max_deletes` or `max_delete_share` of its "
+                "listings stops and says how many. Check this on a **manual** run to let those "
+                "deletions go through; scheduled runs ignore it."
+            ),
+        ),
     },
 )
 def catalog_feed_sync() -> None:
     @task
-    def targets(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def targets(params: dict[str, Any] | None = None, dag_run: Any = None) -> list[dict[str, Any]]:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from listings_pipeline import bulk
+        from spapi.errors import SpApiConnectionError
 
         params = params or {}
-        return bulk.targets(params.get("config_path"), params.get("sellers") or None)
+        manual = str(getattr(dag_run, "run_type", "")).lower().endswith("manual")
+        try:
+            return bulk.targets(
+                params.get("config_path"),
+                params.get("sellers") or None,
+                confirm_deletes=manual and bool(params.get("confirm_deletes")),
+            )
+        except SpApiConnectionError as err:  # a retry would meet the same connection
+            raise AirflowFailException(str(err)) from None
 
     @task(
         map_index_template="{{ task.op_kwargs['branch']['seller_id'] }}/{{ task.op_kwargs['branch']['marketplace_id'] }}"
@@ -95,9 +118,14 @@ def catalog_feed_sync() -> None:
 
     @task
     def plan(branch: dict[str, Any]) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from listings_pipeline import bulk
 
-        return bulk.plan(branch)
+        try:
+            return bulk.plan(branch)
+        except bulk.MassDeleteError as err:  # a retry would find the same catalog: ask a person
+            raise AirflowFailException(str(err)) from None
 
     @task
     def build(branch: dict[str, Any]) -> list[dict[str, Any]]:

@@ -148,10 +148,11 @@ def dead_letter_replay() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline import replay
+        from spapi.errors import SpApiConnectionError
 
         try:
             return list(replay.select_step(dict(params or {}))["batches"])
-        except replay.ReplayRequestError as err:  # a wrong form: retrying would not fix it
+        except (replay.ReplayRequestError, SpApiConnectionError) as err:  # retrying would not fix it
             raise AirflowFailException(str(err)) from None
 
     @task

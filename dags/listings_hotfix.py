@@ -175,10 +175,11 @@ def listings_hotfix() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline import per_sku
+        from spapi.errors import SpApiConnectionError
 
         try:
             return per_sku.validate_form(dict(params or {}))
-        except per_sku.HotfixFormError as err:  # a wrong form: retrying would not fix it
+        except (per_sku.HotfixFormError, SpApiConnectionError) as err:  # retrying would not fix it
             raise AirflowFailException(str(err)) from None
 
     @task

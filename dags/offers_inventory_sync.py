@@ -70,10 +70,16 @@ from listings_pipeline.schedules import schedule_for
 def offers_inventory_sync() -> None:
     @task
     def targets(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from listings_pipeline import bulk
+        from spapi.errors import SpApiConnectionError
 
         params = params or {}
-        return bulk.targets(params.get("config_path"), params.get("sellers") or None)
+        try:
+            return bulk.targets(params.get("config_path"), params.get("sellers") or None)
+        except SpApiConnectionError as err:  # a retry would meet the same connection
+            raise AirflowFailException(str(err)) from None
 
     @task(
         map_index_template="{{ task.op_kwargs['branch']['seller_id'] }}/{{ task.op_kwargs['branch']['marketplace_id'] }}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,15 +132,38 @@ def payload_hash(message: dict[str, Any]) -> str:
 # --- targets and extract ----------------------------------------------------------------------------
 
 
-def targets(config_path: str | None = None, only_sellers: list[str] | None = None) -> list[dict[str, Any]]:
-    """One branch per seller and marketplace; ``only_sellers`` narrows a manual run."""
+def targets(
+    config_path: str | None = None,
+    only_sellers: list[str] | None = None,
+    *,
+    confirm_deletes: bool = False,
+) -> list[dict[str, Any]]:
+    """One branch per seller and marketplace; ``only_sellers`` narrows a manual run.
+
+    Several sellers may share one catalog file; a row that belongs to none of their branches (its
+    marketplace is empty, unknown or served by nobody, or it cannot be read at all) must still be
+    quarantined, and only once: the run's first branch reading that catalog claims such rows.
+    ``confirm_deletes`` is an operator's confirmation, on a manual run, of deletions above the
+    mass-delete guard.
+    """
     config = load_config(config_path)
-    branches = config.targets()
+    branches: list[dict[str, Any]] = [dict(t) for t in config.targets()]
     if only_sellers:
         unknown = set(only_sellers) - {t["seller_id"] for t in branches}
         if unknown:
             raise ValueError(f"sellers {sorted(unknown)} are not in the pipeline config")
         branches = [t for t in branches if t["seller_id"] in only_sellers]
+    from listings_pipeline.connections import check_connections
+
+    # before anything is read or sent: every connection usable and of the config's environment
+    check_connections(config, [t["spapi_conn_id"] for t in branches])
+    claimed: list[Any] = []
+    for branch in branches:
+        catalog = config.seller(branch["seller_id"]).catalog
+        branch["claims_defects"] = catalog not in claimed
+        if catalog not in claimed:
+            claimed.append(catalog)
+        branch["confirm_deletes"] = confirm_deletes
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
         with session_scope(engine) as session:
@@ -154,33 +177,61 @@ def targets(config_path: str | None = None, only_sellers: list[str] | None = Non
 
 
 def extract(branch: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """Step 1: the seller's catalog, this marketplace's rows, as a run-scoped Parquet snapshot."""
-    from listings_pipeline.extract import CatalogSource, extract_snapshot
+    """Step 1: the seller's catalog, this marketplace's rows, as a run-scoped Parquet snapshot.
+
+    A row is this branch's only when it names this marketplace (and seller, where the catalog has
+    that column): an empty cell never means "all". Rows that belong to no configured branch, or
+    that cannot be read, are quarantined here by the branch that claims them (see :func:`targets`).
+    """
+    from listings_pipeline.extract import CatalogScope, CatalogSource, extract_snapshot
 
     config = load_config(branch.get("config_path"))
     seller = config.seller(branch["seller_id"])
     paths = BranchPaths.of(config, run_id, seller.seller_id, branch["marketplace_id"])
+    scope = CatalogScope(
+        seller_id=seller.seller_id,
+        marketplace_id=branch["marketplace_id"],
+        served=config.catalog_sharers(seller.seller_id),
+        claims_defects=bool(branch.get("claims_defects", True)),
+        all_marketplaces=seller.catalog_all_marketplaces,
+    )
     snapshot = extract_snapshot(
         CatalogSource.parse(seller.catalog),
         paths.snapshots,
         seller_id=seller.seller_id,
         marketplace_id=branch["marketplace_id"],
         run_id=run_id,
+        scope=scope,
     )
-    return {**branch, "run_id": run_id, "snapshot": snapshot.model_dump(mode="json")}
+    branch = {**branch, "run_id": run_id, "snapshot": snapshot.model_dump(mode="json")}
+    if snapshot.rejected_rows and snapshot.rejected_path:
+        engine = make_engine(warehouse_url(config.warehouse_conn_id))
+        try:
+            _quarantine(engine, branch, list(read_jsonl(Path(snapshot.rejected_path))), "extract")
+        finally:
+            engine.dispose()
+    return {
+        **branch,
+        "extracted": snapshot.row_count + snapshot.rejected_rows,
+        "quarantined": snapshot.rejected_rows,
+    }
 
 
 # --- validate and map ---------------------------------------------------------------------------------
 
 
-def _quarantine(engine: Any, branch: dict[str, Any], records: list[dict[str, Any]], stage: str) -> int:
+def _quarantine(
+    engine: Any, branch: dict[str, Any], records: Sequence[Mapping[str, Any]], stage: str
+) -> None:
     """Write quarantine rows (and matching validation issues); move the SKUs to ``quarantined``.
 
     A SKU in flight (``submitted``) keeps its status: its feed's outcome decides, and the
-    quarantine row tells the operator that the catalog row has gone bad meanwhile.
+    quarantine row tells the operator that the catalog row has gone bad meanwhile. Rows, not SKUs,
+    are what the stages count (a row may fail several rules, or have no SKU), so each stage counts
+    its own failing rows; the distinct SKUs are counted from this table when the run is summarised.
     """
     if not records:
-        return 0
+        return
     seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
     now = datetime.now(UTC)
     rows = [
@@ -193,6 +244,8 @@ def _quarantine(engine: Any, branch: dict[str, Any], records: list[dict[str, Any
             "value": None if r.get("value") is None else str(r["value"])[:2000],
             "rule": r["rule"],
             "reason": r.get("reason"),
+            "source_file": r.get("source_file"),
+            "source_line": r.get("source_line"),
             "run_id": run_id,
         }
         for r in records
@@ -212,6 +265,7 @@ def _quarantine(engine: Any, branch: dict[str, Any], records: list[dict[str, Any
             "run_id": run_id,
         }
         for r in rows
+        if r["sku"]  # a listing issue belongs to a SKU; a SKU-less row is in quarantine only
     ]
     skus = sorted({r["sku"] for r in rows if r["sku"]})
     with session_scope(engine) as session:
@@ -235,7 +289,6 @@ def _quarantine(engine: Any, branch: dict[str, Any], records: list[dict[str, Any
             run_id=run_id,
             to_status=L.QUARANTINED,
         )
-    return len(skus)
 
 
 def validate(branch: dict[str, Any]) -> dict[str, Any]:
@@ -258,7 +311,7 @@ def validate(branch: dict[str, Any]) -> dict[str, Any]:
     outcome.good.to_parquet(paths.good_rows, index=False)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
-        quarantined = _quarantine(engine, branch, list(outcome.quarantined), "validation")
+        _quarantine(engine, branch, outcome.quarantined, "validation")
     finally:
         engine.dispose()
     # Quarantined rows are recorded first, so a run that stops here still says why.
@@ -266,7 +319,7 @@ def validate(branch: dict[str, Any]) -> dict[str, Any]:
     return {
         **branch,
         "catalog_rows": len(frame),
-        "quarantined": quarantined,
+        "quarantined": branch.get("quarantined", 0) + outcome.failing_rows,
         "data_docs": str(outcome.data_docs_index) if outcome.data_docs_index else None,
         "rule_counts": dict(outcome.rule_counts),
     }
@@ -328,10 +381,14 @@ def map_messages(branch: dict[str, Any]) -> dict[str, Any]:
     count = write_jsonl(paths.messages, result.messages)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
-        rejected = _quarantine(engine, branch, result.quarantined, "product_type_schema")
+        _quarantine(engine, branch, result.quarantined, "product_type_schema")
     finally:
         engine.dispose()
-    return {**branch, "messages": count, "quarantined": branch.get("quarantined", 0) + rejected}
+    return {
+        **branch,
+        "messages": count,
+        "quarantined": branch.get("quarantined", 0) + len(result.rejected_skus),
+    }
 
 
 # --- plan ----------------------------------------------------------------------------------------------
@@ -476,21 +533,68 @@ def _index_skus(index_path: Path) -> set[str]:
         return set()
 
 
+class MassDeleteError(RuntimeError):
+    """A branch would delete more listings than the guard allows and nobody confirmed it."""
+
+
+#: Why a catalog row was not sent although it passed every check (``run_summaries.skipped_reasons``).
+SKIP_IN_FLIGHT = "in_flight"  # the same payload is with Amazon and its outcome is not known yet
+SKIP_REJECTED = "rejected_by_amazon"  # Amazon rejected exactly this payload: it needs a change
+SKIP_DEAD_LETTERED = "dead_lettered"  # waiting for an operator's replay
+SKIP_STALE_FEED = "stale_feed_held"  # an older feed of it may still be applied (see stale_feeds)
+
+#: Why a SKU missing from this branch's rows was not deleted (``run_summaries.deletes_withheld``).
+KEEP_CATALOG_NOT_CLEAN = "catalog_not_clean"  # some rows could not be read or placed
+KEEP_CATALOG_EMPTY = "catalog_empty"
+KEEP_STILL_IN_CATALOG = "still_in_catalog"  # quarantined here, or listed for another marketplace
+KEEP_IN_FLIGHT = "in_flight"  # a document for it is with Amazon; deleted once its outcome is known
+
+
+def _seller_skus(snapshot: Mapping[str, Any]) -> set[str]:
+    """Every SKU the seller's catalog holds in any row, readable or not, for any marketplace."""
+    path = snapshot.get("seller_skus_path")
+    if not path:
+        return set()
+    with open(path, encoding="utf-8") as handle:
+        return {line.rstrip("\n") for line in handle if line.strip()}
+
+
 def plan(branch: dict[str, Any]) -> dict[str, Any]:
     """Step 4: only new, changed and (if enabled) removed SKUs go on.
 
     A SKU is sent when it is new, when its canonical payload differs from the one last planned, or
-    when it is ``ready`` (a retryable failure of an earlier run). It is held when the same payload
-    is ``submitted`` (in flight, unless older than the feed wait), ``invalid`` or ``dead_lettered``
-    (Amazon rejected exactly this: it needs a change or a replay).
+    when it is not known to be on Amazon as it is (``ready`` after a retryable failure, back in the
+    catalog after a quarantine or a deletion). It is skipped, with the reason counted, while it is
+    ``submitted`` (in flight: even a changed payload waits, so documents for one SKU are applied in
+    order; one whose feed outlived the feed wait is settled first, see :mod:`stale_feeds`), or when
+    the same payload is ``invalid`` or ``dead_lettered`` (Amazon rejected exactly this: it needs a
+    change or a replay).
+
+    Deletion is the one change that cannot be taken back by the next run, so it is held to a
+    stricter standard: a SKU is deleted only when the catalog was read completely and cleanly and
+    the SKU is in none of the seller's rows (a quarantined row, or a row for another marketplace,
+    keeps it), and a branch that would delete more than ``max_deletes`` SKUs or
+    ``max_delete_share`` of its listings stops with :class:`MassDeleteError` unless an operator
+    confirmed it on a manual run.
     """
+    from listings_pipeline.stale_feeds import settle_stale_feeds
+
     reconciled = reconcile(branch)
     config = load_config(branch.get("config_path"))
     seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
     paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        stale = settle_stale_feeds(config, seller_id, marketplace_id, branch["spapi_conn_id"], run_id, engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    for feed_id, why in stale.reasons().items():
+        log.warning("%s/%s: stale feed %s %s", seller_id, marketplace_id, feed_id, why)
     stale_before = datetime.now(UTC) - timedelta(hours=config.feed_wait_hours)
-    counts = {"new": 0, "changed": 0, "retry": 0, "unchanged": 0, "held": 0, "deleted": 0}
+    counts = {"new": 0, "changed": 0, "retry": 0, "unchanged": 0, "skipped": 0, "deleted": 0}
+    skipped: dict[str, int] = {}
+    withheld: dict[str, int] = {}
     try:
         with session_scope(engine) as session:
             existing = {
@@ -507,65 +611,100 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
             }
         ready_rows: list[dict[str, Any]] = []
         seen: set[str] = set()
-
-        def planned() -> Iterator[dict[str, Any]]:
-            for message in read_jsonl(paths.messages):
-                sku = message["sku"]
-                seen.add(sku)
-                digest = payload_hash(message)
-                row = existing.get(sku)
-                if row is None:
-                    kind = "new"
-                elif digest != row.payload_hash:
-                    kind = "changed"
-                elif row.status == L.READY:
-                    kind = "retry"
-                elif row.status in (L.ACCEPTED, L.LIVE) and digest == row.accepted_hash:
-                    kind = "unchanged"
-                elif (
-                    row.status == L.SUBMITTED and row.updated_at is not None and row.updated_at < stale_before
-                ):
-                    kind = "retry"  # in flight for longer than any feed takes: its outcome was lost
-                else:
-                    kind = "held"
-                counts[kind] += 1
-                if kind in ("unchanged", "held"):
-                    continue
-                ready_rows.append(
-                    {
-                        "seller_id": seller_id,
-                        "marketplace_id": marketplace_id,
-                        "sku": sku,
-                        "to_status": L.READY,
-                        "product_type": message.get("productType"),
-                        "payload": message,
-                        "payload_hash": digest,
-                    }
-                )
-                yield message
-            if config.delete_removed and branch.get("catalog_rows", 1) > 0:
-                for sku, row in existing.items():
-                    if sku in seen or row.status in (L.DELETED, L.DRAFT, L.QUARANTINED):
-                        continue
-                    message = {"sku": sku, "operationType": "DELETE"}
-                    counts["deleted"] += 1
-                    ready_rows.append(
-                        {
-                            "seller_id": seller_id,
-                            "marketplace_id": marketplace_id,
-                            "sku": sku,
-                            "to_status": L.READY,
-                            "payload": message,
-                            "payload_hash": payload_hash(message),
-                        }
-                    )
-                    yield message
-
-        total = write_jsonl(paths.planned, planned())
+        for message in read_jsonl(paths.messages):
+            sku = message["sku"]
+            seen.add(sku)
+            digest = payload_hash(message)
+            row = existing.get(sku)
+            reason = None
+            if sku in stale.hold:  # not even a changed payload: it could land before the old one
+                kind, reason = "skipped", SKIP_STALE_FEED
+            elif row is None:
+                kind = "new"
+            elif row.status == L.SUBMITTED:
+                # A change waits for the outcome of the one in flight, so two documents for one SKU
+                # are never with Amazon at once. In flight for longer than any feed takes and in no
+                # stale feed: its outcome was lost, send it again.
+                lost = row.updated_at is not None and row.updated_at < stale_before
+                kind, reason = ("retry", None) if lost else ("skipped", SKIP_IN_FLIGHT)
+            elif digest != row.payload_hash:
+                kind = "changed"
+            elif row.status in (L.ACCEPTED, L.LIVE) and digest == row.accepted_hash:
+                kind = "unchanged"
+            elif row.status == L.INVALID:
+                kind, reason = "skipped", SKIP_REJECTED
+            elif row.status == L.DEAD_LETTERED:
+                kind, reason = "skipped", SKIP_DEAD_LETTERED
+            else:  # ready, quarantined, deleted, draft: not on Amazon as it is now
+                kind = "retry"
+            counts[kind] += 1
+            if reason is not None:
+                skipped[reason] = skipped.get(reason, 0) + 1
+            if kind in ("unchanged", "skipped"):
+                continue
+            ready_rows.append(
+                {
+                    "seller_id": seller_id,
+                    "marketplace_id": marketplace_id,
+                    "sku": sku,
+                    "to_status": L.READY,
+                    "product_type": message.get("productType"),
+                    "payload": message,
+                    "payload_hash": digest,
+                }
+            )
+        deletions: list[str] = []
+        if config.delete_removed:
+            gone = sorted(
+                sku
+                for sku, row in existing.items()
+                if sku not in seen
+                and row.status not in (L.DELETED, L.DRAFT)
+                and not (row.status == L.QUARANTINED and row.accepted_hash is None)
+            )
+            # a document for it is with Amazon: a DELETE now could be applied before it
+            busy = [sku for sku in gone if sku in stale.hold or existing[sku].status == L.SUBMITTED]
+            if busy:
+                withheld[KEEP_IN_FLIGHT] = len(busy)
+                gone = [sku for sku in gone if sku not in set(busy)]
+            snapshot = branch.get("snapshot") or {}
+            if gone and not snapshot.get("clean", False):
+                withheld[KEEP_CATALOG_NOT_CLEAN] = len(gone)
+            elif gone and not branch.get("catalog_rows"):
+                withheld[KEEP_CATALOG_EMPTY] = len(gone)
+            elif gone:
+                in_catalog = _seller_skus(snapshot)
+                deletions = [sku for sku in gone if sku not in in_catalog]
+                if len(deletions) < len(gone):
+                    withheld[KEEP_STILL_IN_CATALOG] = len(gone) - len(deletions)
+                listed = sum(1 for row in existing.values() if row.accepted_hash and row.status != L.DELETED)
+                _guard_deletes(config, branch, len(deletions), listed)
+        for sku in deletions:
+            message = {"sku": sku, "operationType": "DELETE"}
+            counts["deleted"] += 1
+            ready_rows.append(
+                {
+                    "seller_id": seller_id,
+                    "marketplace_id": marketplace_id,
+                    "sku": sku,
+                    "to_status": L.READY,
+                    "payload": message,
+                    "payload_hash": payload_hash(message),
+                }
+            )
+        total = write_jsonl(paths.planned, (row["payload"] for row in ready_rows))
         with session_scope(engine) as session:
             lifecycle.transition_many(session, ready_rows, cause="plan", run_id=run_id)
     finally:
         engine.dispose()
+    if withheld:
+        log.warning(
+            "%s/%s: %d deletion(s) withheld: %s",
+            seller_id,
+            marketplace_id,
+            sum(withheld.values()),
+            ", ".join(f"{reason} {n}" for reason, n in sorted(withheld.items())),
+        )
     # Small change sets go through the Listings Items API (answers in seconds, no feed quota);
     # larger ones through a feed.
     route = "listings_api" if 0 < total <= config.per_sku_threshold else "feed"
@@ -573,9 +712,33 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
         **branch,
         "planned": total,
         "plan_counts": counts,
+        "skipped_reasons": skipped,
+        "deletes_withheld": withheld,
         "route": route,
         "reconciled_feeds": [r["feed_id"] for r in reconciled],
     }
+
+
+def _guard_deletes(config: PipelineConfig, branch: Mapping[str, Any], deletions: int, listed: int) -> None:
+    """Stop a branch that would delete more than the configured limits, unless confirmed.
+
+    A catalog export that lost half its rows looks exactly like a seller retiring half the range;
+    only a person can tell them apart, so above the limits the run asks one.
+    """
+    share = deletions / listed if listed else 0.0
+    over_count = deletions > config.max_deletes
+    over_share = deletions > 0 and share > config.max_delete_share
+    if not (over_count or over_share) or branch.get("confirm_deletes"):
+        if over_count or over_share:
+            log.warning("%d deletions above the guard, confirmed by the operator", deletions)
+        return
+    raise MassDeleteError(
+        f"seller {branch['seller_id']}, marketplace {branch['marketplace_id']}: the catalog no longer holds "
+        f"{deletions} of {listed} listed SKUs ({share:.1%}); deleting them is above the guard "
+        f"(max_deletes {config.max_deletes}, max_delete_share {config.max_delete_share:.0%}). Nothing was "
+        "sent for this branch. If the deletion is intended, trigger a manual run with "
+        "'Confirm mass deletion' checked; otherwise fix the catalog."
+    )
 
 
 # --- build ---------------------------------------------------------------------------------------------
@@ -976,18 +1139,45 @@ def summarise(
     """
     config_path = next((b.get("config_path") for b in branches), None)
     results = [*parsed, *(p for p in per_sku or [] if p.get("messages"))]
-    rows = [
-        (
-            branch,
-            {
-                "extracted": branch.get("catalog_rows", 0),
-                "quarantined": branch.get("quarantined", 0),
-                "planned": branch.get("planned", 0),
-                **tally(results, branch["seller_id"], branch["marketplace_id"]),
-            },
+    rows = []
+    for branch in branches:
+        plan_counts = branch.get("plan_counts") or {}
+        counts = {
+            "extracted": branch.get("extracted", branch.get("catalog_rows", 0)),
+            "quarantined": branch.get("quarantined", 0),
+            "planned": branch.get("planned", 0),
+            "deleted": plan_counts.get("deleted", 0),
+            "unchanged": plan_counts.get("unchanged", 0),
+            "skipped": plan_counts.get("skipped", 0),
+            "deletes_withheld": sum((branch.get("deletes_withheld") or {}).values()),
+            **tally(results, branch["seller_id"], branch["marketplace_id"]),
+        }
+        unaccounted = (
+            counts["extracted"]
+            - counts["quarantined"]
+            - (counts["planned"] - counts["deleted"])
+            - counts["unchanged"]
+            - counts["skipped"]
         )
-        for branch in branches
-    ]
+        if unaccounted:  # a bug, not bad data: say so loudly, but keep the figures
+            log.error(
+                "%s/%s: %d extracted rows are not accounted for (extracted %d, quarantined %d, planned %d, "
+                "deleted %d, unchanged %d, skipped %d)",
+                branch["seller_id"],
+                branch["marketplace_id"],
+                unaccounted,
+                counts["extracted"],
+                counts["quarantined"],
+                counts["planned"],
+                counts["deleted"],
+                counts["unchanged"],
+                counts["skipped"],
+            )
+        reasons = {
+            "skipped_reasons": branch.get("skipped_reasons") or None,
+            "withheld_reasons": branch.get("deletes_withheld") or None,
+        }
+        rows.append((branch, counts, reasons))
     return store_summaries(load_config(config_path), run_id, dag_id, rows, started_at)
 
 
@@ -1007,19 +1197,34 @@ def store_summaries(
     config: PipelineConfig,
     run_id: str,
     dag_id: str,
-    rows: list[tuple[dict[str, Any], dict[str, int]]],
+    rows: Sequence[
+        tuple[dict[str, Any], dict[str, int]] | tuple[dict[str, Any], dict[str, int], dict[str, Any]]
+    ],
     started_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Write one ``run_summaries`` row per (branch, counts), adding each branch's throttles and latency
-    from ``api_calls`` (by its trace id); return the run's totals (the Asset event's ``extra``)."""
+    """Write one ``run_summaries`` row per (branch, counts[, reason columns]), adding each branch's
+    throttles and latency from ``api_calls`` (by its trace id) and the distinct SKUs it quarantined
+    (from ``quarantine``); return the run's totals (the Asset event's ``extra``)."""
     totals: dict[str, int] = {}
-    for _branch, counts in rows:
+    for _branch, counts, *_ in rows:
         for name, value in counts.items():
             totals[name] = totals.get(name, 0) + value
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
         with session_scope(engine) as session:
-            for branch, counts in rows:
+            for branch, counts, *extra in rows:
+                reasons = extra[0] if extra else {}
+                counts["quarantined_skus"] = (
+                    session.scalar(
+                        select(func.count(func.distinct(Quarantine.sku))).where(
+                            Quarantine.run_id == run_id,
+                            Quarantine.seller_id == branch["seller_id"],
+                            Quarantine.marketplace_id == branch["marketplace_id"],
+                        )
+                    )
+                    or 0
+                )
+                totals["quarantined_skus"] = totals.get("quarantined_skus", 0) + counts["quarantined_skus"]
                 calls = session.execute(
                     select(
                         ApiCall.operation,
@@ -1050,6 +1255,7 @@ def store_summaries(
                         ended_at=datetime.now(UTC),
                         status="success",
                         latency=latency or None,
+                        **reasons,
                         **{k: v for k, v in counts.items() if hasattr(RunSummary, k)},
                     )
                 )

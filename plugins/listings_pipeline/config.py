@@ -33,6 +33,11 @@ class SellerConfig(BaseModel):
     region: RegionCode = "na"
     marketplaces: tuple[str, ...] = Field(min_length=1)
     catalog: str | dict[str, Any] = Field(description="a file/glob, s3:// URI, or {kind: sql, ...}")
+    catalog_all_marketplaces: bool = Field(
+        default=False,
+        description="the catalog has no marketplace_id column and each row serves every marketplace "
+        "of this seller; the mappings must then give each marketplace its currency and language",
+    )
     name: str | None = None
 
     @model_validator(mode="after")
@@ -54,7 +59,11 @@ class PipelineConfig(BaseModel):
     :param var_dir: run artifacts: snapshots, feed documents, reports, Data Docs.
     :param max_failing_share: a branch fails when more than this share of rows is quarantined.
     :param per_sku_threshold: change sets up to this size go through the Listings Items API.
-    :param delete_removed: send DELETE for SKUs that left the catalog.
+    :param delete_removed: send DELETE for SKUs that left the catalog (only after a complete, clean
+        read of it, and never for a SKU that is still in it for another marketplace).
+    :param max_deletes: a branch that would delete more SKUs than this stops (like rsync's
+        ``--max-delete``) unless an operator confirms the deletion on a manual run.
+    :param max_delete_share: likewise for the share of the branch's live listings.
     :param feed_wait_hours: how long to wait for Amazon to process a feed.
     :param reconcile_after_minutes: a feed that ended this long ago without its outcome reaching the
         warehouse (its wait or parse task died) is read by the next run's plan step.
@@ -73,6 +82,8 @@ class PipelineConfig(BaseModel):
     max_failing_share: Share = 0.2
     per_sku_threshold: int = Field(default=50, ge=0)
     delete_removed: bool = False
+    max_deletes: int = Field(default=100, ge=0)
+    max_delete_share: Share = 0.05
     feed_wait_hours: float = Field(default=12.0, gt=0)
     reconcile_after_minutes: float = Field(default=15.0, ge=0)
     feed_poll_seconds: float = Field(default=30.0, gt=0)
@@ -84,6 +95,12 @@ class PipelineConfig(BaseModel):
             if seller.seller_id == seller_id:
                 return seller
         raise KeyError(f"seller {seller_id!r} is not in the pipeline config")
+
+    def catalog_sharers(self, seller_id: str) -> dict[str, frozenset[str]]:
+        """Every seller reading the same catalog as ``seller_id``, with its marketplaces: a row of
+        that catalog belongs to one of them, or to nobody (and is then a defect, never "everyone")."""
+        catalog = self.seller(seller_id).catalog
+        return {s.seller_id: frozenset(s.marketplaces) for s in self.sellers if s.catalog == catalog}
 
     def targets(self) -> list[dict[str, str]]:
         """One branch per seller and marketplace, as plain dicts (they travel as XCom)."""

@@ -470,7 +470,7 @@ def _catalog_rows(
 ) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-    from listings_pipeline.extract import extract_snapshot
+    from listings_pipeline.extract import CatalogScope, extract_snapshot
 
     seller = config.seller(seller_id)
     snapshot = extract_snapshot(
@@ -479,6 +479,14 @@ def _catalog_rows(
         seller_id=seller_id,
         marketplace_id=marketplace_id,
         run_id=run_id,
+        # the catalog sync quarantines the catalog's bad rows; a hotfix only looks up its own SKUs
+        scope=CatalogScope(
+            seller_id=seller_id,
+            marketplace_id=marketplace_id,
+            served=config.catalog_sharers(seller_id),
+            claims_defects=False,
+            all_marketplaces=seller.catalog_all_marketplaces,
+        ),
     )
     rows: list[dict[str, Any]] = pq.read_table(snapshot.path).to_pylist()
     return rows
@@ -796,7 +804,11 @@ def apply_batch(
 def validate_form(params: Mapping[str, Any]) -> dict[str, Any]:
     """Step 1: the form as a :class:`HotfixRequest`, checked against the pipeline config."""
     request = parse_request(params)
-    check_against_config(request, load_config(params.get("config_path")))
+    config = load_config(params.get("config_path"))
+    check_against_config(request, config)
+    from listings_pipeline.connections import check_connections
+
+    check_connections(config, [config.seller(request.seller_id).spapi_conn_id])
     return {**request.model_dump(mode="json"), "config_path": params.get("config_path")}
 
 

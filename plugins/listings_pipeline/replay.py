@@ -414,6 +414,10 @@ def select_step(params: Mapping[str, Any], batch_size: int = DEFAULT_BATCH_SIZE)
     config_path = params.get("config_path") or None
     dry_run = bool(params.get("dry_run", True))
     config = load_config(config_path)
+    if not dry_run:  # a replay writes to Amazon: the same gate as every other run
+        from listings_pipeline.connections import check_connections
+
+        check_connections(config)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
         with session_scope(engine) as session:

@@ -610,46 +610,72 @@ def map_rows(
     single = next(iter(by_type.values())) if len(by_type) == 1 else None
     result = MappingResult()
     for row in rows:
-        row_type = row.get("product_type")
-        product_type = str(row_type).strip().upper() if not is_empty(row_type) else None
-        mapping = by_type.get(product_type) if product_type else single
-        sku = None if is_empty(row.get("sku")) else str(row.get("sku")).strip()
-        if mapping is None:
-            known = ", ".join(sorted(by_type))
-            error = TransformError(
-                f"no catalog mapping for product type {product_type!r} (mapped: {known})",
-                sku=sku,
-                product_type=product_type,
-                marketplace_id=marketplace_id,
-                column="product_type",
-                value=row_type,
-                rule="mapping.unknown_product_type",
-            )
-            result.quarantined.append(error.to_quarantine())
-            result.rejected_skus.append(sku or "")
-            continue
-        try:
-            message = row_to_message(row, mapping, marketplace_id)
-        except TransformError as err:
-            result.quarantined.append(err.to_quarantine())
-            result.rejected_skus.append(sku or "")
-            continue
-        if schemas is not None:
-            errors = [i for i in check_against_schema(message, schemas) if i.severity == "ERROR"]
-            if errors:
-                for issue in errors:
-                    columns = _source_columns(mapping, issue.attribute)
-                    column = columns[0] if len(columns) == 1 else None
-                    value = row.get(column) if column else None
-                    result.quarantined.append(
-                        issue.to_quarantine(
-                            marketplace_id=marketplace_id,
-                            product_type=mapping.product_type,
-                            value=value,
-                            column=column,
-                        )
-                    )
-                result.rejected_skus.append(message["sku"])
-                continue
-        result.messages.append(message)
+        start = len(result.quarantined)
+        _map_row(row, by_type, single, marketplace_id, schemas, result)
+        if len(result.quarantined) > start:
+            _mark_origin(result.quarantined[start:], row)
     return result
+
+
+def _mark_origin(records: list[dict[str, Any]], row: Mapping[str, Any]) -> None:
+    """Tell the operator where the row is in the seller's file (the extract's ``_source_*``)."""
+    raw_line = row.get("_source_row")
+    source = None if is_empty(row.get("_source_file")) else str(row["_source_file"])
+    line = None if raw_line is None or is_empty(raw_line) else int(raw_line)
+    for record in records:
+        record["source_file"], record["source_line"] = source, line
+        if line is not None:
+            record["reason"] = f"line {line}, {record['reason']}"
+
+
+def _map_row(
+    row: Mapping[str, Any],
+    by_type: Mapping[str, ProductTypeMapping],
+    single: ProductTypeMapping | None,
+    marketplace_id: str,
+    schemas: Any,
+    result: MappingResult,
+) -> None:
+    """One row into ``result``: a message, or its quarantine records and its SKU among the rejected."""
+    row_type = row.get("product_type")
+    product_type = str(row_type).strip().upper() if not is_empty(row_type) else None
+    mapping = by_type.get(product_type) if product_type else single
+    sku = None if is_empty(row.get("sku")) else str(row.get("sku")).strip()
+    if mapping is None:
+        known = ", ".join(sorted(by_type))
+        error = TransformError(
+            f"no catalog mapping for product type {product_type!r} (mapped: {known})",
+            sku=sku,
+            product_type=product_type,
+            marketplace_id=marketplace_id,
+            column="product_type",
+            value=row_type,
+            rule="mapping.unknown_product_type",
+        )
+        result.quarantined.append(error.to_quarantine())
+        result.rejected_skus.append(sku or "")
+        return
+    try:
+        message = row_to_message(row, mapping, marketplace_id)
+    except TransformError as err:
+        result.quarantined.append(err.to_quarantine())
+        result.rejected_skus.append(sku or "")
+        return
+    if schemas is not None:
+        errors = [i for i in check_against_schema(message, schemas) if i.severity == "ERROR"]
+        if errors:
+            for issue in errors:
+                columns = _source_columns(mapping, issue.attribute)
+                column = columns[0] if len(columns) == 1 else None
+                value = row.get(column) if column else None
+                result.quarantined.append(
+                    issue.to_quarantine(
+                        marketplace_id=marketplace_id,
+                        product_type=mapping.product_type,
+                        value=value,
+                        column=column,
+                    )
+                )
+            result.rejected_skus.append(message["sku"])
+            return
+    result.messages.append(message)

@@ -43,6 +43,27 @@ class Warehouse:
         with self.engine.connect() as conn:
             return conn.execute(sa.text(sql), params).scalar()
 
+    def assert_rows_add_up(self, run_id: str) -> None:
+        """Every branch of a run accounts for each row it extracted: quarantined, sent (planned minus
+        deletions, which are not catalog rows), unchanged, or skipped with a counted reason."""
+        summaries = self.rows("select * from run_summaries where run_id = :run", run=run_id)
+        assert summaries, f"run {run_id} wrote no run_summaries"
+        for s in summaries:
+            branch = f"{s.seller_id}/{s.marketplace_id}"
+            sent = s.planned - s.deleted
+            assert s.extracted == s.quarantined + sent + s.unchanged + s.skipped, (branch, s)
+            assert sum((s.skipped_reasons or {}).values()) == s.skipped, (branch, s.skipped_reasons)
+            assert sum((s.withheld_reasons or {}).values()) == s.deletes_withheld, (branch, s)
+            assert s.quarantined_skus <= s.quarantined, branch
+            stored = self.scalar(
+                "select count(distinct sku) from quarantine where run_id = :run and seller_id = :s"
+                " and marketplace_id = :m",
+                run=run_id,
+                s=s.seller_id,
+                m=s.marketplace_id,
+            )
+            assert s.quarantined_skus == stored, branch
+
 
 @pytest.fixture
 def pg_warehouse(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:

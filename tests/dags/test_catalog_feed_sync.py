@@ -48,6 +48,13 @@ class Pipeline:
             dag.get_task(task_id).retries = 0
         return dag.test(run_conf={"config_path": str(self.config_path)})
 
+    def run_ok(self) -> Any:
+        """A run that must succeed; its rows must add up in run_summaries."""
+        run = self.run()
+        assert run.state == "success"
+        self.warehouse.assert_rows_add_up(run.run_id)
+        return run
+
     def rows(self, sql: str, **params: Any) -> list[Any]:
         return self.warehouse.rows(sql, **params)
 
@@ -70,6 +77,7 @@ def test_bad_rows_are_quarantined_good_ones_published_and_a_1_percent_change_res
 ) -> None:
     run = pipeline.run()
     assert run.state == "success"
+    pipeline.warehouse.assert_rows_add_up(run.run_id)
 
     # every deliberately bad row is quarantined with its column and rule, none published
     quarantined = {
@@ -126,6 +134,14 @@ def test_bad_rows_are_quarantined_good_ones_published_and_a_1_percent_change_res
 
     second = pipeline.run()
     assert second.state == "success"
+    pipeline.warehouse.assert_rows_add_up(second.run_id)
+    unchanged = pipeline.rows(
+        "select sum(extracted) as extracted, sum(unchanged) as unchanged, sum(quarantined) as quarantined"
+        " from run_summaries where run_id = :run",
+        run=second.run_id,
+    )[0]
+    # the rows nobody touched are counted as such, not silently left out
+    assert unchanged.unchanged >= unchanged.extracted - unchanged.quarantined - len(changed) - 1
     # five SKUs are under per_sku_threshold: the router sends them through the Listings Items API
     new_feeds = {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")} - first_feeds
     assert new_feeds == set()
@@ -149,7 +165,7 @@ def test_bad_rows_are_quarantined_good_ones_published_and_a_1_percent_change_res
 @pytest.mark.parametrize("kind", ["feed_fatal", "feed_cancelled"])
 def test_fatal_and_cancelled_feeds_lose_nothing_and_go_round_again(pipeline: Pipeline, kind: str) -> None:
     pipeline.sandbox.faults({"kind": kind, "count": 1})
-    assert pipeline.run().state == "success"
+    pipeline.run_ok()
     ended = pipeline.rows(
         "select processing_status, count(*) as n from feed_submissions group by processing_status"
     )
@@ -159,7 +175,7 @@ def test_fatal_and_cancelled_feeds_lose_nothing_and_go_round_again(pipeline: Pip
     assert pipeline.scalar("select count(*) from listings where status = 'submitted'") == 0
     assert pipeline.scalar("select count(*) from dead_letters where code = 'FATAL'") == 0
 
-    assert pipeline.run().state == "success"
+    pipeline.run_ok()
     assert pipeline.scalar("select count(*) from listings where status in ('ready', 'submitted')") == 0
     accepted = pipeline.scalar("select count(*) from listings where status = 'accepted'")
     quarantined = pipeline.scalar("select count(*) from listings where status = 'quarantined'")
@@ -180,7 +196,7 @@ def test_feeds_whose_parse_task_died_are_reconciled_by_the_next_run(pipeline: Pi
     pipeline.sandbox.faults()  # Amazon's reports can be fetched again
 
     # A run within the grace period leaves them alone: their own parse could still be coming.
-    assert pipeline.run().state == "success"
+    pipeline.run_ok()
     assert pipeline.scalar("select count(*) from listings where status = 'submitted'") == stranded
     assert pipeline.scalar("select count(*) from message_results") == 0
 
@@ -190,7 +206,7 @@ def test_feeds_whose_parse_task_died_are_reconciled_by_the_next_run(pipeline: Pi
             sa.text("update publish_attempts set updated_at = :t"),
             {"t": datetime.now(UTC) - timedelta(minutes=20)},
         )
-    assert pipeline.run().state == "success"
+    pipeline.run_ok()
     assert pipeline.scalar("select count(*) from listings where status = 'submitted'") == 0
     assert {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")} == feeds  # no resend
     assert pipeline.scalar("select count(*) from message_results") == stranded
@@ -216,7 +232,7 @@ def test_feeds_whose_wait_task_died_are_reconciled_by_the_next_run(pipeline: Pip
     pipeline.sandbox.faults()
     time.sleep(5)  # the sandbox finishes the feeds in about 3 s; then the grace passes
 
-    assert pipeline.run().state == "success"
+    pipeline.run_ok()
     assert {r.state for r in pipeline.rows("select state from publish_attempts")} == {"done"}
     assert {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")} == feeds  # no resend
     assert pipeline.scalar("select count(*) from listings where status = 'submitted'") == 0

@@ -19,7 +19,7 @@ import redis
 import sqlalchemy as sa
 
 from demo.environment import ServicesConfig
-from tests.demo.test_demo_run import REPO_ROOT, _alive, _free_port, _processes_using
+from tests.demo.test_demo_run import REPO_ROOT, SECRETS, _alive, _free_port, _processes_using
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(1200)]
 
@@ -73,6 +73,14 @@ def test_the_compose_services_run_the_sample_catalog_without_docker(
         assert any(k.startswith("spapi:rl:A1SANDBOXNA0001:na:") for k in keys), sorted(keys)[:20]
         assert any(k.startswith("spapi:lwa:") for k in keys), sorted(keys)[:20]
 
+        # No credential and no access token (the sandbox issues "Atza|...") in any file the scheduler,
+        # the Celery worker, the triggerer or the other components wrote, per-task logs included.
+        task_logs = [p for p in state.rglob("*") if p.is_file() and "dag_id=catalog_feed_sync" in str(p)]
+        assert len(task_logs) >= tasks, f"{len(task_logs)} task log files for {tasks} task instances"
+        for path in [p for p in state.rglob("*") if p.is_file() and (p.suffix == ".log" or p in task_logs)]:
+            content = path.read_text(errors="replace")
+            leaked = [s for s in (*SECRETS, "Atza|") if s in content]
+            assert not leaked, f"{path} contains {leaked}"
         assert "every process the demo started has stopped" in out
         assert _alive(_processes_using(state)) == []
     finally:

@@ -365,7 +365,7 @@ def test_map_rows_quarantines_what_cannot_be_sent(
     validate_stage = {b.sku for b in BAD_ROWS if b.stage == "validate" and b.marketplace_id == US}
     rows = [r for r in rows if r["sku"] not in validate_stage]  # what the validation step lets through
     rows.append(dict(rows[0], sku="SOCK-1", product_type="SOCKS"))
-    rows.append(dict(rows[0], sku="NW-X", color="PNK"))
+    rows.append(dict(rows[0], sku="NW-X", color="PNK", _source_file="catalog.csv", _source_row=77))
     result = map_rows(rows, mappings, US, schemas=schemas)
     by_sku = {q["sku"]: q for q in result.quarantined}
     [schema_bad] = [b for b in BAD_ROWS if b.stage == "schema"]
@@ -378,8 +378,13 @@ def test_map_rows_quarantines_what_cannot_be_sent(
         "value": None,
         "rule": "product_type_schema.90220",
         "reason": None,
+        "source_file": None,
+        "source_line": None,
     }
     assert "'bluetooth_version' is required" in by_sku[schema_bad.sku]["reason"]
+    # where the row is in the seller's file, for the operator who has to fix it
+    assert (by_sku["NW-X"]["source_file"], by_sku["NW-X"]["source_line"]) == ("catalog.csv", 77)
+    assert by_sku["NW-X"]["reason"].startswith("line 77, SKU 'NW-X'")
     assert by_sku["SOCK-1"]["rule"] == "mapping.unknown_product_type"
     assert by_sku["NW-X"]["column_name"] == "color" and by_sku["NW-X"]["value"] == "PNK"
     assert len(result.messages) == len(rows) - 3

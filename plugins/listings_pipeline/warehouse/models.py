@@ -555,6 +555,7 @@ class RunSummary(Base):
     unchanged: Mapped[Count]
     skipped: Mapped[Count]
     skipped_reasons: Mapped[dict[str, Any] | None]
+    withheld_reasons: Mapped[dict[str, Any] | None]
     submitted: Mapped[Count]
     accepted: Mapped[Count]
     invalid: Mapped[Count]

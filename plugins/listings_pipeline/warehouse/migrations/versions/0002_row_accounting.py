@@ -9,7 +9,7 @@ file. ``run_summaries`` gains what is needed for every branch's rows to add up
 (``extracted = quarantined + planned - deleted + unchanged + skipped``): the rows that were not sent
 because they need nothing (``unchanged``) or must wait (``skipped``, with the reasons in
 ``skipped_reasons``), the deletions planned (``deleted``) and those held back by the delete guards
-(``deletes_withheld``), and the distinct SKUs behind the quarantined rows (``quarantined_skus``: a
+(``deletes_withheld``, reasons in ``withheld_reasons``), and the distinct SKUs behind the quarantined rows (``quarantined_skus``: a
 row without SKU and both rows of a duplicate are rows, not SKUs).
 """
 
@@ -38,10 +38,12 @@ def upgrade() -> None:
         for name in _COUNTS:
             table.add_column(sa.Column(name, sa.Integer(), server_default="0", nullable=False))
         table.add_column(sa.Column("skipped_reasons", JSON, nullable=True))
+        table.add_column(sa.Column("withheld_reasons", JSON, nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("run_summaries") as table:
+        table.drop_column("withheld_reasons")
         table.drop_column("skipped_reasons")
         for name in reversed(_COUNTS):
             table.drop_column(name)

@@ -1,0 +1,263 @@
+"""The plan step against a real (SQLite) warehouse: what is sent, what is skipped and why, and when a
+SKU may be deleted.
+
+Each test seeds listings in the states a history of runs leaves behind, writes the branch's
+``messages.jsonl`` as the map step would, and reads back the planned file and the listings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from listings_pipeline.bulk import BranchPaths, MassDeleteError, payload_hash, plan, write_jsonl
+from listings_pipeline.config import load_config
+from listings_pipeline.warehouse import db, lifecycle
+from listings_pipeline.warehouse.models import Listing, ListingStatus
+from listings_pipeline.warehouse.records import ensure_seller
+
+SELLER, US = "A1PLANSELLER", "ATVPDKIKX0DER"
+RUN = "manual__plan-test"
+L = ListingStatus
+
+
+def _message(sku: str, price: float = 10.0) -> dict[str, Any]:
+    return {
+        "sku": sku,
+        "operationType": "UPDATE",
+        "productType": "SHIRT",
+        "attributes": {"purchasable_offer": [{"our_price": [{"schedule": [{"value_with_tax": price}]}]}]},
+    }
+
+
+@pytest.fixture
+def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    url = db.sqlite_url(tmp_path / "warehouse.db")
+    monkeypatch.setenv("SPAPI_WAREHOUSE_URL", url)
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    with db.session_scope(engine) as s:
+        ensure_seller(s, SELLER, region="na")
+    engine.dispose()
+    return {"tmp": tmp_path, "url": url}
+
+
+def _config(setup: dict[str, Any], **overrides: Any) -> str:
+    path = setup["tmp"] / "pipeline.yaml"
+    raw = {
+        "var_dir": str(setup["tmp"] / "var"),
+        "delete_removed": True,
+        "max_deletes": 100,
+        "max_delete_share": 1.0,
+        "sellers": [
+            {
+                "seller_id": SELLER,
+                "spapi_conn_id": "spapi_unused",
+                "marketplaces": [US],
+                "catalog": str(setup["tmp"] / "catalog.csv"),
+            }
+        ],
+        **overrides,
+    }
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def _seed(setup: dict[str, Any], states: dict[str, tuple[ListingStatus, dict[str, Any]]]) -> None:
+    """Bring each SKU to its status through legal moves, with ``message`` as its last payload."""
+    engine = db.make_engine(setup["url"])
+    paths = {
+        L.READY: [L.READY],
+        L.SUBMITTED: [L.READY, L.SUBMITTED],
+        L.ACCEPTED: [L.READY, L.SUBMITTED, L.ACCEPTED],
+        L.INVALID: [L.READY, L.SUBMITTED, L.INVALID],
+        L.DEAD_LETTERED: [L.READY, L.SUBMITTED, L.DEAD_LETTERED],
+        L.DELETED: [L.READY, L.SUBMITTED, L.ACCEPTED, L.DELETED],
+        L.QUARANTINED: [L.READY, L.SUBMITTED, L.ACCEPTED, L.QUARANTINED],
+    }
+    with db.session_scope(engine) as s:
+        for sku, (status, message) in states.items():
+            for step in paths[status]:
+                fields = (
+                    {"payload": message, "payload_hash": payload_hash(message)} if step == L.READY else {}
+                )
+                lifecycle.transition(s, SELLER, US, sku, step, cause="seed", **fields)
+    engine.dispose()
+
+
+def _branch(
+    config_path: str, *, clean: bool = True, catalog_skus: list[str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    config = load_config(config_path)
+    paths = BranchPaths.of(config, RUN, SELLER, US)
+    skus_file = paths.root / "seller_skus.txt"
+    skus_file.parent.mkdir(parents=True, exist_ok=True)
+    skus_file.write_text("".join(f"{sku}\n" for sku in sorted(catalog_skus or [])))
+    return {
+        "seller_id": SELLER,
+        "marketplace_id": US,
+        "spapi_conn_id": "spapi_unused",
+        "region": "na",
+        "config_path": config_path,
+        "run_id": RUN,
+        "snapshot": {"clean": clean, "seller_skus_path": str(skus_file)},
+        **extra,
+    }
+
+
+def _write_messages(config_path: str, messages: list[dict[str, Any]]) -> None:
+    write_jsonl(BranchPaths.of(load_config(config_path), RUN, SELLER, US).messages, messages)
+
+
+def _planned(config_path: str) -> list[dict[str, Any]]:
+    import orjson
+
+    path = BranchPaths.of(load_config(config_path), RUN, SELLER, US).planned
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+
+
+def _statuses(setup: dict[str, Any]) -> dict[str, str]:
+    engine = db.make_engine(setup["url"])
+    with db.session_scope(engine) as s:
+        found = {sku: status for sku, status in s.execute(select(Listing.sku, Listing.status))}
+    engine.dispose()
+    return found
+
+
+def test_each_row_is_sent_unchanged_or_skipped_with_its_reason(setup: dict[str, Any]) -> None:
+    config = _config(setup, delete_removed=False)
+    _seed(
+        setup,
+        {
+            "CHANGED": (L.ACCEPTED, _message("CHANGED", 9.0)),
+            "SAME": (L.ACCEPTED, _message("SAME")),
+            "RETRY": (L.READY, _message("RETRY")),
+            "FLIGHT": (L.SUBMITTED, _message("FLIGHT")),
+            # a change waits until the document in flight has its outcome: never two at once
+            "FLIGHT-CHANGED": (L.SUBMITTED, _message("FLIGHT-CHANGED", 9.0)),
+            "REJECTED": (L.INVALID, _message("REJECTED")),
+            "LETTER": (L.DEAD_LETTERED, _message("LETTER")),
+            # back in the catalog exactly as before: Amazon no longer has it as it is, so send it
+            "BACK-Q": (L.QUARANTINED, _message("BACK-Q")),
+            "BACK-D": (L.DELETED, _message("BACK-D")),
+        },
+    )
+    skus = [
+        "NEW",
+        "CHANGED",
+        "SAME",
+        "RETRY",
+        "FLIGHT",
+        "FLIGHT-CHANGED",
+        "REJECTED",
+        "LETTER",
+        "BACK-Q",
+        "BACK-D",
+    ]
+    _write_messages(config, [_message(sku) for sku in skus])
+    out = plan(_branch(config, extracted=len(skus)))
+    assert out["plan_counts"] == {
+        "new": 1,
+        "changed": 1,
+        "retry": 3,
+        "unchanged": 1,
+        "skipped": 4,
+        "deleted": 0,
+    }
+    assert out["skipped_reasons"] == {"in_flight": 2, "rejected_by_amazon": 1, "dead_lettered": 1}
+    assert sorted(m["sku"] for m in _planned(config)) == ["BACK-D", "BACK-Q", "CHANGED", "NEW", "RETRY"]
+    assert out["planned"] == 5
+    # every extracted row is accounted for
+    c = out["plan_counts"]
+    assert c["new"] + c["changed"] + c["retry"] + c["unchanged"] + c["skipped"] == len(skus)
+    statuses = _statuses(setup)
+    assert {sku for sku, status in statuses.items() if status == L.READY} == {
+        "NEW",
+        "CHANGED",
+        "RETRY",
+        "BACK-Q",
+        "BACK-D",
+    }
+    assert statuses["FLIGHT"] == L.SUBMITTED and statuses["REJECTED"] == L.INVALID
+
+
+def test_a_sku_truly_gone_from_a_clean_catalog_is_deleted(setup: dict[str, Any]) -> None:
+    config = _config(setup)
+    _seed(setup, {sku: (L.ACCEPTED, _message(sku)) for sku in ("KEEP", "GONE")})
+    _write_messages(config, [_message("KEEP")])
+    out = plan(_branch(config, catalog_skus=["KEEP"], catalog_rows=1))
+    assert [m for m in _planned(config) if m["operationType"] == "DELETE"] == [
+        {"sku": "GONE", "operationType": "DELETE"}
+    ]
+    assert out["plan_counts"]["deleted"] == 1 and out["deletes_withheld"] == {}
+
+
+@pytest.mark.parametrize(
+    ("clean", "catalog_rows", "catalog_skus", "withheld"),
+    [
+        # a row that could not be read or placed might be exactly this SKU's
+        (False, 1, ["KEEP"], {"catalog_not_clean": 1}),
+        (True, 0, [], {"catalog_empty": 2}),
+        # quarantined here, mistyped into another marketplace, or listed only elsewhere now
+        (True, 1, ["KEEP", "GONE"], {"still_in_catalog": 1}),
+    ],
+)
+def test_a_sku_is_never_deleted_because_its_row_failed_or_moved(
+    setup: dict[str, Any], clean: bool, catalog_rows: int, catalog_skus: list[str], withheld: dict[str, int]
+) -> None:
+    config = _config(setup)
+    _seed(setup, {sku: (L.ACCEPTED, _message(sku)) for sku in ("KEEP", "GONE")})
+    _write_messages(config, [_message("KEEP")] if catalog_rows else [])
+    out = plan(_branch(config, clean=clean, catalog_skus=catalog_skus, catalog_rows=catalog_rows))
+    assert not [m for m in _planned(config) if m["operationType"] == "DELETE"]
+    assert out["plan_counts"]["deleted"] == 0
+    assert out["deletes_withheld"] == withheld
+    assert _statuses(setup)["GONE"] == L.ACCEPTED
+
+
+@pytest.mark.parametrize(
+    ("limits", "gone"),
+    [({"max_deletes": 2}, 3), ({"max_delete_share": 0.25}, 3)],
+    ids=["count", "share"],
+)
+def test_the_mass_delete_guard_stops_the_branch_until_confirmed(
+    setup: dict[str, Any], limits: dict[str, Any], gone: int
+) -> None:
+    config = _config(setup, **limits)
+    kept = [f"KEEP-{i}" for i in range(7)]
+    removed = [f"GONE-{i}" for i in range(gone)]
+    _seed(setup, {sku: (L.ACCEPTED, _message(sku)) for sku in kept + removed})
+    _write_messages(config, [_message(sku, 11.0) for sku in kept])  # changed prices too
+    with pytest.raises(MassDeleteError) as caught:
+        plan(_branch(config, catalog_skus=kept, catalog_rows=len(kept)))
+    text = str(caught.value)
+    assert f"{gone} of {len(kept) + gone} listed SKUs" in text and "Confirm mass deletion" in text
+    assert SELLER in text and US in text
+    # the branch stopped before anything moved: no price change and no deletion goes out
+    assert set(_statuses(setup).values()) == {L.ACCEPTED}
+    assert _planned(config) == []
+
+    out = plan(_branch(config, catalog_skus=kept, catalog_rows=len(kept), confirm_deletes=True))
+    assert out["plan_counts"]["deleted"] == gone
+    assert sorted(m["sku"] for m in _planned(config) if m["operationType"] == "DELETE") == removed
+
+
+def test_a_sku_in_flight_is_not_deleted_until_its_outcome_is_known(setup: dict[str, Any]) -> None:
+    config = _config(setup)
+    _seed(setup, {"KEEP": (L.ACCEPTED, _message("KEEP")), "FLYING": (L.SUBMITTED, _message("FLYING"))})
+    _write_messages(config, [_message("KEEP")])
+    out = plan(_branch(config, catalog_skus=["KEEP"], catalog_rows=1))
+    assert out["plan_counts"]["deleted"] == 0 and out["deletes_withheld"] == {"in_flight": 1}
+    assert _statuses(setup)["FLYING"] == L.SUBMITTED
+
+
+def test_deletes_within_the_guard_need_no_confirmation(setup: dict[str, Any]) -> None:
+    config = _config(setup, max_deletes=2, max_delete_share=0.5)
+    _seed(setup, {sku: (L.ACCEPTED, _message(sku)) for sku in ("A", "B", "C", "D")})
+    _write_messages(config, [_message("A"), _message("B")])
+    out = plan(_branch(config, catalog_skus=["A", "B"], catalog_rows=2))
+    assert out["plan_counts"]["deleted"] == 2
