@@ -92,7 +92,7 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from spapi.regions import MARKETPLACES
+from spapi.regions import MARKETPLACE_CURRENCIES, MARKETPLACE_LANGUAGES, MARKETPLACES
 
 __all__ = [
     "BUILTIN_COLUMNS",
@@ -977,6 +977,29 @@ def _cross_check(mapping: ProductTypeMapping, expected: str | None) -> list[tupl
                 else ""
             )
             out.append((("marketplaces", mid), f"unknown marketplace id {mid!r}{hint}"))
+            continue
+        # a price in another currency, or a title in another language, must never reach this
+        # marketplace: the mapping is where each marketplace's currency and language are decided
+        settings = mapping.marketplaces[mid]
+        country = MARKETPLACES[mid][0]
+        currency = MARKETPLACE_CURRENCIES[mid]
+        if settings.currency is not None and settings.currency != currency:
+            out.append(
+                (
+                    ("marketplaces", mid, "currency"),
+                    f"currency {settings.currency} is not the currency of marketplace {mid} ({country}): "
+                    f"it sells in {currency}",
+                )
+            )
+        languages = MARKETPLACE_LANGUAGES[mid]
+        if settings.language_tag not in languages:
+            out.append(
+                (
+                    ("marketplaces", mid, "language_tag"),
+                    f"language {settings.language_tag} is not a language of marketplace {mid} ({country}): "
+                    f"one of {', '.join(languages)}",
+                )
+            )
     for name in mapping.attributes:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             out.append((("attributes", name), f"{name!r} is not an Amazon attribute name (lower_snake_case)"))

@@ -71,6 +71,63 @@ MARKETPLACES: dict[str, tuple[str, RegionCode]] = {
     "A1VC38T7YXB528": ("JP", "fe"),
 }
 
+# marketplace id -> the currency its offers are priced in (one per marketplace)
+MARKETPLACE_CURRENCIES: dict[str, str] = {
+    "ATVPDKIKX0DER": "USD",
+    "A2EUQ1WTGCTBG2": "CAD",
+    "A1AM78C64UM0Y8": "MXN",
+    "A2Q3Y263D00KWC": "BRL",
+    "A28R8C7NBKEWEA": "EUR",
+    "A1RKKUPIHCS9HS": "EUR",
+    "A1F83G8C2ARO7P": "GBP",
+    "A13V1IB3VIYZZH": "EUR",
+    "AMEN7PMS3EDWL": "EUR",
+    "A1805IZSGTT6HS": "EUR",
+    "A1PA6795UKMFR9": "EUR",
+    "APJ6JRA9NG5V4": "EUR",
+    "A2NODRKZP88ZB9": "SEK",
+    "AE08WJ6YKNBMC": "ZAR",
+    "A1C3SOZRARQ6R3": "PLN",
+    "ARBP9OOSHTCHU": "EGP",
+    "A33AVAJ2PDY3EV": "TRY",
+    "A17E79C6D8DWNP": "SAR",
+    "A2VIGQ35RCS4UG": "AED",
+    "A21TJRUUN4KGV": "INR",
+    "A19VAU5U5O7RUS": "SGD",
+    "A39IBJ37TRP1C6": "AUD",
+    "A1VC38T7YXB528": "JPY",
+}
+
+# marketplace id -> the language tags its listings are written in, the marketplace's own first.
+# Amazon states each marketplace's languages in its locale references; a title in another language
+# is a listing customers there cannot read (and, for a marketplace's own attributes, one Amazon
+# rejects or files under the wrong locale).
+MARKETPLACE_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "ATVPDKIKX0DER": ("en_US", "es_US"),
+    "A2EUQ1WTGCTBG2": ("en_CA", "fr_CA"),
+    "A1AM78C64UM0Y8": ("es_MX",),
+    "A2Q3Y263D00KWC": ("pt_BR",),
+    "A28R8C7NBKEWEA": ("en_IE",),
+    "A1RKKUPIHCS9HS": ("es_ES",),
+    "A1F83G8C2ARO7P": ("en_GB",),
+    "A13V1IB3VIYZZH": ("fr_FR",),
+    "AMEN7PMS3EDWL": ("fr_BE", "nl_BE"),
+    "A1805IZSGTT6HS": ("nl_NL",),
+    "A1PA6795UKMFR9": ("de_DE",),
+    "APJ6JRA9NG5V4": ("it_IT",),
+    "A2NODRKZP88ZB9": ("sv_SE",),
+    "AE08WJ6YKNBMC": ("en_ZA",),
+    "A1C3SOZRARQ6R3": ("pl_PL",),
+    "ARBP9OOSHTCHU": ("en_AE", "ar_AE"),
+    "A33AVAJ2PDY3EV": ("tr_TR",),
+    "A17E79C6D8DWNP": ("en_AE", "ar_AE"),
+    "A2VIGQ35RCS4UG": ("en_AE", "ar_AE"),
+    "A21TJRUUN4KGV": ("en_IN", "hi_IN"),
+    "A19VAU5U5O7RUS": ("en_SG",),
+    "A39IBJ37TRP1C6": ("en_AU",),
+    "A1VC38T7YXB528": ("ja_JP",),
+}
+
 
 def get_region(code: str) -> Region:
     try:

@@ -135,6 +135,41 @@ def test_reference_to_an_undeclared_column(tmp_path: Path) -> None:
     assert "did you mean 'title'" in message
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "key", "expected"),
+    [
+        # a Canadian price in US dollars, or German labels on amazon.com, must never be built
+        (
+            "language_tag: en_CA\n    currency: CAD",
+            "language_tag: en_CA\n    currency: USD",
+            "marketplaces.A2EUQ1WTGCTBG2.currency",
+            "currency USD is not the currency of marketplace A2EUQ1WTGCTBG2 (CA): it sells in CAD",
+        ),
+        (
+            "language_tag: en_US\n    currency: USD",
+            "language_tag: de_DE\n    currency: USD",
+            "marketplaces.ATVPDKIKX0DER.language_tag",
+            "language de_DE is not a language of marketplace ATVPDKIKX0DER (US): one of en_US, es_US",
+        ),
+    ],
+    ids=["currency", "language"],
+)
+def test_currency_and_language_must_fit_the_marketplace(
+    tmp_path: Path, old: str, new: str, key: str, expected: str
+) -> None:
+    path = broken(tmp_path, old, new)
+    _, line, found_key, message = only_problem(path)
+    assert found_key == key and message == expected
+    assert line is not None
+
+
+def test_a_second_language_of_the_marketplace_is_fine(tmp_path: Path) -> None:
+    path = broken(
+        tmp_path, "language_tag: en_CA\n    currency: CAD", "language_tag: fr_CA\n    currency: CAD"
+    )
+    assert load_mapping(path).settings("A2EUQ1WTGCTBG2").language_tag == "fr_CA"
+
+
 def test_undeclared_column_in_a_list_of_columns_and_a_template(tmp_path: Path) -> None:
     text = SHIRT_TEXT.replace(
         'value: {transform: list, column: bullets, separator: "|"}',
