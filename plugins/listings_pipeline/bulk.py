@@ -1,4 +1,4 @@
-"""The bulk path's steps (DESIGN.md, "The bulk path, step by step"), one function per DAG task.
+"""The bulk path's steps (docs/architecture.md, "The bulk path"), one function per DAG task.
 
 Each function takes and returns plain JSON-able dicts (they travel between tasks as XCom and hold
 no secret), reads its inputs from and writes its outputs to run-scoped files under

@@ -1,4 +1,4 @@
-"""The per-SKU path (DESIGN.md, "The per-SKU path"): small change sets through the Listings Items API.
+"""Small change sets through the Listings Items API (docs/architecture.md, "The per-SKU path").
 
 Used by the ``listings_hotfix`` DAG (an operator's form), and meant for the router and the
 dead-letter replay later. The steps, one function per DAG task:

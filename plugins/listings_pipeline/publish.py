@@ -1,6 +1,6 @@
 """Submit feed documents exactly once: ``SubmitFeedOperator`` backed by the ``publish_attempts`` ledger.
 
-DESIGN.md step 6: the attempt is written *before* Amazon is called, keyed by seller, marketplaces and
+docs/architecture.md, "The bulk path", step 6: the attempt is written *before* Amazon is called, keyed by seller, marketplaces and
 the document's hash. A retried or resumed task finds the row and continues from its state:
 
 * ``feed_created`` or later: the feed exists; wait for it (or read its outcome), never create another;

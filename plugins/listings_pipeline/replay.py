@@ -1,4 +1,4 @@
-"""Dead-letter replay (DESIGN.md, "The per-SKU path": "A ``dead_letter_replay`` DAG re-drives them").
+"""Dead-letter replay (docs/architecture.md, "The per-SKU path", dead_letter_replay).
 
 An operator picks dead letters by seller, code, SKU or creation date (:class:`ReplayRequest`), and
 one of three actions is applied to each, every state change recorded in ``dead_letter_events`` with

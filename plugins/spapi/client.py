@@ -9,7 +9,7 @@ Retries: 429, 5xx, timeouts and connection errors are retried with full-jitter e
 (tenacity's ``wait_random_exponential``) that never waits less than Amazon's ``Retry-After``, bounded by
 ``max_attempts`` and ``max_retry_seconds``. Other 4xx are not retried. Calls that create things Amazon
 acts on (createFeed) are not retried after a read timeout or a 500, because Amazon may have acted on
-them; the caller's ledger decides (see DESIGN.md, step 6). Creating calls in :data:`SAFE_TO_REPEAT`
+them; the caller's ledger decides (docs/architecture.md, "The bulk path", step 6). Creating calls in :data:`SAFE_TO_REPEAT`
 (createFeedDocument) are retried like reads: a duplicate is an unused upload slot, not a submission.
 
 Usage without Airflow::

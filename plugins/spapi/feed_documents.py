@@ -1,6 +1,6 @@
 """Build ``JSON_LISTINGS_FEED`` documents at scale, and read their processing reports fast.
 
-Pipeline steps 5 (build) and 8 (parse) of DESIGN.md. No Airflow, no pandas: plain dicts and orjson
+Steps 5 (build) and 8 (parse) of docs/architecture.md, "The bulk path". No Airflow, no pandas: plain dicts and orjson
 in the hot paths, so a million SKUs build in seconds with bounded memory.
 
 Building (:func:`build_feed_documents`)
@@ -80,7 +80,7 @@ __all__ = [
     "validate_document",
 ]
 
-#: Amazon's guidance for a feed file: below 10 MiB (SPAPI-FACTS.md section 3).
+#: Amazon's guidance for a feed file: below 10 MiB (docs/spapi-facts.md §7.4).
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 _SORT = orjson.OPT_SORT_KEYS

@@ -1,6 +1,6 @@
 """Feeds API 2021-06-30: one function per operation, each returning a :class:`Call`.
 
-Pure: nothing here does I/O. The JSON_LISTINGS_FEED flow (SPAPI-FACTS.md section 3)::
+Pure: nothing here does I/O. The JSON_LISTINGS_FEED flow (docs/spapi-facts.md §6)::
 
     doc = client.call(feeds.create_feed_document("application/json"))              # 201
     client.call(feeds.upload_feed_document(doc.url, feed.to_json_bytes(), "application/json"))

@@ -1,7 +1,7 @@
 """Validate listing attributes against Amazon product-type schemas, offline.
 
 Product-type schemas (``getDefinitionsProductType`` downloads, or our own files in the same format)
-are JSON Schema draft 2019-09 with Amazon's vocabulary (SPAPI-FACTS.md section 5): their ``$schema``
+are JSON Schema draft 2019-09 with Amazon's vocabulary (docs/spapi-facts.md §9): their ``$schema``
 is ``https://schemas.amazon.com/selling-partners/definitions/product-types/meta-schema/v1``, which
 cannot be fetched, and four keywords a standard validator ignores:
 

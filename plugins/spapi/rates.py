@@ -1,6 +1,6 @@
 """Amazon's documented rate and burst for every operation this client calls.
 
-Each figure is the lower of two sources (SPAPI-FACTS.md section 0.1): the operation's description
+Each figure is the lower of two sources (docs/spapi-facts.md §1): the operation's description
 in Amazon's model and the official SDK's ``rate-limits.yml``. They disagree for getListingsItem,
 putListingsItem and both Product Type Definitions operations (burst 10 vs 5); we take 5, because
 exceeding the real limit costs a 429 and a backoff while staying under it costs almost nothing.

@@ -1,4 +1,4 @@
-"""SP-API regions, their hosts and marketplaces (SPAPI-FACTS.md section 1).
+"""SP-API regions, their hosts and marketplaces (docs/spapi-facts.md §2).
 
 Marketplaces are keyed by Amazon's id, not the country code: Amazon's own docs write the UK
 as both ``UK`` and ``GB``.

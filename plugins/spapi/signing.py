@@ -1,7 +1,7 @@
 """Optional AWS Signature Version 4 for SP-API requests, signed with botocore.
 
 Why this is optional: since 2023-10-02 SP-API no longer requires IAM or SigV4, and Amazon ignores a
-signature when one is present (SPAPI-FACTS.md section 1). Some sellers' setups still sign (an IAM
+signature when one is present (docs/spapi-facts.md §4). Some sellers' setups still sign (an IAM
 user or role registered with the application long ago, or a policy that says so), so the client can
 opt in per connection; it is off by default. Because Amazon does not check, a wrong signature would
 never show up in production: ``tests/unit/spapi/test_signing.py`` checks this module against an

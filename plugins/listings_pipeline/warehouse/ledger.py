@@ -1,6 +1,6 @@
 """The publish ledger (``publish_attempts``): record a feed document *before* Amazon sees it.
 
-DESIGN.md, bulk path step 6. Each document gets one row, keyed by :func:`idempotency_key` of
+docs/architecture.md, "The bulk path", step 6. Each document gets one row, keyed by :func:`idempotency_key` of
 (seller, marketplaces, document hash), written before createFeedDocument. A retried or resumed task
 calls :func:`record_attempt` again, gets the same row back, and reads ``state`` / ``feed_id`` to
 decide what is left to do; it never creates a second feed for the same document.

@@ -1,6 +1,6 @@
 """Listing lifecycle (and dead-letter) state transitions, each one recorded with its time and cause.
 
-DESIGN.md, "Warehouse": ``draft`` (seen in the catalog) -> ``quarantined`` | ``ready`` (validated,
+docs/architecture.md, "Listing lifecycle": ``draft`` (seen in the catalog) -> ``quarantined`` | ``ready`` (validated,
 changed) -> ``submitted`` (feed or Listings API) -> ``accepted`` | ``invalid`` | ``dead_lettered``;
 later notifications or reconciliation mark it ``live``. :data:`TRANSITIONS` is the whole table;
 anything else raises :class:`IllegalTransitionError` and writes nothing.

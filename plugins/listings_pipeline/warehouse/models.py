@@ -1,4 +1,4 @@
-"""The warehouse schema as typed SQLAlchemy 2 ORM models (DESIGN.md, "Warehouse").
+"""The warehouse schema as typed SQLAlchemy 2 ORM models (docs/architecture.md, "The warehouse").
 
 One :class:`Base`, one :class:`~sqlalchemy.MetaData` with a naming convention (so Alembic sees
 stable constraint names) and a ``type_annotation_map``: ``datetime`` is a timezone-aware timestamp
@@ -132,7 +132,7 @@ class Base(DeclarativeBase):
 
 
 class ListingStatus(StrEnum):
-    """A listing's lifecycle (DESIGN.md, "Warehouse"); transitions live in ``lifecycle.py``."""
+    """A listing's lifecycle (docs/architecture.md, "Listing lifecycle"); transitions live in ``lifecycle.py``."""
 
     DRAFT = "draft"
     QUARANTINED = "quarantined"
@@ -531,7 +531,7 @@ class ApiCall(Base):
 
 
 class RunSummary(Base):
-    """A DAG run's figures per seller and marketplace (DESIGN.md, bulk path step 9)."""
+    """A DAG run's figures per seller and marketplace (docs/architecture.md, "The bulk path", step 9)."""
 
     __tablename__ = "run_summaries"
     __table_args__ = (

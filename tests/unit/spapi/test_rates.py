@@ -1,6 +1,6 @@
 """``spapi.rates`` against Amazon's own sources, re-derived from include/spapi-models.
 
-Two sources state each operation's limit and they disagree for a few (SPAPI-FACTS.md 0.1): the
+Two sources state each operation's limit and they disagree for a few (docs/spapi-facts.md §1): the
 model's operation description (a markdown table) and the SDK's ``rate-limits.yml``. Our table must
 hold the lower rate and the lower burst of the two, so that a model update that tightens a limit
 fails here instead of turning into 429s in production.
@@ -103,7 +103,7 @@ def test_the_sources_disagree_where_the_facts_say(
     model_limits: dict[str, list[tuple[str, Limit]]],
     sdk_limits: dict[str, list[tuple[str, Limit]]],
 ) -> None:
-    """SPAPI-FACTS.md 0.1: burst 10 in the model vs 5 in the SDK. If this changes, re-read both."""
+    """docs/spapi-facts.md §1: burst 10 in the model vs 5 in the SDK. If this changes, re-read both."""
     disagree = {op for op in OPERATION_LIMITS if model_limits[op][0][1].burst != sdk_limits[op][0][1].burst}
     assert disagree == {
         "getListingsItem",

@@ -1,6 +1,6 @@
 """SigV4 signing, checked against an independent implementation of the AWS specification.
 
-Amazon ignores SP-API signatures (SPAPI-FACTS.md section 1), so production would never reveal a
+Amazon ignores SP-API signatures (docs/spapi-facts.md §4), so production would never reveal a
 wrong one. The reference below is written from the spec with hashlib/hmac only, and is itself
 proven on AWS's published Signature Version 4 test-suite vectors before it is trusted.
 """
