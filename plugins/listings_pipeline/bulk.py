@@ -952,6 +952,7 @@ def _apply_report(
     key = {"seller_id": seller_id, "marketplace_id": marketplace_id}
     moves: dict[str, list[dict[str, Any]]] = {"accepted": [], "invalid": [], "ready": [], "deleted": []}
     letters: list[tuple[str, str, str | None]] = []
+    retry_reasons: dict[str, tuple[str, str]] = {}
     results = []
     with session_scope(engine) as session:
         operations = {
@@ -974,6 +975,11 @@ def _apply_report(
             )
         elif status == "unprocessed" or (errors and all(i["code"] in RETRYABLE_REPORT_CODES for i in errors)):
             moves["ready"].append({**key, "sku": sku})
+            retry_reasons[sku] = (
+                (errors[0]["code"], f"{errors[0]['code']}: {errors[0]['message']}")
+                if errors
+                else ("UNPROCESSED", "the report left the message unprocessed")
+            )
         else:
             moves["invalid"].append({**key, "sku": sku, "last_submission_id": f"feed:{feed_id}"})
             code = errors[0]["code"] if errors else None
@@ -990,6 +996,14 @@ def _apply_report(
         )
     issues = _issue_rows(list(report.issue_rows()), document, feed_id)
     with session_scope(engine) as session:
+        # a "try again" that never stops is a silent drop: after max_feed_attempts, a person decides
+        tried = _feed_retries(session, seller_id, marketplace_id, list(retry_reasons))
+        exhausted = {sku for sku in retry_reasons if tried.get(sku, 0) + 1 >= config.max_feed_attempts}
+        if exhausted:
+            moves["ready"] = [m for m in moves["ready"] if m["sku"] not in exhausted]
+            for sku in sorted(exhausted):
+                code, text = retry_reasons[sku]
+                letters.append((sku, f"{text} (after {tried.get(sku, 0) + 1} feeds)", code))
         for status, rows in moves.items():
             if rows:
                 lifecycle.transition_many(
@@ -1057,6 +1071,28 @@ def _apply_report(
         "warnings": report.counts.get("warning", 0),
         "mismatches": len(report.mismatches) + len(report.unknown_message_issues),
     }
+
+
+def _feed_retries(session: Any, seller_id: str, marketplace_id: str, skus: list[str]) -> dict[str, int]:
+    """How many feeds already sent each SKU back to ``ready`` since its payload last changed."""
+    if not skus:
+        return {}
+    since = func.coalesce(Listing.payload_changed_at, Listing.created_at)
+    rows = session.execute(
+        select(Listing.sku, func.count(ListingEvent.id))
+        .join(ListingEvent, ListingEvent.listing_id == Listing.id)
+        .where(
+            Listing.seller_id == seller_id,
+            Listing.marketplace_id == marketplace_id,
+            Listing.sku.in_(skus),
+            ListingEvent.from_status == L.SUBMITTED,
+            ListingEvent.to_status == L.READY,
+            ListingEvent.cause.startswith("feed:"),
+            ListingEvent.at >= since,
+        )
+        .group_by(Listing.sku)
+    )
+    return {sku: int(n) for sku, n in rows}
 
 
 def _resolve_replayed_letters(
