@@ -204,16 +204,21 @@ def extract(branch: dict[str, Any], run_id: str) -> dict[str, Any]:
         scope=scope,
     )
     branch = {**branch, "run_id": run_id, "snapshot": snapshot.model_dump(mode="json")}
+    rules: dict[str, int] = {}
     if snapshot.rejected_rows and snapshot.rejected_path:
+        rejected = list(read_jsonl(Path(snapshot.rejected_path)))
+        for record in rejected:
+            rules[record["rule"]] = rules.get(record["rule"], 0) + 1
         engine = make_engine(warehouse_url(config.warehouse_conn_id))
         try:
-            _quarantine(engine, branch, list(read_jsonl(Path(snapshot.rejected_path))), "extract")
+            _quarantine(engine, branch, rejected, "extract")
         finally:
             engine.dispose()
     return {
         **branch,
         "extracted": snapshot.row_count + snapshot.rejected_rows,
         "quarantined": snapshot.rejected_rows,
+        "extract_rules": rules,
     }
 
 
@@ -314,8 +319,10 @@ def validate(branch: dict[str, Any]) -> dict[str, Any]:
         _quarantine(engine, branch, outcome.quarantined, "validation")
     finally:
         engine.dispose()
-    # Quarantined rows are recorded first, so a run that stops here still says why.
-    check_threshold(outcome, config.max_failing_share)
+    # Quarantined rows are recorded first, so a run that stops here still says why. Rows the
+    # extract could not read or place count against the threshold too: one bad record must not
+    # block a catalog, but a catalog of bad records must not go through.
+    check_threshold(outcome, config.max_failing_share, unreadable=branch.get("extract_rules") or {})
     return {
         **branch,
         "catalog_rows": len(frame),

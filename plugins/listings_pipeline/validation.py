@@ -238,6 +238,13 @@ def _escaped(text: str) -> str:
     )
 
 
+def _storable(text: str | None) -> str | None:
+    """A key cell (SKU, marketplace, product type) as the warehouse can hold it: PostgreSQL refuses
+    NUL in text, and one such cell would fail the insert of every quarantine record of the branch.
+    Only NUL is escaped, so that any other SKU still names the listing it is."""
+    return text.replace("\x00", "\\x00") if text and "\x00" in text else text
+
+
 def _redacted(text: str) -> str:
     """A URL's user name and password as ``***``: the quarantine table and Data Docs are read by
     people who must not learn them."""
@@ -1462,14 +1469,24 @@ class ValidationOutcome:
         }
 
 
-def check_threshold(outcome: ValidationOutcome, max_failing_share: float) -> None:
-    """Raise :class:`ValidationThresholdError` when more than ``max_failing_share`` of rows failed."""
+def check_threshold(
+    outcome: ValidationOutcome, max_failing_share: float, *, unreadable: Mapping[str, int] | None = None
+) -> None:
+    """Raise :class:`ValidationThresholdError` when more than ``max_failing_share`` of rows failed.
+
+    :param unreadable: rows quarantined before validation (the extract's, by rule): they failed
+        too, so they count in the share, and the catalog they came from is the same one.
+    """
     if not 0 <= max_failing_share <= 1:
         raise ValueError(f"max_failing_share must be between 0 and 1, not {max_failing_share}")
-    if outcome.failing_share > max_failing_share:
-        top = ", ".join(f"{rule} ({count})" for rule, count in Counter(outcome.rule_counts).most_common(5))
+    earlier = sum((unreadable or {}).values())
+    failing, total = outcome.failing_rows + earlier, outcome.total_rows + earlier
+    share = failing / total if total else 0.0
+    if share > max_failing_share:
+        counts = Counter(outcome.rule_counts) + Counter(unreadable or {})
+        top = ", ".join(f"{rule} ({count})" for rule, count in counts.most_common(5))
         raise ValidationThresholdError(
-            f"{outcome.failing_share:.1%} of catalog rows ({outcome.failing_rows} of {outcome.total_rows}) "
+            f"{share:.1%} of catalog rows ({failing} of {total}) could not be read or "
             f"failed validation, more than the configured threshold of {max_failing_share:.1%}; "
             f"most frequent rules: {top}. The failing rows are in the quarantine table."
         )
@@ -1642,6 +1659,7 @@ def validate_frame(
         row = frame.iloc[position]
         sku = _cell_text(row["sku"]) if "sku" in frame.columns else None
         marketplace = _cell_text(row["marketplace_id"]) if "marketplace_id" in frame.columns else None
+        key_sku = _storable(sku)
         source_file = _cell_text(row[SOURCE_FILE_COLUMN]) if SOURCE_FILE_COLUMN in frame.columns else None
         line = _line_number(row[SOURCE_ROW_COLUMN]) if SOURCE_ROW_COLUMN in frame.columns else None
         text = _cell_text(value)
@@ -1650,16 +1668,18 @@ def validate_frame(
             (
                 position,
                 {
-                    "sku": sku,
-                    "marketplace_id": marketplace,
-                    "product_type": product_type,
+                    "sku": key_sku,
+                    "marketplace_id": _storable(marketplace),
+                    "product_type": _storable(product_type),
                     "column_name": column,
                     "value": _preview(shown),
                     "rule": rule,
-                    "reason": _redacted(
-                        (f"line {line}, " if line is not None else "")
-                        + (f"SKU {sku!r}" if sku else "row without SKU")
-                        + f", column {column!r}: {reason}"
+                    "reason": _escaped(
+                        _redacted(
+                            (f"line {line}, " if line is not None else "")
+                            + (f"SKU {sku!r}" if sku else "row without SKU")
+                            + f", column {column!r}: {reason}"
+                        )
                     ),
                     "source_file": source_file,
                     "source_line": line,

@@ -173,12 +173,24 @@ def test_threshold(outcome: ValidationOutcome) -> None:
         check_threshold(outcome, 0.01)
     message = str(info.value)
     assert (
-        f"{outcome.failing_share:.1%} of catalog rows ({outcome.failing_rows} of {outcome.total_rows})"
+        f"{outcome.failing_share:.1%} of catalog rows ({outcome.failing_rows} of {outcome.total_rows}) could not"
         in message
     )
     assert "threshold of 1.0%" in message and "expect_compound_columns_to_be_unique (2)" in message
     with pytest.raises(ValueError, match="between 0 and 1"):
         check_threshold(outcome, 20)
+
+
+def test_rows_the_extract_could_not_read_count_against_the_threshold(outcome: ValidationOutcome) -> None:
+    """One unreadable record must not block a catalog; a catalog of them must not go through."""
+    share = outcome.failing_share
+    check_threshold(outcome, share, unreadable={"extract.encoding": 0})
+    unreadable = outcome.total_rows  # as many unreadable records as readable rows: about half failed
+    with pytest.raises(ValidationThresholdError) as info:
+        check_threshold(outcome, 0.4, unreadable={"extract.malformed_record": unreadable})
+    failing, total = outcome.failing_rows + unreadable, outcome.total_rows + unreadable
+    assert f"({failing} of {total}) could not be read or failed validation" in str(info.value)
+    assert f"extract.malformed_record ({unreadable})" in str(info.value)
 
 
 # --- Data Docs and progress bars ---------------------------------------------------------------------
