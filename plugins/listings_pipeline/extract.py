@@ -382,10 +382,11 @@ class RejectedRecord(BaseModel):
     :param source_file: as ``_source_file`` names it (path, ``s3://`` URI or ``sql:<conn_id>``).
     :param source_line: for CSV the 1-based line on which the record starts; for Parquet and SQL the
         1-based row number.
-    :param sku: the stripped ``sku`` cell when the record could be read that far, else None.
+    :param sku: the stripped ``sku`` cell when the record could be read that far, else None; invalid
+        bytes and NUL appear as ``\\xNN`` escapes.
     :param column_name: the column at fault, None when the fault lies outside the header's columns.
-    :param value: the offending value, at most :data:`VALUE_PREVIEW` characters; invalid bytes appear
-        as ``\\xNN`` escapes.
+    :param value: the offending value, at most :data:`VALUE_PREVIEW` characters; invalid bytes and
+        NUL appear as ``\\xNN`` escapes.
     :param reason: for a person: the line, the SKU (or "row without SKU"), the column and what is wrong.
     """
 
@@ -718,7 +719,11 @@ class _Chunk:
 
 
 def _printable(text: str) -> str:
-    """Undecodable bytes as ``\\xNN`` escapes: JSON (and a person) cannot take lone surrogates."""
+    """Undecodable bytes as ``\\xNN`` escapes: JSON (and a person) cannot take lone surrogates; and
+    NUL as ``\\x00``: PostgreSQL refuses it in text, and one such cell would fail the insert of every
+    rejected record of the file, and with it the branch."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
     if _BAD_BYTES.search(text) is None:
         return text
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -44,6 +44,7 @@ from listings_pipeline.mapping import (
     ProductTypeMapping,
     TemplateSpec,
     UnitSpec,
+    iter_leaves,
 )
 
 __all__ = [
@@ -153,6 +154,13 @@ class MessageIssue:
         value: Any = None,
         column: str | None = None,
     ) -> dict[str, Any]:
+        reason = str(self)
+        if column and column != self.attribute:
+            # the operator fixes the seller's file, whose columns are not Amazon's attribute names
+            where = (
+                f"attribute {self.attribute!r}, column {column!r}" if self.attribute else f"column {column!r}"
+            )
+            reason = f"SKU {self.sku!r}, {where}: {self.reason} [{self.code}]"
         return {
             "sku": self.sku,
             "marketplace_id": marketplace_id,
@@ -160,7 +168,7 @@ class MessageIssue:
             "column_name": column or self.attribute,
             "value": _preview(value),
             "rule": f"product_type_schema.{self.code}",
-            "reason": str(self),
+            "reason": reason,
         }
 
 
@@ -586,8 +594,23 @@ class MappingResult:
         return counts
 
 
-def _source_columns(mapping: ProductTypeMapping, attribute: str | None) -> list[str]:
-    return mapping.referenced_columns(attribute) if attribute else []
+def _source_columns(mapping: ProductTypeMapping, attribute: str | None, marketplace_id: str) -> list[str]:
+    """The catalog columns an attribute is built from in this marketplace (an override, such as the
+    EAN sent instead of the UPC in Germany, replaces the base attribute's columns)."""
+    if not attribute:
+        return []
+    try:
+        spec = mapping.attributes_for(marketplace_id).get(attribute)
+    except KeyError:
+        spec = None
+    if spec is None:
+        return mapping.referenced_columns(attribute)
+    seen: dict[str, None] = {}
+    for _, top in spec.specs():
+        for _, leaf in iter_leaves(top):
+            for column in leaf.columns():
+                seen.setdefault(column, None)
+    return list(seen)
 
 
 def map_rows(
@@ -665,7 +688,7 @@ def _map_row(
         errors = [i for i in check_against_schema(message, schemas) if i.severity == "ERROR"]
         if errors:
             for issue in errors:
-                columns = _source_columns(mapping, issue.attribute)
+                columns = _source_columns(mapping, issue.attribute, marketplace_id)
                 column = columns[0] if len(columns) == 1 else None
                 value = row.get(column) if column else None
                 result.quarantined.append(
