@@ -52,8 +52,12 @@ class Warehouse:
             branch = f"{s.seller_id}/{s.marketplace_id}"
             sent = s.planned - s.deleted
             assert s.extracted == s.quarantined + sent + s.unchanged + s.skipped, (branch, s)
-            assert sum((s.skipped_reasons or {}).values()) == s.skipped, (branch, s.skipped_reasons)
-            assert sum((s.withheld_reasons or {}).values()) == s.deletes_withheld, (branch, s)
+            skipped, withheld = (
+                json.loads(v) if isinstance(v, str) else (v or {})  # SQLite returns JSON as text
+                for v in (s.skipped_reasons, s.withheld_reasons)
+            )
+            assert sum(skipped.values()) == s.skipped, (branch, skipped)
+            assert sum(withheld.values()) == s.deletes_withheld, (branch, withheld)
             assert s.quarantined_skus <= s.quarantined, branch
             stored = self.scalar(
                 "select count(distinct sku) from quarantine where run_id = :run and seller_id = :s"
