@@ -247,7 +247,8 @@ class DecimalSpec(_Leaf):
 
 
 class PriceSpec(_Leaf):
-    """An amount in the marketplace's currency (see the ``currency`` transform), rounded to ``places``."""
+    """An amount in the marketplace's currency (see the ``currency`` transform) with at most
+    ``places`` decimals: a price is never rounded, a row with more decimals is quarantined."""
 
     transform: Literal["price"]
     column: str

@@ -321,6 +321,15 @@ def _leaf(ctx: _Context, spec: Any) -> Any:
         if isinstance(text, _Empty):
             return EMPTY
         number = _number(ctx, spec.column, text)
+        cents = Decimal(1).scaleb(-spec.places) if isinstance(spec, PriceSpec) else None
+        if cents is not None and abs(number - number.quantize(cents)) > cents.scaleb(-6):
+            # A price is what the customer pays: rounding 17.999 to 18.00 would change it unasked.
+            # A spreadsheet's binary noise (16.990000000001) is not a different price.
+            raise ctx.fail(
+                f"price {text} has more than {spec.places} decimal places; write the amount to charge",
+                spec.column,
+                text,
+            )
         if isinstance(spec, DecimalSpec) and spec.multiply is not None:
             number *= Decimal(str(spec.multiply))
         return _json_number(number, spec.places)

@@ -218,6 +218,23 @@ def test_price_boolean_integer(mappings: dict[str, ProductTypeMapping]) -> None:
     assert values(message, "number_of_wheels")[0]["value"] == 4
 
 
+@pytest.mark.parametrize("price", ["17.999", "0.001", "129.505"])
+def test_a_price_is_never_rounded(mappings: dict[str, ProductTypeMapping], price: str) -> None:
+    r = dict(row("TT-01-CABIN-" + row_color("TT-01-CABIN-")), price=price)
+    with pytest.raises(TransformError) as info:
+        row_to_message(r, mappings["LUGGAGE"], US)
+    assert info.value.column == "price" and info.value.value == price
+    assert "more than 2 decimal places" in str(info.value)
+
+
+def test_a_spreadsheet_float_artifact_is_the_price_it_stands_for(
+    mappings: dict[str, ProductTypeMapping],
+) -> None:
+    r = dict(row("TT-01-CABIN-" + row_color("TT-01-CABIN-")), price="16.990000000001")
+    message = row_to_message(r, mappings["LUGGAGE"], US)
+    assert values(message, "purchasable_offer")[0]["our_price"] == [{"schedule": [{"value_with_tax": 16.99}]}]
+
+
 def test_typed_values_from_parquet_or_sql(
     mappings: dict[str, ProductTypeMapping], schemas: ProductTypeSchemas
 ) -> None:

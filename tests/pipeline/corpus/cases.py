@@ -808,6 +808,13 @@ CASES: list[Case] = [
         ("price_with_currency", DE_HP, {"price": "119.99 EUR"}, (_e(REGEX, "price"),)),
         ("price_too_high", CA_LUG, {"price": "10000.01"}, (_e(BETWEEN, "price", says="above the maximum"),)),
         ("price_nan", US_WIRED, {"price": "NaN"}, (_e(REGEX, "price"), _e(CP + "placeholders", "price"))),
+        # never rounded to a price the seller did not write (a float artifact is a good row, below)
+        (
+            "price_three_decimals",
+            CA_SHIRT,
+            {"price": "24.999"},
+            (_e("mapping", "price", says="decimal places"),),
+        ),
     ),
     *_cases(
         K.QUANTITY,
