@@ -2,8 +2,10 @@
 
 The gate runs, in order: injected latency and dropped connections, the access token
 (``x-amz-access-token``), optional SigV4, the seller in the path, injected 5xx and 429s, and the
-operation's token bucket. Answers carry ``x-amzn-RequestId`` always and ``x-amzn-RateLimit-Limit``
-on 2xx/400/404 only (never on 403/429/5xx), as Amazon documents.
+operation's token bucket. A call it admits is carried out; an injected ``late_answer`` or
+``drop_answer`` then holds back or loses its answer (:class:`RequestIdMiddleware`). Answers carry
+``x-amzn-RequestId`` always and ``x-amzn-RateLimit-Limit`` on 2xx/400/404 only (never on
+403/429/5xx), as Amazon documents.
 """
 
 from __future__ import annotations
@@ -89,12 +91,17 @@ def request_id(request: Request) -> str:
     return rid
 
 
+ANSWER_FAULT = "answer_fault"  # request state: (kind, seconds) of a late_answer or drop_answer
+
+
 class RequestIdMiddleware:
     """Gives every answer an ``x-amzn-RequestId``; turns :class:`DroppedConnection` into a cut line.
 
     A dropped connection starts the response and then raises: uvicorn then closes the socket without
     sending a complete answer (the client sees a protocol/connection error); an in-process ASGI
-    transport raises the exception in the test.
+    transport raises the exception in the test. A call the gate marked with an answer fault has
+    been carried out by the time its answer starts: that answer is then held back ``seconds``
+    (``late_answer``) or replaced by a cut line (``drop_answer``).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -111,6 +118,11 @@ class RequestIdMiddleware:
         async def send_with_id(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
+                fault = scope["state"].get(ANSWER_FAULT)
+                if fault is not None and fault[0] == "drop_answer":
+                    raise DroppedConnection("answer")
+                if fault is not None and fault[1] > 0:
+                    await asyncio.sleep(fault[1])
                 started = True
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == b"x-amzn-requestid" for k, _ in headers):
@@ -268,6 +280,9 @@ async def gate(sandbox: Sandbox, request: Request, operation: str, path_seller_i
         raise refuse(ApiError(429, **QUOTA_EXCEEDED), seller_id, throttled=True, fault="throttle")
     if not sandbox.limiter.acquire(operation, seller_id):
         raise refuse(ApiError(429, **QUOTA_EXCEEDED), seller_id, throttled=True)
+    answer = faults.draw("drop_answer", operation) or faults.draw("late_answer", operation)
+    if answer is not None:  # the call goes ahead; only its answer is lost or late
+        setattr(request.state, ANSWER_FAULT, (answer.kind, answer.seconds))
     return Call(sandbox, request, operation, seller_id, seller["region"], rid)
 
 

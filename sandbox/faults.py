@@ -9,11 +9,18 @@ set), from ``Settings.faults``, or cleared with ``DELETE /_sandbox/faults``. A r
     {"kind": "error", "status": 400, "operation": "patchListingsItem", "count": 1}  # InvalidInput
     {"kind": "latency", "seconds": 0.5, "operation": "*"}                # added before answering
     {"kind": "drop", "operation": "getFeed", "count": 1}                 # close without an answer
+    {"kind": "late_answer", "seconds": 3, "operation": "createFeed"}     # carried out, answered late
+    {"kind": "drop_answer", "operation": "createFeed", "count": 1}       # carried out, answer never sent
     {"kind": "token_expiry", "seconds": 2}      # access tokens die 2 s after issue (expires_in still says 3600)
     {"kind": "feed_fatal", "count": 1}          # the next feed ends FATAL with an error report
     {"kind": "feed_cancelled", "count": 1}      # the next feed ends CANCELLED (no report)
     {"kind": "feed_stuck", "count": 1}          # the next feed stays IN_PROGRESS until the rule is cleared
     {"kind": "report_unknown_message_ids", "count": 1}  # the next report names messageIds not in the feed
+
+``latency`` and ``drop`` act before the call is looked at, so Amazon did nothing. ``late_answer`` and
+``drop_answer`` act on a call the gate admitted, after it was carried out: a client whose read
+timeout is shorter than ``seconds``, or whose line is cut, cannot tell that Amazon did act (a feed
+was created, a listing written), which is the case a non-idempotent call must survive.
 
 The LWA token endpoint (``POST /auth/o2/token``) is the operation ``lwaToken``, so that a test can
 simulate an LWA outage while SP-API stays up. It takes ``error`` (5xx only, answered in LWA's shape:
@@ -52,8 +59,10 @@ KINDS = {
     "feed_cancelled",
     "feed_stuck",
     "report_unknown_message_ids",
+    "late_answer",
+    "drop_answer",
 }
-CALL_KINDS = ("latency", "drop", "error", "throttle")
+CALL_KINDS = ("latency", "drop", "error", "throttle", "late_answer", "drop_answer")
 # Error faults answer as Amazon does (code, message): 5xx, or these client errors.
 CLIENT_ERRORS = {
     400: ("InvalidInput", "Invalid input."),
@@ -138,7 +147,7 @@ class Rule:
             out["remaining"] = max(0, self.count - self.fired)
         if self.kind == "error":
             out["status"] = self.status
-        if self.kind in ("latency", "token_expiry"):
+        if self.kind in ("latency", "token_expiry", "late_answer"):
             out["seconds"] = self.seconds
         if self.duration is not None:
             out["duration"] = self.duration
