@@ -250,7 +250,8 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
                     attempt.feed_id,
                 )
                 return
-            released = stale_feeds.release(session, attempt, release_cause(attempt.id), run_id)
+            attempt_id = attempt.id  # the row expires when the session commits
+            released = stale_feeds.release(session, attempt, release_cause(attempt_id), run_id)
             ledger.advance(
                 session,
                 attempt,
@@ -262,9 +263,9 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
             "the submit of document %s failed on its last try before any feed existed: publish "
             "attempt %d is failed and its %d SKUs are ready again (cause %s), so the next run sends them",
             document_hash[:12],
-            attempt.id,
+            attempt_id,
             count,
-            release_cause(attempt.id),
+            release_cause(attempt_id),
         )
 
     def _take_back(self, session: Session, attempt: PublishAttempt, run_id: str | None) -> None:
