@@ -897,6 +897,15 @@ def parse(outcome: dict[str, Any]) -> dict[str, Any]:
         "messages": len(skus),
     }
     try:
+        with session_scope(engine) as session:
+            applied = session.scalar(
+                select(FeedSubmission.applied_outcome).where(FeedSubmission.feed_id == feed_id)
+            )
+        if applied is not None:
+            # a retried task whose first try committed: applying the report again would move SKUs
+            # twice and add its issues twice
+            log.warning("feed %s: its outcome was already applied; not applying it again", feed_id)
+            return {**result, **applied}
         if status != "DONE":
             result.update(_requeue_all(engine, config, document, feed_id, status, skus))
             return result
@@ -1049,6 +1058,15 @@ def _apply_report(
             )
         if issues:
             session.execute(insert(ListingIssue), issues)
+        applied = {
+            "accepted": len(moves["accepted"]) + len(moves["deleted"]),
+            "invalid": len(moves["invalid"]),
+            "retry": len(moves["ready"]),
+            "dead_lettered": len(letters),
+            "issues": len(issues),
+            "warnings": report.counts.get("warning", 0),
+            "mismatches": len(report.mismatches) + len(report.unknown_message_issues),
+        }
         session.execute(
             update(FeedSubmission)
             .where(FeedSubmission.feed_id == feed_id)
@@ -1059,6 +1077,7 @@ def _apply_report(
                 messages_invalid=report.summary["messages_invalid"],
                 errors=report.summary["errors"],
                 warnings=report.summary["warnings"],
+                applied_outcome=applied,
             )
         )
     if report.mismatches or report.unknown_message_issues:
@@ -1069,15 +1088,7 @@ def _apply_report(
             len(report.mismatches),
             len(report.unknown_message_issues),
         )
-    return {
-        "accepted": len(moves["accepted"]) + len(moves["deleted"]),
-        "invalid": len(moves["invalid"]),
-        "retry": len(moves["ready"]),
-        "dead_lettered": len(letters),
-        "issues": len(issues),
-        "warnings": report.counts.get("warning", 0),
-        "mismatches": len(report.mismatches) + len(report.unknown_message_issues),
-    }
+    return applied
 
 
 def _feed_retries(session: Any, seller_id: str, marketplace_id: str, skus: list[str]) -> dict[str, int]:
@@ -1155,12 +1166,16 @@ def _requeue_all(
             run_id=run_id,
             to_status=L.DEAD_LETTERED if give_up else L.READY,
         )
-    return {
-        "accepted": 0,
-        "invalid": 0,
-        "retry": 0 if give_up else len(skus),
-        "dead_lettered": len(skus) if give_up else 0,
-    }
+        applied = {
+            "accepted": 0,
+            "invalid": 0,
+            "retry": 0 if give_up else len(skus),
+            "dead_lettered": len(skus) if give_up else 0,
+        }
+        session.execute(
+            update(FeedSubmission).where(FeedSubmission.feed_id == feed_id).values(applied_outcome=applied)
+        )
+    return applied
 
 
 # --- summary ---------------------------------------------------------------------------------------------

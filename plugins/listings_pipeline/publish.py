@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from sqlalchemy import select
 
 from listings_pipeline import stale_feeds
@@ -67,6 +67,14 @@ def release_cause(attempt_id: int) -> str:
 
 class AmbiguousSubmissionError(SpApiError):
     """More than one feed could be the one a crashed task created; a person must decide."""
+
+
+class ConcurrentSubmissionError(RuntimeError):
+    """Another try (a second run, or a zombie of this task) took the document to createFeed first.
+
+    This try must not call createFeed; its retry finds the other try's feed in the ledger and waits
+    for it instead.
+    """
 
 
 class LedgerSubmitFeedOperator(SubmitFeedOperator):
@@ -149,12 +157,23 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
             attempt = self._attempt(session, document_hash, context)
             state = AttemptState(attempt.state)
             finished_earlier = state in (AttemptState.DONE, AttemptState.FATAL) and attempt.run_id != run_id
+            superseded = self._release_if_moved_on(session, attempt, run_id) if finished_earlier else None
+        if superseded is not None:  # raised after the release committed
+            raise AirflowSkipException(superseded)
+        with session_scope(self.engine) as session:
+            attempt = self._attempt(session, document_hash, context)
+            state = AttemptState(attempt.state)
+            finished_earlier = state in (AttemptState.DONE, AttemptState.FATAL) and attempt.run_id != run_id
             if state in (AttemptState.CANCELLED, AttemptState.FAILED) or finished_earlier:
                 # Amazon is done with the old feed; this run planned the same document again
                 if state == AttemptState.FAILED:
                     self._take_back(session, attempt, run_id)
                 ledger.advance(session, attempt, AttemptState.RECORDED.value, run_id=run_id)
+                self._seen_document_id = None
                 return None
+            # the document id this try saw: before createFeed it must still be the ledger's (see
+            # before_create_feed), or another try got there first
+            self._seen_document_id = attempt.feed_document_id
             if attempt.feed_id is not None:
                 return attempt.feed_id
             if state != AttemptState.UPLOADED:
@@ -201,9 +220,28 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
         return candidates[0] if candidates else None
 
     def before_create_feed(self, context: Context, document_hash: str, feed_document_id: str) -> None:
+        """Claim the document for this try's createFeed, exclusively.
+
+        The ledger row is locked (``SELECT ... FOR UPDATE``; SQLite writers serialise on
+        ``BEGIN IMMEDIATE``) and must still hold the document id this try saw when it decided to
+        create: two runs of the same DAG, or a zombie try beside its retry, would otherwise both pass
+        the ledger check and both call createFeed.
+        """
+        seen = getattr(self, "_seen_document_id", None)
         with session_scope(self.engine) as session:
             attempt = self._attempt(session, document_hash, context)
-            ledger.advance(session, attempt, AttemptState.UPLOADED.value, feed_document_id=feed_document_id)
+            locked = session.get(PublishAttempt, attempt.id, with_for_update=True, populate_existing=True)
+            assert locked is not None  # _attempt just read it
+            if locked.feed_document_id != seen or locked.feed_id is not None:
+                # the other try may be creating the feed right now: never release its SKUs
+                self._try_creation = FeedCreation.MAYBE
+                raise ConcurrentSubmissionError(
+                    f"document {document_hash[:12]} (publish attempt {locked.id}) was taken to createFeed by "
+                    f"another try meanwhile (now {locked.state}, feed {locked.feed_id}); not creating a "
+                    "second feed: the retry waits for that one"
+                )
+            ledger.advance(session, locked, AttemptState.UPLOADED.value, feed_document_id=feed_document_id)
+        self._seen_document_id = feed_document_id
 
     def after_create_feed(self, context: Context, document_hash: str, feed_id: str) -> None:
         with session_scope(self.engine) as session:
@@ -266,6 +304,40 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
             attempt_id,
             count,
             release_cause(attempt_id),
+        )
+
+    def _release_if_moved_on(
+        self, session: Session, attempt: PublishAttempt, run_id: str | None
+    ) -> str | None:
+        """A document another run already sent, planned again by this run, goes again only while
+        this run's build still holds all its SKUs in flight.
+
+        That is the case when the earlier feed left them to retry (FATAL, retryable messages) and
+        this run planned them again. When two runs planned the same change at once, the other
+        run's feed has settled some or all of them meanwhile, and sending this document again could
+        undo a newer change: the SKUs still held go back to ``ready`` for the next plan, and this
+        submit is skipped.
+
+        :return: why the submit is skipped, or None when the document may go again.
+        """
+        skus = stale_feeds.document_skus(attempt.document_path)
+        if skus is None:
+            return None
+        held = {
+            marketplace_id: stale_feeds.held_by(
+                session, attempt.seller_id, marketplace_id, attempt.document_hash, skus
+            )
+            for marketplace_id in attempt.marketplace_ids
+        }
+        if all(len(mine) == len(skus) for mine in held.values()):
+            return None
+        cause = f"publish_attempt:{attempt.id}:superseded"
+        released = stale_feeds.release(session, attempt, cause, run_id, skus)
+        count = sum(len(v) for v in released.values())
+        return (
+            f"document {attempt.document_hash[:12]} was already sent by run {attempt.run_id} (feed "
+            f"{attempt.feed_id}, {attempt.state}), and its SKUs have moved on since; not sending it again. "
+            f"{count} SKU(s) it still held are ready for the next run (cause {cause})."
         )
 
     def _take_back(self, session: Session, attempt: PublishAttempt, run_id: str | None) -> None:

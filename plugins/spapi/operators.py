@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException, AirflowTaskTimeout
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, AirflowTaskTimeout
 
 from spapi import feeds
 from spapi.errors import FeedFatalError, LwaError, SpApiError, ThrottledError
@@ -196,6 +196,8 @@ class SubmitFeedOperator(BaseOperator):
         self._try_creation = FeedCreation.UNKNOWN
         try:
             return self._submit_and_wait(context)
+        except AirflowSkipException:
+            raise  # nothing to send: not a failed submit
         except (Exception, AirflowTaskTimeout) as error:
             if is_last_try(self, context, error):
                 try:

@@ -170,15 +170,6 @@ def test_a_wait_killed_for_good(bench: Bench, grace_passed: bool) -> None:
     assert [r.run_id for r in applied] == [run.run_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="defect: parse is not idempotent. A try that dies after its report's transaction "
-    "committed leaves a retry that applies the report again and fails on every try (the rejected "
-    "SKU's dead_lettered -> invalid is illegal), so the run fails at parse and writes no run summary "
-    "although nothing is missing; a retry that got through would add the report's issues to "
-    "listing_issues a second time",
-)
 def test_a_worker_killed_after_parse_committed_is_retried(
     bench: Bench, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -203,22 +194,12 @@ def test_a_worker_killed_after_parse_committed_is_retried(
 
 # ---- two runs at once ---------------------------------------------------------------------------------
 
-TWO_RUNS = (
-    "defect: a document is submitted twice when two runs of the DAG plan the same SKUs before either "
-    "builds (max_active_runs=1 keeps the scheduler from it, not a second deployment, a backfill or "
-    "a manual test run): both build the same document, and the ledger has one attempt for it. "
-)
+# Two runs of the DAG that plan the same SKUs before either builds (max_active_runs=1 keeps one
+# scheduler from it, not a second deployment, a backfill or a manual test run) build the same
+# document, and the ledger has one attempt for it: it must reach Amazon once.
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=TWO_RUNS + "After the first run's feed is DONE, the second run's submit re-arms the attempt "
-    "because it finished in another run (publish.find_submitted_feed), although that run's build moved "
-    "no SKU (they were submitted already) and the SKUs are accepted: the document goes again, and "
-    "could overwrite a newer one sent in between",
-)
 def test_two_runs_whose_tasks_interleave_send_the_document_once(pg_bench: Bench) -> None:
     """Both runs plan before either builds, so both build the same document; the first submits it
     and Amazon applies it; then the second run's submit must not send it again."""
@@ -236,14 +217,6 @@ def test_two_runs_whose_tasks_interleave_send_the_document_once(pg_bench: Bench)
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=TWO_RUNS + "Two submits of it at the same moment both find the attempt recorded, both upload "
-    "and both call createFeed: nothing between the ledger check and createFeed is exclusive (the "
-    "second after_create_feed then raises LedgerError, after Amazon created its feed). A zombie try "
-    "running beside its retry meets the same race.",
-)
 def test_two_runs_submitting_the_same_document_at_the_same_moment_send_it_once(pg_bench: Bench) -> None:
     bench = pg_bench
     a, b = Run(bench.new_run_id()), Run(bench.new_run_id())

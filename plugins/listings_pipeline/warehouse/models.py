@@ -376,6 +376,9 @@ class FeedSubmission(Base):
     messages_invalid: Mapped[int | None]
     errors: Mapped[int | None]
     warnings: Mapped[int | None]
+    # what parsing did with the outcome, written in the same transaction: a retried parse returns it
+    # instead of applying the report a second time
+    applied_outcome: Mapped[dict[str, Any] | None]
     updated_at: Mapped[updated_at]
 
 

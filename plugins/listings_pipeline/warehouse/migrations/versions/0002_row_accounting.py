@@ -10,7 +10,9 @@ file. ``run_summaries`` gains what is needed for every branch's rows to add up
 because they need nothing (``unchanged``) or must wait (``skipped``, with the reasons in
 ``skipped_reasons``), the deletions planned (``deleted``) and those held back by the delete guards
 (``deletes_withheld``, reasons in ``withheld_reasons``), and the distinct SKUs behind the quarantined rows (``quarantined_skus``: a
-row without SKU and both rows of a duplicate are rows, not SKUs).
+row without SKU and both rows of a duplicate are rows, not SKUs). ``feed_submissions.applied_outcome``
+records what parsing a feed's outcome did, in the same transaction, so a retried parse task returns it
+instead of applying the report twice.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ _COUNTS = ("quarantined_skus", "unchanged", "skipped", "deleted", "deletes_withh
 
 
 def upgrade() -> None:
+    # a plain ADD COLUMN: batch mode would rebuild the table under the view that reads it (SQLite)
+    op.add_column("feed_submissions", sa.Column("applied_outcome", JSON, nullable=True))
     with op.batch_alter_table("quarantine") as table:
         table.add_column(sa.Column("source_file", sa.Text(), nullable=True))
         table.add_column(sa.Column("source_line", sa.BigInteger(), nullable=True))
@@ -50,3 +54,4 @@ def downgrade() -> None:
     with op.batch_alter_table("quarantine") as table:
         table.drop_column("source_line")
         table.drop_column("source_file")
+    op.drop_column("feed_submissions", "applied_outcome")
