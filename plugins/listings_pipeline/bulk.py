@@ -412,13 +412,15 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
     sent again, although Amazon had long answered. Candidates are this branch's feeds of the last
     ``feed_wait_hours`` whose SKUs are partly still ``submitted``:
 
-    - ended in the ledger (DONE, FATAL, CANCELLED) more than ``reconcile_after_minutes`` ago, with no
-      listing event naming them (``feed:<id>``: parsing writes one for every message);
-    - still ``feed_created`` in the ledger, when getFeed says Amazon finished them more than
-      ``reconcile_after_minutes`` ago (a live waiter would have noticed within a poll interval).
+    - ended in the ledger (DONE, FATAL, CANCELLED), with no listing event naming them
+      (``feed:<id>``: parsing writes one for every message);
+    - still ``feed_created`` in the ledger, when getFeed says Amazon finished them.
 
-    The grace keeps a run from parsing a report that its own run is about to parse. Each report is
-    read and applied exactly as :func:`parse` does, under the run that submitted the feed.
+    A feed of another run is applied at once: its run is over (``max_active_runs=1``), and should
+    one still be parsing it, :func:`parse` applies an outcome once whoever comes second. Only a
+    feed of this very run (a cleared, re-run plan) waits ``reconcile_after_minutes`` for its own
+    parse task. Each report is read and applied exactly as :func:`parse` does, under the run that
+    submitted the feed.
 
     :return: what :func:`parse` returned for each reconciled feed.
     """
@@ -453,7 +455,6 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
                     PublishAttempt.seller_id == seller_id,
                     PublishAttempt.state.in_([*_FEED_STATES.values(), "feed_created"]),
                     PublishAttempt.feed_id.is_not(None),
-                    PublishAttempt.updated_at < settled_before,
                     PublishAttempt.updated_at > now - timedelta(hours=config.feed_wait_hours),
                 )
                 .order_by(PublishAttempt.id)
@@ -461,6 +462,8 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
             for attempt in attempts if submitted else []:
                 if marketplace_id not in attempt.marketplace_ids or attempt.feed_id is None:
                     continue
+                if attempt.run_id == branch["run_id"] and attempt.updated_at >= settled_before:
+                    continue  # this run's own feed, maybe about to be parsed by its own task
                 cause = f"feed:{attempt.feed_id}"
                 parsed = session.scalar(
                     select(func.count())
@@ -484,10 +487,11 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
         waiting = [c for c in candidates if c[2] == "feed_created"]
         if waiting:
             with SpApiHook(branch["spapi_conn_id"]).get_client(on_call=calls) as client:
-                for attempt_id, feed_id, *_ in waiting:
+                for attempt_id, feed_id, _, run_id, *_ in waiting:
                     feed = client.call(feeds.get_feed(feed_id))
                     end = feed.processing_end_time
-                    if feed.is_terminal and (end is None or end < settled_before):
+                    own = run_id == branch["run_id"]
+                    if feed.is_terminal and (not own or end is None or end < settled_before):
                         ended[attempt_id] = str(feed.processing_status)
             with session_scope(engine) as session:
                 for attempt_id, amazon_status in ended.items():
@@ -586,18 +590,21 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
     """
     from listings_pipeline.stale_feeds import settle_stale_feeds
 
-    reconciled = reconcile(branch)
     config = load_config(branch.get("config_path"))
     seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
     paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
+        # stale feeds first: one that Amazon has ended meanwhile is recorded, and reconcile applies it
         stale = settle_stale_feeds(config, seller_id, marketplace_id, branch["spapi_conn_id"], run_id, engine)
     except BaseException:
         engine.dispose()
         raise
     for feed_id, why in stale.reasons().items():
         log.warning("%s/%s: stale feed %s %s", seller_id, marketplace_id, feed_id, why)
+    reconciled = reconcile(branch)
+    settled = {r["feed_id"] for r in reconciled}
+    hold = set(stale.hold) - {sku for f in stale.feeds if f.feed_id in settled for sku in f.skus}
     stale_before = datetime.now(UTC) - timedelta(hours=config.feed_wait_hours)
     counts = {"new": 0, "changed": 0, "retry": 0, "unchanged": 0, "skipped": 0, "deleted": 0}
     skipped: dict[str, int] = {}
@@ -624,7 +631,7 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
             digest = payload_hash(message)
             row = existing.get(sku)
             reason = None
-            if sku in stale.hold:  # not even a changed payload: it could land before the old one
+            if sku in hold:  # not even a changed payload: it could land before the old one
                 kind, reason = "skipped", SKIP_STALE_FEED
             elif row is None:
                 kind = "new"
@@ -670,7 +677,7 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
                 and not (row.status == L.QUARANTINED and row.accepted_hash is None)
             )
             # a document for it is with Amazon: a DELETE now could be applied before it
-            busy = [sku for sku in gone if sku in stale.hold or existing[sku].status == L.SUBMITTED]
+            busy = [sku for sku in gone if sku in hold or existing[sku].status == L.SUBMITTED]
             if busy:
                 withheld[KEEP_IN_FLIGHT] = len(busy)
                 gone = [sku for sku in gone if sku not in set(busy)]
@@ -1012,6 +1019,9 @@ def _apply_report(
         )
     issues = _issue_rows(list(report.issue_rows()), document, feed_id)
     with session_scope(engine) as session:
+        earlier = _applied_outcome(session, feed_id)
+        if earlier is not None:  # another parse of this feed (a reconcile, a zombie) came first
+            return earlier
         # a "try again" that never stops is a silent drop: after max_feed_attempts, a person decides
         tried = _feed_retries(session, seller_id, marketplace_id, list(retry_reasons))
         exhausted = {sku for sku in retry_reasons if tried.get(sku, 0) + 1 >= config.max_feed_attempts}
@@ -1091,6 +1101,15 @@ def _apply_report(
     return applied
 
 
+def _applied_outcome(session: Any, feed_id: str) -> dict[str, Any] | None:
+    """The outcome already applied for ``feed_id``, read under a row lock (PostgreSQL; SQLite writers
+    are serialised anyway), so that of two parses of one feed exactly one applies it."""
+    applied: dict[str, Any] | None = session.scalar(
+        select(FeedSubmission.applied_outcome).where(FeedSubmission.feed_id == feed_id).with_for_update()
+    )
+    return applied
+
+
 def _feed_retries(session: Any, seller_id: str, marketplace_id: str, skus: list[str]) -> dict[str, int]:
     """How many feeds already sent each SKU back to ``ready`` since its payload last changed."""
     if not skus:
@@ -1139,6 +1158,9 @@ def _requeue_all(
     seller_id, marketplace_id, run_id = document["seller_id"], document["marketplace_id"], document["run_id"]
     key = {"seller_id": seller_id, "marketplace_id": marketplace_id}
     with session_scope(engine) as session:
+        earlier = _applied_outcome(session, feed_id)
+        if earlier is not None:  # another parse of this feed came first
+            return earlier
         tries = session.scalar(
             select(func.count())
             .select_from(FeedSubmission)

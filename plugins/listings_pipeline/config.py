@@ -65,8 +65,9 @@ class PipelineConfig(BaseModel):
         ``--max-delete``) unless an operator confirms the deletion on a manual run.
     :param max_delete_share: likewise for the share of the branch's live listings.
     :param feed_wait_hours: how long to wait for Amazon to process a feed.
-    :param reconcile_after_minutes: a feed that ended this long ago without its outcome reaching the
-        warehouse (its wait or parse task died) is read by the next run's plan step.
+    :param reconcile_after_minutes: a feed that ended without its outcome reaching the warehouse
+        (its wait or parse task died) is read by the next run's plan step at once; only a feed of
+        the planning run itself (a cleared, re-run plan) gets this long for its own parse task.
     :param max_feed_attempts: a message that keeps failing retryably is dead-lettered after this many.
     """
 

@@ -10,12 +10,10 @@ import csv
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
 
@@ -195,17 +193,7 @@ def test_feeds_whose_parse_task_died_are_reconciled_by_the_next_run(pipeline: Pi
     assert len(feeds) == 3 and pipeline.scalar("select count(*) from message_results") == 0
     pipeline.sandbox.faults()  # Amazon's reports can be fetched again
 
-    # A run within the grace period leaves them alone: their own parse could still be coming.
-    pipeline.run_ok()
-    assert pipeline.scalar("select count(*) from listings where status = 'submitted'") == stranded
-    assert pipeline.scalar("select count(*) from message_results") == 0
-
-    # Later, the next run reconciles them.
-    with pipeline.warehouse.engine.begin() as conn:
-        conn.execute(
-            sa.text("update publish_attempts set updated_at = :t"),
-            {"t": datetime.now(UTC) - timedelta(minutes=20)},
-        )
+    # The next run reconciles them at once: the run that submitted them is over.
     pipeline.run_ok()
     assert pipeline.scalar("select count(*) from listings where status = 'submitted'") == 0
     assert {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")} == feeds  # no resend
@@ -220,8 +208,6 @@ def test_feeds_whose_parse_task_died_are_reconciled_by_the_next_run(pipeline: Pi
 
 def test_feeds_whose_wait_task_died_are_reconciled_by_the_next_run(pipeline: Pipeline) -> None:
     """The waiting task gave up (getFeed refused) while Amazon went on and finished the feeds."""
-    with pipeline.config_path.open("a") as config:
-        config.write("reconcile_after_minutes: 0.05\n")  # 3 s instead of 15 minutes
     pipeline.sandbox.faults({"kind": "error", "status": 404, "operation": "getFeed"})
     first = pipeline.run(without_retries=("submit_feed",))
     assert first.state == "failed"
@@ -230,7 +216,7 @@ def test_feeds_whose_wait_task_died_are_reconciled_by_the_next_run(pipeline: Pip
     assert stranded > 500
     feeds = {r.feed_id for r in pipeline.rows("select feed_id from feed_submissions")}
     pipeline.sandbox.faults()
-    time.sleep(5)  # the sandbox finishes the feeds in about 3 s; then the grace passes
+    time.sleep(5)  # the sandbox finishes the feeds in about 3 s
 
     pipeline.run_ok()
     assert {r.state for r in pipeline.rows("select state from publish_attempts")} == {"done"}

@@ -135,19 +135,7 @@ def test_a_worker_killed_resuming_from_the_wait_is_retried_without_a_second_feed
 
 @pytest.mark.parametrize(
     "grace_passed",
-    [
-        pytest.param(
-            False,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="gap: a feed whose waiting task died for good is reconciled only "
-                "reconcile_after_minutes after Amazon ended it (15 by default), so a run started "
-                "at once holds its SKUs in flight: one clean run does not converge",
-            ),
-            id="one-clean-run",
-        ),
-        pytest.param(True, id="after-the-reconcile-grace"),
-    ],
+    [pytest.param(False, id="one-clean-run"), pytest.param(True, id="after-the-reconcile-grace")],
 )
 def test_a_wait_killed_for_good(bench: Bench, grace_passed: bool) -> None:
     """The DAG-level twin is tests/dags/test_catalog_feed_sync.py::
