@@ -410,7 +410,8 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
 
     Without this their SKUs would stay ``submitted`` until ``feed_wait_hours`` passed and then be
     sent again, although Amazon had long answered. Candidates are this branch's feeds of the last
-    ``feed_wait_hours`` whose SKUs are partly still ``submitted``:
+    ``feed_wait_hours`` whose SKUs are partly still ``submitted`` (a feed that another run's dead
+    submit created but never recorded is looked up with getFeeds and adopted first):
 
     - ended in the ledger (DONE, FATAL, CANCELLED), with no listing event naming them
       (``feed:<id>``: parsing writes one for every message);
@@ -439,6 +440,7 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
     candidates: list[tuple[int, str, str, str | None, str, str]] = []
     orphans: list[tuple[str, str | None, str, str, str]] = []
     try:
+        _adopt_orphan_feeds(engine, calls, branch, now - timedelta(hours=config.feed_wait_hours))
         with session_scope(engine) as session:
             submitted = set(
                 session.scalars(
@@ -531,6 +533,59 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     return results
+
+
+def _adopt_orphan_feeds(engine: Any, calls: Any, branch: Mapping[str, Any], since: datetime) -> None:
+    """Find the feeds that other runs' submits created but died before recording (ledger at
+    ``uploaded``, no feed id, SKUs still held by the document), so that reconcile can apply them
+    now instead of their SKUs waiting ``feed_wait_hours`` for a resend to stumble on them."""
+    from listings_pipeline.stale_feeds import (
+        AmbiguousSubmissionError,
+        document_skus,
+        find_orphan_feed,
+        held_by,
+    )
+    from spapi.hooks import SpApiHook
+
+    seller_id, marketplace_id = branch["seller_id"], branch["marketplace_id"]
+    with session_scope(engine) as session:
+        uploads = session.scalars(
+            select(PublishAttempt).where(
+                PublishAttempt.seller_id == seller_id,
+                PublishAttempt.state == "uploaded",
+                PublishAttempt.feed_id.is_(None),
+                PublishAttempt.run_id != branch["run_id"],
+                PublishAttempt.updated_at > since,
+            )
+        ).all()
+        pending = [
+            (a.id, a.updated_at, list(a.marketplace_ids))
+            for a in uploads
+            if marketplace_id in a.marketplace_ids
+            and held_by(session, seller_id, marketplace_id, a.document_hash, document_skus(a.document_path))
+        ]
+        claimed = set(
+            session.scalars(select(FeedSubmission.feed_id).where(FeedSubmission.seller_id == seller_id))
+        )
+    if not pending:
+        return
+    with SpApiHook(branch["spapi_conn_id"]).get_client(on_call=calls) as client:
+        for attempt_id, uploaded_at, marketplaces in pending:
+            try:
+                feed_id = find_orphan_feed(
+                    client, seller_id, "JSON_LISTINGS_FEED", marketplaces, uploaded_at, claimed
+                )
+            except AmbiguousSubmissionError as err:
+                log.warning("publish attempt %d: %s", attempt_id, err)
+                continue
+            if feed_id is None:
+                continue  # createFeed never got through: the stale handling releases them later
+            with session_scope(engine) as session:
+                ledger.advance(
+                    session, session.get_one(PublishAttempt, attempt_id), "feed_created", feed_id=feed_id
+                )
+            claimed.add(feed_id)
+            log.warning("adopted feed %s, created by publish attempt %d whose task died", feed_id, attempt_id)
 
 
 def _index_skus(index_path: Path) -> set[str]:

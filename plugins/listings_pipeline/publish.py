@@ -26,7 +26,7 @@ document is not sent at all, so it cannot overwrite the newer one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -45,9 +45,7 @@ from listings_pipeline.warehouse.models import (
     ListingStatus,
     PublishAttempt,
 )
-from spapi import feeds
 from spapi.client import SpApiClient, trace
-from spapi.errors import SpApiError
 from spapi.operators import FeedCreation, SubmitFeedOperator
 
 if TYPE_CHECKING:
@@ -63,10 +61,6 @@ _NO_FEED_YET = _BEFORE_CREATE_FEED | {AttemptState.UPLOADED}
 def release_cause(attempt_id: int) -> str:
     """The listing-event cause of SKUs a failed submit handed back to the next run."""
     return f"publish_attempt:{attempt_id}:submit_failed"
-
-
-class AmbiguousSubmissionError(SpApiError):
-    """More than one feed could be the one a crashed task created; a person must decide."""
 
 
 class ConcurrentSubmissionError(RuntimeError):
@@ -195,29 +189,9 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
         return feed_id
 
     def _recover_feed(self, since: Any, claimed: set[str]) -> str | None:
-        client = self.hook.client
-        first = feeds.get_feeds(
-            feed_types=[self.feed_type],
-            marketplace_ids=self.marketplace_ids,
-            created_since=since - timedelta(minutes=1),
-            page_size=100,
+        return stale_feeds.find_orphan_feed(
+            self.hook.client, self.seller_id, self.feed_type, self.marketplace_ids, since, claimed
         )
-        candidates = [
-            feed.feed_id
-            for page in client.paginate(first, feeds.next_page)
-            for feed in page.feeds
-            if feed.feed_id not in claimed
-            and sorted(feed.marketplace_ids or []) == sorted(self.marketplace_ids)
-        ]
-        if len(candidates) > 1:
-            raise AmbiguousSubmissionError(
-                f"seller {self.seller_id}: an earlier try died around createFeed and {len(candidates)} "
-                f"unclaimed feeds match ({', '.join(candidates)}); record the right one in publish_attempts "
-                "or mark the attempt failed to resubmit",
-                operation="getFeeds",
-                seller_id=self.seller_id,
-            )
-        return candidates[0] if candidates else None
 
     def before_create_feed(self, context: Context, document_hash: str, feed_document_id: str) -> None:
         """Claim the document for this try's createFeed, exclusively.

@@ -54,6 +54,49 @@ log = logging.getLogger(__name__)
 CHUNK = 5000  # SKUs per IN (...): well under SQLite's bound-parameter limit
 
 
+class AmbiguousSubmissionError(SpApiError):
+    """More than one feed could be the one a crashed task created; a person must decide."""
+
+
+def find_orphan_feed(
+    client: SpApiClient,
+    seller_id: str,
+    feed_type: str,
+    marketplace_ids: Collection[str],
+    since: datetime,
+    claimed: Collection[str],
+) -> str | None:
+    """The feed a task that died around createFeed created, if Amazon has exactly one candidate.
+
+    Amazon's ``Feed`` does not name its input document, so the candidates are this seller's feeds of
+    the type and marketplaces created since the document was uploaded that no ledger row claims.
+    None means createFeed never got through; more than one cannot be told apart.
+
+    :raises AmbiguousSubmissionError: several unclaimed feeds match.
+    """
+    first = feeds.get_feeds(
+        feed_types=[feed_type],
+        marketplace_ids=list(marketplace_ids),
+        created_since=since - timedelta(minutes=1),
+        page_size=100,
+    )
+    candidates = [
+        feed.feed_id
+        for page in client.paginate(first, feeds.next_page)
+        for feed in page.feeds
+        if feed.feed_id not in claimed and sorted(feed.marketplace_ids or []) == sorted(marketplace_ids)
+    ]
+    if len(candidates) > 1:
+        raise AmbiguousSubmissionError(
+            f"seller {seller_id}: an earlier try died around createFeed and {len(candidates)} "
+            f"unclaimed feeds match ({', '.join(candidates)}); record the right one in publish_attempts "
+            "or mark the attempt failed to resubmit",
+            operation="getFeeds",
+            seller_id=seller_id,
+        )
+    return candidates[0] if candidates else None
+
+
 def document_cause(document_hash: str) -> str:
     """The cause ``bulk.build`` writes when it moves a document's SKUs to ``submitted``."""
     return f"feed_document:{document_hash[:16]}"

@@ -19,11 +19,10 @@ pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred  # noqa: E402
 
 from listings_pipeline.publish import (  # noqa: E402
-    AmbiguousSubmissionError,
     LedgerSubmitFeedOperator,
     release_cause,
 )
-from listings_pipeline.stale_feeds import document_cause  # noqa: E402
+from listings_pipeline.stale_feeds import AmbiguousSubmissionError, document_cause  # noqa: E402
 from listings_pipeline.warehouse import db, lifecycle  # noqa: E402
 from listings_pipeline.warehouse.models import (  # noqa: E402
     ApiCall,
