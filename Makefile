@@ -32,7 +32,8 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 # Debian's Chromium + ChromeDriver (the status page's browser test) and docker-compose (checks
-# docker-compose.yaml without an engine). Only what is missing is installed; needs root or sudo.
+# docker-compose.yaml without an engine). Only what is missing is installed, and without Debian's
+# recommended extras (docker-compose would pull in the Docker engine); needs root or sudo.
 SYSTEM_PACKAGES := chromium:chromium chromedriver:chromium-driver docker-compose:docker-compose
 system-deps:
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
@@ -40,7 +41,8 @@ system-deps:
 	if [ -z "$$missing" ]; then echo "system packages present"; exit 0; fi; \
 	sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 	echo "installing:$$missing"; \
-	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing
+	$$sudo apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
 
 lint: install
 	$(VENV)/bin/ruff check .
