@@ -8,6 +8,7 @@ service fails the run instead, so a green CI always means the tests ran.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -20,11 +21,23 @@ REPO = Path(__file__).resolve().parents[1]
 pytest_plugins = ["tests.fixtures.sandbox"]
 
 # Airflow reads these at import: give the test session its own home so nothing touches ~/airflow,
-# and no example DAGs. Set before any test module imports Airflow.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="spapi-airflow-home-"))
+# and no example DAGs. Set before any test module imports Airflow. A home the user set is theirs:
+# only one made here is removed when the session ends.
+SESSION_AIRFLOW_HOME: Path | None = None
+if "AIRFLOW_HOME" not in os.environ:
+    SESSION_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="spapi-airflow-home-"))
+    os.environ["AIRFLOW_HOME"] = str(SESSION_AIRFLOW_HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO / "plugins"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the Airflow home made above (metadata DB, logs, airflow.cfg): every session makes a new
+    one, so without this each run leaves one more in the temp directory. Only that path is removed,
+    never whatever ``AIRFLOW_HOME`` names by now."""
+    if SESSION_AIRFLOW_HOME is not None:
+        shutil.rmtree(SESSION_AIRFLOW_HOME, ignore_errors=True)
 
 
 def in_ci() -> bool:
