@@ -399,10 +399,14 @@ def test_file_backend_recovers_from_a_torn_state_file(tmp_path: Path, clock: Fak
     assert backend.reserve("b", 2.0, 3) == 0.0  # treated as a fresh, full bucket
 
 
-def test_file_backend_default_directory() -> None:
+def test_file_backend_default_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The backend creates its directory: point the temp dir at the test's own, so the real
+    # <tempdir>/spapi-ratelimit (which a running pipeline may be using) is neither made nor touched.
     import tempfile
 
-    assert FileBackend().directory == Path(tempfile.gettempdir()) / "spapi-ratelimit"
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert FileBackend().directory == tmp_path / "spapi-ratelimit"
+    assert (tmp_path / "spapi-ratelimit").is_dir()
 
 
 @pytest.mark.redis
