@@ -12,35 +12,84 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import redis
 import sqlalchemy as sa
 
 from demo.environment import ServicesConfig
+from tests.conftest import service_missing
 from tests.demo.test_demo_run import REPO_ROOT, SECRETS, _alive, _free_port, _processes_using
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(1200)]
 
+# The demo's processes write Celery's queues and the limiter's and token cache's keys under fixed names
+# (spapi:rl:..., spapi:lwa:...), with no per-run prefix. So the run gets a Redis database to itself,
+# on REDIS_URL's server: neither the other tests' (15 by default) nor the demo's own (2).
+SERVICES_REDIS_DB = 14
+# CLAIM stays while the database holds what this test wrote, so that an interrupted run's leftovers are
+# told apart from somebody else's keys; LEASE (expiring after the test's own timeout) says a run is
+# using it right now, so that two sessions on one server never flush each other's run.
+CLAIM, LEASE = "spapi-test:services-run:claim", "spapi-test:services-run:lease"
+LEASE_SECONDS = 1300
+
+
+def with_database(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"]
+    if parts.scheme == "unix":  # the path is the socket; the database goes in the query
+        return f"unix://{parts.netloc}{parts.path}?{urlencode([*query, ('db', str(db))])}"
+    return urlunsplit(parts._replace(path=f"/{db}", query=urlencode(query)))
+
+
+@pytest.fixture
+def services_redis_url(redis_url: str) -> Iterator[str]:
+    """A Redis database only this run writes to: empty (or this test's leftovers) before, flushed after."""
+    url = with_database(redis_url, SERVICES_REDIS_DB)
+    own = redis.Redis.from_url(url)
+    lease = uuid.uuid4().hex
+    refusal = ""
+    with own.pipeline() as pipe:
+        pipe.watch(LEASE)
+        if pipe.exists(LEASE):
+            refusal = "a run of this test is using it (or was interrupted less than 22 minutes ago)"
+        elif pipe.dbsize() and not pipe.exists(CLAIM):
+            refusal = f"it holds {pipe.dbsize()} keys this test did not write"
+        else:
+            pipe.multi()
+            pipe.flushdb()
+            pipe.set(CLAIM, "1")
+            pipe.set(LEASE, lease, ex=LEASE_SECONDS)
+            try:
+                pipe.execute()
+            except redis.WatchError:
+                refusal = "another run of this test took it just now"
+    if refusal:
+        own.close()
+        service_missing(f"Redis database {SERVICES_REDIS_DB} on REDIS_URL's server: {refusal}")
+    try:
+        yield url
+    finally:
+        if own.get(LEASE) == lease.encode():
+            own.flushdb()
+        own.close()
+
 
 def test_the_compose_services_run_the_sample_catalog_without_docker(
-    tmp_path: Path, postgres_url: str, redis_url: str
+    tmp_path: Path, postgres_url: str, services_redis_url: str
 ) -> None:
     state = tmp_path / "state"
-    servers = ServicesConfig(postgres_url, redis_url, prefix=f"spapi_svc_{uuid.uuid4().hex[:8]}")
+    servers = ServicesConfig(postgres_url, services_redis_url, prefix=f"spapi_svc_{uuid.uuid4().hex[:8]}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SPAPI_"))}
-    shared = redis.Redis.from_url(redis_url)
-    for stale in [
-        *shared.scan_iter(match="spapi:rl:A1SANDBOXNA0001:*"),
-        *shared.scan_iter(match="spapi:lwa:*"),
-    ]:
-        shared.delete(stale)
+    shared = redis.Redis.from_url(services_redis_url)
     try:
         done = subprocess.run(
             [sys.executable, "-m", "demo", "run", "--services", "--headless", "--state-dir", str(state),
              "--port", str(_free_port()), "--sandbox-port", str(_free_port()), "--timeout", "900",
-             "--postgres-url", postgres_url, "--redis-url", redis_url, "--db-prefix", servers.prefix],
+             "--postgres-url", postgres_url, "--redis-url", services_redis_url, "--db-prefix", servers.prefix],
             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1100, check=False,
         )  # fmt: skip
         out = done.stdout + done.stderr
@@ -84,4 +133,5 @@ def test_the_compose_services_run_the_sample_catalog_without_docker(
         assert "every process the demo started has stopped" in out
         assert _alive(_processes_using(state)) == []
     finally:
+        shared.close()
         servers.drop_databases()
