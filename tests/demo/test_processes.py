@@ -13,18 +13,25 @@ import pytest
 from demo import processes
 from demo.__main__ import main
 from demo.processes import PidFile, Service
+from tests.fixtures.waiting import wait_until
 
 # A leader that ignores TERM and starts two children: one that also ignores TERM, and one that
 # double-forks so that init adopts it (it stays in the leader's session: that is how it is found).
+# "ready" comes only once the tree is as described: the stubborn child has said it ignores TERM (a
+# TERM that came before would end it, and the test would pass on a kill that never happened) and the
+# fork between leader and orphan has been reaped, so the orphan has been adopted.
 TREE = r"""
 import os, signal, subprocess, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
-subprocess.Popen([sys.executable, "-c", stubborn])
-if os.fork() == 0:
+stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); time.sleep(600)"
+child = subprocess.Popen([sys.executable, "-c", stubborn], stdout=subprocess.PIPE)
+child.stdout.readline()
+middle = os.fork()
+if middle == 0:
     if os.fork() == 0:
         time.sleep(600)
     os._exit(0)
+os.waitpid(middle, 0)
 print("ready", flush=True)
 time.sleep(600)
 """
@@ -33,10 +40,7 @@ time.sleep(600)
 def _start_tree(tmp_path: Path) -> Service:
     log = tmp_path / "tree.log"
     service = processes.start("tree", [sys.executable, "-c", TREE], dict(os.environ), log, tmp_path)
-    deadline = time.monotonic() + 30
-    while "ready" not in log.read_text() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.3)  # the double-forked grandchild has been adopted by now
+    wait_until(lambda: "ready" in log.read_text(), timeout=30, what=f"the process tree to start ({log})")
     return service
 
 
