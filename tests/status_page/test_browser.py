@@ -34,6 +34,18 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WAIT_S = 30
 
 
+# True once the page has loaded, its fonts are in, no finite animation or transition is running
+# and no menu item is left showing.
+SETTLED = """
+return document.readyState === "complete"
+    && document.fonts.status === "loaded"
+    && document.getAnimations().every(
+        a => a.playState !== "running" || a.effect === null || a.effect.getComputedTiming().endTime === Infinity)
+    && [...document.querySelectorAll("[role=menuitem]")].every(
+        e => !e.checkVisibility({opacityProperty: true, visibilityProperty: true}));
+"""
+
+
 def _rgb(colour: str) -> tuple[int, int, int]:
     value = colour.lstrip("#")
     return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
@@ -267,7 +279,9 @@ def test_an_operator_uses_the_page(
     driver.switch_to.frame(frame)
     wait.until(ec.visibility_of_element_located((By.ID, "status-table")))
     driver.switch_to.default_content()
-    time.sleep(0.5)  # let the UI finish drawing its navigation
+    # The screenshot should show the UI at rest: the menu closed and its fade-out over. Endless
+    # animations (a spinner) never finish, so only finite ones are waited for.
+    wait.until(lambda d: d.execute_script(SETTLED), "the Airflow UI did not settle")
     driver.save_screenshot(str(shots / "airflow-ui.png"))
     _assert_not_blank(shots / "airflow-ui.png")
     assert sorted(p.name for p in shots.iterdir()) == [
