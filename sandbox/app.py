@@ -11,11 +11,10 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from spapi.product_types import ProductTypeSchemas
-
 from . import admin, definitions, documents, feeds, listings, lwa
 from .core import RequestIdMiddleware, Sandbox, json_response
 from .faults import Faults
+from .product_types import ProductTypes
 from .ratelimit import RateLimiter
 from .sellers import load_file
 from .settings import Settings
@@ -26,7 +25,7 @@ log = logging.getLogger("sandbox")
 
 def build_sandbox(settings: Settings) -> Sandbox:
     store = Store(settings.database)
-    schemas = ProductTypeSchemas(
+    schemas = ProductTypes(
         settings.meta_schema_path,
         [Path(settings.models_dir) / "schemas" / "definitions", *map(Path, settings.product_types_dirs)],
     )

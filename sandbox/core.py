@@ -21,9 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from spapi.product_types import ProductTypeSchemas
-
 from .faults import CLIENT_ERRORS, INTERNAL_FAILURE, SERVER_ERRORS, Faults
+from .product_types import ProductTypes
 from .ratelimit import RateLimiter
 from .settings import Settings
 from .sigv4 import SignatureError, verify
@@ -146,7 +145,7 @@ class Sandbox:
 
     settings: Settings
     store: Store
-    schemas: ProductTypeSchemas
+    schemas: ProductTypes
     limiter: RateLimiter
     faults: Faults
 

@@ -22,9 +22,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from spapi.product_types import Issue, ProductTypeSchemas
-
 from .core import ApiError, Call, GateRefused, Sandbox, gate
+from .product_types import BAD_PATCH, NO_SUCH_LISTING, UNKNOWN_PRODUCT_TYPE, Issue, ProductTypes
 from .store import Store
 
 router = APIRouter()
@@ -62,9 +61,7 @@ def asin_for(seller_id: str, sku: str) -> str:
 class Listings:
     """Validation and state changes; used by the API routes and the feed processor."""
 
-    def __init__(
-        self, store: Store, schemas: ProductTypeSchemas, restricted_brands: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, store: Store, schemas: ProductTypes, restricted_brands: Sequence[str] = ()) -> None:
         self.store = store
         self.schemas = schemas
         self.restricted_brands = {b.casefold() for b in restricted_brands}
@@ -197,7 +194,9 @@ class Listings:
         issues: list[Issue] = []
         results: list[tuple[str, dict[str, Any], str]] = []
         if product_type not in self.schemas:
-            issues.append(Issue.of("4000005", f"The product type '{product_type}' is not supported."))
+            issues.append(
+                Issue.of(UNKNOWN_PRODUCT_TYPE, f"The product type '{product_type}' is not supported.")
+            )
         else:
             schema = self.schemas.schema(product_type)
             for marketplace_id in marketplace_ids:
@@ -205,7 +204,7 @@ class Listings:
                 if row is None:
                     issues.append(
                         Issue.of(
-                            "4000006",
+                            NO_SUCH_LISTING,
                             f"The listing for SKU '{sku}' does not exist in marketplace {marketplace_id}.",
                         )
                     )
@@ -278,14 +277,14 @@ def apply_patches(
         if not match:
             issues.append(
                 Issue.of(
-                    "4000004",
+                    BAD_PATCH,
                     f"Patch {index}: path {path!r} is not allowed; only '/attributes/<name>' can be patched.",
                 )
             )
             continue
         name = match.group(1)
         if op in ("add", "replace", "merge") and value is None:
-            issues.append(Issue.of("4000004", f"Patch {index}: '{op}' needs a value (an array).", name))
+            issues.append(Issue.of(BAD_PATCH, f"Patch {index}: '{op}' needs a value (an array).", name))
             continue
         selectors = properties.get(name, {}).get("selectors")
         if op in ("add", "replace"):
