@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -152,9 +151,15 @@ def _read_then_write(
     name: str,
     start: threading.Event | None,
     have_read: threading.Event,
+    other_read: threading.Event | None,
     errors: list[BaseException],
 ) -> None:
-    """A transaction that reads, then writes: what a parse task does to ``listings``."""
+    """A transaction that reads, then writes: what a parse task does to ``listings``.
+
+    Having read, the first writer gives the second up to 0.5 s to read as well before it writes. With
+    a deferred BEGIN the second reads at once and one of the two then fails; with BEGIN IMMEDIATE the
+    second cannot begin, and that is the one wait the passing test spends.
+    """
     engine = db.make_engine(url)
     try:
         if start is not None:
@@ -162,7 +167,8 @@ def _read_then_write(
         with db.session_scope(engine) as session:
             session.execute(select(Seller)).all()
             have_read.set()
-            time.sleep(0.5)  # the other writer reads and wants to write meanwhile
+            if other_read is not None:
+                other_read.wait(timeout=0.5)
             session.add(Seller(seller_id=name, name=name, spapi_conn_id="spapi_default", region="na"))
     except Exception as err:  # collected for the assertion in the main thread
         errors.append(err)
@@ -183,8 +189,12 @@ def test_concurrent_read_then_write_transactions_wait_instead_of_failing(tmp_pat
     first_read, second_read = threading.Event(), threading.Event()
     errors: list[BaseException] = []
     threads = [
-        threading.Thread(target=_read_then_write, args=(url, "A0SELLER", None, first_read, errors)),
-        threading.Thread(target=_read_then_write, args=(url, "A1SELLER", first_read, second_read, errors)),
+        threading.Thread(
+            target=_read_then_write, args=(url, "A0SELLER", None, first_read, second_read, errors)
+        ),
+        threading.Thread(
+            target=_read_then_write, args=(url, "A1SELLER", first_read, second_read, None, errors)
+        ),
     ]
     for thread in threads:
         thread.start()
