@@ -67,8 +67,9 @@ def test_a_token_that_dies_early_is_refreshed_once(sandbox: Sandbox, client: SpA
 def test_token_expiry_fault(sandbox: Sandbox, client: SpApiClient) -> None:
     sandbox.faults({"kind": "token_expiry", "seconds": 0.2})
     client.call(listings.put_listings_item(SELLER, "EXP-2", US, put_body()))
-    time.sleep(0.3)
+    time.sleep(0.3)  # the token's 0.2 s life runs out: time passing is the fault itself
     assert client.call(listings.get_listings_item(SELLER, "EXP-2", [US])).sku == "EXP-2"
+    assert client.tokens is not None and client.tokens.requests_made == 2  # it did die, and was renewed
 
 
 # ---- listings ------------------------------------------------------------------------------------
