@@ -124,7 +124,7 @@ def test_demo_runs_the_sample_catalog_and_prints_where_to_look(
     text = output.read_text()
     assert READY in text, f"the demo did not get to its summary (exit {proc.poll()}):\n{text[-4000:]}"
     assert "finished: success" in text
-    assert "published 509, invalid 1, quarantined 11, dead-lettered 1" in text, text[-3000:]
+    assert "published 509, invalid 1, quarantined 12, dead-lettered 1" in text, text[-3000:]
     password = re.search(r"login admin / (\S+)\)", text)
     assert password, text[-2000:]
     assert f"http://127.0.0.1:{port}/listing-status/" in text
