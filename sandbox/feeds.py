@@ -23,11 +23,17 @@ from fastapi import APIRouter, Request
 from jsonschema import Draft7Validator
 from starlette.responses import Response
 
-from spapi.regions import MARKETPLACES
-
 from .core import ApiError, Call, GateRefused, Sandbox, gate, throttled
 from .documents import presign
 from .listings import GET_INCLUDED, Listings, iso
+from .published import (
+    CREATE_FEED_MARKETPLACES,
+    GET_FEEDS_MAX_FEED_TYPES,
+    GET_FEEDS_MAX_MARKETPLACES,
+    GET_FEEDS_PAGE_SIZE,
+    PROCESSING_STATUSES,
+    region_of,
+)
 
 log = logging.getLogger("sandbox.feeds")
 
@@ -35,7 +41,6 @@ router = APIRouter()
 
 BASE = "/feeds/2021-06-30"
 SUPPORTED_FEED_TYPES = ("JSON_LISTINGS_FEED",)
-STATUSES = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
 RETENTION_SECONDS = 90 * 24 * 3600
 MAX_ISSUES_FOR_FATAL = 50
 
@@ -148,8 +153,15 @@ async def create_feed(request: Request) -> Response:
         options = body.get("feedOptions")
         if not isinstance(feed_type, str) or not feed_type:
             raise ApiError.invalid("Invalid request body: feedType is required.")
-        if not isinstance(ids, list) or not 1 <= len(ids) <= 25 or not all(isinstance(i, str) for i in ids):
-            raise ApiError.invalid("Invalid request body: marketplaceIds must hold 1 to 25 marketplace ids.")
+        fewest, most = CREATE_FEED_MARKETPLACES
+        if (
+            not isinstance(ids, list)
+            or not fewest <= len(ids) <= most
+            or not all(isinstance(i, str) for i in ids)
+        ):
+            raise ApiError.invalid(
+                f"Invalid request body: marketplaceIds must hold {fewest} to {most} marketplace ids."
+            )
         if not isinstance(doc_id, str) or not doc_id:
             raise ApiError.invalid("Invalid request body: inputFeedDocumentId is required.")
         if options is not None and (
@@ -160,7 +172,7 @@ async def create_feed(request: Request) -> Response:
             raise ApiError.invalid(
                 f"Invalid feedType {feed_type!r}.", "The sandbox supports JSON_LISTINGS_FEED only."
             )
-        bad = [m for m in ids if m not in MARKETPLACES or MARKETPLACES[m][1] != call.region]
+        bad = [m for m in ids if region_of(m) != call.region]
         if bad:
             raise ApiError.invalid(
                 f"Invalid marketplaceIds: {', '.join(bad)}",
@@ -260,6 +272,54 @@ def _list_param(request: Request, name: str) -> list[str]:
     return out
 
 
+def _feed_filters(request: Request, now: float) -> dict[str, Any]:
+    """getFeeds' filters, refused with 400 where the model's parameter definitions refuse them."""
+    params = request.query_params
+    feed_types = _list_param(request, "feedTypes")
+    if not feed_types:
+        raise ApiError.invalid("Invalid input: feedTypes is required unless nextToken is given.", "feedTypes")
+    marketplaces = _list_param(request, "marketplaceIds")
+    statuses = _list_param(request, "processingStatuses")
+    for name, values, most in (
+        ("feedTypes", feed_types, GET_FEEDS_MAX_FEED_TYPES),
+        ("marketplaceIds", marketplaces, GET_FEEDS_MAX_MARKETPLACES),
+    ):
+        if len(values) > most:
+            raise ApiError.invalid(
+                f"Invalid input: {name} accepts at most {most} values.", f"{len(values)} {name} were given."
+            )
+    unknown = [s for s in statuses if s not in PROCESSING_STATUSES]
+    if unknown:
+        raise ApiError.invalid(
+            f"Invalid input: unknown processingStatuses {', '.join(unknown)}.",
+            f"processingStatuses must be among {', '.join(PROCESSING_STATUSES)}.",
+        )
+    smallest, largest, default = GET_FEEDS_PAGE_SIZE
+    try:
+        page_size = int(params.get("pageSize", str(default)))
+    except ValueError:
+        raise ApiError.invalid("Invalid input: pageSize must be an integer.", "pageSize") from None
+    if not smallest <= page_size <= largest:
+        raise ApiError.invalid(
+            f"Invalid input: pageSize must be between {smallest} and {largest}.", "pageSize"
+        )
+    since = _parse_time("createdSince", params.get("createdSince"))
+    until = _parse_time("createdUntil", params.get("createdUntil"))
+    if since is not None and since < now - RETENTION_SECONDS:
+        raise ApiError.invalid(
+            "Invalid input: createdSince cannot be more than 90 days in the past.", "createdSince"
+        )
+    return {
+        "feedTypes": feed_types,
+        "marketplaceIds": marketplaces,
+        "processingStatuses": statuses,
+        "since": since if since is not None else now - RETENTION_SECONDS,
+        "until": until if until is not None else now,
+        "pageSize": page_size,
+        "offset": 0,
+    }
+
+
 @router.get(BASE + "/feeds")
 async def get_feeds(request: Request) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
@@ -274,36 +334,7 @@ async def get_feeds(request: Request) -> Response:
             except Exception:
                 raise ApiError.invalid("Invalid nextToken.") from None
         else:
-            now = time.time()
-            feed_types = _list_param(request, "feedTypes")
-            if not feed_types:
-                raise ApiError.invalid("feedTypes is required unless nextToken is given.")
-            marketplaces = _list_param(request, "marketplaceIds")
-            statuses = _list_param(request, "processingStatuses")
-            if len(feed_types) > 10 or len(marketplaces) > 10:
-                raise ApiError.invalid("feedTypes and marketplaceIds accept at most 10 values.")
-            bad = [s for s in statuses if s not in STATUSES]
-            if bad:
-                raise ApiError.invalid(f"Invalid processingStatuses: {', '.join(bad)}.")
-            try:
-                page_size = int(params.get("pageSize", "10"))
-            except ValueError:
-                raise ApiError.invalid("pageSize must be an integer.") from None
-            if not 1 <= page_size <= 100:
-                raise ApiError.invalid("pageSize must be between 1 and 100.")
-            since = _parse_time("createdSince", params.get("createdSince"))
-            until = _parse_time("createdUntil", params.get("createdUntil"))
-            if since is not None and since < now - RETENTION_SECONDS:
-                raise ApiError.invalid("createdSince cannot be more than 90 days in the past.")
-            filters = {
-                "feedTypes": feed_types,
-                "marketplaceIds": marketplaces,
-                "processingStatuses": statuses,
-                "since": since if since is not None else now - RETENTION_SECONDS,
-                "until": until if until is not None else now,
-                "pageSize": page_size,
-                "offset": 0,
-            }
+            filters = _feed_filters(request, time.time())
         rows = sandbox.store.all(
             "SELECT * FROM feeds WHERE seller_id=? AND created>=? AND created<=? ORDER BY created DESC, seq DESC",
             (call.seller_id, filters["since"], filters["until"]),

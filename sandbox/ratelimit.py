@@ -1,7 +1,8 @@
 """Token buckets per (operation, seller) at Amazon's documented rates, and createFeed's feed-type limit.
 
-The table is ``spapi.rates`` (the lower of the model description and the SDK's ``rate-limits.yml``),
-multiplied by ``rate_scale``. Buckets live in memory: a restart refills them, as a long pause would.
+The figures are the sandbox's own (:mod:`sandbox.published`: the stricter of the model's usage plan
+and the SDK's ``rate-limits.yml``), multiplied by ``rate_scale``. Buckets live in memory: a restart
+refills them, as a long pause would.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from spapi.rates import FEED_TYPE_LIMITS, OPERATION_LIMITS, Limit
+from .published import FEED_TYPE_QUOTAS, USAGE_PLANS, Quota
 
 
 def format_rate(rate: float) -> str:
@@ -41,15 +42,15 @@ class RateLimiter:
         self._buckets: dict[tuple[str, ...], _Bucket] = {}
         self.throttles: dict[str, int] = {}
 
-    def limit(self, operation: str) -> Limit | None:
-        limit = OPERATION_LIMITS.get(operation)
-        return Limit(limit.rate * self.scale, limit.burst) if limit else None
+    def limit(self, operation: str) -> Quota | None:
+        plan = USAGE_PLANS.get(operation)
+        return Quota(plan.bucket.rate * self.scale, plan.bucket.burst) if plan else None
 
     def rate_header(self, operation: str) -> str | None:
-        limit = self.limit(operation)
-        return format_rate(limit.rate) if limit else None
+        plan = USAGE_PLANS.get(operation)
+        return format_rate(plan.header_rate * self.scale) if plan else None
 
-    def _take(self, key: tuple[str, ...], limit: Limit) -> bool:
+    def _take(self, key: tuple[str, ...], limit: Quota) -> bool:
         now = self._clock()
         with self._lock:
             bucket = self._buckets.get(key)
@@ -72,10 +73,10 @@ class RateLimiter:
 
     def acquire_feed_type(self, feed_type: str, seller_id: str, region: str) -> bool:
         """createFeed's second throttle: 5 JSON_LISTINGS_FEED per 5 minutes per seller and region."""
-        limit = FEED_TYPE_LIMITS.get(feed_type)
+        limit = FEED_TYPE_QUOTAS.get(feed_type)
         if not self.enabled or limit is None:
             return True
-        scaled = Limit(limit.rate * self.scale, limit.burst)
+        scaled = Quota(limit.rate * self.scale, limit.burst)
         return self._take((f"feedType:{feed_type}", seller_id, region), scaled)
 
     def snapshot(self) -> dict[str, object]:

@@ -7,8 +7,7 @@ from typing import Any
 
 import yaml
 
-from spapi.regions import MARKETPLACES
-
+from .published import MARKETPLACES, region_of
 from .store import Store
 
 
@@ -16,8 +15,9 @@ def _region(seller: dict[str, Any]) -> str:
     if seller.get("region"):
         return str(seller["region"]).lower()
     for marketplace in seller.get("marketplaces") or []:
-        if marketplace in MARKETPLACES:
-            return MARKETPLACES[marketplace][1]
+        region = region_of(marketplace)
+        if region is not None:
+            return region
     return "na"
 
 
