@@ -257,8 +257,17 @@ async def test_expired_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
             await c.post(f"{FEEDS}/documents", headers=h, json={"contentType": "application/json"})
         ).json()["url"]
         import asyncio
+        import time
+        from datetime import UTC, datetime
+        from urllib.parse import parse_qs, urlsplit
 
-        await asyncio.sleep(1.1)
+        # The URL expires at its X-Amz-Date (whole seconds) plus X-Amz-Expires (0 here): waiting for the
+        # clock to pass exactly that usually takes no time, where a fixed sleep had to cover a second.
+        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+        issued = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+        expires_at = issued + float(query["X-Amz-Expires"])
+        while time.time() <= expires_at:
+            await asyncio.sleep(0.01)
         r = await c.put(url, content=b"{}", headers={"Content-Type": "application/json"})
         assert r.status_code == 403 and b"Request has expired" in r.content
 
