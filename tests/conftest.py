@@ -7,6 +7,7 @@ service fails the run instead, so a green CI always means the tests ran.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -20,24 +21,28 @@ REPO = Path(__file__).resolve().parents[1]
 
 pytest_plugins = ["tests.fixtures.sandbox"]
 
+
+def _remove_home(home: Path, owner_pid: int) -> None:
+    """Every session makes a new home (metadata DB, logs, airflow.cfg): without this each run would
+    leave one more in the temp directory. A forked child that exits through atexit must not take its
+    parent's home with it, hence the owner's pid. Only that path is removed, never whatever
+    ``AIRFLOW_HOME`` names by now."""
+    if os.getpid() == owner_pid:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 # Airflow reads these at import: give the test session its own home so nothing touches ~/airflow,
-# and no example DAGs. Set before any test module imports Airflow. A home the user set is theirs:
-# only one made here is removed when the session ends.
+# and no example DAGs. Set before any test module imports Airflow. A home the user set is theirs and
+# stays. The one made here goes at exit (atexit rather than a session hook, so that a script that
+# imports this module outside pytest does not leave one behind either).
 SESSION_AIRFLOW_HOME: Path | None = None
 if "AIRFLOW_HOME" not in os.environ:
     SESSION_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="spapi-airflow-home-"))
     os.environ["AIRFLOW_HOME"] = str(SESSION_AIRFLOW_HOME)
+    atexit.register(_remove_home, SESSION_AIRFLOW_HOME, os.getpid())
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO / "plugins"))
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Remove the Airflow home made above (metadata DB, logs, airflow.cfg): every session makes a new
-    one, so without this each run leaves one more in the temp directory. Only that path is removed,
-    never whatever ``AIRFLOW_HOME`` names by now."""
-    if SESSION_AIRFLOW_HOME is not None:
-        shutil.rmtree(SESSION_AIRFLOW_HOME, ignore_errors=True)
 
 
 def in_ci() -> bool:
