@@ -20,7 +20,6 @@ from listings_pipeline.mapping import (
     RESERVED_CHECK_NAMES,
     MappingError,
     ProductTypeMapping,
-    load_mappings,
     parse_mapping,
 )
 from listings_pipeline.sample_catalog import BAD_ROWS, read_catalog_csv
@@ -35,12 +34,11 @@ from listings_pipeline.validation import (
     identifier_verdicts,
     isbn10_check_digit,
     load_policy,
-    make_context,
     suite_rules,
     validate_frame,
 )
 
-from .catalog_paths import MAPPINGS_DIR, POLICY, PRODUCT_MAPPING, PRODUCT_ROW, SAMPLE_CSV, line_of
+from .catalog_paths import POLICY, PRODUCT_MAPPING, PRODUCT_ROW, SAMPLE_CSV, line_of
 
 SOURCE = "exports/catalog.csv"
 FIRST_LINE = 2  # line 1 is the header
@@ -450,21 +448,6 @@ def case_frame(base: pd.DataFrame, cases: list[Case]) -> pd.DataFrame:
         for column, value in {**case.also_set, case.column: case.value}.items():
             frame.at[index, column] = value
     return frame
-
-
-@pytest.fixture(scope="module")
-def gx_context() -> Any:
-    return make_context()
-
-
-@pytest.fixture(scope="module")
-def mappings() -> dict[str, ProductTypeMapping]:
-    return load_mappings(MAPPINGS_DIR)
-
-
-@pytest.fixture(scope="module")
-def policy() -> ContentPolicy:
-    return load_policy(POLICY)
 
 
 @pytest.fixture(scope="module")

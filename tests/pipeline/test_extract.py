@@ -37,22 +37,12 @@ from listings_pipeline.extract import (
     extract_snapshot,
     snapshot_path,
 )
-from tests.conftest import REPO, service_missing
+from tests.conftest import REPO
 
 US = "ATVPDKIKX0DER"
 CA = "A2EUQ1WTGCTBG2"
 SELLER = "A1SELLER"
 SECRET = "hunter2-Very-Secret"
-
-
-@pytest.fixture(scope="module")
-def pq() -> Any:
-    """pyarrow.parquet, to make Parquet inputs and read snapshots back."""
-    try:
-        import pyarrow.parquet
-    except ImportError:
-        service_missing("pyarrow is not installed: it is the extract step's Parquet engine")
-    return pyarrow.parquet
 
 
 def rows_of(snapshot: Snapshot) -> list[dict[str, Any]]:

@@ -30,17 +30,6 @@ SELLER = "A1SELLER"
 HEADER = "sku,marketplace_id,title\n"
 
 
-@pytest.fixture(scope="module")
-def pq() -> Any:
-    try:
-        import pyarrow.parquet
-    except ImportError:
-        from tests.conftest import service_missing
-
-        service_missing("pyarrow is not installed: it is the extract step's Parquet engine")
-    return pyarrow.parquet
-
-
 def extract(
     source: Path | str | dict[str, Any],
     out: Path,

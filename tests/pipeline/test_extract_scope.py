@@ -33,17 +33,6 @@ BEFORE = f"G-1,{SELLER},{US},first\nG-CA,{SELLER},{CA},canadian\n"
 AFTER = f"G-2,{SELLER},{US},second\nO-DE,{OTHER},{DE},german\nG-3,{SELLER},{US},third\n"
 
 
-@pytest.fixture(scope="module")
-def pq() -> Any:
-    try:
-        import pyarrow.parquet
-    except ImportError:
-        from tests.conftest import service_missing
-
-        service_missing("pyarrow is not installed: it is the extract step's Parquet engine")
-    return pyarrow.parquet
-
-
 def scope_for(
     seller: str = SELLER,
     market: str = US,

@@ -23,22 +23,14 @@ from spapi.product_types import ProductTypeSchemas
 from .catalog_paths import (
     DE,
     MAPPINGS_DIR,
-    META_SCHEMA,
-    MODELS,
     PRODUCT_MAPPING,
     PRODUCT_ROW,
-    PRODUCT_TYPES_DIR,
     SHIPPED,
     US,
     line_of,
 )
 
 SHIRT_TEXT = (MAPPINGS_DIR / "SHIRT.yaml").read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def schemas() -> ProductTypeSchemas:
-    return ProductTypeSchemas(META_SCHEMA, [MODELS / "schemas" / "definitions", PRODUCT_TYPES_DIR])
 
 
 def broken(tmp_path: Path, old: str, new: str, name: str = "SHIRT.yaml", text: str = SHIRT_TEXT) -> Path:

@@ -26,7 +26,7 @@ from spapi.product_types import ProductTypeSchemas
 from tests.fixtures.sandbox import APP_ID, APP_SECRET, CA, SELLER, SELLER_TOKEN, US, Sandbox, new_client
 from tests.sandbox.conftest import luggage_attributes
 
-from .catalog_paths import META_SCHEMA, MODELS, PRODUCT_TYPES_DIR, REPO
+from .catalog_paths import REPO
 
 CONN_ID = "spapi_hotfix_test"
 
@@ -116,11 +116,6 @@ def test_the_request_is_frozen() -> None:
 
 
 # --- the changes ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def schemas() -> ProductTypeSchemas:
-    return ProductTypeSchemas(META_SCHEMA, [MODELS / "schemas" / "definitions", PRODUCT_TYPES_DIR])
 
 
 def patched_attributes(change: dict[str, Any]) -> dict[str, Any]:

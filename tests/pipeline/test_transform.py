@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from listings_pipeline.mapping import ProductTypeMapping, load_mappings, parse_mapping
+from listings_pipeline.mapping import ProductTypeMapping, parse_mapping
 from listings_pipeline.sample_catalog import BAD_ROWS, generate_rows
 from listings_pipeline.transform import (
     TransformError,
@@ -23,17 +23,7 @@ from listings_pipeline.transform import (
 from spapi.models.feeds import ListingsFeed, ListingsFeedMessage
 from spapi.product_types import ProductTypeSchemas, make_validator
 
-from .catalog_paths import CA, DE, MAPPINGS_DIR, MESSAGE_SCHEMA, META_SCHEMA, MODELS, PRODUCT_TYPES_DIR, US
-
-
-@pytest.fixture(scope="module")
-def mappings() -> dict[str, ProductTypeMapping]:
-    return load_mappings(MAPPINGS_DIR)
-
-
-@pytest.fixture(scope="module")
-def schemas() -> ProductTypeSchemas:
-    return ProductTypeSchemas(META_SCHEMA, [MODELS / "schemas" / "definitions", PRODUCT_TYPES_DIR])
+from .catalog_paths import CA, DE, MESSAGE_SCHEMA, US
 
 
 @pytest.fixture(scope="module")

@@ -26,29 +26,12 @@ from listings_pipeline.validation import (
     build_suite,
     check_threshold,
     load_policy,
-    make_context,
     validate_frame,
 )
 
-from .catalog_paths import DE, MAPPINGS_DIR, POLICY, PRODUCT_MAPPING, PRODUCT_ROW, SAMPLE_CSV, US, line_of
+from .catalog_paths import DE, POLICY, PRODUCT_MAPPING, PRODUCT_ROW, SAMPLE_CSV, US, line_of
 
 VALIDATE_STAGE = [b for b in BAD_ROWS if b.stage == "validate"]
-
-
-@pytest.fixture(scope="module")
-def mappings() -> dict[str, ProductTypeMapping]:
-    return load_mappings(MAPPINGS_DIR)
-
-
-@pytest.fixture(scope="module")
-def policy() -> ContentPolicy:
-    return load_policy(POLICY)
-
-
-@pytest.fixture(scope="module")
-def gx_context() -> Any:
-    """One GX context for the module: importing GX is what is slow, so do it once."""
-    return make_context()
 
 
 @pytest.fixture(scope="module")
