@@ -96,7 +96,7 @@ def test_the_compose_services_run_the_sample_catalog_without_docker(
         assert done.returncode == 0, out[-5000:]
         for component in ("api-server", "scheduler", "dag-processor", "triggerer", "celery-worker"):
             assert f"starting {component}" in out
-        assert "published 509, invalid 1, quarantined 11, dead-lettered 1" in out, out[-3000:]
+        assert "published 509, invalid 1, quarantined 12, dead-lettered 1" in out, out[-3000:]
 
         # The run is in PostgreSQL, and it ran on the Celery executor.
         metadata = sa.create_engine(servers.url(servers.metadata_db))
