@@ -25,6 +25,7 @@ Amazon's keywords, as the meta-schema and docs/spapi-facts.md §9.4 describe the
 - ``editable``, ``hidden``, ``enumNames`` and ``$lifecycle`` serve user interfaces and deprecation
   notices; they assert nothing.
 
+``multipleOf`` is decided on the numbers as JSON writes them (decimal), not as binary floats.
 Formats are asserted for ``date`` and ``date-time`` (RFC 3339), the only two Amazon's schemas pair in
 ``oneOf``: as mere annotations every date would match both branches and be refused. Other formats
 (``uri``) stay annotations, as JSON Schema 2019-09 leaves them by default.
@@ -37,6 +38,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -214,6 +216,25 @@ AMAZON_KEYWORDS: dict[str, Check | None] = {
 }
 
 
+def _multiple_of(
+    validator: Any, divisor: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    """``multipleOf`` on the numbers as JSON writes them, in decimal.
+
+    Amazon's prices carry ``multipleOf: 0.01``; in binary floating point 19.99 / 0.01 is not a whole
+    number, so a float division would refuse most prices Amazon accepts.
+    """
+    if not validator.is_type(instance, "number"):
+        return
+    if (_exact(instance) / _exact(divisor)).denominator != 1:
+        yield ValidationError(f"{instance!r} is not a multiple of {divisor!r}")
+
+
+def _exact(number: float) -> Fraction:
+    # repr gives the shortest text that reads back as the same float: the number as JSON wrote it
+    return Fraction(repr(number)) if isinstance(number, float) else Fraction(number)
+
+
 # -- formats ------------------------------------------------------------------------------------
 
 FORMATS = FormatChecker(formats=())
@@ -291,7 +312,7 @@ def amazon_dialect(meta_schema: Mapping[str, Any]) -> Any:
     checks = {k: check for k, check in AMAZON_KEYWORDS.items() if k in keywords and check is not None}
     return validators.create(
         meta_schema=dict(meta_schema),
-        validators={**base.VALIDATORS, **checks},
+        validators={**base.VALIDATORS, "multipleOf": _multiple_of, **checks},
         type_checker=base.TYPE_CHECKER,
         format_checker=FORMATS,
     )
