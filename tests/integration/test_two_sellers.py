@@ -15,8 +15,8 @@ import pytest
 import redis
 
 from spapi import listings
-from spapi.auth import clear_process_cache
-from tests.fixtures.sandbox import SELLER, US, Sandbox, new_client
+from spapi.auth import LwaTokenProvider, clear_process_cache
+from tests.fixtures.sandbox import APP_ID, APP_SECRET, SELLER, SELLER_TOKEN, US, Sandbox, new_client
 
 pytestmark = pytest.mark.integration
 
@@ -76,15 +76,24 @@ def test_interleaved_sellers_in_one_process(sandbox: Sandbox) -> None:
 def test_interleaved_sellers_through_the_shared_redis_cache(sandbox: Sandbox, redis_url: str) -> None:
     searches = _searches(sandbox)
     shared = redis.Redis.from_url(redis_url)
-    before = set(shared.scan_iter(match="spapi:lwa:*"))
+    # this sandbox's token endpoint is part of each cache key, so these keys are this test's alone
+    mine = [
+        key
+        for refresh in (SELLER_TOKEN, EU_TOKEN)
+        for digest in [
+            LwaTokenProvider(
+                APP_ID, APP_SECRET, refresh_token=refresh, token_url=f"{sandbox.url}/auth/o2/token"
+            ).cache_key
+        ]
+        for key in (f"spapi:lwa:{digest}", f"spapi:lwa:lock:{digest}")
+    ]
     try:
         # the process cache is cleared first, so every token comes from (or goes to) Redis: a cache
         # keyed by less than the grant would hand one seller's token to the other, and get a 403
         done = _interleaved(sandbox, redis_url)
+        assert shared.exists(mine[0]) and shared.exists(mine[2]), "both sellers' tokens are cached"
     finally:
-        created = set(shared.scan_iter(match="spapi:lwa:*")) - before
-        if created:  # only what this test wrote
-            shared.delete(*created)
+        shared.delete(*mine)
     assert done.count(SELLER) == done.count(EU_SELLER) == 40
     new = {k: v - searches.get(k, 0) for k, v in _searches(sandbox).items()}
     assert new["200"] == 80 and set(new) <= {"200", "429"}, new
