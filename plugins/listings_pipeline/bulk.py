@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from sqlalchemy import case, func, insert, select, update
 
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.config import REPO_ROOT, PipelineConfig, load_config
+from listings_pipeline.extract import safe_part
 from listings_pipeline.warehouse import ledger, lifecycle
 from listings_pipeline.warehouse.db import (
     insert_ignoring_conflicts,
@@ -52,15 +52,6 @@ L = ListingStatus
 
 # --- run-scoped files ---------------------------------------------------------------------------------
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _safe(part: str) -> str:
-    cleaned = _UNSAFE.sub("_", part).strip("._") or "_"
-    if cleaned != part:
-        cleaned += "-" + hashlib.sha256(part.encode()).hexdigest()[:8]
-    return cleaned
-
 
 @dataclass(frozen=True)
 class BranchPaths:
@@ -70,7 +61,9 @@ class BranchPaths:
 
     @classmethod
     def of(cls, config: PipelineConfig, run_id: str, seller_id: str, marketplace_id: str) -> BranchPaths:
-        return cls(config.var_dir / "runs" / _safe(run_id) / _safe(seller_id) / _safe(marketplace_id))
+        return cls(
+            config.var_dir / "runs" / safe_part(run_id) / safe_part(seller_id) / safe_part(marketplace_id)
+        )
 
     @property
     def snapshots(self) -> Path:
@@ -986,7 +979,7 @@ def parse(outcome: dict[str, Any]) -> dict[str, Any]:
             doc = client.call(feeds.get_feed_document(result_document_id))
             raw = client.call(feeds.download_feed_document(doc))
         paths.reports.mkdir(parents=True, exist_ok=True)
-        report_path = paths.reports / f"{_safe(feed_id)}.json"
+        report_path = paths.reports / f"{safe_part(feed_id)}.json"
         report_path.write_bytes(raw)
         report = summarise_report(raw, index)
         result.update(_apply_report(engine, config, document, feed_id, report, report_path))

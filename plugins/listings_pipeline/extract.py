@@ -92,6 +92,7 @@ __all__ = [
     "Snapshot",
     "SqlSource",
     "extract_snapshot",
+    "safe_part",
     "snapshot_path",
 ]
 
@@ -463,16 +464,13 @@ class Snapshot(BaseModel):
 def snapshot_path(out_dir: str | Path, run_id: str, seller_id: str, marketplace_id: str) -> Path:
     """``<out_dir>/<run_id>/<seller_id>/<marketplace_id>/catalog.parquet`` with each part made path-safe."""
     return (
-        Path(out_dir)
-        / _safe_part(run_id)
-        / _safe_part(seller_id)
-        / _safe_part(marketplace_id)
-        / SNAPSHOT_NAME
+        Path(out_dir) / safe_part(run_id) / safe_part(seller_id) / safe_part(marketplace_id) / SNAPSHOT_NAME
     )
 
 
-def _safe_part(value: str) -> str:
-    """A single path component: ``[A-Za-z0-9._-]`` only, never hidden or ``..``.
+def safe_part(value: str) -> str:
+    """A single path component (the one rule for every run-scoped folder: the snapshot and the other
+    files of a branch must land in the same folder for any run id): ``[A-Za-z0-9._-]`` only, never hidden or ``..``.
 
     A value that had to change gets a short hash of the original, so two run ids that differ only in
     unsafe characters (``:`` vs ``_``) still get different folders.

@@ -261,3 +261,22 @@ def test_deletes_within_the_guard_need_no_confirmation(setup: dict[str, Any]) ->
     _write_messages(config, [_message("A"), _message("B")])
     out = plan(_branch(config, catalog_skus=["A", "B"], catalog_rows=2))
     assert out["plan_counts"]["deleted"] == 2
+
+
+@pytest.mark.parametrize(
+    "run_id",
+    [
+        "manual__2026-12-02T04:05:42.216046+00:00",
+        "_leading_underscore",
+        "trailing.dot.",
+        "scheduled__" + "x" * 120,  # longer than a folder name is cut to
+    ],
+)
+def test_a_branch_and_its_snapshot_share_one_folder_for_any_run_id(
+    setup: dict[str, Any], run_id: str
+) -> None:
+    from listings_pipeline.extract import snapshot_path
+
+    config = load_config(_config(setup))
+    paths = BranchPaths.of(config, run_id, SELLER, US)
+    assert snapshot_path(paths.snapshots, run_id, SELLER, US).parent == paths.root
