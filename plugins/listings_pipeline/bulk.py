@@ -22,6 +22,7 @@ from sqlalchemy import case, func, insert, select, update
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.config import REPO_ROOT, PipelineConfig, load_config
 from listings_pipeline.extract import safe_part
+from listings_pipeline.routing import route
 from listings_pipeline.warehouse import ledger, lifecycle
 from listings_pipeline.warehouse.db import (
     insert_ignoring_conflicts,
@@ -767,16 +768,13 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
             sum(withheld.values()),
             ", ".join(f"{reason} {n}" for reason, n in sorted(withheld.items())),
         )
-    # Small change sets go through the Listings Items API (answers in seconds, no feed quota);
-    # larger ones through a feed.
-    route = "listings_api" if 0 < total <= config.per_sku_threshold else "feed"
     return {
         **branch,
         "planned": total,
         "plan_counts": counts,
         "skipped_reasons": skipped,
         "deletes_withheld": withheld,
-        "route": route,
+        "route": route(total, config.per_sku_threshold),
         "reconciled_feeds": [r["feed_id"] for r in reconciled],
     }
 

@@ -5,7 +5,7 @@ One function per DAG task of ``offers_inventory_sync``:
 1. the catalog snapshot comes from :func:`listings_pipeline.bulk.extract`;
 2. :func:`plan` reads the snapshot's offer and inventory columns (:func:`desired_state`), compares
    them with the warehouse's ``offers`` / ``inventory`` rows (:func:`diff`) and keeps only the SKUs
-   whose price or merchant stock changed, then :func:`route` picks the path for the branch;
+   whose price or merchant stock changed, then :func:`listings_pipeline.routing.route` picks the path for the branch;
 3. the per-SKU path: :func:`apply` sends the change batches through
    :func:`listings_pipeline.per_sku.apply_batch` (``patchListingsItem``) and records the accepted
    ones in ``offers`` / ``inventory``;
@@ -35,7 +35,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import insert, select
 
@@ -48,6 +48,7 @@ from listings_pipeline.bulk import (
     write_jsonl,
 )
 from listings_pipeline.config import load_config
+from listings_pipeline.routing import route
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import (
@@ -61,7 +62,6 @@ from listings_pipeline.warehouse.models import (
 
 log = logging.getLogger(__name__)
 
-Route = Literal["listings_api", "feed"]
 MERCHANT = "DEFAULT"
 MERCHANT_CHANNELS = frozenset({"", "DEFAULT", "MFN"})
 OFFER_FIELDS = (
@@ -329,12 +329,6 @@ def diff(
     return changed, fba
 
 
-def route(changes: Sequence[Any] | int, threshold: int) -> Route:
-    """``listings_api`` for change sets of up to ``threshold`` SKUs, ``feed`` for larger ones."""
-    count = changes if isinstance(changes, int) else len(changes)
-    return "listings_api" if count <= threshold else "feed"
-
-
 # --- patches and messages -----------------------------------------------------------------------------
 
 
@@ -532,7 +526,7 @@ def plan(branch: dict[str, Any], batch_size: int = BATCH_SIZE) -> dict[str, Any]
             _quarantine(engine, seller_id, marketplace_id, run_id, skipped)
         if fba:
             record(engine, seller_id, marketplace_id, ({"sku": f["sku"], "inventory": f} for f in fba))
-        chosen = route(changed, config.per_sku_threshold)
+        chosen = route(len(changed), config.per_sku_threshold)
         result: dict[str, Any] = {
             **{k: v for k, v in branch.items() if k != "snapshot"},
             "catalog_rows": len(rows),

@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 
 from listings_pipeline import offers
+from listings_pipeline.routing import route
 from listings_pipeline.warehouse import db
 from spapi import listings
 from tests.fixtures.sandbox import SELLER, US, Sandbox, new_client
@@ -200,12 +201,10 @@ def test_fba_rows_are_read_not_written() -> None:
 
 
 @pytest.mark.parametrize(
-    ("count", "expected"), [(0, "listings_api"), (1, "listings_api"), (50, "listings_api"), (51, "feed")]
+    ("count", "expected"), [(0, "none"), (1, "listings_api"), (50, "listings_api"), (51, "feed")]
 )
 def test_router_at_the_threshold(count: int, expected: str) -> None:
-    changes = [{"sku": f"S-{i}"} for i in range(count)]
-    assert offers.route(changes, 50) == expected
-    assert offers.route(count, 50) == expected
+    assert route(count, 50) == expected
 
 
 def test_default_threshold_is_fifty() -> None:
@@ -251,7 +250,7 @@ def test_feed_messages_are_valid_patch_messages() -> None:
         ]
     )
     changed, _ = offers.diff(states, {}, {})
-    assert offers.route(changed, 50) == "feed"
+    assert route(len(changed), 50) == "feed"
     messages = offers.feed_messages(changed, US)
     assert len(messages) == 51 and len({m["sku"] for m in messages}) == 51
     validator = jsonschema.Draft7Validator(json.loads(MESSAGE_SCHEMA.read_text()))
