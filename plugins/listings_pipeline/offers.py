@@ -48,6 +48,7 @@ from listings_pipeline.bulk import (
     write_jsonl,
 )
 from listings_pipeline.config import load_config
+from listings_pipeline.offer_patches import MERCHANT_CHANNEL, offer_patch, stock_patch
 from listings_pipeline.routing import route
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
@@ -62,7 +63,6 @@ from listings_pipeline.warehouse.models import (
 
 log = logging.getLogger(__name__)
 
-MERCHANT = "DEFAULT"
 MERCHANT_CHANNELS = frozenset({"", "DEFAULT", "MFN"})
 OFFER_FIELDS = (
     "currency",
@@ -139,7 +139,7 @@ def _day(value: Any, column: str) -> str | None:
 def channel_of(row: Mapping[str, Any]) -> str:
     """The row's fulfillment channel code: ``DEFAULT`` for merchant-fulfilled, else as given (FBA)."""
     channel = _text(row.get("fulfillment_channel")).upper()
-    return MERCHANT if channel in MERCHANT_CHANNELS else channel
+    return MERCHANT_CHANNEL if channel in MERCHANT_CHANNELS else channel
 
 
 def row_state(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -308,13 +308,15 @@ def diff(
         sku = state["sku"]
         offer = state.get("offer")
         stock = state.get("inventory")
-        if stock is not None and stock["fulfillment_channel_code"] != MERCHANT:
+        if stock is not None and stock["fulfillment_channel_code"] != MERCHANT_CHANNEL:
             if inventory_changed(stock, inventory.get((sku, stock["fulfillment_channel_code"]))):
                 fba.append({"sku": sku, **stock})
             stock = None  # FBA quantities are Amazon's: read, not written
         new_offer = offer if offer is not None and offer_changed(offer, offers.get(sku)) else None
         new_stock = (
-            stock if stock is not None and inventory_changed(stock, inventory.get((sku, MERCHANT))) else None
+            stock
+            if stock is not None and inventory_changed(stock, inventory.get((sku, MERCHANT_CHANNEL)))
+            else None
         )
         if new_offer is None and new_stock is None:
             continue
@@ -332,55 +334,29 @@ def diff(
 # --- patches and messages -----------------------------------------------------------------------------
 
 
-def _number(text: str) -> int | float:
-    amount = Decimal(text)
-    return int(amount) if amount == amount.to_integral_value() else float(amount)
-
-
-def _schedule(text: str) -> list[dict[str, Any]]:
-    return [{"schedule": [{"value_with_tax": _number(text)}]}]
-
-
-def offer_patch(offer: Mapping[str, Any], marketplace_id: str) -> dict[str, Any]:
-    """``merge`` of this marketplace/currency's ``purchasable_offer`` with the fields we own only."""
-    entry: dict[str, Any] = {
-        "marketplace_id": marketplace_id,
-        "currency": offer["currency"],
-        "our_price": _schedule(offer["our_price"]),
-    }
-    if offer.get("sale_price"):
-        entry["discounted_price"] = [
-            {
-                "schedule": [
-                    {
-                        "start_at": offer["sale_start_at"],
-                        "end_at": offer["sale_end_at"],
-                        "value_with_tax": _number(offer["sale_price"]),
-                    }
-                ]
-            }
-        ]
-    if offer.get("min_price"):
-        entry["minimum_seller_allowed_price"] = _schedule(offer["min_price"])
-    if offer.get("max_price"):
-        entry["maximum_seller_allowed_price"] = _schedule(offer["max_price"])
-    return {"op": "merge", "path": "/attributes/purchasable_offer", "value": [entry]}
-
-
-def inventory_patch(stock: Mapping[str, Any]) -> dict[str, Any]:
-    """``merge`` of the ``DEFAULT`` channel's ``fulfillment_availability`` (an FBA entry stays)."""
-    entry: dict[str, Any] = {"fulfillment_channel_code": MERCHANT, "quantity": stock["quantity"]}
-    if stock.get("handling_time") is not None:
-        entry["lead_time_to_ship_max_days"] = stock["handling_time"]
-    return {"op": "merge", "path": "/attributes/fulfillment_availability", "value": [entry]}
-
-
 def patches_for(change: Mapping[str, Any], marketplace_id: str) -> list[dict[str, Any]]:
+    """``merge`` patches of the fields this sync owns, so a discount or an FBA entry set elsewhere stays."""
     patches = []
-    if change.get("offer") is not None:
-        patches.append(offer_patch(change["offer"], marketplace_id))
-    if change.get("inventory") is not None:
-        patches.append(inventory_patch(change["inventory"]))
+    offer = change.get("offer")
+    if offer is not None:
+        sale = (
+            (offer["sale_price"], offer["sale_start_at"], offer["sale_end_at"])
+            if offer.get("sale_price")
+            else None
+        )
+        patches.append(
+            offer_patch(
+                marketplace_id,
+                offer["currency"],
+                offer["our_price"],
+                sale=sale,
+                minimum=offer.get("min_price") or None,
+                maximum=offer.get("max_price") or None,
+            )
+        )
+    stock = change.get("inventory")
+    if stock is not None:
+        patches.append(stock_patch(stock["quantity"], stock.get("handling_time")))
     return patches
 
 

@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from listings_pipeline.bulk import BranchPaths, payload_hash
 from listings_pipeline.call_log import ApiCallLog, branch_trace
 from listings_pipeline.config import PipelineConfig, load_config
+from listings_pipeline.offer_patches import offer_patch, stock_patch
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import Listing, ListingStatus, PublishPath
@@ -373,53 +374,28 @@ def check_against_config(request: HotfixRequest, config: PipelineConfig) -> None
 # --- changes ------------------------------------------------------------------------------------------
 
 
-def _money(value: Decimal) -> int | float:
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def _schedule(value: Decimal) -> list[dict[str, Any]]:
-    return [{"schedule": [{"value_with_tax": _money(value)}]}]
-
-
 def price_patch(request: HotfixRequest, marketplace_id: str) -> dict[str, Any]:
-    """``purchasable_offer`` as Amazon's schema nests it (``our_price[].schedule[].value_with_tax``,
-    ``discounted_price`` with ``start_at``/``end_at``, ``minimum/maximum_seller_allowed_price``).
-
-    ``replace`` sets the whole offer for this marketplace and currency, as Amazon's own price
-    example does: a sale or bound not given in the form is removed.
-    """
+    """The whole offer for this marketplace and currency (``replace``), as Amazon's own price example
+    sets it: a sale or bound not given in the form is removed."""
     assert request.price is not None and request.currency is not None
-    offer: dict[str, Any] = {
-        "marketplace_id": marketplace_id,
-        "currency": request.currency,
-        "our_price": _schedule(request.price),
-    }
+    sale = None
     if request.sale_price is not None and request.sale_start and request.sale_end:
-        offer["discounted_price"] = [
-            {
-                "schedule": [
-                    {
-                        "start_at": request.sale_start.isoformat(),
-                        "end_at": request.sale_end.isoformat(),
-                        "value_with_tax": _money(request.sale_price),
-                    }
-                ]
-            }
-        ]
-    if request.minimum_price is not None:
-        offer["minimum_seller_allowed_price"] = _schedule(request.minimum_price)
-    if request.maximum_price is not None:
-        offer["maximum_seller_allowed_price"] = _schedule(request.maximum_price)
-    return {"op": "replace", "path": "/attributes/purchasable_offer", "value": [offer]}
+        sale = (request.sale_price, request.sale_start, request.sale_end)
+    return offer_patch(
+        marketplace_id,
+        request.currency,
+        request.price,
+        sale=sale,
+        minimum=request.minimum_price,
+        maximum=request.maximum_price,
+        op="replace",
+    )
 
 
 def quantity_patch(request: HotfixRequest) -> dict[str, Any]:
-    """``fulfillment_availability`` for the merchant channel (``DEFAULT``): quantity and handling time."""
+    """The merchant channel's quantity and handling time (``replace``)."""
     assert request.quantity is not None
-    entry: dict[str, Any] = {"fulfillment_channel_code": "DEFAULT", "quantity": request.quantity}
-    if request.handling_time is not None:
-        entry["lead_time_to_ship_max_days"] = request.handling_time
-    return {"op": "replace", "path": "/attributes/fulfillment_availability", "value": [entry]}
+    return stock_patch(request.quantity, request.handling_time, op="replace")
 
 
 def _change(request: HotfixRequest, sku: str, marketplace_id: str, **fields: Any) -> dict[str, Any]:

@@ -360,7 +360,7 @@ def test_a_price_change_keeps_an_existing_discount(sandbox: Sandbox, seeded: War
 @pytest.mark.integration
 def test_replace_would_drop_the_discount(sandbox: Sandbox, seeded: Warehouse) -> None:
     """Why the sync uses ``merge``: the hotfix's ``replace`` sets the whole offer (the sandbox agrees)."""
-    patch = offers.offer_patch({"currency": "USD", "our_price": "109.99"}, US)
+    [patch] = offers.patches_for({"offer": {"currency": "USD", "our_price": "109.99"}}, US)
     with new_client(sandbox) as client:
         answer = client.call(
             listings.patch_listings_item(
