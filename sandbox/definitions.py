@@ -19,6 +19,12 @@ from starlette.responses import Response
 from .core import ApiError, Call, GateRefused, Sandbox, gate
 from .documents import _check, _signature
 from .listings import csv_param
+from .published import (
+    DEFINITION_LOCALES,
+    DEFINITION_PARENTAGE_LEVELS,
+    DEFINITION_REQUIREMENTS,
+    DEFINITION_REQUIREMENTS_ENFORCED,
+)
 
 router = APIRouter()
 
@@ -128,12 +134,17 @@ async def get_definitions_product_type(request: Request, productType: str) -> Re
         enforced = q.get("requirementsEnforced", "ENFORCED")
         locale = q.get("locale", LOCALES_DEFAULT)
         version = q.get("productTypeVersion", "LATEST")
-        if requirements not in ("LISTING", "LISTING_PRODUCT_ONLY", "LISTING_OFFER_ONLY"):
-            raise ApiError.invalid(f"Invalid requirements {requirements!r}.")
-        if enforced not in ("ENFORCED", "NOT_ENFORCED"):
-            raise ApiError.invalid(f"Invalid requirementsEnforced {enforced!r}.")
-        if q.get("parentageLevel") not in (None, "NONE", "CHILD", "PARENT"):
-            raise ApiError.invalid("Invalid parentageLevel.")
+        for name, value, allowed in (
+            ("requirements", requirements, DEFINITION_REQUIREMENTS),
+            ("requirementsEnforced", enforced, DEFINITION_REQUIREMENTS_ENFORCED),
+            ("locale", locale, DEFINITION_LOCALES),
+            ("parentageLevel", q.get("parentageLevel", "NONE"), DEFINITION_PARENTAGE_LEVELS),
+        ):
+            if value not in allowed:
+                raise ApiError.invalid(
+                    f"Invalid input: {name} {value!r} is not one of the allowed values.",
+                    f"{name} must be one of {', '.join(allowed)}.",
+                )
         if productType not in sandbox.schemas:
             raise ApiError.not_found(f"Product type {productType!r} not found.")
         current = _version(sandbox)
