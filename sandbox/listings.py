@@ -14,17 +14,38 @@ import hashlib
 import json
 import re
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from .core import ApiError, Call, GateRefused, Sandbox, gate
 from .product_types import BAD_PATCH, NO_SUCH_LISTING, UNKNOWN_PRODUCT_TYPE, Issue, ProductTypes
 from .store import Store
+
+
+class _SkuConvertor(Convertor[str]):
+    """A SKU path segment as Amazon routes it: any characters, slashes and line breaks included.
+
+    Starlette's ``path`` convertor is ``.*``, which stops at a line break: a SKU holding one was
+    answered 404 by the router instead of Amazon's 400 from the Listings API.
+    """
+
+    regex = "[\\s\\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("spapi_sku", _SkuConvertor())
 
 router = APIRouter()
 
@@ -446,6 +467,15 @@ def marketplace_ids(request: Request, *, max_items: int | None = None) -> list[s
     return ids
 
 
+def check_sku(sku: str) -> None:
+    """Amazon answers 400 InvalidInput for a SKU with control characters, on every operation."""
+    found = sorted({f"U+{ord(c):04X}" for c in sku if unicodedata.category(c) == "Cc"})
+    if found:
+        raise ApiError.invalid(
+            "Invalid input: the SKU contains control characters.", f"sku contains {', '.join(found)}."
+        )
+
+
 def included_data(request: Request, allowed: Sequence[str], default: Sequence[str]) -> list[str]:
     values = csv_param(request, "includedData")
     bad = [v for v in values if v not in allowed]
@@ -551,9 +581,10 @@ async def _run(request: Request, operation: str, seller_id: str, handler: Any) -
         return call.error(error)
 
 
-@router.get(BASE + "/{sellerId}/{sku:path}")
+@router.get(BASE + "/{sellerId}/{sku:spapi_sku}")
 async def get_listings_item(request: Request, sellerId: str, sku: str) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
+        check_sku(sku)
         ids = marketplace_ids(request)
         included = included_data(request, GET_INCLUDED, ("summaries",))
         item = _engine(sandbox).item(sellerId, sku, ids, included)
@@ -564,9 +595,10 @@ async def get_listings_item(request: Request, sellerId: str, sku: str) -> Respon
     return await _run(request, "getListingsItem", sellerId, handle)
 
 
-@router.put(BASE + "/{sellerId}/{sku:path}")
+@router.put(BASE + "/{sellerId}/{sku:spapi_sku}")
 async def put_listings_item(request: Request, sellerId: str, sku: str) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
+        check_sku(sku)
         ids = marketplace_ids(request, max_items=1)
         included = included_data(request, SUBMIT_INCLUDED, ("issues",))
         preview = check_mode(request)
@@ -589,9 +621,10 @@ async def put_listings_item(request: Request, sellerId: str, sku: str) -> Respon
     return await _run(request, "putListingsItem", sellerId, handle)
 
 
-@router.patch(BASE + "/{sellerId}/{sku:path}")
+@router.patch(BASE + "/{sellerId}/{sku:spapi_sku}")
 async def patch_listings_item(request: Request, sellerId: str, sku: str) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
+        check_sku(sku)
         ids = marketplace_ids(request)
         included = included_data(request, SUBMIT_INCLUDED, ("issues",))
         preview = check_mode(request)
@@ -608,9 +641,10 @@ async def patch_listings_item(request: Request, sellerId: str, sku: str) -> Resp
     return await _run(request, "patchListingsItem", sellerId, handle)
 
 
-@router.delete(BASE + "/{sellerId}/{sku:path}")
+@router.delete(BASE + "/{sellerId}/{sku:spapi_sku}")
 async def delete_listings_item(request: Request, sellerId: str, sku: str) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
+        check_sku(sku)
         ids = marketplace_ids(request, max_items=1)
         status, issues, sid = _engine(sandbox).delete(sellerId, sku, ids)
         return call.respond(200, submission(sku, status, sid, issues, ["issues"], []))

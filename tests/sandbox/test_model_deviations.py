@@ -14,7 +14,7 @@ import pytest
 
 from sandbox.published import DEFINITION_LOCALES
 
-from .conftest import CA, US
+from .conftest import CA, US, listings_path, luggage_attributes
 from .test_models import Checker
 
 FEEDS = "/feeds/2021-06-30/feeds"
@@ -152,3 +152,66 @@ async def test_definitions_refuse_other_values_outside_their_enums(
 ) -> None:
     r = await client.get(DEFINITION, headers=headers, params={"marketplaceIds": US, name: value})
     assert name in refused(Checker(), "getDefinitionsProductType", r)["message"]
+
+
+# -- SKUs with control characters -----------------------------------------------------------------
+
+CONTROL_SKUS = ["BAG\n1", "BAG\r\n1", "BAG\t1", "\x00BAG", "BAG\x1b[0m", "BAG\x7f", "BAG\x851"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("sku", CONTROL_SKUS, ids=[repr(s) for s in CONTROL_SKUS])
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+async def test_a_sku_with_control_characters_is_400_invalid_input(
+    client: httpx.AsyncClient, headers: dict[str, str], sku: str, method: str
+) -> None:
+    body = {
+        "PUT": {"productType": "LUGGAGE", "attributes": luggage_attributes()},
+        "PATCH": {"productType": "LUGGAGE", "patches": [{"op": "delete", "path": "/attributes/color"}]},
+    }.get(method)
+    r = await client.request(
+        method, listings_path(sku), params={"marketplaceIds": US}, headers=headers, json=body
+    )
+    operation = {"GET": "getListingsItem", "PUT": "putListingsItem", "PATCH": "patchListingsItem"}.get(
+        method, "deleteListingsItem"
+    )
+    error = refused(Checker(), operation, r)
+    assert "control characters" in error["message"] and "U+" in error["details"]
+    assert r.headers["x-amzn-RateLimit-Limit"] == "5.0"  # the call passed the gate: Amazon's 400, not routing
+
+
+@pytest.mark.asyncio
+async def test_nothing_is_stored_under_a_sku_with_control_characters(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    r = await client.put(
+        listings_path("BAG\n1"),
+        params={"marketplaceIds": US},
+        headers=headers,
+        json={"productType": "LUGGAGE", "attributes": luggage_attributes()},
+    )
+    assert r.status_code == 400
+    state = (await client.get("/_sandbox/state")).json()
+    assert state["listings"] == []
+
+
+@pytest.mark.asyncio
+async def test_the_gate_still_comes_first_for_such_a_sku(client: httpx.AsyncClient) -> None:
+    r = await client.get(listings_path("BAG\n1"), params={"marketplaceIds": US})
+    assert r.status_code == 403 and r.json()["errors"][0]["code"] == "Unauthorized"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("sku", ["BAG/55 cm", "Größe 42 \u2013 blau", "SKU#1?&=%", "🧳-1", "a" * 200])
+async def test_printable_skus_still_work(
+    client: httpx.AsyncClient, headers: dict[str, str], sku: str
+) -> None:
+    r = await client.put(
+        listings_path(sku),
+        params={"marketplaceIds": US},
+        headers=headers,
+        json={"productType": "LUGGAGE", "attributes": luggage_attributes()},
+    )
+    assert r.status_code == 200 and r.json()["status"] == "ACCEPTED", r.text
+    got = await client.get(listings_path(sku), params={"marketplaceIds": US}, headers=headers)
+    assert got.status_code == 200 and got.json()["sku"] == sku
