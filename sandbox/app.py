@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -44,6 +45,19 @@ def build_sandbox(settings: Settings) -> Sandbox:
     return sandbox
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route serves at ``path``, for a 405's ``Allow`` header (RFC 9110 §15.5.6).
+
+    Starlette would name only the methods of the first route that matches the path, and each of
+    the Listings API's methods on ``/items/{sellerId}/{sku}`` is a route of its own.
+    """
+    methods: set[str] = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     sandbox = build_sandbox(settings)
@@ -75,9 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "InvalidInput")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
         return json_response(
             exc.status_code,
             {"errors": [{"code": code, "message": str(exc.detail), "details": request.url.path}]},
+            headers,
         )
 
     return app

@@ -215,3 +215,28 @@ async def test_printable_skus_still_work(
     assert r.status_code == 200 and r.json()["status"] == "ACCEPTED", r.text
     got = await client.get(listings_path(sku), params={"marketplaceIds": US}, headers=headers)
     assert got.status_code == 200 and got.json()["sku"] == sku
+
+
+# -- 405 and Allow ------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", listings_path("BAG-1"), "DELETE, GET, PATCH, PUT"),
+        ("POST", listings_path("BAG\n1"), "DELETE, GET, PATCH, PUT"),
+        ("PUT", FEEDS, "GET, POST"),
+        ("PATCH", f"{FEEDS}/123", "DELETE, GET"),
+        ("DELETE", "/feeds/2021-06-30/documents/amzn1.tortuga.4.na.x", "GET"),
+        ("POST", DEFINITION, "GET"),
+        ("GET", "/auth/o2/token", "POST"),
+    ],
+)
+async def test_405_names_every_allowed_method(
+    client: httpx.AsyncClient, headers: dict[str, str], method: str, path: str, allow: str
+) -> None:
+    r = await client.request(method, path, headers=headers)
+    assert r.status_code == 405
+    assert r.headers["Allow"] == allow
+    assert r.json()["errors"][0]["code"] == "MethodNotAllowed" and r.headers["x-amzn-RequestId"]
