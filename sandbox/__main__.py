@@ -11,13 +11,15 @@ from .settings import Settings
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8900)")
     parser.add_argument("--data-dir", type=Path, help="state directory (default var/sandbox)")
     parser.add_argument("--db-path", type=Path, help="SQLite file (default <data-dir>/sandbox.sqlite3)")
     parser.add_argument("--sellers-file", type=Path, help="apps and sellers, YAML or JSON")
     parser.add_argument(
-        "--public-url", help="base URL for presigned and schema links (default: from each request)"
+        "--public-url",
+        help="base URL for presigned and schema links (default: http://<host>:<port>, or the request's "
+        "Host header when listening on 0.0.0.0 or ::)",
     )
     parser.add_argument(
         "--rate-scale", type=float, help="multiply Amazon's rates (100 = a hundred times faster)"
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
         "data_dir": args.data_dir,
         "db_path": args.db_path,
         "sellers_file": args.sellers_file,
+        "host": args.host,
+        "port": args.port,
         "public_url": args.public_url,
         "rate_scale": args.rate_scale,
         "token_lifetime": args.token_lifetime,
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from .app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level)
 
 
 if __name__ == "__main__":

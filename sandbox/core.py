@@ -31,6 +31,7 @@ from .store import Store
 REQUEST_ID_HEADER = "x-amzn-RequestId"
 RATE_HEADER = "x-amzn-RateLimit-Limit"
 RATE_HEADER_STATUSES = {200, 201, 202, 204, 400, 404}
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 QUOTA_EXCEEDED = {
     "code": "QuotaExceeded",
@@ -150,8 +151,20 @@ class Sandbox:
     faults: Faults
 
     def base_url(self, request: Request) -> str:
-        if self.settings.public_url:
-            return self.settings.public_url.rstrip("/")
+        """Where clients reach the sandbox, for the presigned and schema links it hands out.
+
+        Not the request's Host header while the bound address is known: some clients send it cut
+        short (python-amazon-sp-api sets ``host`` to the endpoint minus its first eight characters,
+        which over ``http://`` drops the first character of the host), and a link built from it
+        points nowhere. Bound to a wildcard address, the sandbox cannot tell which of its
+        addresses the client used, so the Host header is all there is; ``public_url`` overrides both.
+        """
+        settings = self.settings
+        if settings.public_url:
+            return settings.public_url.rstrip("/")
+        if settings.host not in WILDCARD_HOSTS:
+            host = f"[{settings.host}]" if ":" in settings.host else settings.host
+            return f"http://{host}:{settings.port}"
         return str(request.base_url).rstrip("/")
 
 

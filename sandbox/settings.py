@@ -27,7 +27,11 @@ class Settings:
     sellers_file: Path | None = DEFAULT_SELLERS_FILE
     models_dir: Path = DEFAULT_MODELS_DIR
     product_types_dirs: tuple[Path, ...] = (DEFAULT_PRODUCT_TYPES_DIR,)
-    # externally visible base URL for presigned and schema links; default: taken from each request
+    # the address the server listens on (``python -m sandbox --host/--port``, ``testing.serve``)
+    host: str = "127.0.0.1"
+    port: int = 8900
+    # externally visible base URL for presigned and schema links; default: the address above, or
+    # where that is a wildcard (0.0.0.0, ::), the host the request was sent to
     public_url: str | None = None
     # LWA
     token_lifetime: float = 3600.0
@@ -98,7 +102,7 @@ def _parse(name: str, raw: str) -> Any:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if name in _FLOAT:
         return float(raw)
-    if name == "seed":
+    if name in ("seed", "port"):
         return int(raw)
     if name in _PATH:
         return Path(raw) if raw else None

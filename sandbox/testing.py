@@ -28,8 +28,9 @@ def serve(settings: Settings, *, port: int | None = None, startup_timeout: float
     import uvicorn
 
     port = port or free_port()
+    settings = settings.replace(host="127.0.0.1", port=port)
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(settings), host=settings.host, port=port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"sandbox-{port}", daemon=True)

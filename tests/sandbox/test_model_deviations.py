@@ -7,14 +7,17 @@ Every error answer is also checked against the operation's model (``test_models.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from sandbox.app import create_app
 from sandbox.published import DEFINITION_LOCALES
+from sandbox.settings import Settings
 
-from .conftest import CA, US, listings_path, luggage_attributes
+from .conftest import CA, SELLER, US, access_token, listings_path, luggage_attributes
 from .test_models import Checker
 
 FEEDS = "/feeds/2021-06-30/feeds"
@@ -240,3 +243,106 @@ async def test_405_names_every_allowed_method(
     assert r.status_code == 405
     assert r.headers["Allow"] == allow
     assert r.json()["errors"][0]["code"] == "MethodNotAllowed" and r.headers["x-amzn-RequestId"]
+
+
+# -- links from the bound address, not the Host header ------------------------------------------
+
+
+async def _links(settings: Settings, host_header: str | None = None) -> list[str]:
+    """The presigned upload URL and the schema links the sandbox hands out to one client."""
+    app = create_app(settings)
+    extra = {"host": host_header} if host_header else {}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test") as c:
+        h = {"x-amz-access-token": await access_token(c), **extra}
+        doc = await c.post("/feeds/2021-06-30/documents", headers=h, json={"contentType": "application/json"})
+        assert doc.status_code == 201
+        # the link works when followed, whatever host it names (the in-process transport ignores it)
+        upload = await c.put(doc.json()["url"], content=b"{}", headers={"Content-Type": "application/json"})
+        assert upload.status_code == 200
+        definition = (await c.get(DEFINITION, headers=h, params={"marketplaceIds": US})).json()
+        return [
+            doc.json()["url"],
+            definition["schema"]["link"]["resource"],
+            definition["metaSchema"]["link"]["resource"],
+        ]
+
+
+@pytest.mark.asyncio
+async def test_links_use_the_bound_address_not_a_cut_short_host(tmp_path: Path) -> None:
+    # python-amazon-sp-api sends host = endpoint[8:], which over http://127.0.0.1:8931 is 27.0.0.1:8931
+    settings = Settings(
+        data_dir=tmp_path, processor_enabled=False, rate_limits=False, host="127.0.0.1", port=8931
+    )
+    links = await _links(settings, host_header="27.0.0.1:8931")
+    assert all(link.startswith("http://127.0.0.1:8931/_") for link in links), links
+
+
+@pytest.mark.asyncio
+async def test_an_ipv6_bound_address_is_bracketed(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, processor_enabled=False, rate_limits=False, host="::1", port=8932)
+    assert all(link.startswith("http://[::1]:8932/_") for link in await _links(settings, "1]:8932"))
+
+
+@pytest.mark.asyncio
+async def test_a_wildcard_bind_falls_back_to_the_host_the_client_named(tmp_path: Path) -> None:
+    """On 0.0.0.0 (docker-compose) only the client knows which address reached the sandbox."""
+    settings = Settings(
+        data_dir=tmp_path, processor_enabled=False, rate_limits=False, host="0.0.0.0", port=8900
+    )
+    assert all(link.startswith("http://sandbox:8900/_") for link in await _links(settings, "sandbox:8900"))
+
+
+@pytest.mark.asyncio
+async def test_public_url_overrides_both(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path, processor_enabled=False, rate_limits=False, public_url="https://sp.example.test/"
+    )
+    assert all(
+        link.startswith("https://sp.example.test/_") for link in await _links(settings, "27.0.0.1:8931")
+    )
+
+
+def test_the_live_server_hands_out_its_own_address_to_a_client_that_cuts_the_host_short(
+    live_server: str,
+) -> None:
+    """Over real HTTP, with the Host header python-amazon-sp-api sends for an http:// endpoint."""
+    with httpx.Client(base_url=live_server, timeout=10) as c:
+        token = c.post(
+            "/auth/o2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": "Atzr|sandbox-na-0001",
+                "client_id": "amzn1.application-oa2-client.sandbox-demo",
+                "client_secret": "sandbox-demo-secret",
+            },
+        ).json()["access_token"]
+        h = {"x-amz-access-token": token, "host": live_server[len("https://") :]}
+        assert not h["host"].startswith("127.")  # the first character is gone, as with that client
+        doc = c.post("/feeds/2021-06-30/documents", headers=h, json={"contentType": "text/plain"}).json()
+        assert doc["url"].startswith(f"{live_server}/_documents/")
+        assert httpx.put(doc["url"], content=b"x", headers={"Content-Type": "text/plain"}).status_code == 200
+        state = c.get("/_sandbox/state", params={"sellerId": SELLER}).json()
+        assert [d["size"] for d in state["documents"]] == [1]
+
+
+def test_the_cli_binds_and_links_to_the_same_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    import sandbox.__main__
+    import sandbox.app
+
+    ran: dict[str, Any] = {}
+    monkeypatch.setattr(sandbox.app, "create_app", lambda settings: settings)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: ran.update(settings=app, **kwargs))
+    monkeypatch.setenv("SPAPI_SANDBOX_PORT", "8977")
+    monkeypatch.delenv("SPAPI_SANDBOX_HOST", raising=False)
+    sandbox.__main__.main([])
+    assert (ran["host"], ran["port"]) == ("127.0.0.1", 8977)
+    assert (ran["settings"].host, ran["settings"].port) == ("127.0.0.1", 8977)
+    sandbox.__main__.main(["--host", "0.0.0.0", "--port", "8900"])
+    assert (ran["host"], ran["port"], ran["settings"].host, ran["settings"].port) == (
+        "0.0.0.0",
+        8900,
+        "0.0.0.0",
+        8900,
+    )
