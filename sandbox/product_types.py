@@ -353,7 +353,7 @@ def _detail(error: ValidationError) -> str:
     if error.validator in ("anyOf", "oneOf") and error.context:
         chosen = best_match(error.context)
         if chosen is not None:
-            return chosen.message
+            return str(chosen.message)
     if (
         error.validator == "enum"
         and isinstance(error.validator_value, list)
@@ -451,9 +451,10 @@ class ProductTypeValidator:
             for name in _missing(error):
                 yield Issue.of(MISSING, f"{self._label(name)} is required but not supplied.", name)
         elif keyword == "dependentRequired":
-            for name in sorted(
-                {n for names in (error.validator_value or {}).values() for n in names} - set(error.instance)
-            ):
+            dependencies = error.validator_value if isinstance(error.validator_value, Mapping) else {}
+            present = set(error.instance) if isinstance(error.instance, dict) else set()
+            wanted = {n for trigger, names in dependencies.items() if trigger in present for n in names}
+            for name in sorted(wanted - present):
                 yield Issue.of(
                     MISSING, f"{self._label(name)} is required with the attributes supplied.", name
                 )

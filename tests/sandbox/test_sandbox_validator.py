@@ -152,3 +152,33 @@ def test_a_schema_referring_to_the_meta_schema_resolves_locally(tmp_path: Path) 
     assert [i.attribute_names for i in types.validate("META_REF", {"rules": {"selectors": "x"}})] == [
         ("rules",)
     ]
+
+
+def test_rules_over_the_whole_listing_name_their_attributes(tmp_path: Path) -> None:
+    """Amazon's schemas state most rules per attribute; one over several must still say which."""
+    text = {"type": "array", "items": {"type": "string"}}
+    schema = {
+        "$schema": META_SCHEMA_ID,
+        "$id": "https://schemas.amazon.com/selling-partners/definitions/product-types/schema/v1/RULES",
+        "type": "object",
+        "properties": {
+            n: text for n in ("batteries_included", "battery", "color", "size", "upc", "ean", "a", "b")
+        },
+        "dependentRequired": {"batteries_included": ["battery"], "color": ["size"]},
+        "anyOf": [{"required": ["upc"]}, {"required": ["ean"]}],
+        "not": {"required": ["a", "b"]},
+    }
+    (tmp_path / "RULES.json").write_text(json.dumps(schema))
+    types = ProductTypes(META, [tmp_path])
+
+    issues = types.validate("RULES", {"batteries_included": ["yes"]})
+    assert sorted((i.code, i.attribute_names) for i in issues) == [
+        ("90220", ("battery",)),  # color is absent, so size is not asked for
+        ("90220", ("upc", "ean")),  # one of them
+    ]
+    issues = types.validate("RULES", {"upc": ["1"], "a": ["x"], "b": ["y"]})
+    assert [(i.code, i.attribute_names) for i in issues] == [("4000001", ("a", "b"))]
+    # NOT_ENFORCED: dependent requirements are requirements too
+    assert (
+        types.validate("RULES", {"batteries_included": ["yes"], "upc": ["1"]}, enforce_required=False) == []
+    )
