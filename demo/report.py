@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, make_url, select
 
 from demo.environment import ADMIN_USER, DemoLayout
-from listings_pipeline.bulk import BranchPaths
 from listings_pipeline.config import load_config
+from listings_pipeline.run_files import BranchPaths
 from listings_pipeline.warehouse.db import make_engine, session_scope
 from listings_pipeline.warehouse.models import DeadLetter, RunSummary
 

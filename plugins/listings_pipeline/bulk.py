@@ -8,21 +8,20 @@ DAG file only wires them together.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.config import REPO_ROOT, PipelineConfig, load_config
 from listings_pipeline.extract import safe_part
 from listings_pipeline.routing import route
+from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl, write_jsonl
+from listings_pipeline.summaries import store_summaries, tally
 from listings_pipeline.warehouse import ledger, lifecycle
 from listings_pipeline.warehouse.db import (
     insert_ignoring_conflicts,
@@ -31,7 +30,6 @@ from listings_pipeline.warehouse.db import (
     warehouse_url,
 )
 from listings_pipeline.warehouse.models import (
-    ApiCall,
     DeadLetter,
     DeadLetterState,
     FeedSubmission,
@@ -42,7 +40,6 @@ from listings_pipeline.warehouse.models import (
     MessageResult,
     PublishAttempt,
     Quarantine,
-    RunSummary,
 )
 from listings_pipeline.warehouse.records import ensure_seller
 from spapi.client import trace
@@ -50,78 +47,6 @@ from spapi.client import trace
 log = logging.getLogger(__name__)
 
 L = ListingStatus
-
-# --- run-scoped files ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BranchPaths:
-    """Where one seller x marketplace branch of one run keeps its files."""
-
-    root: Path
-
-    @classmethod
-    def of(cls, config: PipelineConfig, run_id: str, seller_id: str, marketplace_id: str) -> BranchPaths:
-        return cls(
-            config.var_dir / "runs" / safe_part(run_id) / safe_part(seller_id) / safe_part(marketplace_id)
-        )
-
-    @property
-    def snapshots(self) -> Path:
-        return self.root.parents[2]
-
-    @property
-    def good_rows(self) -> Path:
-        return self.root / "validated.parquet"
-
-    @property
-    def messages(self) -> Path:
-        return self.root / "messages.jsonl"
-
-    @property
-    def planned(self) -> Path:
-        return self.root / "planned.jsonl"
-
-    @property
-    def documents(self) -> Path:
-        return self.root / "documents"
-
-    @property
-    def reports(self) -> Path:
-        return self.root / "reports"
-
-    @property
-    def data_docs(self) -> Path:
-        return self.root / "data_docs"
-
-
-def write_jsonl(path: Path, rows: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> int:
-    """Write rows as JSON lines atomically; returns how many."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    count = 0
-    with tmp.open("wb") as handle:
-        for row in rows:
-            handle.write(orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
-            handle.write(b"\n")
-            count += 1
-    tmp.replace(path)
-    return count
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open("rb") as handle:
-        for line in handle:
-            if line.strip():
-                row: dict[str, Any] = orjson.loads(line)
-                yield row
-
-
-def payload_hash(message: dict[str, Any]) -> str:
-    """The canonical hash of what a message asks Amazon to hold (messageId excluded)."""
-    body = {k: v for k, v in message.items() if k != "messageId"}
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
 
 # --- targets and extract ----------------------------------------------------------------------------
 
@@ -1305,86 +1230,3 @@ def summarise(
         }
         rows.append((branch, counts, reasons))
     return store_summaries(load_config(config_path), run_id, dag_id, rows, started_at)
-
-
-def tally(results: Iterable[Mapping[str, Any]], seller_id: str, marketplace_id: str) -> dict[str, int]:
-    """What one branch's feeds or per-SKU batches did (their results carry seller, marketplace and
-    counts), summed into the ``run_summaries`` columns they fill."""
-    mine = [
-        r for r in results if (r.get("seller_id"), r.get("marketplace_id")) == (seller_id, marketplace_id)
-    ]
-    counts = {"submitted": sum(int(r.get("messages", 0)) for r in mine)}
-    for name in ("accepted", "invalid", "warnings", "dead_lettered", "retry"):
-        counts[name] = sum(int(r.get(name, 0)) for r in mine)
-    return counts
-
-
-def store_summaries(
-    config: PipelineConfig,
-    run_id: str,
-    dag_id: str,
-    rows: Sequence[
-        tuple[dict[str, Any], dict[str, int]] | tuple[dict[str, Any], dict[str, int], dict[str, Any]]
-    ],
-    started_at: datetime | None = None,
-) -> dict[str, Any]:
-    """Write one ``run_summaries`` row per (branch, counts[, reason columns]), adding each branch's
-    throttles and latency from ``api_calls`` (by its trace id) and the distinct SKUs it quarantined
-    (from ``quarantine``); return the run's totals (the Asset event's ``extra``)."""
-    totals: dict[str, int] = {}
-    for _branch, counts, *_ in rows:
-        for name, value in counts.items():
-            totals[name] = totals.get(name, 0) + value
-    engine = make_engine(warehouse_url(config.warehouse_conn_id))
-    try:
-        with session_scope(engine) as session:
-            for branch, counts, *extra in rows:
-                reasons = extra[0] if extra else {}
-                counts["quarantined_skus"] = (
-                    session.scalar(
-                        select(func.count(func.distinct(Quarantine.sku))).where(
-                            Quarantine.run_id == run_id,
-                            Quarantine.seller_id == branch["seller_id"],
-                            Quarantine.marketplace_id == branch["marketplace_id"],
-                        )
-                    )
-                    or 0
-                )
-                totals["quarantined_skus"] = totals.get("quarantined_skus", 0) + counts["quarantined_skus"]
-                calls = session.execute(
-                    select(
-                        ApiCall.operation,
-                        func.count(),
-                        func.sum(case((ApiCall.throttled, 1), else_=0)),
-                        func.avg(ApiCall.latency_ms),
-                        func.max(ApiCall.latency_ms),
-                    )
-                    .where(
-                        ApiCall.trace_id
-                        == branch_trace(run_id, branch["seller_id"], branch["marketplace_id"])
-                    )
-                    .group_by(ApiCall.operation)
-                ).all()
-                counts["throttled_calls"] = sum(int(c[2] or 0) for c in calls)
-                totals["throttled_calls"] = totals.get("throttled_calls", 0) + counts["throttled_calls"]
-                latency = {
-                    op: {"calls": n, "avg_ms": round(float(avg or 0), 1), "max_ms": round(float(top or 0), 1)}
-                    for op, n, _, avg, top in calls
-                }
-                session.add(
-                    RunSummary(
-                        run_id=run_id,
-                        dag_id=dag_id,
-                        seller_id=branch["seller_id"],
-                        marketplace_id=branch["marketplace_id"],
-                        started_at=started_at or datetime.now(UTC),
-                        ended_at=datetime.now(UTC),
-                        status="success",
-                        latency=latency or None,
-                        **reasons,
-                        **{k: v for k, v in counts.items() if hasattr(RunSummary, k)},
-                    )
-                )
-    finally:
-        engine.dispose()
-    return {"run_id": run_id, **totals, "branches": len(rows)}

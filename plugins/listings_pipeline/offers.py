@@ -39,17 +39,11 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from listings_pipeline.bulk import (
-    BranchPaths,
-    payload_hash,
-    read_jsonl,
-    store_summaries,
-    tally,
-    write_jsonl,
-)
 from listings_pipeline.config import load_config
 from listings_pipeline.offer_patches import MERCHANT_CHANNEL, offer_patch, stock_patch
 from listings_pipeline.routing import route
+from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl, write_jsonl
+from listings_pipeline.summaries import store_summaries, tally
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import (

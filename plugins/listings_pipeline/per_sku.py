@@ -46,10 +46,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from listings_pipeline.bulk import BranchPaths, payload_hash
 from listings_pipeline.call_log import ApiCallLog, branch_trace
 from listings_pipeline.config import PipelineConfig, load_config
 from listings_pipeline.offer_patches import offer_patch, stock_patch
+from listings_pipeline.run_files import BranchPaths, payload_hash
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import Listing, ListingStatus, PublishPath

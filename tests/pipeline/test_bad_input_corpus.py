@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from listings_pipeline import bulk
 from listings_pipeline.extract import ExtractError
+from listings_pipeline.run_files import payload_hash
 from listings_pipeline.warehouse import db, lifecycle
 from listings_pipeline.warehouse.models import ListingStatus, Quarantine, RunSummary
 from listings_pipeline.warehouse.records import ensure_seller
@@ -124,7 +125,7 @@ def _seed_live(engine: Any, corpus: Corpus) -> None:
         for (seller_id, marketplace_id), skus in corpus.live.items():
             for sku in sorted(skus):
                 message = {"sku": sku, "operationType": "UPDATE", "productType": "SHIRT", "attributes": {}}
-                fields = {"payload": message, "payload_hash": bulk.payload_hash(message)}
+                fields = {"payload": message, "payload_hash": payload_hash(message)}
                 for step in (ListingStatus.READY, ListingStatus.SUBMITTED, ListingStatus.ACCEPTED):
                     lifecycle.transition(
                         session,

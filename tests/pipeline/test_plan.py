@@ -14,8 +14,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from listings_pipeline.bulk import BranchPaths, MassDeleteError, payload_hash, plan, write_jsonl
+from listings_pipeline.bulk import MassDeleteError, plan
 from listings_pipeline.config import load_config
+from listings_pipeline.run_files import BranchPaths, payload_hash, write_jsonl
 from listings_pipeline.warehouse import db, lifecycle
 from listings_pipeline.warehouse.models import Listing, ListingStatus
 from listings_pipeline.warehouse.records import ensure_seller

@@ -1,0 +1,89 @@
+"""Where a run keeps its files, and the JSON-lines and hash helpers every path shares.
+
+Each branch (seller x marketplace) of each run writes under
+``<var_dir>/runs/<run_id>/<seller>/<marketplace>/``: the snapshot, the validated rows, the messages,
+the planned changes, the feed documents and reports, the Data Docs. Tasks hand each other paths, not
+data, so XCom stays small and a failed task can be looked at on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from listings_pipeline.config import PipelineConfig
+from listings_pipeline.extract import safe_part
+
+
+@dataclass(frozen=True)
+class BranchPaths:
+    """Where one seller x marketplace branch of one run keeps its files."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, config: PipelineConfig, run_id: str, seller_id: str, marketplace_id: str) -> BranchPaths:
+        return cls(
+            config.var_dir / "runs" / safe_part(run_id) / safe_part(seller_id) / safe_part(marketplace_id)
+        )
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root.parents[2]
+
+    @property
+    def good_rows(self) -> Path:
+        return self.root / "validated.parquet"
+
+    @property
+    def messages(self) -> Path:
+        return self.root / "messages.jsonl"
+
+    @property
+    def planned(self) -> Path:
+        return self.root / "planned.jsonl"
+
+    @property
+    def documents(self) -> Path:
+        return self.root / "documents"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def data_docs(self) -> Path:
+        return self.root / "data_docs"
+
+
+def write_jsonl(path: Path, rows: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> int:
+    """Write rows as JSON lines atomically; returns how many."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    count = 0
+    with tmp.open("wb") as handle:
+        for row in rows:
+            handle.write(orjson.dumps(row, option=orjson.OPT_SORT_KEYS))
+            handle.write(b"\n")
+            count += 1
+    tmp.replace(path)
+    return count
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                row: dict[str, Any] = orjson.loads(line)
+                yield row
+
+
+def payload_hash(message: dict[str, Any]) -> str:
+    """The canonical hash of what a message asks Amazon to hold (messageId excluded)."""
+    body = {k: v for k, v in message.items() if k != "messageId"}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
