@@ -13,7 +13,8 @@ cannot be fetched, and four keywords a standard validator ignores:
 
 The informational keywords (``editable``, ``hidden``, ``enumNames``, ``$lifecycle``) are ignored.
 The meta-schema is registered locally under its ``$id`` with ``referencing``; nothing is fetched
-from the network. Airflow-free: the pipeline's validation gate and the local sandbox both use it.
+from the network. Airflow-free: the pipeline's validation gate uses it (the local sandbox has its own, so that a
+bug here shows up as a disagreement with "Amazon").
 
 Errors are reported as Listings-API-style issues (``code``, ``message``, ``severity``,
 ``attributeNames``, ``categories``) with the small code table :data:`ISSUE_CODES`.
@@ -27,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -103,14 +105,41 @@ def _min_unique_items(validator: Any, limit: int, instance: Any, schema: Mapping
             )
 
 
+def _utf8_length(instance: str) -> int | None:
+    """UTF-8 bytes of a string; None for one that has no UTF-8 form (a lone surrogate)."""
+    try:
+        return len(instance.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
+
+
 def _max_utf8(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
-    if validator.is_type(instance, "string") and len(instance.encode("utf-8")) > limit:
+    if not validator.is_type(instance, "string"):
+        return
+    size = _utf8_length(instance)
+    if size is None:
+        yield ValidationError(f"{instance!r} is not valid Unicode text (it cannot be written as UTF-8)")
+    elif size > limit:
         yield ValidationError(f"{instance!r} is longer than {limit} UTF-8 bytes")
 
 
 def _min_utf8(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
-    if validator.is_type(instance, "string") and len(instance.encode("utf-8")) < limit:
+    if not validator.is_type(instance, "string"):
+        return
+    size = _utf8_length(instance)
+    if size is None:
+        yield ValidationError(f"{instance!r} is not valid Unicode text (it cannot be written as UTF-8)")
+    elif size < limit:
         yield ValidationError(f"{instance!r} is shorter than {limit} UTF-8 bytes")
+
+
+def _multiple_of(validator: Any, step: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    """``multipleOf`` on the decimal numbers the JSON says, not on binary floats: Amazon puts
+    ``multipleOf: 0.01`` on prices, and in binary floating point 19.99 is no multiple of 0.01."""
+    if not validator.is_type(instance, "number") or isinstance(instance, bool):
+        return
+    if Decimal(str(instance)) % Decimal(str(step)) != 0:
+        yield ValidationError(f"{instance!r} is not a multiple of {step}")
 
 
 def _ignore(validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
@@ -124,6 +153,7 @@ AmazonSchemaValidator = validators.extend(  # type: ignore[no-untyped-call]
         "minUniqueItems": _min_unique_items,
         "maxUtf8ByteLength": _max_utf8,
         "minUtf8ByteLength": _min_utf8,
+        "multipleOf": _multiple_of,
         # ``selectors`` only modifies min/maxUniqueItems; informational keywords validate nothing
         "selectors": _ignore,
         "editable": _ignore,
@@ -152,9 +182,13 @@ def _is_date(value: object) -> bool:
 
 @FORMAT_CHECKER.checks("date-time", raises=ValueError)
 def _is_date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    return _RFC3339.fullmatch(value) is not None and bool(datetime.fromisoformat(value.upper()))
+    if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
+        return not isinstance(value, str)
+    # RFC 3339 allows a leap second (23:59:60); Python's datetime does not, so check the rest with 59
+    text = value.upper()
+    if text[17:19] == "60" and text[11:16] == "23:59":
+        text = text[:17] + "59" + text[19:]
+    return bool(datetime.fromisoformat(text))
 
 
 def load_meta_schema(path: str | Path) -> dict[str, Any]:
