@@ -8,11 +8,13 @@ One branch per seller and marketplace from the pipeline config (`include/pipelin
 2. **validate** it with Great Expectations: bad rows go to `quarantine` with the rule and value; the
    branch fails only when the failing share passes `max_failing_share`;
 3. **map** rows to listing messages and check them against the product type's schema;
-4. **plan**: only new, changed (and, if enabled, removed) SKUs go on. A SKU is deleted only after a
+4. **settle** what earlier runs left with Amazon: feeds still unfinished after `feed_wait_hours` are
+   cancelled while `IN_QUEUE` and their SKUs held while `IN_PROGRESS`; feeds that finished but never
+   reached the warehouse (their wait or parse task died) are applied under the run that sent them.
+   Then **plan**: only new, changed (and, if enabled, removed) SKUs go on. A SKU is deleted only after a
    clean read of the whole catalog and when no row of the seller still holds it; a branch above the
    mass-delete guard stops until an operator confirms on a manual run. A change set of up to
-   `per_sku_threshold` SKUs goes through the Listings Items API instead of a feed. Earlier feeds that
-   finished but never reached the warehouse (their wait or parse task died) are read first;
+   `per_sku_threshold` SKUs goes through the Listings Items API instead of a feed;
 5. **build** feed documents (at most 25,000 messages or 10 MiB each), kept under `var/runs/`;
 6. **submit** each document once (the `publish_attempts` ledger), and
 7. **wait** in the triggerer, not a worker, until Amazon has processed it;
@@ -117,6 +119,12 @@ def catalog_feed_sync() -> None:
         return bulk.map_messages(branch)
 
     @task
+    def settle(branch: dict[str, Any]) -> dict[str, Any]:
+        from listings_pipeline import bulk
+
+        return bulk.settle(branch)
+
+    @task
     def plan(branch: dict[str, Any]) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -168,9 +176,8 @@ def catalog_feed_sync() -> None:
             outlet_events[RUN_SUMMARIES].extra = summary
         return summary
 
-    planned = plan.expand(
-        branch=map_messages.expand(branch=validate.expand(branch=extract.expand(branch=targets())))
-    )
+    mapped = map_messages.expand(branch=validate.expand(branch=extract.expand(branch=targets())))
+    planned = plan.expand(branch=settle.expand(branch=mapped))
     submitted = LedgerSubmitFeedOperator.partial(task_id="submit_feed", fail_on_fatal=False).expand_kwargs(
         documents(build.expand(branch=planned))
     )

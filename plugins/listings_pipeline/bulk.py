@@ -538,15 +538,52 @@ KEEP_IN_FLIGHT = "in_flight"  # a document for it is with Amazon; deleted once i
 def _seller_skus(snapshot: Mapping[str, Any]) -> set[str]:
     """Every SKU the seller's catalog holds in any row, readable or not, for any marketplace."""
     path = snapshot.get("seller_skus_path")
-    if not path:
+    return _read_lines(Path(path)) if path else set()
+
+
+def settle(branch: dict[str, Any]) -> dict[str, Any]:
+    """Step 4a: settle what earlier runs left with Amazon before anything new is planned.
+
+    Feeds older than ``feed_wait_hours`` first (:mod:`stale_feeds`: cancelled while ``IN_QUEUE``,
+    held while ``IN_PROGRESS``; one Amazon ended meanwhile is recorded), then every feed that ended
+    without its outcome reaching the warehouse (:func:`reconcile`). The SKUs that must not be sent
+    in this run go to the branch's ``held.txt``, which :func:`plan` reads.
+    """
+    from listings_pipeline.stale_feeds import settle_stale_feeds
+
+    config = load_config(branch.get("config_path"))
+    seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
+    paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        stale = settle_stale_feeds(config, seller_id, marketplace_id, branch["spapi_conn_id"], run_id, engine)
+    finally:
+        engine.dispose()
+    for feed_id, why in stale.reasons().items():
+        log.warning("%s/%s: stale feed %s %s", seller_id, marketplace_id, feed_id, why)
+    reconciled = reconcile(branch)
+    settled = {r["feed_id"] for r in reconciled}
+    hold = set(stale.hold) - {sku for f in stale.feeds if f.feed_id in settled for sku in f.skus}
+    paths.root.mkdir(parents=True, exist_ok=True)
+    tmp = paths.held.with_name(f".{paths.held.name}.tmp")
+    tmp.write_text("".join(f"{sku}\n" for sku in sorted(hold)), encoding="utf-8")
+    tmp.replace(paths.held)
+    return {**branch, "reconciled_feeds": sorted(settled), "held": len(hold)}
+
+
+def _read_lines(path: Path) -> set[str]:
+    """A run file of one SKU per line; empty when the file is not there."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return {line.rstrip("\n") for line in handle if line.strip()}
+    except FileNotFoundError:
         return set()
-    with open(path, encoding="utf-8") as handle:
-        return {line.rstrip("\n") for line in handle if line.strip()}
 
 
 def plan(branch: dict[str, Any]) -> dict[str, Any]:
     """Step 4: only new, changed and (if enabled) removed SKUs go on.
 
+    :func:`settle` runs first (its ``held.txt`` names the SKUs an older feed may still change).
     A SKU is sent when it is new, when its canonical payload differs from the one last planned, or
     when it is not known to be on Amazon as it is (``ready`` after a retryable failure, back in the
     catalog after a quarantine or a deletion). It is skipped, with the reason counted, while it is
@@ -562,23 +599,11 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
     ``max_delete_share`` of its listings stops with :class:`MassDeleteError` unless an operator
     confirmed it on a manual run.
     """
-    from listings_pipeline.stale_feeds import settle_stale_feeds
-
     config = load_config(branch.get("config_path"))
     seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
     paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
+    hold = _read_lines(paths.held)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
-    try:
-        # stale feeds first: one that Amazon has ended meanwhile is recorded, and reconcile applies it
-        stale = settle_stale_feeds(config, seller_id, marketplace_id, branch["spapi_conn_id"], run_id, engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    for feed_id, why in stale.reasons().items():
-        log.warning("%s/%s: stale feed %s %s", seller_id, marketplace_id, feed_id, why)
-    reconciled = reconcile(branch)
-    settled = {r["feed_id"] for r in reconciled}
-    hold = set(stale.hold) - {sku for f in stale.feeds if f.feed_id in settled for sku in f.skus}
     stale_before = datetime.now(UTC) - timedelta(hours=config.feed_wait_hours)
     counts = {"new": 0, "changed": 0, "retry": 0, "unchanged": 0, "skipped": 0, "deleted": 0}
     skipped: dict[str, int] = {}
@@ -700,7 +725,6 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
         "skipped_reasons": skipped,
         "deletes_withheld": withheld,
         "route": route(total, config.per_sku_threshold),
-        "reconciled_feeds": [r["feed_id"] for r in reconciled],
     }
 
 

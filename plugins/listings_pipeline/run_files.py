@@ -45,6 +45,11 @@ class BranchPaths:
         return self.root / "messages.jsonl"
 
     @property
+    def held(self) -> Path:
+        """SKUs an older feed may still change: not sent in this run (see ``bulk.settle``)."""
+        return self.root / "held.txt"
+
+    @property
     def planned(self) -> Path:
         return self.root / "planned.jsonl"
 

@@ -9,7 +9,7 @@ would let the older document land after the newer one and undo it, so a plan ste
   cancelled feed); a refused or unconfirmed cancel holds them.
 * ``IN_PROGRESS`` (Amazon refuses to cancel it) or unknown (getFeed failed): hold until it ends.
 * ``CANCELLED`` by Amazon: released like a cancel of ours (a cancelled feed applies nothing).
-* ``DONE`` / ``FATAL``: the ledger learns it; the report is applied by ``bulk.reconcile``, so the
+* ``DONE`` / ``FATAL``: the ledger learns it; the report is applied by ``bulk.reconcile`` (in ``bulk.settle``), so the
   SKUs are held until then (a resend now would make that report land on the newer submission).
 
 The same module knows which SKUs a document still holds (:func:`held_by`), which the submit

@@ -170,11 +170,12 @@ class Bench:
         raise AssertionError("unreachable")
 
     def prepare(self, run: Run, tries: int = DAG_TRIES) -> dict[str, Any]:
-        """targets, extract, validate, map_messages and plan."""
+        """targets, extract, validate, map_messages, settle and plan."""
         [branch] = self.task(run, "targets", lambda _: bulk.targets(str(self.config_path)), tries)
         branch = self.task(run, "extract", lambda _: bulk.extract(branch, run.run_id), tries)
         branch = self.task(run, "validate", lambda _: bulk.validate(branch), tries)
         branch = self.task(run, "map_messages", lambda _: bulk.map_messages(branch), tries)
+        branch = self.task(run, "settle", lambda _: bulk.settle(branch), tries)
         branch = self.task(run, "plan", lambda _: bulk.plan(branch), tries)
         run.branch = branch
         return branch

@@ -189,7 +189,7 @@ def run_pipeline(tmp: Path, corpus: Corpus, url: str) -> Run:
             branch = bulk.extract(branch, RUN_ID)
             branch = bulk.validate(branch)
             branch = bulk.map_messages(branch)
-            branch = bulk.plan(branch)
+            branch = bulk.plan(bulk.settle(branch))
             documents = bulk.build(branch)
             messages = built.setdefault((branch["seller_id"], branch["marketplace_id"]), [])
             for document in documents:
