@@ -16,7 +16,7 @@ import pytest
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
 
-from listings_pipeline.sample_catalog import BAD_ROWS  # noqa: E402
+from demo.sample_catalog import BAD_ROWS  # noqa: E402
 from tests.dags.conftest import REPO, Warehouse, write_pipeline_config  # noqa: E402
 from tests.fixtures.sandbox import Sandbox  # noqa: E402
 from tests.fixtures.waiting import wait_until  # noqa: E402

@@ -38,9 +38,9 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from demo.sample_catalog import BAD_ROWS
 from listings_pipeline import bulk
 from listings_pipeline.publish import LedgerSubmitFeedOperator
-from listings_pipeline.sample_catalog import BAD_ROWS
 from listings_pipeline.warehouse import db
 from tests.dags.conftest import Warehouse
 from tests.fixtures.sandbox import APP_ID, APP_SECRET, SELLER, SELLER_TOKEN, US, Sandbox

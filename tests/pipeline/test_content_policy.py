@@ -16,13 +16,13 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
+from demo.sample_catalog import BAD_ROWS, read_catalog_csv
 from listings_pipeline.mapping import (
     RESERVED_CHECK_NAMES,
     MappingError,
     ProductTypeMapping,
     parse_mapping,
 )
-from listings_pipeline.sample_catalog import BAD_ROWS, read_catalog_csv
 from listings_pipeline.validation import (
     ContentPolicy,
     EmojiRule,

@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from demo.sample_catalog import BAD_ROWS, generate_rows
 from listings_pipeline.mapping import ProductTypeMapping, parse_mapping
-from listings_pipeline.sample_catalog import BAD_ROWS, generate_rows
 from listings_pipeline.transform import (
     TransformError,
     check_against_schema,

@@ -10,8 +10,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
-from listings_pipeline.mapping import MappingError, ProductTypeMapping, load_mappings, parse_mapping
-from listings_pipeline.sample_catalog import (
+from demo.sample_catalog import (
     BAD_ROWS,
     CSV_NAME,
     generate_rows,
@@ -19,6 +18,7 @@ from listings_pipeline.sample_catalog import (
     to_csv,
     write_sample_catalog,
 )
+from listings_pipeline.mapping import MappingError, ProductTypeMapping, load_mappings, parse_mapping
 from listings_pipeline.validation import (
     ContentPolicy,
     ValidationOutcome,

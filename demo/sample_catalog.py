@@ -12,7 +12,7 @@ on purpose (:data:`BAD_ROWS`): each names the row, the column, the rule that mus
 the step that catches it (``validate``: the Great Expectations suite; ``schema``: the product type
 schema check after mapping).
 
-Regenerate with ``python -m listings_pipeline.sample_catalog [out_dir] [--parquet]`` (the CSV is
+Regenerate with ``python -m demo.sample_catalog [out_dir] [--parquet]`` (the CSV is
 committed; Parquet is written on demand, e.g. to ``var/``). The same seed always gives the same
 bytes.
 """
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = REPO_ROOT / "include" / "sample_catalog"
 CSV_NAME = "catalog.csv"
 PARQUET_NAME = "catalog.parquet"
@@ -570,7 +570,7 @@ BAD_ROWS: tuple[BadRow, ...] = tuple(bad_rows())
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m listings_pipeline.sample_catalog [out_dir] [--parquet]``"""
+    """``python -m demo.sample_catalog [out_dir] [--parquet]``"""
     args = list(sys.argv[1:] if argv is None else argv)
     parquet = "--parquet" in args
     paths = [a for a in args if not a.startswith("--")]
