@@ -35,6 +35,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.assets import RUN_SUMMARIES
+from listings_pipeline.branch import Branch
 from listings_pipeline.publish import LedgerSubmitFeedOperator
 from listings_pipeline.schedules import schedule_for
 
@@ -81,7 +82,7 @@ from listings_pipeline.schedules import schedule_for
 )
 def catalog_feed_sync() -> None:
     @task
-    def targets(params: dict[str, Any] | None = None, dag_run: Any = None) -> list[dict[str, Any]]:
+    def targets(params: dict[str, Any] | None = None, dag_run: Any = None) -> list[Branch]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline import bulk
@@ -101,31 +102,31 @@ def catalog_feed_sync() -> None:
     @task(
         map_index_template="{{ task.op_kwargs['branch']['seller_id'] }}/{{ task.op_kwargs['branch']['marketplace_id'] }}"
     )
-    def extract(branch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    def extract(branch: Branch, run_id: str | None = None) -> Branch:
         from listings_pipeline import bulk
 
         return bulk.extract(branch, str(run_id))
 
     @task
-    def validate(branch: dict[str, Any]) -> dict[str, Any]:
+    def validate(branch: Branch) -> Branch:
         from listings_pipeline import bulk
 
         return bulk.validate(branch)
 
     @task
-    def map_messages(branch: dict[str, Any]) -> dict[str, Any]:
+    def map_messages(branch: Branch) -> Branch:
         from listings_pipeline import bulk
 
         return bulk.map_messages(branch)
 
     @task
-    def settle(branch: dict[str, Any]) -> dict[str, Any]:
+    def settle(branch: Branch) -> Branch:
         from listings_pipeline import bulk
 
         return bulk.settle(branch)
 
     @task
-    def plan(branch: dict[str, Any]) -> dict[str, Any]:
+    def plan(branch: Branch) -> Branch:
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline import bulk
@@ -136,13 +137,13 @@ def catalog_feed_sync() -> None:
             raise AirflowFailException(str(err)) from None
 
     @task
-    def build(branch: dict[str, Any]) -> list[dict[str, Any]]:
+    def build(branch: Branch) -> list[dict[str, Any]]:
         from listings_pipeline import bulk
 
         return bulk.build(branch)
 
     @task
-    def apply_per_sku(branch: dict[str, Any]) -> dict[str, Any]:
+    def apply_per_sku(branch: Branch) -> dict[str, Any]:
         from listings_pipeline import bulk
 
         return bulk.apply_per_sku(branch)

@@ -33,6 +33,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.assets import RUN_SUMMARIES
+from listings_pipeline.branch import Branch
 from listings_pipeline.publish import LedgerSubmitFeedOperator
 from listings_pipeline.schedules import schedule_for
 
@@ -69,7 +70,7 @@ from listings_pipeline.schedules import schedule_for
 )
 def offers_inventory_sync() -> None:
     @task
-    def targets(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def targets(params: dict[str, Any] | None = None) -> list[Branch]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline import bulk
@@ -84,13 +85,13 @@ def offers_inventory_sync() -> None:
     @task(
         map_index_template="{{ task.op_kwargs['branch']['seller_id'] }}/{{ task.op_kwargs['branch']['marketplace_id'] }}"
     )
-    def extract(branch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    def extract(branch: Branch, run_id: str | None = None) -> Branch:
         from listings_pipeline import bulk
 
         return bulk.extract(branch, str(run_id))
 
     @task
-    def plan(branch: dict[str, Any]) -> dict[str, Any]:
+    def plan(branch: Branch) -> Branch:
         from listings_pipeline import offers
 
         return offers.plan(branch)
@@ -112,7 +113,7 @@ def offers_inventory_sync() -> None:
         return offers.apply(batch, str(run_id))
 
     @task
-    def build(branch: dict[str, Any]) -> list[dict[str, Any]]:
+    def build(branch: Branch) -> list[dict[str, Any]]:
         from listings_pipeline import bulk
 
         return bulk.build(branch)

@@ -9,6 +9,7 @@ DAG file only wires them together.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
+from listings_pipeline.branch import Branch, PlanCounts, PlanKind
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.config import REPO_ROOT, PipelineConfig, load_config
 from listings_pipeline.extract import safe_part
@@ -56,7 +58,7 @@ def targets(
     only_sellers: list[str] | None = None,
     *,
     confirm_deletes: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[Branch]:
     """One branch per seller and marketplace; ``only_sellers`` narrows a manual run.
 
     Several sellers may share one catalog file; a row that belongs to none of their branches (its
@@ -66,7 +68,16 @@ def targets(
     mass-delete guard.
     """
     config = load_config(config_path)
-    branches: list[dict[str, Any]] = [dict(t) for t in config.targets()]
+    branches = [
+        Branch(
+            seller_id=t["seller_id"],
+            marketplace_id=t["marketplace_id"],
+            spapi_conn_id=t["spapi_conn_id"],
+            region=t["region"],
+            config_path=config_path,
+        )
+        for t in config.targets()
+    ]
     if only_sellers:
         unknown = set(only_sellers) - {t["seller_id"] for t in branches}
         if unknown:
@@ -92,10 +103,10 @@ def targets(
                 )
     finally:
         engine.dispose()
-    return [{**t, "config_path": config_path} for t in branches]
+    return branches
 
 
-def extract(branch: dict[str, Any], run_id: str) -> dict[str, Any]:
+def extract(branch: Branch, run_id: str) -> Branch:
     """Step 1: the seller's catalog, this marketplace's rows, as a run-scoped Parquet snapshot.
 
     A row is this branch's only when it names this marketplace (and seller, where the catalog has
@@ -144,9 +155,7 @@ def extract(branch: dict[str, Any], run_id: str) -> dict[str, Any]:
 # --- validate and map ---------------------------------------------------------------------------------
 
 
-def _quarantine(
-    engine: Any, branch: dict[str, Any], records: Sequence[Mapping[str, Any]], stage: str
-) -> None:
+def _quarantine(engine: Any, branch: Branch, records: Sequence[Mapping[str, Any]], stage: str) -> None:
     """Write quarantine rows (and matching validation issues); move the SKUs to ``quarantined``.
 
     A SKU in flight (``submitted``) keeps its status: its feed's outcome decides, and the
@@ -215,7 +224,7 @@ def _quarantine(
         )
 
 
-def validate(branch: dict[str, Any]) -> dict[str, Any]:
+def validate(branch: Branch) -> Branch:
     """Step 2: Great Expectations on the snapshot; bad rows to ``quarantine``; fail past the threshold."""
     import pandas as pd  # type: ignore[import-untyped]
 
@@ -251,7 +260,7 @@ def validate(branch: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _product_type_schemas(config: PipelineConfig, branch: dict[str, Any], product_types: set[str]) -> Any:
+def _product_type_schemas(config: PipelineConfig, branch: Branch, product_types: set[str]) -> Any:
     """Schemas for ``product_types``, fetched through the PTD API (cached by checksum); the shipped
     copies in ``product_types_dir`` stand in for any the API cannot give."""
     from listings_pipeline.call_log import ApiCallLog
@@ -286,7 +295,7 @@ def _product_type_schemas(config: PipelineConfig, branch: dict[str, Any], produc
     return ProductTypeSchemas(meta, [cache / branch["marketplace_id"], config.product_types_dir])
 
 
-def map_messages(branch: dict[str, Any]) -> dict[str, Any]:
+def map_messages(branch: Branch) -> Branch:
     """Step 3: rows to JSON_LISTINGS_FEED messages, each checked against its product type's schema."""
     import pandas as pd
 
@@ -323,7 +332,7 @@ def map_messages(branch: dict[str, Any]) -> dict[str, Any]:
 _FEED_STATES = {"DONE": "done", "FATAL": "fatal", "CANCELLED": "cancelled"}
 
 
-def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
+def reconcile(branch: Branch) -> list[dict[str, Any]]:
     """Apply the outcome of earlier feeds that Amazon finished but whose outcome never reached the
     warehouse, because the task waiting for them or parsing them died (retries exhausted).
 
@@ -454,7 +463,7 @@ def reconcile(branch: dict[str, Any]) -> list[dict[str, Any]]:
     return results
 
 
-def _adopt_orphan_feeds(engine: Any, calls: Any, branch: Mapping[str, Any], since: datetime) -> None:
+def _adopt_orphan_feeds(engine: Any, calls: Any, branch: Branch, since: datetime) -> None:
     """Find the feeds that other runs' submits created but died before recording (ledger at
     ``uploaded``, no feed id, SKUs still held by the document), so that reconcile can apply them
     now instead of their SKUs waiting ``feed_wait_hours`` for a resend to stumble on them."""
@@ -541,7 +550,7 @@ def _seller_skus(snapshot: Mapping[str, Any]) -> set[str]:
     return _read_lines(Path(path)) if path else set()
 
 
-def settle(branch: dict[str, Any]) -> dict[str, Any]:
+def settle(branch: Branch) -> Branch:
     """Step 4a: settle what earlier runs left with Amazon before anything new is planned.
 
     Feeds older than ``feed_wait_hours`` first (:mod:`stale_feeds`: cancelled while ``IN_QUEUE``,
@@ -580,7 +589,7 @@ def _read_lines(path: Path) -> set[str]:
         return set()
 
 
-def plan(branch: dict[str, Any]) -> dict[str, Any]:
+def plan(branch: Branch) -> Branch:
     """Step 4: only new, changed and (if enabled) removed SKUs go on.
 
     :func:`settle` runs first (its ``held.txt`` names the SKUs an older feed may still change).
@@ -605,7 +614,7 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
     hold = _read_lines(paths.held)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     stale_before = datetime.now(UTC) - timedelta(hours=config.feed_wait_hours)
-    counts = {"new": 0, "changed": 0, "retry": 0, "unchanged": 0, "skipped": 0, "deleted": 0}
+    counts = Counter[PlanKind]()
     skipped: dict[str, int] = {}
     withheld: dict[str, int] = {}
     try:
@@ -630,6 +639,7 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
             digest = payload_hash(message)
             row = existing.get(sku)
             reason = None
+            kind: PlanKind
             if sku in hold:  # not even a changed payload: it could land before the old one
                 kind, reason = "skipped", SKIP_STALE_FEED
             elif row is None:
@@ -721,14 +731,21 @@ def plan(branch: dict[str, Any]) -> dict[str, Any]:
     return {
         **branch,
         "planned": total,
-        "plan_counts": counts,
+        "plan_counts": PlanCounts(
+            new=counts["new"],
+            changed=counts["changed"],
+            retry=counts["retry"],
+            unchanged=counts["unchanged"],
+            skipped=counts["skipped"],
+            deleted=counts["deleted"],
+        ),
         "skipped_reasons": skipped,
         "deletes_withheld": withheld,
         "route": route(total, config.per_sku_threshold),
     }
 
 
-def _guard_deletes(config: PipelineConfig, branch: Mapping[str, Any], deletions: int, listed: int) -> None:
+def _guard_deletes(config: PipelineConfig, branch: Branch, deletions: int, listed: int) -> None:
     """Stop a branch that would delete more than the configured limits, unless confirmed.
 
     A catalog export that lost half its rows looks exactly like a seller retiring half the range;
@@ -753,7 +770,7 @@ def _guard_deletes(config: PipelineConfig, branch: Mapping[str, Any], deletions:
 # --- build ---------------------------------------------------------------------------------------------
 
 
-def build(branch: dict[str, Any]) -> list[dict[str, Any]]:
+def build(branch: Branch) -> list[dict[str, Any]]:
     """Step 5: JSON_LISTINGS_FEED documents, kept as run artifacts; SKUs move to ``submitted``."""
     from spapi.feed_documents import build_feed_documents
 
@@ -820,7 +837,7 @@ def build(branch: dict[str, Any]) -> list[dict[str, Any]]:
 # --- the per-SKU route ----------------------------------------------------------------------------------
 
 
-def apply_per_sku(branch: dict[str, Any]) -> dict[str, Any]:
+def apply_per_sku(branch: Branch) -> dict[str, Any]:
     """Step 6-8 for a small change set: each planned message through the Listings Items API.
 
     UPDATE messages become ``putListingsItem`` calls carrying the planned message as their payload
@@ -1201,7 +1218,7 @@ def _requeue_all(
 def summarise(
     run_id: str,
     dag_id: str,
-    branches: list[dict[str, Any]],
+    branches: list[Branch],
     parsed: list[dict[str, Any]],
     started_at: datetime | None = None,
     per_sku: list[dict[str, Any]] | None = None,
@@ -1216,14 +1233,14 @@ def summarise(
     results = [*parsed, *(p for p in per_sku or [] if p.get("messages"))]
     rows = []
     for branch in branches:
-        plan_counts = branch.get("plan_counts") or {}
+        plan_counts = branch.get("plan_counts")
         counts = {
             "extracted": branch.get("extracted", branch.get("catalog_rows", 0)),
             "quarantined": branch.get("quarantined", 0),
             "planned": branch.get("planned", 0),
-            "deleted": plan_counts.get("deleted", 0),
-            "unchanged": plan_counts.get("unchanged", 0),
-            "skipped": plan_counts.get("skipped", 0),
+            "deleted": plan_counts["deleted"] if plan_counts else 0,
+            "unchanged": plan_counts["unchanged"] if plan_counts else 0,
+            "skipped": plan_counts["skipped"] if plan_counts else 0,
             "deletes_withheld": sum((branch.get("deletes_withheld") or {}).values()),
             **tally(results, branch["seller_id"], branch["marketplace_id"]),
         }

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from listings_pipeline.branch import Target
 from spapi.config import Environment
 from spapi.regions import RegionCode, check_marketplaces
 
@@ -103,15 +104,10 @@ class PipelineConfig(BaseModel):
         catalog = self.seller(seller_id).catalog
         return {s.seller_id: frozenset(s.marketplaces) for s in self.sellers if s.catalog == catalog}
 
-    def targets(self) -> list[dict[str, str]]:
-        """One branch per seller and marketplace, as plain dicts (they travel as XCom)."""
+    def targets(self) -> list[Target]:
+        """One target per seller and marketplace, in the config's order."""
         return [
-            {
-                "seller_id": s.seller_id,
-                "marketplace_id": m,
-                "spapi_conn_id": s.spapi_conn_id,
-                "region": s.region,
-            }
+            Target(seller_id=s.seller_id, marketplace_id=m, spapi_conn_id=s.spapi_conn_id, region=s.region)
             for s in self.sellers
             for m in s.marketplaces
         ]

@@ -39,6 +39,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from listings_pipeline.branch import Branch
 from listings_pipeline.config import load_config
 from listings_pipeline.offer_patches import MERCHANT_CHANNEL, offer_patch, stock_patch
 from listings_pipeline.routing import route
@@ -461,7 +462,7 @@ def _changes_file(paths: BranchPaths) -> Any:
     return paths.root / "offer_changes.jsonl"
 
 
-def plan(branch: dict[str, Any], batch_size: int = BATCH_SIZE) -> dict[str, Any]:
+def plan(branch: Branch, batch_size: int = BATCH_SIZE) -> Branch:
     """Diff the snapshot with the warehouse; route the branch; write the feed's ``planned.jsonl``.
 
     :return: the branch with ``route``, counts, and ``batches`` (per-SKU route: each a dict for
@@ -497,8 +498,8 @@ def plan(branch: dict[str, Any], batch_size: int = BATCH_SIZE) -> dict[str, Any]
         if fba:
             record(engine, seller_id, marketplace_id, ({"sku": f["sku"], "inventory": f} for f in fba))
         chosen = route(len(changed), config.per_sku_threshold)
-        result: dict[str, Any] = {
-            **{k: v for k, v in branch.items() if k != "snapshot"},
+        result: Branch = {
+            **branch,
             "catalog_rows": len(rows),
             "extracted": branch.get("extracted", len(rows)),
             # the extract's rejected rows, then the rows whose offer cannot be read or sent
@@ -511,6 +512,7 @@ def plan(branch: dict[str, Any], batch_size: int = BATCH_SIZE) -> dict[str, Any]
             "batches": [],
             "planned": 0,
         }
+        result.pop("snapshot", None)  # the snapshot's details stay with the extract; XCom stays small
         if not changed:
             return result
         if chosen == "listings_api":
@@ -653,7 +655,7 @@ def record_feed(parsed: Mapping[str, Any], run_id: str, config_path: str | None 
 
 
 def summarise(
-    planned: Iterable[Mapping[str, Any]],
+    planned: Iterable[Branch],
     applied: Iterable[Mapping[str, Any]],
     fed: Iterable[Mapping[str, Any]],
     *,
@@ -687,7 +689,7 @@ def summarise(
         return totals
     rows = [
         (
-            dict(branch),
+            branch,
             {
                 "extracted": branch.get("extracted", branch.get("catalog_rows", 0)),
                 "quarantined": branch.get("quarantined", 0),

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
+from listings_pipeline.branch import Branch
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.config import PipelineConfig
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
@@ -35,9 +36,7 @@ def store_summaries(
     config: PipelineConfig,
     run_id: str,
     dag_id: str,
-    rows: Sequence[
-        tuple[dict[str, Any], dict[str, int]] | tuple[dict[str, Any], dict[str, int], dict[str, Any]]
-    ],
+    rows: Sequence[tuple[Branch, dict[str, int]] | tuple[Branch, dict[str, int], dict[str, Any]]],
     started_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Write one ``run_summaries`` row per (branch, counts[, reason columns]), adding each branch's

@@ -1,0 +1,70 @@
+"""What one seller x marketplace branch of a run carries from task to task (through XCom).
+
+Each step adds what it learned and hands the branch on; the typed keys let mypy catch a step that
+reads a key no earlier step writes. Only small things travel here (counts, ids, paths): rows,
+messages and documents stay in the branch's run files (``run_files.BranchPaths``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Required, TypedDict
+
+from listings_pipeline.routing import Route
+
+PlanKind = Literal["new", "changed", "retry", "unchanged", "skipped", "deleted"]
+
+
+class PlanCounts(TypedDict):
+    """What plan did with each message (``skipped``: with a reason) and how many DELETEs it added."""
+
+    new: int
+    changed: int
+    retry: int
+    unchanged: int
+    skipped: int
+    deleted: int
+
+
+class Target(TypedDict):
+    """One seller and marketplace of the pipeline config, with the connection that reaches it."""
+
+    seller_id: str
+    marketplace_id: str
+    spapi_conn_id: str
+    region: str
+
+
+class Branch(Target, total=False):
+    """One seller and marketplace of one run; the keys each step adds are grouped by step."""
+
+    # targets
+    config_path: Required[str | None]
+    claims_defects: bool  # this branch quarantines its catalog's rows that belong to no branch
+    confirm_deletes: bool  # an operator confirmed deletions above the guard (manual runs only)
+    # extract
+    run_id: str
+    snapshot: dict[str, Any]  # extract.Snapshot as JSON
+    extracted: int  # rows of this branch, readable or not
+    quarantined: int  # rows quarantined so far, by every step
+    extract_rules: dict[str, int]  # the extract's quarantined rows by rule
+    # validate
+    catalog_rows: int
+    data_docs: str | None
+    rule_counts: dict[str, int]
+    # map_messages
+    messages: int
+    # settle
+    reconciled_feeds: list[str]
+    held: int
+    # plan
+    planned: int
+    plan_counts: PlanCounts
+    skipped_reasons: dict[str, int]
+    deletes_withheld: dict[str, int]
+    route: Route
+    # the offers sync's plan
+    skipped: int
+    unchanged: int
+    changed: int
+    fba_read: int
+    batches: list[dict[str, Any]]
