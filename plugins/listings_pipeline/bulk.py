@@ -1,7 +1,7 @@
 """The bulk path's steps (docs/architecture.md, "The bulk path"), one function per DAG task.
 
-Each function takes and returns plain JSON-able dicts (they travel between tasks as XCom and hold
-no secret), reads its inputs from and writes its outputs to run-scoped files under
+Each function takes and returns a :class:`~listings_pipeline.branch.Branch` (it travels between
+tasks as XCom and holds no secret), reads its inputs from and writes its outputs to run-scoped files under
 ``<var_dir>/runs/<run_id>/<seller>/<marketplace>/``, and records what it did in the warehouse. The
 DAG file only wires them together.
 """
