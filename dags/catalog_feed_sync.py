@@ -86,7 +86,7 @@ def catalog_feed_sync() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline import bulk
-        from spapi.errors import SpApiConnectionError
+        from listings_pipeline.connections import SpApiConnectionError
 
         params = params or {}
         manual = str(getattr(dag_run, "run_type", "")).lower().endswith("manual")

@@ -148,7 +148,7 @@ def dead_letter_replay() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline import replay
-        from spapi.errors import SpApiConnectionError
+        from listings_pipeline.connections import SpApiConnectionError
 
         try:
             return list(replay.select_step(dict(params or {}))["batches"])

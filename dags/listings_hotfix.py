@@ -175,7 +175,7 @@ def listings_hotfix() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline import per_sku
-        from spapi.errors import SpApiConnectionError
+        from listings_pipeline.connections import SpApiConnectionError
 
         try:
             return per_sku.validate_form(dict(params or {}))

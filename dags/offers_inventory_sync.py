@@ -74,7 +74,7 @@ def offers_inventory_sync() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline import bulk
-        from spapi.errors import SpApiConnectionError
+        from listings_pipeline.connections import SpApiConnectionError
 
         params = params or {}
         try:

@@ -17,6 +17,9 @@ from spapi.config import ENVIRONMENTS, SpApiConfig
 from spapi.errors import ConnectionProblem, SpApiConnectionError
 from spapi.hooks import SpApiHook
 
+# the DAGs catch the gate's error from here: they depend on the pipeline, the pipeline on spapi
+__all__ = ["SpApiConnectionError", "check_connections"]
+
 
 def check_connections(
     config: PipelineConfig, conn_ids: Iterable[str] | None = None
