@@ -637,29 +637,7 @@ def plan(branch: Branch) -> Branch:
             sku = message["sku"]
             seen.add(sku)
             digest = payload_hash(message)
-            row = existing.get(sku)
-            reason = None
-            kind: PlanKind
-            if sku in hold:  # not even a changed payload: it could land before the old one
-                kind, reason = "skipped", SKIP_STALE_FEED
-            elif row is None:
-                kind = "new"
-            elif row.status == L.SUBMITTED:
-                # A change waits for the outcome of the one in flight, so two documents for one SKU
-                # are never with Amazon at once. In flight for longer than any feed takes and in no
-                # stale feed: its outcome was lost, send it again.
-                lost = row.updated_at is not None and row.updated_at < stale_before
-                kind, reason = ("retry", None) if lost else ("skipped", SKIP_IN_FLIGHT)
-            elif digest != row.payload_hash:
-                kind = "changed"
-            elif row.status in (L.ACCEPTED, L.LIVE) and digest == row.accepted_hash:
-                kind = "unchanged"
-            elif row.status == L.INVALID:
-                kind, reason = "skipped", SKIP_REJECTED
-            elif row.status == L.DEAD_LETTERED:
-                kind, reason = "skipped", SKIP_DEAD_LETTERED
-            else:  # ready, quarantined, deleted, draft: not on Amazon as it is now
-                kind = "retry"
+            kind, reason = _classify(existing.get(sku), digest, sku in hold, stale_before)
             counts[kind] += 1
             if reason is not None:
                 skipped[reason] = skipped.get(reason, 0) + 1
@@ -678,30 +656,9 @@ def plan(branch: Branch) -> Branch:
             )
         deletions: list[str] = []
         if config.delete_removed:
-            gone = sorted(
-                sku
-                for sku, row in existing.items()
-                if sku not in seen
-                and row.status not in (L.DELETED, L.DRAFT)
-                and not (row.status == L.QUARANTINED and row.accepted_hash is None)
-            )
-            # a document for it is with Amazon: a DELETE now could be applied before it
-            busy = [sku for sku in gone if sku in hold or existing[sku].status == L.SUBMITTED]
-            if busy:
-                withheld[KEEP_IN_FLIGHT] = len(busy)
-                gone = [sku for sku in gone if sku not in set(busy)]
-            snapshot = branch.get("snapshot") or {}
-            if gone and not snapshot.get("clean", False):
-                withheld[KEEP_CATALOG_NOT_CLEAN] = len(gone)
-            elif gone and not branch.get("catalog_rows"):
-                withheld[KEEP_CATALOG_EMPTY] = len(gone)
-            elif gone:
-                in_catalog = _seller_skus(snapshot)
-                deletions = [sku for sku in gone if sku not in in_catalog]
-                if len(deletions) < len(gone):
-                    withheld[KEEP_STILL_IN_CATALOG] = len(gone) - len(deletions)
-                listed = sum(1 for row in existing.values() if row.accepted_hash and row.status != L.DELETED)
-                _guard_deletes(config, branch, len(deletions), listed)
+            deletions, withheld = _deletions(existing, seen, hold, branch)
+            listed = sum(1 for row in existing.values() if row.accepted_hash and row.status != L.DELETED)
+            _guard_deletes(config, branch, len(deletions), listed)
         for sku in deletions:
             message = {"sku": sku, "operationType": "DELETE"}
             counts["deleted"] += 1
@@ -743,6 +700,61 @@ def plan(branch: Branch) -> Branch:
         "deletes_withheld": withheld,
         "route": route(total, config.per_sku_threshold),
     }
+
+
+def _classify(row: Any, digest: str, held: bool, stale_before: datetime) -> tuple[PlanKind, str | None]:
+    """What plan does with one message, given its listing's row (None: never seen), and why it is
+    skipped when it is (see :func:`plan`)."""
+    if held:  # not even a changed payload: it could land before the old one
+        return "skipped", SKIP_STALE_FEED
+    if row is None:
+        return "new", None
+    if row.status == L.SUBMITTED:
+        # A change waits for the outcome of the one in flight, so two documents for one SKU are
+        # never with Amazon at once. In flight for longer than any feed takes and in no stale
+        # feed: its outcome was lost, send it again.
+        lost = row.updated_at is not None and row.updated_at < stale_before
+        return ("retry", None) if lost else ("skipped", SKIP_IN_FLIGHT)
+    if digest != row.payload_hash:
+        return "changed", None
+    if row.status in (L.ACCEPTED, L.LIVE) and digest == row.accepted_hash:
+        return "unchanged", None
+    if row.status == L.INVALID:
+        return "skipped", SKIP_REJECTED
+    if row.status == L.DEAD_LETTERED:
+        return "skipped", SKIP_DEAD_LETTERED
+    return "retry", None  # ready, quarantined, deleted, draft: not on Amazon as it is now
+
+
+def _deletions(
+    existing: Mapping[str, Any], seen: set[str], hold: set[str], branch: Branch
+) -> tuple[list[str], dict[str, int]]:
+    """The SKUs to delete, and the deletions withheld by reason (see :func:`plan`)."""
+    withheld: dict[str, int] = {}
+    gone = sorted(
+        sku
+        for sku, row in existing.items()
+        if sku not in seen
+        and row.status not in (L.DELETED, L.DRAFT)
+        and not (row.status == L.QUARANTINED and row.accepted_hash is None)
+    )
+    # a document for it is with Amazon: a DELETE now could be applied before it
+    busy = {sku for sku in gone if sku in hold or existing[sku].status == L.SUBMITTED}
+    if busy:
+        withheld[KEEP_IN_FLIGHT] = len(busy)
+        gone = [sku for sku in gone if sku not in busy]
+    if not gone:
+        return [], withheld
+    snapshot = branch.get("snapshot") or {}
+    if not snapshot.get("clean", False):
+        return [], {**withheld, KEEP_CATALOG_NOT_CLEAN: len(gone)}
+    if not branch.get("catalog_rows"):
+        return [], {**withheld, KEEP_CATALOG_EMPTY: len(gone)}
+    in_catalog = _seller_skus(snapshot)
+    deletions = [sku for sku in gone if sku not in in_catalog]
+    if len(deletions) < len(gone):
+        withheld[KEEP_STILL_IN_CATALOG] = len(gone) - len(deletions)
+    return deletions, withheld
 
 
 def _guard_deletes(config: PipelineConfig, branch: Branch, deletions: int, listed: int) -> None:
