@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -354,113 +355,146 @@ def reconcile(branch: Branch) -> list[dict[str, Any]]:
     :return: what :func:`parse` returned for each reconciled feed.
     """
     from listings_pipeline.call_log import ApiCallLog
-    from spapi import feeds
     from spapi.feed_documents import message_index_path
-    from spapi.hooks import SpApiHook
 
     config = load_config(branch.get("config_path"))
-    seller_id, marketplace_id = branch["seller_id"], branch["marketplace_id"]
     now = datetime.now(UTC)
     settled_before = now - timedelta(minutes=config.reconcile_after_minutes)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     calls = ApiCallLog(engine, branch["run_id"])
-    # (attempt id, feed id, ledger state, submitting run, document path, document hash)
-    candidates: list[tuple[int, str, str, str | None, str, str]] = []
-    orphans: list[tuple[str, str | None, str, str, str]] = []
     try:
         _adopt_orphan_feeds(engine, calls, branch, now - timedelta(hours=config.feed_wait_hours))
-        with session_scope(engine) as session:
-            submitted = set(
-                session.scalars(
-                    select(Listing.sku).where(
-                        Listing.seller_id == seller_id,
-                        Listing.marketplace_id == marketplace_id,
-                        Listing.status == L.SUBMITTED,
-                    )
-                )
-            )
-            attempts = session.scalars(
-                select(PublishAttempt)
-                .where(
-                    PublishAttempt.seller_id == seller_id,
-                    PublishAttempt.state.in_([*_FEED_STATES.values(), "feed_created"]),
-                    PublishAttempt.feed_id.is_not(None),
-                    PublishAttempt.updated_at > now - timedelta(hours=config.feed_wait_hours),
-                )
-                .order_by(PublishAttempt.id)
-            ).all()
-            for attempt in attempts if submitted else []:
-                if marketplace_id not in attempt.marketplace_ids or attempt.feed_id is None:
-                    continue
-                if attempt.run_id == branch["run_id"] and attempt.updated_at >= settled_before:
-                    continue  # this run's own feed, maybe about to be parsed by its own task
-                cause = f"feed:{attempt.feed_id}"
-                parsed = session.scalar(
-                    select(func.count())
-                    .select_from(ListingEvent)
-                    .where((ListingEvent.cause == cause) | ListingEvent.cause.startswith(cause + ":"))
-                )
-                skus = _index_skus(message_index_path(attempt.document_path))
-                if not parsed and skus & submitted:
-                    candidates.append(
-                        (
-                            attempt.id,
-                            attempt.feed_id,
-                            attempt.state,
-                            attempt.run_id,
-                            attempt.document_path,
-                            attempt.document_hash,
-                        )
-                    )
+        candidates = _unparsed_feeds(
+            engine, branch, now - timedelta(hours=config.feed_wait_hours), settled_before
+        )
         # Ask Amazon about the feeds nobody waited for to the end, outside any transaction.
-        ended: dict[int, str] = {}
-        waiting = [c for c in candidates if c[2] == "feed_created"]
-        if waiting:
-            with SpApiHook(branch["spapi_conn_id"]).get_client(on_call=calls) as client:
-                for attempt_id, feed_id, _, run_id, *_ in waiting:
-                    feed = client.call(feeds.get_feed(feed_id))
-                    end = feed.processing_end_time
-                    own = run_id == branch["run_id"]
-                    if feed.is_terminal and (not own or end is None or end < settled_before):
-                        ended[attempt_id] = str(feed.processing_status)
-            with session_scope(engine) as session:
-                for attempt_id, amazon_status in ended.items():
-                    attempt_row = session.get_one(PublishAttempt, attempt_id)
-                    ledger.advance(session, attempt_row, _FEED_STATES[amazon_status])
-        ledger_status = {state: status for status, state in _FEED_STATES.items()}
-        for attempt_id, feed_id, state, run_id, document_path, document_hash in candidates:
-            found = ended.get(attempt_id) or ledger_status.get(state)
-            if found is not None:  # None: still Amazon's, or only just finished (a waiter may take it)
-                orphans.append((feed_id, run_id, document_path, document_hash, found))
+        waiting = [c for c in candidates if c.state == "feed_created"]
+        ended = _ended_at_amazon(engine, calls, branch, waiting, settled_before) if waiting else {}
     finally:
         calls.flush()
         engine.dispose()
+    ledger_status = {state: status for status, state in _FEED_STATES.items()}
     results = []
-    for feed_id, run_id, document_path, document_hash, status in orphans:
+    for feed in candidates:
+        status = ended.get(feed.attempt_id) or ledger_status.get(feed.state)
+        if status is None:  # still Amazon's, or only just finished (a waiter may take it)
+            continue
         log.warning(
-            "feed %s ended %s but its outcome never reached the warehouse: applying it now", feed_id, status
+            "feed %s ended %s but its outcome never reached the warehouse: applying it now",
+            feed.feed_id,
+            status,
         )
         results.append(
             parse(
                 {
-                    "feed_id": feed_id,
+                    "feed_id": feed.feed_id,
                     "processing_status": status,
                     "result_document_id": None,
-                    "document_hash": document_hash,
+                    "document_hash": feed.document_hash,
                     "document": {
-                        "seller_id": seller_id,
-                        "marketplace_id": marketplace_id,
+                        "seller_id": branch["seller_id"],
+                        "marketplace_id": branch["marketplace_id"],
                         "spapi_conn_id": branch["spapi_conn_id"],
                         "config_path": branch.get("config_path"),
-                        "run_id": run_id or branch["run_id"],
-                        "document_path": document_path,
-                        "document_hash": document_hash,
-                        "index_path": str(message_index_path(document_path)),
+                        "run_id": feed.run_id or branch["run_id"],
+                        "document_path": feed.document_path,
+                        "document_hash": feed.document_hash,
+                        "index_path": str(message_index_path(feed.document_path)),
                     },
                 }
             )
         )
     return results
+
+
+@dataclass(frozen=True)
+class _Unparsed:
+    """A feed of this branch whose outcome may never have reached the warehouse."""
+
+    attempt_id: int
+    feed_id: str
+    state: str  # the ledger's
+    run_id: str | None  # the run that submitted it
+    document_path: str
+    document_hash: str
+
+
+def _unparsed_feeds(
+    engine: Any, branch: Branch, since: datetime, settled_before: datetime
+) -> list[_Unparsed]:
+    """This branch's feeds since ``since`` that ended or may have ended, that no listing event names
+    (parsing writes one for every message), and some of whose SKUs are still ``submitted``."""
+    from spapi.feed_documents import message_index_path
+
+    seller_id, marketplace_id = branch["seller_id"], branch["marketplace_id"]
+    found: list[_Unparsed] = []
+    with session_scope(engine) as session:
+        submitted = set(
+            session.scalars(
+                select(Listing.sku).where(
+                    Listing.seller_id == seller_id,
+                    Listing.marketplace_id == marketplace_id,
+                    Listing.status == L.SUBMITTED,
+                )
+            )
+        )
+        if not submitted:
+            return found
+        attempts = session.scalars(
+            select(PublishAttempt)
+            .where(
+                PublishAttempt.seller_id == seller_id,
+                PublishAttempt.state.in_([*_FEED_STATES.values(), "feed_created"]),
+                PublishAttempt.feed_id.is_not(None),
+                PublishAttempt.updated_at > since,
+            )
+            .order_by(PublishAttempt.id)
+        ).all()
+        for attempt in attempts:
+            if marketplace_id not in attempt.marketplace_ids or attempt.feed_id is None:
+                continue
+            if attempt.run_id == branch["run_id"] and attempt.updated_at >= settled_before:
+                continue  # this run's own feed, maybe about to be parsed by its own task
+            cause = f"feed:{attempt.feed_id}"
+            parsed = session.scalar(
+                select(func.count())
+                .select_from(ListingEvent)
+                .where((ListingEvent.cause == cause) | ListingEvent.cause.startswith(cause + ":"))
+            )
+            if not parsed and _index_skus(message_index_path(attempt.document_path)) & submitted:
+                found.append(
+                    _Unparsed(
+                        attempt.id,
+                        attempt.feed_id,
+                        attempt.state,
+                        attempt.run_id,
+                        attempt.document_path,
+                        attempt.document_hash,
+                    )
+                )
+    return found
+
+
+def _ended_at_amazon(
+    engine: Any, calls: Any, branch: Branch, waiting: list[_Unparsed], settled_before: datetime
+) -> dict[int, str]:
+    """getFeed for feeds the ledger still thinks Amazon holds; those Amazon ended are recorded in the
+    ledger. A feed of this very run counts only once it ended before ``settled_before``."""
+    from spapi import feeds
+    from spapi.hooks import SpApiHook
+
+    ended: dict[int, str] = {}
+    with SpApiHook(branch["spapi_conn_id"]).get_client(on_call=calls) as client:
+        for feed in waiting:
+            answer = client.call(feeds.get_feed(feed.feed_id))
+            end = answer.processing_end_time
+            own = feed.run_id == branch["run_id"]
+            if answer.is_terminal and (not own or end is None or end < settled_before):
+                ended[feed.attempt_id] = str(answer.processing_status)
+    with session_scope(engine) as session:
+        for attempt_id, amazon_status in ended.items():
+            ledger.advance(session, session.get_one(PublishAttempt, attempt_id), _FEED_STATES[amazon_status])
+    return ended
 
 
 def _adopt_orphan_feeds(engine: Any, calls: Any, branch: Branch, since: datetime) -> None:
