@@ -424,7 +424,7 @@ def _unparsed_feeds(
 ) -> list[_Unparsed]:
     """This branch's feeds since ``since`` that ended or may have ended, that no listing event names
     (parsing writes one for every message), and some of whose SKUs are still ``submitted``."""
-    from spapi.feed_documents import message_index_path
+    from listings_pipeline.stale_feeds import document_skus
 
     seller_id, marketplace_id = branch["seller_id"], branch["marketplace_id"]
     found: list[_Unparsed] = []
@@ -461,7 +461,8 @@ def _unparsed_feeds(
                 .select_from(ListingEvent)
                 .where((ListingEvent.cause == cause) | ListingEvent.cause.startswith(cause + ":"))
             )
-            if not parsed and _index_skus(message_index_path(attempt.document_path)) & submitted:
+            # a document whose sidecar is gone (its run's files were cleaned up) cannot be reconciled
+            if not parsed and (document_skus(attempt.document_path) or frozenset()) & submitted:
                 found.append(
                     _Unparsed(
                         attempt.id,
@@ -548,17 +549,6 @@ def _adopt_orphan_feeds(engine: Any, calls: Any, branch: Branch, since: datetime
                 )
             claimed.add(feed_id)
             log.warning("adopted feed %s, created by publish attempt %d whose task died", feed_id, attempt_id)
-
-
-def _index_skus(index_path: Path) -> set[str]:
-    """The SKUs of a document's sidecar; none when it is gone (the run's files were cleaned up)."""
-    from spapi.feed_documents import load_message_index
-
-    try:
-        return set(load_message_index(index_path).skus)
-    except (OSError, ValueError) as err:
-        log.warning("message index %s is unreadable (%s): its feed cannot be reconciled", index_path, err)
-        return set()
 
 
 class MassDeleteError(RuntimeError):
