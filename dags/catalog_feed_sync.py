@@ -36,8 +36,8 @@ from airflow.sdk import Param, dag, task
 
 from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.branch import Branch
-from listings_pipeline.publish import LedgerSubmitFeedOperator
 from listings_pipeline.schedules import schedule_for
+from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 
 
 @dag(
@@ -85,13 +85,13 @@ def catalog_feed_sync() -> None:
     def targets(params: dict[str, Any] | None = None, dag_run: Any = None) -> list[Branch]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from listings_pipeline import bulk
         from listings_pipeline.connections import SpApiConnectionError
+        from listings_pipeline.planning.targets import targets as branches
 
         params = params or {}
         manual = str(getattr(dag_run, "run_type", "")).lower().endswith("manual")
         try:
-            return bulk.targets(
+            return branches(
                 params.get("config_path"),
                 params.get("sellers") or None,
                 confirm_deletes=manual and bool(params.get("confirm_deletes")),
@@ -103,50 +103,51 @@ def catalog_feed_sync() -> None:
         map_index_template="{{ task.op_kwargs['branch']['seller_id'] }}/{{ task.op_kwargs['branch']['marketplace_id'] }}"
     )
     def extract(branch: Branch, run_id: str | None = None) -> Branch:
-        from listings_pipeline import bulk
+        from listings_pipeline.catalog import steps
 
-        return bulk.extract(branch, str(run_id))
+        return steps.extract(branch, str(run_id))
 
     @task
     def validate(branch: Branch) -> Branch:
-        from listings_pipeline import bulk
+        from listings_pipeline.catalog import steps
 
-        return bulk.validate(branch)
+        return steps.validate(branch)
 
     @task
     def map_messages(branch: Branch) -> Branch:
-        from listings_pipeline import bulk
+        from listings_pipeline.catalog import steps
 
-        return bulk.map_messages(branch)
+        return steps.map_messages(branch)
 
     @task
     def settle(branch: Branch) -> Branch:
-        from listings_pipeline import bulk
+        from listings_pipeline.to_amazon.settle import settle as settle_branch
 
-        return bulk.settle(branch)
+        return settle_branch(branch)
 
     @task
     def plan(branch: Branch) -> Branch:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from listings_pipeline import bulk
+        from listings_pipeline.planning.plan import MassDeleteError
+        from listings_pipeline.planning.plan import plan as plan_branch
 
         try:
-            return bulk.plan(branch)
-        except bulk.MassDeleteError as err:  # a retry would find the same catalog: ask a person
+            return plan_branch(branch)
+        except MassDeleteError as err:  # a retry would find the same catalog: ask a person
             raise AirflowFailException(str(err)) from None
 
     @task
     def build(branch: Branch) -> list[dict[str, Any]]:
-        from listings_pipeline import bulk
+        from listings_pipeline.to_amazon import bulk
 
         return bulk.build(branch)
 
     @task
     def apply_per_sku(branch: Branch) -> dict[str, Any]:
-        from listings_pipeline import bulk
+        from listings_pipeline.to_amazon import per_sku
 
-        return bulk.apply_per_sku(branch)
+        return per_sku.apply_branch(branch)
 
     @task
     def documents(per_branch: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -154,7 +155,7 @@ def catalog_feed_sync() -> None:
 
     @task
     def parse(outcome: dict[str, Any]) -> dict[str, Any]:
-        from listings_pipeline import bulk
+        from listings_pipeline.to_amazon import bulk
 
         return bulk.parse(outcome)
 
@@ -167,7 +168,7 @@ def catalog_feed_sync() -> None:
         dag_run: Any = None,
         outlet_events: Any = None,
     ) -> dict[str, Any]:
-        from listings_pipeline import bulk
+        from listings_pipeline.to_amazon import bulk
 
         started = getattr(dag_run, "start_date", None)
         summary = bulk.summarise(

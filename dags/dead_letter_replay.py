@@ -147,8 +147,8 @@ def dead_letter_replay() -> None:
     def select(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from listings_pipeline import replay
         from listings_pipeline.connections import SpApiConnectionError
+        from listings_pipeline.to_amazon import replay
 
         try:
             return list(replay.select_step(dict(params or {}))["batches"])
@@ -157,13 +157,13 @@ def dead_letter_replay() -> None:
 
     @task
     def replay(batch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
-        from listings_pipeline import replay
+        from listings_pipeline.to_amazon import replay
 
         return replay.replay_step(batch, str(run_id))
 
     @task(trigger_rule="none_failed")
     def summarise(results: list[dict[str, Any]], params: dict[str, Any] | None = None) -> dict[str, Any]:
-        from listings_pipeline import replay
+        from listings_pipeline.to_amazon import replay
 
         return replay.summarise(results or [], dry_run=bool((params or {}).get("dry_run", True)))
 

@@ -26,7 +26,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from spapi.regions import MARKETPLACES as ALL_MARKETPLACES
+from listings_pipeline.config import marketplace_choices
 
 WHO = "Who and where"
 WHAT = "What to change"
@@ -34,9 +34,7 @@ PRICE = "Price (action: price)"
 STOCK = "Quantity (action: quantity)"
 PATCH = "Attribute patch (action: patch)"
 # every marketplace; the form's first task checks they are in the seller's region
-MARKETPLACES = {
-    mid: f"{country} ({mid})" for mid, (country, _) in sorted(ALL_MARKETPLACES.items(), key=lambda kv: kv[1])
-}
+MARKETPLACES = marketplace_choices()
 
 
 @dag(
@@ -174,8 +172,8 @@ def listings_hotfix() -> None:
     def validate_form(params: dict[str, Any] | None = None) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from listings_pipeline import per_sku
         from listings_pipeline.connections import SpApiConnectionError
+        from listings_pipeline.to_amazon import per_sku
 
         try:
             return per_sku.validate_form(dict(params or {}))
@@ -184,19 +182,19 @@ def listings_hotfix() -> None:
 
     @task
     def plan(request: dict[str, Any], run_id: str | None = None) -> list[dict[str, Any]]:
-        from listings_pipeline import per_sku
+        from listings_pipeline.to_amazon import per_sku
 
         return per_sku.plan(request, str(run_id))
 
     @task
     def apply(batch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
-        from listings_pipeline import per_sku
+        from listings_pipeline.to_amazon import per_sku
 
         return per_sku.apply(batch, str(run_id))
 
     @task
     def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
-        from listings_pipeline import per_sku
+        from listings_pipeline.to_amazon import per_sku
 
         return per_sku.summarise(results)
 

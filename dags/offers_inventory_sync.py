@@ -34,8 +34,8 @@ from airflow.sdk import Param, dag, task
 
 from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.branch import Branch
-from listings_pipeline.publish import LedgerSubmitFeedOperator
 from listings_pipeline.schedules import schedule_for
+from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 
 
 @dag(
@@ -73,12 +73,12 @@ def offers_inventory_sync() -> None:
     def targets(params: dict[str, Any] | None = None) -> list[Branch]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from listings_pipeline import bulk
         from listings_pipeline.connections import SpApiConnectionError
+        from listings_pipeline.planning.targets import targets as branches
 
         params = params or {}
         try:
-            return bulk.targets(params.get("config_path"), params.get("sellers") or None)
+            return branches(params.get("config_path"), params.get("sellers") or None)
         except SpApiConnectionError as err:  # a retry would meet the same connection
             raise AirflowFailException(str(err)) from None
 
@@ -86,13 +86,13 @@ def offers_inventory_sync() -> None:
         map_index_template="{{ task.op_kwargs['branch']['seller_id'] }}/{{ task.op_kwargs['branch']['marketplace_id'] }}"
     )
     def extract(branch: Branch, run_id: str | None = None) -> Branch:
-        from listings_pipeline import bulk
+        from listings_pipeline.catalog import steps
 
-        return bulk.extract(branch, str(run_id))
+        return steps.extract(branch, str(run_id))
 
     @task
     def plan(branch: Branch) -> Branch:
-        from listings_pipeline import offers
+        from listings_pipeline.to_amazon import offers
 
         return offers.plan(branch)
 
@@ -108,13 +108,13 @@ def offers_inventory_sync() -> None:
 
     @task
     def apply(batch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
-        from listings_pipeline import offers
+        from listings_pipeline.to_amazon import offers
 
         return offers.apply(batch, str(run_id))
 
     @task
     def build(branch: Branch) -> list[dict[str, Any]]:
-        from listings_pipeline import bulk
+        from listings_pipeline.to_amazon import bulk
 
         return bulk.build(branch)
 
@@ -124,14 +124,14 @@ def offers_inventory_sync() -> None:
 
     @task
     def parse(outcome: dict[str, Any]) -> dict[str, Any]:
-        from listings_pipeline import bulk
+        from listings_pipeline.to_amazon import bulk
 
         parsed = bulk.parse(outcome)
         return {**parsed, "config_path": outcome["document"].get("config_path")}
 
     @task
     def record_feed(parsed: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
-        from listings_pipeline import offers
+        from listings_pipeline.to_amazon import offers
 
         return offers.record_feed(parsed, str(run_id), parsed.get("config_path"))
 
@@ -144,7 +144,7 @@ def offers_inventory_sync() -> None:
         dag_run: Any = None,
         outlet_events: Any = None,
     ) -> dict[str, Any]:
-        from listings_pipeline import offers
+        from listings_pipeline.to_amazon import offers
 
         summary = offers.summarise(
             planned,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from listings_pipeline.branch import Target
 from spapi.config import Environment
-from spapi.regions import RegionCode, check_marketplaces
+from spapi.regions import MARKETPLACES, RegionCode, check_marketplaces
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "include" / "pipeline.yaml"
@@ -136,3 +136,14 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
         return PipelineConfig.model_validate(raw)
     except ValidationError as err:
         raise ValueError(f"pipeline config {cfg_path} is invalid:\n{err}") from None
+
+
+def marketplace_choices() -> dict[str, str]:
+    """Every marketplace Amazon has, as a form shows it ("Germany (A1PA6795UKMFR9)"), by country.
+
+    Forms offer all of them because a form cannot know the seller yet; the run checks the choice
+    against the seller's region before anything is sent.
+    """
+    return {
+        mid: f"{country} ({mid})" for mid, (country, _) in sorted(MARKETPLACES.items(), key=lambda kv: kv[1])
+    }

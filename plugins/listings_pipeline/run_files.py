@@ -9,6 +9,7 @@ data, so XCom stays small and a failed task can be looked at on disk.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,21 @@ from typing import Any
 import orjson
 
 from listings_pipeline.config import PipelineConfig
-from listings_pipeline.extract import safe_part
+
+
+def safe_part(value: str) -> str:
+    """A single path component (the one rule for every run-scoped folder: the snapshot and the other
+    files of a branch must land in the same folder for any run id): ``[A-Za-z0-9._-]`` only, never hidden or ``..``.
+
+    A value that had to change gets a short hash of the original, so two run ids that differ only in
+    unsafe characters (``:`` vs ``_``) still get different folders.
+    """
+    if not value:
+        raise ValueError("an empty seller, marketplace or run id cannot name a folder")
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", value).lstrip(".")
+    if safe != value or not safe:
+        safe = f"{safe[:80]}-{hashlib.sha256(value.encode()).hexdigest()[:8]}".lstrip("-")
+    return safe
 
 
 @dataclass(frozen=True)
@@ -92,3 +107,12 @@ def payload_hash(message: dict[str, Any]) -> str:
     """The canonical hash of what a message asks Amazon to hold (messageId excluded)."""
     body = {k: v for k, v in message.items() if k != "messageId"}
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def read_lines(path: Path) -> set[str]:
+    """A run file of one SKU per line; empty when the file is not there."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return {line.rstrip("\n") for line in handle if line.strip()}
+    except FileNotFoundError:
+        return set()

@@ -6,6 +6,7 @@ and ``sys.modules`` shows exactly what parsing pulled in.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -72,3 +73,22 @@ def test_dag_file_parses_cleanly(path: Path) -> None:
     # "well under a second": the DagBag parse itself, Airflow's own import excluded
     # generous on a noisy 2-core machine: this guards against I/O or heavy work at parse time
     assert result["elapsed"] < 2.0, f"{path.name} took {result['elapsed']:.2f}s to parse"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=[p.name for p in DAG_FILES])
+def test_dag_file_reaches_the_client_only_through_the_pipeline_package(path: Path) -> None:
+    """dags -> listings_pipeline -> spapi: a DAG file that imports spapi itself couples the wiring
+    to the client's internals, which the pipeline package exists to hide."""
+    direct = sorted(m for m in _imported_modules(path) if m == "spapi" or m.startswith("spapi."))
+    assert direct == [], f"{path.name} imports {direct}"

@@ -47,8 +47,8 @@ class Replay:
 
     def patch_letters(self, *skus: str) -> None:
         """A real hotfix patch of SKUs that do not exist: Amazon answers 4000006, the change is dead-lettered."""
-        from listings_pipeline import per_sku
         from listings_pipeline.config import load_config
+        from listings_pipeline.to_amazon import per_sku
 
         request = per_sku.parse_request(
             {
@@ -213,7 +213,7 @@ def test_feed_letter_replay_requeues_the_listing_and_discard_is_recorded(replay:
 
 
 def test_an_empty_filter_is_refused(replay: Replay, capfd: pytest.CaptureFixture[str]) -> None:
-    from listings_pipeline.replay import NO_FILTER, ReplayRequestError, parse_request
+    from listings_pipeline.to_amazon.replay import NO_FILTER, ReplayRequestError, parse_request
 
     with pytest.raises(ReplayRequestError, match="replaying every dead letter at once is refused"):
         parse_request({"action": "replay", "skus": " \n ", "seller_id": ""})

@@ -39,8 +39,12 @@ import sqlalchemy as sa
 import yaml
 
 from demo.sample_catalog import BAD_ROWS
-from listings_pipeline import bulk
-from listings_pipeline.publish import LedgerSubmitFeedOperator
+from listings_pipeline.catalog import steps
+from listings_pipeline.planning.plan import plan
+from listings_pipeline.planning.targets import targets
+from listings_pipeline.to_amazon import bulk
+from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
+from listings_pipeline.to_amazon.settle import settle
 from listings_pipeline.warehouse import db
 from tests.dags.conftest import Warehouse
 from tests.fixtures.sandbox import APP_ID, APP_SECRET, SELLER, SELLER_TOKEN, US, Sandbox
@@ -171,12 +175,12 @@ class Bench:
 
     def prepare(self, run: Run, tries: int = DAG_TRIES) -> dict[str, Any]:
         """targets, extract, validate, map_messages, settle and plan."""
-        [branch] = self.task(run, "targets", lambda _: bulk.targets(str(self.config_path)), tries)
-        branch = self.task(run, "extract", lambda _: bulk.extract(branch, run.run_id), tries)
-        branch = self.task(run, "validate", lambda _: bulk.validate(branch), tries)
-        branch = self.task(run, "map_messages", lambda _: bulk.map_messages(branch), tries)
-        branch = self.task(run, "settle", lambda _: bulk.settle(branch), tries)
-        branch = self.task(run, "plan", lambda _: bulk.plan(branch), tries)
+        [branch] = self.task(run, "targets", lambda _: targets(str(self.config_path)), tries)
+        branch = self.task(run, "extract", lambda _: steps.extract(branch, run.run_id), tries)
+        branch = self.task(run, "validate", lambda _: steps.validate(branch), tries)
+        branch = self.task(run, "map_messages", lambda _: steps.map_messages(branch), tries)
+        branch = self.task(run, "settle", lambda _: settle(branch), tries)
+        branch = self.task(run, "plan", lambda _: plan(branch), tries)
         run.branch = branch
         return branch
 
@@ -499,11 +503,11 @@ _VERDICTS: dict[int, Any] = {}
 @pytest.fixture(autouse=True)
 def gx_verdict_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Great Expectations takes 3-4 s to judge these 22 rows and no fault touches it, so its verdict
-    on the same snapshot is computed once per session; ``bulk.validate`` itself (quarantine, the
+    on the same snapshot is computed once per session; ``steps.validate`` itself (quarantine, the
     threshold) still runs in every run."""
     import pandas as pd  # type: ignore[import-untyped]
 
-    from listings_pipeline import validation
+    from listings_pipeline.catalog import validation
 
     real = validation.validate_frame
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from listings_pipeline import bulk
-from listings_pipeline.publish import LedgerSubmitFeedOperator
+from listings_pipeline.to_amazon import bulk
+from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 from tests.faults.conftest import (
     QUARANTINED_SKU,
     BackendKiller,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from listings_pipeline.mapping import ProductTypeMapping, load_mappings
-from listings_pipeline.validation import ContentPolicy, load_policy, make_context
+from listings_pipeline.catalog.mapping import ProductTypeMapping, load_mappings
+from listings_pipeline.catalog.validation import ContentPolicy, load_policy, make_context
 from spapi.product_types import ProductTypeSchemas
 from tests.conftest import service_missing
 

@@ -29,9 +29,13 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy import select
 
-from listings_pipeline import bulk
-from listings_pipeline.extract import ExtractError
+from listings_pipeline.catalog import steps
+from listings_pipeline.catalog.extract import ExtractError
+from listings_pipeline.config import load_config
+from listings_pipeline.planning.plan import plan
 from listings_pipeline.run_files import payload_hash
+from listings_pipeline.to_amazon import bulk
+from listings_pipeline.to_amazon.settle import settle
 from listings_pipeline.warehouse import db, lifecycle
 from listings_pipeline.warehouse.models import ListingStatus, Quarantine, RunSummary
 from listings_pipeline.warehouse.records import ensure_seller
@@ -160,7 +164,7 @@ def run_pipeline(tmp: Path, corpus: Corpus, url: str) -> Run:
         mp.delenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", raising=False)
         db.upgrade(url)
         config_path = _config(tmp, corpus)
-        config = bulk.load_config(config_path)
+        config = load_config(config_path)
         engine = db.make_engine(url)
         with db.session_scope(engine) as session:
             for seller in config.sellers:
@@ -168,7 +172,7 @@ def run_pipeline(tmp: Path, corpus: Corpus, url: str) -> Run:
                     session, seller.seller_id, region=seller.region, spapi_conn_id=seller.spapi_conn_id
                 )
         _seed_live(engine, corpus)
-        # the branches as bulk.targets() makes them (its connection gate is tested elsewhere)
+        # the branches as targets() makes them (its connection gate is tested elsewhere)
         branches: list[dict[str, Any]] = []
         claimed: set[str] = set()
         for target in config.targets():
@@ -186,10 +190,10 @@ def run_pipeline(tmp: Path, corpus: Corpus, url: str) -> Run:
         done: list[dict[str, Any]] = []
         built: dict[tuple[str, str], list[tuple[str, str]]] = {}
         for branch in branches:
-            branch = bulk.extract(branch, RUN_ID)
-            branch = bulk.validate(branch)
-            branch = bulk.map_messages(branch)
-            branch = bulk.plan(bulk.settle(branch))
+            branch = steps.extract(branch, RUN_ID)
+            branch = steps.validate(branch)
+            branch = steps.map_messages(branch)
+            branch = plan(settle(branch))
             documents = bulk.build(branch)
             messages = built.setdefault((branch["seller_id"], branch["marketplace_id"]), [])
             for document in documents:
@@ -438,7 +442,7 @@ def test_file_with_a_broken_header_stops_its_branch(tmp_path: Path, refused: Ref
         "config_path": str(config),
     }
     with pytest.raises(ExtractError) as caught:
-        bulk.extract(branch, RUN_ID)
+        steps.extract(branch, RUN_ID)
     assert str(path) in str(caught.value)
     assert refused.says in str(caught.value)
     assert not list((tmp_path / "var").rglob("catalog.parquet"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from listings_pipeline.bulk import _resolve_replayed_letters
+from listings_pipeline.to_amazon.bulk import _resolve_replayed_letters
 from listings_pipeline.warehouse import db, lifecycle
 from listings_pipeline.warehouse.models import DeadLetter, DeadLetterEvent
 from listings_pipeline.warehouse.records import ensure_seller

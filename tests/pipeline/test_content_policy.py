@@ -17,13 +17,13 @@ import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
 from demo.sample_catalog import BAD_ROWS, read_catalog_csv
-from listings_pipeline.mapping import (
+from listings_pipeline.catalog.mapping import (
     RESERVED_CHECK_NAMES,
     MappingError,
     ProductTypeMapping,
     parse_mapping,
 )
-from listings_pipeline.validation import (
+from listings_pipeline.catalog.validation import (
     ContentPolicy,
     EmojiRule,
     RuleScope,
@@ -536,7 +536,7 @@ def test_identifiers_dates_and_scopes(
 
 
 def test_source_columns_are_the_extract_steps() -> None:
-    from listings_pipeline import extract, validation
+    from listings_pipeline.catalog import extract, validation
 
     assert (validation.SOURCE_FILE_COLUMN, validation.SOURCE_ROW_COLUMN) == (
         extract.SOURCE_FILE_COLUMN,

@@ -1,4 +1,4 @@
-"""Step 1 of the bulk path: catalog source -> run-scoped Parquet snapshot (listings_pipeline.extract).
+"""Step 1 of the bulk path: catalog source -> run-scoped Parquet snapshot (listings_pipeline.catalog.extract).
 
 Files (CSV, gzip CSV, Parquet, globs), SQL through an Airflow connection on the real PostgreSQL and on a
 SQLite file, and S3 through a fake S3Hook that serves local files (moto is not installed). Snapshots are
@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from listings_pipeline.extract import (
+from listings_pipeline.catalog.extract import (
     CatalogScope,
     CatalogSource,
     ExtractError,
@@ -174,7 +174,7 @@ def test_snapshot_path_is_run_scoped_and_safe(tmp_path: Path) -> None:
 def test_importing_the_module_stays_light() -> None:
     """DAG files import the pipeline package at parse time: no pyarrow, pandas, SQLAlchemy or Airflow."""
     code = (
-        "import sys, listings_pipeline.extract; "
+        "import sys, listings_pipeline.catalog.extract; "
         "print([m for m in ('pyarrow', 'pandas', 'sqlalchemy', 'airflow', 'numpy') if m in sys.modules])"
     )
     out = subprocess.run(

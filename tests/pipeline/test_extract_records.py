@@ -1,4 +1,4 @@
-"""Record-level resilience of the CSV extract (listings_pipeline.extract): one bad record is set aside,
+"""Record-level resilience of the CSV extract (listings_pipeline.catalog.extract): one bad record is set aside,
 the rest of the catalog is read.
 
 Extra fields, stray and unclosed quotes, bytes the encoding rejects and oversized fields each cost the
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-import listings_pipeline.extract as extract_module
-from listings_pipeline.extract import (
+import listings_pipeline.catalog.extract as extract_module
+from listings_pipeline.catalog.extract import (
     CatalogScope,
     ExtractError,
     RejectedRecord,

@@ -1,4 +1,4 @@
-"""The S3 branch of the extract step (listings_pipeline.extract) through the REAL Amazon provider S3Hook.
+"""The S3 branch of the extract step (listings_pipeline.catalog.extract) through the REAL Amazon provider S3Hook.
 
 moto's ``mock_aws`` stands in for S3; everything between ``extract_snapshot`` and botocore is the
 production code path: the Airflow connection ``aws_default`` (from ``AIRFLOW_CONN_AWS_DEFAULT``), the
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from listings_pipeline.extract import (
+from listings_pipeline.catalog.extract import (
     CatalogScope,
     CatalogSource,
     ExtractError,

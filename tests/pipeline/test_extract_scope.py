@@ -1,4 +1,4 @@
-"""Marketplace and seller scoping in the extract step (listings_pipeline.extract.CatalogScope).
+"""Marketplace and seller scoping in the extract step (listings_pipeline.catalog.extract.CatalogScope).
 
 An empty, unknown, mistyped or unserved seller / marketplace cell must never mean "everyone": the row
 reaches no snapshot and is recorded once, by the claiming branch, with its line, SKU, column and reason.
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from listings_pipeline.extract import (
+from listings_pipeline.catalog.extract import (
     CatalogScope,
     ExtractError,
     RejectedRecord,

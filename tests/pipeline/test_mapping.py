@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from listings_pipeline.mapping import (
+from listings_pipeline.catalog.mapping import (
     EnumSpec,
     MappingError,
     ProductTypeMapping,
@@ -17,7 +17,7 @@ from listings_pipeline.mapping import (
     load_mappings,
     parse_mapping,
 )
-from listings_pipeline.transform import check_against_schema, row_to_message
+from listings_pipeline.catalog.transform import check_against_schema, row_to_message
 from spapi.product_types import ProductTypeSchemas
 
 from .catalog_paths import (

@@ -12,8 +12,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from listings_pipeline import offers
 from listings_pipeline.routing import route
+from listings_pipeline.to_amazon import offers
 from listings_pipeline.warehouse import db
 from spapi import listings
 from tests.fixtures.sandbox import SELLER, US, Sandbox, new_client

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from listings_pipeline.config import load_config
-from listings_pipeline.per_sku import (
+from listings_pipeline.to_amazon.per_sku import (
     HotfixFormError,
     HotfixRequest,
     apply_batch,

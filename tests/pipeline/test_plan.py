@@ -14,8 +14,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from listings_pipeline.bulk import MassDeleteError, plan
 from listings_pipeline.config import load_config
+from listings_pipeline.planning.plan import MassDeleteError, plan
 from listings_pipeline.run_files import BranchPaths, payload_hash, write_jsonl
 from listings_pipeline.warehouse import db, lifecycle
 from listings_pipeline.warehouse.models import Listing, ListingStatus
@@ -276,7 +276,7 @@ def test_deletes_within_the_guard_need_no_confirmation(setup: dict[str, Any]) ->
 def test_a_branch_and_its_snapshot_share_one_folder_for_any_run_id(
     setup: dict[str, Any], run_id: str
 ) -> None:
-    from listings_pipeline.extract import snapshot_path
+    from listings_pipeline.catalog.extract import snapshot_path
 
     config = load_config(_config(setup))
     paths = BranchPaths.of(config, run_id, SELLER, US)

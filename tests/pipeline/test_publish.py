@@ -18,11 +18,11 @@ pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred  # noqa: E402
 
-from listings_pipeline.publish import (  # noqa: E402
+from listings_pipeline.to_amazon.publish import (  # noqa: E402
     LedgerSubmitFeedOperator,
     release_cause,
 )
-from listings_pipeline.stale_feeds import AmbiguousSubmissionError, document_cause  # noqa: E402
+from listings_pipeline.to_amazon.stale_feeds import AmbiguousSubmissionError, document_cause  # noqa: E402
 from listings_pipeline.warehouse import db, lifecycle  # noqa: E402
 from listings_pipeline.warehouse.models import (  # noqa: E402
     ApiCall,

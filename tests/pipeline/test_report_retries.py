@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from listings_pipeline.bulk import _apply_report
 from listings_pipeline.config import PipelineConfig, SellerConfig
 from listings_pipeline.run_files import payload_hash
+from listings_pipeline.to_amazon.bulk import _apply_report
 from listings_pipeline.warehouse import db, ledger, lifecycle
 from listings_pipeline.warehouse.models import DeadLetter, Listing, ListingStatus
 from listings_pipeline.warehouse.records import ensure_seller

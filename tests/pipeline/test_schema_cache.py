@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from listings_pipeline.schema_cache import fetch_schema, md5_b64
+from listings_pipeline.catalog.schema_cache import fetch_schema, md5_b64
 from spapi.auth import clear_process_cache
 from spapi.client import SpApiClient
 from spapi.config import SpApiConfig

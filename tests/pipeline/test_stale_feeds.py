@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 from airflow.sdk.exceptions import TaskDeferred  # noqa: E402
 
 from listings_pipeline.config import PipelineConfig, SellerConfig  # noqa: E402
-from listings_pipeline.stale_feeds import Settlement, StaleFeeds, settle_stale_feeds  # noqa: E402
+from listings_pipeline.to_amazon.stale_feeds import Settlement, StaleFeeds, settle_stale_feeds  # noqa: E402
 from listings_pipeline.warehouse import db, lifecycle  # noqa: E402
 from listings_pipeline.warehouse.models import (  # noqa: E402
     ApiCall,

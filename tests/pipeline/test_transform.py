@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 
 from demo.sample_catalog import BAD_ROWS, generate_rows
-from listings_pipeline.mapping import ProductTypeMapping, parse_mapping
-from listings_pipeline.transform import (
+from listings_pipeline.catalog.mapping import ProductTypeMapping, parse_mapping
+from listings_pipeline.catalog.transform import (
     TransformError,
     check_against_schema,
     is_empty,

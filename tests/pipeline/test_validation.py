@@ -18,8 +18,8 @@ from demo.sample_catalog import (
     to_csv,
     write_sample_catalog,
 )
-from listings_pipeline.mapping import MappingError, ProductTypeMapping, load_mappings, parse_mapping
-from listings_pipeline.validation import (
+from listings_pipeline.catalog.mapping import MappingError, ProductTypeMapping, load_mappings, parse_mapping
+from listings_pipeline.catalog.validation import (
     ContentPolicy,
     ValidationOutcome,
     ValidationThresholdError,
@@ -194,7 +194,7 @@ def test_data_docs_written(outcome: ValidationOutcome, docs_dir: Path) -> None:
 def test_no_progress_bars(
     catalog: pd.DataFrame, mappings: dict[str, ProductTypeMapping], capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from listings_pipeline.validation import _gx
+    from listings_pipeline.catalog.validation import _gx
 
     gx, _ = _gx()
     frame = small_frame(catalog)

@@ -133,9 +133,9 @@ def test_no_sandbox_source_imports_ours_anywhere(path: Path) -> None:
 def test_the_source_check_recognises_an_import_inside_a_function(tmp_path: Path) -> None:
     source = tmp_path / "lazy.py"
     source.write_text(
-        "def f():\n    from spapi.product_types import ProductTypeSchemas\n    import listings_pipeline.bulk\n"
+        "def f():\n    from spapi.product_types import ProductTypeSchemas\n    import listings_pipeline.to_amazon.bulk\n"
     )
     assert [n for n in _imports(source) if n.split(".")[0] in OURS] == [
         "spapi.product_types",
-        "listings_pipeline.bulk",
+        "listings_pipeline.to_amazon.bulk",
     ]

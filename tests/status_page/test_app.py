@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from listings_pipeline import replay
+from listings_pipeline.to_amazon import replay
 from tests.status_page.conftest import REPLAY_DAG, USERS, set_replay_paused, token_for
 from tests.status_page.warehouse_data import EU_SELLER, SELLER, Facts
 

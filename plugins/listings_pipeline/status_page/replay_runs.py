@@ -2,9 +2,9 @@
 
 The page never re-drives a letter itself: it asks ``dags/dead_letter_replay.py`` to, with the DAG's own
 form fields, so the replay follows the one code path that records every state change with its actor
-(:mod:`listings_pipeline.replay`). The DAG takes one seller per run and selects letters by seller, SKU
+(:mod:`listings_pipeline.to_amazon.replay`). The DAG takes one seller per run and selects letters by seller, SKU
 and code, not by id; so the selection becomes one run per seller, and before anything is triggered the
-same selection is run against the warehouse (:func:`listings_pipeline.replay.select_letters`) to tell
+same selection is run against the warehouse (:func:`listings_pipeline.to_amazon.replay.select_letters`) to tell
 the operator how many open letters each run will pick up (a SKU's letters in other marketplaces
 included).
 """
@@ -18,9 +18,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from listings_pipeline import replay
 from listings_pipeline.status_page import queries
 from listings_pipeline.status_page.schemas import DeadLetterRow
+from listings_pipeline.to_amazon import replay
 from listings_pipeline.warehouse.models import DeadLetterState
 
 REPLAY_DAG_ID = "dead_letter_replay"

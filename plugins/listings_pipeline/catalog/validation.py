@@ -1,6 +1,6 @@
 """Step 2 of the bulk path: validate catalog rows with Great Expectations before they are mapped.
 
-The suite is generated from the product type's catalog mapping (:mod:`listings_pipeline.mapping`)
+The suite is generated from the product type's catalog mapping (:mod:`listings_pipeline.catalog.mapping`)
 and the seller's content policy (``include/content_policy.yaml``):
 
 - from the mapping: required columns exist and are not empty; types (catalog cells are text, so a
@@ -53,7 +53,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from listings_pipeline.mapping import (
+from listings_pipeline.catalog.mapping import (
     BooleanSpec,
     ColumnSpec,
     CopySpec,
@@ -66,7 +66,7 @@ from listings_pipeline.mapping import (
     TemplateSpec,
     load_yaml_model,
 )
-from listings_pipeline.transform import is_empty
+from listings_pipeline.catalog.transform import is_empty
 
 __all__ = [
     "DEFAULT_PLACEHOLDERS",

@@ -28,9 +28,9 @@ catalog row itself changes, so the next scheduled sync does not undo a hotfix. W
 (``mode=VALIDATION_PREVIEW``) nothing moves and nothing is dead-lettered: only the issues Amazon
 reports are recorded, and the verdict is returned.
 
-``put_from_catalog`` reads the seller's catalog with :func:`listings_pipeline.extract.extract_snapshot`
+``put_from_catalog`` reads the seller's catalog with :func:`listings_pipeline.catalog.extract.extract_snapshot`
 (any source the bulk path supports: file, S3, SQL) into a run-scoped snapshot, reads the SKUs' rows
-from it with pyarrow, and maps them with :func:`listings_pipeline.transform.row_to_message`. The
+from it with pyarrow, and maps them with :func:`listings_pipeline.catalog.transform.row_to_message`. The
 Great Expectations gate of the bulk path is not run here: Amazon's own validation answers inline.
 """
 
@@ -46,10 +46,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from listings_pipeline.branch import Branch
 from listings_pipeline.call_log import ApiCallLog, branch_trace
 from listings_pipeline.config import PipelineConfig, load_config
-from listings_pipeline.offer_patches import offer_patch, stock_patch
-from listings_pipeline.run_files import BranchPaths, payload_hash
+from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl
+from listings_pipeline.to_amazon.offer_patches import offer_patch, stock_patch
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import Listing, ListingStatus, PublishPath
@@ -446,7 +447,7 @@ def _catalog_rows(
 ) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-    from listings_pipeline.extract import CatalogScope, extract_snapshot
+    from listings_pipeline.catalog.extract import CatalogScope, extract_snapshot
 
     seller = config.seller(seller_id)
     snapshot = extract_snapshot(
@@ -469,8 +470,8 @@ def _catalog_rows(
 
 
 def _catalog_changes(request: HotfixRequest, config: PipelineConfig, run_id: str) -> list[dict[str, Any]]:
-    from listings_pipeline.mapping import load_mappings
-    from listings_pipeline.transform import TransformError, row_to_message
+    from listings_pipeline.catalog.mapping import load_mappings
+    from listings_pipeline.catalog.transform import TransformError, row_to_message
 
     mappings = load_mappings(config.mappings_dir)
     wanted = set(request.skus)
@@ -839,3 +840,47 @@ def summarise(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             outcome.get("error_code") or "",
         )
     return {**totals, "problems": problems}
+
+
+# --- a catalog branch's small change set ----------------------------------------------------------------------------------
+
+
+def apply_branch(branch: Branch) -> dict[str, Any]:
+    """Step 6-8 for a small change set: each planned message through the Listings Items API.
+
+    UPDATE messages become ``putListingsItem`` calls carrying the planned message as their payload
+    (so its hash becomes the accepted one, exactly as a feed would make it), DELETE messages
+    ``deleteListingsItem``. Results, issues and dead letters land in the same tables as a feed's.
+    """
+
+    seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
+    result: dict[str, Any] = {"seller_id": seller_id, "marketplace_id": marketplace_id, "feed_id": None}
+    if branch.get("route") != "listings_api":
+        return {**result, "messages": 0}
+    config = load_config(branch.get("config_path"))
+    paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
+    changes = []
+    for message in read_jsonl(paths.planned):
+        change = {
+            "seller_id": seller_id,
+            "marketplace_id": marketplace_id,
+            "sku": message["sku"],
+            "preview": False,
+            "product_type": message.get("productType"),
+            "body": None,
+            "payload": None,
+        }
+        if message["operationType"] == "DELETE":
+            change.update(action="delete", operation="deleteListingsItem")
+        else:
+            body = {k: message[k] for k in ("productType", "requirements", "attributes") if k in message}
+            change.update(action="put_from_catalog", operation="putListingsItem", body=body, payload=message)
+        changes.append(change)
+    totals: dict[str, int] = {}
+    for batch in batches(changes):
+        counts = apply_batch(
+            batch, spapi_conn_id=branch["spapi_conn_id"], run_id=run_id, config_path=branch.get("config_path")
+        )
+        for name in ("accepted", "invalid", "dead_lettered", "failed", "issues"):
+            totals[name] = totals.get(name, 0) + int(counts.get(name, 0))
+    return {**result, "messages": len(changes), **totals}

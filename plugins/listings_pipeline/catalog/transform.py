@@ -1,6 +1,6 @@
 """Step 3 of the bulk path: catalog rows -> ``JSON_LISTINGS_FEED`` messages, checked before sending.
 
-:func:`row_to_message` applies a product type's catalog mapping (:mod:`listings_pipeline.mapping`)
+:func:`row_to_message` applies a product type's catalog mapping (:mod:`listings_pipeline.catalog.mapping`)
 to one row for one marketplace and returns the message body in Amazon's wire names::
 
     {"sku": "TS-1001-BLK-M", "operationType": "UPDATE", "productType": "SHIRT",
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from listings_pipeline.mapping import (
+from listings_pipeline.catalog.mapping import (
     AttributeMapping,
     BooleanSpec,
     ConstantSpec,

@@ -18,7 +18,7 @@ Amazon turned createFeed away), the document's SKUs go back to ``ready`` at once
 ``publish_attempt:<id>:submit_failed``) and the attempt becomes ``failed``: otherwise they would
 wait ``feed_wait_hours`` for a feed that was never created, and a run triggered meanwhile would
 send nothing. When Amazon may have created the feed, they stay ``submitted`` for the orphan lookup
-and the stale-feed handling (:mod:`listings_pipeline.stale_feeds`) to settle. If that failed task is
+and the stale-feed handling (:mod:`listings_pipeline.to_amazon.stale_feeds`) to settle. If that failed task is
 cleared later, its SKUs are taken back, unless a later run has planned them since: then the older
 document is not sent at all, so it cannot overwrite the newer one.
 """
@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from sqlalchemy import select
 
-from listings_pipeline import stale_feeds
 from listings_pipeline.call_log import ApiCallLog, branch_trace
+from listings_pipeline.to_amazon import stale_feeds
 from listings_pipeline.warehouse import ledger, lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import (

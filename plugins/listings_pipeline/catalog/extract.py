@@ -76,6 +76,7 @@ from pydantic import (
     model_validator,
 )
 
+from listings_pipeline.run_files import safe_part
 from spapi.regions import MARKETPLACES
 
 __all__ = [
@@ -92,7 +93,6 @@ __all__ = [
     "Snapshot",
     "SqlSource",
     "extract_snapshot",
-    "safe_part",
     "snapshot_path",
 ]
 
@@ -466,21 +466,6 @@ def snapshot_path(out_dir: str | Path, run_id: str, seller_id: str, marketplace_
     return (
         Path(out_dir) / safe_part(run_id) / safe_part(seller_id) / safe_part(marketplace_id) / SNAPSHOT_NAME
     )
-
-
-def safe_part(value: str) -> str:
-    """A single path component (the one rule for every run-scoped folder: the snapshot and the other
-    files of a branch must land in the same folder for any run id): ``[A-Za-z0-9._-]`` only, never hidden or ``..``.
-
-    A value that had to change gets a short hash of the original, so two run ids that differ only in
-    unsafe characters (``:`` vs ``_``) still get different folders.
-    """
-    if not value:
-        raise ValueError("an empty seller, marketplace or run id cannot name a folder")
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", value).lstrip(".")
-    if safe != value or not safe:
-        safe = f"{safe[:80]}-{hashlib.sha256(value.encode()).hexdigest()[:8]}".lstrip("-")
-    return safe
 
 
 # --------------------------------------------------------------------------------------------------

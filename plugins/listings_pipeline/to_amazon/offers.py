@@ -7,7 +7,7 @@ One function per DAG task of ``offers_inventory_sync``:
    them with the warehouse's ``offers`` / ``inventory`` rows (:func:`diff`) and keeps only the SKUs
    whose price or merchant stock changed, then :func:`listings_pipeline.routing.route` picks the path for the branch;
 3. the per-SKU path: :func:`apply` sends the change batches through
-   :func:`listings_pipeline.per_sku.apply_batch` (``patchListingsItem``) and records the accepted
+   :func:`listings_pipeline.to_amazon.per_sku.apply_batch` (``patchListingsItem``) and records the accepted
    ones in ``offers`` / ``inventory``;
 4. the bulk path: :func:`plan` has written one ``JSON_LISTINGS_FEED`` ``PATCH`` message per SKU to
    the branch's ``planned.jsonl``; :func:`listings_pipeline.bulk.build`, the ledger submit operator
@@ -41,10 +41,10 @@ from sqlalchemy import insert, select
 
 from listings_pipeline.branch import Branch
 from listings_pipeline.config import load_config
-from listings_pipeline.offer_patches import MERCHANT_CHANNEL, offer_patch, stock_patch
 from listings_pipeline.routing import route
 from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl, write_jsonl
 from listings_pipeline.summaries import store_summaries, tally
+from listings_pipeline.to_amazon.offer_patches import MERCHANT_CHANNEL, offer_patch, stock_patch
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import (
@@ -358,7 +358,7 @@ def patches_for(change: Mapping[str, Any], marketplace_id: str) -> list[dict[str
 def api_changes(
     changed: Sequence[Mapping[str, Any]], seller_id: str, marketplace_id: str
 ) -> list[dict[str, Any]]:
-    """Changes in the shape :func:`listings_pipeline.per_sku.apply_batch` sends (``patchListingsItem``)."""
+    """Changes in the shape :func:`listings_pipeline.to_amazon.per_sku.apply_batch` sends (``patchListingsItem``)."""
     return [
         {
             "seller_id": seller_id,
@@ -470,7 +470,7 @@ def plan(branch: Branch, batch_size: int = BATCH_SIZE) -> Branch:
     """
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-    from listings_pipeline.per_sku import batches
+    from listings_pipeline.to_amazon.per_sku import batches
 
     config = load_config(branch.get("config_path"))
     seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
@@ -598,7 +598,7 @@ def _mark_ready(
 
 def apply(batch: Mapping[str, Any], run_id: str) -> dict[str, Any]:
     """Per-SKU route: one batch through ``per_sku.apply_batch``; accepted changes go to the warehouse."""
-    from listings_pipeline.per_sku import apply_batch
+    from listings_pipeline.to_amazon.per_sku import apply_batch
 
     changes = list(batch["changes"])
     result = apply_batch(

@@ -7,7 +7,7 @@ the actor ``dead_letter_replay:<run_id>`` and the operator's note:
 - ``replay``, by the letter's path:
 
   - ``listings_api``: the stored change (the letter's ``payload``, the change dict of
-    :mod:`listings_pipeline.per_sku`) is re-sent through :func:`per_sku.apply_batch`. The letter
+    :mod:`listings_pipeline.to_amazon.per_sku`) is re-sent through :func:`per_sku.apply_batch`. The letter
     is marked ``replayed`` (committed) before the call; if Amazon accepts the change it becomes
     ``resolved``; if it fails again, ``apply_batch`` dead-letters it again and
     :func:`lifecycle.open_dead_letter` reopens *this* letter (``open``, ``attempts + 1``, new reason).
@@ -378,7 +378,7 @@ def _send(
     config_path: str | None,
 ) -> list[dict[str, Any]]:
     """Re-send one connection's changes; resolve the accepted letters, report the others."""
-    from listings_pipeline import per_sku
+    from listings_pipeline.to_amazon import per_sku
     from listings_pipeline.warehouse.db import session_scope
 
     answer = per_sku.apply_batch(

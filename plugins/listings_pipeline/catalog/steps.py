@@ -1,0 +1,258 @@
+"""The catalog stages of a sync run as DAG steps: extract, validate and map one branch.
+
+Each takes and returns a :class:`~listings_pipeline.branch.Branch` (XCom, no secret), reads and
+writes run-scoped files under ``<var_dir>/runs/<run_id>/<seller>/<marketplace>/`` and quarantines
+what it cannot prove right. The offers sync shares :func:`extract`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from listings_pipeline.branch import Branch
+from listings_pipeline.call_log import branch_trace
+from listings_pipeline.config import REPO_ROOT, PipelineConfig, load_config
+from listings_pipeline.run_files import BranchPaths, read_jsonl, write_jsonl
+from listings_pipeline.warehouse import lifecycle
+from listings_pipeline.warehouse.db import (
+    make_engine,
+    session_scope,
+    warehouse_url,
+)
+from listings_pipeline.warehouse.models import (
+    Listing,
+    ListingIssue,
+    ListingStatus,
+    Quarantine,
+)
+from spapi.client import trace
+
+log = logging.getLogger(__name__)
+
+L = ListingStatus
+
+
+def extract(branch: Branch, run_id: str) -> Branch:
+    """Step 1: the seller's catalog, this marketplace's rows, as a run-scoped Parquet snapshot.
+
+    A row is this branch's only when it names this marketplace (and seller, where the catalog has
+    that column): an empty cell never means "all". Rows that belong to no configured branch, or
+    that cannot be read, are quarantined here by the branch that claims them (see :func:`targets`).
+    """
+    from listings_pipeline.catalog.extract import CatalogScope, CatalogSource, extract_snapshot
+
+    config = load_config(branch.get("config_path"))
+    seller = config.seller(branch["seller_id"])
+    paths = BranchPaths.of(config, run_id, seller.seller_id, branch["marketplace_id"])
+    scope = CatalogScope(
+        seller_id=seller.seller_id,
+        marketplace_id=branch["marketplace_id"],
+        served=config.catalog_sharers(seller.seller_id),
+        claims_defects=bool(branch.get("claims_defects", True)),
+        all_marketplaces=seller.catalog_all_marketplaces,
+    )
+    snapshot = extract_snapshot(
+        CatalogSource.parse(seller.catalog),
+        paths.snapshots,
+        seller_id=seller.seller_id,
+        marketplace_id=branch["marketplace_id"],
+        run_id=run_id,
+        scope=scope,
+    )
+    branch = {**branch, "run_id": run_id, "snapshot": snapshot.model_dump(mode="json")}
+    rules: dict[str, int] = {}
+    if snapshot.rejected_rows and snapshot.rejected_path:
+        rejected = list(read_jsonl(Path(snapshot.rejected_path)))
+        for record in rejected:
+            rules[record["rule"]] = rules.get(record["rule"], 0) + 1
+        engine = make_engine(warehouse_url(config.warehouse_conn_id))
+        try:
+            _quarantine(engine, branch, rejected, "extract")
+        finally:
+            engine.dispose()
+    return {
+        **branch,
+        "extracted": snapshot.row_count + snapshot.rejected_rows,
+        "quarantined": snapshot.rejected_rows,
+        "extract_rules": rules,
+    }
+
+
+# --- validate and map ---------------------------------------------------------------------------------
+
+
+def _quarantine(engine: Any, branch: Branch, records: Sequence[Mapping[str, Any]], stage: str) -> None:
+    """Write quarantine rows (and matching validation issues); move the SKUs to ``quarantined``.
+
+    A SKU in flight (``submitted``) keeps its status: its feed's outcome decides, and the
+    quarantine row tells the operator that the catalog row has gone bad meanwhile. Rows, not SKUs,
+    are what the stages count (a row may fail several rules, or have no SKU), so each stage counts
+    its own failing rows; the distinct SKUs are counted from this table when the run is summarised.
+    """
+    if not records:
+        return
+    seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "seller_id": seller_id,
+            "marketplace_id": marketplace_id,
+            "sku": r.get("sku"),
+            "product_type": r.get("product_type"),
+            "column_name": r.get("column_name"),
+            "value": None if r.get("value") is None else str(r["value"])[:2000],
+            "rule": r["rule"],
+            "reason": r.get("reason"),
+            "source_file": r.get("source_file"),
+            "source_line": r.get("source_line"),
+            "run_id": run_id,
+        }
+        for r in records
+    ]
+    issues = [
+        {
+            "source": "validation",
+            "seller_id": seller_id,
+            "marketplace_id": marketplace_id,
+            "sku": r["sku"],
+            "code": r["rule"][:100],
+            "severity": "ERROR",
+            "message": f"{stage}: {r['reason'] or r['rule']}",
+            "attribute_names": [r["column_name"]] if r["column_name"] else [],
+            "categories": [],
+            "observed_at": now,
+            "run_id": run_id,
+        }
+        for r in rows
+        if r["sku"]  # a listing issue belongs to a SKU; a SKU-less row is in quarantine only
+    ]
+    skus = sorted({r["sku"] for r in rows if r["sku"]})
+    with session_scope(engine) as session:
+        session.execute(insert(Quarantine), rows)
+        session.execute(insert(ListingIssue), issues)
+        current = {
+            sku: status
+            for sku, status in session.execute(
+                select(Listing.sku, Listing.status).where(
+                    Listing.seller_id == seller_id,
+                    Listing.marketplace_id == marketplace_id,
+                    Listing.sku.in_(skus),
+                )
+            )
+        }
+        movable = [sku for sku in skus if current.get(sku) not in (L.SUBMITTED, L.QUARANTINED)]
+        lifecycle.transition_many(
+            session,
+            [{"seller_id": seller_id, "marketplace_id": marketplace_id, "sku": sku} for sku in movable],
+            cause=stage,
+            run_id=run_id,
+            to_status=L.QUARANTINED,
+        )
+
+
+def validate(branch: Branch) -> Branch:
+    """Step 2: Great Expectations on the snapshot; bad rows to ``quarantine``; fail past the threshold."""
+    import pandas as pd  # type: ignore[import-untyped]
+
+    from listings_pipeline.catalog.mapping import load_mappings
+    from listings_pipeline.catalog.validation import check_threshold, load_policy, validate_frame
+
+    config = load_config(branch.get("config_path"))
+    paths = BranchPaths.of(config, branch["run_id"], branch["seller_id"], branch["marketplace_id"])
+    frame = pd.read_parquet(branch["snapshot"]["path"])
+    outcome = validate_frame(
+        frame,
+        load_mappings(config.mappings_dir),
+        load_policy(config.content_policy),
+        data_docs_dir=paths.data_docs,
+    )
+    paths.root.mkdir(parents=True, exist_ok=True)
+    outcome.good.to_parquet(paths.good_rows, index=False)
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        _quarantine(engine, branch, outcome.quarantined, "validation")
+    finally:
+        engine.dispose()
+    # Quarantined rows are recorded first, so a run that stops here still says why. Rows the
+    # extract could not read or place count against the threshold too: one bad record must not
+    # block a catalog, but a catalog of bad records must not go through.
+    check_threshold(outcome, config.max_failing_share, unreadable=branch.get("extract_rules") or {})
+    return {
+        **branch,
+        "catalog_rows": len(frame),
+        "quarantined": branch.get("quarantined", 0) + outcome.failing_rows,
+        "data_docs": str(outcome.data_docs_index) if outcome.data_docs_index else None,
+        "rule_counts": dict(outcome.rule_counts),
+    }
+
+
+def _product_type_schemas(config: PipelineConfig, branch: Branch, product_types: set[str]) -> Any:
+    """Schemas for ``product_types``, fetched through the PTD API (cached by checksum); the shipped
+    copies in ``product_types_dir`` stand in for any the API cannot give."""
+    from listings_pipeline.call_log import ApiCallLog
+    from listings_pipeline.catalog.schema_cache import fetch_schema
+    from spapi.errors import SpApiError
+    from spapi.hooks import SpApiHook
+    from spapi.product_types import ProductTypeSchemas
+
+    cache = config.var_dir / "product_types"
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    calls = ApiCallLog(engine, branch["run_id"])
+    try:
+        with (
+            SpApiHook(branch["spapi_conn_id"]).get_client(on_call=calls) as client,
+            trace(branch_trace(branch["run_id"], branch["seller_id"], branch["marketplace_id"])),
+        ):
+            for product_type in sorted(product_types):
+                try:
+                    fetch_schema(
+                        client, product_type, branch["marketplace_id"], cache, seller_id=branch["seller_id"]
+                    )
+                except SpApiError as err:
+                    log.warning(
+                        "no %s schema from the API (%s); using the shipped copy if any", product_type, err
+                    )
+    finally:
+        calls.flush()
+        engine.dispose()
+    meta = cache / "meta-schema.json"
+    if not meta.exists():
+        meta = REPO_ROOT / "include" / "spapi-models" / "schemas" / "definitions" / "meta-schema.json"
+    return ProductTypeSchemas(meta, [cache / branch["marketplace_id"], config.product_types_dir])
+
+
+def map_messages(branch: Branch) -> Branch:
+    """Step 3: rows to JSON_LISTINGS_FEED messages, each checked against its product type's schema."""
+    import pandas as pd
+
+    from listings_pipeline.catalog.mapping import load_mappings
+    from listings_pipeline.catalog.transform import map_rows
+
+    config = load_config(branch.get("config_path"))
+    paths = BranchPaths.of(config, branch["run_id"], branch["seller_id"], branch["marketplace_id"])
+    frame = pd.read_parquet(paths.good_rows)
+    product_types = set(frame["product_type"].dropna().str.upper()) if "product_type" in frame else set()
+    schemas = _product_type_schemas(config, branch, product_types)
+    result = map_rows(
+        frame.to_dict("records"),
+        load_mappings(config.mappings_dir),
+        branch["marketplace_id"],
+        schemas=schemas,
+    )
+    count = write_jsonl(paths.messages, result.messages)
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        _quarantine(engine, branch, result.quarantined, "product_type_schema")
+    finally:
+        engine.dispose()
+    return {
+        **branch,
+        "messages": count,
+        "quarantined": branch.get("quarantined", 0) + len(result.rejected_skus),
+    }
