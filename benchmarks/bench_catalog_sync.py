@@ -1,0 +1,319 @@
+"""Benchmark: a whole catalog through the bulk path's own steps, end to end.
+
+    .venv/bin/python -m benchmarks.bench_catalog_sync [--rows 100000 1000000] [--incremental]
+    .venv/bin/python -m benchmarks.bench_catalog_sync --rows 2000 --smoke      # what CI runs
+
+The steps are the ones ``catalog_feed_sync`` runs for one seller and marketplace, called as its
+tasks call them: ``extract`` -> ``validate`` (Great Expectations) -> ``map_messages`` (with the
+product type's schema check) -> ``settle`` -> ``plan`` -> ``build`` (feed documents on disk, SKUs
+moved to ``submitted`` in the warehouse). The catalog is the sample catalog's amazon.com rows of
+three product types, repeated with fresh SKUs and codes, one row in 100 spoilt (``_catalog.py``);
+the product type schemas come from a local sandbox through the Product Type Definitions API, as in
+a run; the warehouse is SQLite (``--warehouse`` for PostgreSQL).
+
+Variants, each in a fresh subprocess (its own peak RSS):
+
+* ``full``: every step on a fresh warehouse, each step timed on its own;
+* ``incremental`` (``--incremental``): after ``full``, Amazon is taken to have accepted everything
+  it was sent, one good row in 100 gets a new price, and the same steps run again;
+* ``floor``: bare ``orjson.dumps`` of the messages ``full`` built, one by one: what writing the
+  messages costs with no checking at all. Ours/floor says how far the pipeline is from it.
+
+Targets (issue #13, 2 cores): 1M rows end to end in 60 s (budget scales with ``--rows``), peak
+RSS under 1 GiB, the incremental run at most a fifth of the full one and sending at most 1.05x
+the changed rows. Correctness is checked in every mode: exactly the spoilt rows are quarantined and
+every other row is in a document. ``--smoke`` reports the figures but fails only on correctness,
+because at a few thousand rows fixed costs (Great Expectations' setup) dominate any time budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks._catalog import write_catalog
+from benchmarks._common import REPO, run_variant, verdict, vm_hwm_bytes
+
+TARGET_SECONDS_PER_MILLION = 60.0
+TARGET_RSS_BYTES = 1024**3
+INCREMENTAL_SHARE = 0.2  # the incremental run's wall time against the full run's
+INCREMENTAL_SENT = 1.05  # messages sent against rows changed
+SELLER_ID = "A1SANDBOXNA0001"  # a demo seller the sandbox knows
+REFRESH_TOKEN = "Atzr|sandbox-na-0001"
+APP_ID = "amzn1.application-oa2-client.sandbox-demo"
+APP_SECRET = "sandbox-demo-secret"
+US = "ATVPDKIKX0DER"
+STEPS = ("extract", "validate", "map", "settle", "plan", "build")
+
+
+# --- the worker: one run of the steps ------------------------------------------------------------------
+
+
+def _run_steps(config_path: str, run_id: str) -> dict[str, Any]:
+    from listings_pipeline.catalog import steps
+    from listings_pipeline.planning.plan import plan
+    from listings_pipeline.to_amazon import bulk
+    from listings_pipeline.to_amazon.settle import settle
+
+    branch: Any = {
+        "seller_id": SELLER_ID,
+        "marketplace_id": US,
+        "spapi_conn_id": "spapi_bench",
+        "region": "na",
+        "config_path": config_path,
+        "claims_defects": True,
+        "confirm_deletes": False,
+    }
+    seconds: dict[str, float] = {}
+    peak: dict[str, int] = {}
+    documents: list[dict[str, Any]] = []
+    calls = {
+        "extract": lambda b: steps.extract(b, run_id),
+        "validate": steps.validate,
+        "map": steps.map_messages,
+        "settle": settle,
+        "plan": plan,
+    }
+    started = time.perf_counter()
+    for name in STEPS:
+        began = time.perf_counter()
+        if name == "build":
+            documents = bulk.build(branch)
+        else:
+            branch = calls[name](branch)
+        seconds[name] = time.perf_counter() - began
+        peak[name] = vm_hwm_bytes()
+    return {
+        "seconds": time.perf_counter() - started,
+        "steps": seconds,
+        "peak_after": peak,
+        "extracted": branch.get("extracted", 0),
+        "quarantined": branch.get("quarantined", 0),
+        "messages": branch.get("messages", 0),
+        "planned": branch.get("planned", 0),
+        "plan_counts": branch.get("plan_counts", {}),
+        "documents": [d["document_path"] for d in documents],
+        "sent": sum(int(d.get("message_count", 0)) for d in documents),
+    }
+
+
+def _floor(documents: list[str]) -> dict[str, Any]:
+    """Serialise the built messages again with nothing else: the least any pipeline must spend."""
+    import orjson
+
+    spent = 0.0
+    messages = 0
+    size = 0
+    for path in documents:
+        body = orjson.loads(Path(path).read_bytes())
+        began = time.perf_counter()
+        for message in body["messages"]:
+            size += len(orjson.dumps(message, option=orjson.OPT_SORT_KEYS))
+        spent += time.perf_counter() - began
+        messages += len(body["messages"])
+        del body
+    return {"seconds": spent, "messages": messages, "bytes": size}
+
+
+def worker(variant: str, args: argparse.Namespace) -> None:
+    if variant == "floor":
+        result = _floor(json.loads(Path(args.documents).read_text()))
+    else:
+        result = _run_steps(args.config, args.run_id)
+    result["vm_hwm_bytes"] = vm_hwm_bytes()
+    print(json.dumps(result))
+
+
+# --- the parent: data, services, verdicts ----------------------------------------------------------------
+
+
+def _config(tmp: Path, catalog: Path, warehouse: str) -> tuple[Path, dict[str, str]]:
+    raw = yaml.safe_load((REPO / "include" / "pipeline.yaml").read_text())
+    include = REPO / "include"
+    raw.update(
+        var_dir=str(tmp / "var"),
+        mappings_dir=str(include / "catalog_mappings"),
+        product_types_dir=str(include / "product_types"),
+        content_policy=str(include / "content_policy.yaml"),
+        per_sku_threshold=0,  # everything through feeds: this is the bulk path's benchmark
+        sellers=[
+            {
+                "seller_id": SELLER_ID,
+                "spapi_conn_id": "spapi_bench",
+                "region": "na",
+                "marketplaces": [US],
+                "catalog": str(catalog),
+                "catalog_all_marketplaces": False,
+            }
+        ],
+    )
+    path = tmp / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path, {"SPAPI_WAREHOUSE_URL": warehouse}
+
+
+def _connection_env(sandbox_url: str) -> dict[str, str]:
+    extra = {
+        "environment": "sandbox",
+        "refresh_token": REFRESH_TOKEN,
+        "seller_id": SELLER_ID,
+        "region": "na",
+        "endpoint_url": sandbox_url,
+        "token_url": f"{sandbox_url}/auth/o2/token",
+        "rate_scale": 50,
+    }
+    connection = {"conn_type": "spapi", "login": APP_ID, "password": APP_SECRET, "extra": extra}
+    return {"AIRFLOW_CONN_SPAPI_BENCH": json.dumps(connection)}
+
+
+def _register_seller(warehouse: str) -> None:
+    from listings_pipeline.warehouse import db
+    from listings_pipeline.warehouse.records import ensure_seller
+
+    engine = db.make_engine(warehouse)
+    with db.session_scope(engine) as session:
+        ensure_seller(session, SELLER_ID, region="na", spapi_conn_id="spapi_bench")
+    engine.dispose()
+
+
+def _accept_everything_sent(warehouse: str) -> None:
+    """What Amazon's processing reports would do after the full run, without the feeds: every SKU
+    sent is accepted as sent (the incremental run measures extract..build, not Amazon)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(warehouse)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE listings SET status = 'accepted', accepted_hash = payload_hash, "
+                "submitted_hash = payload_hash WHERE status = 'submitted'"
+            )
+        )
+    engine.dispose()
+
+
+def _print_run(rows: int, name: str, measured: Any) -> None:
+    result = measured.result
+    seconds = result["seconds"]
+    steps = "  ".join(f"{step} {result['steps'][step]:.1f}" for step in STEPS)
+    print(
+        f"{rows:>9} {name:<12} {seconds:>8.1f} {rows / seconds:>9,.0f} {measured.peak_rss_mib:>7.0f} MiB  "
+        f"sent {result['sent']:>8,}   {steps}",
+        flush=True,
+    )
+
+
+def _measure(rows: int, args: argparse.Namespace) -> bool:
+    """One size: full run, floor, and (if asked) incremental run; True when every check passes."""
+    from sandbox.settings import Settings
+    from sandbox.testing import serve
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    ok = True
+    try:
+        warehouse = args.warehouse or f"sqlite:///{tmp / 'warehouse.db'}"
+        began = time.perf_counter()
+        catalog = write_catalog(tmp / "catalog.csv", rows, bad_every=args.bad_every)
+        print(
+            f"{rows:>9} {'(catalog)':<12} {time.perf_counter() - began:>8.1f} s to write, {catalog.bad} spoilt"
+        )
+        config, env = _config(tmp, catalog.path, warehouse)
+        from listings_pipeline.warehouse import db
+
+        db.upgrade(warehouse)
+        _register_seller(warehouse)
+        settings = Settings(data_dir=tmp / "sandbox", rate_scale=50.0)
+        with serve(settings) as sandbox_url:
+            env.update(_connection_env(sandbox_url))
+            common = ["--config", str(config)]
+            full = run_variant(
+                "benchmarks.bench_catalog_sync", "full", [*common, "--run-id", "bench__full"], env
+            )
+            _print_run(rows, "full", full)
+            good = rows - catalog.bad
+            result = full.result
+            counted = result["quarantined"] == catalog.bad and result["sent"] == good
+            ok &= counted
+            print(
+                f"  correctness: quarantined {result['quarantined']:,} of {catalog.bad:,} spoilt, "
+                f"sent {result['sent']:,} of {good:,} good {verdict(counted)}"
+            )
+            listed = tmp / "documents.json"
+            listed.write_text(json.dumps(result["documents"]))
+            floor = run_variant("benchmarks.bench_catalog_sync", "floor", ["--documents", str(listed)]).result
+            print(
+                f"  floor (orjson.dumps of the {floor['messages']:,} messages): {floor['seconds']:.2f} s; "
+                f"ours/floor {result['seconds'] / max(floor['seconds'], 1e-9):.0f}x"
+            )
+            budget = TARGET_SECONDS_PER_MILLION * rows / 1_000_000
+            time_ok = result["seconds"] < budget
+            rss_ok = full.peak_rss_bytes < TARGET_RSS_BYTES
+            print(
+                f"  target: end to end < {budget:.1f} s {verdict(time_ok)} "
+                f"({rows / result['seconds']:,.0f} rows/s, need {rows / budget:,.0f}); "
+                f"peak RSS < 1024 MiB {verdict(rss_ok)}"
+            )
+            if not args.smoke:
+                ok &= time_ok and rss_ok
+            if args.incremental:
+                _accept_everything_sent(warehouse)
+                changed = write_catalog(
+                    tmp / "catalog.csv", rows, bad_every=args.bad_every, reprice_every=100
+                )
+                again = run_variant(
+                    "benchmarks.bench_catalog_sync", "incremental", [*common, "--run-id", "bench__incr"], env
+                )
+                _print_run(rows, "incremental", again)
+                share = again.result["seconds"] / result["seconds"]
+                sent = again.result["sent"]
+                share_ok = share <= INCREMENTAL_SHARE
+                sent_ok = len(changed.repriced) <= sent <= INCREMENTAL_SENT * len(changed.repriced)
+                print(
+                    f"  target: incremental/full {share:.2f} <= {INCREMENTAL_SHARE} {verdict(share_ok)}; "
+                    f"sent {sent:,} for {len(changed.repriced):,} changed (<= {INCREMENTAL_SENT}x) "
+                    f"{verdict(sent_ok)}"
+                )
+                ok &= sent_ok and (share_ok or args.smoke)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--bad-every", type=int, default=100, help="one row in this many is spoilt")
+    parser.add_argument(
+        "--incremental", action="store_true", help="also time a run with 1%% of prices changed"
+    )
+    parser.add_argument(
+        "--warehouse", help="SQLAlchemy URL of an empty warehouse (default: a new SQLite file)"
+    )
+    parser.add_argument("--smoke", action="store_true", help="fail on correctness only, not on time")
+    parser.add_argument("--worker", choices=("full", "incremental", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--run-id", help=argparse.SUPPRESS)
+    parser.add_argument("--documents", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker, args)
+        return 0
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    print(f"{'rows':>9} {'run':<12} {'seconds':>8} {'rows/s':>9} {'peak RSS':>11}  steps (s)")
+    ok = all([_measure(rows, args) for rows in args.rows])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
