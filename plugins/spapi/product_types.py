@@ -37,6 +37,8 @@ from jsonschema import Draft201909Validator, FormatChecker, ValidationError, val
 from referencing import Registry
 from referencing.jsonschema import DRAFT201909
 
+from spapi.memo_validation import MemoValidator
+
 __all__ = [
     "ISSUE_CODES",
     "META_SCHEMA_ID",
@@ -357,7 +359,9 @@ class ProductTypeSchemas:
     def validator(self, product_type: str) -> Any:
         key = product_type.upper()
         if key not in self._validators:
-            self._validators[key] = make_validator(self.schema(key), self.meta_schema)
+            # a catalog repeats its values: each distinct one is checked once (same errors, see
+            # memo_validation), which is what makes a million messages affordable
+            self._validators[key] = MemoValidator(make_validator(self.schema(key), self.meta_schema))
         return self._validators[key]
 
     def validate(

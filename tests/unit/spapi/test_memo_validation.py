@@ -1,0 +1,178 @@
+"""The memoised product-type validator against a plain full pass: any difference fails.
+
+``MemoValidator`` reuses errors across messages, so the danger is an error that belongs to another
+message (a cache key that misses something the schema looks at). The corpus is the validator
+differential's (valid and invalid listings of Amazon's PRODUCT and the three sample types, for every
+keyword the schemas use), then the same listings mutated at random; all of them go through one
+shared memo validator per product type, warm, in two orders, and each message's errors (path,
+keyword, message, schema path) and issues must equal the full pass's exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from spapi import memo_validation
+from spapi.memo_validation import MemoValidator
+from spapi.product_types import ProductTypeSchemas, make_validator, validate_attributes
+from tests.sandbox.test_validator_differential import CORPUS, META, SERVED, Case
+
+MUTANTS = 400
+KNOWN = {"PRODUCT", "LUGGAGE", "SHIRT", "HEADPHONES"}  # an unknown type is not the validator's business
+ODD_VALUES: tuple[Any, ...] = ("", "x" * 3000, "Ünïcödé ✓", "\ud800", -1, 0, 1, 1.0, 2.5, True, None, [], {})
+
+
+@pytest.fixture(scope="module")
+def schemas() -> ProductTypeSchemas:
+    return ProductTypeSchemas(META, list(SERVED))
+
+
+def _errors(validator: Any, attributes: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (list(e.absolute_path), e.validator, e.message, list(e.relative_schema_path))
+        for e in validator.iter_errors(attributes)
+    ]
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, (*path, index))
+    else:
+        yield path, value
+
+
+def _mutant(rng: random.Random, case: Case, pool: list[Any]) -> dict[str, Any]:
+    """A listing changed in one to three ways that schemas care about."""
+    attributes = copy.deepcopy(case.attributes)
+    for _ in range(rng.randint(1, 3)):
+        if not attributes:
+            break
+        name = rng.choice(sorted(attributes))
+        kind = rng.randrange(5)
+        if kind == 0:
+            del attributes[name]
+        elif kind == 1:
+            attributes[f"not_an_attribute_{rng.randrange(3)}"] = [{"value": "x"}]
+        elif kind == 2 and isinstance(attributes[name], list) and attributes[name]:
+            attributes[name].append(copy.deepcopy(rng.choice(attributes[name])))
+        else:
+            leaves = list(_leaves(attributes[name]))
+            if not leaves or not leaves[0][0]:
+                attributes[name] = rng.choice(pool)
+                continue
+            path, _ = rng.choice(leaves)
+            target = attributes[name]
+            for step in path[:-1]:
+                target = target[step]
+            if kind == 3 and isinstance(target, dict):
+                del target[path[-1]]
+            else:
+                target[path[-1]] = copy.deepcopy(rng.choice(pool))
+    return attributes
+
+
+def _corpus() -> list[tuple[str, dict[str, Any]]]:
+    rng = random.Random(20261202)
+    pool: list[Any] = list(ODD_VALUES)
+    for case in CORPUS:
+        pool.extend(value for _, value in _leaves(case.attributes))
+    known = [case for case in CORPUS if case.product_type.upper() in KNOWN]
+    messages = [(case.product_type, case.attributes) for case in known]
+    for _ in range(MUTANTS):
+        case = rng.choice(known)
+        messages.append((case.product_type, _mutant(rng, case, pool)))
+    return messages
+
+
+def _compare(schemas: ProductTypeSchemas, messages: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    full = {name: make_validator(schemas.schema(name), schemas.meta_schema) for name in schemas.names()}
+    memo = {name: MemoValidator(make_validator(schemas.schema(name), schemas.meta_schema)) for name in full}
+    differences = []
+    for round_ in ("cold", "warm", "reversed"):
+        ordered = messages[::-1] if round_ == "reversed" else messages
+        for index, (product_type, attributes) in enumerate(ordered):
+            key = product_type.upper()
+            want, got = _errors(full[key], attributes), _errors(memo[key], attributes)
+            if want != got:
+                differences.append(f"{round_} #{index} {product_type}: full {want} != memo {got}")
+            for enforce in (True, False):
+                if validate_attributes(
+                    full[key], attributes, enforce_required=enforce
+                ) != validate_attributes(memo[key], attributes, enforce_required=enforce):
+                    differences.append(f"{round_} #{index} {product_type}: issues differ (enforce={enforce})")
+    return differences
+
+
+def test_the_shipped_schemas_take_the_shortcut(schemas: ProductTypeSchemas) -> None:
+    for name in schemas.names():
+        memo = MemoValidator(make_validator(schemas.schema(name), schemas.meta_schema))
+        assert memo._root is not None, f"{name} falls back to the full pass"
+
+
+def test_memo_and_full_validation_agree_on_every_listing(schemas: ProductTypeSchemas) -> None:
+    messages = _corpus()
+    invalid = sum(1 for product_type, a in messages if schemas.validate(product_type, a))
+    assert invalid > len(messages) // 3, "the corpus must be mostly invalid listings to mean anything"
+    assert _compare(schemas, messages) == []
+
+
+def test_the_comparison_catches_a_cache_key_that_misses_the_value(
+    schemas: ProductTypeSchemas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A memo keyed on the attribute name alone reuses one message's errors for another."""
+    monkeypatch.setattr(memo_validation, "_canonical", lambda value: b"")
+    assert _compare(schemas, _corpus()[: len(CORPUS) // 2])
+
+
+def test_the_comparison_catches_a_rule_keyed_without_its_attribute(
+    schemas: ProductTypeSchemas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conditional rules read attribute values: leaving those out of the key must show."""
+    original = MemoValidator.__init__
+
+    def blind(self: MemoValidator, validator: Any, **kw: Any) -> None:
+        original(self, validator, **kw)
+        self._named = frozenset()
+
+    monkeypatch.setattr(MemoValidator, "__init__", blind)
+    assert _compare(schemas, _corpus())
+
+
+def test_a_schema_outside_the_analysis_gets_the_full_pass(schemas: ProductTypeSchemas) -> None:
+    schema = {
+        **schemas.schema("LUGGAGE"),
+        "patternProperties": {"^x_": {"type": "array", "maxItems": 1}},
+    }
+    memo = MemoValidator(make_validator(schema, schemas.meta_schema))
+    assert memo._root is None
+    listing = {"x_extra": [1, 2]}
+    assert _errors(memo, listing) == _errors(make_validator(schema, schemas.meta_schema), listing) != []
+
+
+def test_the_caches_stay_bounded(schemas: ProductTypeSchemas) -> None:
+    memo = MemoValidator(make_validator(schemas.schema("SHIRT"), schemas.meta_schema), cache_size=8)
+    for index in range(50):
+        list(
+            memo.iter_errors({"item_name": [{"value": f"Shirt {index}", "marketplace_id": "ATVPDKIKX0DER"}]})
+        )
+    assert len(memo._attribute_errors) <= 8
+    assert len(memo._root_errors) <= 8
+
+
+def test_a_value_with_no_json_form_gets_the_full_pass(schemas: ProductTypeSchemas) -> None:
+    from decimal import Decimal
+
+    full = make_validator(schemas.schema("SHIRT"), schemas.meta_schema)
+    memo = MemoValidator(make_validator(schemas.schema("SHIRT"), schemas.meta_schema))
+    listing = {"item_name": [{"value": Decimal("1.5"), "marketplace_id": "ATVPDKIKX0DER"}]}
+    assert _errors(memo, listing) == _errors(full, listing) != []
+    assert memo._attribute_errors == {}
