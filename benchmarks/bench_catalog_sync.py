@@ -29,8 +29,10 @@ because at a few thousand rows fixed costs (Great Expectations' setup) dominate 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import shutil
 import sys
 import tempfile
@@ -58,7 +60,7 @@ STEPS = ("extract", "validate", "map", "settle", "plan", "build")
 # --- the worker: one run of the steps ------------------------------------------------------------------
 
 
-def _run_steps(config_path: str, run_id: str) -> dict[str, Any]:
+def _run_steps(config_path: str, run_id: str, profile: str | None = None) -> dict[str, Any]:
     from listings_pipeline.catalog import steps
     from listings_pipeline.planning.plan import plan
     from listings_pipeline.to_amazon import bulk
@@ -85,12 +87,19 @@ def _run_steps(config_path: str, run_id: str) -> dict[str, Any]:
     }
     started = time.perf_counter()
     for name in STEPS:
+        profiler = cProfile.Profile() if profile == name else None
         began = time.perf_counter()
+        if profiler:
+            profiler.enable()
         if name == "build":
             documents = bulk.build(branch)
         else:
             branch = calls[name](branch)
         seconds[name] = time.perf_counter() - began
+        if profiler:
+            profiler.disable()
+            stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative")
+            stats.print_stats(40)
         peak[name] = vm_hwm_bytes()
     return {
         "seconds": time.perf_counter() - started,
@@ -128,7 +137,7 @@ def worker(variant: str, args: argparse.Namespace) -> None:
     if variant == "floor":
         result = _floor(json.loads(Path(args.documents).read_text()))
     else:
-        result = _run_steps(args.config, args.run_id)
+        result = _run_steps(args.config, args.run_id, args.profile)
     result["vm_hwm_bytes"] = vm_hwm_bytes()
     print(json.dumps(result))
 
@@ -235,8 +244,9 @@ def _measure(rows: int, args: argparse.Namespace) -> bool:
         with serve(settings) as sandbox_url:
             env.update(_connection_env(sandbox_url))
             common = ["--config", str(config)]
+            profile = ["--profile", args.profile] if args.profile else []
             full = run_variant(
-                "benchmarks.bench_catalog_sync", "full", [*common, "--run-id", "bench__full"], env
+                "benchmarks.bench_catalog_sync", "full", [*common, *profile, "--run-id", "bench__full"], env
             )
             _print_run(rows, "full", full)
             good = rows - catalog.bad
@@ -301,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         "--warehouse", help="SQLAlchemy URL of an empty warehouse (default: a new SQLite file)"
     )
     parser.add_argument("--smoke", action="store_true", help="fail on correctness only, not on time")
+    parser.add_argument(
+        "--profile", choices=STEPS, help="print cProfile's top functions of this step (stderr)"
+    )
     parser.add_argument("--worker", choices=("full", "incremental", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--run-id", help=argparse.SUPPRESS)

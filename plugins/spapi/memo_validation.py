@@ -64,20 +64,17 @@ class _NotAnalysable(Exception):
 
 
 def _named_attributes(schema: Any, names: set[str]) -> None:
-    """Collect the attributes a root-level schema can look at (``properties``, ``required``,
-    ``dependent*``), descending only through keywords that apply to the root instance."""
+    """Collect the attributes whose values a root-level schema can look at, descending only
+    through keywords that apply to the root instance."""
     if isinstance(schema, bool):
         return
     if not isinstance(schema, Mapping):
         raise _NotAnalysable("a schema that is not an object")
     if "$ref" in schema or "patternProperties" in schema or "propertyNames" in schema:
         raise _NotAnalysable("a reference or a pattern at the root")
+    # ``required`` and ``dependentRequired`` look at presence only, which the key set covers
     for key in ("properties", "dependentSchemas"):
         names.update(schema.get(key) or ())
-    names.update(schema.get("required") or ())
-    for required_by, required in (schema.get("dependentRequired") or {}).items():
-        names.add(required_by)
-        names.update(required)
     for keyword in _IN_PLACE:
         for sub in schema.get(keyword) or ():
             _named_attributes(sub, names)
