@@ -504,18 +504,7 @@ def extract_snapshot(
     """
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
-    if scope is None:
-        scope = CatalogScope(
-            seller_id=seller_id,
-            marketplace_id=marketplace_id,
-            served={seller_id: frozenset({marketplace_id})},
-            claims_defects=True,
-        )
-    elif (scope.seller_id, scope.marketplace_id) != (seller_id, marketplace_id):
-        raise ValueError(
-            f"scope is for seller {scope.seller_id!r}, marketplace {scope.marketplace_id!r}, "
-            f"not {seller_id!r}, {marketplace_id!r}"
-        )
+    scope = _branch_scope(scope, seller_id, marketplace_id)
     try:
         src = CatalogSource.parse(source, base_dir=base_dir)
     except (ValueError, TypeError) as err:
@@ -523,90 +512,159 @@ def extract_snapshot(
     target = snapshot_path(out_dir, run_id, seller_id, marketplace_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     ctx = _Context(seller_id=seller_id, marketplace_id=marketplace_id, run_id=run_id, chunk_rows=chunk_rows)
-    rejected_target = target.with_name(REJECTED_NAME)
+    snapshot = _extract(src, scope, target, ctx, columns)
+    _log_outcome(snapshot)
+    return snapshot
 
+
+def _branch_scope(scope: CatalogScope | None, seller_id: str, marketplace_id: str) -> CatalogScope:
+    """The scope to sort rows by. Without one the catalog is this branch's alone, so the branch must
+    record its defects itself; a scope for another branch would file this branch's rows wrongly."""
+    if scope is None:
+        return CatalogScope(
+            seller_id=seller_id,
+            marketplace_id=marketplace_id,
+            served={seller_id: frozenset({marketplace_id})},
+            claims_defects=True,
+        )
+    if (scope.seller_id, scope.marketplace_id) != (seller_id, marketplace_id):
+        raise ValueError(
+            f"scope is for seller {scope.seller_id!r}, marketplace {scope.marketplace_id!r}, "
+            f"not {seller_id!r}, {marketplace_id!r}"
+        )
+    return scope
+
+
+def _extract(
+    src: FileSource | S3Source | SqlSource,
+    scope: CatalogScope,
+    target: Path,
+    ctx: _Context,
+    columns: Sequence[str] | None,
+) -> Snapshot:
+    """Every header is read and every file's scoping checked before a row is written, so a source that
+    cannot be extracted fails before any work; the files are only replaced once all rows are in."""
     with ExitStack() as stack:
         # scratch space (S3 downloads, SKU runs) sits next to the snapshot: same disk, not a RAM-backed /tmp
         scratch = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix=".extract-", dir=target.parent))
         )
-        inputs: list[_Input]
-        if isinstance(src, SqlSource):
-            inputs = [stack.enter_context(_SqlInput(src, ctx))]
-        elif isinstance(src, S3Source):
-            (scratch / "s3").mkdir()
-            inputs = [_FileInput(f, src, chunk_rows) for f in _resolve_files(src, scratch / "s3")]
-        else:
-            inputs = [_FileInput(f, src, chunk_rows) for f in _local_files(src)]
+        inputs = _open_inputs(src, ctx, stack, scratch)
         headers = [inp.header() for inp in inputs]
-        # every file's scoping is checked before a row is written
         scopers = [_Scoper(scope, inp.columns, inp.label) for inp in inputs]
         out_columns, missing = _output_columns(headers, columns)
         if missing:
             log.warning("catalog %s has no column(s) %s; they are written as null", src.describe(), missing)
-
-        skus = _SkuSpool(scratch / "skus", run_size=max(chunk_rows, 50_000))
-        rejected = stack.enter_context(_AtomicTextFile(rejected_target)) if scope.claims_defects else None
-        writer = stack.enter_context(_AtomicParquetWriter(target, out_columns, flush_rows=chunk_rows))
+        out = _Outputs.open(stack, target, out_columns, claims_defects=scope.claims_defects, ctx=ctx)
+        skus = _SkuSpool(scratch / "skus", run_size=max(ctx.chunk_rows, 50_000))
         for inp, scoper in zip(inputs, scopers, strict=True):
-            for chunk in inp.chunks():
-                ctx.rows_read += len(chunk.rows) + len(chunk.bad)
-                kept_nos, kept, defects = scoper.apply(chunk, skus)
-                writer.add(inp.label, inp.columns, kept_nos, kept)
-                bad = sorted([*chunk.bad, *defects], key=lambda b: b.line) if chunk.bad else defects
-                ctx.defect_rows += len(bad)
-                if rejected is not None:
-                    for record in bad:
-                        rejected.write_line(record.rejected(inp.label, inp.unit).model_dump_json())
-        sha256, size = writer.seal()
-        skus_file = stack.enter_context(_AtomicTextFile(target.with_name(SELLER_SKUS_NAME)))
-        skus.write_to(skus_file)
-        skus_file.seal()
-        if rejected is not None:
-            rejected.seal()
-        # the snapshot goes last: it is what downstream looks for, so its sidecars must already be there
-        skus_file.install()
-        if rejected is not None:
-            rejected.install()
-        else:  # an earlier attempt's file would be taken for this one's
-            rejected_target.unlink(missing_ok=True)
-        writer.install()
-        labels = [inp.label for inp in inputs]
-        skipped = sum(s.skipped for s in scopers)
-
-    snapshot = Snapshot(
+            _copy_rows(inp, scoper, out, skus, ctx)
+        sha256, size = out.install_together(stack, skus)
+    return Snapshot(
         path=str(target),
-        seller_id=seller_id,
-        marketplace_id=marketplace_id,
-        run_id=run_id,
+        seller_id=ctx.seller_id,
+        marketplace_id=ctx.marketplace_id,
+        run_id=ctx.run_id,
         source=src.describe(),
-        source_files=labels,
-        row_count=writer.rows_written,
+        source_files=[inp.label for inp in inputs],
+        row_count=out.writer.rows_written,
         rows_read=ctx.rows_read,
-        skipped_rows=skipped,
+        skipped_rows=sum(s.skipped for s in scopers),
         defect_rows=ctx.defect_rows,
-        rejected_rows=ctx.defect_rows if rejected is not None else 0,
-        rejected_path=str(rejected_target) if rejected is not None else None,
+        rejected_rows=ctx.defect_rows if out.rejected is not None else 0,
+        rejected_path=str(out.rejected_target) if out.rejected is not None else None,
         clean=ctx.defect_rows == 0,
-        seller_skus_path=str(skus_file.target),
+        seller_skus_path=str(out.skus_target),
         sha256=sha256,
         size_bytes=size,
         columns=[*out_columns, SOURCE_FILE_COLUMN, SOURCE_ROW_COLUMN],
         missing_columns=missing,
     )
+
+
+def _open_inputs(
+    src: FileSource | S3Source | SqlSource, ctx: _Context, stack: ExitStack, scratch: Path
+) -> list[_Input]:
+    """One input per file the source names (a query is one input); S3 objects are downloaded into
+    ``scratch`` first, and a query's connection stays open on ``stack`` until the extract ends."""
+    if isinstance(src, SqlSource):
+        return [stack.enter_context(_SqlInput(src, ctx))]
+    if isinstance(src, S3Source):
+        (scratch / "s3").mkdir()
+        return [_FileInput(f, src, ctx.chunk_rows) for f in _resolve_files(src, scratch / "s3")]
+    return [_FileInput(f, src, ctx.chunk_rows) for f in _local_files(src)]
+
+
+@dataclass
+class _Outputs:
+    """The snapshot and its sidecars, written to temporary names and replaced together, so that
+    downstream never pairs a snapshot with another attempt's SKU list or rejected records."""
+
+    writer: _AtomicParquetWriter
+    rejected: _AtomicTextFile | None  # only the branch that claims defects records them
+    rejected_target: Path
+    skus_target: Path
+
+    @classmethod
+    def open(
+        cls, stack: ExitStack, target: Path, columns: list[str], *, claims_defects: bool, ctx: _Context
+    ) -> _Outputs:
+        rejected_target = target.with_name(REJECTED_NAME)
+        rejected = stack.enter_context(_AtomicTextFile(rejected_target)) if claims_defects else None
+        writer = stack.enter_context(_AtomicParquetWriter(target, columns, flush_rows=ctx.chunk_rows))
+        return cls(writer, rejected, rejected_target, target.with_name(SELLER_SKUS_NAME))
+
+    def install_together(self, stack: ExitStack, skus: _SkuSpool) -> tuple[str, int]:
+        """Seal everything before installing anything, and install the snapshot last: it is what
+        downstream looks for, so its sidecars must already be there. Returns the snapshot's
+        (sha256, size in bytes)."""
+        sha256, size = self.writer.seal()
+        skus_file = stack.enter_context(_AtomicTextFile(self.skus_target))
+        skus.write_to(skus_file)
+        skus_file.seal()
+        if self.rejected is not None:
+            self.rejected.seal()
+        skus_file.install()
+        if self.rejected is not None:
+            self.rejected.install()
+        else:  # an earlier attempt's file would be taken for this one's
+            self.rejected_target.unlink(missing_ok=True)
+        self.writer.install()
+        return sha256, size
+
+
+def _copy_rows(inp: _Input, scoper: _Scoper, out: _Outputs, skus: _SkuSpool, ctx: _Context) -> None:
+    """Chunk by chunk, so a million-row source never sits in memory; the rejected records of a chunk
+    are written in line order, whether csv set them aside or the scope did."""
+    for chunk in inp.chunks():
+        ctx.rows_read += len(chunk.rows) + len(chunk.bad)
+        kept_nos, kept, defects = scoper.apply(chunk, skus)
+        out.writer.add(inp.label, inp.columns, kept_nos, kept)
+        bad = sorted([*chunk.bad, *defects], key=lambda b: b.line) if chunk.bad else defects
+        ctx.defect_rows += len(bad)
+        if out.rejected is not None:
+            for record in bad:
+                out.rejected.write_line(record.rejected(inp.label, inp.unit).model_dump_json())
+
+
+def _log_outcome(snapshot: Snapshot) -> None:
+    """One line per extract for the run's log, plus warnings for what a person should look at: a
+    source that is not clean (no SKU of it is deleted) or that has nothing for this branch."""
     log.info(
         "catalog %s -> %s: %d of %d rows for seller %s, marketplace %s (%d for other branches, %d defect "
         "rows%s), from %d file(s)",
         snapshot.source,
-        target,
+        snapshot.path,
         snapshot.row_count,
         snapshot.rows_read,
-        seller_id,
-        marketplace_id,
+        snapshot.seller_id,
+        snapshot.marketplace_id,
         snapshot.skipped_rows,
         snapshot.defect_rows,
-        f" recorded in {rejected_target}" if rejected is not None else ", recorded by the claiming branch",
-        len(labels),
+        f" recorded in {snapshot.rejected_path}"
+        if snapshot.rejected_path is not None
+        else ", recorded by the claiming branch",
+        len(snapshot.source_files),
     )
     if snapshot.defect_rows:
         log.warning(
@@ -616,9 +674,11 @@ def extract_snapshot(
         )
     if snapshot.row_count == 0:
         log.warning(
-            "catalog %s has no rows for seller %s, marketplace %s", snapshot.source, seller_id, marketplace_id
+            "catalog %s has no rows for seller %s, marketplace %s",
+            snapshot.source,
+            snapshot.seller_id,
+            snapshot.marketplace_id,
         )
-    return snapshot
 
 
 def _describe_raw(source: object) -> str:
@@ -1105,17 +1165,16 @@ class _FileInput(_Input):
         With ``header`` the first record (the header, which :meth:`header` read and checked) is left
         out and the others are fitted to its width: short ones padded, empty trailing fields dropped.
         Without, the first record is the header candidate.
+
+        This loop runs once per record of a million-row file, so the usual record costs a few cheap
+        tests here; whatever is unusual about one is looked at by the helpers only when a test fails.
         """
-        # csv's own per-field limit is process-wide; only ever raised, so that no record this reader
-        # lets through (at most RECORD_SIZE_LIMIT) trips it and FIELD_SIZE_LIMIT is checked here instead
-        if csv.field_size_limit() <= RECORD_SIZE_LIMIT:
-            csv.field_size_limit(RECORD_SIZE_LIMIT + 1)
-        delimiter = self._delimiter()
+        _allow_csv_records()
         width = len(header) if header else 0
         header_pending = header is not None
         with self._open_csv() as fh:
             feed = _LineFeed(fh)
-            reader = csv.reader(feed, delimiter=delimiter, strict=True)
+            reader = csv.reader(feed, delimiter=self._delimiter(), strict=True)
             chunk = _Chunk()
             nos, rows, bad = chunk.line_nos, chunk.rows, chunk.bad
             while True:
@@ -1139,17 +1198,12 @@ class _FileInput(_Input):
                     record = None
                     feed.error, feed.flagged = str(err), True
                 # the structure first: a malformed record's later lines are read again, whatever they hold
-                if feed.cut == "size":
-                    bad.append(self._oversized_record(feed, header))
-                    continue
-                if record is None or (
-                    len(feed.lines) > 1
-                    and width
-                    and (len(record) < width or any(record[width:]) or self._swallowed(feed, header))
-                ):
-                    bad.append(self._malformed(feed, record, header))
-                    feed.resync()
-                    continue
+                if feed.flagged or len(feed.lines) > 1:
+                    broken = self._broken_structure(feed, record, header, width)
+                    if broken is not None:
+                        bad.append(broken)
+                        continue
+                assert record is not None  # a record csv could not finish is always broken
                 if not record or (not record[0] and not any(record)):
                     continue  # a blank line, or only delimiters
                 if feed.bad_bytes_line is not None:
@@ -1159,28 +1213,14 @@ class _FileInput(_Input):
                     header_pending = False
                     continue
                 if width and len(record) != width:
-                    if len(record) < width:
-                        record += [""] * (width - len(record))
-                    elif any(record[width:]):
-                        bad.append(self._extra_fields(start, record, header or []))
+                    misfit = self._fit_to_width(start, record, header or [])
+                    if misfit is not None:
+                        bad.append(misfit)
                         continue
-                    else:
-                        del record[width:]  # trailing delimiters
                 if feed.size > FIELD_SIZE_LIMIT and header:
-                    big = next((i for i, v in enumerate(record) if len(v) > FIELD_SIZE_LIMIT), None)
+                    big = self._oversized_field(start, record, header)
                     if big is not None:
-                        bad.append(
-                            self._bad(
-                                start,
-                                "extract.oversized_field",
-                                record,
-                                header,
-                                big,
-                                record[big],
-                                f"{len(record[big]):,} characters, over the limit of {FIELD_SIZE_LIMIT:,} "
-                                "for one field",
-                            )
-                        )
+                        bad.append(big)
                         continue
                 nos.append(start)
                 rows.append(record)  # type: ignore[arg-type]  # list[str] is fine as list[str | None]
@@ -1188,6 +1228,52 @@ class _FileInput(_Input):
             yield chunk
 
     # -- the records that cannot be read ---------------------------------------------------------------
+
+    def _broken_structure(
+        self, feed: _LineFeed, record: list[str] | None, header: list[str] | None, width: int
+    ) -> _BadRecord | None:
+        """A record cut off for its size, or one whose quoting went wrong (then its lines after the
+        first are pushed back to be read again, so a stray quote costs one row, not the rows it
+        swallowed); None for a sound record, which only a flag or a second line brought here."""
+        if feed.cut == "size":
+            return self._oversized_record(feed, header)
+        if record is None or (
+            len(feed.lines) > 1
+            and width
+            and (len(record) < width or any(record[width:]) or self._swallowed(feed, header))
+        ):
+            malformed = self._malformed(feed, record, header)
+            feed.resync()
+            return malformed
+        return None
+
+    def _fit_to_width(self, line: int, record: list[str], header: list[str]) -> _BadRecord | None:
+        """Pad a short record and drop empty trailing fields in place, since spreadsheets write both
+        freely; a non-empty field past the header is a value in the wrong place, so it is rejected."""
+        width = len(header)
+        if len(record) < width:
+            record += [""] * (width - len(record))
+        elif any(record[width:]):
+            return self._extra_fields(line, record, header)
+        else:
+            del record[width:]  # trailing delimiters
+        return None
+
+    def _oversized_field(self, line: int, record: list[str], header: list[str]) -> _BadRecord | None:
+        """The record's first field over :data:`FIELD_SIZE_LIMIT`, if any: csv's own limit is raised
+        to the record limit (see :func:`_allow_csv_records`), so the per-field limit is checked here."""
+        big = next((i for i, v in enumerate(record) if len(v) > FIELD_SIZE_LIMIT), None)
+        if big is None:
+            return None
+        return self._bad(
+            line,
+            "extract.oversized_field",
+            record,
+            header,
+            big,
+            record[big],
+            f"{len(record[big]):,} characters, over the limit of {FIELD_SIZE_LIMIT:,} for one field",
+        )
 
     def _bad(
         self,
@@ -1368,6 +1454,14 @@ class _FileInput(_Input):
                 rows = [list(r) for r in zip(*cols, strict=True)]
                 yield _Chunk(list(range(next_row, next_row + n)), rows)
                 next_row += n
+
+
+def _allow_csv_records() -> None:
+    """Raise csv's per-field limit above :data:`RECORD_SIZE_LIMIT`. The limit is process-wide, so it is
+    only ever raised: then no record this reader lets through trips it, and :data:`FIELD_SIZE_LIMIT`
+    is checked by the reader instead, which can name the record and read on."""
+    if csv.field_size_limit() <= RECORD_SIZE_LIMIT:
+        csv.field_size_limit(RECORD_SIZE_LIMIT + 1)
 
 
 class _LineFeed:
