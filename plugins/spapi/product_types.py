@@ -166,6 +166,15 @@ AmazonSchemaValidator = validators.extend(  # type: ignore[no-untyped-call]
 )
 """Draft 2019-09 plus Amazon's validation keywords."""
 
+#: The keywords whose meaning :data:`AmazonSchemaValidator` defines itself (the rest it ignores).
+CHECKED_KEYWORDS = (
+    "maxUniqueItems",
+    "minUniqueItems",
+    "maxUtf8ByteLength",
+    "minUtf8ByteLength",
+    "multipleOf",
+)
+
 
 # Amazon's schemas use ``format`` for dates (``date``, and ``date-time`` in ``oneOf`` pairs with it).
 # Without a checker a format is only an annotation, so any string matched *both* branches of such a
@@ -361,7 +370,10 @@ class ProductTypeSchemas:
         if key not in self._validators:
             # a catalog repeats its values: each distinct one is checked once (same errors, see
             # memo_validation), which is what makes a million messages affordable
-            self._validators[key] = MemoValidator(make_validator(self.schema(key), self.meta_schema))
+            validator = make_validator(self.schema(key), self.meta_schema)
+            self._validators[key] = MemoValidator(
+                validator, meta_schema=self.meta_schema, delegated=CHECKED_KEYWORDS
+            )
         return self._validators[key]
 
     def validate(

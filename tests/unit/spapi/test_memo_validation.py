@@ -95,7 +95,8 @@ def _corpus() -> list[tuple[str, dict[str, Any]]]:
 
 def _compare(schemas: ProductTypeSchemas, messages: list[tuple[str, dict[str, Any]]]) -> list[str]:
     full = {name: make_validator(schemas.schema(name), schemas.meta_schema) for name in schemas.names()}
-    memo = {name: MemoValidator(make_validator(schemas.schema(name), schemas.meta_schema)) for name in full}
+    fresh = ProductTypeSchemas(schemas.meta_schema_path, schemas.directories)  # its own caches
+    memo = {name: fresh.validator(name) for name in full}
     differences = []
     for round_ in ("cold", "warm", "reversed"):
         ordered = messages[::-1] if round_ == "reversed" else messages
@@ -114,8 +115,10 @@ def _compare(schemas: ProductTypeSchemas, messages: list[tuple[str, dict[str, An
 
 def test_the_shipped_schemas_take_the_shortcut(schemas: ProductTypeSchemas) -> None:
     for name in schemas.names():
-        memo = MemoValidator(make_validator(schemas.schema(name), schemas.meta_schema))
+        memo = schemas.validator(name)
+        assert isinstance(memo, MemoValidator)
         assert memo._root is not None, f"{name} falls back to the full pass"
+        assert memo._quick is not None, f"{name} has no compiled check"
 
 
 def test_memo_and_full_validation_agree_on_every_listing(schemas: ProductTypeSchemas) -> None:
@@ -145,6 +148,19 @@ def test_the_comparison_catches_a_rule_keyed_without_its_attribute(
 
     monkeypatch.setattr(MemoValidator, "__init__", blind)
     assert _compare(schemas, _corpus())
+
+
+def test_the_comparison_catches_a_compiled_check_that_accepts_too_much(
+    schemas: ProductTypeSchemas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the compiled check's "valid" is trusted: one that is wrong about it must show."""
+
+    class Lenient:
+        def is_valid(self, instance: Any) -> bool:
+            return True
+
+    monkeypatch.setattr(memo_validation, "_compiled_attribute_check", lambda *a: Lenient())
+    assert _compare(schemas, _corpus()[: len(CORPUS) // 2])
 
 
 def test_a_schema_outside_the_analysis_gets_the_full_pass(schemas: ProductTypeSchemas) -> None:
