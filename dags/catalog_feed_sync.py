@@ -37,6 +37,7 @@ from airflow.sdk import Param, dag, task
 from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.branch import Branch
 from listings_pipeline.schedules import schedule_for
+from listings_pipeline.to_amazon.changes import BranchSent
 from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 
 
@@ -144,7 +145,7 @@ def catalog_feed_sync() -> None:
         return bulk.build(branch)
 
     @task
-    def apply_per_sku(branch: Branch) -> dict[str, Any]:
+    def apply_per_sku(branch: Branch) -> BranchSent:
         from listings_pipeline.to_amazon import per_sku
 
         return per_sku.apply_branch(branch)
@@ -163,7 +164,7 @@ def catalog_feed_sync() -> None:
     def summarise(
         branches: list[dict[str, Any]],
         parsed: list[dict[str, Any]],
-        per_sku: list[dict[str, Any]],
+        per_sku: list[BranchSent],
         run_id: str | None = None,
         dag_run: Any = None,
         outlet_events: Any = None,

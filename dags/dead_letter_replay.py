@@ -23,10 +23,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
+
+from listings_pipeline.json_types import JsonObject
+from listings_pipeline.to_amazon.letters import ReplayBatch, ReplayResult, ReplaySummary
 
 WHICH = "Which dead letters"
 WHAT = "What to do"
@@ -144,7 +146,7 @@ WHAT = "What to do"
 )
 def dead_letter_replay() -> None:
     @task
-    def select(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def select(params: JsonObject | None = None) -> list[ReplayBatch]:  # the form as typed in
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline.connections import SpApiConnectionError
@@ -156,13 +158,13 @@ def dead_letter_replay() -> None:
             raise AirflowFailException(str(err)) from None
 
     @task
-    def replay(batch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    def replay(batch: ReplayBatch, run_id: str | None = None) -> ReplayResult:
         from listings_pipeline.to_amazon import replay
 
         return replay.replay_step(batch, str(run_id))
 
     @task(trigger_rule="none_failed")
-    def summarise(results: list[dict[str, Any]], params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def summarise(results: list[ReplayResult], params: JsonObject | None = None) -> ReplaySummary:
         from listings_pipeline.to_amazon import replay
 
         return replay.summarise(results or [], dry_run=bool((params or {}).get("dry_run", True)))

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.config import marketplace_choices
+from listings_pipeline.json_types import JsonObject
+from listings_pipeline.to_amazon.changes import BatchResult, ChangeBatch, HotfixForm, HotfixSummary
 
 WHO = "Who and where"
 WHAT = "What to change"
@@ -169,7 +170,7 @@ MARKETPLACES = marketplace_choices()
 )
 def listings_hotfix() -> None:
     @task
-    def validate_form(params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def validate_form(params: JsonObject | None = None) -> HotfixForm:  # the form as typed in
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline.connections import SpApiConnectionError
@@ -181,19 +182,19 @@ def listings_hotfix() -> None:
             raise AirflowFailException(str(err)) from None
 
     @task
-    def plan(request: dict[str, Any], run_id: str | None = None) -> list[dict[str, Any]]:
+    def plan(request: HotfixForm, run_id: str | None = None) -> list[ChangeBatch]:
         from listings_pipeline.to_amazon import per_sku
 
         return per_sku.plan(request, str(run_id))
 
     @task
-    def apply(batch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    def apply(batch: ChangeBatch, run_id: str | None = None) -> BatchResult:
         from listings_pipeline.to_amazon import per_sku
 
         return per_sku.apply(batch, str(run_id))
 
     @task
-    def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
+    def summarise(results: list[BatchResult]) -> HotfixSummary:
         from listings_pipeline.to_amazon import per_sku
 
         return per_sku.summarise(results)

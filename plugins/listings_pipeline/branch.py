@@ -7,9 +7,13 @@ messages and documents stay in the branch's run files (``run_files.BranchPaths``
 
 from __future__ import annotations
 
-from typing import Any, Literal, Required, TypedDict
+from typing import Literal, NotRequired, Required, TypedDict
 
+from typing_extensions import ReadOnly
+
+from listings_pipeline.json_types import JsonObject
 from listings_pipeline.routing import Route
+from listings_pipeline.to_amazon.changes import ChangeBatch
 
 PlanKind = Literal["new", "changed", "retry", "unchanged", "skipped", "deleted"]
 
@@ -43,7 +47,7 @@ class Branch(Target, total=False):
     confirm_deletes: bool  # an operator confirmed deletions above the guard (manual runs only)
     # extract
     run_id: str
-    snapshot: dict[str, Any]  # extract.Snapshot as JSON
+    snapshot: JsonObject  # extract.Snapshot as JSON (the catalog package's own record)
     extracted: int  # rows of this branch, readable or not
     quarantined: int  # rows quarantined so far, by every step
     extract_rules: dict[str, int]  # the extract's quarantined rows by rule
@@ -67,4 +71,19 @@ class Branch(Target, total=False):
     unchanged: int
     changed: int
     fba_read: int
-    batches: list[dict[str, Any]]
+    batches: list[ChangeBatch]
+
+
+class SentCounts(TypedDict):
+    """What ``summaries.tally`` reads from a branch's results: a feed's parse, a per-SKU batch, a
+    small change set. Read-only, so each result type may carry more, fix ``seller_id`` to a ``str``,
+    or leave out a count it never has (tally reads a missing one as 0)."""
+
+    seller_id: ReadOnly[str | None]
+    marketplace_id: ReadOnly[str | None]
+    messages: ReadOnly[int]
+    accepted: ReadOnly[NotRequired[int]]
+    invalid: ReadOnly[NotRequired[int]]
+    warnings: ReadOnly[NotRequired[int]]
+    dead_lettered: ReadOnly[NotRequired[int]]
+    retry: ReadOnly[NotRequired[int]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from listings_pipeline.config import PipelineConfig
+from listings_pipeline.json_types import JsonObject
 
 
 def safe_part(value: str) -> str:
@@ -81,7 +82,7 @@ class BranchPaths:
         return self.root / "data_docs"
 
 
-def write_jsonl(path: Path, rows: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> int:
+def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
     """Write rows as JSON lines atomically; returns how many."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -95,15 +96,15 @@ def write_jsonl(path: Path, rows: Iterator[dict[str, Any]] | list[dict[str, Any]
     return count
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+def read_jsonl(path: Path) -> Iterator[JsonObject]:
     with path.open("rb") as handle:
         for line in handle:
             if line.strip():
-                row: dict[str, Any] = orjson.loads(line)
+                row: JsonObject = orjson.loads(line)
                 yield row
 
 
-def payload_hash(message: dict[str, Any]) -> str:
+def payload_hash(message: Mapping[str, Any]) -> str:
     """The canonical hash of what a message asks Amazon to hold (messageId excluded)."""
     body = {k: v for k, v in message.items() if k != "messageId"}
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from listings_pipeline.status_page import queries
 from listings_pipeline.status_page.schemas import DeadLetterRow
 from listings_pipeline.to_amazon import replay
+from listings_pipeline.to_amazon.letters import ReplayForm
 from listings_pipeline.warehouse.models import DeadLetterState
 
 REPLAY_DAG_ID = "dead_letter_replay"
@@ -43,7 +43,7 @@ class PlannedRun(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     seller_id: str
-    conf: dict[str, Any]
+    conf: ReplayForm
     selected_ids: list[int]
     matching_ids: list[int]
     """Open letters the conf selects right now: the selected ones, plus any other open letter of
@@ -62,7 +62,7 @@ def _lines(values: Iterable[str]) -> str:
     return "\n".join(sorted(set(values)))
 
 
-def run_conf(seller_id: str, skus: Iterable[str], codes: Iterable[str | None], note: str) -> dict[str, Any]:
+def run_conf(seller_id: str, skus: Iterable[str], codes: Iterable[str | None], note: str) -> ReplayForm:
     """The DAG's form, filled in: replay the open letters of these SKUs, for real (not a dry run).
 
     ``codes`` narrows the run to the selected letters' codes, unless one of them has no code (a

@@ -15,9 +15,21 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal, TypedDict
+
+from listings_pipeline.json_types import JsonObject
 
 Op = Literal["merge", "replace"]
+
+
+class PatchOp(TypedDict):
+    """One JSON Patch operation as Amazon takes it; ``value`` holds attribute entries, which are
+    Amazon's schema (free-form to us)."""
+
+    op: Op
+    path: str
+    value: list[JsonObject]
+
 
 #: The merchant-fulfilled channel in ``fulfillment_availability``.
 MERCHANT_CHANNEL = "DEFAULT"
@@ -29,7 +41,7 @@ def money(value: Decimal | str) -> int | float:
     return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
-def _schedule(value: Decimal | str) -> list[dict[str, Any]]:
+def _schedule(value: Decimal | str) -> list[JsonObject]:
     return [{"schedule": [{"value_with_tax": money(value)}]}]
 
 
@@ -46,9 +58,9 @@ def offer_patch(
     minimum: Decimal | str | None = None,
     maximum: Decimal | str | None = None,
     op: Op = "merge",
-) -> dict[str, Any]:
+) -> PatchOp:
     """``purchasable_offer`` of one marketplace and currency; ``sale`` is (price, start, end)."""
-    offer: dict[str, Any] = {
+    offer: JsonObject = {
         "marketplace_id": marketplace_id,
         "currency": currency,
         "our_price": _schedule(our_price),
@@ -65,9 +77,9 @@ def offer_patch(
     return {"op": op, "path": "/attributes/purchasable_offer", "value": [offer]}
 
 
-def stock_patch(quantity: int, handling_time: int | None = None, *, op: Op = "merge") -> dict[str, Any]:
+def stock_patch(quantity: int, handling_time: int | None = None, *, op: Op = "merge") -> PatchOp:
     """``fulfillment_availability`` of the merchant channel: quantity and, if given, handling days."""
-    entry: dict[str, Any] = {"fulfillment_channel_code": MERCHANT_CHANNEL, "quantity": quantity}
+    entry: JsonObject = {"fulfillment_channel_code": MERCHANT_CHANNEL, "quantity": quantity}
     if handling_time is not None:
         entry["lead_time_to_ship_max_days"] = handling_time
     return {"op": op, "path": "/attributes/fulfillment_availability", "value": [entry]}

@@ -44,7 +44,8 @@ from listings_pipeline.config import load_config
 from listings_pipeline.routing import route
 from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl, write_jsonl
 from listings_pipeline.summaries import store_summaries, tally
-from listings_pipeline.to_amazon.offer_patches import MERCHANT_CHANNEL, offer_patch, stock_patch
+from listings_pipeline.to_amazon.changes import Change
+from listings_pipeline.to_amazon.offer_patches import MERCHANT_CHANNEL, PatchOp, offer_patch, stock_patch
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import (
@@ -329,7 +330,7 @@ def diff(
 # --- patches and messages -----------------------------------------------------------------------------
 
 
-def patches_for(change: Mapping[str, Any], marketplace_id: str) -> list[dict[str, Any]]:
+def patches_for(change: Mapping[str, Any], marketplace_id: str) -> list[PatchOp]:
     """``merge`` patches of the fields this sync owns, so a discount or an FBA entry set elsewhere stays."""
     patches = []
     offer = change.get("offer")
@@ -355,9 +356,7 @@ def patches_for(change: Mapping[str, Any], marketplace_id: str) -> list[dict[str
     return patches
 
 
-def api_changes(
-    changed: Sequence[Mapping[str, Any]], seller_id: str, marketplace_id: str
-) -> list[dict[str, Any]]:
+def api_changes(changed: Sequence[Mapping[str, Any]], seller_id: str, marketplace_id: str) -> list[Change]:
     """Changes in the shape :func:`listings_pipeline.to_amazon.per_sku.apply_batch` sends (``patchListingsItem``)."""
     return [
         {

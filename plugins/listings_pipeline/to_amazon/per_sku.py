@@ -40,17 +40,30 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from listings_pipeline.branch import Branch
 from listings_pipeline.call_log import ApiCallLog, branch_trace
 from listings_pipeline.config import PipelineConfig, load_config
+from listings_pipeline.json_types import JsonObject
 from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl
-from listings_pipeline.to_amazon.offer_patches import offer_patch, stock_patch
+from listings_pipeline.to_amazon.changes import (
+    BatchResult,
+    BranchSent,
+    Change,
+    ChangeBatch,
+    ChangeOutcome,
+    HotfixForm,
+    HotfixSummary,
+    ListingKey,
+    Operation,
+)
+from listings_pipeline.to_amazon.offer_patches import PatchOp, offer_patch, stock_patch
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import Listing, ListingStatus, PublishPath
@@ -59,6 +72,7 @@ from spapi.regions import MARKETPLACES
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
 
     from spapi.call import Call
     from spapi.models.listings import ListingsItemSubmissionResponse
@@ -375,7 +389,7 @@ def check_against_config(request: HotfixRequest, config: PipelineConfig) -> None
 # --- changes ------------------------------------------------------------------------------------------
 
 
-def price_patch(request: HotfixRequest, marketplace_id: str) -> dict[str, Any]:
+def price_patch(request: HotfixRequest, marketplace_id: str) -> PatchOp:
     """The whole offer for this marketplace and currency (``replace``), as Amazon's own price example
     sets it: a sale or bound not given in the form is removed."""
     assert request.price is not None and request.currency is not None
@@ -393,30 +407,37 @@ def price_patch(request: HotfixRequest, marketplace_id: str) -> dict[str, Any]:
     )
 
 
-def quantity_patch(request: HotfixRequest) -> dict[str, Any]:
+def quantity_patch(request: HotfixRequest) -> PatchOp:
     """The merchant channel's quantity and handling time (``replace``)."""
     assert request.quantity is not None
     return stock_patch(request.quantity, request.handling_time, op="replace")
 
 
-def _change(request: HotfixRequest, sku: str, marketplace_id: str, **fields: Any) -> dict[str, Any]:
+def _change(
+    request: HotfixRequest,
+    sku: str,
+    marketplace_id: str,
+    operation: Operation,
+    *,
+    body: JsonObject | None = None,
+    payload: JsonObject | None = None,
+    product_type: str | None = None,
+) -> Change:
     return {
         "seller_id": request.seller_id,
         "marketplace_id": marketplace_id,
         "sku": sku,
         "action": request.action,
         "preview": request.preview,
-        "product_type": request.product_type,
-        "body": None,
-        "payload": None,
-        **fields,
+        "product_type": product_type or request.product_type,
+        "operation": operation,
+        "body": body,
+        "payload": payload,
     }
 
 
-def build_changes(
-    request: HotfixRequest, config: PipelineConfig, *, run_id: str = "manual"
-) -> list[dict[str, Any]]:
-    """One change per SKU x marketplace (JSON-able dicts; see the module docstring).
+def build_changes(request: HotfixRequest, config: PipelineConfig, *, run_id: str = "manual") -> list[Change]:
+    """One change per SKU x marketplace (see :class:`~listings_pipeline.to_amazon.changes.Change`).
 
     :param run_id: names the catalog snapshot folder of ``put_from_catalog``.
     :raises HotfixFormError: the seller or marketplaces are not in ``config``; or, for
@@ -429,22 +450,24 @@ def build_changes(
     for sku in request.skus:
         for marketplace_id in request.marketplace_ids:
             if request.action == "delete":
-                changes.append(_change(request, sku, marketplace_id, operation="deleteListingsItem"))
+                changes.append(_change(request, sku, marketplace_id, "deleteListingsItem"))
                 continue
+            patches: list[PatchOp | JsonObject]
             if request.action == "price":
                 patches = [price_patch(request, marketplace_id)]
             elif request.action == "quantity":
                 patches = [quantity_patch(request)]
             else:
                 patches = [op.model_dump(exclude_none=True) for op in request.attribute_patch or ()]
-            body = {"productType": request.product_type, "patches": patches}
-            changes.append(_change(request, sku, marketplace_id, operation="patchListingsItem", body=body))
+            body: JsonObject = {"productType": request.product_type, "patches": patches}
+            changes.append(_change(request, sku, marketplace_id, "patchListingsItem", body=body))
     return changes
 
 
 def _catalog_rows(
     config: PipelineConfig, seller_id: str, marketplace_id: str, run_id: str
-) -> list[dict[str, Any]]:
+) -> list[JsonObject]:
+    """The seller's catalog rows (its own columns, so free-form here) for one marketplace."""
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     from listings_pipeline.catalog.extract import CatalogScope, extract_snapshot
@@ -465,11 +488,11 @@ def _catalog_rows(
             all_marketplaces=seller.catalog_all_marketplaces,
         ),
     )
-    rows: list[dict[str, Any]] = pq.read_table(snapshot.path).to_pylist()
+    rows: list[JsonObject] = pq.read_table(snapshot.path).to_pylist()
     return rows
 
 
-def _catalog_changes(request: HotfixRequest, config: PipelineConfig, run_id: str) -> list[dict[str, Any]]:
+def _catalog_changes(request: HotfixRequest, config: PipelineConfig, run_id: str) -> list[Change]:
     from listings_pipeline.catalog.mapping import load_mappings
     from listings_pipeline.catalog.transform import TransformError, row_to_message
 
@@ -498,7 +521,7 @@ def _catalog_changes(request: HotfixRequest, config: PipelineConfig, run_id: str
             except TransformError as err:
                 problems.append(f"SKU {sku} in {marketplace_id}: {err}")
                 continue
-            body = {
+            body: JsonObject = {
                 "productType": message["productType"],
                 "requirements": message["requirements"],
                 "attributes": message["attributes"],
@@ -508,7 +531,7 @@ def _catalog_changes(request: HotfixRequest, config: PipelineConfig, run_id: str
                     request,
                     sku,
                     marketplace_id,
-                    operation="putListingsItem",
+                    "putListingsItem",
                     product_type=message["productType"],
                     body=body,
                     payload=message,
@@ -519,7 +542,7 @@ def _catalog_changes(request: HotfixRequest, config: PipelineConfig, run_id: str
     return changes
 
 
-def batches(changes: Sequence[dict[str, Any]], size: int = DEFAULT_BATCH_SIZE) -> list[list[dict[str, Any]]]:
+def batches(changes: Sequence[Change], size: int = DEFAULT_BATCH_SIZE) -> list[list[Change]]:
     """``changes`` in lists of at most ``size``, in order (one mapped task each)."""
     if size < 1:
         raise ValueError("size must be at least 1")
@@ -529,26 +552,28 @@ def batches(changes: Sequence[dict[str, Any]], size: int = DEFAULT_BATCH_SIZE) -
 # --- apply ----------------------------------------------------------------------------------------------
 
 
-def _call_for(change: Mapping[str, Any], issue_locale: str | None) -> Call[ListingsItemSubmissionResponse]:
+def _call_for(change: Change, issue_locale: str | None) -> Call[ListingsItemSubmissionResponse]:
     from spapi import listings
 
     mode: Literal["VALIDATION_PREVIEW"] | None = "VALIDATION_PREVIEW" if change["preview"] else None
     seller_id, sku, marketplace_id = change["seller_id"], change["sku"], change["marketplace_id"]
-    operation = change["operation"]
+    operation, body = change["operation"], change["body"]
+    if operation == "deleteListingsItem":
+        return listings.delete_listings_item(seller_id, sku, marketplace_id, issue_locale=issue_locale)
+    if body is None:
+        raise ValueError(f"{operation} of {marketplace_id}/{sku} has no body to send")
     if operation == "patchListingsItem":
         return listings.patch_listings_item(
-            seller_id, sku, [marketplace_id], change["body"], mode=mode, issue_locale=issue_locale
+            seller_id, sku, [marketplace_id], body, mode=mode, issue_locale=issue_locale
         )
     if operation == "putListingsItem":
         return listings.put_listings_item(
-            seller_id, sku, marketplace_id, change["body"], mode=mode, issue_locale=issue_locale
+            seller_id, sku, marketplace_id, body, mode=mode, issue_locale=issue_locale
         )
-    if operation == "deleteListingsItem":
-        return listings.delete_listings_item(seller_id, sku, marketplace_id, issue_locale=issue_locale)
     raise ValueError(f"unknown operation {operation!r}")
 
 
-def _key(change: Mapping[str, Any]) -> dict[str, Any]:
+def _key(change: ListingKey) -> ListingKey:
     return {
         "seller_id": change["seller_id"],
         "marketplace_id": change["marketplace_id"],
@@ -556,7 +581,20 @@ def _key(change: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _mark_submitted(engine: Engine, changes: Sequence[Mapping[str, Any]], run_id: str) -> None:
+class _CatalogSubmitted(ListingKey):
+    """A catalog put sets the listing's payload: its hash becomes the one the bulk path compares."""
+
+    payload: JsonObject
+    payload_hash: str
+
+
+class _HotfixSubmitted(ListingKey):
+    """A hotfix sets only the hash of what was sent, so the catalog's payload stays."""
+
+    submitted_hash: str
+
+
+def _mark_submitted(engine: Engine, changes: Sequence[Change], run_id: str) -> None:
     """Move each listing to ``submitted`` (through ``ready`` where the lifecycle needs it)."""
     from sqlalchemy import select
 
@@ -584,16 +622,20 @@ def _mark_submitted(engine: Engine, changes: Sequence[Mapping[str, Any]], run_id
             lifecycle.transition_many(
                 session, to_ready, cause="listings_api:plan", run_id=run_id, to_status=L.READY
             )
-        submitted = []
+        submitted: list[_CatalogSubmitted | _HotfixSubmitted] = []
         for change in changes:
-            fields: dict[str, Any] = {}
-            if change.get("payload") is not None:  # put_from_catalog: the catalog's own message
-                fields.update(payload=change["payload"], payload_hash=payload_hash(change["payload"]))
+            key = _key(change)
+            payload = change.get("payload")
+            if payload is not None:  # put_from_catalog: the catalog's own message
+                row: _CatalogSubmitted | _HotfixSubmitted = {
+                    **key,
+                    "payload": payload,
+                    "payload_hash": payload_hash(payload),
+                }
             else:  # a hotfix: the catalog payload stays; the change's hash is what was sent
-                fields["submitted_hash"] = payload_hash(
-                    {"operation": change["operation"], "body": change.get("body")}
-                )
-            submitted.append({**_key(change), **fields})
+                hashed = payload_hash({"operation": change["operation"], "body": change.get("body")})
+                row = {**key, "submitted_hash": hashed}
+            submitted.append(row)
         lifecycle.transition_many(
             session, submitted, cause="listings_api:submit", run_id=run_id, to_status=L.SUBMITTED
         )
@@ -608,118 +650,154 @@ def _reason(response: ListingsItemSubmissionResponse) -> tuple[str, str | None]:
     return f"{first.code}: {first.message}{more}", first.code
 
 
-# Amazon refused the request itself: the error list describes the listing (see _record).
+# Amazon refused the request itself: the error list describes the listing (see _refused).
 REFUSED_STATUSES = frozenset({400, 404})
 
 
-def _record(
-    engine: Engine,
-    change: Mapping[str, Any],
-    run_id: str,
-    response: ListingsItemSubmissionResponse | None,
-    error: Exception | None,
-) -> dict[str, Any]:
-    """Write one change's outcome; return it for the task's result (no secrets: Amazon's codes only)."""
-    from sqlalchemy import insert
+@dataclass(frozen=True)
+class _Verdict:
+    """What one answer (or failed call) means for its listing, before anything is written.
 
-    from listings_pipeline.warehouse.models import ListingIssue
-    from listings_pipeline.warehouse.records import api_error_issue_rows, listings_api_issue_rows
+    ``to_status`` is ``None`` when the listing does not move (a preview, a valid preview);
+    ``letter`` is the dead letter's (reason, code) when the change failed for good.
+    """
 
+    outcome: ChangeOutcome
+    to_status: str | None
+    letter: tuple[str, str | None] | None
+
+
+def _verdict(
+    change: Change, response: ListingsItemSubmissionResponse | None, error: Exception | None
+) -> _Verdict:
+    """Amazon's answer (or the call's failure) as the change's outcome and the listing's next status."""
     preview = bool(change["preview"])
-    outcome: dict[str, Any] = {
+    outcome: ChangeOutcome = {
         "sku": change["sku"],
         "marketplace_id": change["marketplace_id"],
         "operation": change["operation"],
         "preview": preview,
         "submission_id": response.submission_id if response else None,
         "issue_codes": [i.code for i in (response.issues or ())] if response else [],
+        "status": "",
     }
-    to_status: str | None
-    letter: tuple[str, str | None] | None = None
     if response is None:
         code = getattr(error, "code", None) or (
             str(getattr(error, "status", "")) if getattr(error, "status", None) else type(error).__name__
         )
-        outcome.update(status="failed", error_code=code)
-        to_status = None if preview else L.DEAD_LETTERED
-        letter = (f"call failed after retries: {error}", code)
-    elif response.accepted:
+        outcome["status"] = "failed"
+        outcome["error_code"] = code
+        return _Verdict(
+            outcome, None if preview else L.DEAD_LETTERED, (f"call failed after retries: {error}", code)
+        )
+    if response.accepted:
         outcome["status"] = "accepted"
-        to_status = L.DELETED if change["operation"] == "deleteListingsItem" else L.ACCEPTED
-    elif response.is_valid:
+        return _Verdict(
+            outcome, L.DELETED if change["operation"] == "deleteListingsItem" else L.ACCEPTED, None
+        )
+    if response.is_valid:
         outcome["status"] = "valid"
-        to_status = None
-    else:
-        outcome["status"] = "invalid" if response.is_invalid else str(response.status).lower()
-        to_status = None if preview else L.INVALID
-        letter = _reason(response)
-        outcome["error_code"] = letter[1]
-    # Amazon refused the request itself (malformed, or no such listing): its error list is about this
-    # listing, so it goes to listing_issues too. Throttles and 5xx say nothing about the listing.
-    refused = getattr(error, "errors", ()) if getattr(error, "status", None) in REFUSED_STATUSES else ()
+        return _Verdict(outcome, None, None)
+    outcome["status"] = "invalid" if response.is_invalid else str(response.status).lower()
+    letter = _reason(response)
+    outcome["error_code"] = letter[1]
+    return _Verdict(outcome, None if preview else L.INVALID, letter)
+
+
+def _refused(error: Exception | None) -> Sequence[Any]:
+    """Amazon's errors when it refused the request itself (malformed, or no such listing): they are
+    about this listing, so they go to listing_issues too. Throttles and 5xx say nothing about it."""
+    return getattr(error, "errors", ()) if getattr(error, "status", None) in REFUSED_STATUSES else ()
+
+
+def _write_issues(
+    session: Session,
+    change: Change,
+    run_id: str,
+    response: ListingsItemSubmissionResponse | None,
+    refused: Sequence[Any],
+) -> None:
+    from sqlalchemy import insert
+
+    from listings_pipeline.warehouse.models import ListingIssue
+    from listings_pipeline.warehouse.records import api_error_issue_rows, listings_api_issue_rows
+
+    key = _key(change)
+    if refused:
+        session.execute(insert(ListingIssue), api_error_issue_rows(refused, **key, run_id=run_id))
+    if response is not None and response.issues:
+        session.execute(
+            insert(ListingIssue),
+            listings_api_issue_rows(
+                response.issues, **key, submission_id=response.submission_id, run_id=run_id
+            ),
+        )
+
+
+def _move_listing(
+    session: Session,
+    change: Change,
+    run_id: str,
+    response: ListingsItemSubmissionResponse | None,
+    verdict: _Verdict,
+) -> bool:
+    """Move the listing to its verdict's status, and dead-letter the change when it failed for good
+    (through ``invalid`` when Amazon judged it); returns whether a letter was opened."""
+    cause = f"listings_api:{response.submission_id}" if response else f"listings_api:{change['operation']}"
+    extra = {"last_submission_id": response.submission_id} if response else {}
+    assert verdict.to_status is not None
+    lifecycle.transition_many(
+        session, [{**_key(change), **extra}], cause=cause, run_id=run_id, to_status=verdict.to_status
+    )
+    if verdict.letter is None:
+        return False
+    reason, code = verdict.letter
+    lifecycle.open_dead_letter(
+        session,
+        **_key(change),
+        path=PublishPath.LISTINGS_API,
+        operation=change["operation"],
+        reason=reason[:2000],
+        payload=dict[str, Any](change),
+        code=code,
+        run_id=run_id,
+    )
+    if verdict.to_status != L.DEAD_LETTERED:
+        lifecycle.transition_many(
+            session, [_key(change)], cause=cause, run_id=run_id, to_status=L.DEAD_LETTERED
+        )
+    return True
+
+
+def _record(
+    engine: Engine,
+    change: Change,
+    run_id: str,
+    response: ListingsItemSubmissionResponse | None,
+    error: Exception | None,
+) -> ChangeOutcome:
+    """Write one change's outcome; return it for the task's result (no secrets: Amazon's codes only)."""
+    verdict = _verdict(change, response, error)
+    outcome = verdict.outcome
+    refused = _refused(error)
     if refused:
         outcome["issue_codes"] = [e.code for e in refused]
     with session_scope(engine) as session:
-        if refused:
-            session.execute(
-                insert(ListingIssue),
-                api_error_issue_rows(
-                    refused,
-                    seller_id=change["seller_id"],
-                    marketplace_id=change["marketplace_id"],
-                    sku=change["sku"],
-                    run_id=run_id,
-                ),
-            )
-        if response is not None and response.issues:
-            session.execute(
-                insert(ListingIssue),
-                listings_api_issue_rows(
-                    response.issues,
-                    seller_id=change["seller_id"],
-                    marketplace_id=change["marketplace_id"],
-                    sku=change["sku"],
-                    submission_id=response.submission_id,
-                    run_id=run_id,
-                ),
-            )
-        if preview:
+        _write_issues(session, change, run_id, response, refused)
+        if change["preview"]:
             return outcome
-        cause = (
-            f"listings_api:{response.submission_id}" if response else f"listings_api:{change['operation']}"
-        )
-        extra = {"last_submission_id": response.submission_id} if response else {}
-        assert to_status is not None
-        lifecycle.transition_many(
-            session, [{**_key(change), **extra}], cause=cause, run_id=run_id, to_status=to_status
-        )
-        if letter is not None:
-            reason, code = letter
-            lifecycle.open_dead_letter(
-                session,
-                **_key(change),
-                path=PublishPath.LISTINGS_API,
-                operation=change["operation"],
-                reason=reason[:2000],
-                payload=dict(change),
-                code=code,
-                run_id=run_id,
-            )
-            if to_status != L.DEAD_LETTERED:
-                lifecycle.transition_many(
-                    session, [_key(change)], cause=cause, run_id=run_id, to_status=L.DEAD_LETTERED
-                )
+        if _move_listing(session, change, run_id, response, verdict):
             outcome["dead_lettered"] = True
     return outcome
 
 
 def apply_batch(
-    batch: Sequence[dict[str, Any]],
+    batch: Sequence[Change],
     *,
     spapi_conn_id: str,
     run_id: str,
     config_path: str | None = None,
-) -> dict[str, Any]:
+) -> BatchResult:
     """Send one batch of changes through the Listings Items API and record every outcome.
 
     Calls go through the client's shared limiter and retries; each is recorded in ``api_calls``
@@ -737,7 +815,7 @@ def apply_batch(
     config = load_config(config_path)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     calls = ApiCallLog(engine, run_id)
-    outcomes: list[dict[str, Any]] = []
+    outcomes: list[ChangeOutcome] = []
     try:
         live = [c for c in batch if not c["preview"]]
         if live:
@@ -762,13 +840,16 @@ def apply_batch(
     finally:
         calls.flush()
         engine.dispose()
-    counts = {
-        name: sum(1 for o in outcomes if o["status"] == name)
-        for name in ("accepted", "valid", "invalid", "failed")
-    }
+
+    def count(status: str) -> int:
+        return sum(1 for o in outcomes if o["status"] == status)
+
     return {
         "changes": len(batch),
-        **counts,
+        "accepted": count("accepted"),
+        "valid": count("valid"),
+        "invalid": count("invalid"),
+        "failed": count("failed"),
         "dead_lettered": sum(1 for o in outcomes if o.get("dead_lettered")),
         "issues": sum(len(o["issue_codes"]) for o in outcomes),
         "outcomes": outcomes,
@@ -778,7 +859,7 @@ def apply_batch(
 # --- DAG steps --------------------------------------------------------------------------------------------
 
 
-def validate_form(params: Mapping[str, Any]) -> dict[str, Any]:
+def validate_form(params: Mapping[str, Any]) -> HotfixForm:
     """Step 1: the form as a :class:`HotfixRequest`, checked against the pipeline config."""
     request = parse_request(params)
     config = load_config(params.get("config_path"))
@@ -786,12 +867,11 @@ def validate_form(params: Mapping[str, Any]) -> dict[str, Any]:
     from listings_pipeline.connections import check_connections
 
     check_connections(config, [config.seller(request.seller_id).spapi_conn_id])
-    return {**request.model_dump(mode="json"), "config_path": params.get("config_path")}
+    # pydantic wrote the keys, from the very model HotfixForm mirrors
+    return cast(HotfixForm, {**request.model_dump(mode="json"), "config_path": params.get("config_path")})
 
 
-def plan(
-    request: Mapping[str, Any], run_id: str, batch_size: int = DEFAULT_BATCH_SIZE
-) -> list[dict[str, Any]]:
+def plan(request: HotfixForm, run_id: str, batch_size: int = DEFAULT_BATCH_SIZE) -> list[ChangeBatch]:
     """Step 2: the changes, in batches, each with what :func:`apply_batch` needs (one mapped task each)."""
     config_path = request.get("config_path")
     config = load_config(config_path)
@@ -804,7 +884,7 @@ def plan(
     ]
 
 
-def apply(batch: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+def apply(batch: ChangeBatch, run_id: str) -> BatchResult:
     """Step 3: :func:`apply_batch` for one planned batch."""
     return apply_batch(
         batch["changes"],
@@ -814,9 +894,22 @@ def apply(batch: Mapping[str, Any], run_id: str) -> dict[str, Any]:
     )
 
 
-def summarise(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+_COUNTS: tuple[
+    Literal["changes", "accepted", "valid", "invalid", "failed", "dead_lettered", "issues"], ...
+] = (
+    "changes",
+    "accepted",
+    "valid",
+    "invalid",
+    "failed",
+    "dead_lettered",
+    "issues",
+)
+
+
+def summarise(results: Iterable[BatchResult]) -> HotfixSummary:
     """Step 4: totals over the batches, and every SKU that did not get through."""
-    totals = {
+    totals: HotfixSummary = {
         "changes": 0,
         "accepted": 0,
         "valid": 0,
@@ -824,10 +917,11 @@ def summarise(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "failed": 0,
         "dead_lettered": 0,
         "issues": 0,
+        "problems": [],
     }
-    problems: list[Mapping[str, Any]] = []
+    problems = totals["problems"]
     for result in results:
-        for name in totals:
+        for name in _COUNTS:
             totals[name] += int(result.get(name, 0))
         problems.extend(o for o in result.get("outcomes", ()) if o["status"] not in ("accepted", "valid"))
     for outcome in problems:
@@ -839,13 +933,37 @@ def summarise(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             outcome["status"],
             outcome.get("error_code") or "",
         )
-    return {**totals, "problems": problems}
+    return totals
 
 
 # --- a catalog branch's small change set ----------------------------------------------------------------------------------
 
 
-def apply_branch(branch: Branch) -> dict[str, Any]:
+def _branch_change(seller_id: str, marketplace_id: str, message: JsonObject) -> Change:
+    """A planned feed message as the Listings Items API call that does the same."""
+    change: Change = {
+        "seller_id": seller_id,
+        "marketplace_id": marketplace_id,
+        "sku": message["sku"],
+        "preview": False,
+        "product_type": message.get("productType"),
+        "action": "delete",
+        "operation": "deleteListingsItem",
+        "body": None,
+        "payload": None,
+    }
+    if message["operationType"] != "DELETE":
+        body: JsonObject = {
+            k: message[k] for k in ("productType", "requirements", "attributes") if k in message
+        }
+        change["action"] = "put_from_catalog"
+        change["operation"] = "putListingsItem"
+        change["body"] = body
+        change["payload"] = message
+    return change
+
+
+def apply_branch(branch: Branch) -> BranchSent:
     """Step 6-8 for a small change set: each planned message through the Listings Items API.
 
     UPDATE messages become ``putListingsItem`` calls carrying the planned message as their payload
@@ -854,33 +972,24 @@ def apply_branch(branch: Branch) -> dict[str, Any]:
     """
 
     seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
-    result: dict[str, Any] = {"seller_id": seller_id, "marketplace_id": marketplace_id, "feed_id": None}
     if branch.get("route") != "listings_api":
-        return {**result, "messages": 0}
+        return {"seller_id": seller_id, "marketplace_id": marketplace_id, "feed_id": None, "messages": 0}
     config = load_config(branch.get("config_path"))
     paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
-    changes = []
-    for message in read_jsonl(paths.planned):
-        change = {
-            "seller_id": seller_id,
-            "marketplace_id": marketplace_id,
-            "sku": message["sku"],
-            "preview": False,
-            "product_type": message.get("productType"),
-            "body": None,
-            "payload": None,
-        }
-        if message["operationType"] == "DELETE":
-            change.update(action="delete", operation="deleteListingsItem")
-        else:
-            body = {k: message[k] for k in ("productType", "requirements", "attributes") if k in message}
-            change.update(action="put_from_catalog", operation="putListingsItem", body=body, payload=message)
-        changes.append(change)
-    totals: dict[str, int] = {}
+    changes = [_branch_change(seller_id, marketplace_id, message) for message in read_jsonl(paths.planned)]
+    result: BranchSent = {
+        "seller_id": seller_id,
+        "marketplace_id": marketplace_id,
+        "feed_id": None,
+        "messages": len(changes),
+    }
     for batch in batches(changes):
         counts = apply_batch(
             batch, spapi_conn_id=branch["spapi_conn_id"], run_id=run_id, config_path=branch.get("config_path")
         )
-        for name in ("accepted", "invalid", "dead_lettered", "failed", "issues"):
-            totals[name] = totals.get(name, 0) + int(counts.get(name, 0))
-    return {**result, "messages": len(changes), **totals}
+        result["accepted"] = result.get("accepted", 0) + counts["accepted"]
+        result["invalid"] = result.get("invalid", 0) + counts["invalid"]
+        result["dead_lettered"] = result.get("dead_lettered", 0) + counts["dead_lettered"]
+        result["failed"] = result.get("failed", 0) + counts["failed"]
+        result["issues"] = result.get("issues", 0) + counts["issues"]
+    return result

@@ -29,11 +29,23 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import select
 
+from listings_pipeline.to_amazon.changes import Change
+from listings_pipeline.to_amazon.letters import (
+    LetterOutcome,
+    LetterResult,
+    LetterView,
+    OutcomeCounts,
+    ReplayBatch,
+    ReplayRequestJson,
+    ReplayResult,
+    ReplaySummary,
+    Selection,
+)
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.models import (
     DeadLetter,
@@ -45,7 +57,10 @@ from listings_pipeline.warehouse.models import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
+
+    from listings_pipeline.config import PipelineConfig
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +76,15 @@ NO_FILTER = (
     "give at least one filter (seller_id, codes, skus, created_after or created_before): "
     "replaying every dead letter at once is refused"
 )
-OUTCOMES = ("resolved", "failed_again", "pending", "requeued", "discarded", "skipped", "would_replay")
+OUTCOMES: tuple[LetterOutcome, ...] = (
+    "resolved",
+    "failed_again",
+    "pending",
+    "requeued",
+    "discarded",
+    "skipped",
+    "would_replay",
+)
 _SPLIT = re.compile(r"[\n\r,;]+")
 
 
@@ -174,7 +197,7 @@ def select_letters(session: Session, request: ReplayRequest) -> list[DeadLetter]
     return list(session.scalars(query.order_by(DeadLetter.id).limit(request.limit)))
 
 
-def describe(letter: DeadLetter) -> dict[str, Any]:
+def describe(letter: DeadLetter) -> LetterView:
     """A letter for XCom and logs: no payload (it can be large), nothing secret."""
     return {
         "id": letter.id,
@@ -222,7 +245,7 @@ def replay_letters(
     run_id: str,
     config_path: str | None = None,
     dry_run: bool = False,
-) -> dict[str, Any]:
+) -> ReplayResult:
     """Apply ``request.action`` to the letters ``letter_ids`` (one mapped task's batch).
 
     The letters are re-read and re-checked (state still selected) first, so a letter another run
@@ -238,7 +261,7 @@ def replay_letters(
     actor = actor_for(run_id)
     config = load_config(config_path)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
-    results: list[dict[str, Any]] = []
+    results: list[LetterResult] = []
     try:
         with session_scope(engine) as session:
             letters = list(
@@ -259,7 +282,7 @@ def replay_letters(
                     todo.append(letter)
             if parsed.action in ("discard", "resolve"):
                 target = D.DISCARDED if parsed.action == "discard" else D.RESOLVED
-                outcome = "discarded" if parsed.action == "discard" else "resolved"
+                outcome: LetterOutcome = "discarded" if parsed.action == "discard" else "resolved"
                 for letter in todo:
                     results.append(_move(session, letter, target, actor, parsed.note, outcome))
                 todo = []
@@ -275,11 +298,26 @@ def replay_letters(
             results.extend(_send(engine, group, conn_id, run_id, actor, config_path))
     finally:
         engine.dispose()
-    counts = {name: sum(1 for r in results if r["outcome"] == name) for name in OUTCOMES}
-    return {"letters": len(results), **counts, "results": results}
+    return {**_counts(results), "results": results}
 
 
-def _result(letter: DeadLetter, outcome: str, detail: str | None = None) -> dict[str, Any]:
+def _counts(results: Sequence[LetterResult]) -> OutcomeCounts:
+    def count(outcome: LetterOutcome) -> int:
+        return sum(1 for r in results if r["outcome"] == outcome)
+
+    return {
+        "letters": len(results),
+        "resolved": count("resolved"),
+        "failed_again": count("failed_again"),
+        "pending": count("pending"),
+        "requeued": count("requeued"),
+        "discarded": count("discarded"),
+        "skipped": count("skipped"),
+        "would_replay": count("would_replay"),
+    }
+
+
+def _result(letter: DeadLetter, outcome: LetterOutcome, detail: str | None = None) -> LetterResult:
     return {
         "id": letter.id,
         "seller_id": letter.seller_id,
@@ -299,8 +337,8 @@ def _move(
     target: DeadLetterState,
     actor: str,
     note: str | None,
-    outcome: str,
-) -> dict[str, Any]:
+    outcome: LetterOutcome,
+) -> LetterResult:
     try:
         lifecycle.move_dead_letter(session, letter, target, actor=actor, note=note)
     except lifecycle.IllegalTransitionError as err:
@@ -310,7 +348,7 @@ def _move(
 
 def _requeue_feed(
     session: Session, letter: DeadLetter, actor: str, note: str | None, run_id: str
-) -> dict[str, Any]:
+) -> LetterResult:
     status = session.scalar(
         select(Listing.status).where(
             Listing.seller_id == letter.seller_id,
@@ -338,16 +376,16 @@ def _prepare_api(
     letters: Sequence[DeadLetter],
     actor: str,
     note: str | None,
-    config: Any,
-    results: list[dict[str, Any]],
-) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    config: PipelineConfig,
+    results: list[LetterResult],
+) -> dict[str, list[tuple[int, Change]]]:
     """Mark the sendable letters ``replayed``; group their changes by SP-API connection."""
-    groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    groups: dict[str, list[tuple[int, Change]]] = {}
     seen: set[tuple[str, str, str]] = set()
     for letter in letters:
         key = (letter.seller_id, letter.marketplace_id, letter.sku)
-        change = dict(letter.payload or {})
-        if not change.get("operation") or change.get("sku") != letter.sku:
+        stored = letter.payload or {}
+        if not stored.get("operation") or stored.get("sku") != letter.sku:
             results.append(_result(letter, "skipped", "no stored change to re-send"))
             continue
         if key in seen:
@@ -364,19 +402,20 @@ def _prepare_api(
             results.append(_result(letter, "skipped", str(err)))
             continue
         seen.add(key)
-        change["preview"] = False  # a letter is a real change that failed; a preview never gets here
+        # per_sku wrote it, from a Change; a letter is a real change that failed (never a preview)
+        change = cast(Change, {**stored, "preview": False})
         groups.setdefault(conn_id, []).append((letter.id, change))
     return groups
 
 
 def _send(
-    engine: Any,
-    group: Sequence[tuple[int, dict[str, Any]]],
+    engine: Engine,
+    group: Sequence[tuple[int, Change]],
     conn_id: str,
     run_id: str,
     actor: str,
     config_path: str | None,
-) -> list[dict[str, Any]]:
+) -> list[LetterResult]:
     """Re-send one connection's changes; resolve the accepted letters, report the others."""
     from listings_pipeline.to_amazon import per_sku
     from listings_pipeline.warehouse.db import session_scope
@@ -390,10 +429,10 @@ def _send(
         for letter_id, change in group:
             letter = session.get(DeadLetter, letter_id, with_for_update=True, populate_existing=True)
             assert letter is not None
-            outcome = by_key.get((change["marketplace_id"], change["sku"]), {})
-            status = outcome.get("status")
-            if status == "accepted":
-                note = f"accepted: {outcome.get('submission_id') or 'no submission id'}"
+            outcome = by_key.get((change["marketplace_id"], change["sku"]))
+            status = outcome["status"] if outcome else None
+            if outcome and status == "accepted":
+                note = f"accepted: {outcome['submission_id'] or 'no submission id'}"
                 results.append(_move(session, letter, D.RESOLVED, actor, note, "resolved"))
             elif letter.state == D.OPEN:  # apply_batch dead-lettered it again: open_dead_letter reopened it
                 results.append(_result(letter, "failed_again", letter.reason[:500]))
@@ -405,7 +444,7 @@ def _send(
 # --- DAG steps ---------------------------------------------------------------------------------------------
 
 
-def select_step(params: Mapping[str, Any], batch_size: int = DEFAULT_BATCH_SIZE) -> dict[str, Any]:
+def select_step(params: Mapping[str, Any], batch_size: int = DEFAULT_BATCH_SIZE) -> Selection:
     """Step 1: the request checked, the letters picked and cut into batches of ids."""
     from listings_pipeline.config import load_config
     from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
@@ -438,20 +477,22 @@ def select_step(params: Mapping[str, Any], batch_size: int = DEFAULT_BATCH_SIZE)
             letter["attempts"],
         )
     log.info("%d dead letter(s) selected%s", len(letters), " (dry run: nothing changes)" if dry_run else "")
-    common = {
-        "request": request.model_dump(mode="json"),
+    # pydantic wrote the keys, from the very model ReplayRequestJson mirrors
+    request_json = cast(ReplayRequestJson, request.model_dump(mode="json"))
+    return {
+        "request": request_json,
         "config_path": config_path,
         "dry_run": dry_run,
-    }
-    return {
-        **common,
         "selected": len(letters),
         "letters": letters,
-        "batches": [{**common, "letter_ids": ids} for ids in batches([x["id"] for x in letters], batch_size)],
+        "batches": [
+            {"request": request_json, "config_path": config_path, "dry_run": dry_run, "letter_ids": ids}
+            for ids in batches([x["id"] for x in letters], batch_size)
+        ],
     }
 
 
-def replay_step(batch: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+def replay_step(batch: ReplayBatch, run_id: str) -> ReplayResult:
     """Step 2: :func:`replay_letters` for one batch of :func:`select_step`."""
     return replay_letters(
         batch["letter_ids"],
@@ -462,12 +503,13 @@ def replay_step(batch: Mapping[str, Any], run_id: str) -> dict[str, Any]:
     )
 
 
-def summarise(results: Iterable[Mapping[str, Any]], dry_run: bool = False) -> dict[str, Any]:
+def summarise(results: Iterable[ReplayResult], dry_run: bool = False) -> ReplaySummary:
     """Step 3: counts per outcome over the batches, and a sentence for the operator."""
-    totals = dict.fromkeys(("letters", *OUTCOMES), 0)
-    details: list[Mapping[str, Any]] = []
+    totals: OutcomeCounts = _counts([])
+    details: list[LetterResult] = []
     for result in results:
-        for name in totals:
+        totals["letters"] += int(result.get("letters", 0))
+        for name in OUTCOMES:
             totals[name] += int(result.get(name, 0))
         details.extend(result.get("results", ()))
     for item in details:
