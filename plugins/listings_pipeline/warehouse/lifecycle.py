@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple, TypedDict
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
@@ -152,6 +152,66 @@ def _changes(
     return changes
 
 
+class _Current(NamedTuple):
+    """What a move needs to know of a listing that exists, read under its row lock."""
+
+    listing_id: int
+    status: ListingStatus
+    payload_hash: str | None
+    submitted_hash: str | None
+
+
+class _EventRow(TypedDict):
+    """One ``listing_events`` row, as both the ORM object and the bulk INSERT take it."""
+
+    listing_id: int
+    from_status: str | None
+    to_status: str
+    at: datetime
+    cause: str
+    run_id: str | None
+
+
+def _move(
+    current: _Current | None, target: ListingStatus, fields: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The columns one listing's move writes: the single rule both :func:`transition` and
+    :func:`transition_many` apply, so a bulk run and a single move can never disagree.
+
+    :raises IllegalTransitionError: the move is not in :data:`TRANSITIONS`; the message names the
+        move but not the listing, which the caller knows how to name.
+    """
+    status = current.status if current is not None else None
+    if _illegal(status, target):
+        raise IllegalTransitionError(_describe(status, target))
+    return _changes(
+        status,
+        target,
+        fields,
+        payload_hash=current.payload_hash if current is not None else None,
+        submitted_hash=current.submitted_hash if current is not None else None,
+        now=now,
+    )
+
+
+def _event_row(
+    listing_id: int,
+    from_status: ListingStatus | None,
+    target: ListingStatus,
+    now: datetime,
+    cause: str,
+    run_id: str | None,
+) -> _EventRow:
+    return _EventRow(
+        listing_id=listing_id,
+        from_status=from_status.value if from_status is not None else None,
+        to_status=target.value,
+        at=now,
+        cause=cause,
+        run_id=run_id,
+    )
+
+
 def transition(
     session: Session,
     seller_id: str,
@@ -177,65 +237,69 @@ def transition(
     target = _status(to_status)
     _check_fields(fields)
     now = at or datetime.now(UTC)
-    where = (Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id, Listing.sku == sku)
     key = f"listing {seller_id}/{marketplace_id}/{sku}"
-
-    listing = session.scalars(
-        select(Listing).where(*where).with_for_update().execution_options(populate_existing=True)
-    ).one_or_none()
+    listing = _locked_listing(session, seller_id, marketplace_id, sku)
     if listing is None:
-        if _illegal(None, target):
-            raise IllegalTransitionError(f"{key}: {_describe(None, target)} (cause {cause})")
-        values = _changes(None, target, fields, payload_hash=None, submitted_hash=None, now=now)
+        try:
+            values = _move(None, target, fields, now)
+        except IllegalTransitionError as err:
+            raise IllegalTransitionError(f"{key}: {err} (cause {cause})") from None
         new_id = session.scalar(
             insert_ignoring_conflicts(session, Listing, list(_KEY))
             .values(seller_id=seller_id, marketplace_id=marketplace_id, sku=sku, created_at=now, **values)
             .returning(Listing.id)
         )
         if new_id is not None:
-            event = ListingEvent(
-                listing_id=new_id,
-                from_status=None,
-                to_status=target.value,
-                at=now,
-                cause=cause,
-                run_id=run_id,
-            )
-            session.add(event)
-            session.flush()
-            return event
+            return _record(session, _event_row(new_id, None, target, now, cause, run_id))
         # Another transaction created it meanwhile: continue as a move from its status.
-        listing = session.scalars(
-            select(Listing).where(*where).with_for_update().execution_options(populate_existing=True)
-        ).one()
-
-    current = _status(listing.status)
-    if _illegal(current, target):
-        raise IllegalTransitionError(f"{key}: {_describe(current, target)} (cause {cause})")
-    changes = _changes(
-        current,
-        target,
-        fields,
-        payload_hash=listing.payload_hash,
-        submitted_hash=listing.submitted_hash,
-        now=now,
-    )
+        listing = _locked_listing(session, seller_id, marketplace_id, sku)
+        assert listing is not None
+    current = _Current(listing.id, _status(listing.status), listing.payload_hash, listing.submitted_hash)
+    try:
+        changes = _move(current, target, fields, now)
+    except IllegalTransitionError as err:
+        raise IllegalTransitionError(f"{key}: {err} (cause {cause})") from None
     for name, value in changes.items():
         setattr(listing, name, value)
-    if target == current:
+    if target == current.status:
         session.flush()
         return None
-    event = ListingEvent(
-        listing_id=listing.id,
-        from_status=current.value,
-        to_status=target.value,
-        at=now,
-        cause=cause,
-        run_id=run_id,
-    )
+    return _record(session, _event_row(listing.id, current.status, target, now, cause, run_id))
+
+
+def _locked_listing(session: Session, seller_id: str, marketplace_id: str, sku: str) -> Listing | None:
+    """The listing, locked until the transaction ends so no other move interleaves, and re-read even
+    when this session holds it: a move must start from the committed status, not a stale copy."""
+    return session.scalars(
+        select(Listing)
+        .where(Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id, Listing.sku == sku)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _record(session: Session, row: _EventRow) -> ListingEvent:
+    event = ListingEvent(**row)
     session.add(event)
     session.flush()
     return event
+
+
+_Wanted = dict[tuple[str, str], dict[str, tuple[ListingStatus, dict[str, Any]]]]
+"""(seller, marketplace) -> sku -> (target status, fields): the batch grouped for keyed lookups."""
+
+
+@dataclass
+class _Batch:
+    """Every write a :func:`transition_many` call makes, decided before the first one is made, so one
+    illegal move leaves the whole batch unwritten."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    insert_targets: list[ListingStatus] = field(default_factory=list)  # parallel to inserts
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    events: list[_EventRow] = field(default_factory=list)
+    unchanged: int = 0
+    illegal: list[str] = field(default_factory=list)
 
 
 def transition_many(
@@ -257,11 +321,28 @@ def transition_many(
     The rows are written with Core-level bulk statements: ``Listing`` objects already loaded in this
     session are not refreshed (``session.expire_all()`` if you hold some).
     """
-    default = _status(to_status) if to_status is not None else None
     now = at or datetime.now(UTC)
+    wanted = _group(rows, _status(to_status) if to_status is not None else None)
+    batch = _decide(wanted, _read_current(session, wanted), now, cause, run_id)
+    if batch.illegal:
+        shown = "; ".join(batch.illegal[:5])
+        more = f" (and {len(batch.illegal) - 5} more)" if len(batch.illegal) > 5 else ""
+        raise IllegalTransitionError(
+            f"{len(batch.illegal)} illegal transition(s) for cause {cause}, nothing written: {shown}{more}"
+        )
+    _insert_new(session, batch, now, cause, run_id)
+    for start in range(0, len(batch.updates), CHUNK_SIZE):
+        session.execute(update(Listing), batch.updates[start : start + CHUNK_SIZE])
+    for start in range(0, len(batch.events), CHUNK_SIZE):
+        session.execute(insert(ListingEvent), batch.events[start : start + CHUNK_SIZE])
+    created = len(batch.inserts)
+    return TransitionSummary(created=created, changed=len(batch.events) - created, unchanged=batch.unchanged)
 
-    # validate the shape, then group the SKUs by (seller, marketplace) for keyed lookups
-    wanted: dict[tuple[str, str], dict[str, tuple[ListingStatus, dict[str, Any]]]] = defaultdict(dict)
+
+def _group(rows: Sequence[Mapping[str, Any]], default: ListingStatus | None) -> _Wanted:
+    """Check every row's shape before any is looked up, and group them by branch so each lookup is
+    one keyed SELECT; a SKU twice in one batch would make its event order a guess, so it raises."""
+    wanted: _Wanted = defaultdict(dict)
     for row in rows:
         try:
             seller_id, marketplace_id, sku = (row[k] for k in _KEY)
@@ -276,108 +357,86 @@ def transition_many(
         if sku in group:
             raise LifecycleError(f"transition_many: {seller_id}/{marketplace_id}/{sku} appears twice")
         group[sku] = (_status(raw_status), fields)
+    return wanted
 
-    # read the current state, chunk by chunk (locked on PostgreSQL until the transaction ends)
-    current: dict[tuple[str, str, str], tuple[int, ListingStatus, str | None, str | None]] = {}
+
+def _read_current(session: Session, wanted: _Wanted) -> dict[tuple[str, str, str], _Current]:
+    """The listings that exist, chunk by chunk, locked on PostgreSQL until the transaction ends so
+    that no other run moves them between this check and the writes."""
+    current: dict[tuple[str, str, str], _Current] = {}
     for (seller_id, marketplace_id), group in wanted.items():
         skus = list(group)
         for start in range(0, len(skus), CHUNK_SIZE):
-            chunk = skus[start : start + CHUNK_SIZE]
             found = session.execute(
                 select(Listing.id, Listing.sku, Listing.status, Listing.payload_hash, Listing.submitted_hash)
                 .where(
                     Listing.seller_id == seller_id,
                     Listing.marketplace_id == marketplace_id,
-                    Listing.sku.in_(chunk),
+                    Listing.sku.in_(skus[start : start + CHUNK_SIZE]),
                 )
                 .with_for_update()
             )
             for listing_id, sku, status, payload_hash, submitted_hash in found:
-                current[(seller_id, marketplace_id, sku)] = (
-                    listing_id,
-                    ListingStatus(status),
-                    payload_hash,
-                    submitted_hash,
+                current[(seller_id, marketplace_id, sku)] = _Current(
+                    listing_id, ListingStatus(status), payload_hash, submitted_hash
                 )
+    return current
 
-    illegal: list[str] = []
-    inserts: list[dict[str, Any]] = []
-    insert_events: list[tuple[str | None, str]] = []
-    updates: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    unchanged = 0
-    new_columns = sorted(FIELDS | {"status", "payload_changed_at", "updated_at"})
+
+_NEW_COLUMNS = sorted(FIELDS | {"status", "payload_changed_at", "updated_at"})
+
+
+def _decide(
+    wanted: _Wanted,
+    current: Mapping[tuple[str, str, str], _Current],
+    now: datetime,
+    cause: str,
+    run_id: str | None,
+) -> _Batch:
+    """Each listing's move by the one rule (:func:`_move`), collected as bulk writes; the illegal
+    ones are collected too, so the error can name them all at once."""
+    batch = _Batch()
     for (seller_id, marketplace_id), group in wanted.items():
         for sku, (target, fields) in group.items():
             existing = current.get((seller_id, marketplace_id, sku))
+            try:
+                changes = _move(existing, target, fields, now)
+            except IllegalTransitionError as err:
+                batch.illegal.append(f"{seller_id}/{marketplace_id}/{sku}: {err}")
+                continue
             if existing is None:
-                if _illegal(None, target):
-                    illegal.append(f"{seller_id}/{marketplace_id}/{sku}: {_describe(None, target)}")
-                    continue
-                values = _changes(None, target, fields, payload_hash=None, submitted_hash=None, now=now)
                 # every row gets every column: one homogeneous executemany with RETURNING
-                row_values = {column: values.get(column) for column in new_columns}
+                row_values = {column: changes.get(column) for column in _NEW_COLUMNS}
                 row_values.update(seller_id=seller_id, marketplace_id=marketplace_id, sku=sku, created_at=now)
-                inserts.append(row_values)
-                insert_events.append((None, target.value))
+                batch.inserts.append(row_values)
+                batch.insert_targets.append(target)
                 continue
-            listing_id, status, payload_hash, submitted_hash = existing
-            if _illegal(status, target):
-                illegal.append(f"{seller_id}/{marketplace_id}/{sku}: {_describe(status, target)}")
-                continue
-            changes = _changes(
-                status, target, fields, payload_hash=payload_hash, submitted_hash=submitted_hash, now=now
-            )
             if changes:
-                updates.append({"id": listing_id, **changes})
-            if target == status:
-                unchanged += 1
+                batch.updates.append({"id": existing.listing_id, **changes})
+            if target == existing.status:
+                batch.unchanged += 1
             else:
-                events.append(
-                    {
-                        "listing_id": listing_id,
-                        "from_status": status.value,
-                        "to_status": target.value,
-                        "at": now,
-                        "cause": cause,
-                        "run_id": run_id,
-                    }
+                batch.events.append(
+                    _event_row(existing.listing_id, existing.status, target, now, cause, run_id)
                 )
-    if illegal:
-        shown = "; ".join(illegal[:5])
-        more = f" (and {len(illegal) - 5} more)" if len(illegal) > 5 else ""
-        raise IllegalTransitionError(
-            f"{len(illegal)} illegal transition(s) for cause {cause}, nothing written: {shown}{more}"
-        )
+    return batch
 
-    for start in range(0, len(inserts), CHUNK_SIZE):
-        batch = inserts[start : start + CHUNK_SIZE]
+
+def _insert_new(session: Session, batch: _Batch, now: datetime, cause: str, run_id: str | None) -> None:
+    """Insert the new listings and add their first events, which need the ids the INSERT returns."""
+    for start in range(0, len(batch.inserts), CHUNK_SIZE):
         new_ids = session.scalars(
-            insert(Listing).returning(Listing.id, sort_by_parameter_order=True), batch
+            insert(Listing).returning(Listing.id, sort_by_parameter_order=True),
+            batch.inserts[start : start + CHUNK_SIZE],
         ).all()
-        for listing_id, (from_status, to) in zip(
-            new_ids, insert_events[start : start + CHUNK_SIZE], strict=True
-        ):
-            events.append(
-                {
-                    "listing_id": listing_id,
-                    "from_status": from_status,
-                    "to_status": to,
-                    "at": now,
-                    "cause": cause,
-                    "run_id": run_id,
-                }
-            )
-    if len(inserts) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        targets = batch.insert_targets[start : start + CHUNK_SIZE]
+        for listing_id, target in zip(new_ids, targets, strict=True):
+            batch.events.append(_event_row(listing_id, None, target, now, cause, run_id))
+    if len(batch.inserts) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
         # Fresh statistics, or PostgreSQL plans the next run's SKU lookups for an empty table and
         # filters every row against every SKU of a chunk (measured: 8 s per 5,000-SKU chunk at 50k
         # listings, 0.1 s after ANALYZE). A no-op warning if we do not own the table.
         session.execute(text("ANALYZE listings"))
-    for start in range(0, len(updates), CHUNK_SIZE):
-        session.execute(update(Listing), updates[start : start + CHUNK_SIZE])
-    for start in range(0, len(events), CHUNK_SIZE):
-        session.execute(insert(ListingEvent), events[start : start + CHUNK_SIZE])
-    return TransitionSummary(created=len(inserts), changed=len(events) - len(inserts), unchanged=unchanged)
 
 
 def history(session: Session, seller_id: str, marketplace_id: str, sku: str) -> list[ListingEvent]:
