@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -146,7 +146,6 @@ def advance(session: Session, attempt: PublishAttempt, state: str, **fields: Any
         raise LedgerError(
             f"publish attempt {attempt.id}: unknown state {state!r}; expected one of {[s.value for s in S]}"
         ) from None
-
     locked = session.get(PublishAttempt, attempt.id, with_for_update=True, populate_existing=True)
     if locked is None:
         raise LedgerError(f"publish attempt {attempt.id} does not exist (deleted or never flushed)")
@@ -156,7 +155,22 @@ def advance(session: Session, attempt: PublishAttempt, state: str, **fields: Any
     if target != current and target not in TRANSITIONS[current]:
         allowed = sorted(s.value for s in TRANSITIONS[current]) or "nothing (terminal)"
         raise LedgerError(f"{what}: illegal transition {current.value} -> {target.value}; allowed: {allowed}")
+    feed_id = _checked_ids(what, attempt, current, target, fields)
+    _apply(attempt, current, target, fields)
+    session.flush()
+    _mirror_feed(session, attempt, target, feed_id)
+    return attempt
 
+
+def _checked_ids(
+    what: str, attempt: PublishAttempt, current: AttemptState, target: AttemptState, fields: Mapping[str, Any]
+) -> str | None:
+    """The feed id the attempt has after the move. Only the step that creates an id may set it, and a
+    feed id is never replaced: a second one for the same document is the double submission this
+    ledger exists to prevent. A state that stands for an id must have one.
+
+    :raises LedgerError: an id would be set or changed by the wrong step, or is missing.
+    """
     new_document_id = fields.get("feed_document_id")
     if (
         new_document_id is not None
@@ -177,14 +191,18 @@ def advance(session: Session, attempt: PublishAttempt, state: str, **fields: Any
             f"{what}: already has feed {attempt.feed_id}; refusing feed {new_feed_id} "
             "(the same document would be submitted twice)"
         )
-
     document_id = new_document_id if new_document_id is not None else attempt.feed_document_id
-    feed_id = new_feed_id if new_feed_id is not None else attempt.feed_id
+    feed_id: str | None = new_feed_id if new_feed_id is not None else attempt.feed_id
     if target in (S.DOCUMENT_CREATED, S.UPLOADED) and document_id is None:
         raise LedgerError(f"{what}: -> {target.value} needs a feed_document_id")
     if target in (S.FEED_CREATED, S.DONE, S.FATAL, S.CANCELLED) and feed_id is None:
         raise LedgerError(f"{what}: -> {target.value} needs a feed_id")
+    return feed_id
 
+
+def _apply(
+    attempt: PublishAttempt, current: AttemptState, target: AttemptState, fields: Mapping[str, Any]
+) -> None:
     for name, value in fields.items():
         setattr(attempt, name, value)
     if target == S.RECORDED and current != S.RECORDED:
@@ -196,9 +214,16 @@ def advance(session: Session, attempt: PublishAttempt, state: str, **fields: Any
             attempt.error = None
     attempt.state = target.value
     attempt.updated_at = datetime.now(UTC)
-    session.flush()
 
-    if target == S.FEED_CREATED and feed_id is not None and session.get(FeedSubmission, feed_id) is None:
+
+def _mirror_feed(
+    session: Session, attempt: PublishAttempt, target: AttemptState, feed_id: str | None
+) -> None:
+    """Keep ``feed_submissions`` in step with the attempt: a created feed gets its row (``IN_QUEUE``,
+    as Amazon starts it), and an ended one Amazon's status, so the feed list never lags the ledger."""
+    if feed_id is None:
+        return
+    if target == S.FEED_CREATED and session.get(FeedSubmission, feed_id) is None:
         session.add(
             FeedSubmission(
                 feed_id=feed_id,
@@ -211,12 +236,11 @@ def advance(session: Session, attempt: PublishAttempt, state: str, **fields: Any
             )
         )
         session.flush()
-    elif target in _FEED_STATUS and feed_id is not None:
+    elif target in _FEED_STATUS:
         feed = session.get(FeedSubmission, feed_id)
         if feed is not None:
             feed.processing_status = _FEED_STATUS[target]
             session.flush()
-    return attempt
 
 
 def pending_attempts(session: Session, seller_id: str | None = None) -> list[PublishAttempt]:
