@@ -71,7 +71,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import string
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,8 +79,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar, U
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
     PrivateAttr,
@@ -92,6 +89,28 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from listings_pipeline.catalog.columns import IDENTIFIER_KINDS, STRICT, ColumnSpec, ColumnType, IdentifierKind
+from listings_pipeline.catalog.specs import (
+    KINDS,
+    LEAF_KEYS,
+    TRANSFORMS,
+    BooleanSpec,
+    ConstantSpec,
+    CopySpec,
+    CurrencySpec,
+    DecimalSpec,
+    DimensionsSpec,
+    EnumSpec,
+    ImageUrlSpec,
+    IntegerSpec,
+    LeafSpec,
+    ListSpec,
+    PriceSpec,
+    Problem,
+    SpecKind,
+    TemplateSpec,
+    UnitSpec,
+)
 from spapi.regions import MARKETPLACE_CURRENCIES, MARKETPLACE_LANGUAGES, MARKETPLACES
 
 __all__ = [
@@ -101,13 +120,29 @@ __all__ = [
     "RESERVED_CHECK_NAMES",
     "TRANSFORMS",
     "AttributeMapping",
+    "BooleanSpec",
     "ColumnSpec",
+    "ColumnType",
+    "ConstantSpec",
+    "CopySpec",
     "CrossFieldCheck",
+    "CurrencySpec",
+    "DecimalSpec",
+    "DimensionsSpec",
+    "EnumSpec",
+    "IdentifierKind",
+    "ImageUrlSpec",
+    "IntegerSpec",
     "LeafSpec",
+    "ListSpec",
     "MappingError",
     "MappingProblem",
     "MarketplaceSettings",
+    "PriceSpec",
     "ProductTypeMapping",
+    "SpecKind",
+    "TemplateSpec",
+    "UnitSpec",
     "check_against_product_type",
     "iter_leaves",
     "load_mapping",
@@ -122,9 +157,6 @@ BUILTIN_COLUMNS: tuple[str, ...] = ("sku", "marketplace_id", "product_type")
 
 #: The attribute that carries a product's barcode; its ``type`` says what kind of code ``value`` is.
 IDENTIFIER_ATTRIBUTE = "externally_assigned_product_identifier"
-#: Kinds of product identifier whose check digit the validation step verifies.
-IDENTIFIER_KINDS: tuple[str, ...] = ("upc", "ean", "gtin", "isbn")
-IdentifierKind = Literal["upc", "ean", "gtin", "isbn"]
 
 #: The content policy's own rule names (``content_policy.<name>``, see validation.py): a check
 #: named like one would make two different failures look alike in the quarantine table.
@@ -145,230 +177,17 @@ RESERVED_CHECK_NAMES: frozenset[str] = frozenset(
     }
 )
 
-_STRICT = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
 _MARKETPLACE_BY_COUNTRY = {country: mid for mid, (country, _) in MARKETPLACES.items()}
 
 
-# --- transforms (leaf specs) ------------------------------------------------------------------------
-
-
-class _Leaf(BaseModel):
-    model_config = _STRICT
-
-    def columns(self) -> list[str]:
-        """The catalog columns this transform reads."""
-        column = getattr(self, "column", None)
-        return [column] if column else []
-
-
-class CopySpec(_Leaf):
-    """The column's text, stripped of surrounding white space."""
-
-    transform: Literal["copy"] = "copy"
-    column: str
-
-
-class TemplateSpec(_Leaf):
-    """``"{brand} {title}"``: columns in braces; empty when any of them is empty."""
-
-    transform: Literal["template"]
-    template: str
-
-    @field_validator("template")
-    @classmethod
-    def _placeholders(cls, value: str) -> str:
-        names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
-        if not names:
-            raise ValueError("a template needs at least one {column} placeholder")
-        bad = [n for n in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)]
-        if bad:
-            raise ValueError(f"placeholders must be plain column names, not {bad}")
-        return value
-
-    def columns(self) -> list[str]:
-        return [name for _, name, _, _ in string.Formatter().parse(self.template) if name]
-
-
-class ConstantSpec(_Leaf):
-    """A fixed value (``{const: new_new}`` for short)."""
-
-    transform: Literal["constant"]
-    value: Any
-
-
-class EnumSpec(_Leaf):
-    """Translate the seller's code to Amazon's value. ``separator`` splits a cell into several codes.
-
-    A code without a translation is an error unless ``default`` is set. Marketplaces can relabel
-    codes (``marketplaces.<id>.enums.<column>``).
-    """
-
-    transform: Literal["enum"]
-    column: str
-    values: dict[str, Any] = Field(min_length=1)
-    default: Any = None
-    ignore_case: bool = False
-    separator: str | None = Field(default=None, min_length=1)
-
-    @field_validator("values")
-    @classmethod
-    def _no_empty_labels(cls, value: dict[str, Any]) -> dict[str, Any]:
-        empty = [code for code, label in value.items() if label is None or label == ""]
-        if empty:
-            raise ValueError(f"codes {empty} have no value (quote labels that contain ', ' or ': ')")
-        return value
-
-
-_TRUE = ("Y", "YES", "TRUE", "1")
-_FALSE = ("N", "NO", "FALSE", "0")
-
-
-class BooleanSpec(_Leaf):
-    """Y/N, yes/no, true/false, 1/0 (case-insensitive), or the tokens given."""
-
-    transform: Literal["boolean"]
-    column: str
-    true_values: tuple[str, ...] = _TRUE
-    false_values: tuple[str, ...] = _FALSE
-
-
-class IntegerSpec(_Leaf):
-    transform: Literal["integer"]
-    column: str
-
-
-class DecimalSpec(_Leaf):
-    """A number; ``multiply`` scales it (e.g. 0.001 for grams to kilograms), ``places`` rounds it."""
-
-    transform: Literal["decimal"]
-    column: str
-    places: int | None = Field(default=None, ge=0, le=6)
-    multiply: float | None = None
-
-
-class PriceSpec(_Leaf):
-    """An amount in the marketplace's currency (see the ``currency`` transform) with at most
-    ``places`` decimals: a price is never rounded, a row with more decimals is quarantined."""
-
-    transform: Literal["price"]
-    column: str
-    places: int = Field(default=2, ge=0, le=4)
-
-
-class CurrencySpec(_Leaf):
-    """The marketplace's currency. With ``column``, a row's own currency must agree with it."""
-
-    transform: Literal["currency"]
-    column: str | None = None
-
-
-class UnitSpec(_Leaf):
-    """``{value, unit}``: the number in ``column``; the unit is fixed (``unit``), or read from
-    ``unit_column`` or from the cell itself ("1.2 kg"), and translated through ``units``."""
-
-    transform: Literal["unit"]
-    column: str
-    unit: str | None = None
-    unit_column: str | None = None
-    units: dict[str, str] = Field(default_factory=dict)
-    places: int | None = Field(default=None, ge=0, le=6)
-
-    def columns(self) -> list[str]:
-        return [self.column, *([self.unit_column] if self.unit_column else [])]
-
-
-class DimensionsSpec(_Leaf):
-    """``"55x40x23"`` (optionally with a unit: ``"55 x 40 x 23 cm"``) ->
-    ``{length: {value, unit}, width: {...}, height: {...}}``."""
-
-    transform: Literal["dimensions"]
-    column: str
-    unit: str | None = None
-    units: dict[str, str] = Field(default_factory=dict)
-    order: tuple[str, str, str] = ("length", "width", "height")
-
-
-class ListSpec(_Leaf):
-    """Several values: one per column of ``columns``, or ``column`` split at ``separator``."""
-
-    transform: Literal["list"]
-    columns_: list[str] | None = Field(default=None, alias="columns", min_length=1)
-    column: str | None = None
-    separator: str = Field(default="|", min_length=1)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ListSpec:
-        if (self.columns_ is None) == (self.column is None):
-            raise ValueError("a list needs exactly one of 'columns' (a list) or 'column' (+ 'separator')")
-        return self
-
-    def columns(self) -> list[str]:
-        return list(self.columns_) if self.columns_ else [self.column] if self.column else []
-
-
-class ImageUrlSpec(_Leaf):
-    """An image URL; relative paths are joined to ``base_url`` (which must be https)."""
-
-    transform: Literal["image_url"]
-    column: str
-    base_url: str | None = Field(default=None, pattern=r"^https://\S+$")
-
-
-def _leaf_shorthand(value: Any) -> Any:
-    if isinstance(value, dict) and "const" in value and value.get("transform", "constant") == "constant":
-        value = {k: v for k, v in value.items() if k != "const"} | {
-            "transform": "constant",
-            "value": value["const"],
-        }
-    elif isinstance(value, dict) and "transform" not in value:
-        value = {"transform": "copy", **value}
-    return value
-
-
-LeafSpec: TypeAlias = Annotated[
-    Union[  # noqa: UP007 (a discriminated union needs the Union form under Annotated)
-        CopySpec,
-        TemplateSpec,
-        ConstantSpec,
-        EnumSpec,
-        BooleanSpec,
-        IntegerSpec,
-        DecimalSpec,
-        PriceSpec,
-        CurrencySpec,
-        UnitSpec,
-        DimensionsSpec,
-        ListSpec,
-        ImageUrlSpec,
-    ],
-    Field(discriminator="transform"),
-    BeforeValidator(_leaf_shorthand),
-]
-
-TRANSFORMS: tuple[str, ...] = (
-    "copy",
-    "template",
-    "constant",
-    "enum",
-    "boolean",
-    "integer",
-    "decimal",
-    "price",
-    "currency",
-    "unit",
-    "dimensions",
-    "list",
-    "image_url",
-)
-
-_LEAF_KEYS = ("transform", "column", "columns", "const", "template")
+# --- the shape of a field spec ----------------------------------------------------------------------
 
 
 def _spec_kind(value: Any) -> str | None:
-    if isinstance(value, _Leaf):
+    if isinstance(value, SpecKind):
         return "leaf"
     if isinstance(value, dict):
-        return "leaf" if any(key in value for key in _LEAF_KEYS) else "object"
+        return "leaf" if any(key in value for key in LEAF_KEYS) else "object"
     if isinstance(value, list):
         return "array"
     return None
@@ -403,7 +222,7 @@ else:
 class AttributeMapping(BaseModel):
     """How one Amazon attribute is built. Exactly one of ``value``, ``fields``, ``object``."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     value: FieldSpec | None = None
     fields: dict[str, FieldSpec] | None = Field(default=None, min_length=1)
@@ -438,7 +257,7 @@ class AttributeMapping(BaseModel):
 class MarketplaceSettings(BaseModel):
     """What differs per marketplace: language, currency, enum labels, attributes sent."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     language_tag: str = Field(pattern=r"^[a-z]{2,3}_[A-Z]{2}$")
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
@@ -458,52 +277,13 @@ class MarketplaceSettings(BaseModel):
         return value
 
 
-ColumnType = Literal["string", "text", "integer", "decimal", "boolean", "dimensions", "date"]
-
-
-class ColumnSpec(BaseModel):
-    """A catalog column: its type (catalog values are text; the type says what the text must look
-    like), whether it is required, and the values it may hold."""
-
-    model_config = _STRICT
-
-    type: ColumnType = "string"
-    required: bool = False
-    enum: list[str] | None = Field(default=None, min_length=1)
-    min: float | None = None
-    max: float | None = None
-    min_length: int | None = Field(default=None, ge=0)
-    max_length: int | None = Field(default=None, ge=1)
-    pattern: str | None = None
-    identifier: IdentifierKind | None = None
-    description: str | None = None
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as err:
-                raise ValueError(f"not a valid regular expression: {err}") from None
-        return value
-
-    @model_validator(mode="after")
-    def _bounds(self) -> ColumnSpec:
-        if (self.min is not None or self.max is not None) and self.type not in ("integer", "decimal"):
-            raise ValueError(f"min/max need a numeric column (type integer or decimal), not {self.type}")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min} is greater than max {self.max}")
-        return self
-
-
 CheckOp = Literal["<", "<=", ">", ">="]
 
 
 class CrossFieldCheck(BaseModel):
     """``left op right`` on one row, e.g. the expanded capacity is at least the capacity."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     rule: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     left: str
@@ -519,7 +299,7 @@ class CrossFieldCheck(BaseModel):
 class ProductTypeMapping(BaseModel):
     """One product type's mapping (one YAML file)."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     product_type: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
     requirements: Literal["LISTING", "LISTING_PRODUCT_ONLY", "LISTING_OFFER_ONLY"] = "LISTING"
@@ -569,6 +349,10 @@ class ProductTypeMapping(BaseModel):
             table.update(self.settings(marketplace_id).enums.get(spec.column, {}))
         return table
 
+    def relabels(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Marketplace -> enum column -> that marketplace's labels (``marketplaces.<id>.enums``)."""
+        return {mid: settings.enums for mid, settings in self.marketplaces.items()}
+
     def all_attribute_mappings(self) -> Iterator[tuple[tuple[Any, ...], str, AttributeMapping]]:
         """(path in the file, attribute name, mapping) for base attributes and marketplace overrides."""
         for name, attribute in self.attributes.items():
@@ -577,7 +361,7 @@ class ProductTypeMapping(BaseModel):
             for name, attribute in settings.attributes.items():
                 yield ("marketplaces", mid, "attributes", name), name, attribute
 
-    def leaves(self, attribute: str | None = None) -> Iterator[tuple[tuple[Any, ...], _Leaf]]:
+    def leaves(self, attribute: str | None = None) -> Iterator[tuple[tuple[Any, ...], SpecKind]]:
         """(path in the file, transform) for every transform, optionally of one attribute only."""
         for path, name, mapping in self.all_attribute_mappings():
             if attribute is None or name == attribute:
@@ -609,13 +393,11 @@ class ProductTypeMapping(BaseModel):
             if name != IDENTIFIER_ATTRIBUTE or not attribute.fields:
                 continue
             kind, value = attribute.fields.get("type"), attribute.fields.get("value")
-            if (
-                isinstance(kind, ConstantSpec)
-                and isinstance(kind.value, str)
-                and kind.value.lower() in IDENTIFIER_KINDS
-                and isinstance(value, CopySpec)
-            ):
-                yield (*path, "fields", "value", "column"), value.column, kind.value.lower()
+            if not isinstance(kind, SpecKind) or not isinstance(value, SpecKind):
+                continue  # an object or a list of fields is not a code and its kind
+            kind_text, column = kind.constant_text(), value.copied_column()
+            if kind_text is not None and kind_text.lower() in IDENTIFIER_KINDS and column is not None:
+                yield (*path, "fields", "value", "column"), column, kind_text.lower()
 
     def identifier_columns(self) -> dict[str, str]:
         """Column -> kind of product identifier (upc, ean, gtin, isbn): declared with
@@ -628,9 +410,9 @@ class ProductTypeMapping(BaseModel):
         return out
 
 
-def iter_leaves(spec: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], _Leaf]]:
+def iter_leaves(spec: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], SpecKind]]:
     """Every transform inside a (possibly nested) field spec, with its path."""
-    if isinstance(spec, _Leaf):
+    if isinstance(spec, SpecKind):
         yield path, spec
     elif isinstance(spec, dict):
         for key, sub in spec.items():
@@ -756,12 +538,12 @@ def _all_field_names() -> set[str]:
         ColumnSpec,
         AttributeMapping,
         CrossFieldCheck,
-        *_Leaf.__subclasses__(),
+        *KINDS,
     ]
     for model in models:
         for name, info in model.model_fields.items():
             names.add(info.alias or name)
-    return names | {"const"}
+    return names | {kind.shorthand[0] for kind in KINDS if kind.shorthand}
 
 
 def _describe(error: Mapping[str, Any]) -> str:
@@ -951,26 +733,40 @@ def load_mappings(directory: str | Path) -> dict[str, ProductTypeMapping]:
 
 # --- cross checks (after the shape is valid) -------------------------------------------------------
 
-_COLUMN_TYPES_FOR: dict[str, tuple[str, ...]] = {
-    "integer": ("integer",),
-    "decimal": ("decimal", "integer"),
-    "price": ("decimal", "integer"),
-    "unit": ("decimal", "integer"),
-    "boolean": ("boolean",),
-    "dimensions": ("dimensions",),
-}
+
+def _cross_check(mapping: ProductTypeMapping, expected: str | None) -> list[Problem]:
+    """Problems between parts of a mapping that are each well formed (pydantic checked the shape):
+    a column a transform reads but nobody declared, a marketplace whose currency the mapping
+    contradicts. Listed in file order, so that the operator reads them top down."""
+    declared = set(mapping.columns) | set(BUILTIN_COLUMNS)
+    return [
+        *_product_type_problems(mapping, expected),
+        *_marketplace_problems(mapping),
+        *_attribute_name_problems(mapping),
+        *_transform_problems(mapping, declared),
+        *_check_identifiers(mapping),
+        *_check_checks(mapping, declared),
+        *_marketplace_use_problems(mapping),
+    ]
 
 
-def _cross_check(mapping: ProductTypeMapping, expected: str | None) -> list[tuple[tuple[Any, ...], str]]:
-    out: list[tuple[tuple[Any, ...], str]] = []
-    if expected is not None and mapping.product_type != expected:
-        out.append(
-            (
-                ("product_type",),
-                f"product type {mapping.product_type} does not match the file name (expected {expected})",
-            )
+def _product_type_problems(mapping: ProductTypeMapping, expected: str | None) -> list[Problem]:
+    """The file name is how the pipeline finds a product type's mapping: they must agree."""
+    if expected is None or mapping.product_type == expected:
+        return []
+    return [
+        (
+            ("product_type",),
+            f"product type {mapping.product_type} does not match the file name (expected {expected})",
         )
-    for mid in mapping.marketplaces:
+    ]
+
+
+def _marketplace_problems(mapping: ProductTypeMapping) -> list[Problem]:
+    """A price in another currency, or a title in another language, must never reach a
+    marketplace: the mapping is where each marketplace's currency and language are decided."""
+    out: list[Problem] = []
+    for mid, settings in mapping.marketplaces.items():
         if mid not in MARKETPLACES:
             hint = (
                 f"; {mid} is a country code, use the marketplace id {_MARKETPLACE_BY_COUNTRY[mid]}"
@@ -979,9 +775,6 @@ def _cross_check(mapping: ProductTypeMapping, expected: str | None) -> list[tupl
             )
             out.append((("marketplaces", mid), f"unknown marketplace id {mid!r}{hint}"))
             continue
-        # a price in another currency, or a title in another language, must never reach this
-        # marketplace: the mapping is where each marketplace's currency and language are decided
-        settings = mapping.marketplaces[mid]
         country = MARKETPLACES[mid][0]
         currency = MARKETPLACE_CURRENCIES[mid]
         if settings.currency is not None and settings.currency != currency:
@@ -1001,62 +794,55 @@ def _cross_check(mapping: ProductTypeMapping, expected: str | None) -> list[tupl
                     f"one of {', '.join(languages)}",
                 )
             )
-    for name in mapping.attributes:
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-            out.append((("attributes", name), f"{name!r} is not an Amazon attribute name (lower_snake_case)"))
+    return out
 
-    declared = set(mapping.columns) | set(BUILTIN_COLUMNS)
-    enum_columns: dict[str, set[str]] = {}
-    uses_currency = False
+
+def _attribute_name_problems(mapping: ProductTypeMapping) -> list[Problem]:
+    """A misspelt attribute would be sent and ignored by Amazon; the name's form catches most."""
+    return [
+        (("attributes", name), f"{name!r} is not an Amazon attribute name (lower_snake_case)")
+        for name in mapping.attributes
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name)
+    ]
+
+
+def _transform_problems(mapping: ProductTypeMapping, declared: set[str]) -> list[Problem]:
+    """Every transform against the column declarations: the columns it reads are declared (the
+    validation suite is built from them), and what the transform itself asks of them."""
+    out: list[Problem] = []
     for path, leaf in mapping.leaves():
         for column in leaf.columns():
             if column not in declared:
                 close = difflib.get_close_matches(column, sorted(declared), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                key = _column_key(path, leaf, column)
+                key = (*path, *leaf.column_key(column))
                 out.append((key, f"column {column!r} is not declared under 'columns'{hint}"))
-                continue
-        transform = getattr(leaf, "transform", "")
-        allowed = _COLUMN_TYPES_FOR.get(transform)
-        leaf_column = getattr(leaf, "column", None)
-        if allowed and leaf_column in mapping.columns and mapping.columns[leaf_column].type not in allowed:
-            out.append(
-                (
-                    (*path, "column"),
-                    f"column {leaf_column!r} is declared as {mapping.columns[leaf_column].type}; "
-                    f"the {transform} transform needs {' or '.join(allowed)}",
-                )
-            )
-        if isinstance(leaf, CurrencySpec):
-            uses_currency = True
-        if isinstance(leaf, EnumSpec):
-            enum_columns.setdefault(leaf.column, set()).update(leaf.values)
-            spec = mapping.columns.get(leaf.column)
-            if spec is not None and spec.enum and leaf.default is None:
-                missing = [code for code in spec.enum if code not in leaf.values]
-                if missing:
-                    out.append(
-                        (
-                            (*path, "values"),
-                            f"codes {missing} allowed by columns.{leaf.column}.enum have no translation",
-                        )
-                    )
-        if isinstance(leaf, UnitSpec) and leaf.unit is None and leaf.unit_column is None and not leaf.units:
-            out.append((path, "a unit transform needs 'unit', 'unit_column' or a 'units' table"))
-    out.extend(_check_identifiers(mapping))
-    out.extend(_check_checks(mapping, declared))
+        out.extend(leaf.mapping_problems(path, mapping.columns))
+    return out
+
+
+def _marketplace_use_problems(mapping: ProductTypeMapping) -> list[Problem]:
+    """Marketplace settings against the transforms that use them: a currency where one is sent,
+    relabels of codes the base translation has, omissions of attributes that exist."""
+    uses_currency = any(leaf.needs_currency for _, leaf in mapping.leaves())
+    enum_columns: dict[str, set[str]] = {}
+    for _, leaf in mapping.leaves():
+        table = leaf.relabel_table()
+        if table is not None:
+            enum_columns.setdefault(table[0], set()).update(table[1])
+    out: list[Problem] = []
     for mid, settings in mapping.marketplaces.items():
         if uses_currency and settings.currency is None:
             out.append(
                 (("marketplaces", mid), "'currency' is required: the attributes use the currency transform")
             )
-        for column, table in settings.enums.items():
+        for column, codes in settings.enums.items():
             if column not in enum_columns:
                 out.append(
                     (("marketplaces", mid, "enums", column), f"no enum transform reads column {column!r}")
                 )
                 continue
-            unknown = [code for code in table if code not in enum_columns[column]]
+            unknown = [code for code in codes if code not in enum_columns[column]]
             if unknown:
                 out.append(
                     (
@@ -1064,14 +850,11 @@ def _cross_check(mapping: ProductTypeMapping, expected: str | None) -> list[tupl
                         f"codes {unknown} are not in the base translation of column {column!r}",
                     )
                 )
-        for index, name in enumerate(settings.omit):
-            if name not in mapping.attributes:
-                out.append(
-                    (
-                        ("marketplaces", mid, "omit", index),
-                        f"cannot omit {name!r}: it is not a mapped attribute",
-                    )
-                )
+        out.extend(
+            (("marketplaces", mid, "omit", index), f"cannot omit {name!r}: it is not a mapped attribute")
+            for index, name in enumerate(settings.omit)
+            if name not in mapping.attributes
+        )
     return out
 
 
@@ -1079,8 +862,8 @@ _TEXT_TYPES = ("string", "text")
 _NUMBER_TYPES = ("integer", "decimal")
 
 
-def _check_identifiers(mapping: ProductTypeMapping) -> list[tuple[tuple[Any, ...], str]]:
-    out: list[tuple[tuple[Any, ...], str]] = []
+def _check_identifiers(mapping: ProductTypeMapping) -> list[Problem]:
+    out: list[Problem] = []
     for name, spec in mapping.columns.items():
         if spec.identifier and spec.type not in _TEXT_TYPES:
             out.append(
@@ -1115,8 +898,8 @@ def _check_identifiers(mapping: ProductTypeMapping) -> list[tuple[tuple[Any, ...
     return out
 
 
-def _check_checks(mapping: ProductTypeMapping, declared: set[str]) -> list[tuple[tuple[Any, ...], str]]:
-    out: list[tuple[tuple[Any, ...], str]] = []
+def _check_checks(mapping: ProductTypeMapping, declared: set[str]) -> list[Problem]:
+    out: list[Problem] = []
     seen: dict[str, int] = {}
     for index, check in enumerate(mapping.checks):
         path: tuple[Any, ...] = ("checks", index)
@@ -1170,16 +953,6 @@ def _check_checks(mapping: ProductTypeMapping, declared: set[str]) -> list[tuple
 _OP_WORDS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 
-def _column_key(path: tuple[Any, ...], leaf: _Leaf, column: str) -> tuple[Any, ...]:
-    if isinstance(leaf, ListSpec) and leaf.columns_:
-        return (*path, "columns", leaf.columns_.index(column))
-    if isinstance(leaf, TemplateSpec):
-        return (*path, "template")
-    if isinstance(leaf, UnitSpec) and column == leaf.unit_column:
-        return (*path, "unit_column")
-    return (*path, "column")
-
-
 # --- against the product type's schema --------------------------------------------------------------
 
 
@@ -1209,7 +982,7 @@ def check_against_product_type(
     mapped (or are omitted in a marketplace). Conditional requirements (``allOf``/``if``) depend on
     the row and are left to the per-message check.
     """
-    problems: list[tuple[tuple[Any, ...], str]] = []
+    problems: list[Problem] = []
     properties: Mapping[str, Any] = schema.get("properties") or {}
     for path, name, attribute in mapping.all_attribute_mappings():
         prop = properties.get(name)
@@ -1284,9 +1057,11 @@ def _check_spec(
     spec: Any,
     path: tuple[Any, ...],
     attribute: str,
-) -> list[tuple[tuple[Any, ...], str]]:
+) -> list[Problem]:
+    """A spec against the schema at its place: objects field by field, lists item by item, and a
+    transform's possible values against the schema's ``enum`` there."""
     node = _resolve(schema, node)
-    out: list[tuple[tuple[Any, ...], str]] = []
+    out: list[Problem] = []
     if isinstance(spec, dict):
         props: Mapping[str, Any] = node.get("properties") or {}
         for key, sub in spec.items():
@@ -1303,22 +1078,5 @@ def _check_spec(
     allowed = node.get("enum")
     if not isinstance(allowed, list):
         return out
-    if isinstance(spec, ConstantSpec) and spec.value not in allowed:
-        out.append(((*path, "value"), f"{attribute}: {spec.value!r} is not one of {allowed}"))
-    elif isinstance(spec, EnumSpec):
-        tables: list[tuple[tuple[Any, ...], dict[str, Any]]] = [((*path, "values"), dict(spec.values))]
-        for mid, settings in mapping.marketplaces.items():
-            if spec.column in settings.enums:
-                tables.append((("marketplaces", mid, "enums", spec.column), settings.enums[spec.column]))
-        for where, table in tables:
-            for code, value in table.items():
-                if value not in allowed:
-                    out.append(
-                        (
-                            (*where, code),
-                            f"{attribute}: {value!r} (for code {code!r}) is not one of {allowed}",
-                        )
-                    )
-        if spec.default is not None and spec.default not in allowed:
-            out.append(((*path, "default"), f"{attribute}: default {spec.default!r} is not one of {allowed}"))
-    return out
+    leaf: SpecKind = spec
+    return leaf.schema_problems(allowed, path, attribute, mapping.relabels())

@@ -21,31 +21,12 @@ Catalog values are taken as text (the extract step keeps every cell as text); ty
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from listings_pipeline.catalog.mapping import (
-    AttributeMapping,
-    BooleanSpec,
-    ConstantSpec,
-    CopySpec,
-    CurrencySpec,
-    DecimalSpec,
-    DimensionsSpec,
-    EnumSpec,
-    ImageUrlSpec,
-    IntegerSpec,
-    ListSpec,
-    PriceSpec,
-    ProductTypeMapping,
-    TemplateSpec,
-    UnitSpec,
-    iter_leaves,
-)
+from listings_pipeline.catalog.cells import EMPTY, Empty, is_empty
+from listings_pipeline.catalog.mapping import AttributeMapping, ProductTypeMapping, iter_leaves
 
 __all__ = [
     "MappingResult",
@@ -59,27 +40,6 @@ __all__ = [
 ]
 
 VALUE_PREVIEW = 200
-
-
-class _Empty:
-    """No value: the column is empty. Fields and attributes made only of empties are left out."""
-
-    def __repr__(self) -> str:
-        return "<empty>"
-
-
-EMPTY = _Empty()
-
-
-def is_empty(value: Any) -> bool:
-    """None, NaN, pandas NA/NaT or blank text."""
-    if value is None or value is EMPTY:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    return type(value).__name__ in ("NAType", "NaTType")
 
 
 def _preview(value: Any, limit: int = VALUE_PREVIEW) -> str | None:
@@ -198,9 +158,9 @@ class _Context:
         value = self.row.get(column)
         return EMPTY if is_empty(value) else value
 
-    def text(self, column: str) -> str | _Empty:
+    def text(self, column: str) -> str | Empty:
         value = self.raw(column)
-        if isinstance(value, _Empty):
+        if isinstance(value, Empty):
             return value
         if isinstance(value, bool):
             return "true" if value else "false"
@@ -208,202 +168,11 @@ class _Context:
             return str(int(value))
         return str(value).strip()
 
+    def currency(self) -> str | None:
+        return self.mapping.settings(self.marketplace_id).currency
 
-_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
-_NUMBER_UNIT = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*([^\d\s].*)?$")
-_DIMENSIONS = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*[x\u00d7*]\s*(\d+(?:\.\d+)?)\s*[x\u00d7*]\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)?\s*$"
-)
-_AMAZON_UNITS = frozenset(
-    {
-        "grams",
-        "kilograms",
-        "ounces",
-        "pounds",
-        "centimeters",
-        "millimeters",
-        "meters",
-        "inches",
-        "feet",
-        "liters",
-        "milliliters",
-        "cubic_inches",
-        "cubic_centimeters",
-        "hours",
-        "minutes",
-        "seconds",
-    }
-)
-
-
-def _number(ctx: _Context, column: str, text: str) -> Decimal:
-    if not _NUMBER.match(text):
-        raise ctx.fail(f"{text!r} is not a number", column, text)
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise ctx.fail(f"{text!r} is not a number", column, text) from None
-
-
-def _json_number(value: Decimal, places: int | None = None) -> int | float:
-    if places is not None:
-        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    if value == value.to_integral_value() and places in (None, 0):
-        return int(value)
-    return float(value)
-
-
-def _unit_name(ctx: _Context, token: str, units: Mapping[str, str], column: str, value: Any) -> str:
-    for key, name in units.items():
-        if key.lower() == token.lower():
-            return name
-    if token.lower() in _AMAZON_UNITS:
-        return token.lower()
-    known = ", ".join(units) or ", ".join(sorted(_AMAZON_UNITS))
-    raise ctx.fail(f"unknown unit {token!r} (known: {known})", column, value)
-
-
-def _translate(ctx: _Context, spec: EnumSpec, code: str) -> Any:
-    table = ctx.mapping.enum_values(spec, ctx.marketplace_id)
-    if code in table:
-        return table[code]
-    if spec.ignore_case:
-        for key, label in table.items():
-            if key.lower() == code.lower():
-                return label
-    if spec.default is not None:
-        return spec.default
-    known = ", ".join(table)
-    raise ctx.fail(f"{code!r} has no translation (known codes: {known})", spec.column, code)
-
-
-def _leaf(ctx: _Context, spec: Any) -> Any:
-    if isinstance(spec, ConstantSpec):
-        return spec.value
-    if isinstance(spec, CopySpec):
-        return ctx.text(spec.column)
-    if isinstance(spec, TemplateSpec):
-        values = {name: ctx.text(name) for name in spec.columns()}
-        if any(v is EMPTY for v in values.values()):
-            return EMPTY
-        return spec.template.format(**values).strip()
-    if isinstance(spec, EnumSpec):
-        text = ctx.text(spec.column)
-        if isinstance(text, _Empty):
-            return EMPTY
-        if spec.separator:
-            codes = [c.strip() for c in text.split(spec.separator) if c.strip()]
-            return [_translate(ctx, spec, code) for code in codes] or EMPTY
-        return _translate(ctx, spec, text)
-    if isinstance(spec, BooleanSpec):
-        raw = ctx.raw(spec.column)
-        if raw is EMPTY:
-            return EMPTY
-        if isinstance(raw, bool):
-            return raw
-        text = str(raw).strip().upper()
-        if text in (t.upper() for t in spec.true_values):
-            return True
-        if text in (t.upper() for t in spec.false_values):
-            return False
-        allowed = ", ".join((*spec.true_values, *spec.false_values))
-        raise ctx.fail(f"{raw!r} is not a yes/no value ({allowed})", spec.column, raw)
-    if isinstance(spec, IntegerSpec):
-        text = ctx.text(spec.column)
-        if isinstance(text, _Empty):
-            return EMPTY
-        number = _number(ctx, spec.column, text)
-        if number != number.to_integral_value():
-            raise ctx.fail(f"{text!r} is not a whole number", spec.column, text)
-        return int(number)
-    if isinstance(spec, DecimalSpec | PriceSpec):
-        text = ctx.text(spec.column)
-        if isinstance(text, _Empty):
-            return EMPTY
-        number = _number(ctx, spec.column, text)
-        cents = Decimal(1).scaleb(-spec.places) if isinstance(spec, PriceSpec) else None
-        if cents is not None and abs(number - number.quantize(cents)) > cents.scaleb(-6):
-            # A price is what the customer pays: rounding 17.999 to 18.00 would change it unasked.
-            # A spreadsheet's binary noise (16.990000000001) is not a different price.
-            raise ctx.fail(
-                f"price {text} has more than {spec.places} decimal places; write the amount to charge",
-                spec.column,
-                text,
-            )
-        if isinstance(spec, DecimalSpec) and spec.multiply is not None:
-            number *= Decimal(str(spec.multiply))
-        return _json_number(number, spec.places)
-    if isinstance(spec, CurrencySpec):
-        currency = ctx.mapping.settings(ctx.marketplace_id).currency
-        if currency is None:
-            raise ctx.fail(f"no currency is configured for marketplace {ctx.marketplace_id}")
-        if spec.column:
-            given = ctx.text(spec.column)
-            if not isinstance(given, _Empty) and given.upper() != currency:
-                raise ctx.fail(
-                    f"the row's currency {given} is not the currency of marketplace {ctx.marketplace_id} ({currency})",
-                    spec.column,
-                    given,
-                )
-        return currency
-    if isinstance(spec, UnitSpec):
-        text = ctx.text(spec.column)
-        if isinstance(text, _Empty):
-            return EMPTY
-        match = _NUMBER_UNIT.match(text)
-        if not match:
-            raise ctx.fail(f"{text!r} is not a number (with an optional unit)", spec.column, text)
-        number, token = Decimal(match.group(1)), (match.group(2) or "").strip()
-        if token:
-            unit = _unit_name(ctx, token, spec.units, spec.column, text)
-        elif spec.unit_column and ctx.text(spec.unit_column) is not EMPTY:
-            unit_text = str(ctx.text(spec.unit_column))
-            unit = _unit_name(ctx, unit_text, spec.units, spec.unit_column, unit_text)
-        elif spec.unit:
-            unit = spec.unit
-        else:
-            where = f" and column {spec.unit_column!r} is empty" if spec.unit_column else ""
-            raise ctx.fail(f"{text!r} has no unit{where}", spec.column, text)
-        return {"value": _json_number(number, spec.places), "unit": unit}
-    if isinstance(spec, DimensionsSpec):
-        text = ctx.text(spec.column)
-        if isinstance(text, _Empty):
-            return EMPTY
-        match = _DIMENSIONS.match(text)
-        if not match:
-            raise ctx.fail(f"{text!r} is not in the form LxWxH (e.g. 55x40x23)", spec.column, text)
-        if match.group(4):
-            unit = _unit_name(ctx, match.group(4), spec.units, spec.column, text)
-        elif spec.unit:
-            unit = spec.unit
-        else:
-            raise ctx.fail(f"{text!r} has no unit", spec.column, text)
-        return {
-            name: {"value": _json_number(Decimal(match.group(i + 1))), "unit": unit}
-            for i, name in enumerate(spec.order)
-        }
-    if isinstance(spec, ListSpec):
-        items: list[str] = []
-        if spec.columns_:
-            for column in spec.columns_:
-                text = ctx.text(column)
-                if not isinstance(text, _Empty):
-                    items.append(text)
-        elif spec.column:
-            text = ctx.text(spec.column)
-            if not isinstance(text, _Empty):
-                items = [part.strip() for part in text.split(spec.separator) if part.strip()]
-        return items or EMPTY
-    if isinstance(spec, ImageUrlSpec):
-        text = ctx.text(spec.column)
-        if isinstance(text, _Empty):
-            return EMPTY
-        if spec.base_url and not re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I):
-            text = spec.base_url.rstrip("/") + "/" + text.lstrip("/")
-        if not re.match(r"^https://[^\s/]+/\S*$", text):
-            raise ctx.fail(f"{text!r} is not an https:// image URL", spec.column, text)
-        return text
-    raise ctx.fail(f"unsupported transform {type(spec).__name__}")  # pragma: no cover
+    def relabels(self, column: str) -> Mapping[str, Any]:
+        return self.mapping.settings(self.marketplace_id).enums.get(column, {})
 
 
 def _reads(spec: Any) -> bool:
@@ -433,7 +202,7 @@ def _evaluate(ctx: _Context, spec: Any) -> tuple[Any, bool]:
         if not out or (_reads(spec) and not found):
             return EMPTY, False
         return (out if isinstance(spec, dict) else list(out.values())), found
-    value = _leaf(ctx, spec)
+    value = spec.apply(ctx)
     return value, value is not EMPTY and bool(spec.columns())
 
 
