@@ -53,20 +53,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from listings_pipeline.catalog.mapping import (
-    BooleanSpec,
-    ColumnSpec,
-    CopySpec,
-    CrossFieldCheck,
-    CurrencySpec,
-    EnumSpec,
-    ImageUrlSpec,
-    ListSpec,
-    ProductTypeMapping,
-    TemplateSpec,
-    load_yaml_model,
-)
-from listings_pipeline.catalog.transform import is_empty
+from listings_pipeline.catalog.cells import is_empty
+from listings_pipeline.catalog.columns import ColumnSpec
+from listings_pipeline.catalog.mapping import CrossFieldCheck, ProductTypeMapping, load_yaml_model
+from listings_pipeline.catalog.specs import DEFAULT_YES_NO, CodeSet, TextColumn
 
 __all__ = [
     "DEFAULT_PLACEHOLDERS",
@@ -589,30 +579,36 @@ def _rule(
     )
 
 
-def _enum_codes(mapping: ProductTypeMapping) -> dict[str, tuple[set[str], bool, str | None]]:
-    """column -> (codes, ignore_case, separator) of the enum transforms without a default."""
-    out: dict[str, tuple[set[str], bool, str | None]] = {}
+def _enum_codes(mapping: ProductTypeMapping) -> dict[str, CodeSet]:
+    """column -> the codes its translating transforms know, all of them together (several
+    transforms may read one column); a column one of them translates with a default is open."""
+    out: dict[str, CodeSet] = {}
     open_columns: set[str] = set()
     for _, leaf in mapping.leaves():
-        if isinstance(leaf, EnumSpec):
-            if leaf.default is not None:
-                open_columns.add(leaf.column)
-                continue
-            codes, ignore_case, separator = out.get(leaf.column, (set(), False, None))
-            out[leaf.column] = (
-                codes | set(leaf.values),
-                ignore_case or leaf.ignore_case,
-                separator or leaf.separator,
+        codes = leaf.code_set()
+        if codes is None:
+            continue
+        if codes.open:
+            open_columns.add(codes.column)
+            continue
+        known = out.get(codes.column)
+        if known is not None:
+            codes = known._replace(
+                codes=known.codes | codes.codes,
+                ignore_case=known.ignore_case or codes.ignore_case,
+                separator=known.separator or codes.separator,
             )
+        out[codes.column] = codes
     return {k: v for k, v in out.items() if k not in open_columns}
 
 
 def _boolean_tokens(mapping: ProductTypeMapping, column: str) -> tuple[str, ...]:
+    """The yes/no tokens of the first transform reading ``column`` as yes/no (the defaults when none)."""
     for _, leaf in mapping.leaves():
-        if isinstance(leaf, BooleanSpec) and leaf.column == column:
-            return (*leaf.true_values, *leaf.false_values)
-    default = BooleanSpec(transform="boolean", column=column)
-    return (*default.true_values, *default.false_values)
+        tokens = leaf.yes_no_tokens()
+        if tokens is not None and tokens[0] == column:
+            return tokens[1]
+    return DEFAULT_YES_NO
 
 
 def _column_rules(mapping: ProductTypeMapping, name: str, spec: ColumnSpec) -> list[Rule]:
@@ -672,7 +668,7 @@ def _column_rules(mapping: ProductTypeMapping, name: str, spec: ColumnSpec) -> l
             )
         )
     elif codes_info is not None:
-        codes, ignore_case, separator = codes_info
+        codes, ignore_case, separator = codes_info.codes, codes_info.ignore_case, codes_info.separator
         ordered = sorted(codes)
         if separator is None and not ignore_case:
             rules.append(
@@ -763,21 +759,12 @@ def _column_rules(mapping: ProductTypeMapping, name: str, spec: ColumnSpec) -> l
     return rules
 
 
-def _text_columns(mapping: ProductTypeMapping, attribute: str) -> list[tuple[str, str | None]]:
-    """(column, separator) of the free-text transforms feeding ``attribute``."""
-    out: dict[tuple[str, str | None], None] = {}
+def _text_columns(mapping: ProductTypeMapping, attribute: str) -> list[TextColumn]:
+    """The columns whose text the transforms feeding ``attribute`` send as written."""
+    out: dict[TextColumn, None] = {}
     for _, leaf in mapping.leaves(attribute):
-        if isinstance(leaf, CopySpec):
-            out[(leaf.column, None)] = None
-        elif isinstance(leaf, TemplateSpec):
-            for column in leaf.columns():
-                out[(column, None)] = None
-        elif isinstance(leaf, ListSpec):
-            if leaf.columns_:
-                for column in leaf.columns_:
-                    out[(column, None)] = None
-            elif leaf.column:
-                out[(leaf.column, leaf.separator)] = None
+        for text in leaf.free_text():
+            out[text] = None
     return list(out)
 
 
@@ -870,13 +857,11 @@ def _policy_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list[Ru
                     )
                 )
     for attribute in policy.image_attributes:
-        for _, leaf in mapping.leaves(attribute):
-            if not isinstance(leaf, ImageUrlSpec):
-                continue
+        for image in (image for _, leaf in mapping.leaves(attribute) for image in leaf.image_columns()):
             pattern = policy.image_url_pattern
-            if leaf.base_url:
+            if image.relative:
                 pattern = rf"(?:{pattern})|^(?![A-Za-z][A-Za-z0-9+.-]*:)\S+$"
-            column = leaf.column
+            column = image.column
             rules.append(
                 _rule(
                     "ExpectColumnValuesToMatchRegex",
@@ -938,10 +923,9 @@ def _known_codes(mapping: ProductTypeMapping, column: str) -> set[str]:
     lock type, not a placeholder."""
     codes = set(mapping.column_spec(column).enum or ())
     for _, leaf in mapping.leaves():
-        if isinstance(leaf, EnumSpec) and leaf.column == column:
-            codes |= set(leaf.values)
-        elif isinstance(leaf, BooleanSpec) and leaf.column == column:
-            codes |= {*leaf.true_values, *leaf.false_values}
+        held = leaf.held_codes()
+        if held is not None and held[0] == column:
+            codes |= set(held[1])
     return {c.upper() for c in codes}
 
 
@@ -949,8 +933,9 @@ def _list_separators(mapping: ProductTypeMapping) -> dict[str, str]:
     """Columns split into several values (bullets), by separator: each entry is a value of its own."""
     out: dict[str, str] = {}
     for _, leaf in mapping.leaves():
-        if isinstance(leaf, ListSpec) and leaf.column and not leaf.columns_:
-            out.setdefault(leaf.column, leaf.separator)
+        for text in leaf.free_text():
+            if text.separator is not None:
+                out.setdefault(text.column, text.separator)
     return out
 
 
@@ -1339,9 +1324,7 @@ def suite_rules(
                 value_set=served,
             )
         )
-        currency_columns = {
-            leaf.column for _, leaf in mapping.leaves() if isinstance(leaf, CurrencySpec) and leaf.column
-        }
+        currency_columns = {column for _, leaf in mapping.leaves() if (column := leaf.currency_column())}
         pairs = [(mid, s.currency) for mid, s in mapping.marketplaces.items() if s.currency]
         expected = dict(pairs)
         for column in sorted(currency_columns):
