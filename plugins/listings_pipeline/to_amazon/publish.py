@@ -297,16 +297,11 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
         skus = stale_feeds.document_skus(attempt.document_path)
         if skus is None:
             return None
-        held = {
-            marketplace_id: stale_feeds.held_by(
-                session, attempt.seller_id, marketplace_id, attempt.document_hash, skus
-            )
-            for marketplace_id in attempt.marketplace_ids
-        }
+        held = stale_feeds.held_per_marketplace(session, attempt, skus)
         if all(len(mine) == len(skus) for mine in held.values()):
             return None
         cause = f"publish_attempt:{attempt.id}:superseded"
-        released = stale_feeds.release(session, attempt, cause, run_id, skus)
+        released = stale_feeds.release_held(session, attempt, held, cause, run_id)
         count = sum(len(v) for v in released.values())
         return (
             f"document {attempt.document_hash[:12]} was already sent by run {attempt.run_id} (feed "

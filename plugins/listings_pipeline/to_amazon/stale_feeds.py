@@ -19,7 +19,7 @@ operator needs when a submit fails for good before any feed exists.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -161,9 +161,31 @@ def release(
     """
     if skus is None:
         skus = document_skus(attempt.document_path)
+    return release_held(session, attempt, held_per_marketplace(session, attempt, skus), cause, run_id)
+
+
+def held_per_marketplace(
+    session: Session, attempt: PublishAttempt, skus: Collection[str] | None
+) -> dict[str, list[str]]:
+    """:func:`held_by` in each marketplace of the attempt: a caller that decides on it hands the same
+    answer to :func:`release_held` rather than have the warehouse asked twice."""
+    return {
+        marketplace_id: held_by(session, attempt.seller_id, marketplace_id, attempt.document_hash, skus)
+        for marketplace_id in attempt.marketplace_ids
+    }
+
+
+def release_held(
+    session: Session,
+    attempt: PublishAttempt,
+    held: Mapping[str, list[str]],
+    cause: str,
+    run_id: str | None,
+) -> dict[str, list[str]]:
+    """Move ``held`` (per marketplace, from :func:`held_per_marketplace` in this transaction) back to
+    ``ready``; returns what it moved, per marketplace."""
     released: dict[str, list[str]] = {}
-    for marketplace_id in attempt.marketplace_ids:
-        mine = held_by(session, attempt.seller_id, marketplace_id, attempt.document_hash, skus)
+    for marketplace_id, mine in held.items():
         if mine:
             lifecycle.transition_many(
                 session,
@@ -257,67 +279,12 @@ def settle_stale_feeds(
     feed holds that feed's SKUs and moves on to the next.
     """
     now = now or datetime.now(UTC)
-    stale_before = now - timedelta(hours=config.feed_wait_hours)
-    settled_after = now - timedelta(minutes=config.reconcile_after_minutes)
+    branch = _Branch(seller_id, marketplace_id, run_id)
     with session_scope(engine) as session:
-        rows = session.scalars(
-            select(PublishAttempt)
-            .where(
-                PublishAttempt.seller_id == seller_id,
-                PublishAttempt.feed_id.is_not(None),
-                (
-                    (PublishAttempt.state == AttemptState.FEED_CREATED)
-                    & (PublishAttempt.updated_at < stale_before)
-                )
-                | (
-                    PublishAttempt.state.in_([AttemptState.DONE, AttemptState.FATAL])
-                    & (PublishAttempt.updated_at >= settled_after)
-                ),
-            )
-            .order_by(PublishAttempt.id)
-        ).all()
-        stale: list[_Stale] = []
-        awaiting: list[StaleFeed] = []
-        for row in rows:
-            if marketplace_id not in row.marketplace_ids or row.feed_id is None:
-                continue
-            if row.state == AttemptState.FEED_CREATED:
-                stale.append(
-                    _Stale(
-                        row.id, row.feed_id, row.run_id, row.document_path, row.document_hash, row.updated_at
-                    )
-                )
-            elif not _report_applied(session, row.feed_id):
-                awaiting.append(
-                    StaleFeed(
-                        feed_id=row.feed_id,
-                        attempt_id=row.id,
-                        submitted_by=row.run_id,
-                        document_path=row.document_path,
-                        document_hash=row.document_hash,
-                        processing_status=row.state.upper(),
-                        settlement=Settlement.ENDED,
-                        reason=f"ended {row.state.upper()}; its report is not applied yet (reconcile "
-                        f"takes it {config.reconcile_after_minutes:g} minutes after it ended)",
-                        skus=_branch_skus(
-                            session, seller_id, marketplace_id, row.document_path, row.document_hash
-                        ),
-                    )
-                )
-    settled = list(awaiting)
+        stale, awaiting = _find_stale(session, config, branch, now)
+    settled = [*awaiting]
     if stale:
-        from spapi.hooks import SpApiHook
-
-        calls = ApiCallLog(engine, run_id)
-        try:
-            with (
-                SpApiHook(spapi_conn_id).get_client(on_call=calls) as client,
-                trace(branch_trace(run_id, seller_id, marketplace_id)),
-            ):
-                for attempt in stale:
-                    settled.append(_settle(client, engine, seller_id, marketplace_id, run_id, attempt, now))
-        finally:
-            calls.flush()
+        settled += _settle_with_amazon(spapi_conn_id, engine, branch, stale, now)
     for feed in settled:
         log.warning(
             "stale feed %s (submitted by %s): %s, %s; %d SKUs %s",
@@ -332,6 +299,91 @@ def settle_stale_feeds(
     held = frozenset(s for f in settled if f.settlement != Settlement.CANCELLED for s in f.skus)
     # a SKU held by one feed is not free because another feed of it was cancelled
     return StaleFeeds(release=released - held, hold=held, feeds=tuple(settled))
+
+
+@dataclass(frozen=True)
+class _Branch:
+    seller_id: str
+    marketplace_id: str
+    run_id: str
+
+
+def _find_stale(
+    session: Session, config: PipelineConfig, branch: _Branch, now: datetime
+) -> tuple[list[_Stale], list[StaleFeed]]:
+    """The branch's feeds still Amazon's after ``feed_wait_hours`` (to settle with Amazon), and those
+    that ended lately but whose report is not applied yet (held without asking Amazon: their outcome
+    is known, only reconcile has still to write it)."""
+    stale: list[_Stale] = []
+    awaiting: list[StaleFeed] = []
+    for row in _candidates(session, config, branch.seller_id, now):
+        if branch.marketplace_id not in row.marketplace_ids or row.feed_id is None:
+            continue
+        if row.state == AttemptState.FEED_CREATED:
+            stale.append(
+                _Stale(row.id, row.feed_id, row.run_id, row.document_path, row.document_hash, row.updated_at)
+            )
+        elif not _report_applied(session, row.feed_id):
+            awaiting.append(
+                StaleFeed(
+                    feed_id=row.feed_id,
+                    attempt_id=row.id,
+                    submitted_by=row.run_id,
+                    document_path=row.document_path,
+                    document_hash=row.document_hash,
+                    processing_status=row.state.upper(),
+                    settlement=Settlement.ENDED,
+                    reason=f"ended {row.state.upper()}; its report is not applied yet (reconcile "
+                    f"takes it {config.reconcile_after_minutes:g} minutes after it ended)",
+                    skus=_branch_skus(
+                        session, branch.seller_id, branch.marketplace_id, row.document_path, row.document_hash
+                    ),
+                )
+            )
+    return stale, awaiting
+
+
+def _candidates(
+    session: Session, config: PipelineConfig, seller_id: str, now: datetime
+) -> Sequence[PublishAttempt]:
+    """The seller's attempts with a feed that is stale or lately ended, oldest first (any marketplace:
+    the marketplace list is a JSON column, checked by the caller)."""
+    stale_before = now - timedelta(hours=config.feed_wait_hours)
+    settled_after = now - timedelta(minutes=config.reconcile_after_minutes)
+    return session.scalars(
+        select(PublishAttempt)
+        .where(
+            PublishAttempt.seller_id == seller_id,
+            PublishAttempt.feed_id.is_not(None),
+            ((PublishAttempt.state == AttemptState.FEED_CREATED) & (PublishAttempt.updated_at < stale_before))
+            | (
+                PublishAttempt.state.in_([AttemptState.DONE, AttemptState.FATAL])
+                & (PublishAttempt.updated_at >= settled_after)
+            ),
+        )
+        .order_by(PublishAttempt.id)
+    ).all()
+
+
+def _settle_with_amazon(
+    spapi_conn_id: str, engine: Engine, branch: _Branch, stale: list[_Stale], now: datetime
+) -> list[StaleFeed]:
+    """Ask Amazon about each stale feed, one client for all of them; the calls are logged under the
+    run even when one raises, since a connection that cannot be used fails the step."""
+    from spapi.hooks import SpApiHook
+
+    calls = ApiCallLog(engine, branch.run_id)
+    try:
+        with (
+            SpApiHook(spapi_conn_id).get_client(on_call=calls) as client,
+            trace(branch_trace(branch.run_id, branch.seller_id, branch.marketplace_id)),
+        ):
+            return [
+                _settle(client, engine, branch.seller_id, branch.marketplace_id, branch.run_id, attempt, now)
+                for attempt in stale
+            ]
+    finally:
+        calls.flush()
 
 
 _SETTLEMENTS = {
