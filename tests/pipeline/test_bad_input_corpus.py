@@ -162,6 +162,8 @@ def run_pipeline(tmp: Path, corpus: Corpus, url: str) -> Run:
             )
         mp.setenv("SPAPI_WAREHOUSE_URL", url)
         mp.delenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", raising=False)
+        # map in chunks of a few rows, so that every case also proves nothing is lost between chunks
+        mp.setattr(steps, "MAP_CHUNK_ROWS", 7)
         db.upgrade(url)
         config_path = _config(tmp, corpus)
         config = load_config(config_path)

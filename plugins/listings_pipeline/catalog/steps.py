@@ -8,7 +8,7 @@ what it cannot prove right. The offers sync shares :func:`extract`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -227,32 +227,51 @@ def _product_type_schemas(config: PipelineConfig, branch: Branch, product_types:
     return ProductTypeSchemas(meta, [cache / branch["marketplace_id"], config.product_types_dir])
 
 
+#: Rows mapped at a time: the messages of one chunk are written before the next is read, so memory
+#: stays flat however large the catalog (the schema check's caches carry over between chunks).
+MAP_CHUNK_ROWS = 20_000
+
+
 def map_messages(branch: Branch) -> Branch:
     """Step 3: rows to JSON_LISTINGS_FEED messages, each checked against its product type's schema."""
-    import pandas as pd
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     from listings_pipeline.catalog.mapping import load_mappings
     from listings_pipeline.catalog.transform import map_rows
 
     config = load_config(branch.get("config_path"))
     paths = BranchPaths.of(config, branch["run_id"], branch["seller_id"], branch["marketplace_id"])
-    frame = pd.read_parquet(paths.good_rows)
-    product_types = set(frame["product_type"].dropna().str.upper()) if "product_type" in frame else set()
+    good = pq.ParquetFile(paths.good_rows)
+    product_types: set[str] = set()
+    if "product_type" in good.schema_arrow.names:
+        column = good.read(columns=["product_type"]).column("product_type")
+        product_types = {
+            str(v).strip().upper() for v in pc.unique(column).to_pylist() if v and str(v).strip()
+        }
     schemas = _product_type_schemas(config, branch, product_types)
-    result = map_rows(
-        frame.to_dict("records"),
-        load_mappings(config.mappings_dir),
-        branch["marketplace_id"],
-        schemas=schemas,
-    )
-    count = write_jsonl(paths.messages, result.messages)
+    mappings = load_mappings(config.mappings_dir)
+    quarantined: list[dict[str, Any]] = []
+    rejected = 0
+
+    def messages() -> Iterator[Mapping[str, Any]]:
+        nonlocal rejected
+        for batch in good.iter_batches(batch_size=MAP_CHUNK_ROWS):
+            # through pandas, as the rows have always been read: the same cell types (NaN for empty)
+            rows = batch.to_pandas().to_dict("records")
+            result = map_rows(rows, mappings, branch["marketplace_id"], schemas=schemas)
+            quarantined.extend(result.quarantined)
+            rejected += len(result.rejected_skus)
+            yield from result.messages
+
+    count = write_jsonl(paths.messages, messages())
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
-        _quarantine(engine, branch, result.quarantined, "product_type_schema")
+        _quarantine(engine, branch, quarantined, "product_type_schema")
     finally:
         engine.dispose()
     return {
         **branch,
         "messages": count,
-        "quarantined": branch.get("quarantined", 0) + len(result.rejected_skus),
+        "quarantined": branch.get("quarantined", 0) + rejected,
     }
