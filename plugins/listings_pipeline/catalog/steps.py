@@ -234,8 +234,8 @@ MAP_CHUNK_ROWS = 20_000
 
 def map_messages(branch: Branch) -> Branch:
     """Step 3: rows to JSON_LISTINGS_FEED messages, each checked against its product type's schema."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     from listings_pipeline.catalog.mapping import load_mappings
     from listings_pipeline.catalog.transform import map_rows
