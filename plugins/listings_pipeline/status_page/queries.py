@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Float, Integer, String, case, column, distinct, func, select, table
 from sqlalchemy.orm import Session
@@ -458,15 +459,63 @@ def sku_history(
     Listings Items API calls, issues and dead letters with their events; newest first, at most
     ``limit`` rows per section.
     """
-    sku = sku.strip()
+    ask = _SkuQuery(sku.strip(), seller_id, limit)
+    return SkuHistory(
+        sku=ask.sku,
+        listings=_listing_states(session, ask),
+        quarantine=[
+            QuarantineEntry.model_validate(q)
+            for q in _newest(session, ask, Quarantine, Quarantine.quarantined_at)
+        ],
+        events=_lifecycle(session, ask),
+        submissions=_submissions(session, ask),
+        api_calls=[
+            ApiCallEntry.model_validate(c) for c in _newest(session, ask, ApiCall, ApiCall.started_at)
+        ],
+        issues=[
+            IssueEntry.model_validate(i)
+            for i in _newest(session, ask, ListingIssue, ListingIssue.observed_at)
+        ],
+        dead_letters=_with_events(session, _newest(session, ask, DeadLetter, DeadLetter.created_at)),
+    )
 
-    def of_seller(col: Any) -> list[Any]:
-        return [col == seller_id] if seller_id is not None else []
 
+@dataclass(frozen=True)
+class _SkuQuery:
+    """What every section of a SKU's history is filtered by, so that no section shows another
+    seller's rows or more than the page can hold."""
+
+    sku: str
+    seller_id: str | None
+    limit: int
+
+    def of_seller(self, col: Any) -> list[Any]:
+        return [col == self.seller_id] if self.seller_id is not None else []
+
+
+_Logged = TypeVar("_Logged", Quarantine, ApiCall, ListingIssue, DeadLetter)
+
+
+def _newest(session: Session, ask: _SkuQuery, model: type[_Logged], at: Any) -> list[_Logged]:
+    """The newest ``ask.limit`` rows of a table that records the SKU and seller on each row; ties in
+    time go to the later row, so the order is the same on every reload."""
+    return list(
+        session.scalars(
+            select(model)
+            .where(model.sku == ask.sku, *ask.of_seller(model.seller_id))
+            .order_by(at.desc(), model.id.desc())
+            .limit(ask.limit)
+        )
+    )
+
+
+def _listing_states(session: Session, ask: _SkuQuery) -> list[ListingState]:
+    """The SKU's listing in each marketplace, with when it got its status (its latest event) and
+    whether Amazon holds what was last built (``in_sync``)."""
     status_since = (
         select(func.max(ListingEvent.at)).where(ListingEvent.listing_id == Listing.id).scalar_subquery()
     )
-    listings = [
+    return [
         ListingState(
             seller_id=listing.seller_id,
             marketplace_id=listing.marketplace_id,
@@ -481,22 +530,15 @@ def sku_history(
         )
         for listing, since in session.execute(
             select(Listing, status_since)
-            .where(Listing.sku == sku, *of_seller(Listing.seller_id))
+            .where(Listing.sku == ask.sku, *ask.of_seller(Listing.seller_id))
             .order_by(Listing.seller_id, Listing.marketplace_id)
         )
     ]
 
-    quarantine = [
-        QuarantineEntry.model_validate(q)
-        for q in session.scalars(
-            select(Quarantine)
-            .where(Quarantine.sku == sku, *of_seller(Quarantine.seller_id))
-            .order_by(Quarantine.quarantined_at.desc(), Quarantine.id.desc())
-            .limit(limit)
-        )
-    ]
 
-    events = [
+def _lifecycle(session: Session, ask: _SkuQuery) -> list[LifecycleEntry]:
+    """Events name the listing, not the SKU, so they are joined to it for the SKU and marketplace."""
+    return [
         LifecycleEntry(
             seller_id=s,
             marketplace_id=m,
@@ -509,13 +551,17 @@ def sku_history(
         for e, s, m in session.execute(
             select(ListingEvent, Listing.seller_id, Listing.marketplace_id)
             .join(Listing, Listing.id == ListingEvent.listing_id)
-            .where(Listing.sku == sku, *of_seller(Listing.seller_id))
+            .where(Listing.sku == ask.sku, *ask.of_seller(Listing.seller_id))
             .order_by(ListingEvent.at.desc(), ListingEvent.id.desc())
-            .limit(limit)
+            .limit(ask.limit)
         )
     ]
 
-    submissions = [
+
+def _submissions(session: Session, ask: _SkuQuery) -> list[SubmissionEntry]:
+    """Each feed message of the SKU with its outcome; the feed it went in says the seller, the
+    marketplaces and how far Amazon got."""
+    return [
         SubmissionEntry(
             seller_id=feed.seller_id,
             marketplace_ids=list(feed.marketplace_ids or []),
@@ -530,40 +576,15 @@ def sku_history(
         for result, feed in session.execute(
             select(MessageResult, FeedSubmission)
             .join(FeedSubmission, FeedSubmission.feed_id == MessageResult.feed_id)
-            .where(MessageResult.sku == sku, *of_seller(FeedSubmission.seller_id))
+            .where(MessageResult.sku == ask.sku, *ask.of_seller(FeedSubmission.seller_id))
             .order_by(FeedSubmission.created_at.desc(), MessageResult.id.desc())
-            .limit(limit)
+            .limit(ask.limit)
         )
     ]
 
-    api_calls = [
-        ApiCallEntry.model_validate(c)
-        for c in session.scalars(
-            select(ApiCall)
-            .where(ApiCall.sku == sku, *of_seller(ApiCall.seller_id))
-            .order_by(ApiCall.started_at.desc(), ApiCall.id.desc())
-            .limit(limit)
-        )
-    ]
 
-    issues = [
-        IssueEntry.model_validate(i)
-        for i in session.scalars(
-            select(ListingIssue)
-            .where(ListingIssue.sku == sku, *of_seller(ListingIssue.seller_id))
-            .order_by(ListingIssue.observed_at.desc(), ListingIssue.id.desc())
-            .limit(limit)
-        )
-    ]
-
-    letters = list(
-        session.scalars(
-            select(DeadLetter)
-            .where(DeadLetter.sku == sku, *of_seller(DeadLetter.seller_id))
-            .order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc())
-            .limit(limit)
-        )
-    )
+def _with_events(session: Session, letters: list[DeadLetter]) -> list[DeadLetterEntry]:
+    """Each dead letter with its own history, newest first, read in one query for all of them."""
     letter_events: dict[int, list[DeadLetterEventEntry]] = defaultdict(list)
     if letters:
         for ev in session.scalars(
@@ -572,17 +593,7 @@ def sku_history(
             .order_by(DeadLetterEvent.at.desc(), DeadLetterEvent.id.desc())
         ):
             letter_events[ev.dead_letter_id].append(DeadLetterEventEntry.model_validate(ev))
-
-    return SkuHistory(
-        sku=sku,
-        listings=listings,
-        quarantine=quarantine,
-        events=events,
-        submissions=submissions,
-        api_calls=api_calls,
-        issues=issues,
-        dead_letters=[DeadLetterEntry(letter=_letter(d), events=letter_events[d.id]) for d in letters],
-    )
+    return [DeadLetterEntry(letter=_letter(d), events=letter_events[d.id]) for d in letters]
 
 
 # --- the whole page --------------------------------------------------------------------------------------
