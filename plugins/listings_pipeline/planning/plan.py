@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from sqlalchemy import select
 
@@ -27,6 +28,9 @@ from listings_pipeline.warehouse.models import (
     Listing,
     ListingStatus,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -81,67 +85,21 @@ def plan(branch: Branch) -> Branch:
     hold = read_lines(paths.held)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     stale_before = datetime.now(UTC) - timedelta(hours=config.feed_wait_hours)
-    counts = Counter[PlanKind]()
-    skipped: dict[str, int] = {}
     withheld: dict[str, int] = {}
     try:
-        with session_scope(engine) as session:
-            existing = {
-                row.sku: row
-                for row in session.execute(
-                    select(
-                        Listing.sku,
-                        Listing.status,
-                        Listing.payload_hash,
-                        Listing.accepted_hash,
-                        Listing.updated_at,
-                    ).where(Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id)
-                )
-            }
-        ready_rows: list[dict[str, Any]] = []
-        seen: set[str] = set()
+        existing = _existing(engine, seller_id, marketplace_id)
+        planned = _Planned(seller_id, marketplace_id)
         for message in read_jsonl(paths.messages):
-            sku = message["sku"]
-            seen.add(sku)
-            digest = payload_hash(message)
-            kind, reason = _classify(existing.get(sku), digest, sku in hold, stale_before)
-            counts[kind] += 1
-            if reason is not None:
-                skipped[reason] = skipped.get(reason, 0) + 1
-            if kind in ("unchanged", "skipped"):
-                continue
-            ready_rows.append(
-                {
-                    "seller_id": seller_id,
-                    "marketplace_id": marketplace_id,
-                    "sku": sku,
-                    "to_status": L.READY,
-                    "product_type": message.get("productType"),
-                    "payload": message,
-                    "payload_hash": digest,
-                }
-            )
-        deletions: list[str] = []
+            planned.offer(message, existing, hold, stale_before)
         if config.delete_removed:
-            deletions, withheld = _deletions(existing, seen, hold, branch)
+            deletions, withheld = _deletions(existing, planned.seen, hold, branch)
             listed = sum(1 for row in existing.values() if row.accepted_hash and row.status != L.DELETED)
             _guard_deletes(config, branch, len(deletions), listed)
-        for sku in deletions:
-            message = {"sku": sku, "operationType": "DELETE"}
-            counts["deleted"] += 1
-            ready_rows.append(
-                {
-                    "seller_id": seller_id,
-                    "marketplace_id": marketplace_id,
-                    "sku": sku,
-                    "to_status": L.READY,
-                    "payload": message,
-                    "payload_hash": payload_hash(message),
-                }
-            )
-        total = write_jsonl(paths.planned, (row["payload"] for row in ready_rows))
+            for sku in deletions:
+                planned.delete(sku)
+        total = write_jsonl(paths.planned, (row["payload"] for row in planned.rows))
         with session_scope(engine) as session:
-            lifecycle.transition_many(session, ready_rows, cause="plan", run_id=run_id)
+            lifecycle.transition_many(session, planned.rows, cause="plan", run_id=run_id)
     finally:
         engine.dispose()
     if withheld:
@@ -155,18 +113,104 @@ def plan(branch: Branch) -> Branch:
     return {
         **branch,
         "planned": total,
-        "plan_counts": PlanCounts(
-            new=counts["new"],
-            changed=counts["changed"],
-            retry=counts["retry"],
-            unchanged=counts["unchanged"],
-            skipped=counts["skipped"],
-            deleted=counts["deleted"],
-        ),
-        "skipped_reasons": skipped,
+        "plan_counts": planned.plan_counts(),
+        "skipped_reasons": planned.skipped,
         "deletes_withheld": withheld,
         "route": route(total, config.per_sku_threshold),
     }
+
+
+def _existing(engine: Engine, seller_id: str, marketplace_id: str) -> dict[str, Any]:
+    """The branch's listings by SKU: only the columns a plan decides on, since a branch may hold a
+    million of them."""
+    with session_scope(engine) as session:
+        return {
+            row.sku: row
+            for row in session.execute(
+                select(
+                    Listing.sku,
+                    Listing.status,
+                    Listing.payload_hash,
+                    Listing.accepted_hash,
+                    Listing.updated_at,
+                ).where(Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id)
+            )
+        }
+
+
+class _ReadyRow(TypedDict, total=False):
+    """A listing a plan moves to ``ready``, as :func:`lifecycle.transition_many` takes it; its
+    payload is also the line ``planned.jsonl`` gets."""
+
+    seller_id: str
+    marketplace_id: str
+    sku: str
+    to_status: ListingStatus
+    product_type: str | None
+    payload: dict[str, Any]
+    payload_hash: str
+
+
+@dataclass
+class _Planned:
+    """What a plan sends and why it sends no more: the rows to move to ``ready`` (payloads in catalog
+    order, then the deletions), each message's kind, and the reasons rows were skipped."""
+
+    seller_id: str
+    marketplace_id: str
+    rows: list[_ReadyRow] = field(default_factory=list)
+    counts: Counter[PlanKind] = field(default_factory=Counter)
+    skipped: dict[str, int] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)  # every SKU of the catalog: the rest may be deleted
+
+    def offer(
+        self, message: dict[str, Any], existing: Mapping[str, Any], hold: set[str], stale_before: datetime
+    ) -> None:
+        """Count one catalog message and keep it when it is to be sent (see :func:`_classify`)."""
+        sku = message["sku"]
+        self.seen.add(sku)
+        digest = payload_hash(message)
+        kind, reason = _classify(existing.get(sku), digest, sku in hold, stale_before)
+        self.counts[kind] += 1
+        if reason is not None:
+            self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        if kind in ("unchanged", "skipped"):
+            return
+        self.rows.append(
+            _ReadyRow(
+                seller_id=self.seller_id,
+                marketplace_id=self.marketplace_id,
+                sku=sku,
+                to_status=L.READY,
+                product_type=message.get("productType"),
+                payload=message,
+                payload_hash=digest,
+            )
+        )
+
+    def delete(self, sku: str) -> None:
+        message: dict[str, Any] = {"sku": sku, "operationType": "DELETE"}
+        self.counts["deleted"] += 1
+        self.rows.append(
+            _ReadyRow(
+                seller_id=self.seller_id,
+                marketplace_id=self.marketplace_id,
+                sku=sku,
+                to_status=L.READY,
+                payload=message,
+                payload_hash=payload_hash(message),
+            )
+        )
+
+    def plan_counts(self) -> PlanCounts:
+        return PlanCounts(
+            new=self.counts["new"],
+            changed=self.counts["changed"],
+            retry=self.counts["retry"],
+            unchanged=self.counts["unchanged"],
+            skipped=self.counts["skipped"],
+            deleted=self.counts["deleted"],
+        )
 
 
 def _classify(row: Any, digest: str, held: bool, stale_before: datetime) -> tuple[PlanKind, str | None]:
