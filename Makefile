@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 SANDBOX_PORT ?= 8900
 
-.PHONY: install system-deps test lint format unit sandbox demo demo-headless services stop clean help
+.PHONY: install system-deps test bench-smoke bench lint format unit sandbox demo demo-headless services stop clean help
 
 help:
 	@echo "make install   create .venv and install the pinned working set (idempotent)"
@@ -57,6 +57,19 @@ format: install
 test: lint
 	@$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+	$(MAKE) bench-smoke
+
+# The benchmarks at a small size: every figure printed, failing only on correctness (at a few
+# thousand rows fixed costs dominate any time budget); the full sizes are for `make bench`.
+bench-smoke: install
+	$(PY) -m benchmarks.bench_catalog_sync --rows 2000 --smoke --incremental
+	$(PY) -m benchmarks.bench_dag_import --repeat 1 --smoke
+
+bench: install
+	$(PY) -m benchmarks.bench_catalog_sync --rows 100000 1000000 --incremental
+	$(PY) -m benchmarks.bench_dag_import
+	$(PY) -m benchmarks.bench_feed_build
+	$(PY) -m benchmarks.bench_report_parse
 
 sandbox: install
 	$(PY) -m sandbox --port $(SANDBOX_PORT) --data-dir var/sandbox

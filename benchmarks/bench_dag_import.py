@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="fail on heavy imports only, not on time")
     args = parser.parse_args(argv)
     failed = False
     print(f"{'DAG file':<28} {'airflow.sdk s':>13} {'own s':>7} {'own/floor':>9}  heavy imports")
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         own = statistics.median(r["own"] for r in runs)
         heavy = sorted({name for r in runs for name in r["heavy"]})
         ok = own < TARGET_SECONDS and not heavy
-        failed |= not ok
+        failed |= bool(heavy) if args.smoke else not ok
         print(
             f"{path.name:<28} {floor:>13.2f} {own:>7.2f} {own / floor:>9.2f}  {', '.join(heavy) or '-'}  "
             f"{verdict(ok)}",
