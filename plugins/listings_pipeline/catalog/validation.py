@@ -612,10 +612,22 @@ def _boolean_tokens(mapping: ProductTypeMapping, column: str) -> tuple[str, ...]
 
 
 def _column_rules(mapping: ProductTypeMapping, name: str, spec: ColumnSpec) -> list[Rule]:
-    rules: list[Rule] = []
+    """What a column's declaration asks of every cell, in the order the declaration reads: its
+    type, the codes it may hold, its range, its length and its pattern."""
+    return [
+        *_type_rules(mapping, name, spec),
+        *_code_rules(mapping, name, spec),
+        *_range_rules(name, spec),
+        *_length_rules(name, spec),
+        *_pattern_rules(name, spec),
+    ]
+
+
+def _type_rules(mapping: ProductTypeMapping, name: str, spec: ColumnSpec) -> list[Rule]:
+    """Catalog cells are text: a type is what the text must look like for the transforms to read it."""
     if spec.type in _TYPE_PATTERNS:
         pattern, what = _TYPE_PATTERNS[spec.type]
-        rules.append(
+        return [
             _rule(
                 "ExpectColumnValuesToMatchRegex",
                 name,
@@ -624,10 +636,10 @@ def _column_rules(mapping: ProductTypeMapping, name: str, spec: ColumnSpec) -> l
                 column=name,
                 regex=pattern,
             )
-        )
-    elif spec.type == "date":
+        ]
+    if spec.type == "date":
         # a pattern would let 2025-02-30 through, and a check on it would then be skipped
-        rules.append(
+        return [
             _rule(
                 "ExpectColumnValuesToBeInSet",
                 name,
@@ -638,11 +650,11 @@ def _column_rules(mapping: ProductTypeMapping, name: str, spec: ColumnSpec) -> l
                 column=name + DATE_CHECK_SUFFIX,
                 value_set=["valid"],
             )
-        )
-    elif spec.type == "boolean":
+        ]
+    if spec.type == "boolean":
         tokens = _boolean_tokens(mapping, name)
         alternatives = "|".join(re.escape(t) for t in tokens)
-        rules.append(
+        return [
             _rule(
                 "ExpectColumnValuesToMatchRegex",
                 name,
@@ -651,11 +663,17 @@ def _column_rules(mapping: ProductTypeMapping, name: str, spec: ColumnSpec) -> l
                 column=name,
                 regex=rf"(?i)^(?:{alternatives})$",
             )
-        )
-    codes_info = _enum_codes(mapping).get(name)
+        ]
+    return []
+
+
+def _code_rules(mapping: ProductTypeMapping, name: str, spec: ColumnSpec) -> list[Rule]:
+    """The codes a column may hold: those it declares (``enum``), or else those its transforms
+    translate, so that a code without a translation is caught here, with every other fault of
+    the row, rather than one at a time when the row is mapped."""
     if spec.enum:
         allowed = list(spec.enum)
-        rules.append(
+        return [
             _rule(
                 "ExpectColumnValuesToBeInSet",
                 name,
@@ -666,97 +684,112 @@ def _column_rules(mapping: ProductTypeMapping, name: str, spec: ColumnSpec) -> l
                 column=name,
                 value_set=allowed,
             )
-        )
-    elif codes_info is not None:
-        codes, ignore_case, separator = codes_info.codes, codes_info.ignore_case, codes_info.separator
-        ordered = sorted(codes)
-        if separator is None and not ignore_case:
-            rules.append(
-                _rule(
-                    "ExpectColumnValuesToBeInSet",
-                    name,
-                    f"{name} is a code the mapping translates ({_listed(ordered)})",
-                    lambda v, r, ordered=ordered: (
-                        f"{_q(v)} is not a code the {mapping.product_type} mapping translates for {name!r} "
-                        f"(known: {_listed(ordered)})"
-                    ),
-                    column=name,
-                    value_set=ordered,
-                )
-            )
-        else:
-            one = "(?:" + "|".join(re.escape(c) for c in sorted(codes, key=len, reverse=True)) + ")"
-            regex = (
-                rf"^\s*{one}\s*$"
-                if separator is None
-                else rf"^\s*{one}\s*(?:{re.escape(separator)}\s*{one}\s*)*$"
-            )
-            rules.append(
-                _rule(
-                    "ExpectColumnValuesToMatchRegex",
-                    name,
-                    f"{name} holds codes the mapping translates ({_listed(ordered)})",
-                    lambda v, r, ordered=ordered: (
-                        f"{_q(v)} holds a code the {mapping.product_type} mapping does not translate "
-                        f"for {name!r} (known: {_listed(ordered)})"
-                    ),
-                    column=name,
-                    regex=("(?i)" if ignore_case else "") + regex,
-                )
-            )
-    if spec.min is not None or spec.max is not None:
-        low, high = spec.min, spec.max
-
-        def explain_range(v: Any, r: Mapping[str, Any], low: Any = low, high: Any = high) -> str:
-            try:
-                number = float(v)
-            except (TypeError, ValueError):
-                number = None
-            if number is not None and low is not None and number < low:
-                return f"{_q(v)} is below the minimum {low:g} for {name!r}"
-            if number is not None and high is not None and number > high:
-                return f"{_q(v)} is above the maximum {high:g} for {name!r}"
-            return f"{_q(v)} is outside {low}..{high} for {name!r}"
-
-        rules.append(
+        ]
+    codes = _enum_codes(mapping).get(name)
+    if codes is None:
+        return []
+    if codes.separator is None and not codes.ignore_case:
+        ordered = sorted(codes.codes)
+        return [
             _rule(
-                "ExpectColumnValuesToBeBetween",
+                "ExpectColumnValuesToBeInSet",
                 name,
-                f"{name} is between {low} and {high}",
-                explain_range,
-                column=name + NUMERIC_SUFFIX,
-                min_value=low,
-                max_value=high,
-            )
-        )
-    if spec.min_length is not None or spec.max_length is not None:
-        low_len, high_len = spec.min_length, spec.max_length
-        rules.append(
-            _rule(
-                "ExpectColumnValueLengthsToBeBetween",
-                name,
-                f"{name} is {low_len or 0}..{high_len or 'any'} characters long",
-                lambda v, r, lo=low_len, hi=high_len: (
-                    f"{_q(v)} is {len(str(v))} characters long; {name!r} allows {lo or 0} to {hi or 'any'}"
+                f"{name} is a code the mapping translates ({_listed(ordered)})",
+                lambda v, r, ordered=ordered: (
+                    f"{_q(v)} is not a code the {mapping.product_type} mapping translates for {name!r} "
+                    f"(known: {_listed(ordered)})"
                 ),
                 column=name,
-                min_value=low_len,
-                max_value=high_len,
+                value_set=ordered,
             )
+        ]
+    return [_translated_codes_pattern(mapping, name, codes)]
+
+
+def _translated_codes_pattern(mapping: ProductTypeMapping, name: str, codes: CodeSet) -> Rule:
+    """Codes read case-insensitively or several to a cell: a set cannot say that, a pattern can."""
+    ordered = sorted(codes.codes)
+    one = "(?:" + "|".join(re.escape(c) for c in sorted(codes.codes, key=len, reverse=True)) + ")"
+    separator = codes.separator
+    regex = (
+        rf"^\s*{one}\s*$" if separator is None else rf"^\s*{one}\s*(?:{re.escape(separator)}\s*{one}\s*)*$"
+    )
+    return _rule(
+        "ExpectColumnValuesToMatchRegex",
+        name,
+        f"{name} holds codes the mapping translates ({_listed(ordered)})",
+        lambda v, r, ordered=ordered: (
+            f"{_q(v)} holds a code the {mapping.product_type} mapping does not translate "
+            f"for {name!r} (known: {_listed(ordered)})"
+        ),
+        column=name,
+        regex=("(?i)" if codes.ignore_case else "") + regex,
+    )
+
+
+def _range_rules(name: str, spec: ColumnSpec) -> list[Rule]:
+    """``min``/``max``, checked on the column's numeric twin (the cells are text)."""
+    if spec.min is None and spec.max is None:
+        return []
+    low, high = spec.min, spec.max
+
+    def explain_range(v: Any, r: Mapping[str, Any], low: Any = low, high: Any = high) -> str:
+        try:
+            number = float(v)
+        except (TypeError, ValueError):
+            number = None
+        if number is not None and low is not None and number < low:
+            return f"{_q(v)} is below the minimum {low:g} for {name!r}"
+        if number is not None and high is not None and number > high:
+            return f"{_q(v)} is above the maximum {high:g} for {name!r}"
+        return f"{_q(v)} is outside {low}..{high} for {name!r}"
+
+    return [
+        _rule(
+            "ExpectColumnValuesToBeBetween",
+            name,
+            f"{name} is between {low} and {high}",
+            explain_range,
+            column=name + NUMERIC_SUFFIX,
+            min_value=low,
+            max_value=high,
         )
-    if spec.pattern:
-        pattern = spec.pattern
-        rules.append(
-            _rule(
-                "ExpectColumnValuesToMatchRegex",
-                name,
-                f"{name} matches {pattern}",
-                lambda v, r, pattern=pattern: f"{_q(v)} does not match the pattern {pattern} of {name!r}",
-                column=name,
-                regex=pattern,
-            )
+    ]
+
+
+def _length_rules(name: str, spec: ColumnSpec) -> list[Rule]:
+    if spec.min_length is None and spec.max_length is None:
+        return []
+    low_len, high_len = spec.min_length, spec.max_length
+    return [
+        _rule(
+            "ExpectColumnValueLengthsToBeBetween",
+            name,
+            f"{name} is {low_len or 0}..{high_len or 'any'} characters long",
+            lambda v, r, lo=low_len, hi=high_len: (
+                f"{_q(v)} is {len(str(v))} characters long; {name!r} allows {lo or 0} to {hi or 'any'}"
+            ),
+            column=name,
+            min_value=low_len,
+            max_value=high_len,
         )
-    return rules
+    ]
+
+
+def _pattern_rules(name: str, spec: ColumnSpec) -> list[Rule]:
+    if not spec.pattern:
+        return []
+    pattern = spec.pattern
+    return [
+        _rule(
+            "ExpectColumnValuesToMatchRegex",
+            name,
+            f"{name} matches {pattern}",
+            lambda v, r, pattern=pattern: f"{_q(v)} does not match the pattern {pattern} of {name!r}",
+            column=name,
+            regex=pattern,
+        )
+    ]
 
 
 def _text_columns(mapping: ProductTypeMapping, attribute: str) -> list[TextColumn]:
@@ -769,12 +802,28 @@ def _text_columns(mapping: ProductTypeMapping, attribute: str) -> list[TextColum
 
 
 def _policy_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list[Rule]:
-    rules: list[Rule] = []
+    """The content policy on the columns that feed its attributes (the mapping says which)."""
+    return [
+        *_word_rules(mapping, policy),
+        *_length_limit_rules(mapping, policy),
+        *_image_rules(mapping, policy),
+        *_content_rules(mapping, policy),
+    ]
+
+
+def _explain_html(v: Any, r: Mapping[str, Any]) -> str:
+    match = re.search(_HTML, str(v))
+    return f"contains HTML markup {match.group(0)!r}" if match else "contains HTML markup"
+
+
+def _word_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list[Rule]:
+    """Banned terms and HTML in the text attributes: what a shopper would read."""
     text_columns: dict[str, None] = {}
     for attribute in policy.text_attributes:
         for column, _ in _text_columns(mapping, attribute):
             text_columns.setdefault(column, None)
     banned = policy.banned_regex()
+    rules: list[Rule] = []
     for column in text_columns:
         if banned:
 
@@ -796,84 +845,86 @@ def _policy_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list[Ru
                 )
             )
         if policy.forbid_html:
-
-            def explain_html(v: Any, r: Mapping[str, Any]) -> str:
-                match = re.search(_HTML, str(v))
-                return f"contains HTML markup {match.group(0)!r}" if match else "contains HTML markup"
-
             rules.append(
                 _rule(
                     "ExpectColumnValuesToNotMatchRegex",
                     column,
                     f"{column} has no HTML tags or entities",
-                    explain_html,
+                    _explain_html,
                     rule="content_policy.html",
                     column=column,
                     regex=_HTML,
                 )
             )
+    return rules
+
+
+def _length_limit_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list[Rule]:
+    """``max_lengths``: on the whole cell, or on each entry of a cell that holds several values
+    (bullets), since Amazon limits each value."""
+    rules: list[Rule] = []
     for attribute, limit in policy.max_lengths.items():
         for column, separator in _text_columns(mapping, attribute):
             if separator is None:
-                rules.append(
-                    _rule(
-                        "ExpectColumnValueLengthsToBeBetween",
-                        column,
-                        f"{column} ({attribute}) is at most {limit} characters",
-                        lambda v, r, attribute=attribute, limit=limit: (
-                            f"is {len(str(v))} characters long; the content policy allows at most {limit} "
-                            f"for {attribute}"
-                        ),
-                        rule="content_policy.max_length",
-                        column=column,
-                        max_value=limit,
-                    )
-                )
+                rules.append(_cell_length_rule(column, attribute, limit))
             else:
-                sep = re.escape(separator)
+                rules.append(_entry_length_rule(column, separator, attribute, limit))
+    return rules
 
-                def explain_entry(
-                    v: Any,
-                    r: Mapping[str, Any],
-                    attribute: str = attribute,
-                    limit: int = limit,
-                    sep: str = separator,
-                ) -> str:
-                    longest = max((len(p.strip()) for p in str(v).split(sep)), default=0)
-                    return (
-                        f"a {attribute} entry is {longest} characters long; the content policy allows at most "
-                        f"{limit} per entry"
-                    )
 
-                rules.append(
-                    _rule(
-                        "ExpectColumnValuesToNotMatchRegex",
-                        column,
-                        f"each {separator!r}-separated entry of {column} ({attribute}) is at most {limit} characters",
-                        explain_entry,
-                        rule="content_policy.max_length",
-                        column=column,
-                        regex=rf"[^{sep}]{{{limit + 1},}}",
-                    )
-                )
+def _cell_length_rule(column: str, attribute: str, limit: int) -> Rule:
+    return _rule(
+        "ExpectColumnValueLengthsToBeBetween",
+        column,
+        f"{column} ({attribute}) is at most {limit} characters",
+        lambda v, r: (
+            f"is {len(str(v))} characters long; the content policy allows at most {limit} for {attribute}"
+        ),
+        rule="content_policy.max_length",
+        column=column,
+        max_value=limit,
+    )
+
+
+def _entry_length_rule(column: str, separator: str, attribute: str, limit: int) -> Rule:
+    def explain_entry(v: Any, r: Mapping[str, Any]) -> str:
+        longest = max((len(p.strip()) for p in str(v).split(separator)), default=0)
+        return (
+            f"a {attribute} entry is {longest} characters long; the content policy allows at most "
+            f"{limit} per entry"
+        )
+
+    sep = re.escape(separator)
+    return _rule(
+        "ExpectColumnValuesToNotMatchRegex",
+        column,
+        f"each {separator!r}-separated entry of {column} ({attribute}) is at most {limit} characters",
+        explain_entry,
+        rule="content_policy.max_length",
+        column=column,
+        regex=rf"[^{sep}]{{{limit + 1},}}",
+    )
+
+
+def _image_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list[Rule]:
+    """Image URLs Amazon can fetch; a relative path is let through where a base URL completes it."""
+    rules: list[Rule] = []
     for attribute in policy.image_attributes:
         for image in (image for _, leaf in mapping.leaves(attribute) for image in leaf.image_columns()):
             pattern = policy.image_url_pattern
             if image.relative:
                 pattern = rf"(?:{pattern})|^(?![A-Za-z][A-Za-z0-9+.-]*:)\S+$"
-            column = image.column
             rules.append(
                 _rule(
                     "ExpectColumnValuesToMatchRegex",
-                    column,
-                    f"{column} ({attribute}) is an https:// image URL",
+                    image.column,
+                    f"{image.column} ({attribute}) is an https:// image URL",
                     lambda v, r: f"{_q(v)} is not an https:// URL of an image file (.jpg, .png, .gif, .tif)",
                     rule="content_policy.image_url",
-                    column=column,
+                    column=image.column,
                     regex=pattern,
                 )
             )
-    rules.extend(_content_rules(mapping, policy))
     return rules
 
 
@@ -953,62 +1004,82 @@ def _entries(text: str, separator: str | None) -> list[str]:
 
 
 def _character_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list[Rule]:
-    rules: list[Rule] = []
+    """Characters that do not belong in listing text, each kind a rule of its own so that the
+    reason names what was found and where."""
+    return [
+        *_control_rules(mapping, policy),
+        *_invisible_rules(mapping, policy),
+        *_emoji_rules(mapping, policy),
+        *_line_break_rules(mapping, policy),
+    ]
 
-    def add(name: str, column: str, regex: str, description: str, explain: Explain) -> None:
-        rules.append(
-            _rule(
-                "ExpectColumnValuesToNotMatchRegex",
-                column,
-                description,
-                explain,
-                rule=f"content_policy.{name}",
-                column=column,
-                regex=regex,
-            )
+
+def _forbidden(name: str, column: str, regex: str, description: str, explain: Explain) -> Rule:
+    """A content policy rule that no cell of ``column`` may match ``regex``."""
+    return _rule(
+        "ExpectColumnValuesToNotMatchRegex",
+        column,
+        description,
+        explain,
+        rule=f"content_policy.{name}",
+        column=column,
+        regex=regex,
+    )
+
+
+def _explain_control(v: Any, r: Mapping[str, Any]) -> str:
+    text = str(v)
+    ansi = _ANSI.search(text)
+    if ansi:
+        return (
+            f"contains the ANSI escape sequence {ansi.group(0)!r} at character {ansi.start() + 1} "
+            "(terminal colour or cursor codes, not text)"
         )
+    char, at = _found(_CONTROL, text)
+    return f"contains the control character {_char_name(char)} at character {at}"
 
-    def explain_control(v: Any, r: Mapping[str, Any]) -> str:
-        text = str(v)
-        ansi = _ANSI.search(text)
-        if ansi:
-            return (
-                f"contains the ANSI escape sequence {ansi.group(0)!r} at character {ansi.start() + 1} "
-                "(terminal colour or cursor codes, not text)"
-            )
-        char, at = _found(_CONTROL, text)
-        return f"contains the control character {_char_name(char)} at character {at}"
 
-    for column in _free_columns(mapping, policy.control_characters):
-        add(
+def _control_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list[Rule]:
+    return [
+        _forbidden(
             "control_characters",
             column,
             _CONTROL,
             f"{column} has no control characters (C0, C1, DEL, ANSI escapes)",
-            explain_control,
+            _explain_control,
         )
+        for column in _free_columns(mapping, policy.control_characters)
+    ]
 
-    def explain_invisible(v: Any, r: Mapping[str, Any]) -> str:
-        char, at = _found(_INVISIBLE, str(v))
-        return (
-            f"contains the invisible character {_char_name(char)} at character {at} (bidi controls and "
-            "zero-width characters change how text reads or matches without being seen)"
-        )
 
-    for column in _free_columns(mapping, policy.invisible_characters):
-        add(
+def _explain_invisible(v: Any, r: Mapping[str, Any]) -> str:
+    char, at = _found(_INVISIBLE, str(v))
+    return (
+        f"contains the invisible character {_char_name(char)} at character {at} (bidi controls and "
+        "zero-width characters change how text reads or matches without being seen)"
+    )
+
+
+def _invisible_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list[Rule]:
+    return [
+        _forbidden(
             "invisible_characters",
             column,
             _INVISIBLE,
             f"{column} has no bidi controls or zero-width characters",
-            explain_invisible,
+            _explain_invisible,
         )
+        for column in _free_columns(mapping, policy.invisible_characters)
+    ]
 
+
+def _emoji_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list[Rule]:
     # the cheap look-ahead first: re tries a class of 150 ranges one range at a time, on every
     # character of every title, while almost all of them are below U+00A9
     emoji = "(?=[\\u00a9-\\U0010ffff])" + _char_class(
         [*_code_ranges(_EXTENDED_PICTOGRAPHIC), *_code_ranges(_EMOJI_COMPONENTS)], policy.emoji.allow
     )
+    rules: list[Rule] = []
     for column, attributes in _free_columns(mapping, policy.emoji).items():
         fed = ", ".join(attributes)
 
@@ -1019,8 +1090,12 @@ def _character_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list
                 f"emoji or pictographs in {fed}"
             )
 
-        add("emoji", column, emoji, f"{column} ({fed}) has no emoji", explain_emoji)
+        rules.append(_forbidden("emoji", column, emoji, f"{column} ({fed}) has no emoji", explain_emoji))
+    return rules
 
+
+def _line_break_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list[Rule]:
+    rules: list[Rule] = []
     for column, attributes in _free_columns(mapping, policy.line_breaks).items():
         fed = ", ".join(attributes)
 
@@ -1029,12 +1104,14 @@ def _character_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> list
             what = "a tab" if char == "\t" else "a line break"
             return f"contains {what} ({_char_name(char)}) at character {at}; {fed} must be one line"
 
-        add(
-            "line_breaks",
-            column,
-            _LINE_BREAK,
-            f"{column} ({fed}) is one line (no line breaks or tabs)",
-            explain_break,
+        rules.append(
+            _forbidden(
+                "line_breaks",
+                column,
+                _LINE_BREAK,
+                f"{column} ({fed}) is one line (no line breaks or tabs)",
+                explain_break,
+            )
         )
     return rules
 
@@ -1274,6 +1351,22 @@ def suite_rules(
     policy = policy or ContentPolicy()
     present = set(columns) if columns is not None else None
     has_marketplace = present is None or "marketplace_id" in present
+    specs = dict(mapping.columns)
+    specs.setdefault("sku", mapping.column_spec("sku"))
+    rules = [
+        *_required_rules(mapping),
+        *(rule for name, spec in specs.items() for rule in _column_rules(mapping, name, spec)),
+        *(_marketplace_rules(mapping) if has_marketplace else [_unique_sku_rule()]),
+        *_policy_rules(mapping, policy),
+        *_check_rules(mapping),
+    ]
+    if present is not None:
+        rules = [r for r in rules if r.table_level or all(c in present for c in r.needs)]
+    return rules
+
+
+def _required_rules(mapping: ProductTypeMapping) -> list[Rule]:
+    """A required column must be there (one table-level failure reported per row) and filled."""
     rules: list[Rule] = []
     for name in mapping.required_columns():
         rules.append(
@@ -1295,70 +1388,69 @@ def suite_rules(
                 column=name,
             )
         )
-    specs = dict(mapping.columns)
-    specs.setdefault("sku", mapping.column_spec("sku"))
-    for name, spec in specs.items():
-        rules.extend(_column_rules(mapping, name, spec))
-    if has_marketplace:
-        rules.append(
-            _rule(
-                "ExpectCompoundColumnsToBeUnique",
-                "sku",
-                "one row per SKU and marketplace",
-                lambda v, r: f"SKU {_q(v)} appears more than once in marketplace {r.get('marketplace_id')}",
-                needs=("sku", "marketplace_id"),
-                column_list=["sku", "marketplace_id"],
-            )
-        )
-        served = list(mapping.marketplaces)
-        rules.append(
-            _rule(
-                "ExpectColumnValuesToBeInSet",
-                "marketplace_id",
-                f"the {mapping.product_type} mapping serves the marketplace",
-                lambda v, r: (
-                    f"marketplace {v} is not served by the {mapping.product_type} mapping ({mapping.source}); "
-                    f"it serves {', '.join(served)}"
-                ),
-                column="marketplace_id",
-                value_set=served,
-            )
-        )
-        currency_columns = {column for _, leaf in mapping.leaves() if (column := leaf.currency_column())}
-        pairs = [(mid, s.currency) for mid, s in mapping.marketplaces.items() if s.currency]
-        expected = dict(pairs)
-        for column in sorted(currency_columns):
-            rules.append(
-                _rule(
-                    "ExpectColumnPairValuesToBeInSet",
-                    column,
-                    f"{column} is the marketplace's currency",
-                    lambda v, r: (
-                        f"currency {v} is not the currency of marketplace {r.get('marketplace_id')} "
-                        f"({expected.get(str(r.get('marketplace_id')), 'none configured')})"
-                    ),
-                    needs=("marketplace_id", column),
-                    column_A="marketplace_id",
-                    column_B=column,
-                    value_pairs_set=pairs,
-                    ignore_row_if="either_value_is_missing",
-                )
-            )
-    else:
-        rules.append(
-            _rule(
-                "ExpectColumnValuesToBeUnique",
-                "sku",
-                "one row per SKU",
-                lambda v, r: f"SKU {_q(v)} appears more than once",
-                column="sku",
-            )
-        )
-    rules.extend(_policy_rules(mapping, policy))
-    rules.extend(_check_rules(mapping))
-    if present is not None:
-        rules = [r for r in rules if r.table_level or all(c in present for c in r.needs)]
     return rules
+
+
+def _marketplace_rules(mapping: ProductTypeMapping) -> list[Rule]:
+    """With a marketplace column: one row per SKU in each marketplace, only marketplaces the
+    mapping serves, and a row's own currency that of its marketplace."""
+    served = list(mapping.marketplaces)
+    return [
+        _rule(
+            "ExpectCompoundColumnsToBeUnique",
+            "sku",
+            "one row per SKU and marketplace",
+            lambda v, r: f"SKU {_q(v)} appears more than once in marketplace {r.get('marketplace_id')}",
+            needs=("sku", "marketplace_id"),
+            column_list=["sku", "marketplace_id"],
+        ),
+        _rule(
+            "ExpectColumnValuesToBeInSet",
+            "marketplace_id",
+            f"the {mapping.product_type} mapping serves the marketplace",
+            lambda v, r: (
+                f"marketplace {v} is not served by the {mapping.product_type} mapping ({mapping.source}); "
+                f"it serves {', '.join(served)}"
+            ),
+            column="marketplace_id",
+            value_set=served,
+        ),
+        *_currency_rules(mapping),
+    ]
+
+
+def _currency_rules(mapping: ProductTypeMapping) -> list[Rule]:
+    currency_columns = {column for _, leaf in mapping.leaves() if (column := leaf.currency_column())}
+    pairs = [(mid, s.currency) for mid, s in mapping.marketplaces.items() if s.currency]
+    expected = dict(pairs)
+    return [
+        _rule(
+            "ExpectColumnPairValuesToBeInSet",
+            column,
+            f"{column} is the marketplace's currency",
+            lambda v, r: (
+                f"currency {v} is not the currency of marketplace {r.get('marketplace_id')} "
+                f"({expected.get(str(r.get('marketplace_id')), 'none configured')})"
+            ),
+            needs=("marketplace_id", column),
+            column_A="marketplace_id",
+            column_B=column,
+            value_pairs_set=pairs,
+            ignore_row_if="either_value_is_missing",
+        )
+        for column in sorted(currency_columns)
+    ]
+
+
+def _unique_sku_rule() -> Rule:
+    """Without a marketplace column the catalog is one marketplace's: one row per SKU."""
+    return _rule(
+        "ExpectColumnValuesToBeUnique",
+        "sku",
+        "one row per SKU",
+        lambda v, r: f"SKU {_q(v)} appears more than once",
+        column="sku",
+    )
 
 
 # --- Great Expectations ------------------------------------------------------------------------------
@@ -1609,6 +1701,48 @@ def _run_suite(
                     store.delete(name)
 
 
+@dataclass
+class _Findings:
+    """The quarantine records found so far, each with its row's position in the frame: a row may
+    fail several rules, and its records must stay together and in row order."""
+
+    frame: Any
+    records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    def add(
+        self, position: int, product_type: str | None, column: str | None, value: Any, rule: str, reason: str
+    ) -> None:
+        """A record naming the row (SKU, marketplace, and where it came from) and the failing value,
+        escaped and with URL credentials masked: the quarantine table is read by people."""
+        frame = self.frame
+        row = frame.iloc[position]
+        sku = _cell_text(row["sku"]) if "sku" in frame.columns else None
+        marketplace = _cell_text(row["marketplace_id"]) if "marketplace_id" in frame.columns else None
+        source_file = _cell_text(row[SOURCE_FILE_COLUMN]) if SOURCE_FILE_COLUMN in frame.columns else None
+        line = _line_number(row[SOURCE_ROW_COLUMN]) if SOURCE_ROW_COLUMN in frame.columns else None
+        text = _cell_text(value)
+        shown = None if text is None else _escaped(_redacted(text))
+        where = (f"line {line}, " if line is not None else "") + (
+            f"SKU {sku!r}" if sku else "row without SKU"
+        )
+        self.records.append(
+            (
+                position,
+                {
+                    "sku": _storable(sku),
+                    "marketplace_id": _storable(marketplace),
+                    "product_type": _storable(product_type),
+                    "column_name": column,
+                    "value": _preview(shown),
+                    "rule": rule,
+                    "reason": _escaped(_redacted(f"{where}, column {column!r}: {reason}")),
+                    "source_file": source_file,
+                    "source_line": line,
+                },
+            )
+        )
+
+
 def validate_frame(
     df: Any,
     mapping: ProductTypeMapping | Mapping[str, ProductTypeMapping],
@@ -1633,43 +1767,23 @@ def validate_frame(
     if docs_dir is not None:
         docs_dir.mkdir(parents=True, exist_ok=True)
     frame = df.reset_index(drop=True)
-    total = len(frame)
-    records: list[tuple[int, dict[str, Any]]] = []
-
-    def record(
-        position: int, product_type: str | None, column: str | None, value: Any, rule: str, reason: str
-    ) -> None:
-        row = frame.iloc[position]
-        sku = _cell_text(row["sku"]) if "sku" in frame.columns else None
-        marketplace = _cell_text(row["marketplace_id"]) if "marketplace_id" in frame.columns else None
-        key_sku = _storable(sku)
-        source_file = _cell_text(row[SOURCE_FILE_COLUMN]) if SOURCE_FILE_COLUMN in frame.columns else None
-        line = _line_number(row[SOURCE_ROW_COLUMN]) if SOURCE_ROW_COLUMN in frame.columns else None
-        text = _cell_text(value)
-        shown = None if text is None else _escaped(_redacted(text))
-        records.append(
-            (
-                position,
-                {
-                    "sku": key_sku,
-                    "marketplace_id": _storable(marketplace),
-                    "product_type": _storable(product_type),
-                    "column_name": column,
-                    "value": _preview(shown),
-                    "rule": rule,
-                    "reason": _escaped(
-                        _redacted(
-                            (f"line {line}, " if line is not None else "")
-                            + (f"SKU {sku!r}" if sku else "row without SKU")
-                            + f", column {column!r}: {reason}"
-                        )
-                    ),
-                    "source_file": source_file,
-                    "source_line": line,
-                },
-            )
+    findings = _Findings(frame)
+    groups = _route_rows(frame, by_type, findings)
+    _cross_type_duplicates(frame, groups, findings)
+    ctx = context if context is not None else (make_context() if groups else None)
+    suites: dict[str, int] = {}
+    for product_type, positions in groups.items():
+        suites[product_type] = _validate_group(
+            ctx, by_type[product_type], product_type, positions, policy, docs_dir, findings
         )
+    return _outcome(df, findings, docs_dir, suites)
 
+
+def _route_rows(
+    frame: Any, by_type: Mapping[str, ProductTypeMapping], findings: _Findings
+) -> dict[str, list[int]]:
+    """Row positions by product type: each product type has a suite of its own. A row no mapping
+    serves is quarantined here; without a product_type column, one mapping takes every row."""
     groups: dict[str, list[int]] = {}
     if "product_type" in frame.columns:
         single = next(iter(by_type)) if len(by_type) == 1 else None
@@ -1679,7 +1793,7 @@ def validate_frame(
             if product_type is not None and product_type in by_type:
                 groups.setdefault(product_type, []).append(position)
             else:
-                record(
+                findings.add(
                     position,
                     text,
                     "product_type",
@@ -1688,95 +1802,113 @@ def validate_frame(
                     f"no catalog mapping for product type {text!r} (mapped: {', '.join(sorted(by_type))})",
                 )
     elif len(by_type) == 1:
-        groups[next(iter(by_type))] = list(range(total))
+        groups[next(iter(by_type))] = list(range(len(frame)))
     else:
         raise ValueError("the catalog has no product_type column, and more than one mapping was given")
+    return groups
 
-    # one row per SKU and marketplace across product types too (within one, the suite checks it)
-    if len(groups) > 1 and "sku" in frame.columns and "marketplace_id" in frame.columns:
-        group_of = {position: product_type for product_type, ps in groups.items() for position in ps}
-        keys: dict[tuple[str | None, str | None], list[int]] = {}
-        for position in group_of:
-            row = frame.iloc[position]
-            sku = _cell_text(row["sku"])
-            if sku is not None:
-                keys.setdefault((sku, _cell_text(row["marketplace_id"])), []).append(position)
-        for (sku, marketplace), positions in keys.items():
-            types = sorted({group_of[p] for p in positions})
-            if len(types) > 1:
-                for position in positions:
-                    record(
-                        position,
-                        group_of[position],
-                        "sku",
-                        sku,
-                        "expect_compound_columns_to_be_unique",
-                        f"SKU {sku!r} appears more than once in marketplace {marketplace} "
-                        f"(as product types {', '.join(types)})",
-                    )
 
-    ctx = context if context is not None else (make_context() if groups else None)
-    suites: dict[str, int] = {}
-    for product_type, positions in groups.items():
-        current = by_type[product_type]
-        sub = frame.iloc[positions]
-        rules = suite_rules(current, policy, columns=sub.columns)
-        suites[product_type] = len(rules)
-        missing = [r.column for r in rules if r.table_level and r.column not in sub.columns]
-        for column in missing:
+def _cross_type_duplicates(frame: Any, groups: Mapping[str, list[int]], findings: _Findings) -> None:
+    """One row per SKU and marketplace across product types too: each suite sees only its own
+    product type's rows, so a SKU listed under two of them would pass both."""
+    if len(groups) < 2 or "sku" not in frame.columns or "marketplace_id" not in frame.columns:
+        return
+    group_of = {position: product_type for product_type, ps in groups.items() for position in ps}
+    keys: dict[tuple[str | None, str | None], list[int]] = {}
+    for position in group_of:
+        row = frame.iloc[position]
+        sku = _cell_text(row["sku"])
+        if sku is not None:
+            keys.setdefault((sku, _cell_text(row["marketplace_id"])), []).append(position)
+    for (sku, marketplace), positions in keys.items():
+        types = sorted({group_of[p] for p in positions})
+        if len(types) > 1:
             for position in positions:
-                record(
+                findings.add(
                     position,
-                    product_type,
-                    column,
-                    None,
-                    "expect_column_to_exist",
-                    f"required column {column!r} is not in the catalog",
-                )
-        work = _work_frame(sub, rules)
-        results = _run_suite(ctx, current, rules, work, docs_dir)
-        for result in results:
-            config = result.expectation_config
-            index = (config.meta or {}).get("rule_index")
-            if index is None or result.success:
-                continue
-            rule = rules[int(index)]
-            if rule.table_level:
-                continue  # reported per row above
-            exception = result.exception_info or {}
-            if exception.get("raised_exception"):
-                # a broken rule must not let rows through unchecked
-                raise ValidationSuiteError(
-                    f"{product_type}: the rule {rule.rule} on column {rule.column!r} could not be evaluated: "
-                    f"{exception.get('exception_message')}"
-                )
-            failing = (result.result or {}).get("unexpected_index_list") or []
-            for label in failing:
-                position = int(label)
-                value = frame.iloc[position][rule.column] if rule.column in frame.columns else None
-                context_row = {
-                    c: work.at[label, c] for c in (*rule.needs, "marketplace_id") if c in work.columns
-                }
-                record(
-                    position,
-                    product_type,
-                    rule.column,
-                    value,
-                    rule.rule,
-                    rule.explain(_cell_text(value), context_row),
+                    group_of[position],
+                    "sku",
+                    sku,
+                    "expect_compound_columns_to_be_unique",
+                    f"SKU {sku!r} appears more than once in marketplace {marketplace} "
+                    f"(as product types {', '.join(types)})",
                 )
 
-        log.info("validated %d %s rows against %d rules", len(positions), product_type, len(rules))
 
-    records.sort(key=lambda item: item[0])
+def _validate_group(
+    ctx: Any,
+    mapping: ProductTypeMapping,
+    product_type: str,
+    positions: list[int],
+    policy: ContentPolicy,
+    docs_dir: Path | None,
+    findings: _Findings,
+) -> int:
+    """One product type's rows through its suite; returns the number of rules."""
+    frame = findings.frame
+    sub = frame.iloc[positions]
+    rules = suite_rules(mapping, policy, columns=sub.columns)
+    missing = [r.column for r in rules if r.table_level and r.column not in sub.columns]
+    for column in missing:
+        for position in positions:
+            findings.add(
+                position,
+                product_type,
+                column,
+                None,
+                "expect_column_to_exist",
+                f"required column {column!r} is not in the catalog",
+            )
+    work = _work_frame(sub, rules)
+    for result in _run_suite(ctx, mapping, rules, work, docs_dir):
+        index = (result.expectation_config.meta or {}).get("rule_index")
+        if index is None or result.success:
+            continue
+        rule = rules[int(index)]
+        if rule.table_level:
+            continue  # reported per row above
+        _record_failures(result, rule, product_type, work, findings)
+    log.info("validated %d %s rows against %d rules", len(positions), product_type, len(rules))
+    return len(rules)
+
+
+def _record_failures(result: Any, rule: Rule, product_type: str, work: Any, findings: _Findings) -> None:
+    """A record for each row a failed expectation names; a rule that could not run stops the
+    validation, since a broken rule must not let rows through unchecked."""
+    exception = result.exception_info or {}
+    if exception.get("raised_exception"):
+        raise ValidationSuiteError(
+            f"{product_type}: the rule {rule.rule} on column {rule.column!r} could not be evaluated: "
+            f"{exception.get('exception_message')}"
+        )
+    frame = findings.frame
+    for label in (result.result or {}).get("unexpected_index_list") or []:
+        position = int(label)
+        value = frame.iloc[position][rule.column] if rule.column in frame.columns else None
+        context_row = {c: work.at[label, c] for c in (*rule.needs, "marketplace_id") if c in work.columns}
+        findings.add(
+            position,
+            product_type,
+            rule.column,
+            value,
+            rule.rule,
+            rule.explain(_cell_text(value), context_row),
+        )
+
+
+def _outcome(
+    df: Any, findings: _Findings, docs_dir: Path | None, suites: dict[str, int]
+) -> ValidationOutcome:
+    """Rows split by whether any record names them; one record per row, rule and column (the same
+    fault found twice, by a suite and across product types, is reported once)."""
+    total = len(findings.frame)
     seen: set[tuple[int, str, str | None]] = set()
-    unique_records = []
-    for position, entry in records:
+    records: list[tuple[int, dict[str, Any]]] = []
+    for position, entry in sorted(findings.records, key=lambda item: item[0]):
         key = (position, entry["rule"], entry["column_name"])
         if key not in seen:
             seen.add(key)
-            unique_records.append((position, entry))
-    records = unique_records
+            records.append((position, entry))
     failing_positions = sorted({position for position, _ in records})
     failing_set = set(failing_positions)
     keep = [p for p in range(total) if p not in failing_set]
