@@ -57,6 +57,7 @@ __all__ = [
     "TemplateSpec",
     "TextColumn",
     "UnitSpec",
+    "kind_name",
 ]
 
 #: Every kind, in the order the documentation lists them.
