@@ -190,11 +190,12 @@ def message_problems(message: Mapping[str, Any]) -> list[tuple[str, str]]:
     Amazon's enums; attribute values and patch values arrays of objects; patch paths top-level
     ``/attributes/<name>``; a ``value`` for every patch op but ``delete``; no unknown fields), at a
     few microseconds per message. ``messageId`` is refused: the builder assigns it. A field whose
-    value is ``None`` counts as absent.
+    value is ``None`` counts as absent. The fields the operationType asks for and allows are checked
+    here, inline, since this runs once per message of a million; the values have helpers of their own.
     """
-    problems: list[tuple[str, str]] = []
     if not isinstance(message, Mapping):
         return [("message", f"must be an object, got {type(message).__name__}")]
+    problems: list[tuple[str, str]] = []
     get = message.get
     sku = get("sku")
     if type(sku) is not str or not sku:
@@ -227,58 +228,64 @@ def message_problems(message: Mapping[str, Any]) -> list[tuple[str, str]]:
         )
     attributes = get("attributes")
     if attributes is not None:
-        if type(attributes) is not dict or not attributes:
-            problems.append(("attributes", "must be an object with at least one attribute"))
-        else:
-            for name, values in attributes.items():
-                # inline fast path (the common case); _values_problem explains a failure
-                if type(name) is str and type(values) is list:
-                    for item in values:
-                        if type(item) is not dict:
-                            break
-                    else:
-                        continue
-                if type(name) is not str:
-                    problems.append(("attributes", f"attribute names must be strings; got {name!r}"))
-                    continue
-                reason = _values_problem(values)
-                if reason is not None:
-                    problems.append((f"attributes.{name}", reason))
+        _attribute_problems(attributes, problems)
     patches = get("patches")
     if patches is not None:
-        if type(patches) is not list or not patches:
-            problems.append(("patches", "must be an array with at least one patch operation"))
-        else:
-            for i, patch in enumerate(patches):
-                where = f"patches[{i}]"
-                if type(patch) is not dict:
-                    problems.append((where, f"must be an object, got {type(patch).__name__}"))
-                    continue
-                extra = [k for k in patch if k not in _PATCH_KEYS]
-                if extra:
-                    problems.append((where, f"unknown field(s) {extra}"))
-                patch_op = patch.get("op")
-                if type(patch_op) is not str or patch_op not in _PATCH_OPS:
-                    problems.append(
-                        (f"{where}.op", f"must be one of add, replace, merge, delete; got {patch_op!r}")
-                    )
-                path = patch.get("path")
-                if type(path) is not str or _PATCH_PATH.match(path) is None:
-                    problems.append(
-                        (
-                            f"{where}.path",
-                            f"must be a top-level attribute path /attributes/<name>; got {path!r}",
-                        )
-                    )
-                value = patch.get("value")
-                if value is None:
-                    if patch_op != "delete":
-                        problems.append((f"{where}.value", f"required for op {patch_op!r}"))
-                else:
-                    reason = _values_problem(value)
-                    if reason is not None:
-                        problems.append((f"{where}.value", reason))
+        _patch_problems(patches, problems)
     return problems
+
+
+def _attribute_problems(attributes: object, problems: list[tuple[str, str]]) -> None:
+    """Every attribute's values must be an array of objects; checked inline for the usual valid
+    attribute, and explained by :func:`_values_problem` only when it is not."""
+    if type(attributes) is not dict or not attributes:
+        problems.append(("attributes", "must be an object with at least one attribute"))
+        return
+    for name, values in attributes.items():
+        if type(name) is str and type(values) is list:
+            for item in values:
+                if type(item) is not dict:
+                    break
+            else:
+                continue
+        if type(name) is not str:
+            problems.append(("attributes", f"attribute names must be strings; got {name!r}"))
+            continue
+        reason = _values_problem(values)
+        if reason is not None:
+            problems.append((f"attributes.{name}", reason))
+
+
+def _patch_problems(patches: object, problems: list[tuple[str, str]]) -> None:
+    """Each patch on its own: Amazon applies a patch only to the top-level attribute its path names,
+    and needs a value for every op but ``delete``."""
+    if type(patches) is not list or not patches:
+        problems.append(("patches", "must be an array with at least one patch operation"))
+        return
+    for i, patch in enumerate(patches):
+        where = f"patches[{i}]"
+        if type(patch) is not dict:
+            problems.append((where, f"must be an object, got {type(patch).__name__}"))
+            continue
+        extra = [k for k in patch if k not in _PATCH_KEYS]
+        if extra:
+            problems.append((where, f"unknown field(s) {extra}"))
+        patch_op = patch.get("op")
+        if type(patch_op) is not str or patch_op not in _PATCH_OPS:
+            problems.append((f"{where}.op", f"must be one of add, replace, merge, delete; got {patch_op!r}"))
+        path = patch.get("path")
+        if type(path) is not str or _PATCH_PATH.match(path) is None:
+            problems.append(
+                (f"{where}.path", f"must be a top-level attribute path /attributes/<name>; got {path!r}")
+            )
+        value = patch.get("value")
+        if value is None:
+            if patch_op != "delete":
+                problems.append((f"{where}.value", f"required for op {patch_op!r}"))
+        else:
+            reason = _values_problem(value)
+            if reason is not None:
+                problems.append((f"{where}.value", reason))
 
 
 # --- building ---------------------------------------------------------------------------------------
@@ -406,55 +413,85 @@ def build_feed_documents(
     if not isinstance(limits, FeedLimits):
         raise ValueError(f"limits must be a FeedLimits, got {type(limits).__name__}")
     prefix = _document_prefix(header_bytes(seller_id, issue_locale=issue_locale, included_data=included_data))
-    max_bytes = limits.max_bytes
-    max_messages = limits.max_messages
-    # the smallest document: prefix + one message + "]}"
-    budget_for_first = max_bytes - len(prefix) - len(_SUFFIX)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    reject = _Reject(on_invalid)
+    return _write_documents(
+        _admitted(messages, validate, reject), out_dir, name_prefix, prefix, limits, reject
+    )
 
+
+@dataclass(frozen=True)
+class _Reject:
+    """One place that decides what an invalid message does: stop the build, or go to the caller's
+    ``on_invalid`` and be left out."""
+
+    on_invalid: Callable[[Any, str], None] | None
+
+    def __call__(self, message: Any, sku: object, problems: list[tuple[str, str]], position: int) -> None:
+        error = InvalidFeedMessage(sku, problems, position)
+        if self.on_invalid is None:
+            raise error
+        self.on_invalid(message, str(error))
+
+
+def _admitted(
+    messages: Iterable[Mapping[str, Any]], validate: bool, reject: _Reject
+) -> Iterator[tuple[int, Any, str, bytes]]:
+    """``(position, message, sku, body)`` of each message that may go into a feed, serialised once
+    (sorted keys, no ``None`` fields). Without ``validate`` the builder still refuses what would
+    corrupt a document or its message index: no SKU, a ``messageId``, a value JSON cannot hold."""
     dumps = orjson.dumps
+    for position, message in enumerate(messages):
+        if validate:
+            problems = message_problems(message)
+            if problems:
+                reject(message, _sku_of(message), problems, position)
+                continue
+        elif not isinstance(message, Mapping):
+            reject(message, None, [("message", f"must be an object, got {type(message).__name__}")], position)
+            continue
+        sku = message.get("sku")
+        if type(sku) is not str or not sku:
+            reject(message, sku, [("sku", f"required, a non-empty string; got {sku!r}")], position)
+            continue
+        if "messageId" in message:
+            reject(message, sku, [("messageId", "is assigned by the builder; do not pass it")], position)
+            continue
+        payload: Any = message
+        if type(payload) is not dict or None in payload.values():
+            payload = {k: v for k, v in message.items() if v is not None}
+        try:
+            body = dumps(payload, option=_SORT)
+        except TypeError as exc:  # orjson.JSONEncodeError
+            reject(message, sku, [("message", f"cannot be serialised as JSON: {exc}")], position)
+            continue
+        yield position, message, sku, body
+
+
+def _write_documents(
+    admitted: Iterator[tuple[int, Any, str, bytes]],
+    out_dir: Path,
+    name_prefix: str,
+    prefix: bytes,
+    limits: FeedLimits,
+    reject: _Reject,
+) -> list[FeedDocument]:
+    """Split the serialised messages into documents, starting a new one before either limit would be
+    passed, and remove every file written when anything raises (a half build must not look like a
+    whole one). The sizes are counted exactly, so no document is measured after it is written."""
+    max_bytes, max_messages = limits.max_bytes, limits.max_messages
+    budget_for_first = (
+        max_bytes - len(prefix) - len(_SUFFIX)
+    )  # the smallest document: prefix + one message + "]}"
     documents: list[FeedDocument] = []
     heads: list[bytes] = [b"", b',{"messageId":1,']  # heads[n]: grown as n grows, no bytes built per message
     first_head = heads[1][1:]
     writer: _DocumentWriter | None = None
     count = 0  # messages in the current document
     size = 0  # bytes of the current document so far, without the closing "]}"
-
-    def invalid(message: Any, sku: object, problems: list[tuple[str, str]], position: int) -> None:
-        error = InvalidFeedMessage(sku, problems, position)
-        if on_invalid is None:
-            raise error
-        on_invalid(message, str(error))
-
     try:
-        for position, message in enumerate(messages):
-            if validate:
-                problems = message_problems(message)
-                if problems:
-                    invalid(message, _sku_of(message), problems, position)
-                    continue
-            elif not isinstance(message, Mapping):
-                invalid(
-                    message, None, [("message", f"must be an object, got {type(message).__name__}")], position
-                )
-                continue
-            sku = message.get("sku")
-            if type(sku) is not str or not sku:
-                invalid(message, sku, [("sku", f"required, a non-empty string; got {sku!r}")], position)
-                continue
-            if "messageId" in message:
-                invalid(message, sku, [("messageId", "is assigned by the builder; do not pass it")], position)
-                continue
-            payload: Any = message
-            if type(payload) is not dict or None in payload.values():
-                payload = {k: v for k, v in message.items() if v is not None}
-            try:
-                body = dumps(payload, option=_SORT)
-            except TypeError as exc:  # orjson.JSONEncodeError
-                invalid(message, sku, [("message", f"cannot be serialised as JSON: {exc}")], position)
-                continue
-
+        for position, message, sku, body in admitted:
             # A message is written as head + body[1:]: head is ',{"messageId":N,' (no comma for
             # the first message of a document), body the sorted message without its "{".
             if count:
@@ -475,18 +512,11 @@ def build_feed_documents(
                 count = 0
             length = len(first_head) + len(body) - 1
             if length > budget_for_first:
-                invalid(
-                    message,
-                    sku,
-                    [
-                        (
-                            "message",
-                            f"{length} bytes serialised: too large for a document of at most "
-                            f"{max_bytes} bytes with a {len(prefix)}-byte header",
-                        )
-                    ],
-                    position,
+                too_large = (
+                    f"{length} bytes serialised: too large for a document of at most "
+                    f"{max_bytes} bytes with a {len(prefix)}-byte header"
                 )
+                reject(message, sku, [("message", too_large)], position)
                 continue
             writer = _DocumentWriter(out_dir / f"{name_prefix}-{len(documents) + 1:05d}.json", prefix)
             writer.add(first_head, body[1:], length, sku)
@@ -861,73 +891,117 @@ def summarise_report(
     document's; disagreements go to :attr:`ReportOutcome.mismatches`, for the caller to record.
     """
     report = read_report(data)
-    header = report["header"]
-    raw_summary = report["summary"]
-    item_summary = raw_summary.get("itemSummary")
-    summary: ReportSummary = {
-        "errors": raw_summary["errors"],
-        "warnings": raw_summary["warnings"],
-        "messages_processed": raw_summary["messagesProcessed"],
-        "messages_accepted": raw_summary["messagesAccepted"],
-        "messages_invalid": raw_summary["messagesInvalid"],
+    summary = _summary(report["summary"])
+    issues = _SortedIssues.of(_issue_rows(report["issues"]), message_index)
+    # Without confirmation that messages were processed, "no issue" does not mean "accepted".
+    unconfirmed = summary["messages_processed"] == 0 or any(
+        i["severity"] == "ERROR" for i in issues.feed_issues
+    )
+    results, counts = _message_results(_index_pairs(message_index), issues.by_message, unconfirmed)
+    mismatches = [
+        *issues.mismatches,
+        *_count_mismatches(summary, counts, issues, len(message_index), unconfirmed),
+    ]
+    return ReportOutcome(
+        feed_id=report["header"]["feedId"],
+        seller_id=report["header"]["sellerId"],
+        messages=results,
+        feed_issues=issues.feed_issues,
+        unknown_message_issues=issues.unknown,
+        summary=summary,
+        counts=counts,
+        mismatches=mismatches,
+    )
+
+
+def _summary(raw: dict[str, Any]) -> ReportSummary:
+    item_summary = raw.get("itemSummary")
+    return {
+        "errors": raw["errors"],
+        "warnings": raw["warnings"],
+        "messages_processed": raw["messagesProcessed"],
+        "messages_accepted": raw["messagesAccepted"],
+        "messages_invalid": raw["messagesInvalid"],
         "item_summary": dict(item_summary) if isinstance(item_summary, dict) else None,
     }
 
-    # messageId -> SKU: a MessageIndex is read straight from its list (no Mapping call per lookup)
+
+def _index_pairs(message_index: Mapping[int, str]) -> Iterable[tuple[int, str]]:
+    """(messageId, SKU) in messageId order; a MessageIndex is read straight from its list."""
     if isinstance(message_index, MessageIndex):
         first, skus = message_index.first_message_id, message_index.skus
-        pairs: Iterable[tuple[int, str]] = zip(range(first, first + len(skus)), skus, strict=True)
-        lookup: dict[int, str] | None = None
-    else:
-        lookup = dict(message_index)
-        pairs = sorted(lookup.items())
-        first, skus = 0, []
-    count_in_document = len(message_index)
+        return zip(range(first, first + len(skus)), skus, strict=True)
+    return sorted(message_index.items())
 
-    by_message: dict[int, list[IssueRow]] = {}
-    feed_issues: list[IssueRow] = []
-    unknown: list[IssueRow] = []
-    mismatches: list[Mismatch] = []
-    error_issues = warning_issues = 0
-    for row in _issue_rows(report["issues"]):
-        severity = row["severity"]
-        if severity == "ERROR":
-            error_issues += 1
-        elif severity == "WARNING":
-            warning_issues += 1
-        message_id = row["message_id"]
-        if message_id is None:
-            feed_issues.append(row)
-            continue
-        if lookup is None:
-            i = message_id - first
-            sku = skus[i] if 0 <= i < count_in_document else None
-        else:
-            sku = lookup.get(message_id)
-        if sku is None:
-            row["scope"] = "unknown_message"
-            unknown.append(row)
-            continue
-        reported_sku = row["sku"]
-        if reported_sku is not None and reported_sku != sku:
-            mismatches.append(
-                {
-                    "field": "sku",
-                    "message_id": message_id,
-                    "reported": reported_sku,
-                    "counted": sku,
-                    "detail": f"messageId {message_id}: the report names sku {reported_sku!r}, the document has {sku!r}",
-                }
-            )
-        row["sku"] = sku
-        bucket = by_message.get(message_id)
-        if bucket is None:
-            by_message[message_id] = [row]
-        else:
-            bucket.append(row)
 
-    # Without confirmation that messages were processed, "no issue" does not mean "accepted".
-    unconfirmed = summary["messages_processed"] == 0 or any(i["severity"] == "ERROR" for i in feed_issues)
+@dataclass
+class _SortedIssues:
+    """A report's issues put where they belong: on their message, about the whole feed, or on a
+    messageId the document never had (kept, so that no issue is lost); with the severity counts and
+    SKU disagreements that the summary is checked by."""
+
+    by_message: dict[int, list[IssueRow]] = field(default_factory=dict)
+    feed_issues: list[IssueRow] = field(default_factory=list)
+    unknown: list[IssueRow] = field(default_factory=list)
+    mismatches: list[Mismatch] = field(default_factory=list)
+    errors: int = 0
+    warnings: int = 0
+
+    @classmethod
+    def of(cls, rows: Iterable[IssueRow], message_index: Mapping[int, str]) -> _SortedIssues:
+        """One pass over the issues; a MessageIndex is looked up by list position, not a Mapping call
+        per issue, since a report may have an issue for each of 25,000 messages."""
+        if isinstance(message_index, MessageIndex):
+            first, skus, lookup = message_index.first_message_id, message_index.skus, None
+        else:
+            first, skus, lookup = 0, [], dict(message_index)
+        count_in_document = len(message_index)
+        sorted_issues = cls()
+        by_message = sorted_issues.by_message
+        for row in rows:
+            severity = row["severity"]
+            if severity == "ERROR":
+                sorted_issues.errors += 1
+            elif severity == "WARNING":
+                sorted_issues.warnings += 1
+            message_id = row["message_id"]
+            if message_id is None:
+                sorted_issues.feed_issues.append(row)
+                continue
+            if lookup is None:
+                i = message_id - first
+                sku = skus[i] if 0 <= i < count_in_document else None
+            else:
+                sku = lookup.get(message_id)
+            if sku is None:
+                row["scope"] = "unknown_message"
+                sorted_issues.unknown.append(row)
+                continue
+            reported_sku = row["sku"]
+            if reported_sku is not None and reported_sku != sku:
+                sorted_issues.mismatches.append(
+                    {
+                        "field": "sku",
+                        "message_id": message_id,
+                        "reported": reported_sku,
+                        "counted": sku,
+                        "detail": f"messageId {message_id}: the report names sku {reported_sku!r}, the document has {sku!r}",
+                    }
+                )
+            row["sku"] = sku
+            bucket = by_message.get(message_id)
+            if bucket is None:
+                by_message[message_id] = [row]
+            else:
+                bucket.append(row)
+        return sorted_issues
+
+
+def _message_results(
+    pairs: Iterable[tuple[int, str]], by_message: Mapping[int, list[IssueRow]], unconfirmed: bool
+) -> tuple[list[MessageResult], dict[str, int]]:
+    """Every message's status by the rule on :class:`MessageResult`, and how many have each; a message
+    without issues shares one empty tuple, since most of a million have none."""
     no_issue_status: Status = "unprocessed" if unconfirmed else "accepted"
     counts: dict[str, int] = {"accepted": 0, "invalid": 0, "warning": 0, "unprocessed": 0}
     results: list[MessageResult] = []
@@ -954,42 +1028,39 @@ def summarise_report(
                     status = "warning"
         counts[status] += 1
         append({"message_id": message_id, "sku": sku, "status": status, "issues": issues})
+    return results, counts
 
-    def check(name: str, reported: int, counted: int, what: str) -> None:
-        if reported != counted:
-            mismatches.append(
-                {
-                    "field": name,
-                    "message_id": None,
-                    "reported": reported,
-                    "counted": counted,
-                    "detail": f"summary.{name} is {reported}, but {counted} {what}",
-                }
-            )
 
-    check("messagesInvalid", summary["messages_invalid"], counts["invalid"], "message(s) have an ERROR issue")
+def _count_mismatches(
+    summary: ReportSummary,
+    counts: Mapping[str, int],
+    issues: _SortedIssues,
+    in_document: int,
+    unconfirmed: bool,
+) -> list[Mismatch]:
+    """Where Amazon's summary and our count disagree. Accepted messages are only compared when the
+    report confirms that messages were processed: otherwise none is known to be accepted."""
+    compared = [
+        ("messagesInvalid", summary["messages_invalid"], counts["invalid"], "message(s) have an ERROR issue")
+    ]
     if not unconfirmed:
-        check(
-            "messagesAccepted",
-            summary["messages_accepted"],
-            counts["accepted"] + counts["warning"],
-            "message(s) have no ERROR issue",
+        accepted = counts["accepted"] + counts["warning"]
+        compared.append(
+            ("messagesAccepted", summary["messages_accepted"], accepted, "message(s) have no ERROR issue")
         )
-    check(
-        "messagesProcessed",
-        summary["messages_processed"],
-        len(message_index),
-        "message(s) are in the document",
-    )
-    check("errors", summary["errors"], error_issues, "issue(s) have severity ERROR")
-    check("warnings", summary["warnings"], warning_issues, "issue(s) have severity WARNING")
-    return ReportOutcome(
-        feed_id=header["feedId"],
-        seller_id=header["sellerId"],
-        messages=results,
-        feed_issues=feed_issues,
-        unknown_message_issues=unknown,
-        summary=summary,
-        counts=counts,
-        mismatches=mismatches,
-    )
+    compared += [
+        ("messagesProcessed", summary["messages_processed"], in_document, "message(s) are in the document"),
+        ("errors", summary["errors"], issues.errors, "issue(s) have severity ERROR"),
+        ("warnings", summary["warnings"], issues.warnings, "issue(s) have severity WARNING"),
+    ]
+    return [
+        {
+            "field": name,
+            "message_id": None,
+            "reported": reported,
+            "counted": counted,
+            "detail": f"summary.{name} is {reported}, but {counted} {what}",
+        }
+        for name, reported, counted, what in compared
+        if reported != counted
+    ]
