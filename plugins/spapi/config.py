@@ -69,46 +69,11 @@ def endpoint_problems(
     Reasons quote hosts only, never a whole URL, which may carry credentials.
     """
     problems: list[tuple[str, str]] = []
-    known_region = region in REGIONS
     if endpoint_url:
         host = _host(endpoint_url)
         if not host:
             return [("endpoint_url", "is not a URL with a host")]
-        production = _is_amazon_production_host(host)
-        regional: dict[str, tuple[str, str]] = {
-            r.code: (_host(r.endpoint), _host(r.sandbox_endpoint)) for r in REGIONS.values()
-        }
-        owner = next((code for code, hosts in regional.items() if host in hosts), None)
-        if known_region and owner is not None and owner != region:
-            problems.append(("endpoint_url", f"host {host} serves region {owner}, but region is {region}"))
-        if environment == "prod":
-            expected = regional[region][0] if known_region else "sellingpartnerapi-<region>.amazon.com"
-            if not production:
-                kind = "Amazon's sandbox" if owner is not None else "not Amazon's SP-API"
-                problems.append(
-                    (
-                        "endpoint_url",
-                        f"host {host} is {kind}; environment prod may only use Amazon's production "
-                        f"endpoint {expected} (leave endpoint_url empty)",
-                    )
-                )
-            elif owner is None:
-                problems.append(
-                    (
-                        "endpoint_url",
-                        f"host {host} is not an SP-API endpoint; environment prod uses {expected}",
-                    )
-                )
-            elif urlsplit(endpoint_url).scheme != "https":
-                problems.append(("endpoint_url", "environment prod must use https"))
-        elif production:
-            problems.append(
-                (
-                    "endpoint_url",
-                    f"host {host} is Amazon's production SP-API; environment {environment} may only "
-                    "use the local sandbox, another non-Amazon endpoint or Amazon's sandbox.* hosts",
-                )
-            )
+        problems += _endpoint_host_problems(environment, region, host, endpoint_url)
     elif environment != "prod" and not use_sandbox:
         problems.append(
             (
@@ -118,17 +83,74 @@ def endpoint_problems(
             )
         )
     if environment == "prod":
-        if use_sandbox:
-            problems.append(("use_sandbox", "is true; environment prod may not use Amazon's sandbox"))
-        token_host = _host(token_url)
-        if token_host != LWA_HOST or urlsplit(token_url).scheme != "https":
-            problems.append(
-                (
-                    "token_url",
-                    f"host {token_host or '(none)'} is not Amazon's LWA; environment prod may only "
-                    f"use {LWA_TOKEN_URL} (leave token_url empty)",
-                )
+        problems += _prod_sandbox_and_token_problems(token_url, use_sandbox)
+    return problems
+
+
+def _region_of(host: str) -> str | None:
+    """The region whose production or sandbox SP-API host ``host`` is, if it is one."""
+    return next(
+        (r.code for r in REGIONS.values() if host in (_host(r.endpoint), _host(r.sandbox_endpoint))), None
+    )
+
+
+def _endpoint_host_problems(
+    environment: str, region: str, host: str, endpoint_url: str
+) -> list[tuple[str, str]]:
+    """An explicit endpoint must serve ``region``; in prod it must be that region's production host
+    over https, and anywhere else it must not be a production host at all."""
+    problems: list[tuple[str, str]] = []
+    owner = _region_of(host)
+    if region in REGIONS and owner is not None and owner != region:
+        problems.append(("endpoint_url", f"host {host} serves region {owner}, but region is {region}"))
+    if environment == "prod":
+        reason = _prod_endpoint_problem(region, host, owner, endpoint_url)
+        if reason is not None:
+            problems.append(("endpoint_url", reason))
+    elif _is_amazon_production_host(host):
+        problems.append(
+            (
+                "endpoint_url",
+                f"host {host} is Amazon's production SP-API; environment {environment} may only "
+                "use the local sandbox, another non-Amazon endpoint or Amazon's sandbox.* hosts",
             )
+        )
+    return problems
+
+
+def _prod_endpoint_problem(region: str, host: str, owner: str | None, endpoint_url: str) -> str | None:
+    """Why a prod endpoint is not Amazon's production SP-API over https: a proxy or a sandbox in
+    front of prod would hide where a seller's writes really go."""
+    expected = (
+        _host(REGIONS[region].endpoint) if region in REGIONS else "sellingpartnerapi-<region>.amazon.com"
+    )
+    if not _is_amazon_production_host(host):
+        kind = "Amazon's sandbox" if owner is not None else "not Amazon's SP-API"
+        return (
+            f"host {host} is {kind}; environment prod may only use Amazon's production "
+            f"endpoint {expected} (leave endpoint_url empty)"
+        )
+    if owner is None:
+        return f"host {host} is not an SP-API endpoint; environment prod uses {expected}"
+    if urlsplit(endpoint_url).scheme != "https":
+        return "environment prod must use https"
+    return None
+
+
+def _prod_sandbox_and_token_problems(token_url: str, use_sandbox: bool) -> list[tuple[str, str]]:
+    """prod takes its tokens from Amazon's LWA over https, and never Amazon's sandbox host."""
+    problems: list[tuple[str, str]] = []
+    if use_sandbox:
+        problems.append(("use_sandbox", "is true; environment prod may not use Amazon's sandbox"))
+    token_host = _host(token_url)
+    if token_host != LWA_HOST or urlsplit(token_url).scheme != "https":
+        problems.append(
+            (
+                "token_url",
+                f"host {token_host or '(none)'} is not Amazon's LWA; environment prod may only "
+                f"use {LWA_TOKEN_URL} (leave token_url empty)",
+            )
+        )
     return problems
 
 
