@@ -23,9 +23,10 @@ Errors are reported as Listings-API-style issues (``code``, ``message``, ``sever
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -85,26 +86,28 @@ def _selector_groups(schema: Mapping[str, Any], instance: list[Any]) -> Counter[
     return groups
 
 
-def _max_unique_items(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
-    if not validator.is_type(instance, "array"):
-        return
-    for key, count in _selector_groups(schema, instance).items():
-        if count > limit:
-            yield ValidationError(
-                f"{count} values share the selector values {key}; at most {limit} allowed "
-                f"(selectors: {schema.get('selectors')})"
-            )
+def _unique_items_bound(
+    beyond: Callable[[int, int], bool], bound: str
+) -> Callable[[Any, int, Any, Mapping[str, Any]], Iterator[Any]]:
+    """``maxUniqueItems`` or ``minUniqueItems`` (``beyond`` says which side of the limit fails, ``bound``
+    how the message states the limit, ``{}`` standing for it): one rule in two directions, so the
+    keywords cannot drift apart."""
+
+    def check(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+        if not validator.is_type(instance, "array"):
+            return
+        for key, count in _selector_groups(schema, instance).items():
+            if beyond(count, limit):
+                yield ValidationError(
+                    f"{count} values share the selector values {key}; {bound.format(limit)} "
+                    f"(selectors: {schema.get('selectors')})"
+                )
+
+    return check
 
 
-def _min_unique_items(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
-    if not validator.is_type(instance, "array"):
-        return
-    for key, count in _selector_groups(schema, instance).items():
-        if count < limit:
-            yield ValidationError(
-                f"{count} values share the selector values {key}; at least {limit} required "
-                f"(selectors: {schema.get('selectors')})"
-            )
+_max_unique_items = _unique_items_bound(operator.gt, "at most {} allowed")
+_min_unique_items = _unique_items_bound(operator.lt, "at least {} required")
 
 
 def _utf8_length(instance: str) -> int | None:
@@ -115,24 +118,27 @@ def _utf8_length(instance: str) -> int | None:
         return None
 
 
-def _max_utf8(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
-    if not validator.is_type(instance, "string"):
-        return
-    size = _utf8_length(instance)
-    if size is None:
-        yield ValidationError(f"{instance!r} is not valid Unicode text (it cannot be written as UTF-8)")
-    elif size > limit:
-        yield ValidationError(f"{instance!r} is longer than {limit} UTF-8 bytes")
+def _utf8_bound(
+    beyond: Callable[[int, int], bool], word: str
+) -> Callable[[Any, int, Any, Mapping[str, Any]], Iterator[Any]]:
+    """``maxUtf8ByteLength`` or ``minUtf8ByteLength`` (``beyond`` says which side of the limit fails,
+    ``word`` how the message says so): one rule in two directions, so that a string with no UTF-8
+    form fails both alike and the keywords cannot drift apart."""
+
+    def check(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+        if not validator.is_type(instance, "string"):
+            return
+        size = _utf8_length(instance)
+        if size is None:
+            yield ValidationError(f"{instance!r} is not valid Unicode text (it cannot be written as UTF-8)")
+        elif beyond(size, limit):
+            yield ValidationError(f"{instance!r} is {word} than {limit} UTF-8 bytes")
+
+    return check
 
 
-def _min_utf8(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
-    if not validator.is_type(instance, "string"):
-        return
-    size = _utf8_length(instance)
-    if size is None:
-        yield ValidationError(f"{instance!r} is not valid Unicode text (it cannot be written as UTF-8)")
-    elif size < limit:
-        yield ValidationError(f"{instance!r} is shorter than {limit} UTF-8 bytes")
+_max_utf8 = _utf8_bound(operator.gt, "longer")
+_min_utf8 = _utf8_bound(operator.lt, "shorter")
 
 
 def _multiple_of(validator: Any, step: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
