@@ -158,7 +158,7 @@ BUILTIN_COLUMNS: tuple[str, ...] = ("sku", "marketplace_id", "product_type")
 #: The attribute that carries a product's barcode; its ``type`` says what kind of code ``value`` is.
 IDENTIFIER_ATTRIBUTE = "externally_assigned_product_identifier"
 
-#: The content policy's own rule names (``content_policy.<name>``, see validation.py): a check
+#: The content policy's own rule names (``content_policy.<name>``, see catalog/suite): a check
 #: named like one would make two different failures look alike in the quarantine table.
 RESERVED_CHECK_NAMES: frozenset[str] = frozenset(
     {
