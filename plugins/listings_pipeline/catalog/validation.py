@@ -208,17 +208,23 @@ class ValidationOutcome:
 
 
 def check_threshold(
-    outcome: ValidationOutcome, max_failing_share: float, *, unreadable: Mapping[str, int] | None = None
+    outcome: ValidationOutcome,
+    max_failing_share: float,
+    *,
+    unreadable: Mapping[str, int] | None = None,
+    unchanged: int = 0,
 ) -> None:
     """Raise :class:`ValidationThresholdError` when more than ``max_failing_share`` of rows failed.
 
     :param unreadable: rows quarantined before validation (the extract's, by rule): they failed
         too, so they count in the share, and the catalog they came from is the same one.
+    :param unchanged: rows not validated again because they passed before, unchanged
+        (``catalog.unchanged``): they are part of the catalog, so of the share's whole.
     """
     if not 0 <= max_failing_share <= 1:
         raise ValueError(f"max_failing_share must be between 0 and 1, not {max_failing_share}")
     earlier = sum((unreadable or {}).values())
-    failing, total = outcome.failing_rows + earlier, outcome.total_rows + earlier
+    failing, total = outcome.failing_rows + earlier, outcome.total_rows + earlier + unchanged
     share = failing / total if total else 0.0
     if share > max_failing_share:
         counts = Counter(outcome.rule_counts) + Counter(unreadable or {})
