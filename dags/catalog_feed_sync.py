@@ -36,8 +36,11 @@ from airflow.sdk import Param, dag, task
 
 from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.branch import Branch
+from listings_pipeline.json_types import JsonObject
 from listings_pipeline.schedules import schedule_for
+from listings_pipeline.summaries import RunTotals
 from listings_pipeline.to_amazon.changes import BranchSent
+from listings_pipeline.to_amazon.feed_outcomes import FeedOutcome, FeedResult, SubmitKwargs
 from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 
 
@@ -83,7 +86,9 @@ from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 )
 def catalog_feed_sync() -> None:
     @task
-    def targets(params: dict[str, Any] | None = None, dag_run: Any = None) -> list[Branch]:
+    def targets(
+        params: JsonObject | None = None, dag_run: Any = None
+    ) -> list[Branch]:  # the form as typed in
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline.connections import SpApiConnectionError
@@ -139,7 +144,7 @@ def catalog_feed_sync() -> None:
             raise AirflowFailException(str(err)) from None
 
     @task
-    def build(branch: Branch) -> list[dict[str, Any]]:
+    def build(branch: Branch) -> list[SubmitKwargs]:
         from listings_pipeline.to_amazon import bulk
 
         return bulk.build(branch)
@@ -151,24 +156,24 @@ def catalog_feed_sync() -> None:
         return per_sku.apply_branch(branch)
 
     @task
-    def documents(per_branch: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    def documents(per_branch: list[list[SubmitKwargs]]) -> list[SubmitKwargs]:
         return [document for branch_documents in per_branch for document in branch_documents]
 
     @task
-    def parse(outcome: dict[str, Any]) -> dict[str, Any]:
+    def parse(outcome: FeedOutcome) -> FeedResult:
         from listings_pipeline.to_amazon import bulk
 
         return bulk.parse(outcome)
 
     @task(outlets=[RUN_SUMMARIES], trigger_rule="none_failed")
     def summarise(
-        branches: list[dict[str, Any]],
-        parsed: list[dict[str, Any]],
+        branches: list[Branch],
+        parsed: list[FeedResult],
         per_sku: list[BranchSent],
         run_id: str | None = None,
         dag_run: Any = None,
         outlet_events: Any = None,
-    ) -> dict[str, Any]:
+    ) -> RunTotals:
         from listings_pipeline.to_amazon import bulk
 
         started = getattr(dag_run, "start_date", None)

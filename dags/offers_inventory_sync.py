@@ -34,7 +34,16 @@ from airflow.sdk import Param, dag, task
 
 from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.branch import Branch
+from listings_pipeline.json_types import JsonObject
 from listings_pipeline.schedules import schedule_for
+from listings_pipeline.to_amazon.changes import ChangeBatch, OfferBatchResult
+from listings_pipeline.to_amazon.feed_outcomes import (
+    FeedOutcome,
+    FeedRecorded,
+    OffersFeedResult,
+    SubmitKwargs,
+)
+from listings_pipeline.to_amazon.offers import OffersSummary
 from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 
 
@@ -70,7 +79,7 @@ from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 )
 def offers_inventory_sync() -> None:
     @task
-    def targets(params: dict[str, Any] | None = None) -> list[Branch]:
+    def targets(params: JsonObject | None = None) -> list[Branch]:  # the form as typed in
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline.connections import SpApiConnectionError
@@ -97,53 +106,53 @@ def offers_inventory_sync() -> None:
         return offers.plan(branch)
 
     @task
-    def api_batches(planned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def api_batches(planned: list[Branch]) -> list[ChangeBatch]:
         return [
             batch for branch in planned if branch["route"] == "listings_api" for batch in branch["batches"]
         ]
 
     @task
-    def feed_branches(planned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def feed_branches(planned: list[Branch]) -> list[Branch]:
         return [branch for branch in planned if branch["route"] == "feed" and branch["planned"]]
 
     @task
-    def apply(batch: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    def apply(batch: ChangeBatch, run_id: str | None = None) -> OfferBatchResult:
         from listings_pipeline.to_amazon import offers
 
         return offers.apply(batch, str(run_id))
 
     @task
-    def build(branch: Branch) -> list[dict[str, Any]]:
+    def build(branch: Branch) -> list[SubmitKwargs]:
         from listings_pipeline.to_amazon import bulk
 
         return bulk.build(branch)
 
     @task
-    def documents(per_branch: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    def documents(per_branch: list[list[SubmitKwargs]]) -> list[SubmitKwargs]:
         return [document for branch_documents in per_branch for document in branch_documents]
 
     @task
-    def parse(outcome: dict[str, Any]) -> dict[str, Any]:
+    def parse(outcome: FeedOutcome) -> OffersFeedResult:
         from listings_pipeline.to_amazon import bulk
 
         parsed = bulk.parse(outcome)
         return {**parsed, "config_path": outcome["document"].get("config_path")}
 
     @task
-    def record_feed(parsed: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    def record_feed(parsed: OffersFeedResult, run_id: str | None = None) -> FeedRecorded:
         from listings_pipeline.to_amazon import offers
 
         return offers.record_feed(parsed, str(run_id), parsed.get("config_path"))
 
     @task(outlets=[RUN_SUMMARIES], trigger_rule="none_failed")
     def summarise(
-        planned: list[dict[str, Any]],
-        applied: list[dict[str, Any]],
-        fed: list[dict[str, Any]],
+        planned: list[Branch],
+        applied: list[OfferBatchResult],
+        fed: list[FeedRecorded],
         run_id: str | None = None,
         dag_run: Any = None,
         outlet_events: Any = None,
-    ) -> dict[str, Any]:
+    ) -> OffersSummary:
         from listings_pipeline.to_amazon import offers
 
         summary = offers.summarise(

@@ -7,38 +7,53 @@ distinct SKUs it quarantined.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeAlias, TypedDict
 
 from sqlalchemy import case, func, select
 
-from listings_pipeline.branch import Branch
+from listings_pipeline.branch import Branch, SentCounts
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.config import PipelineConfig
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import ApiCall, Quarantine, RunSummary
 
+#: The run's totals per ``run_summaries`` column, its ``run_id`` and its ``branches``: the Asset
+#: event's ``extra``, whose count columns are whatever the rows carried.
+RunTotals: TypeAlias = dict[str, int | str]
 
-def tally(results: Iterable[Mapping[str, Any]], seller_id: str, marketplace_id: str) -> dict[str, int]:
+
+class SummaryReasons(TypedDict, total=False):
+    """The JSON columns of a ``run_summaries`` row that say why (the bulk path's plan only)."""
+
+    skipped_reasons: dict[str, int] | None
+    withheld_reasons: dict[str, int] | None
+
+
+def tally(results: Iterable[SentCounts], seller_id: str, marketplace_id: str) -> dict[str, int]:
     """What one branch's feeds or per-SKU batches did (their results carry seller, marketplace and
     counts), summed into the ``run_summaries`` columns they fill."""
     mine = [
         r for r in results if (r.get("seller_id"), r.get("marketplace_id")) == (seller_id, marketplace_id)
     ]
-    counts = {"submitted": sum(int(r.get("messages", 0)) for r in mine)}
-    for name in ("accepted", "invalid", "warnings", "dead_lettered", "retry"):
-        counts[name] = sum(int(r.get(name, 0)) for r in mine)
-    return counts
+    return {
+        "submitted": sum(r["messages"] for r in mine),
+        "accepted": sum(r.get("accepted", 0) for r in mine),
+        "invalid": sum(r.get("invalid", 0) for r in mine),
+        "warnings": sum(r.get("warnings", 0) for r in mine),
+        "dead_lettered": sum(r.get("dead_lettered", 0) for r in mine),
+        "retry": sum(r.get("retry", 0) for r in mine),
+    }
 
 
 def store_summaries(
     config: PipelineConfig,
     run_id: str,
     dag_id: str,
-    rows: Sequence[tuple[Branch, dict[str, int]] | tuple[Branch, dict[str, int], dict[str, Any]]],
+    rows: Sequence[tuple[Branch, dict[str, int]] | tuple[Branch, dict[str, int], SummaryReasons]],
     started_at: datetime | None = None,
-) -> dict[str, Any]:
+) -> RunTotals:
     """Write one ``run_summaries`` row per (branch, counts[, reason columns]), adding each branch's
     throttles and latency from ``api_calls`` (by its trace id) and the distinct SKUs it quarantined
     (from ``quarantine``); return the run's totals (the Asset event's ``extra``)."""
@@ -50,7 +65,7 @@ def store_summaries(
     try:
         with session_scope(engine) as session:
             for branch, counts, *extra in rows:
-                reasons = extra[0] if extra else {}
+                reasons: SummaryReasons = extra[0] if extra else {}
                 counts["quarantined_skus"] = (
                     session.scalar(
                         select(func.count(func.distinct(Quarantine.sku))).where(

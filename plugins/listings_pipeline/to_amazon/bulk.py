@@ -8,17 +8,26 @@ and the feed trigger; these are the steps around them.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
 from sqlalchemy import func, insert, select, update
 
-from listings_pipeline.branch import Branch
+from listings_pipeline.branch import Branch, SentCounts
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.config import PipelineConfig, load_config
 from listings_pipeline.run_files import BranchPaths, read_jsonl, safe_part
-from listings_pipeline.summaries import store_summaries, tally
+from listings_pipeline.summaries import RunTotals, SummaryReasons, store_summaries, tally
+from listings_pipeline.to_amazon.changes import BranchSent, ListingKey
+from listings_pipeline.to_amazon.feed_outcomes import (
+    AppliedOutcome,
+    DocumentRef,
+    FeedOutcome,
+    FeedResult,
+    SubmitKwargs,
+)
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import (
     insert_ignoring_conflicts,
@@ -39,6 +48,12 @@ from listings_pipeline.warehouse.models import (
 )
 from spapi.client import trace
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+    from spapi.feed_documents import IssueRow, ReportOutcome
+
 log = logging.getLogger(__name__)
 
 L = ListingStatus
@@ -47,7 +62,7 @@ L = ListingStatus
 # --- build ---------------------------------------------------------------------------------------------
 
 
-def build(branch: Branch) -> list[dict[str, Any]]:
+def build(branch: Branch) -> list[SubmitKwargs]:
     """Step 5: JSON_LISTINGS_FEED documents, kept as run artifacts; SKUs move to ``submitted``."""
     from spapi.feed_documents import build_feed_documents
 
@@ -117,7 +132,7 @@ def build(branch: Branch) -> list[dict[str, Any]]:
 RETRYABLE_REPORT_CODES = frozenset({"4000000", "5000", "5001", "8541"})
 
 
-def parse(outcome: dict[str, Any]) -> dict[str, Any]:
+def parse(outcome: FeedOutcome) -> FeedResult:
     """Step 8: read the processing report; write results and issues; move every SKU on.
 
     Accepted (or warning) messages become ``accepted`` and their hash the accepted one; invalid
@@ -140,26 +155,22 @@ def parse(outcome: dict[str, Any]) -> dict[str, Any]:
     skus = index.skus
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     calls = ApiCallLog(engine, run_id)
-    result: dict[str, Any] = {
-        "seller_id": seller_id,
-        "marketplace_id": marketplace_id,
-        "feed_id": feed_id,
-        "processing_status": status,
-        "messages": len(skus),
-    }
     try:
         with session_scope(engine) as session:
-            applied = session.scalar(
-                select(FeedSubmission.applied_outcome).where(FeedSubmission.feed_id == feed_id)
+            applied = cast(
+                AppliedOutcome | None,
+                session.scalar(
+                    select(FeedSubmission.applied_outcome).where(FeedSubmission.feed_id == feed_id)
+                ),
             )
         if applied is not None:
             # a retried task whose first try committed: applying the report again would move SKUs
             # twice and add its issues twice
             log.warning("feed %s: its outcome was already applied; not applying it again", feed_id)
-            return {**result, **applied}
+            return _feed_result(seller_id, marketplace_id, feed_id, status, len(skus), applied)
         if status != "DONE":
-            result.update(_requeue_all(engine, config, document, feed_id, status, skus))
-            return result
+            applied = _requeue_all(engine, config, document, feed_id, status, skus)
+            return _feed_result(seller_id, marketplace_id, feed_id, status, len(skus), applied)
         paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
         with (
             SpApiHook(document["spapi_conn_id"]).get_client(on_call=calls) as client,
@@ -178,14 +189,45 @@ def parse(outcome: dict[str, Any]) -> dict[str, Any]:
         report_path = paths.reports / f"{safe_part(feed_id)}.json"
         report_path.write_bytes(raw)
         report = summarise_report(raw, index)
-        result.update(_apply_report(engine, config, document, feed_id, report, report_path))
-        return result
+        applied = _apply_report(engine, config, document, feed_id, report, report_path)
+        return _feed_result(seller_id, marketplace_id, feed_id, status, len(skus), applied)
     finally:
         calls.flush()
         engine.dispose()
 
 
-def _issue_rows(issues: list[dict[str, Any]], document: dict[str, Any], feed_id: str) -> list[dict[str, Any]]:
+def _feed_result(
+    seller_id: str, marketplace_id: str, feed_id: str, status: str, messages: int, applied: AppliedOutcome
+) -> FeedResult:
+    return {
+        "seller_id": seller_id,
+        "marketplace_id": marketplace_id,
+        "feed_id": feed_id,
+        "processing_status": status,
+        "messages": messages,
+        **applied,
+    }
+
+
+class _IssueInsert(TypedDict):
+    """A ``listing_issues`` row of a processing report's issue."""
+
+    source: str
+    seller_id: str
+    marketplace_id: str
+    sku: str | None
+    feed_id: str
+    message_id: int | None
+    code: str | None
+    severity: str
+    message: str
+    attribute_names: list[str]
+    categories: list[str]
+    observed_at: datetime
+    run_id: str
+
+
+def _issue_rows(issues: list[IssueRow], document: DocumentRef, feed_id: str) -> list[_IssueInsert]:
     now = datetime.now(UTC)
     return [
         {
@@ -207,48 +249,132 @@ def _issue_rows(issues: list[dict[str, Any]], document: dict[str, Any], feed_id:
     ]
 
 
+class _Move(ListingKey):
+    """A listing the report moves on; ``last_submission_id`` once Amazon judged its message."""
+
+    last_submission_id: NotRequired[str]
+
+
+class _MessageRow(TypedDict):
+    """A ``message_results`` row."""
+
+    feed_id: str
+    message_id: int
+    sku: str
+    operation_type: str
+    status: str
+
+
+@dataclass(frozen=True)
+class _Verdicts:
+    """Where a report sends each of its SKUs, decided before anything is written.
+
+    ``moves``: listings by the status they go to (``accepted``, ``invalid``, ``ready``, ``deleted``);
+    ``letters``: (SKU, reason, code) to dead-letter; ``retry_reasons``: for each SKU sent back to
+    ``ready``, the (code, reason) its letter gets should it have been tried too often.
+    """
+
+    moves: dict[str, list[_Move]]
+    letters: list[tuple[str, str, str | None]]
+    retry_reasons: dict[str, tuple[str | None, str]]
+    results: list[_MessageRow]
+
+
 def _apply_report(
-    engine: Any,
+    engine: Engine,
     config: PipelineConfig,
-    document: dict[str, Any],
+    document: DocumentRef,
     feed_id: str,
-    report: Any,
+    report: ReportOutcome,
     report_path: Path,
-) -> dict[str, Any]:
+) -> AppliedOutcome:
+    """Apply one report exactly once: whoever locks the feed's row first writes, a second parse (a
+    reconcile, a zombie) returns what the first applied."""
     seller_id, marketplace_id, run_id = document["seller_id"], document["marketplace_id"], document["run_id"]
-    key = {"seller_id": seller_id, "marketplace_id": marketplace_id}
-    moves: dict[str, list[dict[str, Any]]] = {"accepted": [], "invalid": [], "ready": [], "deleted": []}
-    letters: list[tuple[str, str, str | None]] = []
-    retry_reasons: dict[str, tuple[str, str]] = {}
-    results = []
+    operations = _stored_operations(engine, seller_id, marketplace_id, [m["sku"] for m in report.messages])
+    verdicts = _judge_messages(report, operations, seller_id, marketplace_id, feed_id)
+    issues = _issue_rows(list(report.issue_rows()), document, feed_id)
     with session_scope(engine) as session:
-        operations = {
+        earlier = _applied_outcome(session, feed_id)
+        if earlier is not None:  # another parse of this feed (a reconcile, a zombie) came first
+            return earlier
+        verdicts = _give_up_on_exhausted(session, config, verdicts, seller_id, marketplace_id)
+        _move_listings(session, verdicts, seller_id, marketplace_id, feed_id, run_id)
+        if verdicts.results:
+            session.execute(
+                insert_ignoring_conflicts(session, MessageResult, ["feed_id", "message_id"]), verdicts.results
+            )
+        if issues:
+            session.execute(insert(ListingIssue), issues)
+        applied: AppliedOutcome = {
+            "accepted": len(verdicts.moves["accepted"]) + len(verdicts.moves["deleted"]),
+            "invalid": len(verdicts.moves["invalid"]),
+            "retry": len(verdicts.moves["ready"]),
+            "dead_lettered": len(verdicts.letters),
+            "issues": len(issues),
+            "warnings": report.counts.get("warning", 0),
+            "mismatches": len(report.mismatches) + len(report.unknown_message_issues),
+        }
+        _record_report(session, feed_id, report, report_path, applied)
+    if report.mismatches or report.unknown_message_issues:
+        log.warning(
+            "feed %s: report disagrees with the document (%d mismatches, %d issues on unknown messageIds); "
+            "kept in listing_issues",
+            feed_id,
+            len(report.mismatches),
+            len(report.unknown_message_issues),
+        )
+    return applied
+
+
+def _stored_operations(
+    engine: Engine, seller_id: str, marketplace_id: str, skus: list[str]
+) -> dict[str, str]:
+    """Each SKU's planned operation (``UPDATE``, ``PATCH``, ``DELETE``): an accepted DELETE ends in
+    ``deleted``, not ``accepted``."""
+    with session_scope(engine) as session:
+        return {
             row.sku: (row.payload or {}).get("operationType", "UPDATE")
             for row in session.execute(
                 select(Listing.sku, Listing.payload).where(
                     Listing.seller_id == seller_id,
                     Listing.marketplace_id == marketplace_id,
-                    Listing.sku.in_([m["sku"] for m in report.messages]),
+                    Listing.sku.in_(skus),
                 )
             )
         }
+
+
+def _judge_messages(
+    report: ReportOutcome, operations: dict[str, str], seller_id: str, marketplace_id: str, feed_id: str
+) -> _Verdicts:
+    """Accepted and warned messages are accepted; retryable or unprocessed ones go back to ``ready``;
+    the rest are invalid, with Amazon's first error as the letter's reason."""
+    moves: dict[str, list[_Move]] = {"accepted": [], "invalid": [], "ready": [], "deleted": []}
+    letters: list[tuple[str, str, str | None]] = []
+    retry_reasons: dict[str, tuple[str | None, str]] = {}
+    results: list[_MessageRow] = []
     for message in report.messages:
         sku, status = message["sku"], message["status"]
         operation = operations.get(sku, "UPDATE")
         errors = [i for i in message["issues"] if i["severity"] == "ERROR"]
+        judged: _Move = {
+            "seller_id": seller_id,
+            "marketplace_id": marketplace_id,
+            "sku": sku,
+            "last_submission_id": f"feed:{feed_id}",
+        }
         if status in ("accepted", "warning"):
-            moves["deleted" if operation == "DELETE" else "accepted"].append(
-                {**key, "sku": sku, "last_submission_id": f"feed:{feed_id}"}
-            )
+            moves["deleted" if operation == "DELETE" else "accepted"].append(judged)
         elif status == "unprocessed" or (errors and all(i["code"] in RETRYABLE_REPORT_CODES for i in errors)):
-            moves["ready"].append({**key, "sku": sku})
+            moves["ready"].append({"seller_id": seller_id, "marketplace_id": marketplace_id, "sku": sku})
             retry_reasons[sku] = (
                 (errors[0]["code"], f"{errors[0]['code']}: {errors[0]['message']}")
                 if errors
                 else ("UNPROCESSED", "the report left the message unprocessed")
             )
         else:
-            moves["invalid"].append({**key, "sku": sku, "last_submission_id": f"feed:{feed_id}"})
+            moves["invalid"].append(judged)
             code = errors[0]["code"] if errors else None
             text = errors[0]["message"] if errors else "rejected without an error message"
             letters.append((sku, f"{code}: {text}" if code else text, code))
@@ -261,100 +387,96 @@ def _apply_report(
                 "status": status,
             }
         )
-    issues = _issue_rows(list(report.issue_rows()), document, feed_id)
-    with session_scope(engine) as session:
-        earlier = _applied_outcome(session, feed_id)
-        if earlier is not None:  # another parse of this feed (a reconcile, a zombie) came first
-            return earlier
-        # a "try again" that never stops is a silent drop: after max_feed_attempts, a person decides
-        tried = _feed_retries(session, seller_id, marketplace_id, list(retry_reasons))
-        exhausted = {sku for sku in retry_reasons if tried.get(sku, 0) + 1 >= config.max_feed_attempts}
-        if exhausted:
-            moves["ready"] = [m for m in moves["ready"] if m["sku"] not in exhausted]
-            for sku in sorted(exhausted):
-                code, text = retry_reasons[sku]
-                letters.append((sku, f"{text} (after {tried.get(sku, 0) + 1} feeds)", code))
-        for status, rows in moves.items():
-            if rows:
-                lifecycle.transition_many(
-                    session, rows, cause=f"feed:{feed_id}", run_id=run_id, to_status=status
-                )
-        for sku, reason, code in letters:
-            lifecycle.open_dead_letter(
-                session,
-                seller_id=seller_id,
-                marketplace_id=marketplace_id,
-                sku=sku,
-                path="feed",
-                operation="JSON_LISTINGS_FEED",
-                reason=reason,
-                code=code,
-                run_id=run_id,
-            )
-        if letters:
-            lifecycle.transition_many(
-                session,
-                [{**key, "sku": sku} for sku, _, _ in letters],
-                cause=f"feed:{feed_id}",
-                run_id=run_id,
-                to_status=L.DEAD_LETTERED,
-            )
-        _resolve_replayed_letters(
+    return _Verdicts(moves, letters, retry_reasons, results)
+
+
+def _give_up_on_exhausted(
+    session: Session, config: PipelineConfig, verdicts: _Verdicts, seller_id: str, marketplace_id: str
+) -> _Verdicts:
+    """A "try again" that never stops is a silent drop: after ``max_feed_attempts`` feeds that sent
+    a SKU back, it is dead-lettered instead, for a person to decide."""
+    tried = _feed_retries(session, seller_id, marketplace_id, list(verdicts.retry_reasons))
+    exhausted = {sku for sku in verdicts.retry_reasons if tried.get(sku, 0) + 1 >= config.max_feed_attempts}
+    if not exhausted:
+        return verdicts
+    letters = list(verdicts.letters)
+    for sku in sorted(exhausted):
+        code, text = verdicts.retry_reasons[sku]
+        letters.append((sku, f"{text} (after {tried.get(sku, 0) + 1} feeds)", code))
+    ready = [m for m in verdicts.moves["ready"] if m["sku"] not in exhausted]
+    return replace(verdicts, moves={**verdicts.moves, "ready": ready}, letters=letters)
+
+
+def _move_listings(
+    session: Session, verdicts: _Verdicts, seller_id: str, marketplace_id: str, feed_id: str, run_id: str
+) -> None:
+    """Every SKU to its status, the failed ones through a dead letter; a replayed letter whose
+    resubmission got through is resolved."""
+    for status, rows in verdicts.moves.items():
+        if rows:
+            lifecycle.transition_many(session, rows, cause=f"feed:{feed_id}", run_id=run_id, to_status=status)
+    for sku, reason, code in verdicts.letters:
+        lifecycle.open_dead_letter(
             session,
-            seller_id,
-            marketplace_id,
-            [r["sku"] for r in moves["accepted"] + moves["deleted"]],
-            feed_id,
+            seller_id=seller_id,
+            marketplace_id=marketplace_id,
+            sku=sku,
+            path="feed",
+            operation="JSON_LISTINGS_FEED",
+            reason=reason,
+            code=code,
+            run_id=run_id,
         )
-        if results:
-            session.execute(
-                insert_ignoring_conflicts(session, MessageResult, ["feed_id", "message_id"]), results
-            )
-        if issues:
-            session.execute(insert(ListingIssue), issues)
-        applied = {
-            "accepted": len(moves["accepted"]) + len(moves["deleted"]),
-            "invalid": len(moves["invalid"]),
-            "retry": len(moves["ready"]),
-            "dead_lettered": len(letters),
-            "issues": len(issues),
-            "warnings": report.counts.get("warning", 0),
-            "mismatches": len(report.mismatches) + len(report.unknown_message_issues),
-        }
-        session.execute(
-            update(FeedSubmission)
-            .where(FeedSubmission.feed_id == feed_id)
-            .values(
-                report_path=str(report_path),
-                messages_processed=report.summary["messages_processed"],
-                messages_accepted=report.summary["messages_accepted"],
-                messages_invalid=report.summary["messages_invalid"],
-                errors=report.summary["errors"],
-                warnings=report.summary["warnings"],
-                applied_outcome=applied,
-            )
+    if verdicts.letters:
+        lifecycle.transition_many(
+            session,
+            [
+                {"seller_id": seller_id, "marketplace_id": marketplace_id, "sku": sku}
+                for sku, _, _ in verdicts.letters
+            ],
+            cause=f"feed:{feed_id}",
+            run_id=run_id,
+            to_status=L.DEAD_LETTERED,
         )
-    if report.mismatches or report.unknown_message_issues:
-        log.warning(
-            "feed %s: report disagrees with the document (%d mismatches, %d issues on unknown messageIds); "
-            "kept in listing_issues",
-            feed_id,
-            len(report.mismatches),
-            len(report.unknown_message_issues),
-        )
-    return applied
+    _resolve_replayed_letters(
+        session,
+        seller_id,
+        marketplace_id,
+        [r["sku"] for r in verdicts.moves["accepted"] + verdicts.moves["deleted"]],
+        feed_id,
+    )
 
 
-def _applied_outcome(session: Any, feed_id: str) -> dict[str, Any] | None:
+def _record_report(
+    session: Session, feed_id: str, report: ReportOutcome, report_path: Path, applied: AppliedOutcome
+) -> None:
+    """The ledger learns where the report is, Amazon's own counts, and what was applied (so that
+    the feed's outcome is never applied twice)."""
+    session.execute(
+        update(FeedSubmission)
+        .where(FeedSubmission.feed_id == feed_id)
+        .values(
+            report_path=str(report_path),
+            messages_processed=report.summary["messages_processed"],
+            messages_accepted=report.summary["messages_accepted"],
+            messages_invalid=report.summary["messages_invalid"],
+            errors=report.summary["errors"],
+            warnings=report.summary["warnings"],
+            applied_outcome=applied,
+        )
+    )
+
+
+def _applied_outcome(session: Session, feed_id: str) -> AppliedOutcome | None:
     """The outcome already applied for ``feed_id``, read under a row lock (PostgreSQL; SQLite writers
     are serialised anyway), so that of two parses of one feed exactly one applies it."""
-    applied: dict[str, Any] | None = session.scalar(
+    applied = session.scalar(
         select(FeedSubmission.applied_outcome).where(FeedSubmission.feed_id == feed_id).with_for_update()
     )
-    return applied
+    return cast(AppliedOutcome | None, applied)  # only parse writes the column, from an AppliedOutcome
 
 
-def _feed_retries(session: Any, seller_id: str, marketplace_id: str, skus: list[str]) -> dict[str, int]:
+def _feed_retries(session: Session, seller_id: str, marketplace_id: str, skus: list[str]) -> dict[str, int]:
     """How many feeds already sent each SKU back to ``ready`` since its payload last changed."""
     if not skus:
         return {}
@@ -377,7 +499,7 @@ def _feed_retries(session: Any, seller_id: str, marketplace_id: str, skus: list[
 
 
 def _resolve_replayed_letters(
-    session: Any, seller_id: str, marketplace_id: str, skus: list[str], feed_id: str
+    session: Session, seller_id: str, marketplace_id: str, skus: list[str], feed_id: str
 ) -> None:
     """A feed dead letter that an operator replayed is resolved once its resubmission is accepted."""
     if not skus:
@@ -396,8 +518,8 @@ def _resolve_replayed_letters(
 
 
 def _requeue_all(
-    engine: Any, config: PipelineConfig, document: dict[str, Any], feed_id: str, status: str, skus: list[str]
-) -> dict[str, Any]:
+    engine: Engine, config: PipelineConfig, document: DocumentRef, feed_id: str, status: str, skus: list[str]
+) -> AppliedOutcome:
     """A FATAL or CANCELLED feed: its messages go round again, or to dead letters after N tries."""
     seller_id, marketplace_id, run_id = document["seller_id"], document["marketplace_id"], document["run_id"]
     key = {"seller_id": seller_id, "marketplace_id": marketplace_id}
@@ -432,7 +554,7 @@ def _requeue_all(
             run_id=run_id,
             to_status=L.DEAD_LETTERED if give_up else L.READY,
         )
-        applied = {
+        applied: AppliedOutcome = {
             "accepted": 0,
             "invalid": 0,
             "retry": 0 if give_up else len(skus),
@@ -451,10 +573,10 @@ def summarise(
     run_id: str,
     dag_id: str,
     branches: list[Branch],
-    parsed: list[dict[str, Any]],
+    parsed: list[FeedResult],
     started_at: datetime | None = None,
-    per_sku: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+    per_sku: list[BranchSent] | None = None,
+) -> RunTotals:
     """Step 9: one ``run_summaries`` row per seller x marketplace, and the totals for the Asset event.
 
     :param parsed: the feed route's results (``parse``), per feed.
@@ -462,8 +584,8 @@ def summarise(
         counts, so a change set small enough for the Listings Items API is summarised like a feed.
     """
     config_path = next((b.get("config_path") for b in branches), None)
-    results = [*parsed, *(p for p in per_sku or [] if p.get("messages"))]
-    rows = []
+    results: list[SentCounts] = [*parsed, *(p for p in per_sku or [] if p.get("messages"))]
+    rows: list[tuple[Branch, dict[str, int], SummaryReasons]] = []
     for branch in branches:
         plan_counts = branch.get("plan_counts")
         counts = {
@@ -497,7 +619,7 @@ def summarise(
                 counts["unchanged"],
                 counts["skipped"],
             )
-        reasons = {
+        reasons: SummaryReasons = {
             "skipped_reasons": branch.get("skipped_reasons") or None,
             "withheld_reasons": branch.get("deletes_withheld") or None,
         }

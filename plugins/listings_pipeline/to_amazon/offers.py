@@ -35,16 +35,28 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 
 from sqlalchemy import insert, select
 
 from listings_pipeline.branch import Branch
 from listings_pipeline.config import load_config
-from listings_pipeline.routing import route
+from listings_pipeline.json_types import JsonObject
+from listings_pipeline.routing import Route, route
 from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl, write_jsonl
-from listings_pipeline.summaries import store_summaries, tally
-from listings_pipeline.to_amazon.changes import Change
+from listings_pipeline.summaries import RunTotals, store_summaries, tally
+from listings_pipeline.to_amazon.changes import (
+    Change,
+    ChangeBatch,
+    FbaStock,
+    OfferBatchResult,
+    OfferState,
+    Recordable,
+    SkuState,
+    StockState,
+)
+from listings_pipeline.to_amazon.feed_outcomes import FeedRecorded, OffersFeedResult
 from listings_pipeline.to_amazon.offer_patches import MERCHANT_CHANNEL, PatchOp, offer_patch, stock_patch
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
@@ -57,19 +69,72 @@ from listings_pipeline.warehouse.models import (
     Quarantine,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
 log = logging.getLogger(__name__)
 
+#: A catalog row: the seller's own columns, read by name (free-form to us until read).
+CatalogRow = Mapping[str, Any]
+
 MERCHANT_CHANNELS = frozenset({"", "DEFAULT", "MFN"})
-OFFER_FIELDS = (
-    "currency",
-    "our_price",
-    "sale_price",
-    "sale_start_at",
-    "sale_end_at",
-    "min_price",
-    "max_price",
-)
 BATCH_SIZE = 20
+
+
+class Unsendable(TypedDict):
+    """A catalog row whose offer cannot be read or sent, as the ``quarantine`` table takes it."""
+
+    sku: str | None
+    product_type: str | None
+    column_name: str | None
+    value: str | None
+    reason: str
+    source_file: str | None
+    source_line: int | None
+
+
+class StoredOffer(TypedDict):
+    """An ``offers`` row as the diff compares it."""
+
+    currency: str
+    our_price: Decimal | None
+    sale_price: Decimal | None
+    sale_start_at: datetime | None
+    sale_end_at: datetime | None
+    min_price: Decimal | None
+    max_price: Decimal | None
+
+
+class StoredStock(TypedDict):
+    """An ``inventory`` row as the diff compares it."""
+
+    quantity: int | None
+    handling_time: int | None
+
+
+class PatchMessage(TypedDict):
+    """One SKU's ``JSON_LISTINGS_FEED`` ``PATCH`` message, as ``planned.jsonl`` holds it."""
+
+    sku: str
+    operationType: Literal["PATCH"]
+    productType: str | None
+    patches: list[PatchOp]
+
+
+class OffersSummary(TypedDict):
+    """The run's totals for its log and XCom, with ``run_summaries``' totals once written."""
+
+    branches: int
+    changed: int
+    fba_read: int
+    skipped: int
+    routes: dict[str, Route]
+    api_accepted: int
+    api_dead_lettered: int
+    feed_accepted: int
+    feed_invalid: int
+    recorded: int
+    run_summaries: NotRequired[RunTotals]
 
 
 # --- desired state from the catalog -------------------------------------------------------------------
@@ -132,18 +197,18 @@ def _day(value: Any, column: str) -> str | None:
         raise OfferRowError(column, text, f"{column} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def channel_of(row: Mapping[str, Any]) -> str:
+def channel_of(row: CatalogRow) -> str:
     """The row's fulfillment channel code: ``DEFAULT`` for merchant-fulfilled, else as given (FBA)."""
     channel = _text(row.get("fulfillment_channel")).upper()
     return MERCHANT_CHANNEL if channel in MERCHANT_CHANNELS else channel
 
 
-def row_state(row: Mapping[str, Any]) -> dict[str, Any]:
+def row_state(row: CatalogRow) -> SkuState:
     """One catalog row's offer and inventory (JSON-able: money as strings, dates as ``YYYY-MM-DD``).
 
     :raises OfferRowError: a value cannot be read (the caller quarantines the row, naming the column).
     """
-    offer: dict[str, Any] | None = None
+    offer: OfferState | None = None
     price = _money(row.get("price"), "price")
     currency = _text(row.get("currency")).upper()
     if price is not None and currency:
@@ -187,7 +252,7 @@ def row_state(row: Mapping[str, Any]) -> dict[str, Any]:
                 offer["max_price"],
                 f"maximum_price {offer['max_price']} is below price {price}",
             )
-    inventory: dict[str, Any] | None = None
+    inventory: StockState | None = None
     quantity = _int(row.get("quantity"), "quantity")
     if quantity is not None:
         inventory = {
@@ -203,9 +268,7 @@ def row_state(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def desired_state(
-    rows: Iterable[Mapping[str, Any]],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def desired_state(rows: Iterable[CatalogRow]) -> tuple[list[SkuState], list[Unsendable]]:
     """Every row's state, and one quarantine record per row that cannot be sent: its SKU, product type,
     column, value, reason and place in the seller's file, as the ``quarantine`` table takes them.
 
@@ -213,9 +276,9 @@ def desired_state(
     of two prices the seller meant is not ours to guess, and a silently dropped row is a price that
     never changes.
     """
-    states: dict[str, dict[str, Any]] = {}
-    skipped: list[dict[str, Any]] = []
-    rows_of: dict[str, list[Mapping[str, Any]]] = {}
+    states: dict[str, SkuState] = {}
+    skipped: list[Unsendable] = []
+    rows_of: dict[str, list[CatalogRow]] = {}
     for row in rows:
         sku = _text(row.get("sku"))
         if not sku:
@@ -237,7 +300,7 @@ def desired_state(
     return list(states.values()), skipped
 
 
-def _skip(row: Mapping[str, Any], column: str | None, value: Any, reason: str) -> dict[str, Any]:
+def _skip(row: CatalogRow, column: str | None, value: str | None, reason: str) -> Unsendable:
     sku = _text(row.get("sku")) or None
     line = row.get("_source_row")
     where = f"line {line}, " if line is not None else ""
@@ -265,18 +328,18 @@ def _stored_day(value: Any) -> str | None:
     return value.date().isoformat() if isinstance(value, datetime) else (str(value)[:10] if value else None)
 
 
-def offer_changed(wanted: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
+def offer_changed(wanted: OfferState, stored: StoredOffer | None) -> bool:
     if stored is None:
         return True
     if wanted["currency"] != stored.get("currency"):
         return True
-    for name in ("our_price", "sale_price", "min_price", "max_price"):
-        if not _same_money(wanted.get(name), stored.get(name)):
+    for money in ("our_price", "sale_price", "min_price", "max_price"):
+        if not _same_money(wanted.get(money), stored.get(money)):
             return True
-    return any(wanted.get(name) != _stored_day(stored.get(name)) for name in ("sale_start_at", "sale_end_at"))
+    return any(wanted.get(day) != _stored_day(stored.get(day)) for day in ("sale_start_at", "sale_end_at"))
 
 
-def inventory_changed(wanted: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
+def inventory_changed(wanted: StockState, stored: StoredStock | None) -> bool:
     if stored is None:
         return True
     return bool(
@@ -286,10 +349,10 @@ def inventory_changed(wanted: Mapping[str, Any], stored: Mapping[str, Any] | Non
 
 
 def diff(
-    states: Sequence[Mapping[str, Any]],
-    offers: Mapping[str, Mapping[str, Any]],
-    inventory: Mapping[tuple[str, str], Mapping[str, Any]],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    states: Sequence[SkuState],
+    offers: Mapping[str, StoredOffer],
+    inventory: Mapping[tuple[str, str], StoredStock],
+) -> tuple[list[SkuState], list[FbaStock]]:
     """The SKUs whose offer or merchant stock differs from the warehouse, and the FBA stock read.
 
     :param offers: stored ``offers`` rows by SKU (as dicts).
@@ -298,8 +361,8 @@ def diff(
         holding only the changed parts (``None`` for an unchanged part); ``fba``: the FBA
         inventory rows to record (never sent).
     """
-    changed: list[dict[str, Any]] = []
-    fba: list[dict[str, Any]] = []
+    changed: list[SkuState] = []
+    fba: list[FbaStock] = []
     for state in states:
         sku = state["sku"]
         offer = state.get("offer")
@@ -330,16 +393,14 @@ def diff(
 # --- patches and messages -----------------------------------------------------------------------------
 
 
-def patches_for(change: Mapping[str, Any], marketplace_id: str) -> list[PatchOp]:
+def patches_for(change: SkuState, marketplace_id: str) -> list[PatchOp]:
     """``merge`` patches of the fields this sync owns, so a discount or an FBA entry set elsewhere stays."""
     patches = []
     offer = change.get("offer")
     if offer is not None:
-        sale = (
-            (offer["sale_price"], offer["sale_start_at"], offer["sale_end_at"])
-            if offer.get("sale_price")
-            else None
-        )
+        sale_price, start, end = offer.get("sale_price"), offer.get("sale_start_at"), offer.get("sale_end_at")
+        # row_state lets no half a sale through
+        sale = (sale_price, start, end) if sale_price and start and end else None
         patches.append(
             offer_patch(
                 marketplace_id,
@@ -356,7 +417,7 @@ def patches_for(change: Mapping[str, Any], marketplace_id: str) -> list[PatchOp]
     return patches
 
 
-def api_changes(changed: Sequence[Mapping[str, Any]], seller_id: str, marketplace_id: str) -> list[Change]:
+def api_changes(changed: Sequence[SkuState], seller_id: str, marketplace_id: str) -> list[Change]:
     """Changes in the shape :func:`listings_pipeline.to_amazon.per_sku.apply_batch` sends (``patchListingsItem``)."""
     return [
         {
@@ -376,7 +437,7 @@ def api_changes(changed: Sequence[Mapping[str, Any]], seller_id: str, marketplac
     ]
 
 
-def feed_messages(changed: Sequence[Mapping[str, Any]], marketplace_id: str) -> list[dict[str, Any]]:
+def feed_messages(changed: Sequence[SkuState], marketplace_id: str) -> list[PatchMessage]:
     """One ``PATCH`` message per SKU, as ``planned.jsonl`` holds them (``bulk.build`` numbers them)."""
     return [
         {
@@ -393,16 +454,24 @@ def feed_messages(changed: Sequence[Mapping[str, Any]], marketplace_id: str) -> 
 
 
 def _stored(
-    engine: Any, seller_id: str, marketplace_id: str
-) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
+    engine: Engine, seller_id: str, marketplace_id: str
+) -> tuple[dict[str, StoredOffer], dict[tuple[str, str], StoredStock]]:
     with session_scope(engine) as session:
-        offers = {
-            o.sku: {name: getattr(o, name) for name in OFFER_FIELDS}
+        offers: dict[str, StoredOffer] = {
+            o.sku: {
+                "currency": o.currency,
+                "our_price": o.our_price,
+                "sale_price": o.sale_price,
+                "sale_start_at": o.sale_start_at,
+                "sale_end_at": o.sale_end_at,
+                "min_price": o.min_price,
+                "max_price": o.max_price,
+            }
             for o in session.scalars(
                 select(Offer).where(Offer.seller_id == seller_id, Offer.marketplace_id == marketplace_id)
             )
         }
-        stock = {
+        stock: dict[tuple[str, str], StoredStock] = {
             (i.sku, i.fulfillment_channel_code): {"quantity": i.quantity, "handling_time": i.handling_time}
             for i in session.scalars(
                 select(Inventory).where(
@@ -417,7 +486,11 @@ def _day_time(value: str | None) -> datetime | None:
     return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC) if value else None
 
 
-def record(engine: Any, seller_id: str, marketplace_id: str, changes: Iterable[Mapping[str, Any]]) -> int:
+def _amount(value: str | None) -> Decimal | None:
+    return Decimal(value) if value else None
+
+
+def record(engine: Engine, seller_id: str, marketplace_id: str, changes: Iterable[Recordable]) -> int:
     """Upsert the ``offers`` / ``inventory`` rows of changes Amazon accepted (or FBA stock read)."""
     from listings_pipeline.warehouse.records import ensure_seller
 
@@ -433,11 +506,11 @@ def record(engine: Any, seller_id: str, marketplace_id: str, changes: Iterable[M
                         **key,
                         currency=offer["currency"],
                         our_price=Decimal(offer["our_price"]),
-                        sale_price=Decimal(offer["sale_price"]) if offer.get("sale_price") else None,
+                        sale_price=_amount(offer.get("sale_price")),
                         sale_start_at=_day_time(offer.get("sale_start_at")),
                         sale_end_at=_day_time(offer.get("sale_end_at")),
-                        min_price=Decimal(offer["min_price"]) if offer.get("min_price") else None,
-                        max_price=Decimal(offer["max_price"]) if offer.get("max_price") else None,
+                        min_price=_amount(offer.get("min_price")),
+                        max_price=_amount(offer.get("max_price")),
                     )
                 )
             stock = change.get("inventory")
@@ -457,7 +530,7 @@ def record(engine: Any, seller_id: str, marketplace_id: str, changes: Iterable[M
 # --- DAG steps ----------------------------------------------------------------------------------------------
 
 
-def _changes_file(paths: BranchPaths) -> Any:
+def _changes_file(paths: BranchPaths) -> Path:
     return paths.root / "offer_changes.jsonl"
 
 
@@ -474,7 +547,7 @@ def plan(branch: Branch, batch_size: int = BATCH_SIZE) -> Branch:
     config = load_config(branch.get("config_path"))
     seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
     paths = BranchPaths.of(config, run_id, seller_id, marketplace_id)
-    rows = pq.read_table(branch["snapshot"]["path"]).to_pylist()
+    rows: list[JsonObject] = pq.read_table(branch["snapshot"]["path"]).to_pylist()
     states, skipped = desired_state(rows)
     for problem in skipped:
         log.warning("%s/%s skipped: %s", marketplace_id, problem["sku"], problem["reason"])
@@ -495,7 +568,8 @@ def plan(branch: Branch, batch_size: int = BATCH_SIZE) -> Branch:
         if skipped:
             _quarantine(engine, seller_id, marketplace_id, run_id, skipped)
         if fba:
-            record(engine, seller_id, marketplace_id, ({"sku": f["sku"], "inventory": f} for f in fba))
+            read: list[Recordable] = [{"sku": f["sku"], "inventory": f} for f in fba]
+            record(engine, seller_id, marketplace_id, read)
         chosen = route(len(changed), config.per_sku_threshold)
         result: Branch = {
             **branch,
@@ -525,7 +599,7 @@ def plan(branch: Branch, batch_size: int = BATCH_SIZE) -> Branch:
             ]
             return result
         messages = feed_messages(changed, marketplace_id)
-        write_jsonl(_changes_file(paths), [dict(c) for c in changed])
+        write_jsonl(_changes_file(paths), changed)
         result["planned"] = write_jsonl(paths.planned, messages)
         _mark_ready(engine, seller_id, marketplace_id, run_id, messages)
         return result
@@ -534,7 +608,7 @@ def plan(branch: Branch, batch_size: int = BATCH_SIZE) -> Branch:
 
 
 def _quarantine(
-    engine: Any, seller_id: str, marketplace_id: str, run_id: str, skipped: list[dict[str, Any]]
+    engine: Engine, seller_id: str, marketplace_id: str, run_id: str, skipped: list[Unsendable]
 ) -> None:
     """Rows whose offer or stock cannot be read go to ``quarantine`` (rule ``offers.<column>``), where
     the operator finds them with the catalog's other bad rows; the listing itself keeps its status,
@@ -562,7 +636,7 @@ def _quarantine(
 
 
 def _mark_ready(
-    engine: Any, seller_id: str, marketplace_id: str, run_id: str, messages: list[dict[str, Any]]
+    engine: Engine, seller_id: str, marketplace_id: str, run_id: str, messages: list[PatchMessage]
 ) -> None:
     """Feed route: each SKU to ``ready`` (``bulk.build`` moves it on), keeping the catalog payload."""
     L = ListingStatus
@@ -595,7 +669,7 @@ def _mark_ready(
             lifecycle.transition_many(session, rows, cause="offers:plan", run_id=run_id, to_status=L.READY)
 
 
-def apply(batch: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+def apply(batch: ChangeBatch, run_id: str) -> OfferBatchResult:
     """Per-SKU route: one batch through ``per_sku.apply_batch``; accepted changes go to the warehouse."""
     from listings_pipeline.to_amazon.per_sku import apply_batch
 
@@ -620,17 +694,23 @@ def apply(batch: Mapping[str, Any], run_id: str) -> dict[str, Any]:
                 recorded += record(engine, seller_id, marketplace_id, mine)
     finally:
         engine.dispose()
-    first = changes[0] if changes else {}
     return {
-        **result,
+        "changes": result["changes"],
+        "accepted": result["accepted"],
+        "valid": result["valid"],
+        "invalid": result["invalid"],
+        "failed": result["failed"],
+        "dead_lettered": result["dead_lettered"],
+        "issues": result["issues"],
+        "outcomes": result["outcomes"],
         "recorded": recorded,
-        "seller_id": first.get("seller_id"),
-        "marketplace_id": first.get("marketplace_id"),
+        "seller_id": changes[0]["seller_id"] if changes else None,
+        "marketplace_id": changes[0]["marketplace_id"] if changes else None,
         "messages": len(changes),
     }
 
 
-def record_feed(parsed: Mapping[str, Any], run_id: str, config_path: str | None = None) -> dict[str, Any]:
+def record_feed(parsed: OffersFeedResult, run_id: str, config_path: str | None = None) -> FeedRecorded:
     """Feed route, after ``bulk.parse``: record the SKUs the processing report accepted."""
     config = load_config(config_path)
     seller_id, marketplace_id = parsed["seller_id"], parsed["marketplace_id"]
@@ -646,7 +726,8 @@ def record_feed(parsed: Mapping[str, Any], run_id: str, config_path: str | None 
                     )
                 )
             )
-        changes = [c for c in read_jsonl(_changes_file(paths)) if c["sku"] in accepted]
+        # plan wrote the file from SkuState records
+        changes = [cast(SkuState, c) for c in read_jsonl(_changes_file(paths)) if c["sku"] in accepted]
         recorded = record(engine, seller_id, marketplace_id, changes) if changes else 0
     finally:
         engine.dispose()
@@ -655,13 +736,13 @@ def record_feed(parsed: Mapping[str, Any], run_id: str, config_path: str | None 
 
 def summarise(
     planned: Iterable[Branch],
-    applied: Iterable[Mapping[str, Any]],
-    fed: Iterable[Mapping[str, Any]],
+    applied: Iterable[OfferBatchResult],
+    fed: Iterable[FeedRecorded],
     *,
     run_id: str | None = None,
     dag_id: str = "offers_inventory_sync",
     started_at: datetime | None = None,
-) -> dict[str, Any]:
+) -> OffersSummary:
     """Totals for the run's log and XCom; with ``run_id``, also one ``run_summaries`` row per branch.
 
     In ``run_summaries`` a branch's ``extracted`` is its catalog rows, ``quarantined`` the rows that
@@ -670,7 +751,7 @@ def summarise(
     ``dead_lettered`` count writes by either route (Listings Items API or feed).
     """
     planned, applied, fed = list(planned), list(applied or []), list(fed or [])
-    totals: dict[str, Any] = {
+    totals: OffersSummary = {
         "branches": len(planned),
         "changed": sum(p.get("changed", 0) for p in planned),
         "fba_read": sum(p.get("fba_read", 0) for p in planned),

@@ -758,7 +758,7 @@ def _move_listing(
         path=PublishPath.LISTINGS_API,
         operation=change["operation"],
         reason=reason[:2000],
-        payload=dict[str, Any](change),
+        payload=JsonObject(change),  # the letter keeps the whole change, to send it again
         code=code,
         run_id=run_id,
     )

@@ -35,6 +35,7 @@ from sqlalchemy import select
 
 from listings_pipeline.call_log import ApiCallLog, branch_trace
 from listings_pipeline.to_amazon import stale_feeds
+from listings_pipeline.to_amazon.feed_outcomes import DocumentRef
 from listings_pipeline.warehouse import ledger, lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import (
@@ -89,11 +90,11 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
         seller_id: str,
         message_count: int = 0,
         warehouse_conn_id: str = "warehouse_default",
-        document: dict[str, Any] | None = None,
+        document: DocumentRef | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.document = dict(document or {})
+        self.document = document
         self.seller_id = seller_id
         self.message_count = message_count
         self.warehouse_conn_id = warehouse_conn_id
@@ -110,8 +111,10 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
         return self.hook.get_client(on_call=self.call_log)
 
     def _trace_id(self, context: Context) -> str:
-        marketplace = self.document.get("marketplace_id") or ",".join(self.marketplace_ids)
-        return branch_trace(self.document.get("run_id") or _run_id(context), self.seller_id, marketplace)
+        document = self.document
+        marketplace = (document.get("marketplace_id") if document else None) or ",".join(self.marketplace_ids)
+        run_id = (document.get("run_id") if document else None) or _run_id(context)
+        return branch_trace(run_id, self.seller_id, marketplace)
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.call_log.run_id = _run_id(context)

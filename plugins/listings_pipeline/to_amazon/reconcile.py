@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from listings_pipeline.branch import Branch
 from listings_pipeline.config import load_config
 from listings_pipeline.to_amazon.bulk import parse
+from listings_pipeline.to_amazon.feed_outcomes import FeedResult
 from listings_pipeline.warehouse import ledger
 from listings_pipeline.warehouse.db import (
     make_engine,
@@ -39,7 +40,7 @@ L = ListingStatus
 _FEED_STATES = {"DONE": "done", "FATAL": "fatal", "CANCELLED": "cancelled"}
 
 
-def reconcile(branch: Branch) -> list[dict[str, Any]]:
+def reconcile(branch: Branch) -> list[FeedResult]:
     """Apply the outcome of earlier feeds that Amazon finished but whose outcome never reached the
     warehouse, because the task waiting for them or parsing them died (retries exhausted).
 
