@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from listings_pipeline.catalog.mapping import load_yaml_model
+from listings_pipeline.catalog.mapping_yaml import load_yaml_model
 
 __all__ = [
     "DEFAULT_IMAGE_URL",
