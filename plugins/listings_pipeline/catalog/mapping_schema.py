@@ -9,7 +9,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from listings_pipeline.catalog.mapping_model import ProductTypeMapping
+from listings_pipeline.catalog.mapping_model import AttributeMapping, ProductTypeMapping
 from listings_pipeline.catalog.mapping_yaml import MappingProblem, key_text
 from listings_pipeline.catalog.specs import Problem, SpecKind
 
@@ -51,49 +51,67 @@ def check_against_product_type(
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             problems.append((path, f"{mapping.product_type} has no attribute {name!r}{hint}"))
             continue
-        items = _resolve(schema, prop.get("items") or {})
-        item_props: Mapping[str, Any] = items.get("properties") or {}
-        item_required = set(items.get("required") or [])
-        for selector, wanted in (
-            ("language_tag", attribute.language_tag),
-            ("marketplace_id", attribute.marketplace_id),
-        ):
-            defined = selector in item_props
-            if defined and selector in item_required and not wanted:
-                problems.append(
-                    (
-                        path,
-                        f"{name} values need {selector} (selectors {prop.get('selectors')}); set '{selector}: true'",
-                    )
+        problems.extend(_attribute_problems(mapping, schema, prop, path, name, attribute))
+    problems.extend(_required_problems(mapping, schema))
+    return [
+        MappingProblem(mapping.source, mapping.line_of(path), key_text(path), message)
+        for path, message in problems
+    ]
+
+
+def _attribute_problems(
+    mapping: ProductTypeMapping,
+    schema: Mapping[str, Any],
+    prop: Mapping[str, Any],
+    path: tuple[Any, ...],
+    name: str,
+    attribute: AttributeMapping,
+) -> list[Problem]:
+    """One mapped attribute against its definition: the selectors, then each field it builds."""
+    items = _resolve(schema, prop.get("items") or {})
+    item_props: Mapping[str, Any] = items.get("properties") or {}
+    item_required = set(items.get("required") or [])
+    problems: list[Problem] = []
+    for selector, wanted in (
+        ("language_tag", attribute.language_tag),
+        ("marketplace_id", attribute.marketplace_id),
+    ):
+        defined = selector in item_props
+        if defined and selector in item_required and not wanted:
+            problems.append(
+                (
+                    path,
+                    f"{name} values need {selector} (selectors {prop.get('selectors')}); set '{selector}: true'",
                 )
-            elif wanted and not defined:
-                problems.append((path, f"{name} values have no {selector}; set '{selector}: false'"))
-        for sub, spec in attribute.specs():
-            if sub == ("object",):
-                continue
-            if sub[0] == "value":
-                if "value" not in item_props:
-                    problems.append(
-                        (
-                            (*path, "value"),
-                            f"{name} values have no 'value' field; use 'fields' ({', '.join(item_props)})",
-                        )
-                    )
-                    continue
-                problems.extend(
-                    _check_spec(mapping, schema, item_props["value"], spec, (*path, "value"), name)
-                )
-            else:
-                field = str(sub[1])
-                if field not in item_props:
-                    problems.append(
-                        (
-                            (*path, *sub),
-                            f"{name} values have no field {field!r} (fields: {', '.join(item_props)})",
-                        )
-                    )
-                    continue
-                problems.extend(_check_spec(mapping, schema, item_props[field], spec, (*path, *sub), name))
+            )
+        elif wanted and not defined:
+            problems.append((path, f"{name} values have no {selector}; set '{selector}: false'"))
+    for sub, spec in attribute.specs():
+        if sub == ("object",):
+            continue
+        field = "value" if sub[0] == "value" else str(sub[1])
+        if field not in item_props:
+            problems.append(_missing_field(path, sub, name, item_props))
+            continue
+        problems.extend(_check_spec(mapping, schema, item_props[field], spec, (*path, *sub), name))
+    return problems
+
+
+def _missing_field(
+    path: tuple[Any, ...], sub: tuple[str | int, ...], name: str, item_props: Mapping[str, Any]
+) -> Problem:
+    if sub[0] == "value":
+        return (
+            (*path, "value"),
+            f"{name} values have no 'value' field; use 'fields' ({', '.join(item_props)})",
+        )
+    return ((*path, *sub), f"{name} values have no field {str(sub[1])!r} (fields: {', '.join(item_props)})")
+
+
+def _required_problems(mapping: ProductTypeMapping, schema: Mapping[str, Any]) -> list[Problem]:
+    """Amazon rejects a listing without a required attribute: it must be mapped, and sent in every
+    marketplace (an ``omit`` there needs an override that sends it)."""
+    problems: list[Problem] = []
     for name in schema.get("required") or []:
         if name not in mapping.attributes:
             problems.append(
@@ -104,10 +122,7 @@ def check_against_product_type(
             if name in settings.omit and name not in settings.attributes:
                 where = ("marketplaces", mid, "omit", settings.omit.index(name))
                 problems.append((where, f"{mapping.product_type} requires {name!r}; it cannot be omitted"))
-    return [
-        MappingProblem(mapping.source, mapping.line_of(path), key_text(path), message)
-        for path, message in problems
-    ]
+    return problems
 
 
 def _check_spec(
