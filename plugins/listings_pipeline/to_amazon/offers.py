@@ -2,7 +2,7 @@
 
 One function per DAG task of ``offers_inventory_sync``:
 
-1. the catalog snapshot comes from :func:`listings_pipeline.bulk.extract`;
+1. the catalog snapshot comes from :func:`listings_pipeline.catalog.steps.extract`;
 2. :func:`plan` reads the snapshot's offer and inventory columns (:func:`desired_state`), compares
    them with the warehouse's ``offers`` / ``inventory`` rows (:func:`diff`) and keeps only the SKUs
    whose price or merchant stock changed, then :func:`listings_pipeline.routing.route` picks the path for the branch;
@@ -10,8 +10,8 @@ One function per DAG task of ``offers_inventory_sync``:
    :func:`listings_pipeline.to_amazon.per_sku.apply_batch` (``patchListingsItem``) and records the accepted
    ones in ``offers`` / ``inventory``;
 4. the bulk path: :func:`plan` has written one ``JSON_LISTINGS_FEED`` ``PATCH`` message per SKU to
-   the branch's ``planned.jsonl``; :func:`listings_pipeline.bulk.build`, the ledger submit operator
-   and :func:`listings_pipeline.bulk.parse` handle it like any feed, and :func:`record_feed` records
+   the branch's ``planned.jsonl``; :func:`listings_pipeline.to_amazon.bulk.build`, the ledger submit operator
+   and :func:`listings_pipeline.to_amazon.bulk.parse` handle it like any feed, and :func:`record_feed` records
    the SKUs the processing report accepted.
 
 Catalog columns: ``price`` and ``currency`` (the offer), optional ``sale_price``, ``sale_start``,

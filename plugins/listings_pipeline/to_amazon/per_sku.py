@@ -13,12 +13,11 @@ dead-letter replay later. The steps, one function per DAG task:
    answer or a call that failed after its retries. Nothing is dropped.
 4. :func:`summarise` adds the batches up.
 
-A change is a plain JSON-able dict (it travels as XCom and holds no secret)::
-
-    {"seller_id", "marketplace_id", "sku", "action", "operation", "product_type", "preview",
-     "body",       # the request body on the wire (None for delete)
-     "payload"}    # put_from_catalog only: the catalog's feed-shaped message (its hash is the
-                   # one the bulk path compares, so the next sync sees the listing as unchanged)
+A change is a :class:`~listings_pipeline.to_amazon.changes.Change`, a TypedDict: it travels as
+XCom and is kept as a dead letter's payload, so it stays a plain dict, and holds no secret. Its
+``body`` is the request body on the wire (``None`` for delete); ``payload``, for put_from_catalog
+only, is the catalog's feed-shaped message (its hash is the one the bulk path compares, so the next
+sync sees the listing as unchanged).
 
 Lifecycle: before the call a listing moves to ``submitted`` (through ``ready`` when it must); after
 it, to ``accepted`` (``deleted`` for a delete), or ``invalid`` then ``dead_lettered``, or straight

@@ -6,8 +6,9 @@ the actor ``dead_letter_replay:<run_id>`` and the operator's note:
 
 - ``replay``, by the letter's path:
 
-  - ``listings_api``: the stored change (the letter's ``payload``, the change dict of
-    :mod:`listings_pipeline.to_amazon.per_sku`) is re-sent through :func:`per_sku.apply_batch`. The letter
+  - ``listings_api``: the stored change (the letter's ``payload``, a
+    :class:`~listings_pipeline.to_amazon.changes.Change`) is re-sent through
+    :func:`listings_pipeline.to_amazon.per_sku.apply_batch`. The letter
     is marked ``replayed`` (committed) before the call; if Amazon accepts the change it becomes
     ``resolved``; if it fails again, ``apply_batch`` dead-letters it again and
     :func:`lifecycle.open_dead_letter` reopens *this* letter (``open``, ``attempts + 1``, new reason).
