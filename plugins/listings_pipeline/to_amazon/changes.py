@@ -17,8 +17,6 @@ from listings_pipeline.json_types import JsonObject
 #: What an operator (or a sync) asked for; ``offer`` is the offers sync's price and stock patch.
 ChangeAction = Literal["price", "quantity", "patch", "delete", "put_from_catalog", "offer"]
 Operation = Literal["patchListingsItem", "putListingsItem", "deleteListingsItem"]
-#: ``valid``: a preview Amazon found nothing wrong with; ``failed``: the call itself failed.
-OutcomeStatus = str
 
 
 class ListingKey(TypedDict):
@@ -111,7 +109,9 @@ class ChangeOutcome(TypedDict):
     preview: bool
     submission_id: str | None
     issue_codes: list[str]
-    status: OutcomeStatus  # accepted, valid, invalid, failed, or Amazon's status in lower case
+    # accepted; valid (a preview Amazon found nothing wrong with); invalid; failed (the call itself,
+    # after its retries); or another status of Amazon's, in lower case: hence not a Literal
+    status: str
     error_code: NotRequired[str | None]
     dead_lettered: NotRequired[bool]
 

@@ -70,6 +70,7 @@ from spapi.models.listings import PATCH_PATH_PATTERN, PatchOperation
 from spapi.regions import MARKETPLACES
 
 if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
@@ -324,7 +325,7 @@ class HotfixRequest(BaseModel):
         return "VALIDATION_PREVIEW" if self.preview else None
 
 
-def _field_problem(error: Mapping[str, Any]) -> str:
+def _field_problem(error: ErrorDetails) -> str:
     loc = [str(p) for p in error.get("loc", ())]
     field = loc[0] if loc else ""
     message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
