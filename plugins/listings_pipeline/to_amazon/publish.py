@@ -137,7 +137,7 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
 
     # ---- the ledger -----------------------------------------------------------------------------
 
-    def _attempt(self, session: Any, document_hash: str, context: Context) -> PublishAttempt:
+    def _attempt(self, session: Session, document_hash: str, context: Context) -> PublishAttempt:
         return ledger.record_attempt(
             session,
             self.seller_id,
@@ -191,7 +191,7 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
             )
         return feed_id
 
-    def _recover_feed(self, since: Any, claimed: set[str]) -> str | None:
+    def _recover_feed(self, since: datetime, claimed: set[str]) -> str | None:
         return stale_feeds.find_orphan_feed(
             self.hook.client, self.seller_id, self.feed_type, self.marketplace_ids, since, claimed
         )
