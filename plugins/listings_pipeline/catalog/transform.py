@@ -137,6 +137,9 @@ class MessageIssue:
 
 @dataclass
 class _Context:
+    """The row being mapped, as the transform kinds read it (:class:`~.specs.RowReader`): its cells,
+    the marketplace's settings, and errors that name the SKU and the attribute being built."""
+
     row: Mapping[str, Any]
     mapping: ProductTypeMapping
     marketplace_id: str
@@ -202,7 +205,7 @@ def _evaluate(ctx: _Context, spec: Any) -> tuple[Any, bool]:
         if not out or (_reads(spec) and not found):
             return EMPTY, False
         return (out if isinstance(spec, dict) else list(out.values())), found
-    value = spec.apply(ctx)
+    value = spec.apply(ctx)  # the kind builds its own value (catalog.specs)
     return value, value is not EMPTY and bool(spec.columns())
 
 
