@@ -106,7 +106,7 @@ def listed(catalog: Path) -> int:
 
 
 def make_pipeline(tmp_path: Path, catalog: Path, sandbox: Sandbox, warehouse: Warehouse) -> Pipeline:
-    config = write_pipeline_config(tmp_path, catalog, **{"feed_poll_seconds: 5": "feed_poll_seconds: 0.5"})
+    config = write_pipeline_config(tmp_path, catalog, **{"feed_poll_seconds: 5": "feed_poll_seconds: 0.1"})
     return Pipeline(config, catalog, warehouse, sandbox)
 
 

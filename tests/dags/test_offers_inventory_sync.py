@@ -100,7 +100,7 @@ def sync(tmp_path: Path, sandbox_connections: Sandbox, pg_warehouse: Warehouse, 
     config = write_pipeline_config(
         tmp_path,
         catalog,
-        **{"feed_poll_seconds: 5": "feed_poll_seconds: 0.5", "per_sku_threshold: 50": "per_sku_threshold: 3"},
+        **{"feed_poll_seconds: 5": "feed_poll_seconds: 0.1", "per_sku_threshold: 50": "per_sku_threshold: 3"},
     )
     for sku in SKUS:
         body = {"productType": "LUGGAGE", "requirements": "LISTING", "attributes": luggage_attributes(US)}
