@@ -53,6 +53,7 @@ class Branch(Target, total=False):
     extract_rules: dict[str, int]  # the extract's quarantined rows by rule
     # validate
     catalog_rows: int
+    unchanged_rows: int  # not validated or mapped again: unchanged since Amazon accepted them
     data_docs: str | None
     rule_counts: dict[str, int]
     # map_messages

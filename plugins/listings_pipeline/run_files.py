@@ -57,6 +57,11 @@ class BranchPaths:
         return self.root / "validated.parquet"
 
     @property
+    def source_keys(self) -> Path:
+        """Each row's SKU, source key and whether it was checked (``catalog.unchanged``), for plan."""
+        return self.root / "source_keys.parquet"
+
+    @property
     def messages(self) -> Path:
         return self.root / "messages.jsonl"
 

@@ -157,35 +157,51 @@ def _quarantine(engine: Any, branch: Branch, records: Sequence[Mapping[str, Any]
 
 
 def validate(branch: Branch) -> Branch:
-    """Step 2: Great Expectations on the snapshot; bad rows to ``quarantine``; fail past the threshold."""
+    """Step 2: Great Expectations on the snapshot; bad rows to ``quarantine``; fail past the threshold.
+
+    Rows whose source is unchanged since Amazon accepted what they made are not checked again
+    (``catalog.unchanged``): they are counted as ``unchanged_rows`` and plan counts them unchanged.
+    """
     import pandas as pd  # type: ignore[import-untyped]
 
+    from listings_pipeline.catalog import unchanged
     from listings_pipeline.catalog.mapping import load_mappings
     from listings_pipeline.catalog.validation import check_threshold, load_policy, validate_frame
 
     config = load_config(branch.get("config_path"))
     paths = BranchPaths.of(config, branch["run_id"], branch["seller_id"], branch["marketplace_id"])
     frame = pd.read_parquet(branch["snapshot"]["path"])
-    outcome = validate_frame(
-        frame,
-        load_mappings(config.mappings_dir),
-        load_policy(config.content_policy),
-        data_docs_dir=paths.data_docs,
-    )
-    paths.root.mkdir(parents=True, exist_ok=True)
-    outcome.good.to_parquet(paths.good_rows, index=False)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
+        keys = unchanged.row_keys(frame, unchanged.recipe_digest(config, branch["marketplace_id"]))
+        skus = unchanged.sku_text(frame)
+        accepted = unchanged.accepted_keys(engine, branch["seller_id"], branch["marketplace_id"])
+        skip = unchanged.unchanged_rows(skus, keys, accepted)
+        paths.root.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"sku": skus, "key": keys, "checked": ~skip}).to_parquet(paths.source_keys, index=False)
+        outcome = validate_frame(
+            frame[~skip].reset_index(drop=True),
+            load_mappings(config.mappings_dir),
+            load_policy(config.content_policy),
+            data_docs_dir=paths.data_docs,
+        )
+        outcome.good.to_parquet(paths.good_rows, index=False)
         _quarantine(engine, branch, outcome.quarantined, "validation")
     finally:
         engine.dispose()
+    skipped = int(skip.sum())
     # Quarantined rows are recorded first, so a run that stops here still says why. Rows the
     # extract could not read or place count against the threshold too: one bad record must not
     # block a catalog, but a catalog of bad records must not go through.
-    check_threshold(outcome, config.max_failing_share, unreadable=branch.get("extract_rules") or {})
+    check_threshold(
+        outcome, config.max_failing_share, unreadable=branch.get("extract_rules") or {}, unchanged=skipped
+    )
+    if skipped:
+        log.info("%d of %d rows unchanged since Amazon accepted them: not checked again", skipped, len(frame))
     return {
         **branch,
         "catalog_rows": len(frame),
+        "unchanged_rows": skipped,
         "quarantined": branch.get("quarantined", 0) + outcome.failing_rows,
         "data_docs": str(outcome.data_docs_index) if outcome.data_docs_index else None,
         "rule_counts": dict(outcome.rule_counts),

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from listings_pipeline.branch import Branch, PlanCounts, PlanKind
 from listings_pipeline.config import PipelineConfig, load_config
@@ -31,6 +31,7 @@ from listings_pipeline.warehouse.models import (
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ def plan(branch: Branch) -> Branch:
     try:
         existing = _existing(engine, seller_id, marketplace_id)
         planned = _Planned(seller_id, marketplace_id)
+        planned.take_unchanged(paths.source_keys)
         for message in read_jsonl(paths.messages):
             planned.offer(message, existing, hold, stale_before)
         if config.delete_removed:
@@ -100,6 +102,7 @@ def plan(branch: Branch) -> Branch:
         total = write_jsonl(paths.planned, (row["payload"] for row in planned.rows))
         with session_scope(engine) as session:
             lifecycle.transition_many(session, planned.rows, cause="plan", run_id=run_id)
+            _record_sources(session, seller_id, marketplace_id, planned.sources_to_record)
     finally:
         engine.dispose()
     if withheld:
@@ -132,6 +135,7 @@ def _existing(engine: Engine, seller_id: str, marketplace_id: str) -> dict[str, 
                     Listing.status,
                     Listing.payload_hash,
                     Listing.accepted_hash,
+                    Listing.source_hash,
                     Listing.updated_at,
                 ).where(Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id)
             )
@@ -149,6 +153,7 @@ class _ReadyRow(TypedDict, total=False):
     product_type: str | None
     payload: dict[str, Any]
     payload_hash: str
+    source_hash: str | None
 
 
 @dataclass
@@ -162,6 +167,25 @@ class _Planned:
     counts: Counter[PlanKind] = field(default_factory=Counter)
     skipped: dict[str, int] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)  # every SKU of the catalog: the rest may be deleted
+    #: each checked row's source key by SKU (``catalog.unchanged``)
+    source_keys: dict[str, str] = field(default_factory=dict)
+    #: (SKU, key) of unchanged payloads whose listing does not hold the key yet
+    sources_to_record: list[tuple[str, str]] = field(default_factory=list)
+
+    def take_unchanged(self, path: Path) -> None:
+        """Count the rows validate did not check again as unchanged (they are in the catalog, so
+        never deleted) and keep the checked rows' source keys."""
+        if not path.exists():  # a run planned by an older version: every row was checked
+            return
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        table = pq.read_table(path, columns=["sku", "key", "checked"]).to_pydict()
+        for sku, key, checked in zip(table["sku"], table["key"], table["checked"], strict=True):
+            if checked:
+                self.source_keys[sku] = key
+            else:
+                self.seen.add(sku)
+                self.counts["unchanged"] += 1
 
     def offer(
         self, message: dict[str, Any], existing: Mapping[str, Any], hold: set[str], stale_before: datetime
@@ -174,7 +198,12 @@ class _Planned:
         self.counts[kind] += 1
         if reason is not None:
             self.skipped[reason] = self.skipped.get(reason, 0) + 1
-        if kind in ("unchanged", "skipped"):
+        key = self.source_keys.get(sku)
+        if kind == "unchanged":
+            if key is not None and existing[sku].source_hash != key:
+                self.sources_to_record.append((sku, key))
+            return
+        if kind == "skipped":
             return
         self.rows.append(
             _ReadyRow(
@@ -185,6 +214,7 @@ class _Planned:
                 product_type=message.get("productType"),
                 payload=message,
                 payload_hash=digest,
+                source_hash=key,
             )
         )
 
@@ -199,6 +229,7 @@ class _Planned:
                 to_status=L.READY,
                 payload=message,
                 payload_hash=payload_hash(message),
+                source_hash=None,
             )
         )
 
@@ -211,6 +242,26 @@ class _Planned:
             skipped=self.counts["skipped"],
             deleted=self.counts["deleted"],
         )
+
+
+def _record_sources(
+    session: Session, seller_id: str, marketplace_id: str, keys: list[tuple[str, str]]
+) -> None:
+    """Note which catalog row an unchanged payload now comes from, so the next run may skip it (an
+    executemany UPDATE: on the first run after an upgrade, that is every listing)."""
+    if not keys:
+        return
+    statement = (
+        update(Listing)
+        .where(
+            Listing.seller_id == seller_id,
+            Listing.marketplace_id == marketplace_id,
+            Listing.sku == bindparam("b_sku"),
+        )
+        .values(source_hash=bindparam("b_key"))
+        .execution_options(synchronize_session=False)
+    )
+    session.connection().execute(statement, [{"b_sku": sku, "b_key": key} for sku, key in keys])
 
 
 def _classify(row: Any, digest: str, held: bool, stale_before: datetime) -> tuple[PlanKind, str | None]:

@@ -68,6 +68,7 @@ FIELDS = frozenset(
         "submitted_hash",
         "accepted_hash",
         "accepted_at",
+        "source_hash",
         "last_submission_id",
         "asin",
     }
@@ -139,6 +140,8 @@ def _changes(
     new_payload_hash = fields.get("payload_hash", payload_hash)
     if "payload_hash" in fields and fields["payload_hash"] != payload_hash:
         changes["payload_changed_at"] = now
+        # a payload from anywhere but a catalog row (a hotfix, a replay) has no source to skip on
+        changes.setdefault("source_hash", None)
     if target != current:
         changes["status"] = target.value
         if target == L.SUBMITTED and "submitted_hash" not in fields:

@@ -224,7 +224,9 @@ class Listing(Base):
     one last sent, ``accepted_hash`` the one Amazon last accepted; the backlog is where
     ``payload_hash`` and ``accepted_hash`` differ. ``payload_changed_at`` is when ``payload_hash``
     last changed (the backlog's age). ``last_submission_id`` is ``feed:<feedId>`` or
-    ``listings_api:<submissionId>``.
+    ``listings_api:<submissionId>``. ``source_hash`` names the catalog row (and the mappings, policy,
+    schemas and code) that ``payload_hash`` was made from, so an unchanged row need not be checked
+    again (``catalog.unchanged``); any other change of the payload clears it.
     """
 
     __tablename__ = "listings"
@@ -244,6 +246,7 @@ class Listing(Base):
     payload_hash: Mapped[Sha256 | None]
     submitted_hash: Mapped[Sha256 | None]
     accepted_hash: Mapped[Sha256 | None]
+    source_hash: Mapped[Sha256 | None]
     accepted_at: Mapped[datetime | None]
     payload_changed_at: Mapped[datetime | None]
     last_submission_id: Mapped[str | None] = mapped_column(String(100))

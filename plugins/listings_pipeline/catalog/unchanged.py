@@ -1,0 +1,89 @@
+"""Catalog rows that need no checking: their source is unchanged since Amazon accepted what it made.
+
+An incremental run of a large catalog changes a few rows, yet validating and mapping cost the same
+for every row. A row may skip both when everything that decided its payload is what it was when
+Amazon accepted that payload: the row's own cells, and the recipe (the mappings, the content policy,
+the product type schemas and the code of the catalog stages). Then checking it again can only give
+the same answer, and plan would find the same payload and send nothing.
+
+The row's key is the recipe's digest followed by a 64-bit hash of its cells (pandas' vectorised
+``hash_pandas_object``, over the columns in name order; where the row sits in the file is not part
+of it). ``listings.source_hash`` holds the key of the row behind the listing's payload; it is set by
+plan and cleared by any payload that did not come from a catalog row (``warehouse.lifecycle``). A
+row is skipped only when its listing is ``accepted`` or ``live`` with that payload, its key matches,
+and its SKU is on no other row of the snapshot (duplicates are judged together, every time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from listings_pipeline.config import PipelineConfig
+from listings_pipeline.warehouse.db import session_scope
+from listings_pipeline.warehouse.models import Listing, ListingStatus
+
+if TYPE_CHECKING:
+    import pandas as pd  # type: ignore[import-untyped]
+    from sqlalchemy import Engine
+
+#: The code whose behaviour decides a payload: any edit to it makes every row a new row.
+_STAGES = Path(__file__).resolve().parent
+_POSITION_COLUMNS = ("_source_row", "_source_file", "_source_line")
+
+
+def recipe_digest(config: PipelineConfig, marketplace_id: str) -> str:
+    """What turns a row into a payload, as one digest: a change to any of it re-checks every row."""
+    import pandas as pd
+
+    digest = hashlib.sha256(f"pandas {pd.__version__}\n".encode())
+    sources: list[Path] = sorted(_STAGES.rglob("*.py"))
+    sources += sorted(Path(config.mappings_dir).glob("*.yaml"))
+    sources.append(Path(config.content_policy))
+    for schemas in (config.var_dir / "product_types" / marketplace_id, Path(config.product_types_dir)):
+        sources += sorted(schemas.glob("*.json")) if schemas.is_dir() else []
+    for path in sources:
+        digest.update(f"{path.name}\n".encode())
+        digest.update(path.read_bytes() if path.is_file() else b"(missing)")
+    return digest.hexdigest()[:32]
+
+
+def row_keys(frame: pd.DataFrame, recipe: str) -> pd.Series:
+    """Each row's key (see the module docstring), vectorised."""
+    import pandas as pd
+
+    cells = frame[sorted(c for c in frame.columns if c not in _POSITION_COLUMNS)]
+    hashes = pd.util.hash_pandas_object(cells, index=False).to_numpy()
+    return pd.Series([f"{recipe}{h:016x}" for h in hashes.tolist()], index=frame.index, dtype=object)
+
+
+def sku_text(frame: pd.DataFrame) -> pd.Series:
+    """The SKU as validation reads it (trimmed; empty for a missing one)."""
+    return frame["sku"].astype("string").str.strip().fillna("")
+
+
+def accepted_keys(engine: Engine, seller_id: str, marketplace_id: str) -> dict[str, str]:
+    """The key of the row behind each listing Amazon holds exactly as we last made it."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(Listing.sku, Listing.source_hash).where(
+                Listing.seller_id == seller_id,
+                Listing.marketplace_id == marketplace_id,
+                Listing.status.in_((ListingStatus.ACCEPTED.value, ListingStatus.LIVE.value)),
+                Listing.accepted_hash == Listing.payload_hash,
+                Listing.source_hash.is_not(None),
+            )
+        )
+        return {sku: key for sku, key in rows if key is not None}
+
+
+def unchanged_rows(skus: pd.Series, keys: pd.Series, accepted: dict[str, str]) -> Any:
+    """A boolean mask of the rows that may skip validation and mapping."""
+    if not accepted:
+        return skus.map(lambda _: False).astype(bool)
+    known = skus.map(accepted)
+    single = ~skus.duplicated(keep=False)
+    return (known == keys).fillna(False).astype(bool) & single & (skus != "")
