@@ -36,10 +36,10 @@ from airflow.sdk import Param, dag, task
 
 from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.branch import Branch
+from listings_pipeline.changes import BranchSent
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.schedules import schedule_for
 from listings_pipeline.summaries import RunTotals
-from listings_pipeline.to_amazon.changes import BranchSent
 from listings_pipeline.to_amazon.feed_outcomes import FeedOutcome, FeedResult, SubmitKwargs
 from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 

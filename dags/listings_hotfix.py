@@ -25,9 +25,9 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from listings_pipeline.changes import BatchResult, ChangeBatch, HotfixForm, HotfixSummary
 from listings_pipeline.config import marketplace_choices
 from listings_pipeline.json_types import JsonObject
-from listings_pipeline.to_amazon.changes import BatchResult, ChangeBatch, HotfixForm, HotfixSummary
 
 WHO = "Who and where"
 WHAT = "What to change"

@@ -34,9 +34,9 @@ from airflow.sdk import Param, dag, task
 
 from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.branch import Branch
+from listings_pipeline.changes import ChangeBatch, OfferBatchResult
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.schedules import schedule_for
-from listings_pipeline.to_amazon.changes import ChangeBatch, OfferBatchResult
 from listings_pipeline.to_amazon.feed_outcomes import (
     FeedOutcome,
     FeedRecorded,

@@ -11,9 +11,9 @@ from typing import Literal, NotRequired, Required, TypedDict
 
 from typing_extensions import ReadOnly
 
+from listings_pipeline.changes import ChangeBatch
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.routing import Route
-from listings_pipeline.to_amazon.changes import ChangeBatch
 
 PlanKind = Literal["new", "changed", "retry", "unchanged", "skipped", "deleted"]
 

@@ -17,10 +17,10 @@ from sqlalchemy import func, insert, select, update
 
 from listings_pipeline.branch import Branch, SentCounts
 from listings_pipeline.call_log import branch_trace
+from listings_pipeline.changes import BranchSent, ListingKey
 from listings_pipeline.config import PipelineConfig, load_config
 from listings_pipeline.run_files import BranchPaths, read_jsonl, safe_part
 from listings_pipeline.summaries import RunTotals, SummaryReasons, store_summaries, tally
-from listings_pipeline.to_amazon.changes import BranchSent, ListingKey
 from listings_pipeline.to_amazon.feed_outcomes import (
     AppliedOutcome,
     DocumentRef,

@@ -41,12 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 from sqlalchemy import insert, select
 
 from listings_pipeline.branch import Branch
-from listings_pipeline.config import load_config
-from listings_pipeline.json_types import JsonObject
-from listings_pipeline.routing import Route, route
-from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl, write_jsonl
-from listings_pipeline.summaries import RunTotals, store_summaries, tally
-from listings_pipeline.to_amazon.changes import (
+from listings_pipeline.changes import (
     Change,
     ChangeBatch,
     FbaStock,
@@ -56,6 +51,11 @@ from listings_pipeline.to_amazon.changes import (
     SkuState,
     StockState,
 )
+from listings_pipeline.config import load_config
+from listings_pipeline.json_types import JsonObject
+from listings_pipeline.routing import Route, route
+from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl, write_jsonl
+from listings_pipeline.summaries import RunTotals, store_summaries, tally
 from listings_pipeline.to_amazon.feed_outcomes import FeedRecorded, OffersFeedResult
 from listings_pipeline.to_amazon.offer_patches import MERCHANT_CHANNEL, PatchOp, offer_patch, stock_patch
 from listings_pipeline.warehouse import lifecycle

@@ -13,7 +13,7 @@ dead-letter replay later. The steps, one function per DAG task:
    answer or a call that failed after its retries. Nothing is dropped.
 4. :func:`summarise` adds the batches up.
 
-A change is a :class:`~listings_pipeline.to_amazon.changes.Change`, a TypedDict: it travels as
+A change is a :class:`~listings_pipeline.changes.Change`, a TypedDict: it travels as
 XCom and is kept as a dead letter's payload, so it stays a plain dict, and holds no secret. Its
 ``body`` is the request body on the wire (``None`` for delete); ``payload``, for put_from_catalog
 only, is the catalog's feed-shaped message (its hash is the one the bulk path compares, so the next
@@ -48,10 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from listings_pipeline.branch import Branch
 from listings_pipeline.call_log import ApiCallLog, branch_trace
-from listings_pipeline.config import PipelineConfig, load_config
-from listings_pipeline.json_types import JsonObject
-from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl
-from listings_pipeline.to_amazon.changes import (
+from listings_pipeline.changes import (
     BatchResult,
     BranchSent,
     Change,
@@ -62,6 +59,9 @@ from listings_pipeline.to_amazon.changes import (
     ListingKey,
     Operation,
 )
+from listings_pipeline.config import PipelineConfig, load_config
+from listings_pipeline.json_types import JsonObject
+from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl
 from listings_pipeline.to_amazon.offer_patches import PatchOp, offer_patch, stock_patch
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
@@ -437,7 +437,7 @@ def _change(
 
 
 def build_changes(request: HotfixRequest, config: PipelineConfig, *, run_id: str = "manual") -> list[Change]:
-    """One change per SKU x marketplace (see :class:`~listings_pipeline.to_amazon.changes.Change`).
+    """One change per SKU x marketplace (see :class:`~listings_pipeline.changes.Change`).
 
     :param run_id: names the catalog snapshot folder of ``put_from_catalog``.
     :raises HotfixFormError: the seller or marketplaces are not in ``config``; or, for

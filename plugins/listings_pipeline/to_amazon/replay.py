@@ -7,7 +7,7 @@ the actor ``dead_letter_replay:<run_id>`` and the operator's note:
 - ``replay``, by the letter's path:
 
   - ``listings_api``: the stored change (the letter's ``payload``, a
-    :class:`~listings_pipeline.to_amazon.changes.Change`) is re-sent through
+    :class:`~listings_pipeline.changes.Change`) is re-sent through
     :func:`listings_pipeline.to_amazon.per_sku.apply_batch`. The letter
     is marked ``replayed`` (committed) before the call; if Amazon accepts the change it becomes
     ``resolved``; if it fails again, ``apply_batch`` dead-letters it again and
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import select
 
-from listings_pipeline.to_amazon.changes import Change
+from listings_pipeline.changes import Change
 from listings_pipeline.to_amazon.letters import (
     LetterOutcome,
     LetterResult,
