@@ -205,33 +205,26 @@ class _Planned:
             return
         if kind == "skipped":
             return
-        self.rows.append(
-            _ReadyRow(
-                seller_id=self.seller_id,
-                marketplace_id=self.marketplace_id,
-                sku=sku,
-                to_status=L.READY,
-                product_type=message.get("productType"),
-                payload=message,
-                payload_hash=digest,
-                source_hash=key,
-            )
-        )
+        self._ready(message, digest, key)
 
     def delete(self, sku: str) -> None:
         message: dict[str, Any] = {"sku": sku, "operationType": "DELETE"}
         self.counts["deleted"] += 1
-        self.rows.append(
-            _ReadyRow(
-                seller_id=self.seller_id,
-                marketplace_id=self.marketplace_id,
-                sku=sku,
-                to_status=L.READY,
-                payload=message,
-                payload_hash=payload_hash(message),
-                source_hash=None,
-            )
+        self._ready(message, payload_hash(message), None)
+
+    def _ready(self, message: dict[str, Any], digest: str, source_key: str | None) -> None:
+        row = _ReadyRow(
+            seller_id=self.seller_id,
+            marketplace_id=self.marketplace_id,
+            sku=message["sku"],
+            to_status=L.READY,
+            payload=message,
+            payload_hash=digest,
+            source_hash=source_key,
         )
+        if "productType" in message:  # a DELETE names none, and must not erase the listing's
+            row["product_type"] = message["productType"]
+        self.rows.append(row)
 
     def plan_counts(self) -> PlanCounts:
         return PlanCounts(
