@@ -786,3 +786,37 @@ def test_column_verdicts_agree_with_one_code_at_a_time() -> None:
         expected = [None if c is None else identifier_problem(c, kind) or "valid" for c in codes]
         assert verdicts.tolist() == expected, kind
         assert 0 < expected.count("valid") < len(codes)
+
+
+SUITE_DUMP = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from tests.pipeline.catalog_paths import MAPPINGS_DIR, POLICY
+from listings_pipeline.catalog.mapping import load_mappings
+from listings_pipeline.catalog.suite import suite_rules
+from listings_pipeline.catalog.validation import load_policy
+policy = load_policy(POLICY)
+for name, mapping in sorted(load_mappings(MAPPINGS_DIR).items()):
+    for rule in suite_rules(mapping, policy):
+        print(name, rule.expectation, rule.rule, rule.column, sorted(rule.kwargs.items(), key=str), rule.description)
+"""
+
+
+def test_the_suite_is_the_same_in_every_process() -> None:
+    """Set order changes with the hash seed; the suite (and the Data Docs that show it) must not."""
+    import os
+    import subprocess
+    import sys
+
+    repo = str(Path(__file__).resolve().parents[2])
+    dumps = {
+        subprocess.run(
+            [sys.executable, "-c", SUITE_DUMP, repo],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(dumps) == 1 and next(iter(dumps)).strip()

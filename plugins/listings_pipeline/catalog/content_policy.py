@@ -187,7 +187,7 @@ class ContentPolicy(BaseModel):
     def banned_regex(self) -> str | None:
         if not self.banned_terms:
             return None
-        alternatives = "|".join(re.escape(t) for t in sorted(self.banned_terms, key=len, reverse=True))
+        alternatives = "|".join(re.escape(t) for t in sorted(self.banned_terms, key=lambda t: (-len(t), t)))
         return rf"(?i)(?<!\w)(?:{alternatives})(?!\w)"
 
 

@@ -165,7 +165,7 @@ def _code_rules(mapping: ProductTypeMapping, name: str, spec: ColumnSpec) -> lis
 def _translated_codes_pattern(mapping: ProductTypeMapping, name: str, codes: CodeSet) -> Rule:
     """Codes read case-insensitively or several to a cell: a set cannot say that, a pattern can."""
     ordered = sorted(codes.codes)
-    one = "(?:" + "|".join(re.escape(c) for c in sorted(codes.codes, key=len, reverse=True)) + ")"
+    one = "(?:" + "|".join(re.escape(c) for c in sorted(codes.codes, key=lambda c: (-len(c), c))) + ")"
     separator = codes.separator
     regex = (
         rf"^\s*{one}\s*$" if separator is None else rf"^\s*{one}\s*(?:{re.escape(separator)}\s*{one}\s*)*$"

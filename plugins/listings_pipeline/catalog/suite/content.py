@@ -35,7 +35,7 @@ def _placeholder_rules(mapping: ProductTypeMapping, policy: ContentPolicy) -> li
     rules: list[Rule] = []
     for column in columns:
         codes = known_codes(mapping, column)
-        values = sorted({v for v in scope.values if v.upper() not in codes}, key=len, reverse=True)
+        values = sorted({v for v in scope.values if v.upper() not in codes}, key=lambda v: (-len(v), v))
         if not values:
             continue
         alternatives = "|".join(re.escape(v) for v in values)
