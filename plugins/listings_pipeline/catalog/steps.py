@@ -17,6 +17,7 @@ from sqlalchemy import insert, select
 
 from listings_pipeline.branch import Branch
 from listings_pipeline.call_log import branch_trace
+from listings_pipeline.catalog.quarantined import QuarantineRecord
 from listings_pipeline.config import REPO_ROOT, PipelineConfig, load_config
 from listings_pipeline.run_files import BranchPaths, read_jsonl, write_jsonl
 from listings_pipeline.warehouse import lifecycle
@@ -267,7 +268,7 @@ def map_messages(branch: Branch) -> Branch:
         }
     schemas = _product_type_schemas(config, branch, product_types)
     mappings = load_mappings(config.mappings_dir)
-    quarantined: list[dict[str, Any]] = []
+    quarantined: list[QuarantineRecord] = []
     rejected = 0
 
     def messages() -> Iterator[Mapping[str, Any]]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from listings_pipeline.catalog.cells import EMPTY, Empty, is_empty
 from listings_pipeline.catalog.mapping import AttributeMapping, ProductTypeMapping, iter_leaves
+from listings_pipeline.catalog.quarantined import QuarantineRecord
 
 __all__ = [
     "MappingResult",
@@ -79,7 +80,7 @@ class TransformError(ValueError):
             parts.append(f"column {column!r}")
         super().__init__(f"{', '.join(parts)}: {reason}")
 
-    def to_quarantine(self) -> dict[str, Any]:
+    def to_quarantine(self) -> QuarantineRecord:
         return {
             "sku": self.sku,
             "marketplace_id": self.marketplace_id,
@@ -113,7 +114,7 @@ class MessageIssue:
         product_type: str | None,
         value: Any = None,
         column: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> QuarantineRecord:
         reason = str(self)
         if column and column != self.attribute:
             # the operator fixes the seller's file, whose columns are not Amazon's attribute names
@@ -364,7 +365,7 @@ class MappingResult:
     """Messages ready to send, and the rows set aside (quarantine records) with their reasons."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
-    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: list[QuarantineRecord] = field(default_factory=list)
     rejected_skus: list[str] = field(default_factory=list)
 
     @property
@@ -421,7 +422,7 @@ def map_rows(
     return result
 
 
-def _mark_origin(records: list[dict[str, Any]], row: Mapping[str, Any]) -> None:
+def _mark_origin(records: list[QuarantineRecord], row: Mapping[str, Any]) -> None:
     """Tell the operator where the row is in the seller's file (the extract's ``_source_*``)."""
     raw_line = row.get("_source_row")
     source = None if is_empty(row.get("_source_file")) else str(row["_source_file"])

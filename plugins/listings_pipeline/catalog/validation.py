@@ -68,6 +68,7 @@ from listings_pipeline.catalog.identifiers import (
     isbn10_check_digit,
 )
 from listings_pipeline.catalog.mapping import ProductTypeMapping
+from listings_pipeline.catalog.quarantined import QuarantineRecord
 from listings_pipeline.catalog.suite import NUMERIC_SUFFIX, Derived, Rule, suite_rules
 from listings_pipeline.catalog.unsafe_text import USERINFO_PARTS, escaped, redacted, storable
 
@@ -183,7 +184,7 @@ class ValidationOutcome:
 
     good: Any
     rejected: Any
-    quarantined: list[dict[str, Any]]
+    quarantined: list[QuarantineRecord]
     rule_counts: dict[str, int]
     total_rows: int
     failing_rows: int
@@ -374,7 +375,7 @@ class _Findings:
     fail several rules, and its records must stay together and in row order."""
 
     frame: Any
-    records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    records: list[tuple[int, QuarantineRecord]] = field(default_factory=list)
 
     def add(
         self, position: int, product_type: str | None, column: str | None, value: Any, rule: str, reason: str
@@ -570,7 +571,7 @@ def _outcome(
     fault found twice, by a suite and across product types, is reported once)."""
     total = len(findings.frame)
     seen: set[tuple[int, str, str | None]] = set()
-    records: list[tuple[int, dict[str, Any]]] = []
+    records: list[tuple[int, QuarantineRecord]] = []
     for position, entry in sorted(findings.records, key=lambda item: item[0]):
         key = (position, entry["rule"], entry["column_name"])
         if key not in seen:
