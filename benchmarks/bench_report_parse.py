@@ -11,8 +11,13 @@ issues, 12% with WARNING issues only, 3% with an INFO issue, half of the issues 
 Variants, each in a fresh subprocess (its own peak RSS), loading into its own tables of a
 temporary schema that is dropped afterwards:
 
-* ``ours``: :func:`spapi.feed_documents.summarise_report` (orjson, plain dicts), then ``COPY ...
-  FROM STDIN`` through psycopg for ``message_results`` and ``issues`` (``attribute_names text[]``);
+* ``ours``: the pipeline's own parse step, ``listings_pipeline.to_amazon.bulk.apply_processing_report``
+  (everything ``parse`` does once the report is downloaded: the report read against the document's
+  index, every listing moved on with its events, results, issues and dead letters written, the
+  ledger updated) on a fresh warehouse database whose SKUs are ``submitted``;
+* ``copy``: :func:`spapi.feed_documents.summarise_report` (orjson, plain dicts), then ``COPY ...
+  FROM STDIN`` through psycopg for ``message_results`` and ``issues`` (``attribute_names text[]``):
+  a floor for loading the same rows, with none of the pipeline's bookkeeping;
 * ``baseline``: ``pandas.read_json`` of the report, statuses with pandas, ``DataFrame.to_sql``
   (SQLAlchemy, default method) for both tables;
 * ``pydantic`` (parse only, no database): ``spapi.feeds.parse_processing_report`` (the
@@ -20,8 +25,9 @@ temporary schema that is dropped afterwards:
   Python (issues left as models, not flattened).
 
 Times are the median of ``--repeat`` runs inside each worker, after one untimed warm-up run (the
-database tables are truncated or replaced between runs). Targets (ours, 25,000 messages): parse + summarise < 0.5 s, parse + load < 3 s,
-peak RSS < 512 MiB.
+database tables are truncated or replaced between runs; ``ours`` gets a new database each run).
+Targets (25,000 messages): ours (the parse step) < 1 s and peak RSS < 512 MiB; copy: parse +
+summarise < 0.5 s, parse + load < 3 s.
 """
 
 from __future__ import annotations
@@ -42,6 +48,10 @@ from typing import Any
 from benchmarks._common import run_variant, verdict, vm_hwm_bytes
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SELLER = "A1BENCHSELLER"
+MARKETPLACE = "ATVPDKIKX0DER"
+FEED_ID = "50000000001"
+TARGET_PIPELINE_S = 1.0  # issue #13: the parse step loads a 25k-message report in a second
 TARGET_SUMMARISE_S = 0.5
 TARGET_LOAD_S = 3.0
 TARGET_RSS_BYTES = 512 * 1024**2
@@ -142,7 +152,7 @@ def _timed(repeat: int, run: Any) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def _work_ours(data: bytes, skus: list[str], url: str, schema: str, repeat: int) -> dict[str, Any]:
+def _work_copy(data: bytes, skus: list[str], url: str, schema: str, repeat: int) -> dict[str, Any]:
     import psycopg
 
     from spapi.feed_documents import MessageIndex, summarise_report
@@ -293,7 +303,119 @@ def _work_pydantic(data: bytes, skus: list[str], url: str, schema: str, repeat: 
     return {"parse_s": parse_s, "load_s": None, "results": None, "issues": None, "counts": counts}
 
 
-WORKERS = {"ours": _work_ours, "baseline": _work_baseline, "pydantic": _work_pydantic}
+def _pipeline_once(data: bytes, skus: list[str], url: str, tmp: Path) -> dict[str, Any]:
+    """A warehouse in which the document's SKUs are ``submitted`` and its feed is in the ledger,
+    then the parse step's own work on the report, timed."""
+    import sqlalchemy as sa
+    import yaml
+
+    from benchmarks._common import REPO
+    from listings_pipeline.config import load_config
+    from listings_pipeline.run_files import payload_hash
+    from listings_pipeline.to_amazon import bulk
+    from listings_pipeline.warehouse import db, lifecycle
+    from listings_pipeline.warehouse.models import FeedSubmission
+    from listings_pipeline.warehouse.records import ensure_seller
+    from spapi.feed_documents import FeedLimits, build_feed_documents
+
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    raw = yaml.safe_load((REPO / "include" / "pipeline.yaml").read_text())
+    raw["var_dir"] = str(tmp / "var")
+    (tmp / "pipeline.yaml").write_text(yaml.safe_dump(raw))
+    config = load_config(tmp / "pipeline.yaml")
+    messages = [
+        {
+            "sku": sku,
+            "operationType": "UPDATE",
+            "productType": "LUGGAGE",
+            "requirements": "LISTING",
+            "attributes": {"item_name": [{"value": f"Item {sku}", "marketplace_id": MARKETPLACE}]},
+        }
+        for sku in skus
+    ]
+    (document,) = build_feed_documents(
+        SELLER, iter(messages), tmp / "documents", issue_locale="en_US", limits=FeedLimits(len(skus), 2**40)
+    )
+    with db.session_scope(engine) as session:
+        ensure_seller(session, SELLER, region="na", spapi_conn_id="bench")
+    for status in ("ready", "submitted"):
+        with db.session_scope(engine) as session:
+            rows = [
+                {"seller_id": SELLER, "marketplace_id": MARKETPLACE, "sku": m["sku"]}
+                | ({"payload": m, "payload_hash": payload_hash(m)} if status == "ready" else {})
+                for m in messages
+            ]
+            lifecycle.transition_many(session, rows, cause="bench", run_id="bench", to_status=status)
+    with db.session_scope(engine) as session:
+        session.execute(
+            sa.insert(FeedSubmission).values(
+                feed_id=FEED_ID,
+                seller_id=SELLER,
+                marketplace_ids=[MARKETPLACE],
+                processing_status="DONE",
+                document_path=str(document.path),
+                document_hash=document.sha256,
+            )
+        )
+    ref = {
+        "seller_id": SELLER,
+        "marketplace_id": MARKETPLACE,
+        "spapi_conn_id": "bench",
+        "config_path": str(tmp / "pipeline.yaml"),
+        "run_id": "bench",
+        "document_path": str(document.path),
+        "document_hash": document.sha256,
+        "index_path": str(document.index_path),
+    }
+    started = time.perf_counter()
+    applied = bulk.apply_processing_report(engine, config, ref, FEED_ID, data, tmp / "report.json")  # type: ignore[arg-type]
+    seconds = time.perf_counter() - started
+    with engine.connect() as connection:
+        results = connection.execute(sa.text("SELECT count(*) FROM message_results")).scalar_one()
+        issues = connection.execute(sa.text("SELECT count(*) FROM listing_issues")).scalar_one()
+    engine.dispose()
+    return {"seconds": seconds, "applied": dict(applied), "results": results, "issues": issues}
+
+
+def _work_pipeline(data: bytes, skus: list[str], url: str, schema: str, repeat: int) -> dict[str, Any]:
+    """The pipeline's own parse step (``bulk.apply_processing_report``: the report read against the
+    document's index, every listing moved, results, issues and dead letters written), each run on
+    a database of its own."""
+    import shutil
+
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    runs = []
+    try:
+        for run in range(repeat + 1):
+            name = f"{schema}_{run}"
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            tmp = Path(tempfile.mkdtemp(prefix="bench-parse-"))
+            try:
+                target = sa.make_url(url).set(database=name).render_as_string(hide_password=False)
+                runs.append(_pipeline_once(data, skus, target, tmp))
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+                with admin.connect() as connection:
+                    connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+    timed = runs[1:]  # the first is the warm-up
+    seconds = statistics.median(r["seconds"] for r in timed)
+    last = timed[-1]
+    return {
+        "parse_s": None,
+        "load_s": seconds,
+        "results": last["results"],
+        "issues": last["issues"],
+        "counts": last["applied"],
+    }
+
+
+WORKERS = {"ours": _work_pipeline, "copy": _work_copy, "baseline": _work_baseline, "pydantic": _work_pydantic}
 
 
 def worker(variant: str, report_path: Path, url: str, schema: str, repeat: int) -> None:
@@ -348,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{'variant':<9} {'parse s':>8} {'msgs/s':>10} {'parse+load s':>13} {'peak RSS':>10}  rows loaded / counts"
             )
-            for variant in ("ours", "baseline", "pydantic"):
+            for variant in ("ours", "copy", "baseline", "pydantic"):
                 m = run_variant(
                     "benchmarks.bench_report_parse",
                     variant,
@@ -358,41 +480,48 @@ def main(argv: list[str] | None = None) -> int:
                 r = m.result
                 load = f"{r['load_s']:>13.3f}" if r["load_s"] is not None else f"{'-':>13}"
                 loaded = f"{r['results']} results, {r['issues']} issues; " if r["results"] is not None else ""
+                parse = (
+                    f"{r['parse_s']:>8.3f} {args.messages / r['parse_s']:>10,.0f}"
+                    if r["parse_s"] is not None
+                    else f"{'-':>8} {'-':>10}"
+                )
                 print(
-                    f"{variant:<9} {r['parse_s']:>8.3f} {args.messages / r['parse_s']:>10,.0f} {load} "
-                    f"{m.peak_rss_mib:>6.0f} MiB  {loaded}{r['counts']}",
+                    f"{variant:<9} {parse} {load} {m.peak_rss_mib:>6.0f} MiB  {loaded}{r['counts']}",
                     flush=True,
                 )
         finally:
             with engine.connect() as conn:
                 conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             engine.dispose()
-    ours, base = measured["ours"], measured["baseline"]
+    ours, copy, base = measured["ours"], measured["copy"], measured["baseline"]
     print(
-        f"ours/baseline: parse {ours.result['parse_s'] / base.result['parse_s']:.3f}, "
-        f"parse+load {ours.result['load_s'] / base.result['load_s']:.3f} "
-        f"(ours {base.result['load_s'] / ours.result['load_s']:.1f}x faster), "
-        f"peak RSS {ours.peak_rss_bytes / base.peak_rss_bytes:.2f}; "
-        f"ours/pydantic parse {ours.result['parse_s'] / measured['pydantic'].result['parse_s']:.3f}"
+        f"ours/copy (the whole parse step against a bare COPY of the same rows): "
+        f"{ours.result['load_s'] / copy.result['load_s']:.1f}x; "
+        f"copy/baseline: parse+load {copy.result['load_s'] / base.result['load_s']:.3f}, "
+        f"parse {copy.result['parse_s'] / base.result['parse_s']:.3f}; "
+        f"copy/pydantic parse {copy.result['parse_s'] / measured['pydantic'].result['parse_s']:.3f}"
     )
-    same_rows = (ours.result["results"], ours.result["issues"]) == (
-        base.result["results"],
-        base.result["issues"],
-    )
-    if not same_rows:
-        print("FAIL: ours and baseline loaded different row counts")
+    if ours.result["results"] != args.messages or copy.result["results"] != base.result["results"]:
+        print("FAIL: a variant did not load one result per message")
         failed = True
     scale = args.messages / 25_000
     checks = [
         (
-            f"parse + summarise < {TARGET_SUMMARISE_S * scale:.2f} s",
-            ours.result["parse_s"] < TARGET_SUMMARISE_S * scale,
+            f"ours: the parse step < {TARGET_PIPELINE_S * scale:.2f} s",
+            ours.result["load_s"] < TARGET_PIPELINE_S * scale,
         ),
-        (f"parse + load < {TARGET_LOAD_S * scale:.2f} s", ours.result["load_s"] < TARGET_LOAD_S * scale),
-        ("peak RSS < 512 MiB", ours.peak_rss_bytes < TARGET_RSS_BYTES),
+        ("ours: peak RSS < 512 MiB", ours.peak_rss_bytes < TARGET_RSS_BYTES),
+        (
+            f"copy: parse + summarise < {TARGET_SUMMARISE_S * scale:.2f} s",
+            copy.result["parse_s"] < TARGET_SUMMARISE_S * scale,
+        ),
+        (
+            f"copy: parse + load < {TARGET_LOAD_S * scale:.2f} s",
+            copy.result["load_s"] < TARGET_LOAD_S * scale,
+        ),
     ]
     failed |= not all(ok for _, ok in checks)
-    print("targets (ours): " + "; ".join(f"{label} {verdict(ok)}" for label, ok in checks))
+    print("targets: " + "; ".join(f"{label} {verdict(ok)}" for label, ok in checks))
     return 1 if failed else 0
 
 

@@ -17,6 +17,7 @@ from listings_pipeline.warehouse.lifecycle import (
     history,
     move_dead_letter,
     open_dead_letter,
+    open_dead_letters,
     transition,
     transition_many,
 )
@@ -276,3 +277,39 @@ def test_dead_letters_keep_one_letter_per_failing_change(warehouse_engine: Engin
         # a resolved letter is history: the next failure opens a new one
         fresh = open_dead_letter(s, **key, operation="patchListingsItem", reason="timeout")
         assert fresh.id != letter.id and s.scalar(select(func.count()).select_from(DeadLetter)) == 2
+
+
+def test_dead_letters_in_bulk_reuse_unfinished_letters_and_keep_the_order(warehouse_engine: Engine) -> None:
+    """A report rejecting thousands of messages opens its letters in one go, with the same rules as
+    one by one: an unfinished letter is reopened, a SKU named twice is one letter tried twice."""
+    branch = {"seller_id": SELLER, "marketplace_id": US, "path": "feed", "operation": "JSON_LISTINGS_FEED"}
+    with session_scope(warehouse_engine) as s:
+        earlier = open_dead_letter(s, **branch, sku="B", reason="first failure", code="8541")
+        move_dead_letter(s, earlier, "replayed", actor="operator@example.com")
+        ids = open_dead_letters(
+            s,
+            **branch,
+            letters=[
+                {"sku": "A", "reason": "90220: brand", "code": "90220"},
+                {"sku": "B", "reason": "8541: conflict", "code": "8541"},
+                {"sku": "C", "reason": "4000001: colour", "code": "4000001"},
+                {"sku": "A", "reason": "90220: brand again", "code": "90220"},
+            ],
+            run_id="run-2",
+        )
+        letters = {d.id: d for d in s.scalars(select(DeadLetter))}
+        assert [letters[i].sku for i in ids] == ["A", "B", "C", "A"]
+        assert ids[1] == earlier.id and ids[0] == ids[3]
+        assert len(letters) == 3
+        by_sku = {d.sku: d for d in letters.values()}
+        assert (by_sku["A"].attempts, by_sku["A"].reason, by_sku["A"].state) == (
+            2,
+            "90220: brand again",
+            "open",
+        )
+        assert (by_sku["B"].attempts, by_sku["B"].reason, by_sku["B"].state) == (2, "8541: conflict", "open")
+        assert (by_sku["C"].attempts, by_sku["C"].run_id, by_sku["C"].code) == (1, "run-2", "4000001")
+        opened = s.scalars(select(DeadLetterEvent).where(DeadLetterEvent.to_state == "open")).all()
+        assert sorted(e.dead_letter_id for e in opened if e.from_state is None) == sorted(
+            {ids[0], ids[1], ids[2]}
+        )

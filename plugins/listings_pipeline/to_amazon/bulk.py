@@ -143,7 +143,7 @@ def parse(outcome: FeedOutcome) -> FeedResult:
     """
     from listings_pipeline.call_log import ApiCallLog
     from spapi import feeds
-    from spapi.feed_documents import load_message_index, summarise_report
+    from spapi.feed_documents import load_message_index
     from spapi.hooks import SpApiHook
 
     document = outcome["document"]
@@ -188,12 +188,22 @@ def parse(outcome: FeedOutcome) -> FeedResult:
         paths.reports.mkdir(parents=True, exist_ok=True)
         report_path = paths.reports / f"{safe_part(feed_id)}.json"
         report_path.write_bytes(raw)
-        report = summarise_report(raw, index)
-        applied = _apply_report(engine, config, document, feed_id, report, report_path)
+        applied = apply_processing_report(engine, config, document, feed_id, raw, report_path)
         return _feed_result(seller_id, marketplace_id, feed_id, status, len(skus), applied)
     finally:
         calls.flush()
         engine.dispose()
+
+
+def apply_processing_report(
+    engine: Engine, config: PipelineConfig, document: DocumentRef, feed_id: str, raw: bytes, report_path: Path
+) -> AppliedOutcome:
+    """What the parse step does once it holds the report: read it against the document's index
+    and apply it (``benchmarks/bench_report_parse.py`` times exactly this)."""
+    from spapi.feed_documents import load_message_index, summarise_report
+
+    report = summarise_report(raw, load_message_index(document["index_path"]))
+    return _apply_report(engine, config, document, feed_id, report, report_path)
 
 
 def _feed_result(
@@ -415,18 +425,15 @@ def _move_listings(
     for status, rows in verdicts.moves.items():
         if rows:
             lifecycle.transition_many(session, rows, cause=f"feed:{feed_id}", run_id=run_id, to_status=status)
-    for sku, reason, code in verdicts.letters:
-        lifecycle.open_dead_letter(
-            session,
-            seller_id=seller_id,
-            marketplace_id=marketplace_id,
-            sku=sku,
-            path="feed",
-            operation="JSON_LISTINGS_FEED",
-            reason=reason,
-            code=code,
-            run_id=run_id,
-        )
+    lifecycle.open_dead_letters(
+        session,
+        seller_id=seller_id,
+        marketplace_id=marketplace_id,
+        path="feed",
+        operation="JSON_LISTINGS_FEED",
+        letters=[{"sku": sku, "reason": reason, "code": code} for sku, reason, code in verdicts.letters],
+        run_id=run_id,
+    )
     if verdicts.letters:
         lifecycle.transition_many(
             session,
@@ -535,18 +542,16 @@ def _requeue_all(
         )
         give_up = status == "FATAL" and (tries or 0) >= config.max_feed_attempts
         if give_up:
-            for sku in skus:
-                lifecycle.open_dead_letter(
-                    session,
-                    seller_id=seller_id,
-                    marketplace_id=marketplace_id,
-                    sku=sku,
-                    path="feed",
-                    operation="JSON_LISTINGS_FEED",
-                    reason=f"feed {feed_id} ended FATAL {tries} times",
-                    code="FATAL",
-                    run_id=run_id,
-                )
+            reason = f"feed {feed_id} ended FATAL {tries} times"
+            lifecycle.open_dead_letters(
+                session,
+                seller_id=seller_id,
+                marketplace_id=marketplace_id,
+                path="feed",
+                operation="JSON_LISTINGS_FEED",
+                letters=[{"sku": sku, "reason": reason, "code": "FATAL"} for sku in skus],
+                run_id=run_id,
+            )
         lifecycle.transition_many(
             session,
             [{**key, "sku": sku} for sku in skus],

@@ -20,6 +20,7 @@ Dead letters have their own small machine (:data:`DEAD_LETTER_TRANSITIONS`), rec
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -471,6 +472,14 @@ DEAD_LETTER_TRANSITIONS: dict[DeadLetterState | None, frozenset[DeadLetterState]
 }
 
 
+class NewLetter(TypedDict):
+    """One change to dead-letter (see :func:`open_dead_letters`)."""
+
+    sku: str
+    reason: str
+    code: str | None
+
+
 def open_dead_letter(
     session: Session,
     *,
@@ -485,59 +494,139 @@ def open_dead_letter(
     run_id: str | None = None,
     actor: str | None = None,
 ) -> DeadLetter:
-    """Dead-letter a change; if the listing already has an unfinished letter on this path, reuse it.
+    """Dead-letter one change (see :func:`open_dead_letters`); returns its letter."""
+    (letter_id,) = open_dead_letters(
+        session,
+        seller_id=seller_id,
+        marketplace_id=marketplace_id,
+        path=path,
+        operation=operation,
+        letters=[NewLetter(sku=sku, reason=reason, code=code)],
+        payload=payload,
+        run_id=run_id,
+        actor=actor,
+    )
+    letter = session.get(DeadLetter, letter_id)
+    assert letter is not None
+    return letter
+
+
+def open_dead_letters(
+    session: Session,
+    *,
+    seller_id: str,
+    marketplace_id: str,
+    path: str | PublishPath,
+    operation: str,
+    letters: Sequence[NewLetter],
+    payload: dict[str, Any] | None = None,
+    run_id: str | None = None,
+    actor: str | None = None,
+) -> list[int]:
+    """Dead-letter changes of one branch and path; a listing that already has an unfinished letter
+    on this path reuses it. Returns the letters' ids, in the order given.
 
     A letter that was ``replayed`` and failed again goes back to ``open`` with ``attempts + 1`` and
-    the new reason, so one failing change is one letter with its history.
+    the new reason, so one failing change is one letter with its history. New letters are written
+    with one bulk INSERT (a report may reject thousands of messages); reopened ones, rare, one by one.
     """
     publish_path = PublishPath(path)
     actor = actor or run_id or "pipeline"
     now = datetime.now(UTC)
-    letter = session.scalars(
-        select(DeadLetter)
-        .where(
-            DeadLetter.seller_id == seller_id,
-            DeadLetter.marketplace_id == marketplace_id,
-            DeadLetter.sku == sku,
-            DeadLetter.path == publish_path.value,
-            DeadLetter.state.in_([D.OPEN.value, D.REPLAYED.value]),
-        )
-        .order_by(DeadLetter.id.desc())
-        .limit(1)
-        .with_for_update()
-    ).one_or_none()
-    if letter is None:
-        letter = DeadLetter(
+    firsts: list[NewLetter] = []
+    again: list[NewLetter] = []
+    first_skus: set[str] = set()
+    for letter in letters:
+        (again if letter["sku"] in first_skus else firsts).append(letter)
+        first_skus.add(letter["sku"])
+    if again:  # a SKU twice: its second letter reopens the first, as two calls would
+        same_branch = functools.partial(
+            open_dead_letters,
+            session,
             seller_id=seller_id,
             marketplace_id=marketplace_id,
-            sku=sku,
-            path=publish_path.value,
+            path=path,
             operation=operation,
             payload=payload,
-            reason=reason,
-            code=code,
-            state=D.OPEN.value,
-            attempts=1,
             run_id=run_id,
-            created_at=now,
-            updated_at=now,
+            actor=actor,
         )
-        session.add(letter)
-        session.flush()
-        session.add(
-            DeadLetterEvent(dead_letter_id=letter.id, to_state=D.OPEN.value, at=now, actor=actor, note=reason)
+        by_sku = dict(zip((f["sku"] for f in firsts), same_branch(letters=firsts), strict=True))
+        same_branch(letters=again)
+        return [by_sku[letter["sku"]] for letter in letters]
+    existing: dict[str, DeadLetter] = {}
+    skus = sorted({letter["sku"] for letter in letters})
+    for start in range(0, len(skus), CHUNK_SIZE):
+        for found in session.scalars(
+            select(DeadLetter)
+            .where(
+                DeadLetter.seller_id == seller_id,
+                DeadLetter.marketplace_id == marketplace_id,
+                DeadLetter.sku.in_(skus[start : start + CHUNK_SIZE]),
+                DeadLetter.path == publish_path.value,
+                DeadLetter.state.in_([D.OPEN.value, D.REPLAYED.value]),
+            )
+            .order_by(DeadLetter.id)
+            .with_for_update()
+        ):
+            existing[found.sku] = found  # the newest wins
+    ids: dict[str, int] = {}
+    fresh = [letter for letter in letters if letter["sku"] not in existing]
+    if fresh:
+        inserted = session.execute(
+            insert(DeadLetter).returning(DeadLetter.id, DeadLetter.sku, sort_by_parameter_order=True),
+            [
+                {
+                    "seller_id": seller_id,
+                    "marketplace_id": marketplace_id,
+                    "sku": letter["sku"],
+                    "path": publish_path.value,
+                    "operation": operation,
+                    "payload": payload,
+                    "reason": letter["reason"],
+                    "code": letter["code"],
+                    "state": D.OPEN.value,
+                    "attempts": 1,
+                    "run_id": run_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for letter in fresh
+            ],
+        ).all()
+        session.execute(
+            insert(DeadLetterEvent),
+            [
+                {
+                    "dead_letter_id": letter_id,
+                    "to_state": D.OPEN.value,
+                    "at": now,
+                    "actor": actor,
+                    "note": letter["reason"],
+                }
+                for (letter_id, _), letter in zip(inserted, fresh, strict=True)
+            ],
         )
-        session.flush()
-        return letter
-    letter.attempts += 1
-    letter.operation, letter.reason, letter.code, letter.run_id = operation, reason, code, run_id
-    if payload is not None:
-        letter.payload = payload
-    if letter.state != D.OPEN.value:
-        move_dead_letter(session, letter, D.OPEN, actor=actor, note=reason)
-    letter.updated_at = now
+        ids.update({sku: letter_id for letter_id, sku in inserted})
+    for letter in letters:
+        reopened = existing.get(letter["sku"])
+        if reopened is None:
+            continue
+        reopened.attempts += 1
+        reopened.operation, reopened.reason, reopened.code, reopened.run_id = (
+            operation,
+            letter["reason"],
+            letter["code"],
+            run_id,
+        )
+        if payload is not None:
+            reopened.payload = payload
+        if reopened.state != D.OPEN.value:
+            move_dead_letter(session, reopened, D.OPEN, actor=actor, note=letter["reason"])
+        reopened.updated_at = now
+        ids[letter["sku"]] = reopened.id
     session.flush()
-    return letter
+    return [ids[letter["sku"]] for letter in letters]
 
 
 def move_dead_letter(
