@@ -206,22 +206,28 @@ def test_two_runs_submitting_the_same_document_at_the_same_moment_send_it_once(p
 # ---- the warehouse connection dropped mid-write ---------------------------------------------------
 
 
-def inserting(table: str, cause: str) -> Callable[[str, Any], bool]:
-    return lambda statement, parameters: (
-        statement.startswith(f"INSERT INTO {table}") and f"'{cause}" in repr(parameters)
-    )
+def moving_listings(column: str) -> Callable[[str, Any], bool]:
+    """The bulk UPDATE of listings (PostgreSQL: ``UPDATE ... FROM`` a temporary table filled by
+    COPY) that sets ``column``: build sets ``submitted_hash``, parse ``last_submission_id``."""
+    return lambda statement, _: statement.startswith('UPDATE "listings"') and f'"{column}" = t.' in statement
 
 
 WRITES: dict[str, tuple[str, Callable[[str, Any], bool]]] = {
-    "plan": ("plan", inserting("listing_events", "plan'")),
-    "build": ("build", inserting("listing_events", "feed_document:")),
+    # the plan's new listings, as ready (the validate step's are quarantined)
+    "plan": (
+        "plan",
+        lambda statement, parameters: (
+            statement.startswith("INSERT INTO listings") and "'ready'" in repr(parameters)
+        ),
+    ),
+    "build": ("build", moving_listings("submitted_hash")),
     "ledger-after-createFeed": (
         "submit_feed",
         lambda statement, parameters: (
             statement.startswith("UPDATE publish_attempts") and "'feed_created'" in repr(parameters)
         ),
     ),
-    "parse": ("parse", inserting("listing_events", "feed:")),
+    "parse": ("parse", moving_listings("last_submission_id")),
     "summarise": ("summarise", lambda statement, _: statement.startswith("INSERT INTO run_summaries")),
 }
 

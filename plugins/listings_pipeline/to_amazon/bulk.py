@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from listings_pipeline.branch import Branch, SentCounts
 from listings_pipeline.call_log import branch_trace
@@ -30,7 +30,7 @@ from listings_pipeline.to_amazon.feed_outcomes import (
 )
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import (
-    insert_ignoring_conflicts,
+    bulk_insert,
     make_engine,
     session_scope,
     warehouse_url,
@@ -310,12 +310,8 @@ def _apply_report(
             return earlier
         verdicts = _give_up_on_exhausted(session, config, verdicts, seller_id, marketplace_id)
         _move_listings(session, verdicts, seller_id, marketplace_id, feed_id, run_id)
-        if verdicts.results:
-            session.execute(
-                insert_ignoring_conflicts(session, MessageResult, ["feed_id", "message_id"]), verdicts.results
-            )
-        if issues:
-            session.execute(insert(ListingIssue), issues)
+        bulk_insert(session, MessageResult, verdicts.results, ignore_conflicts_on=["feed_id", "message_id"])
+        bulk_insert(session, ListingIssue, issues)
         applied: AppliedOutcome = {
             "accepted": len(verdicts.moves["accepted"]) + len(verdicts.moves["deleted"]),
             "invalid": len(verdicts.moves["invalid"]),
@@ -342,11 +338,12 @@ def _stored_operations(
 ) -> dict[str, str]:
     """Each SKU's planned operation (``UPDATE``, ``PATCH``, ``DELETE``): an accepted DELETE ends in
     ``deleted``, not ``accepted``."""
+    operation = Listing.payload["operationType"].as_string()  # not the whole payload: 25k of them
     with session_scope(engine) as session:
         return {
-            row.sku: (row.payload or {}).get("operationType", "UPDATE")
+            row.sku: row.operation or "UPDATE"
             for row in session.execute(
-                select(Listing.sku, Listing.payload).where(
+                select(Listing.sku, operation.label("operation")).where(
                     Listing.seller_id == seller_id,
                     Listing.marketplace_id == marketplace_id,
                     Listing.sku.in_(skus),

@@ -19,14 +19,29 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, Insert, create_engine, event
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Insert,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    insert,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.types import JSON
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -224,6 +239,130 @@ def insert_ignoring_conflicts(session: Session, entity: Any, index_elements: lis
 
         return sqlite_insert(entity).on_conflict_do_nothing(index_elements=index_elements)
     raise NotImplementedError(f"the warehouse supports sqlite and postgresql, not {name}")
+
+
+# --- bulk writes ------------------------------------------------------------------------------------
+
+
+def _copy_rows(session: Session, table: Table, columns: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    """``COPY table (columns) FROM STDIN`` in the session's transaction, each value made ready by its
+    column type's own bind processing (UTC timestamps, JSONB), so what lands is what an INSERT writes."""
+    dialect = session.get_bind().dialect
+    processors = [_copy_processor(table.c[name].type, dialect) for name in columns]
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(
+                tuple(
+                    p(row[c]) if p is not None else row[c] for p, c in zip(processors, columns, strict=True)
+                )
+            )
+
+
+def _copy_processor(column_type: Any, dialect: Any) -> Any:
+    """How one column's Python value goes into COPY: JSON wrapped for psycopg (COPY would write a
+    list as an array literal), everything else as the type's own bind processing does it."""
+    impl = column_type.dialect_impl(dialect)
+    if isinstance(impl, JSON):
+        from psycopg.types.json import Json, Jsonb
+
+        wrap = Jsonb if isinstance(impl, JSONB) else Json
+        return lambda value: None if value is None else wrap(value)
+    return column_type.bind_processor(dialect)
+
+
+def _same_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    columns = list(rows[0])
+    if any(len(row) != len(columns) or any(c not in row for c in columns) for row in rows):
+        raise ValueError("bulk writes take rows with the same columns")
+    return columns
+
+
+def _temporary_copy(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> str:
+    """A temporary table with ``columns`` of ``table``, filled by COPY; returns its name."""
+    temp = f"bulk_{table.name}_{uuid.uuid4().hex[:12]}"
+    listed = ", ".join(f'"{c}"' for c in columns)
+    session.execute(
+        text(
+            f'CREATE TEMPORARY TABLE "{temp}" ON COMMIT DROP AS SELECT {listed} FROM "{table.name}" WITH NO DATA'
+        )
+    )
+    shape = Table(temp, MetaData(), *(Column(c, table.c[c].type) for c in columns))
+    _copy_rows(session, shape, list(columns), rows)
+    return temp
+
+
+def bulk_insert(
+    session: Session,
+    entity: Any,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    ignore_conflicts_on: list[str] | None = None,
+) -> None:
+    """Many rows, all with the same columns, into one table; with ``ignore_conflicts_on``, a row
+    whose key is there already is skipped (``ON CONFLICT (...) DO NOTHING``).
+
+    PostgreSQL: one ``COPY`` stream (a report's 25,000 results and events in a fraction of a second,
+    where an executemany sends a statement per row), through a temporary table when conflicts are
+    to be ignored; SQLite, in-process: an executemany.
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        if ignore_conflicts_on:
+            session.execute(insert_ignoring_conflicts(session, entity, ignore_conflicts_on), list(rows))
+        else:
+            session.execute(insert(entity), list(rows))
+        return
+    session.flush()
+    table: Table = entity.__table__
+    columns = _same_columns(rows)
+    if not ignore_conflicts_on:
+        _copy_rows(session, table, columns, rows)
+        return
+    temp = _temporary_copy(session, table, columns, rows)
+    listed = ", ".join(f'"{c}"' for c in columns)
+    keys = ", ".join(f'"{c}"' for c in ignore_conflicts_on)
+    session.execute(
+        text(
+            f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM "{temp}" '
+            f"ON CONFLICT ({keys}) DO NOTHING"
+        )
+    )
+    session.execute(text(f'DROP TABLE "{temp}"'))
+
+
+def bulk_update(session: Session, entity: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Many rows of one table updated by primary key ``id``; each row names the columns it sets.
+
+    PostgreSQL: the rows of each column set are copied into a temporary table and applied with one
+    ``UPDATE ... FROM``; SQLite: SQLAlchemy's bulk UPDATE by primary key (an executemany).
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(update(entity), list(rows))
+        return
+    session.flush()
+    table: Table = entity.__table__
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for columns, group in groups.items():
+        if "id" not in columns:
+            raise ValueError("bulk_update takes rows with their primary key 'id'")
+        setting = [c for c in columns if c != "id"]
+        if not setting:
+            continue
+        temp = _temporary_copy(session, table, columns, group)
+        assignments = ", ".join(f'"{c}" = t."{c}"' for c in setting)
+        session.execute(
+            text(f'UPDATE "{table.name}" SET {assignments} FROM "{temp}" AS t WHERE "{table.name}".id = t.id')
+        )
+        session.execute(text(f'DROP TABLE "{temp}"'))
 
 
 # --- migrations ---------------------------------------------------------------------------------------

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypedDict
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from listings_pipeline.warehouse.db import insert_ignoring_conflicts
+from listings_pipeline.warehouse.db import bulk_insert, bulk_update, insert_ignoring_conflicts
 from listings_pipeline.warehouse.models import (
     DeadLetter,
     DeadLetterEvent,
@@ -335,10 +335,8 @@ def transition_many(
             f"{len(batch.illegal)} illegal transition(s) for cause {cause}, nothing written: {shown}{more}"
         )
     _insert_new(session, batch, now, cause, run_id)
-    for start in range(0, len(batch.updates), CHUNK_SIZE):
-        session.execute(update(Listing), batch.updates[start : start + CHUNK_SIZE])
-    for start in range(0, len(batch.events), CHUNK_SIZE):
-        session.execute(insert(ListingEvent), batch.events[start : start + CHUNK_SIZE])
+    bulk_update(session, Listing, batch.updates)
+    bulk_insert(session, ListingEvent, batch.events)
     created = len(batch.inserts)
     return TransitionSummary(created=created, changed=len(batch.events) - created, unchanged=batch.unchanged)
 
@@ -594,8 +592,9 @@ def open_dead_letters(
                 for letter in fresh
             ],
         ).all()
-        session.execute(
-            insert(DeadLetterEvent),
+        bulk_insert(
+            session,
+            DeadLetterEvent,
             [
                 {
                     "dead_letter_id": letter_id,

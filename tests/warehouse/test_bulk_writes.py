@@ -1,0 +1,97 @@
+"""Bulk writes land exactly what row-by-row ORM writes land, on both backends.
+
+On PostgreSQL ``bulk_insert`` and ``bulk_update`` go through COPY (and a temporary table), where
+every value is adapted by hand instead of by the driver's INSERT path: JSON lists and objects,
+NULLs, timezone-aware timestamps and conflicts are where that could differ.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy import Engine, select
+
+from listings_pipeline.warehouse.db import bulk_insert, bulk_update, session_scope
+from listings_pipeline.warehouse.lifecycle import transition_many
+from listings_pipeline.warehouse.models import FeedSubmission, Listing, ListingIssue, MessageResult
+from tests.warehouse.conftest import SELLER, US
+
+AT = datetime(2026, 3, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+
+
+def _issue(sku: str | None, names: list[str], message: str) -> dict[str, object]:
+    return {
+        "source": "feed",
+        "seller_id": SELLER,
+        "marketplace_id": US,
+        "sku": sku,
+        "feed_id": "F1",
+        "message_id": 1,
+        "code": "90220",
+        "severity": "ERROR",
+        "message": message,
+        "attribute_names": names,
+        "categories": [],
+        "observed_at": AT,
+        "run_id": None,
+    }
+
+
+def test_bulk_insert_keeps_json_nulls_text_and_time(warehouse_engine: Engine) -> None:
+    tricky = 'quote " tab \t backslash \\ newline \n and ü'
+    with session_scope(warehouse_engine) as s:
+        bulk_insert(
+            s, ListingIssue, [_issue("A", ["brand", "item_name"], tricky), _issue(None, [], "feed level")]
+        )
+    with session_scope(warehouse_engine) as s:
+        rows = s.scalars(select(ListingIssue).order_by(ListingIssue.id)).all()
+        assert [(r.sku, r.attribute_names, r.message) for r in rows] == [
+            ("A", ["brand", "item_name"], tricky),
+            (None, [], "feed level"),
+        ]
+        assert rows[0].observed_at == AT.astimezone(UTC)
+
+
+def test_bulk_insert_can_ignore_rows_already_there(warehouse_engine: Engine) -> None:
+    row = {"feed_id": "F1", "message_id": 1, "sku": "A", "operation_type": "UPDATE", "status": "accepted"}
+    with session_scope(warehouse_engine) as s:
+        s.add(FeedSubmission(feed_id="F1", seller_id=SELLER, marketplace_ids=[US], processing_status="DONE"))
+        s.flush()
+        bulk_insert(s, MessageResult, [row], ignore_conflicts_on=["feed_id", "message_id"])
+        bulk_insert(
+            s,
+            MessageResult,
+            [{**row, "status": "invalid"}, {**row, "message_id": 2, "sku": "B"}],
+            ignore_conflicts_on=["feed_id", "message_id"],
+        )
+    with session_scope(warehouse_engine) as s:
+        stored = s.execute(
+            select(MessageResult.message_id, MessageResult.status).order_by(MessageResult.message_id)
+        )
+        assert [tuple(r) for r in stored] == [(1, "accepted"), (2, "accepted")]
+
+
+def test_bulk_update_sets_each_rows_own_columns(warehouse_engine: Engine) -> None:
+    keys = [{"seller_id": SELLER, "marketplace_id": US, "sku": sku} for sku in ("A", "B", "C")]
+    with session_scope(warehouse_engine) as s:
+        transition_many(s, keys, "seed", to_status="ready")
+        ids = {sku: listing_id for sku, listing_id in s.execute(select(Listing.sku, Listing.id))}
+        payload = {"sku": "A", "attributes": {"item_name": [{"value": 'Ünïcode " \\ \n'}]}}
+        bulk_update(
+            s,
+            Listing,
+            [
+                {"id": ids["A"], "payload": payload, "payload_hash": "a" * 64, "updated_at": AT},
+                {"id": ids["B"], "payload": None, "payload_hash": "b" * 64, "updated_at": AT},
+                {"id": ids["C"], "asin": "B000TEST01"},
+            ],
+        )
+    with session_scope(warehouse_engine) as s:
+        got = {r.sku: r for r in s.scalars(select(Listing))}
+        assert (got["A"].payload, got["A"].payload_hash, got["A"].updated_at) == (
+            payload,
+            "a" * 64,
+            AT.astimezone(UTC),
+        )
+        assert (got["B"].payload, got["B"].payload_hash) == (None, "b" * 64)
+        assert (got["C"].asin, got["C"].payload_hash, got["C"].status) == ("B000TEST01", None, "ready")
