@@ -32,6 +32,7 @@ from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import (
     bulk_insert,
     make_engine,
+    one_of,
     session_scope,
     warehouse_url,
 )
@@ -346,7 +347,7 @@ def _stored_operations(
                 select(Listing.sku, operation.label("operation")).where(
                     Listing.seller_id == seller_id,
                     Listing.marketplace_id == marketplace_id,
-                    Listing.sku.in_(skus),
+                    one_of(session, Listing.sku, skus),
                 )
             )
         }
@@ -508,17 +509,19 @@ def _resolve_replayed_letters(
     """A feed dead letter that an operator replayed is resolved once its resubmission is accepted."""
     if not skus:
         return
+    # the branch's replayed letters are few, a report's SKUs many: ask for the few, match here
+    accepted = set(skus)
     letters = session.scalars(
         select(DeadLetter).where(
             DeadLetter.seller_id == seller_id,
             DeadLetter.marketplace_id == marketplace_id,
             DeadLetter.path == "feed",
             DeadLetter.state == DeadLetterState.REPLAYED,
-            DeadLetter.sku.in_(skus),
         )
     )
     for letter in letters:
-        lifecycle.move_dead_letter(session, letter, DeadLetterState.RESOLVED, actor=f"feed:{feed_id}")
+        if letter.sku in accepted:
+            lifecycle.move_dead_letter(session, letter, DeadLetterState.RESOLVED, actor=f"feed:{feed_id}")
 
 
 def _requeue_all(

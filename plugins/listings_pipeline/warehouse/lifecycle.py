@@ -30,7 +30,7 @@ from typing import Any, NamedTuple, TypedDict
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from listings_pipeline.warehouse.db import bulk_insert, bulk_update, insert_ignoring_conflicts
+from listings_pipeline.warehouse.db import bulk_insert, bulk_update, insert_ignoring_conflicts, one_of
 from listings_pipeline.warehouse.models import (
     DeadLetter,
     DeadLetterEvent,
@@ -374,7 +374,7 @@ def _read_current(session: Session, wanted: _Wanted) -> dict[tuple[str, str, str
                 .where(
                     Listing.seller_id == seller_id,
                     Listing.marketplace_id == marketplace_id,
-                    Listing.sku.in_(skus[start : start + CHUNK_SIZE]),
+                    one_of(session, Listing.sku, skus[start : start + CHUNK_SIZE]),
                 )
                 .with_for_update()
             )
