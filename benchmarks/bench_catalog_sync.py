@@ -231,7 +231,9 @@ def _accept_everything_sent(warehouse: str) -> None:
 def _print_run(rows: int, name: str, measured: Any) -> None:
     result = measured.result
     seconds = result["seconds"]
-    steps = "  ".join(f"{step} {result['steps'][step]:.1f}" for step in STEPS)
+    steps = "  ".join(
+        f"{step} {result['steps'][step]:.1f}s/{result['peak_after'][step] / 2**20:.0f}M" for step in STEPS
+    )
     print(
         f"{rows:>9} {name:<12} {seconds:>8.1f} {rows / seconds:>9,.0f} {measured.peak_rss_mib:>7.0f} MiB  "
         f"sent {result['sent']:>8,}   {steps}",
@@ -342,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         worker(args.worker, args)
         return 0
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    print(f"{'rows':>9} {'run':<12} {'seconds':>8} {'rows/s':>9} {'peak RSS':>11}  steps (s)")
+    print(
+        f"{'rows':>9} {'run':<12} {'seconds':>8} {'rows/s':>9} {'peak RSS':>11}  each step: seconds/peak RSS so far"
+    )
     ok = all([_measure(rows, args) for rows in args.rows])
     return 0 if ok else 1
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from listings_pipeline.warehouse.db import (
     session_scope,
     warehouse_url,
 )
+from listings_pipeline.warehouse.lifecycle import LifecycleError
 from listings_pipeline.warehouse.models import (
     Listing,
     ListingStatus,
@@ -91,17 +92,18 @@ def plan(branch: Branch) -> Branch:
         existing = _existing(engine, seller_id, marketplace_id)
         planned = _Planned(seller_id, marketplace_id)
         planned.take_unchanged(paths.source_keys)
+        # first pass: what each message is, payloads not kept (a branch may hold a million)
         for message in read_jsonl(paths.messages):
             planned.offer(message, existing, hold, stale_before)
+        deletions: list[str] = []
         if config.delete_removed:
             deletions, withheld = _deletions(existing, planned.seen, hold, branch)
             listed = sum(1 for row in existing.values() if row.accepted_hash and row.status != L.DELETED)
             _guard_deletes(config, branch, len(deletions), listed)
-            for sku in deletions:
-                planned.delete(sku)
-        total = write_jsonl(paths.planned, (row["payload"] for row in planned.rows))
+        # second pass, once nothing can stop the plan: the payloads to send, chunk by chunk
         with session_scope(engine) as session:
-            lifecycle.transition_many(session, planned.rows, cause="plan", run_id=run_id)
+            ready = planned.ready_rows(read_jsonl(paths.messages), deletions)
+            total = write_jsonl(paths.planned, _moved_to_ready(session, ready, run_id))
             _record_sources(session, seller_id, marketplace_id, planned.sources_to_record)
     finally:
         engine.dispose()
@@ -163,7 +165,10 @@ class _Planned:
 
     seller_id: str
     marketplace_id: str
-    rows: list[_ReadyRow] = field(default_factory=list)
+    #: the messages to send, by their place in ``messages.jsonl``, with their payload's hash
+    sending: dict[int, str] = field(default_factory=dict)
+    sending_skus: set[str] = field(default_factory=set)
+    offered: int = 0
     counts: Counter[PlanKind] = field(default_factory=Counter)
     skipped: dict[str, int] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)  # every SKU of the catalog: the rest may be deleted
@@ -192,6 +197,8 @@ class _Planned:
     ) -> None:
         """Count one catalog message and keep it when it is to be sent (see :func:`_classify`)."""
         sku = message["sku"]
+        place = self.offered
+        self.offered += 1
         self.seen.add(sku)
         digest = payload_hash(message)
         kind, reason = _classify(existing.get(sku), digest, sku in hold, stale_before)
@@ -205,14 +212,23 @@ class _Planned:
             return
         if kind == "skipped":
             return
-        self._ready(message, digest, key)
+        if sku in self.sending_skus:  # validation quarantines duplicates: this is a bug upstream
+            raise LifecycleError(f"plan: {self.seller_id}/{self.marketplace_id}/{sku} is sent twice")
+        self.sending_skus.add(sku)
+        self.sending[place] = digest
 
-    def delete(self, sku: str) -> None:
-        message: dict[str, Any] = {"sku": sku, "operationType": "DELETE"}
-        self.counts["deleted"] += 1
-        self._ready(message, payload_hash(message), None)
+    def ready_rows(self, messages: Iterable[dict[str, Any]], deletions: list[str]) -> Iterator[_ReadyRow]:
+        """The rows to move to ``ready``, payloads in catalog order, then the deletions."""
+        for place, message in enumerate(messages):
+            digest = self.sending.get(place)
+            if digest is not None:
+                yield self._ready(message, digest, self.source_keys.get(message["sku"]))
+        for sku in deletions:
+            deletion: dict[str, Any] = {"sku": sku, "operationType": "DELETE"}
+            self.counts["deleted"] += 1
+            yield self._ready(deletion, payload_hash(deletion), None)
 
-    def _ready(self, message: dict[str, Any], digest: str, source_key: str | None) -> None:
+    def _ready(self, message: dict[str, Any], digest: str, source_key: str | None) -> _ReadyRow:
         row = _ReadyRow(
             seller_id=self.seller_id,
             marketplace_id=self.marketplace_id,
@@ -224,7 +240,7 @@ class _Planned:
         )
         if "productType" in message:  # a DELETE names none, and must not erase the listing's
             row["product_type"] = message["productType"]
-        self.rows.append(row)
+        return row
 
     def plan_counts(self) -> PlanCounts:
         return PlanCounts(
@@ -235,6 +251,20 @@ class _Planned:
             skipped=self.counts["skipped"],
             deleted=self.counts["deleted"],
         )
+
+
+def _moved_to_ready(session: Session, rows: Iterator[_ReadyRow], run_id: str) -> Iterator[dict[str, Any]]:
+    """Each row's payload, for ``planned.jsonl``, its listing moved to ``ready`` a chunk at a time
+    in the caller's transaction: memory holds one chunk of payloads, not the branch's."""
+    chunk: list[_ReadyRow] = []
+    for row in rows:
+        chunk.append(row)
+        yield row["payload"]
+        if len(chunk) >= lifecycle.CHUNK_SIZE:
+            lifecycle.transition_many(session, chunk, cause="plan", run_id=run_id)
+            chunk = []
+    if chunk:
+        lifecycle.transition_many(session, chunk, cause="plan", run_id=run_id)
 
 
 def _record_sources(
