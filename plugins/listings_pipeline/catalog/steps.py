@@ -246,7 +246,7 @@ def _product_type_schemas(config: PipelineConfig, branch: Branch, product_types:
 
 #: Rows mapped at a time: the messages of one chunk are written before the next is read, so memory
 #: stays flat however large the catalog (the schema check's caches carry over between chunks).
-MAP_CHUNK_ROWS = 20_000
+MAP_CHUNK_ROWS = 5_000
 
 
 def map_messages(branch: Branch) -> Branch:
