@@ -693,10 +693,36 @@ class BackendKiller:
             admin.dispose()
         self.killed.append(statement.split("(")[0].strip())
 
+    def before_copy_row(self, copy: Any, row: Any) -> None:
+        """The same for a row of a ``COPY`` (the bulk writes), which SQLAlchemy never sees: the
+        matcher gets the statement ``"COPY"`` and the row."""
+        if self.matches is None or not self.matches("COPY", row):
+            return
+        self.matches = None
+        pid = copy.connection.info.backend_pid
+        admin = sa.create_engine(self.admin_url, poolclass=sa.pool.NullPool)
+        try:
+            with admin.connect() as other:
+                assert other.execute(
+                    sa.text("select pg_terminate_backend(:pid, 5000)"), {"pid": pid}
+                ).scalar()
+        finally:
+            admin.dispose()
+        self.killed.append("COPY")
+
 
 @pytest.fixture
-def backend_killer(postgres_url: str) -> Iterator[BackendKiller]:
+def backend_killer(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[BackendKiller]:
+    import psycopg
+
     killer = BackendKiller(postgres_url)
+    write_row = psycopg.Copy.write_row
+
+    def watched(copy: Any, row: Any) -> None:
+        killer.before_copy_row(copy, row)
+        write_row(copy, row)
+
+    monkeypatch.setattr(psycopg.Copy, "write_row", watched)
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", killer.before_execute)
     yield killer
     sa.event.remove(sa.engine.Engine, "before_cursor_execute", killer.before_execute)

@@ -213,13 +213,8 @@ def moving_listings(column: str) -> Callable[[str, Any], bool]:
 
 
 WRITES: dict[str, tuple[str, Callable[[str, Any], bool]]] = {
-    # the plan's new listings, as ready (the validate step's are quarantined)
-    "plan": (
-        "plan",
-        lambda statement, parameters: (
-            statement.startswith("INSERT INTO listings") and "'ready'" in repr(parameters)
-        ),
-    ),
+    # the plan's new listings, as ready (COPY rows; the validate step's are quarantined)
+    "plan": ("plan", lambda statement, row: statement == "COPY" and "ready" in row),
     "build": ("build", moving_listings("submitted_hash")),
     "ledger-after-createFeed": (
         "submit_feed",

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import (
     Column,
     Connection,
@@ -201,6 +202,12 @@ def _configure_sqlite(engine: Engine, read_only: bool) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns are written with orjson: a plan writes a payload per listing, and the standard
+    library's encoder was a tenth of the step."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(url: str | URL | None = None, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """An engine for the warehouse (``url`` defaults to :func:`warehouse_url`).
 
@@ -209,6 +216,8 @@ def make_engine(url: str | URL | None = None, *, read_only: bool = False, **kwar
     refuses writes). PostgreSQL: connections are pinged before use. ``kwargs`` go to ``create_engine``.
     """
     parsed = make_url(normalize_url(url if url is not None else warehouse_url()))
+    kwargs.setdefault("json_serializer", json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -279,7 +288,7 @@ def _copy_processor(column_type: Any, dialect: Any) -> Any:
         from psycopg.types.json import Json, Jsonb
 
         wrap = Jsonb if isinstance(impl, JSONB) else Json
-        return lambda value: None if value is None else wrap(value)
+        return lambda value: None if value is None else wrap(value, dumps=json_dumps)
     return column_type.bind_processor(dialect)
 
 

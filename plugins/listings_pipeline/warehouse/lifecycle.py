@@ -425,15 +425,29 @@ def _decide(
 
 
 def _insert_new(session: Session, batch: _Batch, now: datetime, cause: str, run_id: str | None) -> None:
-    """Insert the new listings and add their first events, which need the ids the INSERT returns."""
-    for start in range(0, len(batch.inserts), CHUNK_SIZE):
-        new_ids = session.scalars(
-            insert(Listing).returning(Listing.id, sort_by_parameter_order=True),
-            batch.inserts[start : start + CHUNK_SIZE],
-        ).all()
-        targets = batch.insert_targets[start : start + CHUNK_SIZE]
-        for listing_id, target in zip(new_ids, targets, strict=True):
-            batch.events.append(_event_row(listing_id, None, target, now, cause, run_id))
+    """Insert the new listings and add their first events, which need the listings' ids.
+
+    The ids are read back by key rather than returned by the INSERT: RETURNING in parameter order
+    makes SQLite insert one row per statement, and keeps PostgreSQL from using COPY.
+    """
+    bulk_insert(session, Listing, batch.inserts)
+    by_branch: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for row in batch.inserts:
+        by_branch[(row["seller_id"], row["marketplace_id"])].append(row["sku"])
+    new_ids: dict[tuple[str, str, str], int] = {}
+    for (seller_id, marketplace_id), skus in by_branch.items():
+        for start in range(0, len(skus), CHUNK_SIZE):
+            found = session.execute(
+                select(Listing.sku, Listing.id).where(
+                    Listing.seller_id == seller_id,
+                    Listing.marketplace_id == marketplace_id,
+                    one_of(session, Listing.sku, skus[start : start + CHUNK_SIZE]),
+                )
+            )
+            new_ids.update({(seller_id, marketplace_id, sku): listing_id for sku, listing_id in found})
+    for row, target in zip(batch.inserts, batch.insert_targets, strict=True):
+        listing_id = new_ids[(row["seller_id"], row["marketplace_id"], row["sku"])]
+        batch.events.append(_event_row(listing_id, None, target, now, cause, run_id))
     if len(batch.inserts) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
         # Fresh statistics, or PostgreSQL plans the next run's SKU lookups for an empty table and
         # filters every row against every SKU of a chunk (measured: 8 s per 5,000-SKU chunk at 50k
