@@ -682,7 +682,9 @@ class BackendKiller:
         if not self.matches(statement, parameters):
             return
         self.matches = None  # once
-        pid = cursor.connection.info.backend_pid
+        self._terminate(cursor.connection.info.backend_pid, statement.split("(")[0].strip())
+
+    def _terminate(self, pid: int, what: str) -> None:
         admin = sa.create_engine(self.admin_url, poolclass=sa.pool.NullPool)
         try:
             with admin.connect() as other:
@@ -691,7 +693,7 @@ class BackendKiller:
                 ).scalar()
         finally:
             admin.dispose()
-        self.killed.append(statement.split("(")[0].strip())
+        self.killed.append(what)
 
     def before_copy_row(self, copy: Any, row: Any) -> None:
         """The same for a row of a ``COPY`` (the bulk writes), which SQLAlchemy never sees: the
@@ -699,16 +701,7 @@ class BackendKiller:
         if self.matches is None or not self.matches("COPY", row):
             return
         self.matches = None
-        pid = copy.connection.info.backend_pid
-        admin = sa.create_engine(self.admin_url, poolclass=sa.pool.NullPool)
-        try:
-            with admin.connect() as other:
-                assert other.execute(
-                    sa.text("select pg_terminate_backend(:pid, 5000)"), {"pid": pid}
-                ).scalar()
-        finally:
-            admin.dispose()
-        self.killed.append("COPY")
+        self._terminate(copy.connection.info.backend_pid, "COPY")
 
 
 @pytest.fixture
