@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -141,7 +140,6 @@ def test_foreign_keys_are_enforced(warehouse_engine: Engine) -> None:
 def test_transition_many_moves_5000_skus(warehouse_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lifecycle, "ANALYZE_AFTER", 1000)  # exercise the statistics refresh too
     skus = [f"SKU-{i:05d}" for i in range(5000)]
-    started = time.perf_counter()
     with session_scope(warehouse_engine) as s:
         created = transition_many(
             s,
@@ -180,8 +178,7 @@ def test_transition_many_moves_5000_skus(warehouse_engine: Engine, monkeypatch: 
         transition(s, SELLER, US, skus[-1], "accepted", "listings_api:abc")
         result = transition_many(s, outcome, "feed:50001", "run-1")
     assert (result.created, result.changed, result.unchanged) == (10, 4999, 1)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 30, f"bulk transitions took {elapsed:.1f}s"
+    # how fast is measured end to end by benchmarks/ (bench_report_parse, bench_catalog_sync)
 
     with session_scope(warehouse_engine) as s:
         by_status = dict(
