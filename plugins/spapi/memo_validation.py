@@ -99,7 +99,10 @@ def _canonical(value: Any) -> bytes:
     """One spelling per JSON value (sorted keys); ``1`` and ``1.0`` and ``true`` stay apart, as they
     do for the schema's ``type`` checks."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        fast = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        # orjson writes NaN and infinities as null, which the schema tells apart from None
+        if b"null" not in fast:
+            return fast
     except TypeError:  # what orjson refuses (a lone surrogate, a non-str key): the slow, exact way
         pass
     try:

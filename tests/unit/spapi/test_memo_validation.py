@@ -24,7 +24,23 @@ from tests.sandbox.test_validator_differential import CORPUS, META, SERVED, Case
 
 MUTANTS = 400
 KNOWN = {"PRODUCT", "LUGGAGE", "SHIRT", "HEADPHONES"}  # an unknown type is not the validator's business
-ODD_VALUES: tuple[Any, ...] = ("", "x" * 3000, "Ünïcödé ✓", "\ud800", -1, 0, 1, 1.0, 2.5, True, None, [], {})
+ODD_VALUES: tuple[Any, ...] = (
+    "",
+    "x" * 3000,
+    "Ünïcödé ✓",
+    "\ud800",
+    -1,
+    0,
+    1,
+    1.0,
+    2.5,
+    True,
+    None,
+    float("nan"),
+    float("inf"),
+    [],
+    {},
+)
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +208,12 @@ def test_a_value_with_no_json_form_gets_the_full_pass(schemas: ProductTypeSchema
     listing = {"item_name": [{"value": Decimal("1.5"), "marketplace_id": "ATVPDKIKX0DER"}]}
     assert _errors(memo, listing) == _errors(full, listing) != []
     assert memo._attribute_errors == {}
+
+
+def test_nan_and_null_are_different_values(schemas: ProductTypeSchemas) -> None:
+    """orjson writes NaN as null: a key built from it alone would give NaN the errors of None."""
+    full = make_validator(schemas.schema("SHIRT"), schemas.meta_schema)
+    memo = schemas.validator("SHIRT")
+    for value in (None, float("nan"), float("inf"), None):
+        listing = {"item_name": [{"value": value, "marketplace_id": "ATVPDKIKX0DER"}]}
+        assert _errors(memo, listing) == _errors(full, listing) != []
