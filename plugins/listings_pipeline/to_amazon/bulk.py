@@ -36,6 +36,7 @@ from listings_pipeline.warehouse.db import (
     session_scope,
     warehouse_url,
 )
+from listings_pipeline.warehouse.lifecycle import NewLetter
 from listings_pipeline.warehouse.models import (
     DeadLetter,
     DeadLetterState,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
-    from spapi.feed_documents import IssueRow, ReportOutcome
+    from spapi.feed_documents import IssueRow, MessageIndex, ReportOutcome
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def parse(outcome: FeedOutcome) -> FeedResult:
         paths.reports.mkdir(parents=True, exist_ok=True)
         report_path = paths.reports / f"{safe_part(feed_id)}.json"
         report_path.write_bytes(raw)
-        applied = apply_processing_report(engine, config, document, feed_id, raw, report_path)
+        applied = apply_processing_report(engine, config, document, feed_id, raw, report_path, index)
         return _feed_result(seller_id, marketplace_id, feed_id, status, len(skus), applied)
     finally:
         calls.flush()
@@ -197,13 +198,20 @@ def parse(outcome: FeedOutcome) -> FeedResult:
 
 
 def apply_processing_report(
-    engine: Engine, config: PipelineConfig, document: DocumentRef, feed_id: str, raw: bytes, report_path: Path
+    engine: Engine,
+    config: PipelineConfig,
+    document: DocumentRef,
+    feed_id: str,
+    raw: bytes,
+    report_path: Path,
+    index: MessageIndex | None = None,
 ) -> AppliedOutcome:
     """What the parse step does once it holds the report: read it against the document's index
-    and apply it (``benchmarks/bench_report_parse.py`` times exactly this)."""
+    (``index``, or read from the document's sidecar) and apply it
+    (``benchmarks/bench_report_parse.py`` times exactly this)."""
     from spapi.feed_documents import load_message_index, summarise_report
 
-    report = summarise_report(raw, load_message_index(document["index_path"]))
+    report = summarise_report(raw, index if index is not None else load_message_index(document["index_path"]))
     return _apply_report(engine, config, document, feed_id, report, report_path)
 
 
@@ -423,14 +431,12 @@ def _move_listings(
     for status, rows in verdicts.moves.items():
         if rows:
             lifecycle.transition_many(session, rows, cause=f"feed:{feed_id}", run_id=run_id, to_status=status)
-    lifecycle.open_dead_letters(
+    _open_feed_letters(
         session,
-        seller_id=seller_id,
-        marketplace_id=marketplace_id,
-        path="feed",
-        operation="JSON_LISTINGS_FEED",
-        letters=[{"sku": sku, "reason": reason, "code": code} for sku, reason, code in verdicts.letters],
-        run_id=run_id,
+        seller_id,
+        marketplace_id,
+        [{"sku": sku, "reason": reason, "code": code} for sku, reason, code in verdicts.letters],
+        run_id,
     )
     if verdicts.letters:
         lifecycle.transition_many(
@@ -503,6 +509,21 @@ def _feed_retries(session: Session, seller_id: str, marketplace_id: str, skus: l
     return {sku: int(n) for sku, n in rows}
 
 
+def _open_feed_letters(
+    session: Session, seller_id: str, marketplace_id: str, letters: list[NewLetter], run_id: str
+) -> None:
+    """Dead letters for messages of a JSON_LISTINGS_FEED (a report's rejections, a feed given up)."""
+    lifecycle.open_dead_letters(
+        session,
+        seller_id=seller_id,
+        marketplace_id=marketplace_id,
+        path="feed",
+        operation="JSON_LISTINGS_FEED",
+        letters=letters,
+        run_id=run_id,
+    )
+
+
 def _resolve_replayed_letters(
     session: Session, seller_id: str, marketplace_id: str, skus: list[str], feed_id: str
 ) -> None:
@@ -543,15 +564,8 @@ def _requeue_all(
         give_up = status == "FATAL" and (tries or 0) >= config.max_feed_attempts
         if give_up:
             reason = f"feed {feed_id} ended FATAL {tries} times"
-            lifecycle.open_dead_letters(
-                session,
-                seller_id=seller_id,
-                marketplace_id=marketplace_id,
-                path="feed",
-                operation="JSON_LISTINGS_FEED",
-                letters=[{"sku": sku, "reason": reason, "code": "FATAL"} for sku in skus],
-                run_id=run_id,
-            )
+            letters: list[NewLetter] = [{"sku": sku, "reason": reason, "code": "FATAL"} for sku in skus]
+            _open_feed_letters(session, seller_id, marketplace_id, letters, run_id)
         lifecycle.transition_many(
             session,
             [{**key, "sku": sku} for sku in skus],
