@@ -417,3 +417,24 @@ def test_empty_frame(catalog: pd.DataFrame, mappings: dict[str, ProductTypeMappi
         [],
     )
     check_threshold(result, 0.0)
+
+
+def test_data_docs_show_the_whole_frame_with_bounded_failing_values(
+    catalog: pd.DataFrame,
+    mappings: dict[str, ProductTypeMapping],
+    policy: ContentPolicy,
+    gx_context: Any,
+    tmp_path: Path,
+) -> None:
+    """GX decides only a sample of the rows again (the fast check decides them all), yet the
+    Data Docs report every row: the counts of the whole frame, and no more failing values than a
+    person reads."""
+    good = small_frame(catalog, n=1)
+    rows = pd.concat([good] * 3000, ignore_index=True)
+    rows["sku"] = [f"SKU-{i:05d}" for i in range(3000)]
+    rows.loc[rows.index % 3 == 0, "title"] = [f"Fake tee {i}" for i in range(1000)]
+    outcome = validate_frame(rows, mappings, policy, data_docs_dir=tmp_path, context=gx_context)
+    assert outcome.failing_rows == 1000 and outcome.rule_counts == {"content_policy.banned_terms": 1000}
+    page = next((tmp_path / "validations" / "catalog_SHIRT").rglob("*.html")).read_text(encoding="utf-8")
+    assert "1000 unexpected values found. ≈33.33% of 3000 total rows." in page
+    assert page.count("Fake tee") == 20

@@ -22,16 +22,17 @@ in Data Docs and runs vectorised. What a pattern cannot decide (a check digit, a
 number or date to compare) is first computed for the whole column into a derived column
 (:class:`Derived`) that the expectation reads. This module runs the suite and reports what failed.
 
-:func:`validate_frame` runs the suite (GX core API: an ephemeral context, a pandas datasource, an
-``ExpectationSuite`` and a ``ValidationDefinition``, ``result_format`` COMPLETE so that
-``unexpected_index_list`` names the failing rows) and splits the rows: ``good`` passed every rule;
-each failure of the others is a quarantine record naming the SKU, column, value, rule and reason,
-and where the row came from (``source_file``, ``source_line``: the extract step's ``_source_file``
-and ``_source_row`` columns, when the frame has them; the reason then starts with the line). Values
-are shown with control and invisible characters escaped and URL credentials masked. A row failing
-several rules gives several records and is set aside once. :func:`check_threshold`
-fails the run only when the failing share passes the configured threshold. Data Docs are written
-with GX's own site builder when ``data_docs_dir`` is given.
+:func:`validate_frame` decides every rule for every row with :mod:`.expectations` (GX's pandas
+meaning, a column at a time and each distinct value once; GX's own engine walks its metric graph per
+expectation and some rules row by row, too slow for a million rows) and splits the rows: ``good``
+passed every rule; each failure of the others is a quarantine record naming the SKU, column, value,
+rule and reason, and where the row came from (``source_file``, ``source_line``: the extract step's
+``_source_file`` and ``_source_row`` columns, when the frame has them; the reason then starts with
+the line). Values are shown with control and invisible characters escaped and URL credentials
+masked. A row failing several rules gives several records and is set aside once.
+:func:`check_threshold` fails the run only when the failing share passes the configured threshold.
+With ``data_docs_dir``, GX renders its Data Docs from the results in GX's SUMMARY form: counts over
+every row and the first failing values, so the pages stay readable at a million rows.
 
 Great Expectations and pandas are imported inside the functions: a DAG file may import this module
 at parse time. GX's progress bars are switched off on every context used here.
@@ -48,7 +49,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from listings_pipeline.catalog.cells import is_empty
 from listings_pipeline.catalog.content_policy import (
@@ -96,6 +97,9 @@ __all__ = [
     "suite_rules",
     "validate_frame",
 ]
+
+if TYPE_CHECKING:
+    from listings_pipeline.catalog.expectations import Found
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +252,18 @@ def _cell_text(value: Any) -> str | None:
     return text or None
 
 
+def _texts(column: Any) -> Any:
+    """:func:`_cell_text` of a whole column: a column of text (what the extract step writes) is
+    stripped in one pass; anything else goes value by value."""
+    import pandas as pd  # type: ignore[import-untyped]
+
+    values = column.to_numpy(dtype=object, na_value=None)
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return pd.Series([_cell_text(v) for v in values], index=column.index, dtype=object)
+    stripped = pd.Series(values, index=column.index, dtype=object).str.strip()
+    return stripped.where(stripped.str.len().fillna(0).to_numpy() > 0, None).astype(object)
+
+
 def _line_number(value: Any) -> int | None:
     text = _cell_text(value)
     return int(text) if text is not None and text.isdigit() else None
@@ -262,16 +278,14 @@ def _preview(value: Any) -> str | None:
 
 def _work_frame(frame: Any, rules: list[Rule]) -> Any:
     """The columns the rules read, as text (None for empty), plus numeric twins for ranges."""
-    import pandas as pd  # type: ignore[import-untyped]
+    import pandas as pd
 
     needed: dict[str, None] = {}
     for rule in rules:
         for column in rule.needs:
             if column in frame.columns:
                 needed.setdefault(column, None)
-    work = pd.DataFrame(index=frame.index)
-    for column in needed:
-        work[column] = pd.Series([_cell_text(v) for v in frame[column]], index=frame.index, dtype=object)
+    work = pd.DataFrame({column: _texts(frame[column]) for column in needed}, index=frame.index)
     masked = {c for rule in rules if rule.redact_userinfo for c in rule.needs if c in work.columns}
     for column in sorted(masked):
         # every rule (and Data Docs) sees the URL without its password; only rows the credentials
@@ -308,65 +322,6 @@ def _docs_site(context: Any, directory: Path) -> str:
             },
         )
     return site
-
-
-def _run_suite(
-    context: Any,
-    mapping: ProductTypeMapping,
-    rules: list[Rule],
-    work: Any,
-    data_docs_dir: Path | None,
-) -> list[Any]:
-    gx, gxe = _gx()
-    key = uuid.uuid4().hex[:8]
-    names = {
-        "source": f"catalog_{key}",
-        "suite": f"catalog_{mapping.product_type}",
-        "validation": f"catalog_{mapping.product_type}_{key}",
-        "checkpoint": f"catalog_{mapping.product_type}_{key}",
-    }
-    result_format = {"result_format": "COMPLETE"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _quiet(context)
-        with contextlib.suppress(Exception):
-            context.suites.delete(names["suite"])
-        source = context.data_sources.add_pandas(names["source"])
-        try:
-            batch = source.add_dataframe_asset(mapping.product_type).add_batch_definition_whole_dataframe(
-                "rows"
-            )
-            suite = context.suites.add(
-                gx.ExpectationSuite(
-                    name=names["suite"], expectations=[_expectation(gxe, i, r) for i, r in enumerate(rules)]
-                )
-            )
-            definition = context.validation_definitions.add(
-                gx.ValidationDefinition(name=names["validation"], data=batch, suite=suite)
-            )
-            if data_docs_dir is None:
-                result = definition.run(batch_parameters={"dataframe": work}, result_format=result_format)
-                return list(result.results)
-            site = _docs_site(context, data_docs_dir)
-            checkpoint = context.checkpoints.add(
-                gx.Checkpoint(
-                    name=names["checkpoint"],
-                    validation_definitions=[definition],
-                    actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[site])],
-                    result_format=result_format,
-                )
-            )
-            run = checkpoint.run(batch_parameters={"dataframe": work})
-            return [r for validation in run.run_results.values() for r in validation.results]
-        finally:
-            for store, name in (
-                (context.checkpoints, names["checkpoint"]),
-                (context.validation_definitions, names["validation"]),
-                (context.suites, names["suite"]),
-                (context.data_sources, names["source"]),
-            ):
-                with contextlib.suppress(Exception):
-                    store.delete(name)
 
 
 @dataclass
@@ -455,17 +410,20 @@ def _route_rows(
     groups: dict[str, list[int]] = {}
     if "product_type" in frame.columns:
         single = next(iter(by_type)) if len(by_type) == 1 else None
-        for position, raw in enumerate(frame["product_type"]):
-            text = _cell_text(raw)
-            product_type = text.upper() if text else single
+        texts = _texts(frame["product_type"])
+        codes, distinct = texts.factorize(use_na_sentinel=True)
+        names = [str(text).upper() for text in distinct]
+        for position, code in enumerate(codes.tolist()):
+            product_type = names[code] if code >= 0 else single
             if product_type is not None and product_type in by_type:
                 groups.setdefault(product_type, []).append(position)
             else:
+                text = distinct[code] if code >= 0 else None
                 findings.add(
                     position,
                     text,
                     "product_type",
-                    raw,
+                    frame["product_type"].iat[position],
                     "unknown_product_type",
                     f"no catalog mapping for product type {text!r} (mapped: {', '.join(sorted(by_type))})",
                 )
@@ -481,26 +439,36 @@ def _cross_type_duplicates(frame: Any, groups: Mapping[str, list[int]], findings
     product type's rows, so a SKU listed under two of them would pass both."""
     if len(groups) < 2 or "sku" not in frame.columns or "marketplace_id" not in frame.columns:
         return
-    group_of = {position: product_type for product_type, ps in groups.items() for position in ps}
-    keys: dict[tuple[str | None, str | None], list[int]] = {}
-    for position in group_of:
-        row = frame.iloc[position]
-        sku = _cell_text(row["sku"])
-        if sku is not None:
-            keys.setdefault((sku, _cell_text(row["marketplace_id"])), []).append(position)
-    for (sku, marketplace), positions in keys.items():
-        types = sorted({group_of[p] for p in positions})
-        if len(types) > 1:
-            for position in positions:
-                findings.add(
-                    position,
-                    group_of[position],
-                    "sku",
-                    sku,
-                    "expect_compound_columns_to_be_unique",
-                    f"SKU {sku!r} appears more than once in marketplace {marketplace} "
-                    f"(as product types {', '.join(types)})",
-                )
+    import pandas as pd
+
+    positions = [p for ps in groups.values() for p in ps]
+    rows = pd.DataFrame(
+        {
+            "sku": _texts(frame["sku"].iloc[positions]).to_numpy(),
+            "marketplace": _texts(frame["marketplace_id"].iloc[positions]).to_numpy(),
+            "type": [product_type for product_type, ps in groups.items() for _ in ps],
+            "position": positions,
+        }
+    )
+    rows = rows[rows["sku"].notna()]
+    kinds = rows.groupby(["sku", "marketplace"], dropna=False)["type"].transform("nunique")
+    clashing = rows[kinds.to_numpy() > 1]
+    if clashing.empty:
+        return
+    listed = clashing.groupby(["sku", "marketplace"], dropna=False)["type"].transform(
+        lambda types: ", ".join(sorted(set(types)))
+    )
+    for (sku, marketplace, product_type, position), types in zip(
+        clashing.itertuples(index=False, name=None), listed, strict=True
+    ):
+        findings.add(
+            int(position),
+            product_type,
+            "sku",
+            sku,
+            "expect_compound_columns_to_be_unique",
+            f"SKU {sku!r} appears more than once in marketplace {marketplace} (as product types {types})",
+        )
 
 
 def _validate_group(
@@ -512,7 +480,14 @@ def _validate_group(
     docs_dir: Path | None,
     findings: _Findings,
 ) -> int:
-    """One product type's rows through its suite; returns the number of rules."""
+    """One product type's rows through its suite; returns the number of rules.
+
+    Every row is decided by :mod:`.expectations`; GX then decides a bounded sample of the rows
+    (the first rows and the first failures of each rule) and any disagreement stops the run. The
+    Data Docs show GX's result for that sample with the figures of the whole frame put in.
+    """
+    from listings_pipeline.catalog.expectations import decide
+
     frame = findings.frame
     sub = frame.iloc[positions]
     rules = suite_rules(mapping, policy, columns=sub.columns)
@@ -528,34 +503,105 @@ def _validate_group(
                 f"required column {column!r} is not in the catalog",
             )
     work = _work_frame(sub, rules)
-    for result in _run_suite(ctx, mapping, rules, work, docs_dir):
-        index = (result.expectation_config.meta or {}).get("rule_index")
-        if index is None or result.success:
-            continue
-        rule = rules[int(index)]
-        if rule.table_level:
-            continue  # reported per row above
-        _record_failures(result, rule, product_type, work, findings)
+    found = {index: decide(rule, work) for index, rule in enumerate(rules) if not rule.table_level}
+    for index, result in found.items():
+        _record_failures(result.unexpected, rules[index], product_type, work, findings)
+    if docs_dir is not None:
+        context = ctx if ctx is not None else make_context()
+        _document(context, mapping, rules, set(sub.columns), found, work.index, docs_dir)
     log.info("validated %d %s rows against %d rules", len(positions), product_type, len(rules))
     return len(rules)
 
 
-def _record_failures(result: Any, rule: Rule, product_type: str, work: Any, findings: _Findings) -> None:
-    """A record for each row a failed expectation names; a rule that could not run stops the
-    validation, since a broken rule must not let rows through unchecked."""
-    exception = result.exception_info or {}
-    if exception.get("raised_exception"):
-        raise ValidationSuiteError(
-            f"{product_type}: the rule {rule.rule} on column {rule.column!r} could not be evaluated: "
-            f"{exception.get('exception_message')}"
+def _document(
+    context: Any,
+    mapping: ProductTypeMapping,
+    rules: list[Rule],
+    columns: set[str],
+    found: Mapping[int, Found],
+    labels: Any,
+    docs_dir: Path,
+) -> None:
+    """GX's Data Docs for the suite and for this validation: the result of each expectation is the
+    one GX would give in its SUMMARY form (counts over every row, and only the first failing
+    values), so the pages stay readable at a million rows; GX renders them."""
+    gx, gxe = _gx()
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    name = f"catalog_{mapping.product_type}"
+    expectations = [_expectation(gxe, i, rule) for i, rule in enumerate(rules)]
+    results = []
+    for index, expectation in enumerate(expectations):
+        config = expectation.configuration
+        if index in found:
+            summary = found[index]
+            results.append(
+                ExpectationValidationResult(
+                    success=summary.success, expectation_config=config, result=summary.summary(labels)
+                )
+            )
+        else:  # a column that must exist: a missing one was reported for every row
+            present = rules[index].column in columns
+            results.append(ExpectationValidationResult(success=present, expectation_config=config, result={}))
+    passed = sum(1 for result in results if result.success)
+    run_id = RunIdentifier(run_name=f"{name}_{uuid.uuid4().hex[:8]}")
+    rows = len(labels)
+    batch = f"{mapping.product_type}-{rows}-rows"
+    validation = ExpectationSuiteValidationResult(
+        success=passed == len(results),
+        results=results,
+        suite_name=name,
+        statistics={
+            "evaluated_expectations": len(results),
+            "successful_expectations": passed,
+            "unsuccessful_expectations": len(results) - passed,
+            "success_percent": passed / len(results) * 100 if results else None,
+        },
+        meta={
+            "great_expectations_version": gx.__version__,
+            "run_id": run_id,
+            "validation_time": run_id.run_time,
+            "batch_spec": {"data_asset_name": mapping.product_type, "rows": rows},
+            "active_batch_definition": {
+                "datasource_name": "catalog",
+                "data_connector_name": "snapshot",
+                "data_asset_name": mapping.product_type,
+                "batch_identifiers": {"rows": rows},
+            },
+        },
+    )
+    suite_id = ExpectationSuiteIdentifier(name=name)
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=suite_id, run_id=run_id, batch_identifier=batch
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _quiet(context)
+        with contextlib.suppress(Exception):
+            context.suites.delete(name)
+        context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+        context.validation_results_store.set(key, validation)
+        context.build_data_docs(
+            site_names=[_docs_site(context, docs_dir)], resource_identifiers=[key, suite_id]
         )
+
+
+def _record_failures(unexpected: Any, rule: Rule, product_type: str, work: Any, findings: _Findings) -> None:
+    """A record for each failing row (``unexpected``: positions in ``work``, whose labels are the
+    rows' positions in the whole frame)."""
     frame = findings.frame
-    for label in (result.result or {}).get("unexpected_index_list") or []:
-        position = int(label)
-        value = frame.iloc[position][rule.column] if rule.column in frame.columns else None
-        context_row = {c: work.at[label, c] for c in (*rule.needs, "marketplace_id") if c in work.columns}
+    context_columns = [c for c in (*rule.needs, "marketplace_id") if c in work.columns]
+    for position in unexpected:
+        label = work.index[position]
+        value = frame.iat[label, frame.columns.get_loc(rule.column)] if rule.column in frame.columns else None
+        context_row = {c: work.iat[position, work.columns.get_loc(c)] for c in context_columns}
         findings.add(
-            position,
+            int(label),
             product_type,
             rule.column,
             value,

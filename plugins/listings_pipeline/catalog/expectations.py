@@ -1,0 +1,283 @@
+"""The suite's expectations decided over a whole frame at once: what Great Expectations finds, at
+catalog scale.
+
+Why not let GX decide every row: its pandas engine resolves a graph of metrics for each of a product
+type's ~130 expectations and walks some of them row by row (a pair of columns in a set goes through
+``iterrows``); that was a third of a minute per 100,000 rows, and a million-row catalog has a
+minute for everything. Here each column is factorised once, a single-column rule is decided once
+per *distinct* value and spread back to the rows, and rules on several columns work on whole
+columns. The meaning is GX's pandas meaning, rule by rule: missing values are skipped by column
+rules (only ``ExpectColumnValuesToNotBeNull`` looks at them), a pattern is ``str.contains`` (a
+search, not a full match), a set is ``isin``, uniqueness is ``duplicated(keep=False)``, a pair of
+columns skips rows where either is missing.
+
+GX stays the reference: the suite is a GX ``ExpectationSuite``, its Data Docs are GX's, and a test
+(tests/pipeline/test_expectations.py) runs a corpus of good and awkward values through GX's own
+engine and through this module, for every rule of the shipped product types, and fails on any
+difference in the failing rows or in the figures Data Docs show. An expectation without a decider
+here is refused (:class:`UnsupportedExpectation`), never skipped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd  # type: ignore[import-untyped]
+
+from listings_pipeline.catalog.suite import Rule
+
+__all__ = ["PARTIAL_UNEXPECTED", "Found", "UnsupportedExpectation", "decide"]
+
+#: How many failing values a result lists (GX's ``partial_unexpected_count``): what Data Docs show.
+PARTIAL_UNEXPECTED = 20
+
+Positions = npt.NDArray[np.int64]
+
+
+class UnsupportedExpectation(LookupError):
+    """The suite holds an expectation this module cannot decide: a new rule kind needs a decider
+    (and the corpus test) before it can run, rather than be skipped."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """What one expectation found in a frame: the failing rows and the figures of GX's result.
+
+    ``nonnull_count`` is None for expectations that look at every row (GX then leaves the missing
+    figures out of its result).
+    """
+
+    unexpected: Positions  # row positions, ascending
+    element_count: int
+    nonnull_count: int | None
+    partial_values: list[Any]  # the first failing values, in row order, as GX lists them
+    common: list[tuple[Any, int]]  # the most common failing values, GX's ``Counter.most_common``
+
+    @property
+    def success(self) -> bool:
+        return len(self.unexpected) == 0
+
+    def summary(self, labels: Any) -> dict[str, Any]:
+        """GX's ``SUMMARY`` result for this expectation (``labels``: the frame's index, which GX
+        reports failing rows by), built the way GX's own ``_format_map_output`` builds it, so that
+        Data Docs render it as one of theirs."""
+        count = len(self.unexpected)
+        total = self.element_count
+        result: dict[str, Any] = {"element_count": total, "unexpected_count": count}
+        percent_total = count / total * 100 if total else None
+        if self.nonnull_count is None:
+            nonmissing: float | None = percent_total
+        else:
+            nonmissing = count / self.nonnull_count * 100 if self.nonnull_count else None
+        result["unexpected_percent"] = nonmissing if total else None
+        result["partial_unexpected_list"] = self.partial_values
+        if self.nonnull_count is not None:
+            missing = total - self.nonnull_count
+            result["missing_count"] = missing
+            result["missing_percent"] = missing / total * 100 if total else None
+            result["unexpected_percent_total"] = percent_total
+            result["unexpected_percent_nonmissing"] = nonmissing if total else None
+        ranked = sorted(self.common, key=lambda kv: (-kv[1], kv[0]))
+        result["partial_unexpected_counts"] = [{"value": value, "count": n} for value, n in ranked]
+        result["partial_unexpected_index_list"] = [
+            _label(labels[p]) for p in self.unexpected[:PARTIAL_UNEXPECTED]
+        ]
+        return result
+
+
+def decide(rule: Rule, work: pd.DataFrame) -> Found:
+    """The rows of ``work`` that fail ``rule`` (which must not be table-level: a missing column is
+    not a row's fault)."""
+    decider = _DECIDERS.get(rule.expectation)
+    if decider is None:
+        raise UnsupportedExpectation(
+            f"no decider for {rule.expectation} (rule {rule.rule} on {rule.column!r})"
+        )
+    return decider(work, rule.kwargs)
+
+
+def _label(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _most_common(values: Any) -> list[tuple[Any, int]]:
+    """``Counter(values).most_common(PARTIAL_UNEXPECTED)``, as GX counts failing values (ties in
+    order of first appearance)."""
+    return Counter(values).most_common(PARTIAL_UNEXPECTED)
+
+
+def _common_codes(codes: npt.NDArray[np.intp], distinct: Any) -> list[tuple[Any, int]]:
+    """:func:`_most_common` of the values whose factorised ``codes`` are given, without building
+    them: codes number distinct values in order of first appearance, as a Counter would meet them."""
+    if not len(codes):
+        return []
+    counts = np.bincount(codes)
+    seen = np.flatnonzero(counts)
+    order = seen[np.argsort(-counts[seen], kind="stable")][:PARTIAL_UNEXPECTED]
+    return [(_label(distinct[code]), int(counts[code])) for code in order]
+
+
+# --- one column ----------------------------------------------------------------------------------------
+
+#: decides, for the distinct non-missing values of a column, which fail
+ValueTest = Callable[[pd.Series, Mapping[str, Any]], npt.NDArray[np.bool_]]
+
+
+def _column_rule(test: ValueTest) -> Callable[[pd.DataFrame, Mapping[str, Any]], Found]:
+    def decide_column(work: pd.DataFrame, kwargs: Mapping[str, Any]) -> Found:
+        column = work[kwargs["column"]]
+        codes, distinct = pd.factorize(column, use_na_sentinel=True)
+        present = codes >= 0
+        if len(distinct):
+            failing = np.asarray(
+                test(pd.Series(np.asarray(distinct, dtype=object), dtype=object), kwargs), bool
+            )
+            rows = present & failing[np.where(present, codes, 0)]
+        else:
+            rows = np.zeros(len(column), dtype=bool)
+        unexpected = np.flatnonzero(rows).astype(np.int64)
+        values = column.iloc[unexpected[:PARTIAL_UNEXPECTED]].tolist()
+        common = _common_codes(codes[unexpected], distinct)
+        return Found(unexpected, len(column), int(present.sum()), [_label(v) for v in values], common)
+
+    return decide_column
+
+
+def _not_null(work: pd.DataFrame, kwargs: Mapping[str, Any]) -> Found:
+    column = work[kwargs["column"]]
+    unexpected = np.flatnonzero(column.isna().to_numpy()).astype(np.int64)
+    partial = [None] * min(len(unexpected), PARTIAL_UNEXPECTED)
+    return Found(unexpected, len(column), None, partial, [(None, len(unexpected))] if len(unexpected) else [])
+
+
+def _matches(values: pd.Series, kwargs: Mapping[str, Any]) -> npt.NDArray[np.bool_]:
+    return np.asarray(values.astype(str).str.contains(kwargs["regex"]).to_numpy(), bool)
+
+
+def _fails_match(values: pd.Series, kwargs: Mapping[str, Any]) -> npt.NDArray[np.bool_]:
+    return ~_matches(values, kwargs)
+
+
+def _fails_set(values: pd.Series, kwargs: Mapping[str, Any]) -> npt.NDArray[np.bool_]:
+    if kwargs.get("value_set") is None:
+        return np.zeros(len(values), dtype=bool)
+    return ~np.asarray(values.isin(kwargs["value_set"]).to_numpy(), bool)
+
+
+def _outside(values: pd.Series, kwargs: Mapping[str, Any]) -> npt.NDArray[np.bool_]:
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    inside = np.ones(len(values), dtype=bool)
+    if low is not None:
+        inside &= (values > low if kwargs.get("strict_min") else values >= low).to_numpy(dtype=bool)
+    if high is not None:
+        inside &= (values < high if kwargs.get("strict_max") else values <= high).to_numpy(dtype=bool)
+    return ~inside
+
+
+def _numbers_outside(values: pd.Series, kwargs: Mapping[str, Any]) -> npt.NDArray[np.bool_]:
+    return _outside(pd.to_numeric(values), kwargs)
+
+
+def _lengths_outside(values: pd.Series, kwargs: Mapping[str, Any]) -> npt.NDArray[np.bool_]:
+    return _outside(values.astype(str).str.len(), kwargs)
+
+
+def _unique(work: pd.DataFrame, kwargs: Mapping[str, Any]) -> Found:
+    column = work[kwargs["column"]]
+    codes, distinct = pd.factorize(column, use_na_sentinel=True)
+    present = codes >= 0
+    counts = np.bincount(codes[present]) if present.any() else np.zeros(0, dtype=np.int64)
+    rows = present & (counts[np.where(present, codes, 0)] > 1 if len(counts) else present)
+    unexpected = np.flatnonzero(rows).astype(np.int64)
+    values = column.iloc[unexpected[:PARTIAL_UNEXPECTED]].tolist()
+    common = _common_codes(codes[unexpected], distinct)
+    return Found(unexpected, len(column), int(present.sum()), [_label(v) for v in values], common)
+
+
+# --- several columns -----------------------------------------------------------------------------------
+
+
+def _compound_unique(work: pd.DataFrame, kwargs: Mapping[str, Any]) -> Found:
+    """Rows whose values in ``column_list`` together occur more than once; rows missing all of
+    them are skipped (GX's default ``ignore_row_if``), a missing value is a value otherwise."""
+    names = list(kwargs["column_list"])
+    frame = work[names]
+    considered = ~frame.isna().all(axis=1).to_numpy()
+    group = np.zeros(len(frame), dtype=np.int64)
+    for name in names:
+        codes, distinct = pd.factorize(frame[name], use_na_sentinel=True)
+        group = group * (len(distinct) + 1) + (codes + 1)
+        group = pd.factorize(group)[0].astype(np.int64)  # keep the combined code small
+    kept = group[considered]
+    counts = np.bincount(kept) if len(kept) else np.zeros(0, dtype=np.int64)
+    rows = np.zeros(len(frame), dtype=bool)
+    rows[considered] = counts[kept] > 1
+    unexpected = np.flatnonzero(rows).astype(np.int64)
+    failing = [
+        tuple(_label(v) for v in values)
+        for values in frame.iloc[unexpected].itertuples(index=False, name=None)
+    ]
+    partial = [dict(zip(names, values, strict=True)) for values in failing[:PARTIAL_UNEXPECTED]]
+    return Found(unexpected, len(frame), int(considered.sum()), partial, _most_common(failing))
+
+
+def _pair(
+    work: pd.DataFrame,
+    kwargs: Mapping[str, Any],
+    passes: Callable[[pd.Series, pd.Series], npt.NDArray[np.bool_]],
+) -> Found:
+    """A rule on two columns; ``ignore_row_if`` is ``either_value_is_missing``, the only one the
+    suite writes (anything else is refused rather than read another way)."""
+    if kwargs.get("ignore_row_if") != "either_value_is_missing":
+        raise UnsupportedExpectation(f"ignore_row_if={kwargs.get('ignore_row_if')!r} on a column pair")
+    a, b = work[kwargs["column_A"]], work[kwargs["column_B"]]
+    considered = (a.notna() & b.notna()).to_numpy()
+    rows = np.zeros(len(a), dtype=bool)
+    if considered.any():
+        rows[considered] = ~passes(a[considered], b[considered])
+    unexpected = np.flatnonzero(rows).astype(np.int64)
+    failing = list(
+        zip((_label(v) for v in a.iloc[unexpected]), (_label(v) for v in b.iloc[unexpected]), strict=True)
+    )
+    return Found(
+        unexpected, len(a), int(considered.sum()), failing[:PARTIAL_UNEXPECTED], _most_common(failing)
+    )
+
+
+def _pair_in_set(work: pd.DataFrame, kwargs: Mapping[str, Any]) -> Found:
+    pairs = kwargs.get("value_pairs_set")
+
+    def passes(a: pd.Series, b: pd.Series) -> npt.NDArray[np.bool_]:
+        if pairs is None:
+            return np.ones(len(a), dtype=bool)
+        allowed = {(x, y) for x, y in pairs}
+        keys = pd.MultiIndex.from_arrays([a.to_numpy(dtype=object), b.to_numpy(dtype=object)])
+        return np.asarray(keys.isin(list(allowed)), bool)
+
+    return _pair(work, kwargs, passes)
+
+
+def _pair_greater(work: pd.DataFrame, kwargs: Mapping[str, Any]) -> Found:
+    def passes(a: pd.Series, b: pd.Series) -> npt.NDArray[np.bool_]:
+        return np.asarray((a >= b if kwargs.get("or_equal") else a > b).to_numpy(), bool)
+
+    return _pair(work, kwargs, passes)
+
+
+_DECIDERS: dict[str, Callable[[pd.DataFrame, Mapping[str, Any]], Found]] = {
+    "ExpectColumnValuesToNotBeNull": _not_null,
+    "ExpectColumnValuesToMatchRegex": _column_rule(_fails_match),
+    "ExpectColumnValuesToNotMatchRegex": _column_rule(_matches),
+    "ExpectColumnValuesToBeInSet": _column_rule(_fails_set),
+    "ExpectColumnValuesToBeBetween": _column_rule(_numbers_outside),
+    "ExpectColumnValueLengthsToBeBetween": _column_rule(_lengths_outside),
+    "ExpectColumnValuesToBeUnique": _unique,
+    "ExpectCompoundColumnsToBeUnique": _compound_unique,
+    "ExpectColumnPairValuesToBeInSet": _pair_in_set,
+    "ExpectColumnPairValuesAToBeGreaterThanB": _pair_greater,
+}
