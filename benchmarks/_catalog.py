@@ -5,7 +5,8 @@ with a share of rows spoilt on purpose.
 Realism matters more than speed here: every row must go through the same checks a real row meets
 (enums, identifiers with check digits, content policy, the product type's schema), so the rows are
 the demo's own, not synthetic attribute blocks. Only the SKU, the UPC/EAN (unique, valid check
-digits), the image URL and, for an incremental run, the price change from one copy to the next.
+digits), the title (a model number), the image URL and, for an incremental run, the price change
+from one copy to the next.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def write_catalog(
             upc = f"1{i:010d}"
             upc += _check_digit(upc)
             row.update(sku=sku, upc=upc, ean="0" + upc, image_url=f"https://images.example.com/{sku}.jpg")
+            if row["title"]:  # a real catalog's titles differ from SKU to SKU: no check sees one twice
+                row["title"] = f"{row['title']} (model {i:07d})"
             if bad_every and i % bad_every == bad_every - 1:
                 column, value = DEFECTS[(i // bad_every) % len(DEFECTS)]
                 row[column] = value
