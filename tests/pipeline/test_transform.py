@@ -13,7 +13,9 @@ import pytest
 from demo.sample_catalog import BAD_ROWS, generate_rows
 from listings_pipeline.catalog.mapping import ProductTypeMapping, parse_mapping
 from listings_pipeline.catalog.transform import (
+    AttributeMemo,
     TransformError,
+    _Context,
     check_against_schema,
     is_empty,
     iter_messages,
@@ -400,3 +402,42 @@ def test_map_rows_quarantines_what_cannot_be_sent(
         "mapping.unknown_product_type": 1,
         "mapping": 1,
     }
+
+
+# --- the attribute memo ------------------------------------------------------------------------------
+
+
+def test_the_memo_builds_the_messages_that_building_every_value_builds(
+    mappings: dict[str, ProductTypeMapping],
+) -> None:
+    """Rows that share cells share attribute values; every message is still the one its own row
+    makes, in every marketplace (the memo's key holds the marketplace and each cell's type)."""
+    rows = [dict(row) for row in generate_rows()]
+    rows += [{**row, "quantity": 7, "sku": f"{row['sku']}-INT"} for row in rows[:40]]  # 7 is not "7"
+    memo = AttributeMemo()
+    compared = 0
+    for row in rows:
+        mapping = mappings.get(str(row.get("product_type") or "").upper())
+        if mapping is None or row.get("marketplace_id") not in mapping.marketplaces:
+            continue
+        try:
+            plain = row_to_message(row, mapping, row["marketplace_id"])
+        except TransformError as err:
+            with pytest.raises(TransformError) as again:
+                row_to_message(row, mapping, row["marketplace_id"], memo=memo)
+            assert str(again.value) == str(err)
+            continue
+        assert row_to_message(row, mapping, row["marketplace_id"], memo=memo) == plain
+        compared += 1
+    assert compared > 400
+
+
+def test_a_value_reading_a_column_its_spec_does_not_declare_is_refused_under_a_memo(
+    mappings: dict[str, ProductTypeMapping],
+) -> None:
+    ctx = _Context(
+        {"color": "BLK", "size": "M"}, mappings["SHIRT"], US, "SKU-1", "color", frozenset({"color"})
+    )
+    assert ctx.text("color") == "BLK"
+    with pytest.raises(RuntimeError, match="reads column 'size'"):
+        ctx.text("size")

@@ -146,6 +146,7 @@ class _Context:
     marketplace_id: str
     sku: str
     attribute: str = ""
+    declared: frozenset[str] | None = None  # while a memo is in use: the columns the attribute may read
 
     def fail(self, reason: str, column: str | None = None, value: Any = None) -> TransformError:
         return TransformError(
@@ -159,6 +160,12 @@ class _Context:
         )
 
     def raw(self, column: str) -> Any:
+        if self.declared is not None and column not in self.declared:
+            # a value is remembered by the columns its spec declares; reading another would make
+            # the memo hand one row's value to another
+            raise RuntimeError(
+                f"attribute {self.attribute!r} reads column {column!r}, which its spec does not declare"
+            )
         value = self.row.get(column)
         return EMPTY if is_empty(value) else value
 
@@ -239,14 +246,54 @@ def _attribute_values(ctx: _Context, attribute: AttributeMapping) -> list[dict[s
     return items
 
 
+class AttributeMemo:
+    """Attribute values already built, by the cells they were built from.
+
+    Why: a catalog repeats most of its cells (a colour, a size, a brand, a bullet shared by a
+    family), and building a value is most of the cost of a message. A value depends only on the
+    marketplace and the cells its spec declares (the :class:`~.specs.RowReader` contract, which
+    :class:`_Context` enforces while a memo is in use), so one built for a row serves every row
+    with the same cells. Values are shared between messages: they are read, never changed. Keep
+    one memo per batch: it grows with the distinct values it meets.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self._columns: dict[tuple[str, str, str], tuple[str, ...]] = {}
+
+    def values(self, ctx: _Context, name: str, attribute: AttributeMapping) -> list[dict[str, Any]]:
+        where = (ctx.mapping.product_type, ctx.marketplace_id, name)
+        columns = self._columns.get(where)
+        if columns is None:
+            columns = self._columns[where] = tuple(
+                dict.fromkeys(
+                    c for _, top in attribute.specs() for _, leaf in iter_leaves(top) for c in leaf.columns()
+                )
+            )
+        key = (*where, *((type(v), v) for v in (ctx.row.get(c) for c in columns)))
+        try:
+            found = self._values.get(key)
+        except TypeError:  # a cell that cannot be a key (not from a snapshot): build it as is
+            return _attribute_values(ctx, attribute)
+        if found is None:
+            ctx.declared = frozenset(columns)
+            try:
+                found = self._values[key] = _attribute_values(ctx, attribute)
+            finally:
+                ctx.declared = None
+        return found
+
+
 def row_to_message(
     row: Mapping[str, Any],
     mapping: ProductTypeMapping,
     marketplace_id: str,
     *,
     message_id: int | None = None,
+    memo: AttributeMemo | None = None,
 ) -> dict[str, Any]:
-    """One ``UPDATE`` message for ``row`` in ``marketplace_id``; raises :class:`TransformError`."""
+    """One ``UPDATE`` message for ``row`` in ``marketplace_id``; raises :class:`TransformError`.
+    With ``memo``, attribute values are reused across rows with the same cells."""
     sku_value = row.get("sku")
     sku = None if is_empty(sku_value) else str(sku_value).strip()
     if sku is None:
@@ -283,7 +330,7 @@ def row_to_message(
     attributes: dict[str, list[dict[str, Any]]] = {}
     for name, attribute in mapping.attributes_for(marketplace_id).items():
         ctx.attribute = name
-        values = _attribute_values(ctx, attribute)
+        values = memo.values(ctx, name, attribute) if memo is not None else _attribute_values(ctx, attribute)
         if values:
             attributes[name] = values
     ctx.attribute = ""
@@ -414,9 +461,10 @@ def map_rows(
     )
     single = next(iter(by_type.values())) if len(by_type) == 1 else None
     result = MappingResult()
+    memo = AttributeMemo()
     for row in rows:
         start = len(result.quarantined)
-        _map_row(row, by_type, single, marketplace_id, schemas, result)
+        _map_row(row, by_type, single, marketplace_id, schemas, result, memo)
         if len(result.quarantined) > start:
             _mark_origin(result.quarantined[start:], row)
     return result
@@ -440,6 +488,7 @@ def _map_row(
     marketplace_id: str,
     schemas: Any,
     result: MappingResult,
+    memo: AttributeMemo,
 ) -> None:
     """One row into ``result``: a message, or its quarantine records and its SKU among the rejected."""
     row_type = row.get("product_type")
@@ -461,7 +510,7 @@ def _map_row(
         result.rejected_skus.append(sku or "")
         return
     try:
-        message = row_to_message(row, mapping, marketplace_id)
+        message = row_to_message(row, mapping, marketplace_id, memo=memo)
     except TransformError as err:
         result.quarantined.append(err.to_quarantine())
         result.rejected_skus.append(sku or "")
