@@ -74,16 +74,24 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _selector_groups(schema: Mapping[str, Any], instance: list[Any]) -> Counter[str]:
+def _selector_groups(schema: Mapping[str, Any], instance: list[Any]) -> dict[str, int]:
+    """How many values share each combination of selector values, by its canonical JSON.
+
+    Selector values are nearly always text (a marketplace, a language), and two texts are the same
+    JSON exactly when they are equal, so those are counted as tuples and written as JSON once per
+    group: this runs for every value of every message."""
     selectors = schema.get("selectors")
-    groups: Counter[str] = Counter()
+    groups: Counter[Any] = Counter()
     for item in instance:
         if selectors and isinstance(item, dict):
-            key = _canonical([item.get(name) for name in selectors])
+            values = tuple(item.get(name) for name in selectors)
+            if all(type(v) is str or v is None for v in values):
+                groups[values] += 1
+                continue
+            groups[_canonical(list(values))] += 1
         else:
-            key = _canonical(item)
-        groups[key] += 1
-    return groups
+            groups[_canonical(item)] += 1
+    return {(key if isinstance(key, str) else _canonical(list(key))): count for key, count in groups.items()}
 
 
 def _unique_items_bound(
