@@ -327,15 +327,18 @@ def bulk_insert(
 
     PostgreSQL: one ``COPY`` stream (a report's 25,000 results and events in a fraction of a second,
     where an executemany sends a statement per row), through a temporary table when conflicts are
-    to be ignored; SQLite, in-process: an executemany.
+    to be ignored; SQLite, in-process: a Core executemany.
     """
     if not rows:
         return
     if session.get_bind().dialect.name != "postgresql":
+        # the table, not the mapped class: the ORM's bulk path sorts and inspects every row on the
+        # way to the same executemany, several times the cost of the insert itself
+        table = entity.__table__
         if ignore_conflicts_on:
-            session.execute(insert_ignoring_conflicts(session, entity, ignore_conflicts_on), list(rows))
+            session.execute(insert_ignoring_conflicts(session, table, ignore_conflicts_on), list(rows))
         else:
-            session.execute(insert(entity), list(rows))
+            session.execute(insert(table), list(rows))
         return
     session.flush()
     table: Table = entity.__table__
