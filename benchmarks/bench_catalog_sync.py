@@ -11,7 +11,9 @@ three product types, repeated with fresh SKUs and codes, one row in 100 spoilt (
 the product type schemas come from a local sandbox through the Product Type Definitions API, as in
 a run; the warehouse is SQLite (``--warehouse`` for PostgreSQL).
 
-Variants, each in a fresh subprocess (its own peak RSS):
+Each step runs in a fresh process of its own, with Airflow imported first, as an Airflow task
+runs: the branch goes from step to step as JSON (what XCom carries), so a step's memory is its own
+and the run's peak RSS is the largest step's. A run's time is the sum of the steps' own times.
 
 * ``full``: every step on a fresh warehouse, each step timed on its own;
 * ``incremental`` (``--incremental``): after ``full``, Amazon is taken to have accepted everything
@@ -60,13 +62,8 @@ STEPS = ("extract", "validate", "map", "settle", "plan", "build")
 # --- the worker: one run of the steps ------------------------------------------------------------------
 
 
-def _run_steps(config_path: str, run_id: str, profile: str | None = None) -> dict[str, Any]:
-    from listings_pipeline.catalog import steps
-    from listings_pipeline.planning.plan import plan
-    from listings_pipeline.to_amazon import bulk
-    from listings_pipeline.to_amazon.settle import settle
-
-    branch: Any = {
+def _initial_branch(config_path: str) -> dict[str, Any]:
+    return {
         "seller_id": SELLER_ID,
         "marketplace_id": US,
         "spapi_conn_id": "spapi_bench",
@@ -75,9 +72,20 @@ def _run_steps(config_path: str, run_id: str, profile: str | None = None) -> dic
         "claims_defects": True,
         "confirm_deletes": False,
     }
-    seconds: dict[str, float] = {}
-    peak: dict[str, int] = {}
-    documents: list[dict[str, Any]] = []
+
+
+def _run_step(name: str, branch_file: str, run_id: str, profile: bool) -> dict[str, Any]:
+    """One step, in this process only, as an Airflow task runs it: the branch comes in and goes out
+    as JSON (what XCom carries), so nothing a later step uses stays in memory from an earlier one."""
+    from listings_pipeline.catalog import steps
+    from listings_pipeline.planning.plan import plan
+    from listings_pipeline.to_amazon import bulk
+    from listings_pipeline.to_amazon.settle import settle
+
+    import airflow.sdk  # noqa: F401  # a task's process has Airflow loaded before the task starts
+
+    path = Path(branch_file)
+    branch: Any = json.loads(path.read_text())
     calls = {
         "extract": lambda b: steps.extract(b, run_id),
         "validate": steps.validate,
@@ -85,34 +93,65 @@ def _run_steps(config_path: str, run_id: str, profile: str | None = None) -> dic
         "settle": settle,
         "plan": plan,
     }
-    started = time.perf_counter()
-    for name in STEPS:
-        profiler = cProfile.Profile() if profile == name else None
-        began = time.perf_counter()
-        if profiler:
-            profiler.enable()
-        if name == "build":
-            documents = bulk.build(branch)
-        else:
-            branch = calls[name](branch)
-        seconds[name] = time.perf_counter() - began
-        if profiler:
-            profiler.disable()
-            stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative")
-            stats.print_stats(40)
-        peak[name] = vm_hwm_bytes()
-    return {
-        "seconds": time.perf_counter() - started,
-        "steps": seconds,
-        "peak_after": peak,
-        "extracted": branch.get("extracted", 0),
-        "quarantined": branch.get("quarantined", 0),
-        "messages": branch.get("messages", 0),
-        "planned": branch.get("planned", 0),
-        "plan_counts": branch.get("plan_counts", {}),
-        "documents": [d["document_path"] for d in documents],
-        "sent": sum(int(d.get("message_count", 0)) for d in documents),
-    }
+    profiler = cProfile.Profile() if profile else None
+    began = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    if name == "build":
+        documents = bulk.build(branch)
+        branch = {**branch, "bench_documents": [dict(d) for d in documents]}
+    else:
+        branch = calls[name](branch)
+    seconds = time.perf_counter() - began
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+    path.write_text(json.dumps(branch, default=str))
+    return {"seconds": seconds}
+
+
+def _run_steps(config_path: str, run_id: str, env: dict[str, str], profile: str | None) -> Any:
+    """Every step in its own process, one after the other; the run's peak RSS is the largest
+    step's, since no two steps share a process."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(_initial_branch(config_path), fh)
+    seconds: dict[str, float] = {}
+    peak: dict[str, int] = {}
+    try:
+        for name in STEPS:
+            options = ["--step", name, "--branch", fh.name, "--run-id", run_id]
+            measured = run_variant(
+                "benchmarks.bench_catalog_sync",
+                "step",
+                [*options, *(["--profile", name] if profile == name else [])],
+                env,
+            )
+            seconds[name] = measured.result["seconds"]
+            peak[name] = measured.peak_rss_bytes
+        branch = json.loads(Path(fh.name).read_text())
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+    documents = branch.get("bench_documents") or []
+    return _Run(
+        {
+            "seconds": sum(seconds.values()),
+            "steps": seconds,
+            "peak_of": peak,
+            "quarantined": branch.get("quarantined", 0),
+            "documents": [d["document_path"] for d in documents],
+            "sent": sum(int(d.get("message_count", 0)) for d in documents),
+        },
+        max(peak.values()),
+    )
+
+
+class _Run:
+    """A whole run's figures, shaped like one measured variant."""
+
+    def __init__(self, result: dict[str, Any], peak_rss_bytes: int) -> None:
+        self.result = result
+        self.peak_rss_bytes = peak_rss_bytes
+        self.peak_rss_mib = peak_rss_bytes / 2**20
 
 
 def _warm_schema_cache(config_path: str) -> dict[str, Any]:
@@ -155,7 +194,7 @@ def worker(variant: str, args: argparse.Namespace) -> None:
     elif variant == "warm":
         result = _warm_schema_cache(args.config)
     else:
-        result = _run_steps(args.config, args.run_id, args.profile)
+        result = _run_step(args.step, args.branch, args.run_id, bool(args.profile))
     result["vm_hwm_bytes"] = vm_hwm_bytes()
     print(json.dumps(result))
 
@@ -232,7 +271,7 @@ def _print_run(rows: int, name: str, measured: Any) -> None:
     result = measured.result
     seconds = result["seconds"]
     steps = "  ".join(
-        f"{step} {result['steps'][step]:.1f}s/{result['peak_after'][step] / 2**20:.0f}M" for step in STEPS
+        f"{step} {result['steps'][step]:.1f}s/{result['peak_of'][step] / 2**20:.0f}M" for step in STEPS
     )
     print(
         f"{rows:>9} {name:<12} {seconds:>8.1f} {rows / seconds:>9,.0f} {measured.peak_rss_mib:>7.0f} MiB  "
@@ -265,10 +304,7 @@ def _measure(rows: int, args: argparse.Namespace) -> bool:
             env.update(_connection_env(sandbox_url))
             common = ["--config", str(config)]
             run_variant("benchmarks.bench_catalog_sync", "warm", common, env)
-            profile = ["--profile", args.profile] if args.profile else []
-            full = run_variant(
-                "benchmarks.bench_catalog_sync", "full", [*common, *profile, "--run-id", "bench__full"], env
-            )
+            full = _run_steps(str(config), "bench__full", env, args.profile)
             _print_run(rows, "full", full)
             good = rows - catalog.bad
             result = full.result
@@ -300,9 +336,7 @@ def _measure(rows: int, args: argparse.Namespace) -> bool:
                 changed = write_catalog(
                     tmp / "catalog.csv", rows, bad_every=args.bad_every, reprice_every=100
                 )
-                again = run_variant(
-                    "benchmarks.bench_catalog_sync", "incremental", [*common, "--run-id", "bench__incr"], env
-                )
+                again = _run_steps(str(config), "bench__incr", env, None)
                 _print_run(rows, "incremental", again)
                 share = again.result["seconds"] / result["seconds"]
                 sent = again.result["sent"]
@@ -335,7 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", choices=STEPS, help="print cProfile's top functions of this step (stderr)"
     )
-    parser.add_argument("--worker", choices=("warm", "full", "incremental", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=("warm", "step", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    parser.add_argument("--branch", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--run-id", help=argparse.SUPPRESS)
     parser.add_argument("--documents", help=argparse.SUPPRESS)
@@ -345,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     print(
-        f"{'rows':>9} {'run':<12} {'seconds':>8} {'rows/s':>9} {'peak RSS':>11}  each step: seconds/peak RSS so far"
+        f"{'rows':>9} {'run':<12} {'seconds':>8} {'rows/s':>9} {'peak RSS':>11}  each step (its own process): seconds/peak RSS"
     )
     ok = all([_measure(rows, args) for rows in args.rows])
     return 0 if ok else 1
