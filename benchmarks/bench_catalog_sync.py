@@ -77,12 +77,12 @@ def _initial_branch(config_path: str) -> dict[str, Any]:
 def _run_step(name: str, branch_file: str, run_id: str, profile: bool) -> dict[str, Any]:
     """One step, in this process only, as an Airflow task runs it: the branch comes in and goes out
     as JSON (what XCom carries), so nothing a later step uses stays in memory from an earlier one."""
+    import airflow.sdk  # noqa: F401  # a task's process has Airflow loaded before the task starts
+
     from listings_pipeline.catalog import steps
     from listings_pipeline.planning.plan import plan
     from listings_pipeline.to_amazon import bulk
     from listings_pipeline.to_amazon.settle import settle
-
-    import airflow.sdk  # noqa: F401  # a task's process has Airflow loaded before the task starts
 
     path = Path(branch_file)
     branch: Any = json.loads(path.read_text())
