@@ -24,6 +24,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--rate-scale", type=float, help="multiply Amazon's rates (100 = a hundred times faster)"
     )
+    parser.add_argument(
+        "--burst-scale",
+        type=float,
+        help="multiply Amazon's bursts, rounded down, at least 1 (0.4: a seller granted less)",
+    )
     parser.add_argument("--no-rate-limits", action="store_true", help="turn token buckets off")
     parser.add_argument(
         "--token-lifetime", type=float, help="access token lifetime in seconds (default 3600)"
@@ -51,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         "port": args.port,
         "public_url": args.public_url,
         "rate_scale": args.rate_scale,
+        "burst_scale": args.burst_scale,
         "token_lifetime": args.token_lifetime,
         "feed_queue_seconds": args.feed_queue_seconds,
         "feed_processing_seconds": args.feed_processing_seconds,

@@ -37,7 +37,9 @@ def build_sandbox(settings: Settings) -> Sandbox:
         settings=settings,
         store=store,
         schemas=schemas,
-        limiter=RateLimiter(settings.rate_scale, enabled=settings.rate_limits),
+        limiter=RateLimiter(
+            settings.rate_scale, burst_scale=settings.burst_scale, enabled=settings.rate_limits
+        ),
         faults=faults,
     )
     if settings.sellers_file:

@@ -1,12 +1,18 @@
 """Token buckets per (operation, seller) at Amazon's documented rates, and createFeed's feed-type limit.
 
 The figures are the sandbox's own (:mod:`sandbox.published`: the stricter of the model's usage plan
-and the SDK's ``rate-limits.yml``), multiplied by ``rate_scale``. Buckets live in memory: a restart
-refills them, as a long pause would.
+and the SDK's ``rate-limits.yml``), rates multiplied by ``rate_scale``. Buckets live in memory: a
+restart refills them, as a long pause would.
+
+``burst_scale`` below 1 plays a seller whose real bursts are lower than documented: Amazon grants
+some selling partners less than its published figures and says so nowhere but in the 429s (it sends
+no burst header), so a client must learn the burst from them; this is how to meet that here. A burst
+is rounded down and never below 1. ``x-amzn-RateLimit-Limit`` still reports the rate only.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -31,20 +37,31 @@ class _Bucket:
 
 class RateLimiter:
     def __init__(
-        self, scale: float = 1.0, *, enabled: bool = True, clock: Callable[[], float] = time.monotonic
+        self,
+        scale: float = 1.0,
+        *,
+        burst_scale: float = 1.0,
+        enabled: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if scale <= 0:
             raise ValueError("rate_scale must be positive")
+        if not (burst_scale > 0 and math.isfinite(burst_scale)):
+            raise ValueError("burst_scale must be a positive finite number")
         self.scale = scale
+        self.burst_scale = burst_scale
         self.enabled = enabled
         self._clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, ...], _Bucket] = {}
         self.throttles: dict[str, int] = {}
 
+    def _scaled(self, quota: Quota) -> Quota:
+        return Quota(quota.rate * self.scale, max(1, math.floor(quota.burst * self.burst_scale)))
+
     def limit(self, operation: str) -> Quota | None:
         plan = USAGE_PLANS.get(operation)
-        return Quota(plan.bucket.rate * self.scale, plan.bucket.burst) if plan else None
+        return self._scaled(plan.bucket) if plan else None
 
     def rate_header(self, operation: str) -> str | None:
         plan = USAGE_PLANS.get(operation)
@@ -76,8 +93,7 @@ class RateLimiter:
         limit = FEED_TYPE_QUOTAS.get(feed_type)
         if not self.enabled or limit is None:
             return True
-        scaled = Quota(limit.rate * self.scale, limit.burst)
-        return self._take((f"feedType:{feed_type}", seller_id, region), scaled)
+        return self._take((f"feedType:{feed_type}", seller_id, region), self._scaled(limit))
 
     def snapshot(self) -> dict[str, object]:
         now = self._clock()
@@ -93,6 +109,7 @@ class RateLimiter:
             ]
             return {
                 "scale": self.scale,
+                "burstScale": self.burst_scale,
                 "enabled": self.enabled,
                 "throttles": dict(self.throttles),
                 "buckets": buckets,

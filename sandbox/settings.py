@@ -38,6 +38,9 @@ class Settings:
     # rate limits: Amazon's documented rates times rate_scale (100 = a hundred times faster)
     rate_limits: bool = True
     rate_scale: float = 1.0
+    # bursts times burst_scale, rounded down, at least 1: below 1, a seller whose real bursts are
+    # lower than documented (Amazon's 429s are the only sign of it)
+    burst_scale: float = 1.0
     # presigned document URLs (Amazon: 5 minutes) and schema links (Amazon: 7 days)
     presign_ttl: float = 300.0
     schema_link_ttl: float = 7 * 24 * 3600.0
@@ -86,6 +89,7 @@ _BOOL = {"rate_limits", "sigv4", "processor_enabled"}
 _FLOAT = {
     "token_lifetime",
     "rate_scale",
+    "burst_scale",
     "presign_ttl",
     "schema_link_ttl",
     "feed_queue_seconds",

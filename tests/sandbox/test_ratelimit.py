@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from sandbox.app import create_app
+from sandbox.published import Quota
 from sandbox.ratelimit import RateLimiter, format_rate
 from sandbox.settings import Settings
 
@@ -49,6 +50,23 @@ def test_buckets_refill_at_the_scaled_rate() -> None:
     assert not fast.acquire("createFeed", SELLER)
     now[0] += 12.1  # 0.0083 * 10 per second: one token in ~12 s
     assert fast.acquire("createFeed", SELLER)
+
+
+def test_burst_scale_plays_a_seller_granted_less_than_documented() -> None:
+    now = [0.0]
+    strict = RateLimiter(scale=1.0, burst_scale=0.4, clock=lambda: now[0])
+    assert strict.limit("getListingsItem") == Quota(5.0, 2)  # 5 x 0.4; the rate is untouched
+    assert strict.rate_header("getListingsItem") == "5.0"  # Amazon sends no burst header
+    assert [strict.acquire("getListingsItem", SELLER) for _ in range(3)] == [True, True, False]
+    assert [strict.acquire_feed_type("JSON_LISTINGS_FEED", SELLER, "na") for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    assert RateLimiter(burst_scale=0.01).limit("createFeed") == Quota(0.0083, 1)  # never below 1
+    assert Settings.from_env({"SPAPI_SANDBOX_BURST_SCALE": "0.4"}).burst_scale == 0.4
+    with pytest.raises(ValueError, match="burst_scale"):
+        RateLimiter(burst_scale=0)
 
 
 @pytest.mark.asyncio
