@@ -425,6 +425,22 @@ class SpApiAuth(httpx.Auth):
         self.tokens = tokens
         self.signer = signer
 
+    def prefetch(self) -> None:
+        """Have the access token (and AWS credentials) ready, so that sending waits for neither.
+
+        The client calls this before it books the call's rate-limit slot (see ``spapi.client``);
+        the auth flow then finds both in the cache.
+        """
+        self.tokens.get_token()
+        if self.signer is not None:
+            self.signer.prefetch()
+
+    async def aprefetch(self) -> None:
+        """:meth:`prefetch` for coroutines; credentials may block on STS, so off the loop."""
+        await self.tokens.aget_token()
+        if self.signer is not None:
+            await asyncio.to_thread(self.signer.prefetch)
+
     def _apply(self, request: httpx.Request, token: str) -> None:
         for header in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token", "x-amz-content-sha256"):
             request.headers.pop(header, None)

@@ -1,9 +1,15 @@
 """The SP-API HTTP client: one core, a sync and an async front.
 
-A call goes through, in order: the shared rate limiter (all buckets of the operation), the LWA auth
-flow (and optional SigV4), the HTTP request, the limiter's feedback (``x-amzn-RateLimit-Limit``, 429s),
-the error mapping, and the retry policy. Each attempt logs one structured line and is reported to
-``on_call`` (the pipeline writes those records to ``api_calls``).
+A call goes through, in order: the LWA access token (and SigV4 credentials), the shared rate limiter
+(all buckets of the operation), the auth flow, the HTTP request, the limiter's feedback
+(``x-amzn-RateLimit-Limit``, 429s), the error mapping, and the retry policy. Each attempt logs one
+structured line and is reported to ``on_call`` (the pipeline writes those records to ``api_calls``).
+
+The token comes before the slot: the limiter counts a token as spent at the slot, Amazon when the
+request arrives. A call that booked its slot and then spent a few hundred milliseconds at LWA (a
+task's first call) would arrive late, after the slots booked behind it had been spaced as if it
+had gone: Amazon's bucket, full meanwhile, has lost the refill ours counted, and the late call
+collides with the next booked one. Fetched first, the token is a cache hit when the slot comes.
 
 Retries: 429, 5xx, timeouts and connection errors are retried with full-jitter exponential backoff
 (tenacity's ``wait_random_exponential``) that never waits less than Amazon's ``Retry-After``, bounded by
@@ -58,7 +64,7 @@ from spapi.errors import (
     error_for_status,
     parse_error_list,
 )
-from spapi.ratelimit import BucketKey, RateLimiter, limiter_from_url
+from spapi.ratelimit import Booking, BucketKey, RateLimiter, limiter_from_url
 
 T = TypeVar("T")
 
@@ -366,13 +372,17 @@ class _ClientCore:
             kwargs["retry_after"] = parse_retry_after(response.headers.get("Retry-After"))
         raise cls(message, **kwargs)
 
-    def _after_response(self, keys: list[BucketKey], response: httpx.Response) -> None:
+    def _after_response(
+        self, keys: list[BucketKey], booking: Booking | None, response: httpx.Response
+    ) -> None:
         if not keys:
             return
         if response.status_code == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            # A 429 names no bucket: only a call of one bucket may teach that bucket its burst.
+            lesson = booking.slots if booking is not None and len(keys) == 1 else {}
             for key in keys:
-                self.limiter.on_throttled(key, retry_after)
+                self.limiter.on_throttled(key, retry_after, lesson.get(key))
         else:
             # The header covers the operation's own (account-application) limit only.
             self.limiter.observe_rate_header(keys[0], response.headers.get("x-amzn-RateLimit-Limit"))
@@ -453,13 +463,14 @@ class _ClientCore:
         self,
         call: Call[T],
         keys: list[BucketKey],
+        booking: Booking | None,
         response: httpx.Response,
         attempt: int,
         started: float,
-        limiter_wait: float,
     ) -> T:
         """The answer is in: feed the limiter, turn it into the result or an error, record the attempt."""
-        self._after_response(keys, response)
+        limiter_wait = booking.waited if booking is not None else 0.0
+        self._after_response(keys, booking, response)
         try:
             result = self._classify(call, response)
         except SpApiError as exc:
@@ -525,15 +536,18 @@ class SpApiClient(_ClientCore):
             nonlocal attempt_no
             attempt_no += 1
             keys = self._bucket_keys(call)
-            waited = self.limiter.acquire(keys, max_wait=self.config.max_limiter_wait) if keys else 0.0
+            auth = self._auth_for(call)
+            if auth is not None:
+                auth.prefetch()  # before the slot: see the module docstring
+            booking = self.limiter.book(keys, max_wait=self.config.max_limiter_wait) if keys else None
+            waited = booking.waited if booking is not None else 0.0
             started = time.monotonic()
             request = self.http.build_request(call.method, self._url(call), **self._request_kwargs(call))
-            auth = self._auth_for(call)
             try:
                 response = self.http.send(request, auth=auth) if auth else self.http.send(request)
             except httpx.HTTPError as exc:
                 raise self._failed(call, exc, attempt_no, started, waited, None) from None
-            return self._finish(call, keys, response, attempt_no, started, waited)
+            return self._finish(call, keys, booking, response, attempt_no, started)
 
         try:
             for retry in Retrying(**self._retrying_kwargs()):
@@ -590,17 +604,20 @@ class AsyncSpApiClient(_ClientCore):
             nonlocal attempt_no
             attempt_no += 1
             keys = self._bucket_keys(call)
-            waited = (
-                await self.limiter.acquire_async(keys, max_wait=self.config.max_limiter_wait) if keys else 0.0
+            auth = self._auth_for(call)
+            if auth is not None:
+                await auth.aprefetch()  # before the slot: see the module docstring
+            booking = (
+                await self.limiter.book_async(keys, max_wait=self.config.max_limiter_wait) if keys else None
             )
+            waited = booking.waited if booking is not None else 0.0
             started = time.monotonic()
             request = self.http.build_request(call.method, self._url(call), **self._request_kwargs(call))
-            auth = self._auth_for(call)
             try:
                 response = await (self.http.send(request, auth=auth) if auth else self.http.send(request))
             except httpx.HTTPError as exc:
                 raise self._failed(call, exc, attempt_no, started, waited, None) from None
-            return self._finish(call, keys, response, attempt_no, started, waited)
+            return self._finish(call, keys, booking, response, attempt_no, started)
 
         kwargs = self._retrying_kwargs()
         if self._sleep is not None:

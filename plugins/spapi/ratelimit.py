@@ -14,11 +14,31 @@ token. The bucket may go negative (a queue of bookings), so N concurrent callers
 approaches the allowed one. A caller that would have to wait longer than it is willing to
 (``max_wait``) books nothing and gets :class:`LimiterTimeout` with the wait, so it can defer.
 
-The state of one bucket is ``(tokens, ts, rate)``: ``tokens`` available at time ``ts`` (possibly
-negative, possibly with ``ts`` in the future after a 429 penalty), refilled at ``rate`` (the
-documented one, or the one Amazon last reported in ``x-amzn-RateLimit-Limit``) up to ``burst``.
-The same arithmetic runs in Python (:func:`_evaluate`) and in Lua (``_LUA``); tests run one suite
-over all three backends.
+The state of one bucket is ``(tokens, ts, rate, burst)``: ``tokens`` available at time ``ts``
+(possibly negative, possibly with ``ts`` in the future after a 429 penalty), refilled at ``rate`` (the
+documented one, or the one Amazon last reported in ``x-amzn-RateLimit-Limit``) up to ``burst`` (the
+documented one less ``burst_margin``, or a lower one learned from 429s, below). The same arithmetic
+runs in Python (:func:`_evaluate`) and in Lua (``_LUA``); tests run one suite over all three backends.
+
+Why the burst is learned too: Amazon grants some selling partners less than the documented burst and
+says so only with 429s (no header carries a burst). A bucket that kept the documented burst would
+spend it after every idle spell and draw a 429 each time, however well it had learned the rate. So a
+booking reports the tokens the bucket held at its slot (:class:`Slot`), and a 429 on a slot that
+came out of tokens in hand is evidence: Amazon's bucket held less than one token where ours held
+``tokens`` (this call's included), and at the same rate the two drift that far apart only when
+Amazon's burst is lower than ours by more than ``tokens - 1``. The bucket's burst drops to the
+largest whole burst that allows, less ``burst_margin``, and never below 1 (a bucket of 0 grants
+nothing, ever). A 429 on a slot that had to wait (queued behind refill, or after a penalty) says
+nothing about the burst: it is the jitter ``burst_margin`` absorbs, or a lower rate, which the header
+teaches; it teaches nothing. The learned burst is stored beside the learned rate, in the same
+backend, so one worker's 429 teaches every worker of the seller. It only goes down: each 429 gives an
+upper bound and the lowest holds. Too low costs the first calls after an idle spell, spaced ``1/rate``
+apart instead of going at once, never the steady rate; too high costs a 429 after every idle spell.
+So errors are let fall on the cheap side: a 429 from another of Amazon's limits on the operation (per
+application, docs/spapi-facts.md §1.4), or one met by a bucket that lost its state while Amazon's was
+still drained, may teach a burst lower than the seller's.
+It is forgotten with the bucket: the memory backend's with the process, a file bucket's with its
+file, a Redis bucket's ``idle_ttl`` after it is full again, like the learned rate.
 
 Usage::
 
@@ -27,6 +47,10 @@ Usage::
     limiter.acquire(keys, max_wait=60)          # or: await limiter.acquire_async(keys)
     response = ...
     limiter.observe_rate_header(keys[0], response.headers.get("x-amzn-RateLimit-Limit"))
+
+    booking = limiter.book(keys)                # as acquire, and keeps each bucket's slot
+    ...                                         # a 429:
+    limiter.on_throttled(keys[0], retry_after, booking.slots[keys[0]])
 """
 
 from __future__ import annotations
@@ -43,7 +67,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -59,6 +83,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_PENALTY",
     "MIN_RATE",
+    "Booking",
     "BucketBackend",
     "BucketKey",
     "FileBackend",
@@ -66,6 +91,7 @@ __all__ = [
     "MemoryBackend",
     "RateLimiter",
     "RedisBackend",
+    "Slot",
     "limiter_from_url",
 ]
 
@@ -114,25 +140,58 @@ class BucketKey:
         return self.operation[len(prefix) :] if self.operation.startswith(prefix) else None
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One booking in one bucket: when it may be used, and what the bucket believed it held then.
+
+    :param wait: seconds to sleep before using it; above 0 when it was queued behind refill or a penalty.
+    :param tokens: tokens the bucket held at the slot, this booking's included (at least ``cost``).
+    :param burst: the most the bucket could hold when it was booked (documented or learned).
+    """
+
+    wait: float
+    tokens: float
+    burst: int
+
+
+@dataclass(frozen=True)
+class Booking:
+    """What :meth:`RateLimiter.book` booked: the seconds waited in all, and each bucket's slot."""
+
+    waited: float
+    slots: Mapping[BucketKey, Slot]
+
+
 @runtime_checkable
 class BucketBackend(Protocol):
     """The atomic primitive each backend implements; the :class:`RateLimiter` does the rest.
 
     ``rate`` and ``burst`` are passed on every call rather than stored, so changing the documented
-    figures needs no migration; a rate stored with :meth:`set_rate` takes precedence over ``rate``.
+    figures needs no migration; a rate stored with :meth:`set_rate` takes precedence over ``rate``,
+    and a burst stored with :meth:`lower_burst` over ``burst`` when it is lower.
     """
 
-    def reserve(
+    def book(
         self, bucket_id: str, rate: float, burst: int, cost: float = 1.0, max_wait: float | None = None
-    ) -> float:
-        """Book ``cost`` tokens and return the seconds to sleep before using them.
+    ) -> Slot:
+        """Book ``cost`` tokens; the slot says when to use them and what the bucket held then.
 
         :raises LimiterTimeout: when the wait would exceed ``max_wait``; then nothing is booked.
         """
         ...
 
+    def reserve(
+        self, bucket_id: str, rate: float, burst: int, cost: float = 1.0, max_wait: float | None = None
+    ) -> float:
+        """:meth:`book`, returning only the seconds to sleep before using the tokens."""
+        ...
+
     def set_rate(self, bucket_id: str, rate: float) -> None:
         """Store a rate learned from Amazon for every process sharing the backend."""
+        ...
+
+    def lower_burst(self, bucket_id: str, burst: int) -> None:
+        """Store a burst learned from a 429 for every process, unless a lower one is stored already."""
         ...
 
     def penalize(self, bucket_id: str, seconds: float) -> None:
@@ -149,9 +208,10 @@ class _State:
     tokens: float | None = None  # None: never used, so full
     ts: float | None = None
     rate: float | None = None  # learned with set_rate; overrides the caller's rate
+    burst: int | None = None  # learned with lower_burst; caps the caller's burst
 
     def to_json(self) -> dict[str, float | None]:
-        return {"tokens": self.tokens, "ts": self.ts, "rate": self.rate}
+        return {"tokens": self.tokens, "ts": self.ts, "rate": self.rate, "burst": self.burst}
 
     @classmethod
     def from_json(cls, data: Any) -> _State:
@@ -162,7 +222,16 @@ class _State:
             value = data.get(name)
             return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
-        return cls(tokens=num("tokens"), ts=num("ts"), rate=num("rate"))
+        burst = num("burst")
+        return cls(
+            tokens=num("tokens"),
+            ts=num("ts"),
+            rate=num("rate"),
+            burst=int(burst) if burst is not None and burst >= 1 else None,
+        )
+
+    def lowered(self, burst: int) -> _State:
+        return replace(self, burst=burst if self.burst is None else min(self.burst, burst))
 
 
 def _check(rate: float, burst: int, cost: float) -> None:
@@ -174,13 +243,14 @@ def _check(rate: float, burst: int, cost: float) -> None:
         raise ValueError(f"cost must be a positive finite number, not {cost!r}")
 
 
-def _evaluate(state: _State, now: float, rate: float, burst: int, cost: float) -> tuple[float, float, float]:
-    """Return ``(wait, tokens_after, ts_after)`` for booking ``cost`` tokens at ``now``.
+def _evaluate(state: _State, now: float, rate: float, burst: int, cost: float) -> tuple[Slot, _State]:
+    """Return the slot for booking ``cost`` tokens at ``now``, and the state once it is booked.
 
     Tokens count from ``ts``, which is in the future while a penalty or a queue of bookings lasts;
     nothing refills before it. ``_LUA`` mirrors this function line for line.
     """
     rate = state.rate or rate
+    burst = min(burst, state.burst) if state.burst else burst
     if state.tokens is None or state.ts is None:
         tokens, ts = float(burst), now
     else:
@@ -188,7 +258,8 @@ def _evaluate(state: _State, now: float, rate: float, burst: int, cost: float) -
     base = max(now, ts)
     avail = min(float(burst), tokens + (base - ts) * rate)
     ready = base if avail >= cost else base + (cost - avail) / rate
-    return ready - now, avail - cost, base
+    slot = Slot(wait=ready - now, tokens=max(avail, cost), burst=burst)
+    return slot, replace(state, tokens=avail - cost, ts=base)
 
 
 def _penalized(state: _State, now: float, seconds: float) -> _State:
@@ -198,7 +269,7 @@ def _penalized(state: _State, now: float, seconds: float) -> _State:
     until = now + seconds
     tokens = 1.0 if state.tokens is None else min(state.tokens, 1.0)
     ts = until if state.ts is None else max(state.ts, until)
-    return _State(tokens=tokens, ts=ts, rate=state.rate)
+    return replace(state, tokens=tokens, ts=ts)
 
 
 def _timeout(wait: float, max_wait: float) -> LimiterTimeout:
@@ -221,23 +292,33 @@ class MemoryBackend:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(buckets={len(self._states)})"
 
-    def reserve(
+    def book(
         self, bucket_id: str, rate: float, burst: int, cost: float = 1.0, max_wait: float | None = None
-    ) -> float:
+    ) -> Slot:
         _check(rate, burst, cost)
         with self._lock:
             state = self._states.get(bucket_id) or _State()
-            wait, tokens, ts = _evaluate(state, self._clock(), rate, burst, cost)
-            if max_wait is not None and wait > max_wait + _EPSILON:
-                raise _timeout(wait, max_wait)
-            self._states[bucket_id] = _State(tokens=tokens, ts=ts, rate=state.rate)
-            return wait
+            slot, booked = _evaluate(state, self._clock(), rate, burst, cost)
+            if max_wait is not None and slot.wait > max_wait + _EPSILON:
+                raise _timeout(slot.wait, max_wait)
+            self._states[bucket_id] = booked
+            return slot
+
+    def reserve(
+        self, bucket_id: str, rate: float, burst: int, cost: float = 1.0, max_wait: float | None = None
+    ) -> float:
+        return self.book(bucket_id, rate, burst, cost, max_wait).wait
 
     def set_rate(self, bucket_id: str, rate: float) -> None:
         _check(rate, 1, 1.0)
         with self._lock:
             state = self._states.setdefault(bucket_id, _State())
             state.rate = rate
+
+    def lower_burst(self, bucket_id: str, burst: int) -> None:
+        _check(1.0, burst, 1.0)
+        with self._lock:
+            self._states[bucket_id] = (self._states.get(bucket_id) or _State()).lowered(burst)
 
     def penalize(self, bucket_id: str, seconds: float) -> None:
         with self._lock:
@@ -248,7 +329,7 @@ class MemoryBackend:
         _check(rate, burst, 1.0)
         with self._lock:
             state = self._states.get(bucket_id) or _State()
-            return _evaluate(state, self._clock(), rate, burst, 1.0)[0]
+            return _evaluate(state, self._clock(), rate, burst, 1.0)[0].wait
 
 
 class FileBackend:
@@ -318,18 +399,22 @@ class FileBackend:
                 os.unlink(tmp)
             raise
 
-    def reserve(
+    def book(
         self, bucket_id: str, rate: float, burst: int, cost: float = 1.0, max_wait: float | None = None
-    ) -> float:
+    ) -> Slot:
         _check(rate, burst, cost)
         path = self.path_for(bucket_id)
         with self._lock(path):
-            state = self._read(path)
-            wait, tokens, ts = _evaluate(state, self._clock(), rate, burst, cost)
-            if max_wait is not None and wait > max_wait + _EPSILON:
-                raise _timeout(wait, max_wait)
-            self._write(path, _State(tokens=tokens, ts=ts, rate=state.rate))
-            return wait
+            slot, booked = _evaluate(self._read(path), self._clock(), rate, burst, cost)
+            if max_wait is not None and slot.wait > max_wait + _EPSILON:
+                raise _timeout(slot.wait, max_wait)
+            self._write(path, booked)
+            return slot
+
+    def reserve(
+        self, bucket_id: str, rate: float, burst: int, cost: float = 1.0, max_wait: float | None = None
+    ) -> float:
+        return self.book(bucket_id, rate, burst, cost, max_wait).wait
 
     def set_rate(self, bucket_id: str, rate: float) -> None:
         _check(rate, 1, 1.0)
@@ -338,6 +423,12 @@ class FileBackend:
             state = self._read(path)
             state.rate = rate
             self._write(path, state)
+
+    def lower_burst(self, bucket_id: str, burst: int) -> None:
+        _check(1.0, burst, 1.0)
+        path = self.path_for(bucket_id)
+        with self._lock(path):
+            self._write(path, self._read(path).lowered(burst))
 
     def penalize(self, bucket_id: str, seconds: float) -> None:
         path = self.path_for(bucket_id)
@@ -348,7 +439,7 @@ class FileBackend:
         _check(rate, burst, 1.0)
         path = self.path_for(bucket_id)
         with self._lock(path):
-            return _evaluate(self._read(path), self._clock(), rate, burst, 1.0)[0]
+            return _evaluate(self._read(path), self._clock(), rate, burst, 1.0)[0].wait
 
 
 # One script for every operation, so there is one SHA to load. Numbers cross the Lua boundary as
@@ -370,12 +461,14 @@ local function keep(seconds)
   local ms = math.ceil(seconds * 1000)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
-local st = redis.call('HMGET', key, 'tokens', 'ts', 'rate')
-local tokens, ts, stored_rate = tonumber(st[1]), tonumber(st[2]), tonumber(st[3])
+local st = redis.call('HMGET', key, 'tokens', 'ts', 'rate', 'burst')
+local tokens, ts = tonumber(st[1]), tonumber(st[2])
+local stored_rate, stored_burst = tonumber(st[3]), tonumber(st[4])
 
 if op == 'reserve' or op == 'peek' then
   local rate = stored_rate or tonumber(ARGV[4])
   local burst = tonumber(ARGV[5])
+  if stored_burst and stored_burst < burst then burst = stored_burst end
   local cost = tonumber(ARGV[6])
   local max_wait = tonumber(ARGV[7])
   if tokens == nil or ts == nil then tokens = burst; ts = now end
@@ -388,12 +481,17 @@ if op == 'reserve' or op == 'peek' then
   if max_wait >= 0 and wait > max_wait + 1e-9 then return {'timeout', fmt(wait)} end
   redis.call('HSET', key, 'tokens', fmt(avail - cost), 'ts', fmt(base))
   -- Idle long enough to be full again, the bucket equals a missing one; the TTL keeps learned
-  -- rates for idle_ttl beyond that.
+  -- rates and bursts for idle_ttl beyond that.
   local refill = (base - now) + (burst - (avail - cost)) / rate
   keep(math.max(refill, 0) + idle_ttl)
-  return {'ok', fmt(wait)}
+  return {'ok', fmt(wait), fmt(math.max(avail, cost)), fmt(burst)}
 elseif op == 'set_rate' then
   redis.call('HSET', key, 'rate', ARGV[4])
+  keep(idle_ttl)
+  return {'ok', '0'}
+elseif op == 'lower_burst' then
+  local burst = tonumber(ARGV[4])
+  if stored_burst == nil or burst < stored_burst then redis.call('HSET', key, 'burst', ARGV[4]) end
   keep(idle_ttl)
   return {'ok', '0'}
 elseif op == 'penalize' then
@@ -451,34 +549,44 @@ class RedisBackend:
         where = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('db', 0)}"
         return f"{type(self).__name__}({where!r}, prefix={self.prefix!r})"
 
-    def _run(self, bucket_id: str, op: str, *args: str | float) -> tuple[str, float]:
+    def _run(self, bucket_id: str, op: str, *args: str | float) -> tuple[str, list[float]]:
         now = "" if self._clock is None else repr(self._clock())
         result = self._script(keys=[self.prefix + bucket_id], args=[op, now, repr(self.idle_ttl), *args])
-        status, value = (v.decode() if isinstance(v, bytes) else str(v) for v in result)
-        return status, float(value)
+        status, *values = (v.decode() if isinstance(v, bytes) else str(v) for v in result)
+        return status, [float(v) for v in values]
+
+    def book(
+        self, bucket_id: str, rate: float, burst: int, cost: float = 1.0, max_wait: float | None = None
+    ) -> Slot:
+        _check(rate, burst, cost)
+        limit = -1.0 if max_wait is None else max(max_wait, 0.0)
+        status, values = self._run(
+            bucket_id, "reserve", repr(float(rate)), burst, repr(float(cost)), repr(limit)
+        )
+        if status == "timeout":
+            raise _timeout(values[0], limit)
+        wait, tokens, booked_burst = values
+        return Slot(wait=wait, tokens=tokens, burst=int(booked_burst))
 
     def reserve(
         self, bucket_id: str, rate: float, burst: int, cost: float = 1.0, max_wait: float | None = None
     ) -> float:
-        _check(rate, burst, cost)
-        limit = -1.0 if max_wait is None else max(max_wait, 0.0)
-        status, wait = self._run(
-            bucket_id, "reserve", repr(float(rate)), burst, repr(float(cost)), repr(limit)
-        )
-        if status == "timeout":
-            raise _timeout(wait, limit)
-        return wait
+        return self.book(bucket_id, rate, burst, cost, max_wait).wait
 
     def set_rate(self, bucket_id: str, rate: float) -> None:
         _check(rate, 1, 1.0)
         self._run(bucket_id, "set_rate", repr(float(rate)))
+
+    def lower_burst(self, bucket_id: str, burst: int) -> None:
+        _check(1.0, burst, 1.0)
+        self._run(bucket_id, "lower_burst", str(int(burst)))
 
     def penalize(self, bucket_id: str, seconds: float) -> None:
         self._run(bucket_id, "penalize", repr(float(seconds)))
 
     def peek(self, bucket_id: str, rate: float, burst: int) -> float:
         _check(rate, burst, 1.0)
-        return self._run(bucket_id, "peek", repr(float(rate)), burst, "1.0", "-1")[1]
+        return self._run(bucket_id, "peek", repr(float(rate)), burst, "1.0", "-1")[1][0]
 
 
 class RateLimiter:
@@ -557,8 +665,8 @@ class RateLimiter:
 
     def _acquire_flow(
         self, keys: Sequence[BucketKey], max_wait: float | None
-    ) -> Generator[float, None, float]:
-        """Sans-IO core of :meth:`acquire` and :meth:`acquire_async`: yields each sleep, returns the total.
+    ) -> Generator[float, None, Booking]:
+        """Sans-IO core of :meth:`book` and :meth:`book_async`: yields each sleep, returns the booking.
 
         With several buckets (createFeed), the one with the longest wait, else the lowest rate, is
         booked first and slept on; the others are booked only after it, so their tokens are not held
@@ -568,7 +676,7 @@ class RateLimiter:
         """
         limited = self._limited(keys)
         if not limited:
-            return 0.0
+            return Booking(0.0, {})
         if len(limited) > 1:
             waits = {key: self._peek(key, limit) for key, limit in limited}
             limited.sort(key=lambda kl: (-waits[kl[0]], kl[1].rate))
@@ -576,16 +684,17 @@ class RateLimiter:
             if max_wait is not None and longest > max_wait + _EPSILON:
                 raise self._enrich(_timeout(longest, max_wait), limited[0][0])
         waited = 0.0
+        slots: dict[BucketKey, Slot] = {}
         for key, limit in limited:
             remaining = None if max_wait is None else max(0.0, max_wait - waited)
             try:
-                wait = self.backend.reserve(key.id, limit.rate, limit.burst, 1.0, remaining)
+                slot = slots[key] = self.backend.book(key.id, limit.rate, limit.burst, 1.0, remaining)
             except LimiterTimeout as exc:
                 raise self._enrich(exc, key, waited) from None
-            if wait > 0:
-                yield wait
-                waited += wait
-        return waited
+            if slot.wait > 0:
+                yield slot.wait
+                waited += slot.wait
+        return Booking(waited, slots)
 
     @staticmethod
     def _enrich(exc: LimiterTimeout, key: BucketKey, waited: float = 0.0) -> LimiterTimeout:
@@ -597,8 +706,11 @@ class RateLimiter:
             seller_id=key.seller,
         )
 
-    def acquire(self, keys: Sequence[BucketKey], max_wait: float | None = None) -> float:
-        """Book a slot in every bucket of ``keys`` and sleep until it; return the seconds waited.
+    def book(self, keys: Sequence[BucketKey], max_wait: float | None = None) -> Booking:
+        """Book a slot in every bucket of ``keys`` and sleep until it; return what was booked.
+
+        Pass a slot of the booking to :meth:`on_throttled` if Amazon answers 429: that is how the
+        bucket learns a burst lower than the documented one.
 
         :raises LimiterTimeout: the wait would exceed ``max_wait``; nothing was booked.
         """
@@ -607,11 +719,12 @@ class RateLimiter:
             try:
                 wait = next(flow)
             except StopIteration as stop:
-                return float(stop.value)
+                booking: Booking = stop.value
+                return booking
             self._sleep(wait)
 
-    async def acquire_async(self, keys: Sequence[BucketKey], max_wait: float | None = None) -> float:
-        """:meth:`acquire` for coroutines: the wait is an ``asyncio.sleep``, so the loop runs on.
+    async def book_async(self, keys: Sequence[BucketKey], max_wait: float | None = None) -> Booking:
+        """:meth:`book` for coroutines: the wait is an ``asyncio.sleep``, so the loop runs on.
 
         The backend call itself is synchronous; it is one short lock or one Redis round trip.
         """
@@ -620,8 +733,17 @@ class RateLimiter:
             try:
                 wait = next(flow)
             except StopIteration as stop:
-                return float(stop.value)
+                booking: Booking = stop.value
+                return booking
             await self._async_sleep(wait)
+
+    def acquire(self, keys: Sequence[BucketKey], max_wait: float | None = None) -> float:
+        """:meth:`book`, returning only the seconds waited."""
+        return self.book(keys, max_wait).waited
+
+    async def acquire_async(self, keys: Sequence[BucketKey], max_wait: float | None = None) -> float:
+        """:meth:`book_async`, returning only the seconds waited."""
+        return (await self.book_async(keys, max_wait)).waited
 
     def time_until_available(self, keys: Sequence[BucketKey]) -> float:
         """Seconds until every bucket of ``keys`` has a token; lets a task defer instead of sleeping."""
@@ -651,11 +773,12 @@ class RateLimiter:
         self.backend.set_rate(key.id, rate)
         self._learned[key.id] = (rate, now)
 
-    def on_throttled(self, key: BucketKey, retry_after: float | None) -> None:
+    def on_throttled(self, key: BucketKey, retry_after: float | None, slot: Slot | None = None) -> None:
         """A 429: hold the shared bucket so that every worker slows down, not only this one.
 
         Amazon sends no reset time with a 429, so without ``Retry-After`` the pause is one token's
-        refill time at the current rate.
+        refill time at the current rate. With the refused call's ``slot`` the bucket also learns
+        the burst it implies (module docstring); leave it out when the 429 may be another bucket's.
         """
         limit = self.limit_for(key)
         if limit is None:
@@ -666,6 +789,26 @@ class RateLimiter:
             learned = self._learned.get(key.id)
             seconds = 1.0 / (learned[0] if learned else limit.rate)
         self.backend.penalize(key.id, min(seconds, MAX_PENALTY))
+        burst = self.burst_after_429(slot) if slot is not None else None
+        if slot is not None and burst is not None:
+            log.info("rate limiter: a 429 lowers the burst of %s from %d to %d", key.id, slot.burst, burst)
+            self.backend.lower_burst(key.id, burst)
+
+    def burst_after_429(self, slot: Slot) -> int | None:
+        """The burst a bucket may keep once Amazon refused a call booked on ``slot``; None: no lesson.
+
+        Amazon held under one token where ours held ``slot.tokens``, so its burst is below
+        ``slot.burst - slot.tokens + 1``; ours keeps ``burst_margin`` of it spare, as it did of the
+        documented one. A queued slot teaches nothing, and neither does a full bucket's refusal,
+        which no lower burst explains (a drained bucket whose state was lost, another client).
+        """
+        if slot.wait > 0:
+            return None
+        amazons = math.ceil(slot.burst - slot.tokens)  # the largest whole burst below the bound
+        if amazons < 1:
+            return None
+        burst = max(1, amazons - self.burst_margin)
+        return burst if burst < slot.burst else None
 
 
 _PROCESS_MEMORY_BACKEND = MemoryBackend()

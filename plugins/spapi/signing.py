@@ -215,6 +215,10 @@ class SigV4Signer:
                 # A retry signed with long-term keys must not carry an earlier session token.
                 request.headers.pop(name, None)
 
+    def prefetch(self) -> None:
+        """Resolve (or refresh) the credentials now, so that the next :meth:`sign` does no I/O."""
+        self._frozen_credentials()
+
     # -- credentials -------------------------------------------------------------------------
 
     def _frozen_credentials(self) -> ReadOnlyCredentials:

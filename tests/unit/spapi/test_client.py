@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -34,7 +34,8 @@ from spapi.errors import (
     TransportError,
     UnauthorizedError,
 )
-from spapi.ratelimit import BucketKey
+from spapi.ratelimit import Booking, BucketKey, MemoryBackend, RateLimiter, Slot
+from spapi.rates import Limit
 from tests.unit.spapi.fakes import (
     BASE_URL,
     CLIENT_ID,
@@ -48,12 +49,17 @@ from tests.unit.spapi.fakes import (
 
 
 class RecordingLimiter:
-    """Stands in for RateLimiter: records what the client tells it, never waits."""
+    """Stands in for RateLimiter: records what the client tells it, never waits.
+
+    ``on_book`` runs as each slot is booked, to see what the client had done by then.
+    """
 
     def __init__(self) -> None:
         self.acquired: list[list[BucketKey]] = []
         self.rate_headers: list[tuple[BucketKey, str | None]] = []
         self.throttles: list[tuple[BucketKey, float | None]] = []
+        self.lessons: list[Slot | None] = []  # the slot passed with each 429
+        self.on_book: Callable[[], None] = lambda: None
 
     def keys_for(
         self, seller: str, region: str, operation: str, feed_type: str | None = None
@@ -63,18 +69,20 @@ class RecordingLimiter:
             keys.append(BucketKey(seller, region, f"feedType:{feed_type}"))
         return keys
 
-    def acquire(self, keys: Sequence[BucketKey], max_wait: float | None = None) -> float:
+    def book(self, keys: Sequence[BucketKey], max_wait: float | None = None) -> Booking:
+        self.on_book()
         self.acquired.append(list(keys))
-        return 0.0
+        return Booking(0.0, {key: Slot(wait=0.0, tokens=2.0, burst=5) for key in keys})
 
-    async def acquire_async(self, keys: Sequence[BucketKey], max_wait: float | None = None) -> float:
-        return self.acquire(keys, max_wait)
+    async def book_async(self, keys: Sequence[BucketKey], max_wait: float | None = None) -> Booking:
+        return self.book(keys, max_wait)
 
     def observe_rate_header(self, key: BucketKey, value: str | None) -> None:
         self.rate_headers.append((key, value))
 
-    def on_throttled(self, key: BucketKey, retry_after: float | None) -> None:
+    def on_throttled(self, key: BucketKey, retry_after: float | None, slot: Slot | None = None) -> None:
         self.throttles.append((key, retry_after))
+        self.lessons.append(slot)
 
 
 def config(**kw: Any) -> SpApiConfig:
@@ -220,6 +228,60 @@ def test_rate_limit_header_is_fed_to_the_limiter() -> None:
     h.api.script.append(ok(**{"x-amzn-RateLimit-Limit": "2.5"}))
     h.client.call(get_item())
     assert h.limiter.rate_headers == [(BucketKey("A1SELLER", "na", "getListingsItem"), "2.5")]
+
+
+def test_the_token_is_fetched_before_the_slot_is_booked() -> None:
+    """A slot booked before a slow LWA call would be used late and collide with the next one."""
+    h = Harness()
+    tokens_at_booking: list[int] = []
+    h.limiter.on_book = lambda: tokens_at_booking.append(h.api.lwa.issued())
+    h.api.script.extend([throttled(), ok()])
+    h.client.call(get_item())
+    assert tokens_at_booking == [1, 1]  # the first attempt's slot came after the token; the retry's too
+
+
+@pytest.mark.asyncio
+async def test_async_client_awaits_the_token_before_booking_the_slot() -> None:
+    api = FakeSpApi()
+    api.script.append(ok())
+    limiter = RecordingLimiter()
+    tokens_at_booking: list[int] = []
+    limiter.on_book = lambda: tokens_at_booking.append(api.lwa.issued())
+    async with AsyncSpApiClient(
+        config(),
+        transport=httpx.MockTransport(api.handle_async),
+        limiter=limiter,  # type: ignore[arg-type]
+    ) as client:
+        await client.call(get_item())
+    assert tokens_at_booking == [1]
+
+
+def test_a_429_hands_the_slot_to_the_limiter_only_when_the_bucket_is_unambiguous() -> None:
+    h = Harness()
+    h.api.script.extend([throttled(), ok(), throttled(), ok({"feedId": "F1"}, status=202)])
+    h.client.call(get_item())
+    h.client.call(create_feed())
+    single, *both = h.limiter.lessons
+    assert single == Slot(wait=0.0, tokens=2.0, burst=5)
+    # createFeed takes two buckets and Amazon does not say whose 429 it was: neither learns a burst.
+    assert both == [None, None]
+
+
+def test_a_429_on_tokens_in_hand_teaches_the_shared_bucket_a_lower_burst() -> None:
+    """Amazon's burst for this seller is 2 where 5 is documented: the third call of a burst is refused."""
+    now = [1000.0]
+    backend = MemoryBackend(clock=lambda: now[0])
+    limiter = RateLimiter(
+        backend, limits={"getListingsItem": Limit(5.0, 5)}, burst_margin=1, sleep=lambda s: None
+    )
+    h = Harness()
+    h.client.limiter = limiter
+    h.api.script.extend([ok(), ok(), throttled(), ok()])
+    for sku in ("A", "B", "C"):
+        h.client.call(get_item(sku))  # the third was booked with 2 tokens of 4 in hand
+    bucket = BucketKey("A1SELLER", "na", "getListingsItem").id
+    now[0] += 3600  # idle: full again, but only up to the learned burst (2, less the margin of 1)
+    assert backend.book(bucket, 5.0, 4).burst == 1
 
 
 # ---- auth -------------------------------------------------------------------------------------

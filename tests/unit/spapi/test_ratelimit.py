@@ -30,6 +30,7 @@ from spapi.ratelimit import (
     MemoryBackend,
     RateLimiter,
     RedisBackend,
+    Slot,
     limiter_from_url,
 )
 from spapi.rates import FEED_TYPE_LIMITS, OPERATION_LIMITS, Limit
@@ -65,17 +66,28 @@ class Recording:
     clock: FakeClock
     calls: list[tuple[str, str, float]] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)
+    bursts: list[int] = field(default_factory=list)
+
+    def book(
+        self, bucket_id: str, rate: float, burst: int, cost: float = 1.0, max_wait: float | None = None
+    ) -> Slot:
+        self.calls.append(("book", bucket_id, self.clock()))
+        return self.inner.book(bucket_id, rate, burst, cost, max_wait)
 
     def reserve(
         self, bucket_id: str, rate: float, burst: int, cost: float = 1.0, max_wait: float | None = None
     ) -> float:
-        self.calls.append(("reserve", bucket_id, self.clock()))
-        return self.inner.reserve(bucket_id, rate, burst, cost, max_wait)
+        return self.book(bucket_id, rate, burst, cost, max_wait).wait
 
     def set_rate(self, bucket_id: str, rate: float) -> None:
         self.calls.append(("set_rate", bucket_id, self.clock()))
         self.rates.append(rate)
         self.inner.set_rate(bucket_id, rate)
+
+    def lower_burst(self, bucket_id: str, burst: int) -> None:
+        self.calls.append(("lower_burst", bucket_id, self.clock()))
+        self.bursts.append(burst)
+        self.inner.lower_burst(bucket_id, burst)
 
     def penalize(self, bucket_id: str, seconds: float) -> None:
         self.calls.append(("penalize", bucket_id, seconds))
@@ -220,6 +232,81 @@ def test_on_throttled_penalizes_with_retry_after_or_one_token(
     assert limiter.time_until_available([key("unknownOp")]) == 0.0
 
 
+def test_a_booking_reports_each_slot(backend: BucketBackend, clock: FakeClock) -> None:
+    limiter = make_limiter(backend, clock)
+    slots = [limiter.book([key()]).slots[key()] for _ in range(4)]
+    # The burst goes out of tokens in hand; the fourth waits for one to refill, and holds only it.
+    assert slots == [
+        Slot(wait=0.0, tokens=3.0, burst=3),
+        Slot(wait=0.0, tokens=2.0, burst=3),
+        Slot(wait=0.0, tokens=1.0, burst=3),
+        Slot(wait=pytest.approx(0.5), tokens=1.0, burst=3),
+    ]
+    assert limiter.book([]).slots == {}
+
+
+def test_a_429_on_tokens_in_hand_lowers_the_shared_burst(
+    backends: Callable[[], BucketBackend], clock: FakeClock
+) -> None:
+    """Amazon's burst is 2 where 3 is documented: of three calls at once, it refuses the third."""
+    one, other = make_limiter(backends(), clock), make_limiter(backends(), clock)
+    bookings = [one.book([key()]) for _ in range(3)]
+    one.on_throttled(key(), None, bookings[2].slots[key()])  # booked with 1 token of 3 in hand
+    clock.sleep(3600)  # idle: the penalty is long over and the bucket full again, up to 2
+    assert [other.acquire([key()]) for _ in range(3)] == pytest.approx([0, 0, 0.5])
+    assert other.book([key()]).slots[key()].burst == 2
+    # Another seller's bucket keeps the documented burst.
+    assert [other.acquire([key(seller="A2OTHER")]) for _ in range(4)] == pytest.approx([0, 0, 0, 0.5])
+
+
+def test_a_429_on_a_queued_slot_teaches_no_burst(backend: BucketBackend, clock: FakeClock) -> None:
+    """A queued slot held exactly one token: its 429 is timing jitter or a lower rate, not the burst."""
+    recording = Recording(backend, clock)
+    limiter = make_limiter(recording, clock)
+    queued = [limiter.book([key()]) for _ in range(4)][-1].slots[key()]
+    limiter.on_throttled(key(), None, queued)
+    # Nor does a 429 on a full bucket's first token: no lower burst explains it.
+    limiter.on_throttled(key("slowOp"), None, limiter.book([key("slowOp")]).slots[key("slowOp")])
+    assert recording.bursts == []
+    clock.sleep(3600)
+    assert [limiter.acquire([key()]) for _ in range(4)] == pytest.approx([0, 0, 0, 0.5])
+
+
+def test_the_learned_burst_only_goes_down_and_never_below_one(
+    backend: BucketBackend, clock: FakeClock
+) -> None:
+    backend.lower_burst("b", 2)
+    backend.lower_burst("b", 3)  # a later, weaker lesson does not undo a stronger one
+    assert [backend.reserve("b", 2.0, 3) for _ in range(3)] == pytest.approx([0, 0, 0.5])
+    with pytest.raises(ValueError, match="burst"):
+        backend.lower_burst("b", 0)
+    # With a margin of 1, Amazon's burst of 1 leaves nothing spare, yet the bucket keeps one token.
+    limiter = RateLimiter(backend, limits={OP: Limit(2.0, 4)}, burst_margin=1, sleep=clock.sleep)
+    bookings = [limiter.book([key()]) for _ in range(3)]  # 3 of 3 in hand, 2, 1
+    limiter.on_throttled(key(), None, bookings[1].slots[key()])
+    clock.sleep(3600)
+    assert [limiter.acquire([key()]) for _ in range(2)] == pytest.approx([0, 0.5])
+
+
+@pytest.mark.parametrize(
+    ("slot", "margin", "expected"),
+    [
+        (Slot(wait=0.0, tokens=2.0, burst=4), 1, 1),  # Amazon's burst is at most 2
+        (Slot(wait=0.0, tokens=1.0, burst=4), 1, 2),  # at most 3
+        (Slot(wait=0.0, tokens=1.0001, burst=4), 1, 2),  # a little refill since does not change that
+        (Slot(wait=0.0, tokens=1.0, burst=4), 0, 3),
+        (Slot(wait=0.0, tokens=1.5, burst=4), 0, 3),  # below 3.5: 3
+        (Slot(wait=0.0, tokens=4.0, burst=4), 0, None),  # a full bucket refused: not the burst
+        (Slot(wait=0.0, tokens=1.0, burst=1), 0, None),  # nothing lower to learn
+        (Slot(wait=0.0, tokens=3.0, burst=4), 1, 1),  # Amazon's is 1: no room for the margin, yet 1
+        (Slot(wait=0.25, tokens=1.0, burst=4), 0, None),  # queued
+    ],
+)
+def test_burst_after_429(slot: Slot, margin: int, expected: int | None) -> None:
+    limiter = RateLimiter(limits=LIMITS, burst_margin=margin)
+    assert limiter.burst_after_429(slot) == expected
+
+
 def test_time_until_available_books_nothing(backend: BucketBackend, clock: FakeClock) -> None:
     limiter = make_limiter(backend, clock)
     for _ in range(3):
@@ -254,7 +341,7 @@ def test_create_feed_takes_both_buckets(backend: BucketBackend, clock: FakeClock
 
     # While the feed-type bucket is empty, the operation bucket is booked only after the wait,
     # so its token is not held for a minute.
-    calls = [(bucket.rsplit(":", 1)[-1], at - start) for op, bucket, at in recording.calls if op == "reserve"]
+    calls = [(bucket.rsplit(":", 1)[-1], at - start) for op, bucket, at in recording.calls if op == "book"]
     assert calls[10:12] == [("JSON_LISTINGS_FEED", 0.0), ("createFeed", pytest.approx(60.0))]
 
 
@@ -399,6 +486,12 @@ def test_file_backend_recovers_from_a_torn_state_file(tmp_path: Path, clock: Fak
     assert backend.reserve("b", 2.0, 3) == 0.0  # treated as a fresh, full bucket
 
 
+def test_file_backend_ignores_a_learned_burst_below_one(tmp_path: Path, clock: FakeClock) -> None:
+    backend = FileBackend(tmp_path, clock=clock)
+    backend.path_for("b").write_text('{"burst": 0}')  # written by hand, or by a broken version
+    assert [backend.reserve("b", 2.0, 3) for _ in range(4)] == pytest.approx([0, 0, 0, 0.5])
+
+
 def test_file_backend_default_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The backend creates its directory: point the temp dir at the test's own, so the real
     # <tempdir>/spapi-ratelimit (which a running pipeline may be using) is neither made nor touched.
@@ -436,6 +529,16 @@ def test_redis_uses_server_time_and_expires_keys(redis_url: str, redis_prefix: s
     backend.set_rate("other", 3.0)
     assert 0 < backend.client.pttl(redis_prefix + "other") <= 60_000
     assert "password" not in repr(RedisBackend("redis://:password@127.0.0.1:6379/15"))
+
+
+@pytest.mark.redis
+def test_redis_keeps_a_learned_burst_as_long_as_a_learned_rate(redis_url: str, redis_prefix: str) -> None:
+    backend = RedisBackend(redis_url, prefix=redis_prefix, idle_ttl=60)
+    backend.lower_burst("b", 2)
+    backend.lower_burst("b", 4)
+    assert backend.client.hget(redis_prefix + "b", "burst") == b"2"
+    assert 0 < backend.client.pttl(redis_prefix + "b") <= 60_000
+    assert backend.book("b", 2.0, 3).burst == 2
 
 
 @pytest.mark.redis

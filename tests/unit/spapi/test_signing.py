@@ -612,6 +612,18 @@ def test_role_is_assumed_and_refreshed_before_expiry(
     ]
 
 
+def test_prefetch_assumes_the_role_so_that_signing_does_not(
+    monkeypatch: pytest.MonkeyPatch, clock: list[dt.datetime]
+) -> None:
+    """The client prefetches before booking its rate-limit slot: STS must not delay the request."""
+    signer, fake, _ = role_signer(monkeypatch)
+    fake.answers = [_issued(1, T0 + dt.timedelta(hours=1))]
+    signer.prefetch()
+    assert len(fake.clients) == 1  # and no answer is left: a second STS call would fail
+    assert "Credential=ASIATEMPORARYKEY1/" in _sign(signer).headers["authorization"]
+    assert len(fake.clients) == 1
+
+
 def test_failed_early_refresh_keeps_the_old_keys_until_they_are_due(
     monkeypatch: pytest.MonkeyPatch, clock: list[dt.datetime], caplog: pytest.LogCaptureFixture
 ) -> None:
