@@ -39,6 +39,7 @@ import shutil
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,8 @@ def _run_step(name: str, branch_file: str, run_id: str, profile: bool) -> dict[s
         "plan": plan,
     }
     profiler = cProfile.Profile() if profile else None
+    if os.environ.get("BENCH_TRACE_MEMORY") == name:
+        tracemalloc.start(8)
     began = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -106,8 +109,21 @@ def _run_step(name: str, branch_file: str, run_id: str, profile: bool) -> dict[s
     if profiler:
         profiler.disable()
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+    if tracemalloc.is_tracing():
+        _print_memory_peak()
     path.write_text(json.dumps(branch, default=str))
     return {"seconds": seconds}
+
+
+def _print_memory_peak() -> None:
+    """Where the memory still held at the end of a step was allocated (``BENCH_TRACE_MEMORY=step``:
+    Python allocations only, on stderr), to find what grows with the catalog."""
+    current, peak = tracemalloc.get_traced_memory()
+    print(f"tracemalloc: {current / 2**20:.0f} MiB held, peak {peak / 2**20:.0f} MiB", file=sys.stderr)
+    for stat in tracemalloc.take_snapshot().statistics("traceback")[:12]:
+        print(f"{stat.size / 2**20:8.1f} MiB {stat.count:>9} blocks", file=sys.stderr)
+        for line in stat.traceback.format()[-8:]:
+            print("    " + line, file=sys.stderr)
 
 
 def _run_steps(config_path: str, run_id: str, env: dict[str, str], profile: str | None) -> Any:
