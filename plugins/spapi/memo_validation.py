@@ -11,8 +11,8 @@ rows. The schema's structure makes reuse exact rather than approximate:
   rules, ...) see which attributes are present and the values of the attributes they name, so their
   errors are a function of the key set and those values.
 
-:class:`MemoValidator` caches both, keyed by canonical JSON, and yields the errors in the order a
-full pass would (keyword by keyword, attribute by attribute). Where the schema does something the
+:class:`MemoValidator` caches both, keyed by a digest of canonical JSON, and yields the errors in
+the order a full pass would (keyword by keyword, attribute by attribute). Where the schema does something the
 analysis does not cover (a root ``$ref``, ``if``, ``patternProperties`` ...) or a value cannot be
 put in canonical form, it runs the full pass instead: slower, never different.
 ``tests/unit/spapi/test_memo_validation.py`` runs valid and invalid messages through both and fails
@@ -28,6 +28,7 @@ whatever jsonschema rejects, the compiled validator must reject too.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -93,6 +94,16 @@ def _named_attributes(schema: Any, names: set[str]) -> None:
             _named_attributes(schema[keyword], names)
     for sub in (schema.get("dependentSchemas") or {}).values():
         _named_attributes(sub, names)
+
+
+def _key(value: Any) -> bytes:
+    """A value's cache key: the BLAKE2b-128 digest of its :func:`_canonical` spelling.
+
+    Why a digest: values can be long (a description, a list of bullets), and a full cache holding
+    their spellings took hundreds of MiB per product type. A collision between two of a catalog's
+    values is as unlikely as one between two payload hashes, which decide what is sent already.
+    """
+    return hashlib.blake2b(_canonical(value), digest_size=16).digest()
 
 
 def _canonical(value: Any) -> bytes:
@@ -195,7 +206,7 @@ class MemoValidator:
         return errors
 
     def _errors_of_attribute(self, name: str, subschema: Any, value: Any) -> list[ValidationError]:
-        key = (name, _canonical(value))
+        key = (name, _key(value))
         errors = self._attribute_errors.get(key)
         if errors is None:
             errors = []
@@ -224,7 +235,7 @@ class MemoValidator:
     def _errors_of_the_rest(self, instance: dict[str, Any]) -> dict[str, list[ValidationError]]:
         keys = frozenset(instance)
         named = {name: instance[name] for name in sorted(self._named & keys)}
-        key = (keys, _canonical(named))
+        key = (keys, _key(named))
         cached = self._root_errors.get(key)
         if cached is not None:
             return cached
