@@ -56,16 +56,35 @@ class Found:
     element_count: int
     nonnull_count: int | None
     partial_values: list[Any]  # the first failing values, in row order, as GX lists them
-    common: list[tuple[Any, int]]  # the most common failing values, GX's ``Counter.most_common``
+    counts: dict[Any, int]  # every failing value (a tuple for several columns), in order of first appearance
 
     @property
     def success(self) -> bool:
         return len(self.unexpected) == 0
 
+    @classmethod
+    def merged(cls, parts: list[tuple[Found, Any]]) -> Found:
+        """One result for the rows of several frames: ``parts`` are each frame's result and index,
+        in row order. Its ``unexpected`` holds the failing rows' labels (so ``summary(None)``)."""
+        unexpected = [np.asarray(labels)[found.unexpected].astype(np.int64) for found, labels in parts]
+        counts: Counter[Any] = Counter()
+        partial: list[Any] = []
+        for found, _ in parts:
+            counts.update(found.counts)
+            partial.extend(found.partial_values[: PARTIAL_UNEXPECTED - len(partial)])
+        nonnull = [found.nonnull_count for found, _ in parts]
+        return cls(
+            np.concatenate(unexpected) if unexpected else np.zeros(0, dtype=np.int64),
+            sum(found.element_count for found, _ in parts),
+            None if any(n is None for n in nonnull) else sum(n for n in nonnull if n is not None),
+            partial,
+            dict(counts),
+        )
+
     def summary(self, labels: Any) -> dict[str, Any]:
         """GX's ``SUMMARY`` result for this expectation (``labels``: the frame's index, which GX
-        reports failing rows by), built the way GX's own ``_format_map_output`` builds it, so that
-        Data Docs render it as one of theirs."""
+        reports failing rows by, or None when ``unexpected`` holds labels already), built the way
+        GX's own ``_format_map_output`` builds it, so that Data Docs render it as one of theirs."""
         count = len(self.unexpected)
         total = self.element_count
         result: dict[str, Any] = {"element_count": total, "unexpected_count": count}
@@ -82,11 +101,11 @@ class Found:
             result["missing_percent"] = missing / total * 100 if total else None
             result["unexpected_percent_total"] = percent_total
             result["unexpected_percent_nonmissing"] = nonmissing if total else None
-        ranked = sorted(self.common, key=lambda kv: (-kv[1], kv[0]))
+        common = Counter(self.counts).most_common(PARTIAL_UNEXPECTED)
+        ranked = sorted(common, key=lambda kv: (-kv[1], kv[0]))
         result["partial_unexpected_counts"] = [{"value": value, "count": n} for value, n in ranked]
-        result["partial_unexpected_index_list"] = [
-            _label(labels[p]) for p in self.unexpected[:PARTIAL_UNEXPECTED]
-        ]
+        head = self.unexpected[:PARTIAL_UNEXPECTED]
+        result["partial_unexpected_index_list"] = [_label(p if labels is None else labels[p]) for p in head]
         return result
 
 
@@ -105,21 +124,18 @@ def _label(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _most_common(values: Any) -> list[tuple[Any, int]]:
-    """``Counter(values).most_common(PARTIAL_UNEXPECTED)``, as GX counts failing values (ties in
-    order of first appearance)."""
-    return Counter(values).most_common(PARTIAL_UNEXPECTED)
+def _counted(values: Any) -> dict[Any, int]:
+    """Each value's count, in order of first appearance (as GX's ``Counter`` meets them)."""
+    return dict(Counter(values))
 
 
-def _common_codes(codes: npt.NDArray[np.intp], distinct: Any) -> list[tuple[Any, int]]:
-    """:func:`_most_common` of the values whose factorised ``codes`` are given, without building
-    them: codes number distinct values in order of first appearance, as a Counter would meet them."""
+def _counted_codes(codes: npt.NDArray[np.intp], distinct: Any) -> dict[Any, int]:
+    """:func:`_counted` of the values whose factorised ``codes`` are given, without building them:
+    codes number distinct values in order of first appearance."""
     if not len(codes):
-        return []
+        return {}
     counts = np.bincount(codes)
-    seen = np.flatnonzero(counts)
-    order = seen[np.argsort(-counts[seen], kind="stable")][:PARTIAL_UNEXPECTED]
-    return [(_label(distinct[code]), int(counts[code])) for code in order]
+    return {_label(distinct[code]): int(counts[code]) for code in np.flatnonzero(counts)}
 
 
 # --- one column ----------------------------------------------------------------------------------------
@@ -142,8 +158,8 @@ def _column_rule(test: ValueTest) -> Callable[[pd.DataFrame, Mapping[str, Any]],
             rows = np.zeros(len(column), dtype=bool)
         unexpected = np.flatnonzero(rows).astype(np.int64)
         values = column.iloc[unexpected[:PARTIAL_UNEXPECTED]].tolist()
-        common = _common_codes(codes[unexpected], distinct)
-        return Found(unexpected, len(column), int(present.sum()), [_label(v) for v in values], common)
+        counts = _counted_codes(codes[unexpected], distinct)
+        return Found(unexpected, len(column), int(present.sum()), [_label(v) for v in values], counts)
 
     return decide_column
 
@@ -152,7 +168,7 @@ def _not_null(work: pd.DataFrame, kwargs: Mapping[str, Any]) -> Found:
     column = work[kwargs["column"]]
     unexpected = np.flatnonzero(column.isna().to_numpy()).astype(np.int64)
     partial = [None] * min(len(unexpected), PARTIAL_UNEXPECTED)
-    return Found(unexpected, len(column), None, partial, [(None, len(unexpected))] if len(unexpected) else [])
+    return Found(unexpected, len(column), None, partial, {None: len(unexpected)} if len(unexpected) else {})
 
 
 def _matches(values: pd.Series, kwargs: Mapping[str, Any]) -> npt.NDArray[np.bool_]:
@@ -191,12 +207,12 @@ def _unique(work: pd.DataFrame, kwargs: Mapping[str, Any]) -> Found:
     column = work[kwargs["column"]]
     codes, distinct = pd.factorize(column, use_na_sentinel=True)
     present = codes >= 0
-    counts = np.bincount(codes[present]) if present.any() else np.zeros(0, dtype=np.int64)
-    rows = present & (counts[np.where(present, codes, 0)] > 1 if len(counts) else present)
+    seen = np.bincount(codes[present]) if present.any() else np.zeros(0, dtype=np.int64)
+    rows = present & (seen[np.where(present, codes, 0)] > 1 if len(seen) else present)
     unexpected = np.flatnonzero(rows).astype(np.int64)
     values = column.iloc[unexpected[:PARTIAL_UNEXPECTED]].tolist()
-    common = _common_codes(codes[unexpected], distinct)
-    return Found(unexpected, len(column), int(present.sum()), [_label(v) for v in values], common)
+    counts = _counted_codes(codes[unexpected], distinct)
+    return Found(unexpected, len(column), int(present.sum()), [_label(v) for v in values], counts)
 
 
 # --- several columns -----------------------------------------------------------------------------------
@@ -223,7 +239,7 @@ def _compound_unique(work: pd.DataFrame, kwargs: Mapping[str, Any]) -> Found:
         for values in frame.iloc[unexpected].itertuples(index=False, name=None)
     ]
     partial = [dict(zip(names, values, strict=True)) for values in failing[:PARTIAL_UNEXPECTED]]
-    return Found(unexpected, len(frame), int(considered.sum()), partial, _most_common(failing))
+    return Found(unexpected, len(frame), int(considered.sum()), partial, _counted(failing))
 
 
 def _pair(
@@ -244,9 +260,7 @@ def _pair(
     failing = list(
         zip((_label(v) for v in a.iloc[unexpected]), (_label(v) for v in b.iloc[unexpected]), strict=True)
     )
-    return Found(
-        unexpected, len(a), int(considered.sum()), failing[:PARTIAL_UNEXPECTED], _most_common(failing)
-    )
+    return Found(unexpected, len(a), int(considered.sum()), failing[:PARTIAL_UNEXPECTED], _counted(failing))
 
 
 def _pair_in_set(work: pd.DataFrame, kwargs: Mapping[str, Any]) -> Found:

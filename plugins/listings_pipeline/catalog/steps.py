@@ -157,36 +157,77 @@ def _quarantine(engine: Any, branch: Branch, records: Sequence[Mapping[str, Any]
         )
 
 
+#: rows validated at a time: the snapshot is read twice in chunks this size, never whole
+VALIDATE_CHUNK_ROWS = 20_000
+
+
 def validate(branch: Branch) -> Branch:
     """Step 2: Great Expectations on the snapshot; bad rows to ``quarantine``; fail past the threshold.
 
     Rows whose source is unchanged since Amazon accepted what they made are not checked again
     (``catalog.unchanged``): they are counted as ``unchanged_rows`` and plan counts them unchanged.
+    The snapshot is read in chunks (:func:`~listings_pipeline.catalog.validation.validate_chunks`):
+    first the columns that decide skipping and uniqueness, then the rows to check, a chunk at a time.
     """
     import pandas as pd  # type: ignore[import-untyped]
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     from listings_pipeline.catalog import unchanged
     from listings_pipeline.catalog.mapping import load_mappings
-    from listings_pipeline.catalog.validation import check_threshold, load_policy, validate_frame
+    from listings_pipeline.catalog.validation import (
+        KEY_COLUMNS,
+        check_threshold,
+        load_policy,
+        validate_chunks,
+    )
 
     config = load_config(branch.get("config_path"))
     paths = BranchPaths.of(config, branch["run_id"], branch["seller_id"], branch["marketplace_id"])
-    frame = pd.read_parquet(branch["snapshot"]["path"])
+    snapshot = pq.ParquetFile(branch["snapshot"]["path"])
+    columns = list(snapshot.schema_arrow.names)
+    recipe = unchanged.recipe_digest(config, branch["marketplace_id"])
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
-        keys = unchanged.row_keys(frame, unchanged.recipe_digest(config, branch["marketplace_id"]))
-        skus = unchanged.sku_text(frame)
+        skus, keys, key_columns = [], [], []
+        for batch in snapshot.iter_batches(batch_size=VALIDATE_CHUNK_ROWS):
+            rows = batch.to_pandas()
+            skus.append(unchanged.sku_text(rows))
+            keys.append(unchanged.row_keys(rows, recipe))
+            key_columns.append(rows[[c for c in KEY_COLUMNS if c in rows.columns]])
+        sku = pd.concat(skus, ignore_index=True) if skus else pd.Series([], dtype=object)
+        key = pd.concat(keys, ignore_index=True) if keys else pd.Series([], dtype=object)
         accepted = unchanged.accepted_keys(engine, branch["seller_id"], branch["marketplace_id"])
-        skip = unchanged.unchanged_rows(skus, keys, accepted)
+        skip = unchanged.unchanged_rows(sku, key, accepted).to_numpy(dtype=bool)
         paths.root.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({"sku": skus, "key": keys, "checked": ~skip}).to_parquet(paths.source_keys, index=False)
-        outcome = validate_frame(
-            frame[~skip].reset_index(drop=True),
-            load_mappings(config.mappings_dir),
-            load_policy(config.content_policy),
-            data_docs_dir=paths.data_docs,
+        pd.DataFrame({"sku": sku, "key": key, "checked": ~skip}).to_parquet(paths.source_keys, index=False)
+        del sku, key, skus, keys
+        checked_keys = (
+            pd.concat(key_columns, ignore_index=True)[~skip]
+            if key_columns
+            else pd.DataFrame(columns=[c for c in KEY_COLUMNS if c in columns])
         )
-        outcome.good.to_parquet(paths.good_rows, index=False)
+        del key_columns
+
+        def chunks() -> Iterator[Any]:
+            start = 0
+            for batch in snapshot.iter_batches(batch_size=VALIDATE_CHUNK_ROWS):
+                rows = batch.to_pandas()
+                yield rows[~skip[start : start + len(rows)]]
+                start += len(rows)
+
+        with pq.ParquetWriter(paths.good_rows, snapshot.schema_arrow) as good:
+            outcome = validate_chunks(
+                checked_keys,
+                columns,
+                chunks(),
+                load_mappings(config.mappings_dir),
+                load_policy(config.content_policy),
+                good=lambda rows: good.write_table(
+                    pa.Table.from_pandas(rows, schema=snapshot.schema_arrow, preserve_index=False)
+                ),
+                data_docs_dir=paths.data_docs,
+            )
         _quarantine(engine, branch, outcome.quarantined, "validation")
     finally:
         engine.dispose()
@@ -198,10 +239,10 @@ def validate(branch: Branch) -> Branch:
         outcome, config.max_failing_share, unreadable=branch.get("extract_rules") or {}, unchanged=skipped
     )
     if skipped:
-        log.info("%d of %d rows unchanged since Amazon accepted them: not checked again", skipped, len(frame))
+        log.info("%d of %d rows unchanged since Amazon accepted them: not checked again", skipped, len(skip))
     return {
         **branch,
-        "catalog_rows": len(frame),
+        "catalog_rows": len(skip),
         "unchanged_rows": skipped,
         "quarantined": branch.get("quarantined", 0) + outcome.failing_rows,
         "data_docs": str(outcome.data_docs_index) if outcome.data_docs_index else None,
@@ -252,7 +293,7 @@ MAP_CHUNK_ROWS = 5_000
 def map_messages(branch: Branch) -> Branch:
     """Step 3: rows to JSON_LISTINGS_FEED messages, each checked against its product type's schema."""
     import pyarrow.compute as pc  # type: ignore[import-untyped]
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq
 
     from listings_pipeline.catalog.mapping import load_mappings
     from listings_pipeline.catalog.transform import map_rows

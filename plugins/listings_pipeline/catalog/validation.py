@@ -46,7 +46,7 @@ import logging
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -326,19 +326,31 @@ def _docs_site(context: Any, directory: Path) -> str:
 
 @dataclass
 class _Findings:
-    """The quarantine records found so far, each with its row's position in the frame: a row may
-    fail several rules, and its records must stay together and in row order."""
+    """The quarantine records found so far, each with its row's position in the whole catalog and
+    an order: a row may fail several rules, and its records must stay together, in row order and,
+    within a row, in the order a single pass finds them (routing, then across product types, then
+    missing columns, then the suite's rules in order), however the rows were split up.
+
+    ``frame`` holds at least the rows' ``sku``, ``marketplace_id`` and source columns, indexed by
+    position."""
 
     frame: Any
-    records: list[tuple[int, QuarantineRecord]] = field(default_factory=list)
+    records: list[tuple[tuple[int, int, int], QuarantineRecord]] = field(default_factory=list)
 
     def add(
-        self, position: int, product_type: str | None, column: str | None, value: Any, rule: str, reason: str
+        self,
+        position: int,
+        product_type: str | None,
+        column: str | None,
+        value: Any,
+        rule: str,
+        reason: str,
+        order: tuple[int, int] = (0, 0),
     ) -> None:
         """A record naming the row (SKU, marketplace, and where it came from) and the failing value,
         escaped and with URL credentials masked: the quarantine table is read by people."""
         frame = self.frame
-        row = frame.iloc[position]
+        row = frame.loc[position]
         sku = _cell_text(row["sku"]) if "sku" in frame.columns else None
         marketplace = _cell_text(row["marketplace_id"]) if "marketplace_id" in frame.columns else None
         source_file = _cell_text(row[SOURCE_FILE_COLUMN]) if SOURCE_FILE_COLUMN in frame.columns else None
@@ -350,7 +362,7 @@ class _Findings:
         )
         self.records.append(
             (
-                position,
+                (position, *order),
                 {
                     "sku": storable(sku),
                     "marketplace_id": storable(marketplace),
@@ -364,6 +376,26 @@ class _Findings:
                 },
             )
         )
+
+    def settled(self) -> list[tuple[int, QuarantineRecord]]:
+        """The records in order, one per row, rule and column (the same fault found twice, by a
+        suite and across product types, is reported once)."""
+        seen: set[tuple[int, str, str | None]] = set()
+        records: list[tuple[int, QuarantineRecord]] = []
+        for (position, *_), entry in sorted(self.records, key=lambda item: item[0]):
+            key = (position, entry["rule"], entry["column_name"])
+            if key not in seen:
+                seen.add(key)
+                records.append((position, entry))
+        return records
+
+
+#: the order of records within a row (see :class:`_Findings`)
+_ROUTED, _ACROSS_TYPES, _MISSING_COLUMN, _RULE = 0, 1, 2, 3
+#: rules decided over the whole catalog at once, never a chunk: a duplicate may sit in another chunk
+_WHOLE_CATALOG = frozenset({"ExpectCompoundColumnsToBeUnique", "ExpectColumnValuesToBeUnique"})
+#: the columns the whole-catalog rules and the records read
+KEY_COLUMNS = ("sku", "marketplace_id", "product_type", SOURCE_FILE_COLUMN, SOURCE_ROW_COLUMN)
 
 
 def validate_frame(
@@ -382,24 +414,195 @@ def validate_frame(
     importing GX is not); by default an ephemeral one. With ``data_docs_dir``, GX's Data Docs site
     (``index.html``) is written there.
     """
-    policy = policy or ContentPolicy()
-    by_type: Mapping[str, ProductTypeMapping] = (
-        {mapping.product_type: mapping} if isinstance(mapping, ProductTypeMapping) else mapping
-    )
-    docs_dir = Path(data_docs_dir) if data_docs_dir is not None else None
-    if docs_dir is not None:
-        docs_dir.mkdir(parents=True, exist_ok=True)
     frame = df.reset_index(drop=True)
-    findings = _Findings(frame)
-    groups = _route_rows(frame, by_type, findings)
-    _cross_type_duplicates(frame, groups, findings)
-    ctx = context if context is not None else (make_context() if groups else None)
-    suites: dict[str, int] = {}
-    for product_type, positions in groups.items():
-        suites[product_type] = _validate_group(
-            ctx, by_type[product_type], product_type, positions, policy, docs_dir, findings
+    keys = frame[[c for c in KEY_COLUMNS if c in frame.columns]]
+    run = _Validation.start(keys, list(frame.columns), mapping, policy)
+    run.check(frame)
+    failing, quarantined, counts = run.finish(data_docs_dir, context)
+    keep = [p for p in range(len(frame)) if p not in failing]
+    return ValidationOutcome(
+        good=df.iloc[keep],
+        rejected=df.iloc[sorted(failing)],
+        quarantined=quarantined,
+        rule_counts=counts,
+        total_rows=len(frame),
+        failing_rows=len(failing),
+        data_docs_index=run.docs_index,
+        suites=run.suites,
+    )
+
+
+def validate_chunks(
+    keys: Any,
+    columns: list[str],
+    chunks: Iterable[Any],
+    mapping: ProductTypeMapping | Mapping[str, ProductTypeMapping],
+    policy: ContentPolicy | None = None,
+    *,
+    good: Callable[[Any], None],
+    data_docs_dir: str | Path | None = None,
+    context: Any = None,
+) -> ValidationOutcome:
+    """:func:`validate_frame` for a catalog too large to hold: the same records, counts and Data
+    Docs, in memory bounded by a chunk.
+
+    Every rule but one decides a row from that row alone; one row per SKU and marketplace needs all
+    of them. So ``keys`` (the whole catalog's :data:`KEY_COLUMNS`, a few short columns) are checked
+    for that first, then ``chunks`` (the catalog's rows in order, all ``columns``) one at a time;
+    each chunk's good rows go to ``good`` as soon as they are known. The outcome's ``good`` and
+    ``rejected`` are None.
+    """
+    run = _Validation.start(keys.reset_index(drop=True), columns, mapping, policy)
+    offset = 0
+    for chunk in chunks:
+        frame = chunk.reset_index(drop=True)
+        frame.index = frame.index + offset
+        failing_here = run.check(frame)
+        good(chunk.iloc[[p - offset for p in frame.index if p not in failing_here]])
+        offset += len(frame)
+    if offset != len(run.keys):
+        raise ValueError(f"the chunks hold {offset} rows, the keys {len(run.keys)}")
+    failing, quarantined, counts = run.finish(data_docs_dir, context)
+    return ValidationOutcome(
+        good=None,
+        rejected=None,
+        quarantined=quarantined,
+        rule_counts=counts,
+        total_rows=offset,
+        failing_rows=len(failing),
+        data_docs_index=run.docs_index,
+        suites=run.suites,
+    )
+
+
+@dataclass
+class _TypeSuite:
+    """One product type's rules over the whole catalog: its rows, and what the whole-catalog rules
+    found; the chunks' results of the other rules are added as they come."""
+
+    mapping: ProductTypeMapping
+    rules: list[Rule]
+    positions: Any  # the rows of this product type (positions in the catalog, ascending)
+    found: dict[int, list[tuple[Found, Any]]] = field(default_factory=dict)
+
+
+@dataclass
+class _Validation:
+    """One validation, however the rows arrive: :meth:`start` with the key columns of every row,
+    :meth:`check` each chunk of rows (in order), :meth:`finish` for the records and Data Docs."""
+
+    keys: Any
+    by_type: Mapping[str, ProductTypeMapping]
+    policy: ContentPolicy
+    findings: _Findings
+    suites_by_type: dict[str, _TypeSuite]
+    product_type_of: Any  # each row's product type (None: quarantined when routed)
+    columns: set[str]
+    docs_index: Path | None = None
+    suites: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def start(
+        cls,
+        keys: Any,
+        columns: list[str],
+        mapping: ProductTypeMapping | Mapping[str, ProductTypeMapping],
+        policy: ContentPolicy | None,
+    ) -> _Validation:
+        import numpy as np
+
+        from listings_pipeline.catalog.expectations import decide
+
+        by_type: Mapping[str, ProductTypeMapping] = (
+            {mapping.product_type: mapping} if isinstance(mapping, ProductTypeMapping) else mapping
         )
-    return _outcome(df, findings, docs_dir, suites)
+        policy = policy or ContentPolicy()
+        findings = _Findings(keys)
+        groups = _route_rows(keys, by_type, findings)
+        _cross_type_duplicates(keys, groups, findings)
+        product_type_of = np.full(len(keys), None, dtype=object)
+        suites: dict[str, _TypeSuite] = {}
+        for product_type, positions in groups.items():
+            product_type_of[positions] = product_type
+            rules = suite_rules(by_type[product_type], policy, columns=columns)
+            suite = suites[product_type] = _TypeSuite(by_type[product_type], rules, np.asarray(positions))
+            for column in [r.column for r in rules if r.table_level and r.column not in columns]:
+                for position in positions:
+                    findings.add(
+                        position,
+                        product_type,
+                        column,
+                        None,
+                        "expect_column_to_exist",
+                        f"required column {column!r} is not in the catalog",
+                        (_MISSING_COLUMN, 0),
+                    )
+            whole = {i: r for i, r in enumerate(rules) if r.expectation in _WHOLE_CATALOG}
+            work = _work_frame(keys.iloc[positions], list(whole.values()))
+            for index, rule in whole.items():
+                result = decide(rule, work)
+                _record_failures(result.unexpected, index, rule, product_type, work, keys, findings)
+                suite.found[index] = [(result, work.index)]
+        return cls(keys, by_type, policy, findings, suites, product_type_of, set(columns))
+
+    def check(self, frame: Any) -> set[int]:
+        """Every row-by-row rule over one chunk (indexed by position in the catalog); returns the
+        positions of the chunk's rows that fail anything, here or over the whole catalog."""
+        from listings_pipeline.catalog.expectations import decide
+
+        types = self.product_type_of[frame.index.to_numpy()]
+        for product_type, suite in self.suites_by_type.items():
+            sub = frame[types == product_type]
+            if sub.empty:
+                continue
+            rules = {
+                i: r
+                for i, r in enumerate(suite.rules)
+                if not r.table_level and r.expectation not in _WHOLE_CATALOG
+            }
+            work = _work_frame(sub, list(rules.values()))
+            for index, rule in rules.items():
+                result = decide(rule, work)
+                _record_failures(result.unexpected, index, rule, product_type, work, sub, self.findings)
+                suite.found.setdefault(index, []).append((result, work.index))
+        first, last = (int(frame.index[0]), int(frame.index[-1])) if len(frame) else (0, -1)
+        return {key[0] for key, _ in self.findings.records if first <= key[0] <= last}
+
+    def finish(
+        self, data_docs_dir: str | Path | None, context: Any
+    ) -> tuple[set[int], list[QuarantineRecord], dict[str, int]]:
+        """The failing rows, the records in order and the records per rule; Data Docs written."""
+        from listings_pipeline.catalog.expectations import Found
+
+        docs_dir = Path(data_docs_dir) if data_docs_dir is not None else None
+        if docs_dir is not None:
+            docs_dir.mkdir(parents=True, exist_ok=True)
+        ctx = (
+            context if context is not None else (make_context() if docs_dir and self.suites_by_type else None)
+        )
+        for product_type, suite in self.suites_by_type.items():
+            self.suites[product_type] = len(suite.rules)
+            if docs_dir is not None:
+                found = {index: Found.merged(parts) for index, parts in suite.found.items()}
+                _document(
+                    ctx, suite.mapping, suite.rules, self.columns, found, len(suite.positions), docs_dir
+                )
+            log.info(
+                "validated %d %s rows against %d rules", len(suite.positions), product_type, len(suite.rules)
+            )
+        records = self.findings.settled()
+        failing = {position for position, _ in records}
+        quarantined = [entry for _, entry in records]
+        counts = Counter(entry["rule"] for entry in quarantined)
+        if docs_dir is not None and (docs_dir / "index.html").exists():
+            self.docs_index = docs_dir / "index.html"
+        log.info(
+            "%d of %d catalog rows failed validation (%d quarantine records)",
+            len(failing),
+            len(self.keys),
+            len(records),
+        )
+        return failing, quarantined, dict(counts.most_common())
 
 
 def _route_rows(
@@ -468,49 +671,8 @@ def _cross_type_duplicates(frame: Any, groups: Mapping[str, list[int]], findings
             sku,
             "expect_compound_columns_to_be_unique",
             f"SKU {sku!r} appears more than once in marketplace {marketplace} (as product types {types})",
+            (_ACROSS_TYPES, 0),
         )
-
-
-def _validate_group(
-    ctx: Any,
-    mapping: ProductTypeMapping,
-    product_type: str,
-    positions: list[int],
-    policy: ContentPolicy,
-    docs_dir: Path | None,
-    findings: _Findings,
-) -> int:
-    """One product type's rows through its suite; returns the number of rules.
-
-    Every row is decided by :mod:`.expectations`; GX then decides a bounded sample of the rows
-    (the first rows and the first failures of each rule) and any disagreement stops the run. The
-    Data Docs show GX's result for that sample with the figures of the whole frame put in.
-    """
-    from listings_pipeline.catalog.expectations import decide
-
-    frame = findings.frame
-    sub = frame.iloc[positions]
-    rules = suite_rules(mapping, policy, columns=sub.columns)
-    missing = [r.column for r in rules if r.table_level and r.column not in sub.columns]
-    for column in missing:
-        for position in positions:
-            findings.add(
-                position,
-                product_type,
-                column,
-                None,
-                "expect_column_to_exist",
-                f"required column {column!r} is not in the catalog",
-            )
-    work = _work_frame(sub, rules)
-    found = {index: decide(rule, work) for index, rule in enumerate(rules) if not rule.table_level}
-    for index, result in found.items():
-        _record_failures(result.unexpected, rules[index], product_type, work, findings)
-    if docs_dir is not None:
-        context = ctx if ctx is not None else make_context()
-        _document(context, mapping, rules, set(sub.columns), found, work.index, docs_dir)
-    log.info("validated %d %s rows against %d rules", len(positions), product_type, len(rules))
-    return len(rules)
 
 
 def _document(
@@ -519,7 +681,7 @@ def _document(
     rules: list[Rule],
     columns: set[str],
     found: Mapping[int, Found],
-    labels: Any,
+    rows: int,
     docs_dir: Path,
 ) -> None:
     """GX's Data Docs for the suite and for this validation: the result of each expectation is the
@@ -542,7 +704,7 @@ def _document(
             summary = found[index]
             results.append(
                 ExpectationValidationResult(
-                    success=summary.success, expectation_config=config, result=summary.summary(labels)
+                    success=summary.success, expectation_config=config, result=summary.summary(None)
                 )
             )
         else:  # a column that must exist: a missing one was reported for every row
@@ -550,7 +712,6 @@ def _document(
             results.append(ExpectationValidationResult(success=present, expectation_config=config, result={}))
     passed = sum(1 for result in results if result.success)
     run_id = RunIdentifier(run_name=f"{name}_{uuid.uuid4().hex[:8]}")
-    rows = len(labels)
     batch = f"{mapping.product_type}-{rows}-rows"
     validation = ExpectationSuiteValidationResult(
         success=passed == len(results),
@@ -591,59 +752,23 @@ def _document(
         )
 
 
-def _record_failures(unexpected: Any, rule: Rule, product_type: str, work: Any, findings: _Findings) -> None:
+def _record_failures(
+    unexpected: Any, index: int, rule: Rule, product_type: str, work: Any, frame: Any, findings: _Findings
+) -> None:
     """A record for each failing row (``unexpected``: positions in ``work``, whose labels are the
-    rows' positions in the whole frame)."""
-    frame = findings.frame
+    rows' positions in the catalog, as are ``frame``'s, which holds the value reported)."""
     context_columns = [c for c in (*rule.needs, "marketplace_id") if c in work.columns]
+    reported = frame.columns.get_loc(rule.column) if rule.column in frame.columns else None
     for position in unexpected:
-        label = work.index[position]
-        value = frame.iat[label, frame.columns.get_loc(rule.column)] if rule.column in frame.columns else None
+        label = int(work.index[position])
+        value = frame.iat[frame.index.get_loc(label), reported] if reported is not None else None
         context_row = {c: work.iat[position, work.columns.get_loc(c)] for c in context_columns}
         findings.add(
-            int(label),
+            label,
             product_type,
             rule.column,
             value,
             rule.rule,
             rule.explain(_cell_text(value), context_row),
+            (_RULE, index),
         )
-
-
-def _outcome(
-    df: Any, findings: _Findings, docs_dir: Path | None, suites: dict[str, int]
-) -> ValidationOutcome:
-    """Rows split by whether any record names them; one record per row, rule and column (the same
-    fault found twice, by a suite and across product types, is reported once)."""
-    total = len(findings.frame)
-    seen: set[tuple[int, str, str | None]] = set()
-    records: list[tuple[int, QuarantineRecord]] = []
-    for position, entry in sorted(findings.records, key=lambda item: item[0]):
-        key = (position, entry["rule"], entry["column_name"])
-        if key not in seen:
-            seen.add(key)
-            records.append((position, entry))
-    failing_positions = sorted({position for position, _ in records})
-    failing_set = set(failing_positions)
-    keep = [p for p in range(total) if p not in failing_set]
-    quarantined = [entry for _, entry in records]
-    counts = Counter(entry["rule"] for entry in quarantined)
-    docs_index = None
-    if docs_dir is not None and (docs_dir / "index.html").exists():
-        docs_index = docs_dir / "index.html"
-    log.info(
-        "%d of %d catalog rows failed validation (%d quarantine records)",
-        len(failing_positions),
-        total,
-        len(records),
-    )
-    return ValidationOutcome(
-        good=df.iloc[keep],
-        rejected=df.iloc[failing_positions],
-        quarantined=quarantined,
-        rule_counts=dict(counts.most_common()),
-        total_rows=total,
-        failing_rows=len(failing_positions),
-        data_docs_index=docs_index,
-        suites=suites,
-    )

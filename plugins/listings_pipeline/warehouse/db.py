@@ -331,17 +331,16 @@ def bulk_insert(
     """
     if not rows:
         return
+    table: Table = entity.__table__
     if session.get_bind().dialect.name != "postgresql":
         # the table, not the mapped class: the ORM's bulk path sorts and inspects every row on the
         # way to the same executemany, several times the cost of the insert itself
-        table = entity.__table__
         if ignore_conflicts_on:
             session.execute(insert_ignoring_conflicts(session, table, ignore_conflicts_on), list(rows))
         else:
             session.execute(insert(table), list(rows))
         return
     session.flush()
-    table: Table = entity.__table__
     columns = _same_columns(rows)
     if not ignore_conflicts_on:
         _copy_rows(session, table, columns, rows)
