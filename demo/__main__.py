@@ -115,9 +115,11 @@ def start_services(layout: DemoLayout, pids: PidFile) -> list[Service]:
 
     if layout.services is None:
         say(f"starting airflow standalone on {layout.airflow_url} (logs in {layout.logs / 'airflow.log'})")
+        # Ctrl-C (SIGINT) is how standalone stops: it TERMs each component and waits for them. On TERM
+        # it dies at once, leaving them all running.
         airflow = processes.start(
             "airflow", [airflow_cli, "standalone"], env,
-            layout.logs / "airflow.log", REPO_ROOT,
+            layout.logs / "airflow.log", REPO_ROOT, stop_signal=signal.SIGINT,
         )  # fmt: skip
         pids.add(airflow)
         started.append(airflow)
@@ -252,12 +254,11 @@ def print_summary(layout: DemoLayout, run_id: str, progress: RunProgress) -> Non
 
 def stop_services(pids: PidFile, exclude: int | None = None) -> None:
     services = [s for s in pids.read() if s.pid != exclude]
-    if not services:
-        return
-    killed = processes.stop(services)
+    if services:
+        killed = processes.stop(services)
+        if killed:
+            say(f"killed what did not stop in time: PIDs {killed}")
     left = processes.processes_of(services)
-    if killed:
-        say(f"killed what did not stop on TERM: PIDs {killed}")
     if left:
         say(f"still running, despite KILL: PIDs {[p.pid for p in left]}")
     else:
@@ -265,13 +266,24 @@ def stop_services(pids: PidFile, exclude: int | None = None) -> None:
         pids.clear()
 
 
+# How long `stop` lets a running `demo run` stop its services itself: their grace, the sweep, the KILL.
+RUNNER_GRACE_SECONDS = processes.GRACE_SECONDS + processes.SWEEP_SECONDS + 10
+
+
 def stop(args: argparse.Namespace) -> int:
     layout = DemoLayout(Path(args.state_dir).resolve())
     pids = PidFile(layout.pid_file)
-    if not any(s.alive() for s in pids.read()):
+    services = pids.read()
+    if not any(s.alive() for s in services):
         say(f"no demo is running from {layout.state_dir}")
         pids.clear()
         return 0
+    runner = next((s for s in services if s.name == "demo" and s.alive()), None)
+    if runner is not None:
+        # On TERM the `demo run` process stops what it started, each service its own way; signalling
+        # those services from here as well would only race it.
+        say(f"stopping the demo run (PID {runner.pid}); it stops what it started")
+        processes.stop([runner], grace=RUNNER_GRACE_SECONDS)
     stop_services(pids)
     return 0
 

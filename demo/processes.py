@@ -1,10 +1,21 @@
 """Start the demo's services and stop every process they spawned, leaving none behind.
 
-``airflow standalone`` does not take its children down on SIGTERM: the scheduler and a task worker
-survive it. So each service starts in a session of its own (``setsid``), its PID and start time go
-to a PID file, and stopping walks every process of that session and every descendant: TERM, a grace
-period, then KILL for what remains. The start time guards against a stale PID file naming a PID that
-the system has since given to an unrelated process.
+Each service starts in a session of its own (``setsid``), its PID, start time and stop signal go to a
+PID file, and stopping goes in two steps. First every service's leader gets the signal it stops on
+and a grace period to take its children down in its own order: ``airflow standalone`` stops on
+SIGINT (its Ctrl-C: it TERMs each component and waits for them), everything else on TERM. Then
+whatever still runs in those sessions or below those leaders (an orphan, a child its parent did not
+stop, a leader that ignored its signal) gets TERM, a short grace, then KILL.
+
+No process of the demo ignores TERM, but TERMing every process at once, as this once did, made
+``standalone`` die at once (TERM is not how it stops) and orphaned its components, whose exits then
+waited for init to reap them, and it kept signalling processes in the middle of their parents'
+shutdown. What still takes long is Airflow's own: each component spends 1 to 3 s collecting
+garbage at interpreter exit, and the triggerer, when its trigger runner closes its sockets before it
+has exited, sleeps out the rest of its 10 s kill escalation (``TriggerRunnerSupervisor.kill`` then
+selects on no sockets at all), so a stop takes 3 to 13 s. A zombie counts as stopped: it has exited
+and only waits for its parent (or init) to reap it. The start time guards against a stale PID file
+naming a PID that the system has since given to an unrelated process.
 """
 
 from __future__ import annotations
@@ -14,13 +25,16 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
 
-GRACE_SECONDS = 15.0
+GRACE_SECONDS = 15.0  # for a leader to stop its service (the triggerer alone can take 13 s under load)
+SWEEP_SECONDS = 3.0  # for what is still running after the leaders to stop on TERM, before KILL
+_POLL_SECONDS = 0.05
 
 # The Popen objects of services this process started, so that stopping them also reaps them (and
 # Python does not warn about a Popen collected while its process runs).
@@ -29,12 +43,13 @@ _STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 @dataclass(frozen=True)
 class Service:
-    """One started service: the leader of its own session."""
+    """One started service: the leader of its own session, and the signal it stops on."""
 
     name: str
     pid: int
     create_time: float
     log: str
+    stop_signal: str = "SIGTERM"
 
     def alive(self) -> bool:
         """Running: the same process (PID and start time), and not a zombie waiting to be reaped."""
@@ -75,8 +90,15 @@ def own_service(name: str) -> Service:
     return Service(name=name, pid=os.getpid(), create_time=psutil.Process().create_time(), log="")
 
 
-def start(name: str, argv: Sequence[str], env: Mapping[str, str], log: Path, cwd: Path) -> Service:
-    """Start ``argv`` in a new session with its output in ``log``."""
+def start(
+    name: str,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    log: Path,
+    cwd: Path,
+    stop_signal: signal.Signals = signal.SIGTERM,
+) -> Service:
+    """Start ``argv`` in a new session with its output in ``log``; ``stop_signal`` is what stops it."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -89,24 +111,38 @@ def start(name: str, argv: Sequence[str], env: Mapping[str, str], log: Path, cwd
             start_new_session=True,
         )
     _STARTED[proc.pid] = proc
-    return Service(name=name, pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(), log=str(log))
+    return Service(
+        name=name,
+        pid=proc.pid,
+        create_time=psutil.Process(proc.pid).create_time(),
+        log=str(log),
+        stop_signal=stop_signal.name,
+    )
+
+
+def _running(proc: psutil.Process) -> bool:
+    """Not exited: a zombie has, and only waits for its parent (or init) to reap it."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def processes_of(services: Iterable[Service]) -> list[psutil.Process]:
-    """Every live process of the services' sessions, plus their descendants (wherever they went)."""
-    leaders: list[psutil.Process] = []
-    for service in services:
-        if service.alive():
-            leaders.append(psutil.Process(service.pid))
-    sessions = {s.pid for s in services}
+    """Every running process of the services' sessions, plus their descendants (wherever they went)."""
+    services = list(services)
     found: dict[int, psutil.Process] = {}
-    for leader in leaders:
-        found[leader.pid] = leader
+    for service in services:
+        if not service.alive():
+            continue
         try:
+            leader = psutil.Process(service.pid)
+            found[leader.pid] = leader
             for child in leader.children(recursive=True):
                 found[child.pid] = child
         except psutil.NoSuchProcess:
             continue
+    sessions = {s.pid for s in services}
     own = os.getpid()
     for proc in psutil.process_iter():
         try:
@@ -114,29 +150,49 @@ def processes_of(services: Iterable[Service]) -> list[psutil.Process]:
                 found[proc.pid] = proc
         except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
             continue
-    return list(found.values())
+    return [p for p in found.values() if _running(p)]
 
 
-def stop(services: Sequence[Service], grace: float = GRACE_SECONDS) -> list[int]:
-    """TERM every process of ``services``, wait up to ``grace`` seconds, then KILL the rest.
+def stop(services: Sequence[Service], grace: float | None = None) -> list[int]:
+    """Stop every process of ``services`` (see the module's docstring): ``grace`` seconds (default
+    :data:`GRACE_SECONDS`) at most for the leaders, :data:`SWEEP_SECONDS` (at most ``grace``) for
+    what is left after them.
 
     :return: the PIDs that had to be killed.
     """
-    procs = processes_of(services)
-    for proc in procs:
+    grace = GRACE_SECONDS if grace is None else grace
+    leaders = [s for s in services if s.alive()]
+    for service in leaders:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            _signal(psutil.Process(service.pid), signal.Signals[service.stop_signal])
+    _wait(lambda: not any(s.alive() for s in leaders), grace)
+
+    rest = processes_of(services)
+    for proc in rest:
         _signal(proc, signal.SIGTERM)
-    _gone, alive = psutil.wait_procs(procs, timeout=grace)
-    # Processes started after the first sweep (a worker forking as it was told to stop) count too.
-    stragglers = {p.pid: p for p in alive}
+    _wait(lambda: not any(_running(p) for p in rest), min(grace, SWEEP_SECONDS))
+    # Processes started after the sweep's first look (a worker forking as it was told to stop) count too.
+    stragglers = {p.pid: p for p in rest if _running(p)}
     stragglers.update({p.pid: p for p in processes_of(services)})
     for proc in stragglers.values():
         _signal(proc, signal.SIGKILL)
-    psutil.wait_procs(list(stragglers.values()), timeout=5)
+    _wait(lambda: not any(_running(p) for p in stragglers.values()), 5)
     for service in services:
         popen = _STARTED.pop(service.pid, None)
         if popen is not None:
             popen.wait(timeout=5)
     return sorted(stragglers)
+
+
+def _wait(done: Callable[[], bool], timeout: float) -> None:
+    """Until ``done()`` or ``timeout`` seconds, reaping the services this process started as they exit."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for popen in _STARTED.values():
+            popen.poll()
+        if done() or time.monotonic() >= deadline:
+            return
+        time.sleep(_POLL_SECONDS)
 
 
 def _signal(proc: psutil.Process, sig: signal.Signals) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -57,6 +58,46 @@ def test_stop_kills_the_whole_session_including_orphans_and_term_ignorers(tmp_pa
     assert processes.processes_of([service]) == []
 
 
+# A leader that stops its child in its own order, as ``airflow standalone`` does on Ctrl-C: on SIGINT
+# it tells the child (SIGUSR1), waits for it and exits. The child ignores TERM, so a stop that TERMed
+# every process at once instead of leaving the child to its leader would have to kill it.
+ORDERLY = r"""
+import signal, subprocess, sys, time
+child_code = (
+    "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "signal.signal(signal.SIGUSR1, lambda *_: sys.exit(0)); print(1, flush=True); time.sleep(600)"
+)
+child = subprocess.Popen([sys.executable, "-c", child_code], stdout=subprocess.PIPE)
+child.stdout.readline()
+def stop(*_):
+    child.send_signal(signal.SIGUSR1)
+    child.wait()
+    print("stopped in order", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGINT, stop)
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def test_each_leader_stops_on_its_own_signal_and_takes_its_children_down(tmp_path: Path) -> None:
+    log = tmp_path / "orderly.log"
+    service = processes.start(
+        "orderly", [sys.executable, "-c", ORDERLY], dict(os.environ), log, tmp_path, stop_signal=signal.SIGINT
+    )
+    wait_until(lambda: "ready" in log.read_text(), timeout=30, what=f"the leader and its child ({log})")
+    PidFile(tmp_path / "pids.json").add(service)
+    (read,) = PidFile(tmp_path / "pids.json").read()  # the stop signal travels with the PID
+    assert read.stop_signal == "SIGINT"
+    members = processes.processes_of([read])
+    assert len(members) == 2
+
+    assert processes.stop([read], grace=30.0) == []  # nothing had to be killed
+
+    assert "stopped in order" in log.read_text()
+    assert not [p for p in members if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
 def test_a_stale_pid_file_never_touches_an_unrelated_process(tmp_path: Path) -> None:
     me = psutil.Process()
     stale = Service("old", pid=me.pid, create_time=me.create_time() - 100, log="")
@@ -65,9 +106,10 @@ def test_a_stale_pid_file_never_touches_an_unrelated_process(tmp_path: Path) -> 
 
 
 def test_stop_command_ends_a_running_demo_from_another_terminal(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``make stop``: the PID file of a state directory is enough to end everything it lists."""
+    monkeypatch.setattr(processes, "GRACE_SECONDS", 1.0)  # everything in the tree ignores TERM
     service = _start_tree(tmp_path)
     PidFile(tmp_path / "pids.json").add(service)
     members = processes.processes_of([service])
@@ -79,6 +121,34 @@ def test_stop_command_ends_a_running_demo_from_another_terminal(
     assert not (tmp_path / "pids.json").exists()
     assert main(["stop", "--state-dir", str(tmp_path)]) == 0
     assert "no demo is running" in capsys.readouterr().out
+
+
+def test_stop_command_lets_a_running_demo_stop_what_it_started_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``make stop`` while ``demo run`` is up: the run gets TERM and stops its services itself; what it
+    left (here: everything, as this stand-in only exits) is stopped after it."""
+    runner_log, sleeper_log = tmp_path / "runner.log", tmp_path / "sleeper.log"
+    runner_code = "import time; print('ready', flush=True); time.sleep(600)"
+    runner = processes.start(
+        "demo", [sys.executable, "-c", runner_code], dict(os.environ), runner_log, tmp_path
+    )
+    sleeper = processes.start(
+        "sandbox", [sys.executable, "-c", runner_code], dict(os.environ), sleeper_log, tmp_path
+    )
+    for log in (runner_log, sleeper_log):
+        wait_until(lambda log=log: "ready" in log.read_text(), timeout=30, what=f"{log} to say ready")
+    pids = PidFile(tmp_path / "pids.json")
+    pids.add(runner)
+    pids.add(sleeper)
+
+    assert main(["stop", "--state-dir", str(tmp_path)]) == 0
+
+    out = capsys.readouterr().out
+    assert f"stopping the demo run (PID {runner.pid})" in out
+    assert "every process the demo started has stopped" in out
+    assert not runner.alive() and not sleeper.alive()
+    assert not pids.path.exists()
 
 
 def test_a_service_that_exited_is_reported_with_its_log(tmp_path: Path) -> None:
