@@ -28,6 +28,7 @@ from demo.airflow_api import AirflowApi, AirflowNotReady, RunProgress
 from demo.environment import (
     DEMO_DAG,
     REPO_ROOT,
+    SANDBOX_FEED_POLL_SECONDS,
     DemoLayout,
     ServicesConfig,
     airflow_env,
@@ -45,7 +46,7 @@ COMPONENTS = (
     ("triggerer", ["triggerer"]),
     ("celery-worker", ["celery", "worker"]),
 )
-POLL_SECONDS = 3.0
+POLL_SECONDS = 1.0  # how often the run's progress is read (two cheap API calls)
 QUIET_SECONDS = 30.0  # print the progress at least this often, even when nothing changed
 
 
@@ -92,8 +93,19 @@ def tail(path: str | Path, lines: int = 25) -> str:
     return "\n".join("    " + line for line in text[-lines:])
 
 
+def create_warehouse(layout: DemoLayout) -> None:
+    from listings_pipeline.warehouse.db import upgrade
+
+    say(f"creating the warehouse {_warehouse_name(layout)}")
+    upgrade(layout.warehouse_url)
+
+
 def start_services(layout: DemoLayout, pids: PidFile) -> list[Service]:
-    """The sandbox, then either ``airflow standalone`` or (services mode) one process per component."""
+    """The sandbox, and either ``airflow standalone`` or (services mode) one process per component.
+
+    Nothing here waits for what it can overlap: the warehouse is created while Airflow starts (or, in
+    services mode, while Airflow's metadata database migrates), and the sandbox is waited for last.
+    """
     env = airflow_env(layout)
     airflow_cli = str(Path(sys.executable).parent / "airflow")
     started: list[Service] = []
@@ -111,7 +123,7 @@ def start_services(layout: DemoLayout, pids: PidFile) -> list[Service]:
     )  # fmt: skip
     pids.add(sandbox)
     started.append(sandbox)
-    wait_for_sandbox(layout, sandbox, time.monotonic() + 60)
+    sandbox_deadline = time.monotonic() + 60
 
     if layout.services is None:
         say(f"starting airflow standalone on {layout.airflow_url} (logs in {layout.logs / 'airflow.log'})")
@@ -123,21 +135,30 @@ def start_services(layout: DemoLayout, pids: PidFile) -> list[Service]:
         )  # fmt: skip
         pids.add(airflow)
         started.append(airflow)
+        create_warehouse(layout)
+        wait_for_sandbox(layout, sandbox, sandbox_deadline)
         return started
 
     say("migrating Airflow's metadata database (PostgreSQL)")
     with (layout.logs / "airflow-db-migrate.log").open("wb") as log:
-        migrated = subprocess.run(
+        migrate = subprocess.Popen(
             [airflow_cli, "db", "migrate"], env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-            check=False,
         )  # fmt: skip
-    if migrated.returncode != 0:
+    try:
+        create_warehouse(layout)
+        migrated = migrate.wait()
+    except BaseException:
+        migrate.kill()
+        migrate.wait()
+        raise
+    if migrated != 0:
         raise AirflowNotReady(f"airflow db migrate failed; see {layout.logs / 'airflow-db-migrate.log'}")
     for name, argv in COMPONENTS:
         say(f"starting {name} (log {layout.logs / (name + '.log')})")
         service = processes.start(name, [airflow_cli, *argv], env, layout.logs / f"{name}.log", REPO_ROOT)
         pids.add(service)
         started.append(service)
+    wait_for_sandbox(layout, sandbox, sandbox_deadline)
     return started
 
 
@@ -168,7 +189,9 @@ def watch(api: AirflowApi, run_id: str, services: Sequence[Service], timeout: fl
 
 def run(args: argparse.Namespace) -> int:
     servers = ServicesConfig(args.postgres_url, args.redis_url, args.db_prefix) if args.services else None
-    layout = DemoLayout(Path(args.state_dir).resolve(), args.port, args.sandbox_port, servers)
+    layout = DemoLayout(
+        Path(args.state_dir).resolve(), args.port, args.sandbox_port, servers, args.feed_poll_seconds
+    )
     pids = PidFile(layout.pid_file)
     running = [s for s in pids.read() if s.alive()]
     if running:
@@ -186,10 +209,6 @@ def run(args: argparse.Namespace) -> int:
     services: list[Service] = []
     api: AirflowApi | None = None
     try:
-        from listings_pipeline.warehouse.db import upgrade
-
-        say(f"creating the warehouse {_warehouse_name(layout)}")
-        upgrade(layout.warehouse_url)
         services = start_services(layout, pids)
         api = AirflowApi(layout.airflow_url, "admin", layout.admin_password())
         try:
@@ -288,6 +307,13 @@ def stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -304,6 +330,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_p.add_argument("--headless", action="store_true", help="stop everything after the summary")
     run_p.add_argument(
         "--timeout", type=float, default=1800, help="seconds to wait for the run (default 1800)"
+    )
+    run_p.add_argument(
+        "--feed-poll-seconds",
+        type=_positive_seconds,
+        default=SANDBOX_FEED_POLL_SECONDS,
+        help="first interval between two getFeed calls of a feed wait, growing by the trigger's backoff "
+        f"(default {SANDBOX_FEED_POLL_SECONDS:g}: the local sandbox ends a feed in about 3 s); written to "
+        "the demo's pipeline config as feed_poll_seconds",
     )
     run_p.add_argument(
         "--services",

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 FINISHED = frozenset({"success", "failed"})
+POLL_SECONDS = 0.5  # between two looks at a server or DAG that is not there yet
 
 
 class AirflowNotReady(RuntimeError):
@@ -75,7 +76,7 @@ class AirflowApi:
                 last = f"HTTP {health.status_code}"
             except httpx.HTTPError as exc:
                 last = type(exc).__name__
-            time.sleep(1)
+            time.sleep(POLL_SECONDS)
         raise AirflowNotReady(f"the Airflow API server at {self.base_url} did not come up ({last})")
 
     def login(self) -> None:
@@ -104,7 +105,7 @@ class AirflowApi:
             if response.status_code == 200:
                 return
             last = f"HTTP {response.status_code}"
-            time.sleep(2)
+            time.sleep(POLL_SECONDS)
         errors = self._request("GET", "/api/v2/importErrors").json().get("import_errors", [])
         detail = "; ".join(f"{e.get('filename')}: {e.get('stack_trace', '')[-300:]}" for e in errors)
         raise AirflowNotReady(f"DAG {dag_id} did not appear ({last}). Import errors: {detail or 'none'}")

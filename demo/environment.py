@@ -34,6 +34,12 @@ DEMO_DAG = "catalog_feed_sync"
 # Scheduled DAGs run only when triggered in the demo, so the demo's run is the only one.
 MANUAL_DAGS = ("catalog_feed_sync", "offers_inventory_sync")
 
+# The local sandbox ends a feed about 3 s after createFeed (1 s IN_QUEUE, then 2 s IN_PROGRESS), so
+# the demo's feed waits poll it from 1 s on (growing by the trigger's backoff), not at the interval of
+# include/pipeline.yaml (5 s: a sandbox at its default timings, or a slower one). Against Amazon, which
+# takes minutes, feed_poll_seconds stays 30 or more.
+SANDBOX_FEED_POLL_SECONDS = 1.0
+
 # The sandbox's demo app and sellers (sandbox/sellers.example.yaml): not secrets, they open nothing
 # but the local sandbox.
 SANDBOX_APP_ID = "amzn1.application-oa2-client.sandbox-demo"
@@ -105,12 +111,13 @@ class ServicesConfig:
 
 @dataclass(frozen=True)
 class DemoLayout:
-    """Where the demo's state lives, and on which ports it serves."""
+    """Where the demo's state lives, on which ports it serves, and how often it polls a feed."""
 
     state_dir: Path
     airflow_port: int = 8080
     sandbox_port: int = 8900
     services: ServicesConfig | None = None
+    feed_poll_seconds: float = SANDBOX_FEED_POLL_SECONDS
 
     @property
     def airflow_home(self) -> Path:
@@ -204,11 +211,13 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
 
 
 def pipeline_config(layout: DemoLayout) -> dict[str, Any]:
-    """``include/pipeline.yaml`` with absolute paths, the demo's catalog and run artifacts in the state."""
+    """``include/pipeline.yaml`` with absolute paths, the demo's catalog and run artifacts in the state,
+    and the feed poll interval for the local sandbox."""
     config: dict[str, Any] = yaml.safe_load((INCLUDE / "pipeline.yaml").read_text())
     for key in ("mappings_dir", "product_types_dir", "content_policy"):
         config[key] = str((INCLUDE / config[key]).resolve())
     config["var_dir"] = str(layout.state_dir)
+    config["feed_poll_seconds"] = layout.feed_poll_seconds
     for seller in config["sellers"]:
         seller["catalog"] = str(layout.catalog)
     return config

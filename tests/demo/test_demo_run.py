@@ -108,7 +108,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.
         )  # fmt: skip
     deadline = time.monotonic() + 1000
     while READY not in output.read_text() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(2)
+        time.sleep(0.25)
     try:
         yield proc, state, output, port
     finally:
