@@ -74,12 +74,14 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _selector_groups(schema: Mapping[str, Any], instance: list[Any]) -> dict[str, int]:
-    """How many values share each combination of selector values, by its canonical JSON.
+def _selector_groups(schema: Mapping[str, Any], instance: list[Any]) -> Counter[Any]:
+    """How many values share each combination of selector values; a key is the tuple of the
+    values, or their canonical JSON (:func:`_group_text`) when one is not text.
 
-    Selector values are nearly always text (a marketplace, a language), and two texts are the same
-    JSON exactly when they are equal, so those are counted as tuples and written as JSON once per
-    group: this runs for every value of every message."""
+    Two texts are the same JSON exactly when they are equal, and selector values are nearly always
+    text (a marketplace, a language), so most groups are counted without writing JSON: this runs
+    for every value of every message, and the JSON is only needed to report a group that breaks
+    a limit."""
     selectors = schema.get("selectors")
     groups: Counter[Any] = Counter()
     for item in instance:
@@ -91,7 +93,12 @@ def _selector_groups(schema: Mapping[str, Any], instance: list[Any]) -> dict[str
             groups[_canonical(list(values))] += 1
         else:
             groups[_canonical(item)] += 1
-    return {(key if isinstance(key, str) else _canonical(list(key))): count for key, count in groups.items()}
+    return groups
+
+
+def _group_text(key: Any) -> str:
+    """A :func:`_selector_groups` key as the canonical JSON an error message shows."""
+    return key if isinstance(key, str) else _canonical(list(key))
 
 
 def _unique_items_bound(
@@ -107,7 +114,7 @@ def _unique_items_bound(
         for key, count in _selector_groups(schema, instance).items():
             if beyond(count, limit):
                 yield ValidationError(
-                    f"{count} values share the selector values {key}; {bound.format(limit)} "
+                    f"{count} values share the selector values {_group_text(key)}; {bound.format(limit)} "
                     f"(selectors: {schema.get('selectors')})"
                 )
 
