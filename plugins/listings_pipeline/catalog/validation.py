@@ -84,7 +84,6 @@ __all__ = [
     "Rule",
     "RuleScope",
     "ValidationOutcome",
-    "ValidationSuiteError",
     "ValidationThresholdError",
     "build_suite",
     "check_threshold",
@@ -173,17 +172,14 @@ class ValidationThresholdError(RuntimeError):
     """Too large a share of the catalog failed validation for the run to go on."""
 
 
-class ValidationSuiteError(RuntimeError):
-    """A generated expectation could not be evaluated (a bug or a bad pattern, not bad data)."""
-
-
 @dataclass
 class ValidationOutcome:
     """What one validation produced.
 
     ``good``: the rows that passed every rule (the input's columns and index); ``rejected``: the
-    others; ``quarantined``: one record per failure (``QUARANTINE_FIELDS``); ``rule_counts``:
-    records per rule.
+    others (both None from :func:`validate_chunks`, which hands the good rows on as it goes);
+    ``quarantined``: one record per failure (``QUARANTINE_FIELDS``); ``rule_counts``: records per
+    rule.
     """
 
     good: Any
