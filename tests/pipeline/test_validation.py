@@ -429,9 +429,8 @@ def test_data_docs_show_the_whole_frame_with_bounded_failing_values(
     gx_context: Any,
     tmp_path: Path,
 ) -> None:
-    """GX decides only a sample of the rows again (the fast check decides them all), yet the
-    Data Docs report every row: the counts of the whole frame, and no more failing values than a
-    person reads."""
+    """GX renders the Data Docs from the results of the whole frame: the counts of every row, and
+    no more failing values than a person reads."""
     good = small_frame(catalog, n=1)
     rows = pd.concat([good] * 3000, ignore_index=True)
     rows["sku"] = [f"SKU-{i:05d}" for i in range(3000)]
