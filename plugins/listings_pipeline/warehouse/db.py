@@ -361,15 +361,14 @@ def bulk_update(session: Session, entity: Any, rows: Sequence[Mapping[str, Any]]
     """Many rows of one table updated by primary key ``id``; each row names the columns it sets.
 
     PostgreSQL: the rows of each column set are copied into a temporary table and applied with one
-    ``UPDATE ... FROM``; SQLite: SQLAlchemy's bulk UPDATE by primary key (an executemany).
+    ``UPDATE ... FROM``; SQLite: an executemany of one ``UPDATE ... WHERE id = ?`` per column set.
     """
     if not rows:
         return
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(update(entity), list(rows))
-        return
-    session.flush()
     table: Table = entity.__table__
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        session.flush()
     groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(sorted(row)), []).append(row)
@@ -378,6 +377,15 @@ def bulk_update(session: Session, entity: Any, rows: Sequence[Mapping[str, Any]]
             raise ValueError("bulk_update takes rows with their primary key 'id'")
         setting = [c for c in columns if c != "id"]
         if not setting:
+            continue
+        if not postgresql:
+            # a Core executemany by primary key; the ORM's bulk UPDATE inspects every row first
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values({c: bindparam(f"b_{c}", type_=table.c[c].type) for c in setting})
+            )
+            session.execute(statement, [{f"b_{c}": row[c] for c in columns} for row in group])
             continue
         temp = _temporary_copy(session, table, columns, group)
         assignments = ", ".join(f'"{c}" = t."{c}"' for c in setting)
