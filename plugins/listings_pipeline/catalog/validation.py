@@ -341,7 +341,7 @@ class _Findings:
         value: Any,
         rule: str,
         reason: str,
-        order: tuple[int, int] = (0, 0),
+        order: tuple[int, int],
     ) -> None:
         """A record naming the row (SKU, marketplace, and where it came from) and the failing value,
         escaped and with URL credentials masked: the quarantine table is read by people."""
@@ -625,6 +625,7 @@ def _route_rows(
                     frame["product_type"].iat[position],
                     "unknown_product_type",
                     f"no catalog mapping for product type {text!r} (mapped: {', '.join(sorted(by_type))})",
+                    (_ROUTED, 0),
                 )
     elif len(by_type) == 1:
         groups[next(iter(by_type))] = list(range(len(frame)))
