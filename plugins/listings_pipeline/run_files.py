@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,11 @@ class BranchPaths:
         return self.root / "messages.jsonl"
 
     @property
+    def message_hashes(self) -> Path:
+        """``[sku, payload hash]`` of each line of ``messages.jsonl``, in order (:func:`write_messages`)."""
+        return self.root / "message_hashes.jsonl"
+
+    @property
     def held(self) -> Path:
         """SKUs an older feed may still change: not sent in this run (see ``bulk.settle``)."""
         return self.root / "held.txt"
@@ -99,6 +104,52 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
             count += 1
     tmp.replace(path)
     return count
+
+
+def write_messages(path: Path, hashes: Path, messages: Iterable[Mapping[str, Any]]) -> int:
+    """Catalog messages as JSON lines, and beside them each one's SKU and :func:`payload_hash`.
+
+    Why: plan decides what to send from the SKU and the hash alone, and parsing every message again
+    to get them cost as much as the rest of its first pass. A line is the canonical form the hash
+    is taken of, so the hash costs no second serialisation. Both files are replaced together.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp, tmp_hashes = path.with_name(f".{path.name}.tmp"), hashes.with_name(f".{hashes.name}.tmp")
+    count = 0
+    with tmp.open("wb") as handle, tmp_hashes.open("wb") as index:
+        for message in messages:
+            if "messageId" in message:  # the hash leaves it out; a line holding one is not the hashed form
+                raise ValueError("catalog messages are written without a messageId")
+            line = orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
+            handle.write(line + b"\n")
+            index.write(orjson.dumps([message["sku"], hashlib.sha256(line).hexdigest()]) + b"\n")
+            count += 1
+    tmp_hashes.replace(hashes)
+    tmp.replace(path)
+    return count
+
+
+def read_message_hashes(paths: BranchPaths) -> Iterator[tuple[str, str]]:
+    """(SKU, payload hash) of each catalog message, in order; from ``messages.jsonl`` itself for a
+    run whose map step wrote no hashes (an older version)."""
+    if not paths.message_hashes.exists():
+        for message in read_jsonl(paths.messages):
+            yield str(message["sku"]), payload_hash(message)
+        return
+    with paths.message_hashes.open("rb") as handle:
+        for line in handle:
+            sku, digest = orjson.loads(line)
+            yield sku, digest
+
+
+def read_jsonl_at(path: Path, places: Container[int]) -> Iterator[tuple[int, JsonObject]]:
+    """The rows of ``path`` whose place (0-based, as :func:`read_jsonl` numbers them) is in
+    ``places``, parsed; the others are skipped unparsed."""
+    with path.open("rb") as handle:
+        for place, line in enumerate(line for line in handle if line.strip()):
+            if place in places:
+                row: JsonObject = orjson.loads(line)
+                yield place, row
 
 
 def read_jsonl(path: Path) -> Iterator[JsonObject]:

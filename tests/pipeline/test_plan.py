@@ -16,7 +16,13 @@ from sqlalchemy import select
 
 from listings_pipeline.config import load_config
 from listings_pipeline.planning.plan import MassDeleteError, plan
-from listings_pipeline.run_files import BranchPaths, payload_hash, write_jsonl
+from listings_pipeline.run_files import (
+    BranchPaths,
+    payload_hash,
+    read_jsonl_at,
+    read_message_hashes,
+    write_messages,
+)
 from listings_pipeline.warehouse import db, lifecycle
 from listings_pipeline.warehouse.models import Listing, ListingStatus
 from listings_pipeline.warehouse.records import ensure_seller
@@ -111,7 +117,8 @@ def _branch(
 
 
 def _write_messages(config_path: str, messages: list[dict[str, Any]]) -> None:
-    write_jsonl(BranchPaths.of(load_config(config_path), RUN, SELLER, US).messages, messages)
+    paths = BranchPaths.of(load_config(config_path), RUN, SELLER, US)
+    write_messages(paths.messages, paths.message_hashes, messages)
 
 
 def _planned(config_path: str) -> list[dict[str, Any]]:
@@ -281,3 +288,27 @@ def test_a_branch_and_its_snapshot_share_one_folder_for_any_run_id(
     config = load_config(_config(setup))
     paths = BranchPaths.of(config, run_id, SELLER, US)
     assert snapshot_path(paths.snapshots, run_id, SELLER, US).parent == paths.root
+
+
+def test_the_map_step_writes_each_message_s_sku_and_hash_as_plan_would_work_them_out(tmp_path: Path) -> None:
+    """Plan reads the hashes map wrote instead of parsing every message; for a run without them
+    (an older map step) it works them out from the messages, and both give the same."""
+    config = load_config(None).model_copy(update={"var_dir": tmp_path})
+    paths = BranchPaths.of(config, RUN, SELLER, US)
+    messages = [
+        {
+            "sku": f"SKU-{i}",
+            "operationType": "UPDATE",
+            "productType": "SHIRT",
+            "attributes": {"n": [{"value": i}]},
+        }
+        for i in range(5)
+    ]
+    assert write_messages(paths.messages, paths.message_hashes, messages) == 5
+    written = list(read_message_hashes(paths))
+    assert written == [(m["sku"], payload_hash(m)) for m in messages]
+    paths.message_hashes.unlink()
+    assert list(read_message_hashes(paths)) == written
+    assert [place for place, _ in read_jsonl_at(paths.messages, {1, 3})] == [1, 3]
+    with pytest.raises(ValueError, match="messageId"):
+        write_messages(paths.messages, paths.message_hashes, [{**messages[0], "messageId": 1}])

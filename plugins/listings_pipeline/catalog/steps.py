@@ -19,7 +19,7 @@ from listings_pipeline.branch import Branch
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.catalog.quarantined import QuarantineRecord
 from listings_pipeline.config import REPO_ROOT, PipelineConfig, load_config
-from listings_pipeline.run_files import BranchPaths, read_jsonl, write_jsonl
+from listings_pipeline.run_files import BranchPaths, read_jsonl, write_messages
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import (
     make_engine,
@@ -322,7 +322,7 @@ def map_messages(branch: Branch) -> Branch:
             rejected += len(result.rejected_skus)
             yield from result.messages
 
-    count = write_jsonl(paths.messages, messages())
+    count = write_messages(paths.messages, paths.message_hashes, messages())
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
         _quarantine(engine, branch, quarantined, "product_type_schema")

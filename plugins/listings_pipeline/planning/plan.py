@@ -17,7 +17,14 @@ from sqlalchemy import bindparam, select, update
 from listings_pipeline.branch import Branch, PlanCounts, PlanKind
 from listings_pipeline.config import PipelineConfig, load_config
 from listings_pipeline.routing import route
-from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl, read_lines, write_jsonl
+from listings_pipeline.run_files import (
+    BranchPaths,
+    payload_hash,
+    read_jsonl_at,
+    read_lines,
+    read_message_hashes,
+    write_jsonl,
+)
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import (
     make_engine,
@@ -93,8 +100,8 @@ def plan(branch: Branch) -> Branch:
         planned = _Planned(seller_id, marketplace_id)
         planned.take_unchanged(paths.source_keys)
         # first pass: what each message is, payloads not kept (a branch may hold a million)
-        for message in read_jsonl(paths.messages):
-            planned.offer(message, existing, hold, stale_before)
+        for sku, digest in read_message_hashes(paths):
+            planned.offer(sku, digest, existing, hold, stale_before)
         deletions: list[str] = []
         if config.delete_removed:
             deletions, withheld = _deletions(existing, planned.seen, hold, branch)
@@ -102,7 +109,7 @@ def plan(branch: Branch) -> Branch:
             _guard_deletes(config, branch, len(deletions), listed)
         # second pass, once nothing can stop the plan: the payloads to send, chunk by chunk
         with session_scope(engine) as session:
-            ready = planned.ready_rows(read_jsonl(paths.messages), deletions)
+            ready = planned.ready_rows(read_jsonl_at(paths.messages, planned.sending), deletions)
             total = write_jsonl(paths.planned, _moved_to_ready(session, ready, run_id))
             _record_sources(session, seller_id, marketplace_id, planned.sources_to_record)
     finally:
@@ -193,14 +200,13 @@ class _Planned:
                 self.counts["unchanged"] += 1
 
     def offer(
-        self, message: dict[str, Any], existing: Mapping[str, Any], hold: set[str], stale_before: datetime
+        self, sku: str, digest: str, existing: Mapping[str, Any], hold: set[str], stale_before: datetime
     ) -> None:
-        """Count one catalog message and keep it when it is to be sent (see :func:`_classify`)."""
-        sku = message["sku"]
+        """Count one catalog message (its SKU and payload hash) and keep its place when it is to be
+        sent (see :func:`_classify`)."""
         place = self.offered
         self.offered += 1
         self.seen.add(sku)
-        digest = payload_hash(message)
         kind, reason = _classify(existing.get(sku), digest, sku in hold, stale_before)
         self.counts[kind] += 1
         if reason is not None:
@@ -217,9 +223,12 @@ class _Planned:
         self.sending_skus.add(sku)
         self.sending[place] = digest
 
-    def ready_rows(self, messages: Iterable[dict[str, Any]], deletions: list[str]) -> Iterator[_ReadyRow]:
-        """The rows to move to ``ready``, payloads in catalog order, then the deletions."""
-        for place, message in enumerate(messages):
+    def ready_rows(
+        self, messages: Iterable[tuple[int, dict[str, Any]]], deletions: list[str]
+    ) -> Iterator[_ReadyRow]:
+        """The rows to move to ``ready``: the messages to send (by place, in catalog order), then the
+        deletions."""
+        for place, message in messages:
             digest = self.sending.get(place)
             if digest is not None:
                 yield self._ready(message, digest, self.source_keys.get(message["sku"]))
