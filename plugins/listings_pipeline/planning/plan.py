@@ -191,13 +191,14 @@ class _Planned:
             return
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-        table = pq.read_table(path, columns=["sku", "key", "checked"]).to_pydict()
-        for sku, key, checked in zip(table["sku"], table["key"], table["checked"], strict=True):
-            if checked:
-                self.source_keys[sku] = key
-            else:
-                self.seen.add(sku)
-                self.counts["unchanged"] += 1
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000, columns=["sku", "key", "checked"]):
+            table = batch.to_pydict()  # a batch at a time: a million rows as lists would be ~200 MiB more
+            for sku, key, checked in zip(table["sku"], table["key"], table["checked"], strict=True):
+                if checked:
+                    self.source_keys[sku] = key
+                else:
+                    self.seen.add(sku)
+                    self.counts["unchanged"] += 1
 
     def offer(
         self, sku: str, digest: str, existing: Mapping[str, Any], hold: set[str], stale_before: datetime
