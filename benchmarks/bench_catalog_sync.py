@@ -4,16 +4,21 @@
     .venv/bin/python -m benchmarks.bench_catalog_sync --rows 2000 --smoke      # what CI runs
 
 The steps are the ones ``catalog_feed_sync`` runs for one seller and marketplace, called as its
-tasks call them: ``extract`` -> ``validate`` (Great Expectations) -> ``map_messages`` (with the
-product type's schema check) -> ``settle`` -> ``plan`` -> ``build`` (feed documents on disk, SKUs
-moved to ``submitted`` in the warehouse). The catalog is the sample catalog's amazon.com rows of
-three product types, repeated with fresh SKUs and codes, one row in 100 spoilt (``_catalog.py``);
-the product type schemas come from a local sandbox through the Product Type Definitions API, as in
-a run; the warehouse is SQLite (``--warehouse`` for PostgreSQL).
+tasks call them: ``extract`` -> ``split`` (what needs the whole catalog: unchanged rows, duplicates)
+-> ``check`` (one task per chunk of ``--chunk-rows`` rows: the Great Expectations rules, the mapping,
+the product type's schema check) -> ``join`` (quarantine, Data Docs, the messages file) -> ``settle``
+-> ``plan`` -> ``build`` (feed documents on disk, SKUs moved to ``submitted`` in the warehouse). The
+catalog is the sample catalog's amazon.com rows of three product types, repeated with fresh SKUs and
+codes, one row in 100 spoilt (``_catalog.py``); the product type schemas come from a local sandbox
+through the Product Type Definitions API, as in a run; the warehouse is SQLite (``--warehouse`` for
+PostgreSQL).
 
 Each step runs in a fresh process of its own, with Airflow imported first, as an Airflow task
-runs: the branch goes from step to step as JSON (what XCom carries), so a step's memory is its own
-and the run's peak RSS is the largest step's. A run's time is the sum of the steps' own times.
+runs: what the tasks hand each other goes from step to step as JSON (what XCom carries), so a
+step's memory is its own and the run's peak RSS is the largest process's. The chunks' tasks run
+``--workers`` at a time (default 2: two Celery worker slots, this machine's two cores), each in
+its own process. A run's time is the sum of the steps' own times (``check``: first start to last
+end).
 
 * ``full``: every step on a fresh warehouse, each step timed on its own;
 * ``incremental`` (``--incremental``): after ``full``, Amazon is taken to have accepted everything
@@ -47,6 +52,7 @@ import yaml
 
 from benchmarks._catalog import write_catalog
 from benchmarks._common import REPO, run_variant, verdict, vm_hwm_bytes
+from listings_pipeline.config import PipelineConfig
 
 TARGET_SECONDS_PER_MILLION = 60.0
 TARGET_RSS_BYTES = 1024**3
@@ -57,7 +63,7 @@ REFRESH_TOKEN = "Atzr|sandbox-na-0001"
 APP_ID = "amzn1.application-oa2-client.sandbox-demo"
 APP_SECRET = "sandbox-demo-secret"
 US = "ATVPDKIKX0DER"
-STEPS = ("extract", "validate", "map", "settle", "plan", "build")
+STEPS = ("extract", "split", "check", "join", "settle", "plan", "build")
 
 
 # --- the worker: one run of the steps ------------------------------------------------------------------
@@ -75,24 +81,27 @@ def _initial_branch(config_path: str) -> dict[str, Any]:
     }
 
 
-def _run_step(name: str, branch_file: str, run_id: str, profile: bool) -> dict[str, Any]:
-    """One step, in this process only, as an Airflow task runs it: the branch comes in and goes out
-    as JSON (what XCom carries), so nothing a later step uses stays in memory from an earlier one."""
+def _run_step(name: str, state_file: str, run_id: str, profile: bool) -> dict[str, Any]:
+    """One step, in this process only, as an Airflow task runs it: its input comes in and its
+    output goes out as JSON (what XCom carries: a branch, a branch's chunks, one chunk), so nothing
+    a later step uses stays in memory from an earlier one."""
     import airflow.sdk  # noqa: F401  # a task's process has Airflow loaded before the task starts
 
-    from listings_pipeline.catalog import steps
+    from listings_pipeline.catalog import chunks, steps
     from listings_pipeline.planning.plan import plan
     from listings_pipeline.to_amazon import bulk
     from listings_pipeline.to_amazon.settle import settle
 
-    path = Path(branch_file)
-    branch: Any = json.loads(path.read_text())
+    path = Path(state_file)
+    state: Any = json.loads(path.read_text())
     calls = {
         "extract": lambda b: steps.extract(b, run_id),
-        "validate": steps.validate,
-        "map": steps.map_messages,
+        "split": chunks.split,
+        "check": chunks.check_chunk,
+        "join": chunks.join,
         "settle": settle,
         "plan": plan,
+        "build": lambda b: {**b, "bench_documents": [dict(d) for d in bulk.build(b)]},
     }
     profiler = cProfile.Profile() if profile else None
     if os.environ.get("BENCH_TRACE_MEMORY") == name:
@@ -100,18 +109,14 @@ def _run_step(name: str, branch_file: str, run_id: str, profile: bool) -> dict[s
     began = time.perf_counter()
     if profiler:
         profiler.enable()
-    if name == "build":
-        documents = bulk.build(branch)
-        branch = {**branch, "bench_documents": [dict(d) for d in documents]}
-    else:
-        branch = calls[name](branch)
+    state = calls[name](state)
     seconds = time.perf_counter() - began
     if profiler:
         profiler.disable()
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
     if tracemalloc.is_tracing():
         _print_memory_peak()
-    path.write_text(json.dumps(branch, default=str))
+    path.write_text(json.dumps(state, default=str))
     return {"seconds": seconds}
 
 
@@ -126,33 +131,56 @@ def _print_memory_peak() -> None:
             print("    " + line, file=sys.stderr)
 
 
-def _run_steps(config_path: str, run_id: str, env: dict[str, str], profile: str | None) -> Any:
-    """Every step in its own process, one after the other; the run's peak RSS is the largest
-    step's, since no two steps share a process."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(_initial_branch(config_path), fh)
+def _run_steps(config_path: str, run_id: str, env: dict[str, str], profile: str | None, workers: int) -> Any:
+    """Every step in its own process, one after the other, and each chunk's ``check`` in a process
+    of its own, ``workers`` at a time (Celery workers taking the mapped tasks): the step's time is
+    from the first chunk's start to the last one's end. The run's peak RSS is the largest process's,
+    since no two steps or chunks share one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    work = Path(tempfile.mkdtemp(prefix="bench-steps-"))
+    state = work / "branch.json"
+    state.write_text(json.dumps(_initial_branch(config_path)))
     seconds: dict[str, float] = {}
     peak: dict[str, int] = {}
+
+    def step(name: str, file: Path) -> Any:
+        options = ["--step", name, "--branch", str(file), "--run-id", run_id]
+        return run_variant(
+            "benchmarks.bench_catalog_sync",
+            "step",
+            [*options, *(["--profile", name] if profile == name else [])],
+            env,
+        )
+
     try:
         for name in STEPS:
-            options = ["--step", name, "--branch", fh.name, "--run-id", run_id]
-            measured = run_variant(
-                "benchmarks.bench_catalog_sync",
-                "step",
-                [*options, *(["--profile", name] if profile == name else [])],
-                env,
-            )
-            seconds[name] = measured.result["seconds"]
-            peak[name] = measured.peak_rss_bytes
-        branch = json.loads(Path(fh.name).read_text())
+            if name == "check":
+                files = []
+                for chunk in json.loads(state.read_text()):
+                    files.append(work / f"chunk-{chunk['index']}.json")
+                    files[-1].write_text(json.dumps(chunk))
+                began = time.perf_counter()
+                with ThreadPoolExecutor(workers) as pool:
+                    measured = list(pool.map(lambda f: step("check", f), files))
+                seconds[name] = time.perf_counter() - began
+                peak[name] = max(m.peak_rss_bytes for m in measured)
+                continue
+            measured_step = step(name, state)
+            seconds[name] = measured_step.result["seconds"]
+            peak[name] = measured_step.peak_rss_bytes
+            if name == "split":
+                chunk_count = len(json.loads(state.read_text()))
+        branch = json.loads(state.read_text())
     finally:
-        Path(fh.name).unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
     documents = branch.get("bench_documents") or []
     return _Run(
         {
             "seconds": sum(seconds.values()),
             "steps": seconds,
             "peak_of": peak,
+            "chunks": chunk_count,
             "quarantined": branch.get("quarantined", 0),
             "documents": [d["document_path"] for d in documents],
             "sent": sum(int(d.get("message_count", 0)) for d in documents),
@@ -173,7 +201,7 @@ class _Run:
 def _warm_schema_cache(config_path: str) -> dict[str, Any]:
     """Fetch the product type schemas as a run's map step does: a deployment's cache is warm, and
     a cache filled mid-benchmark would make the incremental run a new recipe (``catalog.unchanged``)."""
-    from listings_pipeline.catalog.steps import _product_type_schemas
+    from listings_pipeline.catalog.steps import fetch_product_type_schemas
     from listings_pipeline.config import load_config
 
     branch: Any = {
@@ -182,7 +210,7 @@ def _warm_schema_cache(config_path: str) -> dict[str, Any]:
         "spapi_conn_id": "spapi_bench",
         "run_id": "warm",
     }
-    _product_type_schemas(load_config(config_path), branch, {"SHIRT", "LUGGAGE", "HEADPHONES"})
+    fetch_product_type_schemas(load_config(config_path), branch, {"SHIRT", "LUGGAGE", "HEADPHONES"})
     return {"seconds": 0.0}
 
 
@@ -218,7 +246,7 @@ def worker(variant: str, args: argparse.Namespace) -> None:
 # --- the parent: data, services, verdicts ----------------------------------------------------------------
 
 
-def _config(tmp: Path, catalog: Path, warehouse: str) -> tuple[Path, dict[str, str]]:
+def _config(tmp: Path, catalog: Path, warehouse: str, chunk_rows: int) -> tuple[Path, dict[str, str]]:
     raw = yaml.safe_load((REPO / "include" / "pipeline.yaml").read_text())
     include = REPO / "include"
     raw.update(
@@ -227,6 +255,7 @@ def _config(tmp: Path, catalog: Path, warehouse: str) -> tuple[Path, dict[str, s
         product_types_dir=str(include / "product_types"),
         content_policy=str(include / "content_policy.yaml"),
         per_sku_threshold=0,  # everything through feeds: this is the bulk path's benchmark
+        chunk_rows=chunk_rows,
         sellers=[
             {
                 "seller_id": SELLER_ID,
@@ -291,7 +320,7 @@ def _print_run(rows: int, name: str, measured: Any) -> None:
     )
     print(
         f"{rows:>9} {name:<12} {seconds:>8.1f} {rows / seconds:>9,.0f} {measured.peak_rss_mib:>7.0f} MiB  "
-        f"sent {result['sent']:>8,}   {steps}",
+        f"sent {result['sent']:>8,}   {result['chunks']} chunk(s)  {steps}",
         flush=True,
     )
 
@@ -310,7 +339,7 @@ def _measure(rows: int, args: argparse.Namespace) -> bool:
         print(
             f"{rows:>9} {'(catalog)':<12} {time.perf_counter() - began:>8.1f} s to write, {catalog.bad} spoilt"
         )
-        config, env = _config(tmp, catalog.path, warehouse)
+        config, env = _config(tmp, catalog.path, warehouse, args.chunk_rows)
         from listings_pipeline.warehouse import db
 
         db.upgrade(warehouse)
@@ -320,7 +349,7 @@ def _measure(rows: int, args: argparse.Namespace) -> bool:
             env.update(_connection_env(sandbox_url))
             common = ["--config", str(config)]
             run_variant("benchmarks.bench_catalog_sync", "warm", common, env)
-            full = _run_steps(str(config), "bench__full", env, args.profile)
+            full = _run_steps(str(config), "bench__full", env, args.profile, args.workers)
             _print_run(rows, "full", full)
             good = rows - catalog.bad
             result = full.result
@@ -352,7 +381,7 @@ def _measure(rows: int, args: argparse.Namespace) -> bool:
                 changed = write_catalog(
                     tmp / "catalog.csv", rows, bad_every=args.bad_every, reprice_every=100
                 )
-                again = _run_steps(str(config), "bench__incr", env, None)
+                again = _run_steps(str(config), "bench__incr", env, None, args.workers)
                 _print_run(rows, "incremental", again)
                 share = again.result["seconds"] / result["seconds"]
                 sent = again.result["sent"]
@@ -382,6 +411,15 @@ def main(argv: list[str] | None = None) -> int:
         "--warehouse", help="SQLAlchemy URL of an empty warehouse (default: a new SQLite file)"
     )
     parser.add_argument("--smoke", action="store_true", help="fail on correctness only, not on time")
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=PipelineConfig.model_fields["chunk_rows"].default,
+        help="rows per chunk task (the pipeline config's chunk_rows; default: its default)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="chunk tasks run at once (Celery workers' slots; default 2)"
+    )
     parser.add_argument(
         "--profile", choices=STEPS, help="print cProfile's top functions of this step (stderr)"
     )

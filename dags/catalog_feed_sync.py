@@ -5,22 +5,25 @@ Keeps each seller's Amazon listings in step with its catalog, through `JSON_LIST
 One branch per seller and marketplace from the pipeline config (`include/pipeline.yaml`):
 
 1. **extract** the catalog into a run-scoped Parquet snapshot;
-2. **validate** it with Great Expectations: bad rows go to `quarantine` with the rule and value; the
-   branch fails only when the failing share passes `max_failing_share`;
-3. **map** rows to listing messages and check them against the product type's schema;
-4. **settle** what earlier runs left with Amazon: feeds still unfinished after `feed_wait_hours` are
+2. **split** it into chunks of `chunk_rows` rows, after deciding what needs the whole catalog (rows
+   unchanged since Amazon accepted them, duplicates); **check_chunk** (one task per chunk, on any
+   worker) validates its rows with Great Expectations' rules, maps the good ones to listing messages
+   and checks those against the product type's schema; **join** puts the chunks back together in
+   order: bad rows go to `quarantine` with the rule and value, and the branch fails only when the
+   failing share passes `max_failing_share`;
+3. **settle** what earlier runs left with Amazon: feeds still unfinished after `feed_wait_hours` are
    cancelled while `IN_QUEUE` and their SKUs held while `IN_PROGRESS`; feeds that finished but never
    reached the warehouse (their wait or parse task died) are applied under the run that sent them.
    Then **plan**: only new, changed (and, if enabled, removed) SKUs go on. A SKU is deleted only after a
    clean read of the whole catalog and when no row of the seller still holds it; a branch above the
    mass-delete guard stops until an operator confirms on a manual run. A change set of up to
    `per_sku_threshold` SKUs goes through the Listings Items API instead of a feed;
-5. **build** feed documents (at most 25,000 messages or 10 MiB each), kept under `var/runs/`;
-6. **submit** each document once (the `publish_attempts` ledger), and
-7. **wait** in the triggerer, not a worker, until Amazon has processed it;
-8. **parse** the processing report into `message_results` and `listing_issues`; rejected SKUs go
+4. **build** feed documents (at most 25,000 messages or 10 MiB each), kept under `var/runs/`;
+5. **submit** each document once (the `publish_attempts` ledger), and
+6. **wait** in the triggerer, not a worker, until Amazon has processed it;
+7. **parse** the processing report into `message_results` and `listing_issues`; rejected SKUs go
    to `dead_letters`, retryable ones come back next run;
-9. **summarise** the run in `run_summaries` and as an event of the `run_summaries` Asset.
+8. **summarise** the run in `run_summaries` and as an event of the `run_summaries` Asset.
 
 Manual runs can narrow the sellers or point at another config file.
 """
@@ -35,7 +38,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.assets import RUN_SUMMARIES
-from listings_pipeline.branch import Branch
+from listings_pipeline.branch import Branch, Chunk, ChunkDone
 from listings_pipeline.changes import BranchSent
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.schedules import schedule_for
@@ -114,16 +117,32 @@ def catalog_feed_sync() -> None:
         return steps.extract(branch, str(run_id))
 
     @task
-    def validate(branch: Branch) -> Branch:
-        from listings_pipeline.catalog import steps
+    def split(branch: Branch) -> list[Chunk]:
+        from listings_pipeline.catalog import chunks
 
-        return steps.validate(branch)
+        return chunks.split(branch)
 
     @task
-    def map_messages(branch: Branch) -> Branch:
-        from listings_pipeline.catalog import steps
+    def all_chunks(per_branch: list[list[Chunk]]) -> list[Chunk]:
+        return [chunk for branch_chunks in per_branch for chunk in branch_chunks]
 
-        return steps.map_messages(branch)
+    @task(
+        map_index_template=(
+            "{{ task.op_kwargs['chunk']['branch']['seller_id'] }}/"
+            "{{ task.op_kwargs['chunk']['branch']['marketplace_id'] }} "
+            "{{ task.op_kwargs['chunk']['index'] + 1 }}/{{ task.op_kwargs['chunk']['of'] }}"
+        )
+    )
+    def check_chunk(chunk: Chunk) -> ChunkDone:
+        from listings_pipeline.catalog import chunks
+
+        return chunks.check_chunk(chunk)
+
+    @task
+    def join(branch_chunks: list[Chunk]) -> Branch:
+        from listings_pipeline.catalog import chunks
+
+        return chunks.join(branch_chunks)
 
     @task
     def settle(branch: Branch) -> Branch:
@@ -184,7 +203,10 @@ def catalog_feed_sync() -> None:
             outlet_events[RUN_SUMMARIES].extra = summary
         return summary
 
-    mapped = map_messages.expand(branch=validate.expand(branch=extract.expand(branch=targets())))
+    cut = split.expand(branch=extract.expand(branch=targets()))
+    checked = check_chunk.expand(chunk=all_chunks(cut))
+    mapped = join.expand(branch_chunks=cut)
+    checked >> mapped
     planned = plan.expand(branch=settle.expand(branch=mapped))
     submitted = LedgerSubmitFeedOperator.partial(task_id="submit_feed", fail_on_fatal=False).expand_kwargs(
         documents(build.expand(branch=planned))

@@ -75,6 +75,29 @@ class Branch(Target, total=False):
     batches: list[ChangeBatch]
 
 
+class Chunk(TypedDict):
+    """Rows ``first_row`` .. ``first_row + rows`` of a branch's snapshot: what one task validates and
+    maps (``catalog.chunks``), on whichever worker takes it. ``branch`` carries what ``split`` learned."""
+
+    branch: Branch
+    index: int
+    of: int
+    first_row: int
+    rows: int
+
+
+class ChunkDone(TypedDict):
+    """What one chunk's task did: its rows, those checked (not unchanged), those failing a rule,
+    the messages it wrote and the rows the schema check rejected."""
+
+    index: int
+    rows: int
+    checked: int
+    failing: int
+    messages: int
+    rejected: int
+
+
 class SentCounts(TypedDict):
     """What ``summaries.tally`` reads from a branch's results: a feed's parse, a per-SKU batch, a
     small change set. Read-only, so each result type may carry more, fix ``seller_id`` to a ``str``,

@@ -70,6 +70,9 @@ class PipelineConfig(BaseModel):
         (its wait or parse task died) is read by the next run's plan step at once; only a feed of
         the planning run itself (a cleared, re-run plan) gets this long for its own parse task.
     :param max_feed_attempts: a message that keeps failing retryably is dead-lettered after this many.
+    :param chunk_rows: a branch's catalog is validated and mapped in chunks of this many rows, each
+        a task of its own that any worker may take (``catalog.chunks``); the result is the same
+        however it is cut.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -90,6 +93,7 @@ class PipelineConfig(BaseModel):
     reconcile_after_minutes: float = Field(default=15.0, ge=0)
     feed_poll_seconds: float = Field(default=30.0, gt=0)
     max_feed_attempts: int = Field(default=3, ge=1)
+    chunk_rows: int = Field(default=250_000, ge=1)
     issue_locale: str = "en_US"
 
     def seller(self, seller_id: str) -> SellerConfig:

@@ -1,8 +1,8 @@
 """A lean harness for the fault matrix: one branch of ``catalog_feed_sync`` driven in process.
 
 ``dag.test()`` costs 30-60 s a run and each fault needs two or three runs, so the matrix drives the
-DAG's own step functions instead, in the DAG's order and with its task semantics: extract, validate,
-map_messages, plan and build (``listings_pipeline.bulk``), the real ``LedgerSubmitFeedOperator``
+DAG's own step functions instead, in the DAG's order and with its task semantics: extract, split,
+check_chunk, join, plan and build (``listings_pipeline.bulk``), the real ``LedgerSubmitFeedOperator``
 whose deferral is completed by running its real ``FeedProcessingTrigger`` against the sandbox, then
 parse and summarise. Each task is tried as Airflow would try it (``retries=2`` in the DAG: three
 tries, the submit operator told which try is the last through ``ti``), and a run stops where the
@@ -16,7 +16,6 @@ invariant occurs in every scenario. ``per_sku_threshold`` is 0, so everything go
 from __future__ import annotations
 
 import asyncio
-import copy
 import csv
 import hashlib
 import importlib
@@ -39,7 +38,7 @@ import sqlalchemy as sa
 import yaml
 
 from demo.sample_catalog import BAD_ROWS
-from listings_pipeline.catalog import steps
+from listings_pipeline.catalog import chunks, steps
 from listings_pipeline.planning.plan import plan
 from listings_pipeline.planning.targets import targets
 from listings_pipeline.to_amazon import bulk
@@ -174,11 +173,13 @@ class Bench:
         raise AssertionError("unreachable")
 
     def prepare(self, run: Run, tries: int = DAG_TRIES) -> dict[str, Any]:
-        """targets, extract, validate, map_messages, settle and plan."""
+        """targets, extract, split, check_chunk, join, settle and plan."""
         [branch] = self.task(run, "targets", lambda _: targets(str(self.config_path)), tries)
         branch = self.task(run, "extract", lambda _: steps.extract(branch, run.run_id), tries)
-        branch = self.task(run, "validate", lambda _: steps.validate(branch), tries)
-        branch = self.task(run, "map_messages", lambda _: steps.map_messages(branch), tries)
+        cut = self.task(run, "split", lambda _: chunks.split(branch), tries)
+        for chunk in cut:
+            self.task(run, "check_chunk", lambda _, chunk=chunk: chunks.check_chunk(chunk), tries)
+        branch = self.task(run, "join", lambda _: chunks.join(cut), tries)
         branch = self.task(run, "settle", lambda _: settle(branch), tries)
         branch = self.task(run, "plan", lambda _: plan(branch), tries)
         run.branch = branch
@@ -495,29 +496,6 @@ def catalog_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         writer.writeheader()
         writer.writerows(catalog)
     return path
-
-
-_VERDICTS: dict[int, Any] = {}
-
-
-@pytest.fixture(autouse=True)
-def gx_verdict_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Great Expectations takes 3-4 s to judge these 22 rows and no fault touches it, so its verdict
-    on the same snapshot is computed once per session; ``steps.validate`` itself (quarantine, the
-    threshold) still runs in every run."""
-    import pandas as pd  # type: ignore[import-untyped]
-
-    from listings_pipeline.catalog import validation
-
-    real = validation.validate_frame
-
-    def validate_frame(df: Any, mapping: Any, policy: Any = None, **kwargs: Any) -> Any:
-        key = int(pd.util.hash_pandas_object(df, index=True).sum())
-        if key not in _VERDICTS:
-            _VERDICTS[key] = real(df, mapping, policy, **kwargs)
-        return copy.deepcopy(_VERDICTS[key])
-
-    monkeypatch.setattr(validation, "validate_frame", validate_frame)
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy import select
 
-from listings_pipeline.catalog import steps
+from listings_pipeline.catalog import chunks, steps
 from listings_pipeline.catalog.extract import ExtractError
 from listings_pipeline.config import load_config
 from listings_pipeline.planning.plan import plan
@@ -89,6 +89,8 @@ def _config(tmp: Path, corpus: Corpus) -> Path:
         # live listings whose rows went bad must survive; one truly gone in three may go
         delete_removed=True,
         max_delete_share=0.5,
+        # several chunks per branch, so that every case also proves nothing is lost between them
+        chunk_rows=11,
     )
     sellers = raw["sellers"]
     assert [s["seller_id"] for s in sellers] == [NA_SELLER, "A3SANDBOXEU0003"], sellers
@@ -162,8 +164,9 @@ def run_pipeline(tmp: Path, corpus: Corpus, url: str) -> Run:
             )
         mp.setenv("SPAPI_WAREHOUSE_URL", url)
         mp.delenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", raising=False)
-        # map in chunks of a few rows, so that every case also proves nothing is lost between chunks
-        mp.setattr(steps, "MAP_CHUNK_ROWS", 7)
+        # and read and map a chunk's rows a few at a time
+        mp.setattr(chunks, "READ_ROWS", 5)
+        mp.setattr(chunks, "MAP_ROWS", 7)
         db.upgrade(url)
         config_path = _config(tmp, corpus)
         config = load_config(config_path)
@@ -193,8 +196,7 @@ def run_pipeline(tmp: Path, corpus: Corpus, url: str) -> Run:
         built: dict[tuple[str, str], list[tuple[str, str]]] = {}
         for branch in branches:
             branch = steps.extract(branch, RUN_ID)
-            branch = steps.validate(branch)
-            branch = steps.map_messages(branch)
+            branch = chunks.validate_and_map(branch)
             branch = plan(settle(branch))
             documents = bulk.build(branch)
             messages = built.setdefault((branch["seller_id"], branch["marketplace_id"]), [])

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 import yaml
 
 from demo.sample_catalog import COLUMNS, US, generate_rows
-from listings_pipeline.catalog import steps
+from listings_pipeline.catalog import chunks, steps
 from listings_pipeline.planning.plan import plan
 from listings_pipeline.to_amazon import bulk
 from listings_pipeline.to_amazon.settle import settle
@@ -93,7 +93,7 @@ class Harness:
             "confirm_deletes": False,
         }
         branch = steps.extract(branch, f"manual__unchanged-{self.runs}")
-        branch = plan(settle(steps.map_messages(steps.validate(branch))))
+        branch = plan(settle(chunks.validate_and_map(branch)))
         sent = []
         for document in bulk.build(branch):
             body = json.loads(Path(document["document_path"]).read_bytes())

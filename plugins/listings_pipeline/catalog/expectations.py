@@ -64,9 +64,15 @@ class Found:
 
     @classmethod
     def merged(cls, parts: list[tuple[Found, Any]]) -> Found:
-        """One result for the rows of several frames: ``parts`` are each frame's result and index,
-        in row order. Its ``unexpected`` holds the failing rows' labels (so ``summary(None)``)."""
-        unexpected = [np.asarray(labels)[found.unexpected].astype(np.int64) for found, labels in parts]
+        """One result for the rows of several frames: ``parts`` are each frame's result and index
+        (None: its ``unexpected`` holds labels already), in row order. Its ``unexpected`` holds the
+        failing rows' labels (so ``summary(None)``)."""
+        unexpected = [
+            np.asarray(found.unexpected if labels is None else np.asarray(labels)[found.unexpected]).astype(
+                np.int64
+            )
+            for found, labels in parts
+        ]
         counts: Counter[Any] = Counter()
         partial: list[Any] = []
         for found, _ in parts:

@@ -8,7 +8,7 @@ what it cannot prove right. The offers sync shares :func:`extract`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,8 @@ from sqlalchemy import insert, select
 
 from listings_pipeline.branch import Branch
 from listings_pipeline.call_log import branch_trace
-from listings_pipeline.catalog.quarantined import QuarantineRecord
 from listings_pipeline.config import REPO_ROOT, PipelineConfig, load_config
-from listings_pipeline.run_files import BranchPaths, read_jsonl, write_messages
+from listings_pipeline.run_files import BranchPaths, read_jsonl
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import (
     make_engine,
@@ -74,7 +73,7 @@ def extract(branch: Branch, run_id: str) -> Branch:
             rules[record["rule"]] = rules.get(record["rule"], 0) + 1
         engine = make_engine(warehouse_url(config.warehouse_conn_id))
         try:
-            _quarantine(engine, branch, rejected, "extract")
+            quarantine(engine, branch, rejected, "extract")
         finally:
             engine.dispose()
     return {
@@ -88,7 +87,7 @@ def extract(branch: Branch, run_id: str) -> Branch:
 # --- validate and map ---------------------------------------------------------------------------------
 
 
-def _quarantine(engine: Any, branch: Branch, records: Sequence[Mapping[str, Any]], stage: str) -> None:
+def quarantine(engine: Any, branch: Branch, records: Sequence[Mapping[str, Any]], stage: str) -> None:
     """Write quarantine rows (and matching validation issues); move the SKUs to ``quarantined``.
 
     A SKU in flight (``submitted``) keeps its status: its feed's outcome decides, and the
@@ -157,109 +156,15 @@ def _quarantine(engine: Any, branch: Branch, records: Sequence[Mapping[str, Any]
         )
 
 
-#: rows validated at a time: the snapshot is read twice in chunks this size, never whole
-VALIDATE_CHUNK_ROWS = 20_000
-
-
-def validate(branch: Branch) -> Branch:
-    """Step 2: Great Expectations on the snapshot; bad rows to ``quarantine``; fail past the threshold.
-
-    Rows whose source is unchanged since Amazon accepted what they made are not checked again
-    (``catalog.unchanged``): they are counted as ``unchanged_rows`` and plan counts them unchanged.
-    The snapshot is read in chunks (:func:`~listings_pipeline.catalog.validation.validate_chunks`):
-    first the columns that decide skipping and uniqueness, then the rows to check, a chunk at a time.
-    """
-    import pandas as pd  # type: ignore[import-untyped]
-    import pyarrow as pa  # type: ignore[import-untyped]
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
-    from listings_pipeline.catalog import unchanged
-    from listings_pipeline.catalog.mapping import load_mappings
-    from listings_pipeline.catalog.validation import (
-        KEY_COLUMNS,
-        check_threshold,
-        load_policy,
-        validate_chunks,
-    )
-
-    config = load_config(branch.get("config_path"))
-    paths = BranchPaths.of(config, branch["run_id"], branch["seller_id"], branch["marketplace_id"])
-    snapshot = pq.ParquetFile(branch["snapshot"]["path"])
-    columns = list(snapshot.schema_arrow.names)
-    recipe = unchanged.recipe_digest(config, branch["marketplace_id"])
-    engine = make_engine(warehouse_url(config.warehouse_conn_id))
-    try:
-        skus, keys, key_columns = [], [], []
-        for batch in snapshot.iter_batches(batch_size=VALIDATE_CHUNK_ROWS):
-            rows = batch.to_pandas()
-            skus.append(unchanged.sku_text(rows))
-            keys.append(unchanged.row_keys(rows, recipe))
-            key_columns.append(rows[[c for c in KEY_COLUMNS if c in rows.columns]])
-        sku = pd.concat(skus, ignore_index=True) if skus else pd.Series([], dtype=object)
-        key = pd.concat(keys, ignore_index=True) if keys else pd.Series([], dtype=object)
-        accepted = unchanged.accepted_keys(engine, branch["seller_id"], branch["marketplace_id"])
-        skip = unchanged.unchanged_rows(sku, key, accepted).to_numpy(dtype=bool)
-        paths.root.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({"sku": sku, "key": key, "checked": ~skip}).to_parquet(paths.source_keys, index=False)
-        del sku, key, skus, keys
-        checked_keys = (
-            pd.concat(key_columns, ignore_index=True)[~skip]
-            if key_columns
-            else pd.DataFrame(columns=[c for c in KEY_COLUMNS if c in columns])
-        )
-        del key_columns
-
-        def chunks() -> Iterator[Any]:
-            start = 0
-            for batch in snapshot.iter_batches(batch_size=VALIDATE_CHUNK_ROWS):
-                rows = batch.to_pandas()
-                yield rows[~skip[start : start + len(rows)]]
-                start += len(rows)
-
-        with pq.ParquetWriter(paths.good_rows, snapshot.schema_arrow) as good:
-            outcome = validate_chunks(
-                checked_keys,
-                columns,
-                chunks(),
-                load_mappings(config.mappings_dir),
-                load_policy(config.content_policy),
-                good=lambda rows: good.write_table(
-                    pa.Table.from_pandas(rows, schema=snapshot.schema_arrow, preserve_index=False)
-                ),
-                data_docs_dir=paths.data_docs,
-            )
-        _quarantine(engine, branch, outcome.quarantined, "validation")
-    finally:
-        engine.dispose()
-    skipped = int(skip.sum())
-    # Quarantined rows are recorded first, so a run that stops here still says why. Rows the
-    # extract could not read or place count against the threshold too: one bad record must not
-    # block a catalog, but a catalog of bad records must not go through.
-    check_threshold(
-        outcome, config.max_failing_share, unreadable=branch.get("extract_rules") or {}, unchanged=skipped
-    )
-    if skipped:
-        log.info("%d of %d rows unchanged since Amazon accepted them: not checked again", skipped, len(skip))
-    return {
-        **branch,
-        "catalog_rows": len(skip),
-        "unchanged_rows": skipped,
-        "quarantined": branch.get("quarantined", 0) + outcome.failing_rows,
-        "data_docs": str(outcome.data_docs_index) if outcome.data_docs_index else None,
-        "rule_counts": dict(outcome.rule_counts),
-    }
-
-
-def _product_type_schemas(config: PipelineConfig, branch: Branch, product_types: set[str]) -> Any:
-    """Schemas for ``product_types``, fetched through the PTD API (cached by checksum); the shipped
-    copies in ``product_types_dir`` stand in for any the API cannot give."""
+def fetch_product_type_schemas(config: PipelineConfig, branch: Branch, product_types: set[str]) -> None:
+    """Fetch ``product_types``' schemas through the PTD API into the cache (kept by checksum), once
+    per branch: the chunks that check messages against them read the cache only. A schema the API
+    cannot give is logged; the shipped copy in ``product_types_dir`` stands in."""
     from listings_pipeline.call_log import ApiCallLog
     from listings_pipeline.catalog.schema_cache import fetch_schema
     from spapi.errors import SpApiError
     from spapi.hooks import SpApiHook
-    from spapi.product_types import ProductTypeSchemas
 
-    cache = config.var_dir / "product_types"
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     calls = ApiCallLog(engine, branch["run_id"])
     try:
@@ -270,7 +175,11 @@ def _product_type_schemas(config: PipelineConfig, branch: Branch, product_types:
             for product_type in sorted(product_types):
                 try:
                     fetch_schema(
-                        client, product_type, branch["marketplace_id"], cache, seller_id=branch["seller_id"]
+                        client,
+                        product_type,
+                        branch["marketplace_id"],
+                        config.var_dir / "product_types",
+                        seller_id=branch["seller_id"],
                     )
                 except SpApiError as err:
                     log.warning(
@@ -279,57 +188,14 @@ def _product_type_schemas(config: PipelineConfig, branch: Branch, product_types:
     finally:
         calls.flush()
         engine.dispose()
+
+
+def product_type_schemas(config: PipelineConfig, branch: Branch) -> Any:
+    """The schemas :func:`fetch_product_type_schemas` cached for this marketplace, then the shipped ones."""
+    from spapi.product_types import ProductTypeSchemas
+
+    cache = config.var_dir / "product_types"
     meta = cache / "meta-schema.json"
     if not meta.exists():
         meta = REPO_ROOT / "include" / "spapi-models" / "schemas" / "definitions" / "meta-schema.json"
     return ProductTypeSchemas(meta, [cache / branch["marketplace_id"], config.product_types_dir])
-
-
-#: Rows mapped at a time: the messages of one chunk are written before the next is read, so memory
-#: stays flat however large the catalog (the schema check's caches carry over between chunks).
-MAP_CHUNK_ROWS = 5_000
-
-
-def map_messages(branch: Branch) -> Branch:
-    """Step 3: rows to JSON_LISTINGS_FEED messages, each checked against its product type's schema."""
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
-    import pyarrow.parquet as pq
-
-    from listings_pipeline.catalog.mapping import load_mappings
-    from listings_pipeline.catalog.transform import map_rows
-
-    config = load_config(branch.get("config_path"))
-    paths = BranchPaths.of(config, branch["run_id"], branch["seller_id"], branch["marketplace_id"])
-    good = pq.ParquetFile(paths.good_rows)
-    product_types: set[str] = set()
-    if "product_type" in good.schema_arrow.names:
-        column = good.read(columns=["product_type"]).column("product_type")
-        product_types = {
-            str(v).strip().upper() for v in pc.unique(column).to_pylist() if v and str(v).strip()
-        }
-    schemas = _product_type_schemas(config, branch, product_types)
-    mappings = load_mappings(config.mappings_dir)
-    quarantined: list[QuarantineRecord] = []
-    rejected = 0
-
-    def messages() -> Iterator[Mapping[str, Any]]:
-        nonlocal rejected
-        for batch in good.iter_batches(batch_size=MAP_CHUNK_ROWS):
-            # through pandas, as the rows have always been read: the same cell types (NaN for empty)
-            rows = batch.to_pandas().to_dict("records")
-            result = map_rows(rows, mappings, branch["marketplace_id"], schemas=schemas)
-            quarantined.extend(result.quarantined)
-            rejected += len(result.rejected_skus)
-            yield from result.messages
-
-    count = write_messages(paths.messages, paths.message_hashes, messages())
-    engine = make_engine(warehouse_url(config.warehouse_conn_id))
-    try:
-        _quarantine(engine, branch, quarantined, "product_type_schema")
-    finally:
-        engine.dispose()
-    return {
-        **branch,
-        "messages": count,
-        "quarantined": branch.get("quarantined", 0) + rejected,
-    }

@@ -47,7 +47,7 @@ import uuid
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -412,7 +412,7 @@ def validate_frame(
     """
     frame = df.reset_index(drop=True)
     keys = frame[[c for c in KEY_COLUMNS if c in frame.columns]]
-    run = _Validation.start(keys, list(frame.columns), mapping, policy)
+    run = Validation.start(keys, list(frame.columns), mapping, policy)
     run.check(frame)
     failing, quarantined, counts = run.finish(data_docs_dir, context)
     keep = [p for p in range(len(frame)) if p not in failing]
@@ -448,7 +448,7 @@ def validate_chunks(
     each chunk's good rows go to ``good`` as soon as they are known. The outcome's ``good`` and
     ``rejected`` are None.
     """
-    run = _Validation.start(keys.reset_index(drop=True), columns, mapping, policy)
+    run = Validation.start(keys.reset_index(drop=True), columns, mapping, policy)
     offset = 0
     for chunk in chunks:
         frame = chunk.reset_index(drop=True)
@@ -458,17 +458,69 @@ def validate_chunks(
         offset += len(frame)
     if offset != len(run.keys):
         raise ValueError(f"the chunks hold {offset} rows, the keys {len(run.keys)}")
-    failing, quarantined, counts = run.finish(data_docs_dir, context)
-    return ValidationOutcome(
-        good=None,
-        rejected=None,
-        quarantined=quarantined,
-        rule_counts=counts,
-        total_rows=offset,
-        failing_rows=len(failing),
-        data_docs_index=run.docs_index,
-        suites=run.suites,
-    )
+    return run.outcome(data_docs_dir, context)
+
+
+@dataclass(frozen=True)
+class RowRoutes:
+    """What the whole catalog decided before its chunks are checked: each product type's rules,
+    each row's product type (None: quarantined when routed) and the rows failing already (routing,
+    duplicates, missing columns). Small: a chunk checked on another worker needs only this."""
+
+    rules: Mapping[str, list[Rule]]
+    product_type_of: Any  # by position in the catalog, from position ``first``
+    failing: Any  # positions, ascending
+    first: int = 0
+
+
+@dataclass
+class ChunkFindings:
+    """What the row-by-row rules found in one chunk: its records and, per product type and rule,
+    the expectation's result (failing rows as positions in the catalog, for :meth:`Found.merged`)."""
+
+    records: list[tuple[tuple[int, int, int], QuarantineRecord]]
+    found: dict[str, dict[int, tuple[Found, Any]]]
+
+    def failing(self, frame: Any, routes: RowRoutes) -> set[int]:
+        """The positions of the chunk's rows that fail anything, here or over the whole catalog."""
+        import numpy as np
+
+        positions = frame.index.to_numpy()
+        earlier = routes.failing[np.isin(routes.failing, positions)]
+        return {key[0] for key, _ in self.records} | {int(p) for p in earlier}
+
+
+def rules_by_type(
+    by_type: Mapping[str, ProductTypeMapping], policy: ContentPolicy | None, columns: list[str]
+) -> dict[str, list[Rule]]:
+    """Each product type's suite for a catalog of ``columns`` (the rules :meth:`Validation.start` uses)."""
+    return {product_type: suite_rules(m, policy, columns=columns) for product_type, m in by_type.items()}
+
+
+def check_rows(frame: Any, routes: RowRoutes) -> ChunkFindings:
+    """Every row-by-row rule over one chunk of the catalog (indexed by position in it)."""
+    from listings_pipeline.catalog.expectations import decide
+
+    findings = _Findings(frame[[c for c in KEY_COLUMNS if c in frame.columns]])
+    found: dict[str, dict[int, tuple[Found, Any]]] = {}
+    types = routes.product_type_of[frame.index.to_numpy() - routes.first]
+    for product_type, suite_rules_ in routes.rules.items():
+        sub = frame[types == product_type]
+        if sub.empty:
+            continue
+        rules = {
+            i: r
+            for i, r in enumerate(suite_rules_)
+            if not r.table_level and r.expectation not in _WHOLE_CATALOG
+        }
+        work = _work_frame(sub, list(rules.values()))
+        for index, rule in rules.items():
+            result = decide(rule, work)
+            _record_failures(result.unexpected, index, rule, product_type, work, sub, findings)
+            # the failing rows' labels only: a chunk's findings travel (and wait for the join) small
+            labelled = replace(result, unexpected=work.index.to_numpy()[result.unexpected])
+            found.setdefault(product_type, {})[index] = (labelled, None)
+    return ChunkFindings(findings.records, found)
 
 
 @dataclass
@@ -483,7 +535,7 @@ class _TypeSuite:
 
 
 @dataclass
-class _Validation:
+class Validation:
     """One validation, however the rows arrive: :meth:`start` with the key columns of every row,
     :meth:`check` each chunk of rows (in order), :meth:`finish` for the records and Data Docs."""
 
@@ -504,7 +556,7 @@ class _Validation:
         columns: list[str],
         mapping: ProductTypeMapping | Mapping[str, ProductTypeMapping],
         policy: ContentPolicy | None,
-    ) -> _Validation:
+    ) -> Validation:
         import numpy as np
 
         from listings_pipeline.catalog.expectations import decide
@@ -541,28 +593,57 @@ class _Validation:
                 suite.found[index] = [(result, work.index)]
         return cls(keys, by_type, policy, findings, suites, product_type_of, set(columns))
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Without the rules (they hold functions): the join reads a start another task made, and
+        :meth:`__setstate__` derives them again from the mappings, policy and columns, as start did."""
+        state = dict(self.__dict__)
+        state["suites_by_type"] = {
+            t: _TypeSuite(s.mapping, [], s.positions, s.found) for t, s in self.suites_by_type.items()
+        }
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        for suite in self.suites_by_type.values():
+            suite.rules = suite_rules(suite.mapping, self.policy, columns=self.columns)
+
+    @property
+    def routes(self) -> RowRoutes:
+        """What a chunk needs of this start to be checked anywhere (:func:`check_rows`)."""
+        import numpy as np
+
+        failing = np.unique(np.fromiter((key[0] for key, _ in self.findings.records), dtype=np.int64))
+        return RowRoutes({t: s.rules for t, s in self.suites_by_type.items()}, self.product_type_of, failing)
+
     def check(self, frame: Any) -> set[int]:
         """Every row-by-row rule over one chunk (indexed by position in the catalog); returns the
         positions of the chunk's rows that fail anything, here or over the whole catalog."""
-        from listings_pipeline.catalog.expectations import decide
+        routes = self.routes
+        found = check_rows(frame, routes)
+        self.absorb(found)
+        return found.failing(frame, routes)
 
-        types = self.product_type_of[frame.index.to_numpy()]
-        for product_type, suite in self.suites_by_type.items():
-            sub = frame[types == product_type]
-            if sub.empty:
-                continue
-            rules = {
-                i: r
-                for i, r in enumerate(suite.rules)
-                if not r.table_level and r.expectation not in _WHOLE_CATALOG
-            }
-            work = _work_frame(sub, list(rules.values()))
-            for index, rule in rules.items():
-                result = decide(rule, work)
-                _record_failures(result.unexpected, index, rule, product_type, work, sub, self.findings)
-                suite.found.setdefault(index, []).append((result, work.index))
-        first, last = (int(frame.index[0]), int(frame.index[-1])) if len(frame) else (0, -1)
-        return {key[0] for key, _ in self.findings.records if first <= key[0] <= last}
+    def absorb(self, found: ChunkFindings) -> None:
+        """Add one chunk's findings (chunks in row order, each once)."""
+        self.findings.records.extend(found.records)
+        for product_type, parts in found.found.items():
+            suite = self.suites_by_type[product_type]
+            for index, part in parts.items():
+                suite.found.setdefault(index, []).append(part)
+
+    def outcome(self, data_docs_dir: str | Path | None, context: Any) -> ValidationOutcome:
+        """:meth:`finish` as an outcome whose good and rejected rows went elsewhere (None)."""
+        failing, quarantined, counts = self.finish(data_docs_dir, context)
+        return ValidationOutcome(
+            good=None,
+            rejected=None,
+            quarantined=quarantined,
+            rule_counts=counts,
+            total_rows=len(self.keys),
+            failing_rows=len(failing),
+            data_docs_index=self.docs_index,
+            suites=self.suites,
+        )
 
     def finish(
         self, data_docs_dir: str | Path | None, context: Any

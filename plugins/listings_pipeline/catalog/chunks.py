@@ -1,0 +1,332 @@
+"""Validate and map one branch's catalog in chunks that any worker can take: split, check, join.
+
+A branch of millions of rows is too much for one task, and Airflow's own executor is the engine that
+spreads work over machines (Celery workers, Kubernetes pods). So the catalog stages run as three
+steps around mapped tasks, and the run files are what they share (``var_dir`` on a volume every
+worker mounts):
+
+1. :func:`split` (one task per branch) reads the few columns that need the whole catalog at once:
+   which rows are unchanged since Amazon accepted them (``catalog.unchanged``), each row's product
+   type, the duplicates. It fetches the product-type schemas once, and cuts the snapshot into
+   :class:`~listings_pipeline.branch.Chunk` row ranges of about ``chunk_rows`` rows.
+2. :func:`check_chunk` (one mapped task per chunk, on any worker) checks its rows against the
+   suites, maps the good ones to messages and checks those against their product type's schema.
+   Nothing leaves the chunk's folder: what it found waits for the join.
+3. :func:`join` (one task per branch) takes the chunks in order, as one pass over the catalog would
+   have met them: the same quarantine records in the same order, the same Data Docs, the same
+   messages file byte for byte however the rows were cut, and the failing-share threshold over the
+   whole catalog. A chunk that never finished stops it: no row goes missing.
+
+:func:`validate_and_map` runs the three in one process (the tests, the benchmark's one-worker figures).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from listings_pipeline.branch import Branch, Chunk, ChunkDone
+from listings_pipeline.catalog.quarantined import QuarantineRecord
+from listings_pipeline.catalog.steps import fetch_product_type_schemas, product_type_schemas, quarantine
+from listings_pipeline.config import load_config
+from listings_pipeline.run_files import BranchPaths, read_jsonl, write_jsonl, write_messages
+from listings_pipeline.warehouse.db import make_engine, warehouse_url
+
+log = logging.getLogger(__name__)
+
+#: rows read and held at a time: the key columns first, then the rows a chunk checks
+READ_ROWS = 20_000
+#: rows mapped at a time: the messages of one batch are written before the next is read, so memory
+#: stays flat however large the chunk (the schema check's caches carry over between batches)
+MAP_ROWS = 5_000
+
+# Files of the branch (written by split, read by check_chunk and join) and of each chunk. The
+# validation's start and each chunk's findings are pickles: written and read only by this run's own
+# tasks, in its own folder, never taken from anywhere else.
+_START = "validation_start.pickle"
+_ROUTES = "routes.parquet"
+_FINDINGS = "findings.pickle"
+_SCHEMA_REJECTS = "schema_rejects.jsonl"
+_DONE = "done.json"
+
+
+def _paths(branch: Branch) -> BranchPaths:
+    config = load_config(branch.get("config_path"))
+    return BranchPaths.of(config, branch["run_id"], branch["seller_id"], branch["marketplace_id"])
+
+
+def _chunk_paths(branch: Branch, index: int) -> BranchPaths:
+    return BranchPaths(_paths(branch).root / "chunks" / f"{index:05d}")
+
+
+def split(branch: Branch) -> list[Chunk]:
+    """Step 2a: decide what needs the whole catalog, then cut it into chunks (at least one)."""
+    import numpy as np
+    import pandas as pd  # type: ignore[import-untyped]
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    from listings_pipeline.catalog import unchanged
+    from listings_pipeline.catalog.mapping import load_mappings
+    from listings_pipeline.catalog.validation import KEY_COLUMNS, Validation, load_policy
+
+    config = load_config(branch.get("config_path"))
+    paths = _paths(branch)
+    snapshot = pq.ParquetFile(branch["snapshot"]["path"])
+    columns = list(snapshot.schema_arrow.names)
+    recipe = unchanged.recipe_digest(config, branch["marketplace_id"])
+    skus, keys, key_columns = [], [], []
+    for batch in snapshot.iter_batches(batch_size=READ_ROWS):
+        rows = batch.to_pandas()
+        skus.append(unchanged.sku_text(rows))
+        keys.append(unchanged.row_keys(rows, recipe))
+        key_columns.append(rows[[c for c in KEY_COLUMNS if c in rows.columns]])
+    sku = pd.concat(skus, ignore_index=True) if skus else pd.Series([], dtype=object)
+    key = pd.concat(keys, ignore_index=True) if keys else pd.Series([], dtype=object)
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        accepted = unchanged.accepted_keys(engine, branch["seller_id"], branch["marketplace_id"])
+    finally:
+        engine.dispose()
+    skip = unchanged.unchanged_rows(sku, key, accepted).to_numpy(dtype=bool)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"sku": sku, "key": key, "checked": ~skip}).to_parquet(paths.source_keys, index=False)
+    del sku, key, skus, keys
+    checked_keys = (
+        pd.concat(key_columns, ignore_index=True)[~skip].reset_index(drop=True)
+        if key_columns
+        else pd.DataFrame(columns=[c for c in KEY_COLUMNS if c in columns])
+    )
+    del key_columns
+    run = Validation.start(
+        checked_keys, columns, load_mappings(config.mappings_dir), load_policy(config.content_policy)
+    )
+    routes = run.routes
+    pq.write_table(
+        pa.table(
+            {
+                "product_type": pa.array(routes.product_type_of.tolist(), type=pa.string()),
+                "failing": pa.array(np.isin(np.arange(len(checked_keys)), routes.failing)),
+            }
+        ),
+        paths.root / _ROUTES,
+    )
+    with (paths.root / _START).open("wb") as handle:
+        pickle.dump(run, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    if "product_type" in columns:  # without the column, the one mapping's shipped schema serves
+        fetch_product_type_schemas(config, branch, set(routes.rules))
+
+    total = len(skip)
+    size = max(1, config.chunk_rows)
+    count = max(1, -(-total // size))
+    branch = {**branch, "catalog_rows": total, "unchanged_rows": int(skip.sum())}
+    chunks = [
+        Chunk(branch=branch, index=i, of=count, first_row=i * size, rows=min(size, total - i * size))
+        for i in range(count)
+    ]
+    log.info("%d rows in %d chunk(s) of up to %d rows", total, count, size)
+    return chunks
+
+
+def _rows(snapshot: Any, first: int, count: int) -> Iterator[Any]:
+    """The snapshot's rows ``first`` .. ``first + count`` as pandas frames of up to a row group
+    (indexed by position in the snapshot): only the row groups they lie in are read."""
+    start = 0
+    for group in range(snapshot.num_row_groups):
+        size = snapshot.metadata.row_group(group).num_rows
+        stop = start + size
+        if stop > first and start < first + count:
+            table = snapshot.read_row_group(group)
+            lo, hi = max(first, start) - start, min(first + count, stop) - start
+            for offset in range(lo, hi, READ_ROWS):
+                part = table.slice(offset, min(READ_ROWS, hi - offset)).to_pandas()
+                part.index = part.index + start + offset
+                yield part
+        start = stop
+
+
+def check_chunk(chunk: Chunk) -> ChunkDone:
+    """Step 2b: one chunk's rows through the suites, its good rows to messages and the schema check.
+
+    Rows are checked in their positions among the branch's checked rows (unchanged ones left out),
+    so each record sorts where one pass over the catalog would have put it.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from listings_pipeline.catalog.mapping import load_mappings
+    from listings_pipeline.catalog.transform import map_rows
+    from listings_pipeline.catalog.validation import (
+        ChunkFindings,
+        RowRoutes,
+        check_rows,
+        load_policy,
+        rules_by_type,
+    )
+
+    branch = chunk["branch"]
+    config = load_config(branch.get("config_path"))
+    paths, here = _paths(branch), _chunk_paths(branch, chunk["index"])
+    mappings = load_mappings(config.mappings_dir)
+    here.root.mkdir(parents=True, exist_ok=True)
+    (here.root / _DONE).unlink(missing_ok=True)
+    first, count = chunk["first_row"], chunk["rows"]
+    snapshot = pq.ParquetFile(branch["snapshot"]["path"])
+    columns = list(snapshot.schema_arrow.names)
+    checked = pq.read_table(paths.source_keys, columns=["checked"]).column("checked").to_numpy()
+    offset = int(checked[:first].sum())  # the chunk's first checked row, among all checked rows
+    mine = checked[first : first + count]
+    routed = pq.read_table(paths.root / _ROUTES).slice(offset, int(mine.sum()))
+    failing_before = routed.column("failing").to_numpy(zero_copy_only=False)
+    routes = RowRoutes(
+        rules_by_type(mappings, load_policy(config.content_policy), columns),
+        np.asarray(routed.column("product_type").to_pylist(), dtype=object),
+        np.flatnonzero(failing_before).astype(np.int64) + offset,
+        first=offset,
+    )
+    records: list[tuple[tuple[int, int, int], QuarantineRecord]] = []
+    found: dict[str, dict[int, list[Any]]] = {}
+    position, failing = offset, 0
+    with pq.ParquetWriter(here.good_rows, snapshot.schema_arrow) as good:
+        for rows in _rows(snapshot, first, count):
+            rows = rows[checked[rows.index.to_numpy()]]
+            frame = rows.set_axis(range(position, position + len(rows)))
+            position += len(rows)
+            part = check_rows(frame, routes)
+            bad = part.failing(frame, routes)
+            failing += len(bad)
+            records.extend(part.records)
+            for product_type, by_index in part.found.items():
+                for index, result in by_index.items():
+                    found.setdefault(product_type, {}).setdefault(index, []).append(result)
+            keep = [p not in bad for p in frame.index]
+            good.write_table(
+                pa.Table.from_pandas(rows[keep], schema=snapshot.schema_arrow, preserve_index=False)
+            )
+    from listings_pipeline.catalog.expectations import Found
+
+    merged = {
+        product_type: {index: (Found.merged(parts), None) for index, parts in by_index.items()}
+        for product_type, by_index in found.items()
+    }
+    with (here.root / _FINDINGS).open("wb") as handle:
+        pickle.dump(ChunkFindings(records, merged), handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    schemas = product_type_schemas(config, branch)
+    rejects: list[QuarantineRecord] = []
+    rejected = 0
+
+    def messages() -> Iterator[Any]:
+        nonlocal rejected
+        for batch in pq.ParquetFile(here.good_rows).iter_batches(batch_size=MAP_ROWS):
+            # through pandas, as the rows have always been read: the same cell types (NaN for empty)
+            result = map_rows(
+                batch.to_pandas().to_dict("records"), mappings, branch["marketplace_id"], schemas=schemas
+            )
+            rejects.extend(result.quarantined)
+            rejected += len(result.rejected_skus)
+            yield from result.messages
+
+    written = write_messages(here.messages, here.message_hashes, messages())
+    write_jsonl(here.root / _SCHEMA_REJECTS, rejects)
+    done = ChunkDone(
+        index=chunk["index"],
+        rows=count,
+        checked=int(mine.sum()),
+        failing=failing,
+        messages=written,
+        rejected=rejected,
+    )
+    # last, so that the join can tell a finished chunk from one that died half-way
+    (here.root / _DONE).write_bytes(orjson.dumps(done))
+    return done
+
+
+def join(chunks: Sequence[Chunk]) -> Branch:
+    """Step 2c: the branch's chunks, in order, as one validation and one messages file.
+
+    Validation's quarantine rows are written first and the threshold checked over the whole catalog
+    (unchanged rows count in its whole; rows the extract could not read count as failing), so a run
+    that stops here still says why; then the schema check's rejects.
+    """
+    from listings_pipeline.catalog.validation import Validation, check_threshold
+
+    chunks = sorted(chunks, key=lambda c: c["index"])
+    if not chunks:
+        raise ValueError("a branch has at least one chunk")
+    branch = chunks[0]["branch"]
+    expected = list(range(chunks[0]["of"]))
+    if [c["index"] for c in chunks] != expected:
+        raise RuntimeError(
+            f"chunks {[c['index'] for c in chunks]} of {expected} arrived: rows would go missing"
+        )
+    config = load_config(branch.get("config_path"))
+    paths = _paths(branch)
+    done: list[ChunkDone] = []
+    for chunk in chunks:
+        marker = _chunk_paths(branch, chunk["index"]).root / _DONE
+        if not marker.exists():
+            raise RuntimeError(
+                f"chunk {chunk['index']} of {len(chunks)} has not finished: its rows would go missing"
+            )
+        done.append(orjson.loads(marker.read_bytes()))
+    with (paths.root / _START).open("rb") as handle:
+        run: Validation = pickle.load(handle)
+    for chunk in chunks:
+        with (_chunk_paths(branch, chunk["index"]).root / _FINDINGS).open("rb") as handle:
+            run.absorb(pickle.load(handle))
+    outcome = run.outcome(paths.data_docs, None)
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        quarantine(engine, branch, outcome.quarantined, "validation")
+        check_threshold(
+            outcome,
+            config.max_failing_share,
+            unreadable=branch.get("extract_rules") or {},
+            unchanged=branch["unchanged_rows"],
+        )
+        if branch["unchanged_rows"]:
+            log.info(
+                "%d of %d rows unchanged since Amazon accepted them: not checked again",
+                branch["unchanged_rows"],
+                branch["catalog_rows"],
+            )
+        parts = [_chunk_paths(branch, c["index"]) for c in chunks]
+        _concatenate([p.messages for p in parts], paths.messages)
+        _concatenate([p.message_hashes for p in parts], paths.message_hashes)
+        rejects = [r for p in parts for r in read_jsonl(p.root / _SCHEMA_REJECTS)]
+        quarantine(engine, branch, rejects, "product_type_schema")
+    finally:
+        engine.dispose()
+    return {
+        **branch,
+        "quarantined": branch.get("quarantined", 0) + outcome.failing_rows + sum(d["rejected"] for d in done),
+        "data_docs": str(outcome.data_docs_index) if outcome.data_docs_index else None,
+        "rule_counts": dict(outcome.rule_counts),
+        "messages": sum(d["messages"] for d in done),
+    }
+
+
+def _concatenate(parts: list[Path], target: Path) -> None:
+    """``parts`` one after the other as ``target``, replaced at once."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as handle:
+                shutil.copyfileobj(handle, out, 1 << 20)
+    tmp.replace(target)
+
+
+def validate_and_map(branch: Branch) -> Branch:
+    """Split, check every chunk and join, in this process."""
+    chunks = split(branch)
+    for chunk in chunks:
+        check_chunk(chunk)
+    return join(chunks)
