@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from listings_pipeline.warehouse.models import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd  # type: ignore[import-untyped]
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
@@ -97,21 +98,20 @@ def plan(branch: Branch) -> Branch:
     withheld: dict[str, int] = {}
     try:
         existing = _existing(engine, seller_id, marketplace_id)
-        planned = _Planned(seller_id, marketplace_id)
-        planned.take_unchanged(paths.source_keys)
-        # first pass: what each message is, payloads not kept (a branch may hold a million)
-        for sku, digest in read_message_hashes(paths):
-            planned.offer(sku, digest, existing, hold, stale_before)
+        # first pass: what each message is, from its SKU and hash alone, as columns (a branch may
+        # hold a million: a million Python strings and dict entries would not fit in the budget)
+        planned = _Planned.decide(seller_id, marketplace_id, _offered(paths), existing, hold, stale_before)
         deletions: list[str] = []
         if config.delete_removed:
             deletions, withheld = _deletions(existing, planned.seen, hold, branch)
-            listed = sum(1 for row in existing.values() if row.accepted_hash and row.status != L.DELETED)
+            listed = int((existing["accepted_hash"].notna() & (existing["status"] != L.DELETED)).sum())
             _guard_deletes(config, branch, len(deletions), listed)
+        del existing
         # second pass, once nothing can stop the plan: the payloads to send, chunk by chunk
         with session_scope(engine) as session:
-            ready = planned.ready_rows(read_jsonl_at(paths.messages, planned.sending), deletions)
+            ready = planned.ready_rows(read_jsonl_at(paths.messages, planned.places()), deletions)
             total = write_jsonl(paths.planned, _moved_to_ready(session, ready, run_id))
-            _record_sources(session, seller_id, marketplace_id, planned.sources_to_record)
+            _record_sources(session, seller_id, marketplace_id, planned.sources_to_record())
     finally:
         engine.dispose()
     if withheld:
@@ -132,23 +132,83 @@ def plan(branch: Branch) -> Branch:
     }
 
 
-def _existing(engine: Engine, seller_id: str, marketplace_id: str) -> dict[str, Any]:
-    """The branch's listings by SKU: only the columns a plan decides on, since a branch may hold a
-    million of them."""
+def _existing(engine: Engine, seller_id: str, marketplace_id: str) -> pd.DataFrame:
+    """The branch's listings, indexed by SKU: only the columns a plan decides on, as Arrow-backed
+    columns read a chunk at a time, since a branch may hold a million of them."""
+    import pandas as pd
+
+    columns = ["status", "payload_hash", "accepted_hash", "source_hash", "updated_at"]
+    query = select(
+        Listing.sku,
+        Listing.status,
+        Listing.payload_hash,
+        Listing.accepted_hash,
+        Listing.source_hash,
+        Listing.updated_at,
+    ).where(Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id)
+    parts = []
     with session_scope(engine) as session:
-        return {
-            row.sku: row
-            for row in session.execute(
-                select(
-                    Listing.sku,
-                    Listing.status,
-                    Listing.payload_hash,
-                    Listing.accepted_hash,
-                    Listing.source_hash,
-                    Listing.updated_at,
-                ).where(Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id)
-            )
+        result = session.execute(query.execution_options(yield_per=50_000))
+        for rows in result.partitions():
+            parts.append(_frame(["sku", *columns], rows))
+    if not parts:
+        return _frame(["sku", *columns], []).set_index("sku")
+    return pd.concat(parts, ignore_index=True).set_index("sku")
+
+
+def _frame(columns: list[str], rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    import pandas as pd
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    arrays: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+    data = {}
+    for name, values in zip(columns, arrays, strict=True):
+        if name == "updated_at":
+            data[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True)
+        else:
+            data[name] = pd.Series(pa.array(values, type=pa.string()), dtype=pd.ArrowDtype(pa.string()))
+    return pd.DataFrame(data)
+
+
+def _offered(paths: BranchPaths) -> tuple[pd.DataFrame, Any]:
+    """Every message's SKU, payload hash and catalog row's source key, in ``messages.jsonl``'s
+    order (the frame's index is the message's place there); and the SKUs of the rows validate did
+    not check again (unchanged: in the catalog, never deleted)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    string = pd.ArrowDtype(pa.string())
+    skus: list[Any] = []
+    digests: list[Any] = []
+    batch: list[tuple[str, str]] = []
+    for pair in read_message_hashes(paths):
+        batch.append(pair)
+        if len(batch) >= 100_000:
+            skus.append(pa.array([p[0] for p in batch], type=pa.string()))
+            digests.append(pa.array([p[1] for p in batch], type=pa.string()))
+            batch = []
+    skus.append(pa.array([p[0] for p in batch], type=pa.string()))
+    digests.append(pa.array([p[1] for p in batch], type=pa.string()))
+    offered = pd.DataFrame(
+        {
+            "sku": pd.Series(pa.chunked_array(skus), dtype=string),
+            "digest": pd.Series(pa.chunked_array(digests), dtype=string),
         }
+    )
+    unchanged = pd.Series([], dtype=string)
+    keys = pd.Series([], dtype=string, index=pd.Index([], dtype=string))
+    if paths.source_keys.exists():  # else a run planned by an older version: every row was checked
+        table = pq.read_table(paths.source_keys, columns=["sku", "key", "checked"])
+        checked = table.column("checked").to_numpy()
+        sources = table.to_pandas(types_mapper=lambda t: string if t == pa.string() else None)
+        unchanged = sources["sku"][~checked]
+        # one key per SKU, the last row's (a duplicated SKU was quarantined: it has no message)
+        checked_rows = sources[checked].drop_duplicates("sku", keep="last")
+        keys = pd.Series(checked_rows["key"].to_numpy(), index=checked_rows["sku"], dtype=string)
+    offered["key"] = keys.reindex(offered["sku"]).to_numpy() if len(keys) else pd.NA
+    offered["key"] = offered["key"].astype(string)
+    return offered, unchanged
 
 
 class _ReadyRow(TypedDict, total=False):
@@ -165,74 +225,88 @@ class _ReadyRow(TypedDict, total=False):
     source_hash: str | None
 
 
+class _Places:
+    """Message places to read, as a mask: ``place in places`` without a million-entry set."""
+
+    def __init__(self, mask: Any) -> None:
+        self._mask = mask
+
+    def __contains__(self, place: object) -> bool:
+        return isinstance(place, int) and 0 <= place < len(self._mask) and bool(self._mask[place])
+
+
 @dataclass
 class _Planned:
-    """What a plan sends and why it sends no more: the rows to move to ``ready`` (payloads in catalog
-    order, then the deletions), each message's kind, and the reasons rows were skipped."""
+    """What a plan sends and why it sends no more: each message's kind and reason (columns, by the
+    message's place in ``messages.jsonl``), the rows to move to ``ready`` (payloads in catalog
+    order, then the deletions) and the reasons rows were skipped."""
 
     seller_id: str
     marketplace_id: str
-    #: the messages to send, by their place in ``messages.jsonl``, with their payload's hash
-    sending: dict[int, str] = field(default_factory=dict)
-    sending_skus: set[str] = field(default_factory=set)
-    offered: int = 0
+    offered: pd.DataFrame  # sku, digest, key, kind, reason, listed_source: one row per message
+    unchanged_rows: int  # rows validate did not check again
+    seen: Any  # every SKU of the catalog: the rest may be deleted
     counts: Counter[PlanKind] = field(default_factory=Counter)
     skipped: dict[str, int] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)  # every SKU of the catalog: the rest may be deleted
-    #: each checked row's source key by SKU (``catalog.unchanged``)
-    source_keys: dict[str, str] = field(default_factory=dict)
-    #: (SKU, key) of unchanged payloads whose listing does not hold the key yet
-    sources_to_record: list[tuple[str, str]] = field(default_factory=list)
 
-    def take_unchanged(self, path: Path) -> None:
-        """Count the rows validate did not check again as unchanged (they are in the catalog, so
-        never deleted) and keep the checked rows' source keys."""
-        if not path.exists():  # a run planned by an older version: every row was checked
-            return
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    @classmethod
+    def decide(
+        cls,
+        seller_id: str,
+        marketplace_id: str,
+        offered_and_unchanged: tuple[pd.DataFrame, Any],
+        existing: pd.DataFrame,
+        hold: set[str],
+        stale_before: datetime,
+    ) -> _Planned:
+        """Each message's kind (see :func:`_classify`), all at once."""
+        import pandas as pd
 
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000, columns=["sku", "key", "checked"]):
-            table = batch.to_pydict()  # a batch at a time: a million rows as lists would be ~200 MiB more
-            for sku, key, checked in zip(table["sku"], table["key"], table["checked"], strict=True):
-                if checked:
-                    self.source_keys[sku] = key
-                else:
-                    self.seen.add(sku)
-                    self.counts["unchanged"] += 1
+        offered, unchanged = offered_and_unchanged
+        kind, reason = _classify(offered, existing, hold, stale_before)
+        offered["kind"], offered["reason"] = kind, reason
+        offered["listed_source"] = existing["source_hash"].reindex(offered["sku"]).to_numpy()
+        sending = offered["kind"].isin(["new", "changed", "retry"])
+        twice = offered["sku"][sending][offered["sku"][sending].duplicated()]
+        if len(twice):  # validation quarantines duplicates: this is a bug upstream
+            raise LifecycleError(f"plan: {seller_id}/{marketplace_id}/{twice.iloc[0]} is sent twice")
+        counts: Counter[PlanKind] = Counter(
+            {k: int(n) for k, n in offered["kind"].value_counts().items()}
+        )
+        counts["unchanged"] += len(unchanged)
+        skipped = {str(r): int(n) for r, n in offered["reason"].dropna().value_counts().items()}
+        seen = pd.concat([offered["sku"], unchanged], ignore_index=True)
+        return cls(seller_id, marketplace_id, offered, len(unchanged), seen, counts, skipped)
 
-    def offer(
-        self, sku: str, digest: str, existing: Mapping[str, Any], hold: set[str], stale_before: datetime
-    ) -> None:
-        """Count one catalog message (its SKU and payload hash) and keep its place when it is to be
-        sent (see :func:`_classify`)."""
-        place = self.offered
-        self.offered += 1
-        self.seen.add(sku)
-        kind, reason = _classify(existing.get(sku), digest, sku in hold, stale_before)
-        self.counts[kind] += 1
-        if reason is not None:
-            self.skipped[reason] = self.skipped.get(reason, 0) + 1
-        key = self.source_keys.get(sku)
-        if kind == "unchanged":
-            if key is not None and existing[sku].source_hash != key:
-                self.sources_to_record.append((sku, key))
-            return
-        if kind == "skipped":
-            return
-        if sku in self.sending_skus:  # validation quarantines duplicates: this is a bug upstream
-            raise LifecycleError(f"plan: {self.seller_id}/{self.marketplace_id}/{sku} is sent twice")
-        self.sending_skus.add(sku)
-        self.sending[place] = digest
+    def places(self) -> _Places:
+        return _Places(self.offered["kind"].isin(["new", "changed", "retry"]).to_numpy(dtype=bool))
+
+    def sources_to_record(self) -> list[tuple[str, str]]:
+        """(SKU, key) of unchanged payloads whose listing does not hold the row's key yet."""
+        rows = self.offered[
+            (self.offered["kind"] == "unchanged")
+            & self.offered["key"].notna()
+            & (self.offered["listed_source"].isna() | (self.offered["listed_source"] != self.offered["key"]))
+        ]
+        return list(zip(rows["sku"].tolist(), rows["key"].tolist(), strict=True))
 
     def ready_rows(
         self, messages: Iterable[tuple[int, dict[str, Any]]], deletions: list[str]
     ) -> Iterator[_ReadyRow]:
         """The rows to move to ``ready``: the messages to send (by place, in catalog order), then the
         deletions."""
+        sending = self.offered[self.offered["kind"].isin(["new", "changed", "retry"])]
+        expected = zip(
+            sending.index.tolist(),
+            sending["digest"].tolist(),
+            sending["key"].to_numpy(dtype=object, na_value=None).tolist(),
+            strict=True,
+        )
         for place, message in messages:
-            digest = self.sending.get(place)
-            if digest is not None:
-                yield self._ready(message, digest, self.source_keys.get(message["sku"]))
+            want, digest, key = next(expected)
+            if place != want:
+                raise LifecycleError(f"plan: message {place} read where {want} was planned")
+            yield self._ready(message, digest, key)
         for sku in deletions:
             deletion: dict[str, Any] = {"sku": sku, "operationType": "DELETE"}
             self.counts["deleted"] += 1
@@ -297,47 +371,66 @@ def _record_sources(
     session.connection().execute(statement, [{"b_sku": sku, "b_key": key} for sku, key in keys])
 
 
-def _classify(row: Any, digest: str, held: bool, stale_before: datetime) -> tuple[PlanKind, str | None]:
-    """What plan does with one message, given its listing's row (None: never seen), and why it is
-    skipped when it is (see :func:`plan`)."""
-    if held:  # not even a changed payload: it could land before the old one
-        return "skipped", SKIP_STALE_FEED
-    if row is None:
-        return "new", None
-    if row.status == L.SUBMITTED:
-        # A change waits for the outcome of the one in flight, so two documents for one SKU are
-        # never with Amazon at once. In flight for longer than any feed takes and in no stale
-        # feed: its outcome was lost, send it again.
-        lost = row.updated_at is not None and row.updated_at < stale_before
-        return ("retry", None) if lost else ("skipped", SKIP_IN_FLIGHT)
-    if digest != row.payload_hash:
-        return "changed", None
-    if row.status in (L.ACCEPTED, L.LIVE) and digest == row.accepted_hash:
-        return "unchanged", None
-    if row.status == L.INVALID:
-        return "skipped", SKIP_REJECTED
-    if row.status == L.DEAD_LETTERED:
-        return "skipped", SKIP_DEAD_LETTERED
-    return "retry", None  # ready, quarantined, deleted, draft: not on Amazon as it is now
+def _classify(
+    offered: pd.DataFrame, existing: pd.DataFrame, hold: set[str], stale_before: datetime
+) -> tuple[Any, Any]:
+    """What plan does with each message, given its listing's row (none: never seen), and why it is
+    skipped when it is (see :func:`plan`); the first condition that holds decides, in this order."""
+    import numpy as np
+    import pandas as pd
+
+    row = existing.reindex(offered["sku"])
+    status = row["status"].to_numpy(dtype=object, na_value=None)
+    known = row["status"].notna().to_numpy()
+    held = offered["sku"].isin(hold).to_numpy()
+    submitted = status == L.SUBMITTED
+    # in flight for longer than any feed takes and in no stale feed: its outcome was lost
+    lost = (row["updated_at"] < pd.Timestamp(stale_before)).fillna(False).to_numpy(dtype=bool)
+    digest = offered["digest"].to_numpy(dtype=object)
+    changed = digest != row["payload_hash"].to_numpy(dtype=object, na_value=None)
+    accepted = ((status == L.ACCEPTED) | (status == L.LIVE)) & (
+        digest == row["accepted_hash"].to_numpy(dtype=object, na_value=None)
+    )
+    rules: list[tuple[Any, PlanKind, str | None]] = [
+        # not even a changed payload: it could land before the old one
+        (held, "skipped", SKIP_STALE_FEED),
+        (~known, "new", None),
+        (submitted & lost, "retry", None),
+        # a change waits for the outcome of the one in flight, so two documents for one SKU are
+        # never with Amazon at once
+        (submitted, "skipped", SKIP_IN_FLIGHT),
+        (changed, "changed", None),
+        (accepted, "unchanged", None),
+        (status == L.INVALID, "skipped", SKIP_REJECTED),
+        (status == L.DEAD_LETTERED, "skipped", SKIP_DEAD_LETTERED),
+    ]
+    # the rest (ready, quarantined, deleted, draft): not on Amazon as it is now
+    kind = np.full(len(offered), "retry", dtype=object)
+    reason = np.full(len(offered), None, dtype=object)
+    decided = np.zeros(len(offered), dtype=bool)
+    for condition, rule_kind, rule_reason in rules:
+        take = condition & ~decided
+        kind[take], reason[take] = rule_kind, rule_reason
+        decided |= take
+    return kind, reason
 
 
 def _deletions(
-    existing: Mapping[str, Any], seen: set[str], hold: set[str], branch: Branch
+    existing: pd.DataFrame, seen: Any, hold: set[str], branch: Branch
 ) -> tuple[list[str], dict[str, int]]:
     """The SKUs to delete, and the deletions withheld by reason (see :func:`plan`)."""
     withheld: dict[str, int] = {}
-    gone = sorted(
-        sku
-        for sku, row in existing.items()
-        if sku not in seen
-        and row.status not in (L.DELETED, L.DRAFT)
-        and not (row.status == L.QUARANTINED and row.accepted_hash is None)
-    )
+    status = existing["status"]
+    candidates = existing[
+        ~existing.index.isin(seen)
+        & ~status.isin([L.DELETED, L.DRAFT])
+        & ~((status == L.QUARANTINED) & existing["accepted_hash"].isna())
+    ]
     # a document for it is with Amazon: a DELETE now could be applied before it
-    busy = {sku for sku in gone if sku in hold or existing[sku].status == L.SUBMITTED}
-    if busy:
-        withheld[KEEP_IN_FLIGHT] = len(busy)
-        gone = [sku for sku in gone if sku not in busy]
+    busy = candidates.index.isin(hold) | (candidates["status"] == L.SUBMITTED).to_numpy()
+    if busy.any():
+        withheld[KEEP_IN_FLIGHT] = int(busy.sum())
+    gone = sorted(candidates.index[~busy].tolist())
     if not gone:
         return [], withheld
     snapshot = branch.get("snapshot") or {}
