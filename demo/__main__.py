@@ -26,25 +26,28 @@ import httpx
 from demo import processes
 from demo.airflow_api import AirflowApi, AirflowNotReady, RunProgress
 from demo.environment import (
+    CELERY_WORKERS,
     DEMO_DAG,
     REPO_ROOT,
     SANDBOX_FEED_POLL_SECONDS,
     DemoLayout,
     ServicesConfig,
     airflow_env,
+    celery_worker_env,
     connections,
     prepare,
 )
 from demo.processes import PidFile, Service
 
 STARTUP_SECONDS = 300.0
-# The services of docker-compose.yaml, as processes (services mode): name -> `airflow` arguments.
+# The services of docker-compose.yaml, as processes (services mode): name -> `airflow` arguments. The
+# compose file's airflow-worker runs twice, as it scales: each worker a Celery node of its own name.
 COMPONENTS = (
     ("api-server", ["api-server"]),
     ("scheduler", ["scheduler"]),
     ("dag-processor", ["dag-processor"]),
     ("triggerer", ["triggerer"]),
-    ("celery-worker", ["celery", "worker"]),
+    *((name, ["celery", "worker", "--celery-hostname", f"{name}@%h"]) for name in CELERY_WORKERS),
 )
 POLL_SECONDS = 1.0  # how often the run's progress is read (two cheap API calls)
 QUIET_SECONDS = 30.0  # print the progress at least this often, even when nothing changed
@@ -155,7 +158,8 @@ def start_services(layout: DemoLayout, pids: PidFile) -> list[Service]:
         raise AirflowNotReady(f"airflow db migrate failed; see {layout.logs / 'airflow-db-migrate.log'}")
     for name, argv in COMPONENTS:
         say(f"starting {name} (log {layout.logs / (name + '.log')})")
-        service = processes.start(name, [airflow_cli, *argv], env, layout.logs / f"{name}.log", REPO_ROOT)
+        own_env = celery_worker_env(env, name) if name in CELERY_WORKERS else env
+        service = processes.start(name, [airflow_cli, *argv], own_env, layout.logs / f"{name}.log", REPO_ROOT)
         pids.add(service)
         started.append(service)
     wait_for_sandbox(layout, sandbox, sandbox_deadline)
@@ -255,7 +259,7 @@ def _warehouse_name(layout: DemoLayout) -> str:
 
 
 def print_summary(layout: DemoLayout, run_id: str, progress: RunProgress) -> None:
-    from demo.report import figures_table, headline, read_figures, where_to_look
+    from demo.report import chunk_workers, figures_table, headline, read_figures, where_to_look
 
     print()
     say(f"{DEMO_DAG} run {run_id} finished: {progress.state}")
@@ -268,6 +272,8 @@ def print_summary(layout: DemoLayout, run_id: str, progress: RunProgress) -> Non
         say(headline(figures))
     else:
         say("no run_summaries rows for this run: the run stopped before its summarise step")
+    if layout.services is not None:
+        say(chunk_workers(progress))
     print("\nWhere to look:\n" + where_to_look(layout, run_id, figures) + "\n", flush=True)
 
 
@@ -343,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--services",
         action="store_true",
         help="run docker-compose.yaml's services as processes instead of airflow standalone: PostgreSQL "
-        "metadata and warehouse, Redis, api-server, scheduler, dag-processor, triggerer, a Celery worker",
+        "metadata and warehouse, Redis, api-server, scheduler, dag-processor, triggerer, two Celery workers",
     )
     run_p.add_argument(
         "--postgres-url",

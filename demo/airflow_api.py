@@ -24,12 +24,17 @@ class AirflowNotReady(RuntimeError):
 
 @dataclass
 class RunProgress:
-    """One look at a DAG run: its state and how many task instances are in each state."""
+    """One look at a DAG run: its state, how many task instances are in each state, and where they ran.
+
+    ``ran_on`` holds each task instance that has a host: its task id, its rendered map index (for
+    ``check_chunk``, ``SELLER/MARKETPLACE 2/5``) and the host name its worker recorded.
+    """
 
     state: str
     tasks: Counter[str] = field(default_factory=Counter)
     failed_tasks: list[str] = field(default_factory=list)
     active_tasks: list[str] = field(default_factory=list)
+    ran_on: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -136,6 +141,8 @@ class AirflowApi:
             progress.tasks[state] += 1
             index = ti.get("map_index", -1)
             name = ti["task_id"] + (f"[{index}]" if index >= 0 else "")
+            if ti.get("hostname"):
+                progress.ran_on.append((ti["task_id"], ti.get("rendered_map_index") or "", ti["hostname"]))
             if state in {"failed", "upstream_failed"}:
                 progress.failed_tasks.append(name)
             elif state in {"running", "deferred", "up_for_retry"}:

@@ -6,7 +6,9 @@ the sandbox, the warehouse and the run artifacts use the embedded defaults: SQLi
 ``airflow standalone``, nothing to install beyond the virtualenv. With :class:`ServicesConfig` the
 same demo runs the services of ``docker-compose.yaml`` as plain processes instead: PostgreSQL for
 Airflow's metadata and for the warehouse, Redis as Celery's broker and the shared SP-API limiter and
-token cache, and one process per Airflow component with Celery workers.
+token cache, and one process per Airflow component with two Celery workers (:data:`CELERY_WORKERS`)
+that share the mapped tasks: the sample catalog is cut into chunks of :data:`SERVICES_CHUNK_ROWS` rows,
+so each branch's ``check_chunk`` tasks run on both.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 import yaml
 from sqlalchemy import create_engine, make_url, text
 
+from demo.hostname import HOSTNAME_ENV, worker_hostname
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INCLUDE = REPO_ROOT / "include"
 SANDBOX_SELLERS = REPO_ROOT / "sandbox" / "sellers.example.yaml"
@@ -39,6 +43,17 @@ MANUAL_DAGS = ("catalog_feed_sync", "offers_inventory_sync")
 # include/pipeline.yaml (5 s: a sandbox at its default timings, or a slower one). Against Amazon, which
 # takes minutes, feed_poll_seconds stays 30 or more.
 SANDBOX_FEED_POLL_SECONDS = 1.0
+
+# Services mode: two Celery workers side by side, each with the host name it records on the task
+# instances it runs (demo.hostname), two names of this machine, so that the API server still reaches
+# a worker's log server under either. Two task slots each: four in all, the demo's [core] parallelism,
+# which a machine of two cores can take.
+CELERY_WORKERS = {"celery-worker-1": "localhost", "celery-worker-2": "127.0.0.1"}
+CELERY_WORKER_CONCURRENCY = 2
+# Services mode: the sample catalog's 147 to 213 rows per marketplace in chunks of 40, so that every
+# branch has several check_chunk tasks for the two workers to share. The embedded demo keeps the default
+# (one chunk per branch), which is faster on one machine.
+SERVICES_CHUNK_ROWS = 40
 
 # The sandbox's demo app and sellers (sandbox/sellers.example.yaml): not secrets, they open nothing
 # but the local sandbox.
@@ -212,12 +227,15 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
 
 def pipeline_config(layout: DemoLayout) -> dict[str, Any]:
     """``include/pipeline.yaml`` with absolute paths, the demo's catalog and run artifacts in the state,
-    and the feed poll interval for the local sandbox."""
+    the feed poll interval for the local sandbox and, in services mode, chunks small enough for the
+    sample catalog's branches to spread over both workers."""
     config: dict[str, Any] = yaml.safe_load((INCLUDE / "pipeline.yaml").read_text())
     for key in ("mappings_dir", "product_types_dir", "content_policy"):
         config[key] = str((INCLUDE / config[key]).resolve())
     config["var_dir"] = str(layout.state_dir)
     config["feed_poll_seconds"] = layout.feed_poll_seconds
+    if layout.services is not None:
+        config["chunk_rows"] = SERVICES_CHUNK_ROWS
     for seller in config["sellers"]:
         seller["catalog"] = str(layout.catalog)
     return config
@@ -303,14 +321,40 @@ def airflow_env(layout: DemoLayout) -> dict[str, str]:
                 ),
                 "AIRFLOW__CELERY__BROKER_URL": services.redis_url,
                 "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata,
-                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(CELERY_WORKER_CONCURRENCY),
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(_free_port()),
+                # The API server reads a running task's log from <its hostname>:<this port> (besides
+                # the file in the log folder every worker here shares): celery-worker-1's log server.
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
             }
         )
     return env
+
+
+def celery_worker_env(env: dict[str, str], name: str) -> dict[str, str]:
+    """The environment of the services mode's Celery worker ``name`` (a key of :data:`CELERY_WORKERS`).
+
+    Its own host name on the task instances it runs (``[core] hostname_callable``, :mod:`demo.hostname`,
+    importable through ``PYTHONPATH``), and, for all but the first, a log server port of its own: each
+    worker's log server listens on every interface, so a second one on the same port could not bind.
+    The API server has one ``worker_log_server_port`` for every host name, the first worker's; as the
+    log folder is shared here, that log server serves the second worker's running tasks as well (and
+    finished tasks' logs are read from the folder itself). On separate machines every worker keeps the
+    same port.
+    """
+    worker = dict(env)
+    worker.update(
+        {
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{worker_hostname.__module__}.{worker_hostname.__name__}",
+            HOSTNAME_ENV: CELERY_WORKERS[name],
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
+        }
+    )
+    if name != next(iter(CELERY_WORKERS)):
+        worker["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(_free_port())
+    return worker
 
 
 def _free_port() -> int:

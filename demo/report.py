@@ -6,11 +6,13 @@ so the summary shows what an analyst would find in the warehouse.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import func, make_url, select
 
-from demo.environment import ADMIN_USER, DemoLayout
+from demo.airflow_api import RunProgress
+from demo.environment import ADMIN_USER, CELERY_WORKERS, DemoLayout
 from listings_pipeline.config import load_config
 from listings_pipeline.run_files import BranchPaths
 from listings_pipeline.warehouse.db import make_engine, session_scope
@@ -85,6 +87,28 @@ def headline(figures: RunFigures) -> str:
         f"published {figures.total('accepted')}, invalid {figures.total('invalid')}, "
         f"quarantined {figures.total('quarantined')}, dead-lettered {figures.total('dead_lettered')} "
         f"(open dead letters: {figures.open_dead_letters})"
+    )
+
+
+def chunk_workers(progress: RunProgress, task_id: str = "check_chunk") -> str:
+    """Which worker ran how many of the run's chunks, and how many branches were shared by several."""
+    names = {hostname: name for name, hostname in CELERY_WORKERS.items()}
+    per_host: Counter[str] = Counter()
+    branch_hosts: defaultdict[str, set[str]] = defaultdict(set)
+    for task, map_index, hostname in progress.ran_on:
+        if task == task_id:
+            per_host[hostname] += 1
+            branch_hosts[map_index.rsplit(" ", 1)[0]].add(hostname)
+    if not per_host:
+        return f"no {task_id} task instance recorded a host"
+    hosts = ", ".join(
+        f"{names.get(h, h)} (host {h}) {n}"
+        for h, n in sorted(per_host.items(), key=lambda i: names.get(i[0], i[0]))
+    )
+    shared = sum(1 for h in branch_hosts.values() if len(h) > 1)
+    return (
+        f"{task_id}: {per_host.total()} chunks on {len(per_host)} worker(s): {hosts}; {shared} of "
+        f"{len(branch_hosts)} branches ran on more than one (each task instance's Hostname in the UI)"
     )
 
 

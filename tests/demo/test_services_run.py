@@ -1,9 +1,10 @@
 """docker-compose.yaml's services without Docker (``make services``), against the real PostgreSQL and Redis.
 
 The same run as the embedded demo, but the way the compose deployment runs it: Airflow's metadata in
-PostgreSQL, one process per component with a Celery worker, Redis as Celery's broker and as the
+PostgreSQL, one process per component with two Celery workers, Redis as Celery's broker and as the
 SP-API limiter and token cache every process shares, and the warehouse in a second PostgreSQL
-database.
+database. The sample catalog is cut into chunks of 40 rows there, and each branch's chunks are shared
+by both workers, each recording a host name of its own on the task instances it ran.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -20,7 +22,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from demo.environment import ServicesConfig
+from demo.environment import CELERY_WORKERS, ServicesConfig
 from tests.conftest import service_missing
 from tests.demo.test_demo_run import REPO_ROOT, SECRETS, _alive, _free_port, _processes_using
 
@@ -94,8 +96,8 @@ def test_the_compose_services_run_the_sample_catalog_without_docker(
         )  # fmt: skip
         out = done.stdout + done.stderr
         assert done.returncode == 0, out[-5000:]
-        for component in ("api-server", "scheduler", "dag-processor", "triggerer", "celery-worker"):
-            assert f"starting {component}" in out
+        for component in ("api-server", "scheduler", "dag-processor", "triggerer", *CELERY_WORKERS):
+            assert f"starting {component} " in out
         assert "published 509, invalid 1, quarantined 12, dead-lettered 1" in out, out[-3000:]
 
         # The run is in PostgreSQL, and it ran on the Celery executor.
@@ -105,10 +107,40 @@ def test_the_compose_services_run_the_sample_catalog_without_docker(
             tasks = conn.execute(
                 sa.text("select count(*) from task_instance where state = 'success'")
             ).scalar()
+            chunks = conn.execute(
+                sa.text(
+                    "select id, rendered_map_index, hostname from task_instance "
+                    "where task_id = 'check_chunk' and state = 'success'"
+                )
+            ).all()
+            hostnames = conn.execute(
+                sa.text("select distinct hostname from task_instance where hostname <> ''")
+            )
+            ran_on = set(hostnames.scalars())
         metadata.dispose()
         assert [r[0] for r in runs] == ["success"]
-        worker_log = (state / "logs" / "celery-worker.log").read_text()
-        assert tasks and worker_log.count("Executing workload in Celery") >= tasks
+        worker_logs = {name: (state / "logs" / f"{name}.log").read_text() for name in CELERY_WORKERS}
+        executed = sum(log.count("Executing workload in Celery") for log in worker_logs.values())
+        assert tasks and executed >= tasks
+
+        # Each branch was cut into several chunks (of 40 rows: 213, 162 and 147 rows make 6, 5 and 4),
+        # and the two workers shared them: each task instance names its worker by the host name that
+        # worker records, and that worker's log, not the other's, shows it took the task instance.
+        workers = {hostname: name for name, hostname in CELERY_WORKERS.items()}
+        branches: dict[str, set[str]] = {}
+        per_branch: Counter[str] = Counter()
+        for ti_id, map_index, hostname in chunks:
+            assert hostname in workers, (map_index, hostname)
+            took = [name for name, log in worker_logs.items() if str(ti_id) in log]
+            assert took == [workers[hostname]], (map_index, hostname, took)
+            branch = map_index.rsplit(" ", 1)[0]  # "SELLER/MARKETPLACE 2/5"
+            branches.setdefault(branch, set()).add(hostname)
+            per_branch[branch] += 1
+        assert sorted(per_branch.values()) == [4, 5, 6], per_branch
+        assert {hostname for _, _, hostname in chunks} == set(workers), chunks
+        assert ran_on == set(workers), ran_on  # and so did every other task
+        assert any(len(hosts) == 2 for hosts in branches.values()), branches
+        assert f"check_chunk: {len(chunks)} chunks on 2 worker(s)" in out
         warehouse = sa.create_engine(servers.url(servers.warehouse_db))
         with warehouse.connect() as conn:
             accepted = conn.execute(
@@ -131,6 +163,8 @@ def test_the_compose_services_run_the_sample_catalog_without_docker(
             leaked = [s for s in (*SECRETS, "Atza|") if s in content]
             assert not leaked, f"{path} contains {leaked}"
         assert "every process the demo started has stopped" in out
+        for name, log in worker_logs.items():  # both workers came up as Celery nodes and stopped on TERM
+            assert f"{name}@" in log and "Warm shutdown" in log, name
         assert _alive(_processes_using(state)) == []
     finally:
         shared.close()
