@@ -270,9 +270,7 @@ class _Planned:
         twice = offered["sku"][sending][offered["sku"][sending].duplicated()]
         if len(twice):  # validation quarantines duplicates: this is a bug upstream
             raise LifecycleError(f"plan: {seller_id}/{marketplace_id}/{twice.iloc[0]} is sent twice")
-        counts: Counter[PlanKind] = Counter(
-            {k: int(n) for k, n in offered["kind"].value_counts().items()}
-        )
+        counts: Counter[PlanKind] = Counter({k: int(n) for k, n in offered["kind"].value_counts().items()})
         counts["unchanged"] += len(unchanged)
         skipped = {str(r): int(n) for r, n in offered["reason"].dropna().value_counts().items()}
         seen = pd.concat([offered["sku"], unchanged], ignore_index=True)
