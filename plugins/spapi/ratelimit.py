@@ -37,8 +37,11 @@ apart instead of going at once, never the steady rate; too high costs a 429 afte
 So errors are let fall on the cheap side: a 429 from another of Amazon's limits on the operation (per
 application, docs/spapi-facts.md §1.4), or one met by a bucket that lost its state while Amazon's was
 still drained, may teach a burst lower than the seller's.
-It is forgotten with the bucket: the memory backend's with the process, a file bucket's with its
-file, a Redis bucket's ``idle_ttl`` after it is full again, like the learned rate.
+A learned burst holds for :data:`BURST_RELEARN_SECONDS`; then the documented one is tried again: a
+lesson taught by another limit's 429, or a burst Amazon has since raised, must not keep a seller
+slow for good, and if the lower burst was right, one 429 an hour teaches it again. It is also
+forgotten with the bucket: the memory backend's with the process, a file bucket's with its file, a
+Redis bucket's ``idle_ttl`` after it is full again, like the learned rate.
 
 Usage::
 
@@ -105,6 +108,8 @@ MAX_PENALTY = 3600.0
 # How long a learned rate is trusted locally before set_rate is sent again (it is cheap, but it is
 # a round trip on every response otherwise).
 _RATE_CACHE_SECONDS = 60.0
+#: how long a burst learned from a 429 holds before the documented one is tried again (module docstring)
+BURST_RELEARN_SECONDS = 3600.0
 # Float noise from summing many 1/rate steps must not turn a wait of exactly max_wait into a timeout.
 _EPSILON = 1e-9
 
@@ -209,9 +214,16 @@ class _State:
     ts: float | None = None
     rate: float | None = None  # learned with set_rate; overrides the caller's rate
     burst: int | None = None  # learned with lower_burst; caps the caller's burst
+    burst_until: float | None = None  # when the learned burst is forgotten (the backend's clock)
 
     def to_json(self) -> dict[str, float | None]:
-        return {"tokens": self.tokens, "ts": self.ts, "rate": self.rate, "burst": self.burst}
+        return {
+            "tokens": self.tokens,
+            "ts": self.ts,
+            "rate": self.rate,
+            "burst": self.burst,
+            "burst_until": self.burst_until,
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> _State:
@@ -228,10 +240,20 @@ class _State:
             ts=num("ts"),
             rate=num("rate"),
             burst=int(burst) if burst is not None and burst >= 1 else None,
+            burst_until=num("burst_until"),
         )
 
-    def lowered(self, burst: int) -> _State:
-        return replace(self, burst=burst if self.burst is None else min(self.burst, burst))
+    def learned_burst(self, now: float) -> int | None:
+        """The learned burst, unless it has expired (one stored before expiry existed is kept)."""
+        if self.burst is None or (self.burst_until is not None and now >= self.burst_until):
+            return None
+        return self.burst
+
+    def lowered(self, burst: int, now: float) -> _State:
+        known = self.learned_burst(now)
+        if known is not None and known <= burst:
+            return self
+        return replace(self, burst=burst, burst_until=now + BURST_RELEARN_SECONDS)
 
 
 def _check(rate: float, burst: int, cost: float) -> None:
@@ -250,7 +272,8 @@ def _evaluate(state: _State, now: float, rate: float, burst: int, cost: float) -
     nothing refills before it. ``_LUA`` mirrors this function line for line.
     """
     rate = state.rate or rate
-    burst = min(burst, state.burst) if state.burst else burst
+    learned = state.learned_burst(now)
+    burst = min(burst, learned) if learned else burst
     if state.tokens is None or state.ts is None:
         tokens, ts = float(burst), now
     else:
@@ -318,7 +341,7 @@ class MemoryBackend:
     def lower_burst(self, bucket_id: str, burst: int) -> None:
         _check(1.0, burst, 1.0)
         with self._lock:
-            self._states[bucket_id] = (self._states.get(bucket_id) or _State()).lowered(burst)
+            self._states[bucket_id] = (self._states.get(bucket_id) or _State()).lowered(burst, self._clock())
 
     def penalize(self, bucket_id: str, seconds: float) -> None:
         with self._lock:
@@ -428,7 +451,7 @@ class FileBackend:
         _check(1.0, burst, 1.0)
         path = self.path_for(bucket_id)
         with self._lock(path):
-            self._write(path, self._read(path).lowered(burst))
+            self._write(path, self._read(path).lowered(burst, self._clock()))
 
     def penalize(self, bucket_id: str, seconds: float) -> None:
         path = self.path_for(bucket_id)
@@ -461,9 +484,11 @@ local function keep(seconds)
   local ms = math.ceil(seconds * 1000)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
-local st = redis.call('HMGET', key, 'tokens', 'ts', 'rate', 'burst')
+local st = redis.call('HMGET', key, 'tokens', 'ts', 'rate', 'burst', 'burst_until')
 local tokens, ts = tonumber(st[1]), tonumber(st[2])
 local stored_rate, stored_burst = tonumber(st[3]), tonumber(st[4])
+local burst_until = tonumber(st[5])
+if stored_burst and burst_until and now >= burst_until then stored_burst = nil end
 
 if op == 'reserve' or op == 'peek' then
   local rate = stored_rate or tonumber(ARGV[4])
@@ -491,7 +516,9 @@ elseif op == 'set_rate' then
   return {'ok', '0'}
 elseif op == 'lower_burst' then
   local burst = tonumber(ARGV[4])
-  if stored_burst == nil or burst < stored_burst then redis.call('HSET', key, 'burst', ARGV[4]) end
+  if stored_burst == nil or burst < stored_burst then
+    redis.call('HSET', key, 'burst', ARGV[4], 'burst_until', fmt(now + tonumber(ARGV[5])))
+  end
   keep(idle_ttl)
   return {'ok', '0'}
 elseif op == 'penalize' then
@@ -579,7 +606,7 @@ class RedisBackend:
 
     def lower_burst(self, bucket_id: str, burst: int) -> None:
         _check(1.0, burst, 1.0)
-        self._run(bucket_id, "lower_burst", str(int(burst)))
+        self._run(bucket_id, "lower_burst", str(int(burst)), repr(BURST_RELEARN_SECONDS))
 
     def penalize(self, bucket_id: str, seconds: float) -> None:
         self._run(bucket_id, "penalize", repr(float(seconds)))

@@ -280,7 +280,7 @@ def test_a_429_on_tokens_in_hand_teaches_the_shared_bucket_a_lower_burst() -> No
     for sku in ("A", "B", "C"):
         h.client.call(get_item(sku))  # the third was booked with 2 tokens of 4 in hand
     bucket = BucketKey("A1SELLER", "na", "getListingsItem").id
-    now[0] += 3600  # idle: full again, but only up to the learned burst (2, less the margin of 1)
+    now[0] += 600  # idle: full again, but only up to the learned burst (2, less the margin of 1)
     assert backend.book(bucket, 5.0, 4).burst == 1
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from spapi.errors import ThrottledError
 from spapi.ratelimit import (
+    BURST_RELEARN_SECONDS,
     MIN_RATE,
     BucketBackend,
     BucketKey,
@@ -166,7 +167,7 @@ def test_bookings_queue_up_without_sleeping(backend: BucketBackend) -> None:
 def test_refill_is_capped_at_burst(backend: BucketBackend, clock: FakeClock) -> None:
     for _ in range(3):
         backend.reserve("b", 2.0, 3)
-    clock.sleep(3600)
+    clock.sleep(600)
     waits = [backend.reserve("b", 2.0, 3) for _ in range(4)]
     assert waits == pytest.approx([0, 0, 0, 0.5])
 
@@ -252,11 +253,32 @@ def test_a_429_on_tokens_in_hand_lowers_the_shared_burst(
     one, other = make_limiter(backends(), clock), make_limiter(backends(), clock)
     bookings = [one.book([key()]) for _ in range(3)]
     one.on_throttled(key(), None, bookings[2].slots[key()])  # booked with 1 token of 3 in hand
-    clock.sleep(3600)  # idle: the penalty is long over and the bucket full again, up to 2
+    clock.sleep(600)  # idle: the penalty is long over and the bucket full again, up to 2
     assert [other.acquire([key()]) for _ in range(3)] == pytest.approx([0, 0, 0.5])
     assert other.book([key()]).slots[key()].burst == 2
     # Another seller's bucket keeps the documented burst.
     assert [other.acquire([key(seller="A2OTHER")]) for _ in range(4)] == pytest.approx([0, 0, 0, 0.5])
+
+
+def test_a_learned_burst_is_forgotten_after_an_hour_so_a_raised_burst_is_used_again(
+    backend: BucketBackend, clock: FakeClock
+) -> None:
+    """A 429 from another of Amazon's limits, or a burst Amazon has raised since, must not keep a
+    seller slow for good: after BURST_RELEARN_SECONDS the documented burst is tried again."""
+    backend.lower_burst("b", 1)
+    assert [backend.reserve("b", 2.0, 3) for _ in range(2)] == pytest.approx([0, 0.5])
+    clock.sleep(BURST_RELEARN_SECONDS - 10)  # still learned: a full bucket holds one token
+    assert [backend.reserve("b", 2.0, 3) for _ in range(2)] == pytest.approx([0, 0.5])
+    clock.sleep(10)
+    assert backend.book("b", 2.0, 3).burst == 3
+    clock.sleep(60)
+    assert [backend.reserve("b", 2.0, 3) for _ in range(4)] == pytest.approx([0, 0, 0, 0.5])
+    # learned again, by a later 429: the lesson holds for a new hour
+    backend.lower_burst("b", 2)
+    clock.sleep(60)
+    assert backend.book("b", 2.0, 3).burst == 2
+    clock.sleep(BURST_RELEARN_SECONDS)
+    assert backend.book("b", 2.0, 3).burst == 3
 
 
 def test_a_429_on_a_queued_slot_teaches_no_burst(backend: BucketBackend, clock: FakeClock) -> None:
@@ -268,7 +290,7 @@ def test_a_429_on_a_queued_slot_teaches_no_burst(backend: BucketBackend, clock: 
     # Nor does a 429 on a full bucket's first token: no lower burst explains it.
     limiter.on_throttled(key("slowOp"), None, limiter.book([key("slowOp")]).slots[key("slowOp")])
     assert recording.bursts == []
-    clock.sleep(3600)
+    clock.sleep(600)
     assert [limiter.acquire([key()]) for _ in range(4)] == pytest.approx([0, 0, 0, 0.5])
 
 
@@ -284,7 +306,7 @@ def test_the_learned_burst_only_goes_down_and_never_below_one(
     limiter = RateLimiter(backend, limits={OP: Limit(2.0, 4)}, burst_margin=1, sleep=clock.sleep)
     bookings = [limiter.book([key()]) for _ in range(3)]  # 3 of 3 in hand, 2, 1
     limiter.on_throttled(key(), None, bookings[1].slots[key()])
-    clock.sleep(3600)
+    clock.sleep(600)
     assert [limiter.acquire([key()]) for _ in range(2)] == pytest.approx([0, 0.5])
 
 
