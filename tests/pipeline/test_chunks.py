@@ -11,7 +11,6 @@ process, and once cut into chunks of 7 rows checked by two worker processes.
 from __future__ import annotations
 
 import csv
-import json
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -30,7 +29,7 @@ from listings_pipeline.warehouse import db
 from listings_pipeline.warehouse.records import ensure_seller
 from sandbox.testing import serve
 from spapi.auth import clear_process_cache
-from tests.fixtures.sandbox import APP_ID, APP_SECRET, SELLER, SELLER_TOKEN, sandbox_settings
+from tests.fixtures.sandbox import SELLER, connection_json, sandbox_settings
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_ID = "manual__chunks"
@@ -41,17 +40,7 @@ def sandbox_connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
     tmp = tmp_path_factory.mktemp("chunks")
     clear_process_cache()
     with pytest.MonkeyPatch.context() as mp, serve(sandbox_settings(tmp)) as sandbox_url:
-        extra = {
-            "environment": "sandbox",
-            "refresh_token": SELLER_TOKEN,
-            "seller_id": SELLER,
-            "region": "na",
-            "endpoint_url": sandbox_url,
-            "token_url": f"{sandbox_url}/auth/o2/token",
-            "rate_scale": 50,
-        }
-        connection = {"conn_type": "spapi", "login": APP_ID, "password": APP_SECRET, "extra": extra}
-        mp.setenv("AIRFLOW_CONN_SPAPI_CHUNKS", json.dumps(connection))
+        mp.setenv("AIRFLOW_CONN_SPAPI_CHUNKS", connection_json(sandbox_url))
         mp.delenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", raising=False)
         catalog = tmp / "catalog.csv"
         with catalog.open("w", newline="", encoding="utf-8") as out:
@@ -88,6 +77,18 @@ def _config(tmp: Path, catalog: Path, chunk_rows: int) -> Path:
     return config
 
 
+def _branch(config: Path) -> Any:
+    return {
+        "seller_id": SELLER,
+        "marketplace_id": US,
+        "spapi_conn_id": "spapi_chunks",
+        "region": "na",
+        "config_path": str(config),
+        "claims_defects": True,
+        "confirm_deletes": False,
+    }
+
+
 def _run(tmp: Path, catalog: Path, chunk_rows: int, workers: int, mp: pytest.MonkeyPatch) -> dict[str, Any]:
     """One branch through extract, split, check_chunk (in ``workers`` other processes, or here) and
     join, in a warehouse and var folder of its own; returns what a byte-for-byte comparison needs."""
@@ -98,16 +99,7 @@ def _run(tmp: Path, catalog: Path, chunk_rows: int, workers: int, mp: pytest.Mon
         ensure_seller(session, SELLER, region="na", spapi_conn_id="spapi_chunks")
     config = _config(tmp, catalog, chunk_rows)
     mp.setenv("SPAPI_WAREHOUSE_URL", url)
-    branch: Any = {
-        "seller_id": SELLER,
-        "marketplace_id": US,
-        "spapi_conn_id": "spapi_chunks",
-        "region": "na",
-        "config_path": str(config),
-        "claims_defects": True,
-        "confirm_deletes": False,
-    }
-    branch = steps.extract(branch, RUN_ID)
+    branch = steps.extract(_branch(config), RUN_ID)
     cut = chunks.split(branch)
     if workers:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -170,15 +162,7 @@ def test_a_chunk_that_never_finished_stops_the_join(
     db.upgrade(url)
     config = _config(tmp_path, sandbox_connection, 40)
     monkeypatch.setenv("SPAPI_WAREHOUSE_URL", url)
-    branch: Any = {
-        "seller_id": SELLER,
-        "marketplace_id": US,
-        "spapi_conn_id": "spapi_chunks",
-        "region": "na",
-        "config_path": str(config),
-        "claims_defects": True,
-    }
-    cut = chunks.split(steps.extract(branch, RUN_ID))
+    cut = chunks.split(steps.extract(_branch(config), RUN_ID))
     assert len(cut) > 1
     for chunk in cut[1:]:
         chunks.check_chunk(chunk)

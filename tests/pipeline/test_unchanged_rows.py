@@ -34,7 +34,7 @@ from listings_pipeline.warehouse.models import Listing, ListingStatus
 from listings_pipeline.warehouse.records import ensure_seller
 from sandbox.testing import serve
 from spapi.auth import clear_process_cache
-from tests.fixtures.sandbox import APP_ID, APP_SECRET, SELLER, SELLER_TOKEN, sandbox_settings
+from tests.fixtures.sandbox import SELLER, connection_json, sandbox_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,17 +125,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     tmp = tmp_path_factory.mktemp("unchanged")
     clear_process_cache()
     with pytest.MonkeyPatch.context() as mp, serve(sandbox_settings(tmp)) as sandbox_url:
-        extra = {
-            "environment": "sandbox",
-            "refresh_token": SELLER_TOKEN,
-            "seller_id": SELLER,
-            "region": "na",
-            "endpoint_url": sandbox_url,
-            "token_url": f"{sandbox_url}/auth/o2/token",
-            "rate_scale": 50,
-        }
-        connection = {"conn_type": "spapi", "login": APP_ID, "password": APP_SECRET, "extra": extra}
-        mp.setenv("AIRFLOW_CONN_SPAPI_UNCHANGED", json.dumps(connection))
+        mp.setenv("AIRFLOW_CONN_SPAPI_UNCHANGED", connection_json(sandbox_url))
         mp.setenv("SPAPI_WAREHOUSE_URL", db.sqlite_url(tmp / "warehouse.db"))
         mp.delenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", raising=False)
         yield Harness(tmp)
