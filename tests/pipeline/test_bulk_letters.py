@@ -1,4 +1,5 @@
-"""The bulk path closes the loop on replayed feed dead letters once Amazon accepts the resubmission."""
+"""The sync closes the loop on replayed feed dead letters once Amazon accepts the resubmission (by a
+feed's report, or by the Listings API for a small change set: both call the same function)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from listings_pipeline.to_amazon.bulk import _resolve_replayed_letters
 from listings_pipeline.warehouse import db, lifecycle
 from listings_pipeline.warehouse.models import DeadLetter, DeadLetterEvent
 from listings_pipeline.warehouse.records import ensure_seller
@@ -41,7 +41,11 @@ def test_only_replayed_feed_letters_of_accepted_skus_are_resolved(tmp_path: Path
                 s, s.get_one(DeadLetter, letters[sku]), "replayed", actor="dead_letter_replay:r1"
             )
     with db.session_scope(engine) as s:
-        _resolve_replayed_letters(s, SELLER, US, ["REPLAYED", "STILL-OPEN", "API"], "F-9")
+        accepted = {sku: "feed:F-9" for sku in ("REPLAYED", "STILL-OPEN", "API")}
+        resolved = lifecycle.resolve_requeued_letters(
+            s, seller_id=SELLER, marketplace_id=US, accepted=accepted
+        )
+        assert resolved == 1
     with db.session_scope(engine) as s:
         states = {sku: s.get_one(DeadLetter, i).state for sku, i in letters.items()}
         assert states == {

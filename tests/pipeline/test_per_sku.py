@@ -447,3 +447,116 @@ def test_server_errors_are_not_listing_issues(sandbox: Sandbox, warehouse: Wareh
     result = run(warehouse, preview=False, skus="HOT-1")
     assert result["dead_lettered"] == 1
     assert warehouse.rows("select * from listing_issues") == []
+
+
+# --- a replayed feed letter, sent by the next sync's small change set -------------------------------------
+
+
+def catalog_message(sku: str, brand: str = "Acme") -> dict[str, Any]:
+    """A planned feed message, as the catalog sync's plan writes it."""
+    brand_value = [{"value": brand, "language_tag": "en_US", "marketplace_id": US}]
+    return {
+        "sku": sku,
+        "operationType": "UPDATE",
+        "productType": "LUGGAGE",
+        "requirements": "LISTING",
+        "attributes": luggage_attributes(US, brand=brand_value),
+    }
+
+
+def feed_letter(warehouse: Warehouse, message: dict[str, Any]) -> int:
+    """A listing a feed rejected, as ``bulk.parse`` leaves it: a feed letter, the listing dead-lettered."""
+    from listings_pipeline.run_files import payload_hash
+    from listings_pipeline.warehouse import lifecycle
+    from listings_pipeline.warehouse.records import ensure_seller
+
+    key = {"seller_id": SELLER, "marketplace_id": US, "sku": message["sku"]}
+    with db.session_scope(warehouse.engine) as s:
+        ensure_seller(s, SELLER)
+        ready = {**key, "payload": message, "payload_hash": payload_hash(message)}
+        lifecycle.transition_many(s, [ready], cause="plan", run_id="sync-1", to_status="ready")
+        for status in ("submitted", "invalid"):
+            lifecycle.transition_many(s, [key], cause="feed:F1", run_id="sync-1", to_status=status)
+        letter = lifecycle.open_dead_letter(
+            s,
+            **key,
+            path="feed",
+            operation="JSON_LISTINGS_FEED",
+            reason="5665: You need approval to list the brand.",
+            code="5665",
+            run_id="sync-1",
+        )
+        lifecycle.transition_many(s, [key], cause="feed:F1", run_id="sync-1", to_status="dead_lettered")
+        return letter.id
+
+
+@pytest.mark.airflow
+@pytest.mark.integration
+def test_a_replayed_feed_letter_ends_with_the_next_syncs_listings_api_call(
+    sandbox: Sandbox, warehouse: Warehouse
+) -> None:
+    """A feed letter's replay puts its listing back to ``ready``; the next catalog_feed_sync has a
+    small change set, so it goes through the Listings API. What Amazon answers there is the
+    replay's outcome: the accepted SKU's letter is resolved, the still-gated SKU's letter is
+    reopened (the same letter, attempt 2), not left ``replayed`` beside a new letter at attempt 1."""
+    from listings_pipeline.run_files import BranchPaths, write_jsonl
+    from listings_pipeline.to_amazon import replay
+    from listings_pipeline.to_amazon.per_sku import apply_branch
+
+    fixed, gated = catalog_message("RP-FIXED"), catalog_message("RP-GATED", brand="Gated Brand Co")
+    ids = {m["sku"]: feed_letter(warehouse, m) for m in (fixed, gated)}
+    replayed = replay.replay_letters(
+        sorted(ids.values()), {"skus": "RP-FIXED\nRP-GATED"}, run_id="r1", config_path=warehouse.config_path
+    )
+    assert replayed["requeued"] == 2
+    assert {r.status for r in warehouse.rows("select status from listings")} == {"ready"}
+
+    # the next sync planned both (they are ready) and routed them to the Listings API
+    write_jsonl(
+        BranchPaths.of(load_config(warehouse.config_path), "sync-2", SELLER, US).planned, [fixed, gated]
+    )
+    branch: Any = {
+        "seller_id": SELLER,
+        "marketplace_id": US,
+        "spapi_conn_id": CONN_ID,
+        "region": "na",
+        "config_path": warehouse.config_path,
+        "run_id": "sync-2",
+        "route": "listings_api",
+    }
+    sent = apply_branch(branch)
+    assert (sent["messages"], sent["accepted"], sent["dead_lettered"]) == (2, 1, 1)
+
+    letters = warehouse.rows(
+        "select id, sku, state, attempts, path, operation, code from dead_letters order by id"
+    )
+    assert [tuple(r) for r in letters] == [
+        (ids["RP-FIXED"], "RP-FIXED", "resolved", 1, "feed", "JSON_LISTINGS_FEED", "5665"),
+        (ids["RP-GATED"], "RP-GATED", "open", 2, "listings_api", "putListingsItem", "5665"),
+    ]
+    events = warehouse.rows(
+        "select d.sku, e.from_state, e.to_state, e.actor from dead_letter_events e "
+        "join dead_letters d on d.id = e.dead_letter_id order by e.id"
+    )
+    by_sku: dict[str, list[tuple[Any, ...]]] = {}
+    for e in events:
+        by_sku.setdefault(e.sku, []).append((e.from_state, e.to_state, e.actor))
+    submission = warehouse.rows("select last_submission_id from listings where sku = 'RP-FIXED'")[0][0]
+    assert by_sku["RP-FIXED"] == [
+        (None, "open", "sync-1"),
+        ("open", "replayed", "dead_letter_replay:r1"),
+        ("replayed", "resolved", f"listings_api:{submission}"),
+    ]
+    assert by_sku["RP-GATED"] == [
+        (None, "open", "sync-1"),
+        ("open", "replayed", "dead_letter_replay:r1"),
+        ("replayed", "open", "sync-2"),
+    ]
+    # the reopened letter now carries the change that failed: a replay sends it through the same call
+    payload = warehouse.rows("select payload from dead_letters where sku = 'RP-GATED'")[0][0]
+    stored = json.loads(payload) if isinstance(payload, str) else payload
+    assert (stored["operation"], stored["action"], stored["payload"]) == (
+        "putListingsItem",
+        "put_from_catalog",
+        gated,
+    )

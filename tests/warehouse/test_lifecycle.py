@@ -310,3 +310,51 @@ def test_dead_letters_in_bulk_reuse_unfinished_letters_and_keep_the_order(wareho
         assert sorted(e.dead_letter_id for e in opened if e.from_state is None) == sorted(
             {ids[0], ids[1], ids[2]}
         )
+
+
+def test_a_failed_replay_reopens_the_same_letter_whatever_path_failed(warehouse_engine: Engine) -> None:
+    """A replayed feed letter puts its listing back to ``ready``; the next sync may send it through the
+    Listings API (a small change set). That failure is the replay's outcome: the same letter, one
+    more attempt, the new error, path and change; every failure stays in its events, with its time."""
+    key = {"seller_id": SELLER, "marketplace_id": US, "sku": "SKU-F"}
+    change = {**key, "operation": "putListingsItem", "action": "put_from_catalog", "body": {"a": 1}}
+    with session_scope(warehouse_engine) as s:
+        letter = open_dead_letter(
+            s, **key, path="feed", operation="JSON_LISTINGS_FEED", reason="5665: approval", code="5665"
+        )
+        first_failure = letter.updated_at
+        move_dead_letter(s, letter, "replayed", actor="dead_letter_replay:r1", note="approval received")
+        again = open_dead_letter(
+            s,
+            **key,
+            path="listings_api",
+            operation="putListingsItem",
+            reason="90220: brand",
+            code="90220",
+            payload=change,
+            run_id="sync-2",
+        )
+        assert again.id == letter.id
+        assert (again.state, again.attempts, again.path, again.operation, again.code, again.run_id) == (
+            "open",
+            2,
+            "listings_api",
+            "putListingsItem",
+            "90220",
+            "sync-2",
+        )
+        assert again.payload == change and again.updated_at > first_failure
+        # failing again while open (nobody replayed it): still this letter, the failure in its history
+        third = open_dead_letter(
+            s, **key, path="feed", operation="JSON_LISTINGS_FEED", reason="5665: approval", run_id="sync-3"
+        )
+        assert (third.id, third.attempts, third.path, third.payload) == (letter.id, 3, "feed", None)
+        assert s.scalar(select(func.count()).select_from(DeadLetter)) == 1
+        events = s.scalars(select(DeadLetterEvent).order_by(DeadLetterEvent.id)).all()
+        assert [(e.from_state, e.to_state, e.actor, e.note) for e in events] == [
+            (None, "open", "pipeline", "5665: approval"),
+            ("open", "replayed", "dead_letter_replay:r1", "approval received"),
+            ("replayed", "open", "sync-2", "90220: brand"),
+            ("open", "open", "sync-3", "5665: approval"),
+        ]
+        assert events[0].at == first_failure and events[2].at <= events[3].at

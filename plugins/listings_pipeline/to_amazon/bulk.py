@@ -38,8 +38,6 @@ from listings_pipeline.warehouse.db import (
 )
 from listings_pipeline.warehouse.lifecycle import NewLetter
 from listings_pipeline.warehouse.models import (
-    DeadLetter,
-    DeadLetterState,
     FeedSubmission,
     Listing,
     ListingEvent,
@@ -449,12 +447,13 @@ def _move_listings(
             run_id=run_id,
             to_status=L.DEAD_LETTERED,
         )
-    _resolve_replayed_letters(
+    lifecycle.resolve_requeued_letters(
         session,
-        seller_id,
-        marketplace_id,
-        [r["sku"] for r in verdicts.moves["accepted"] + verdicts.moves["deleted"]],
-        feed_id,
+        seller_id=seller_id,
+        marketplace_id=marketplace_id,
+        accepted={
+            r["sku"]: f"feed:{feed_id}" for r in verdicts.moves["accepted"] + verdicts.moves["deleted"]
+        },
     )
 
 
@@ -522,27 +521,6 @@ def _open_feed_letters(
         letters=letters,
         run_id=run_id,
     )
-
-
-def _resolve_replayed_letters(
-    session: Session, seller_id: str, marketplace_id: str, skus: list[str], feed_id: str
-) -> None:
-    """A feed dead letter that an operator replayed is resolved once its resubmission is accepted."""
-    if not skus:
-        return
-    # the branch's replayed letters are few, a report's SKUs many: ask for the few, match here
-    accepted = set(skus)
-    letters = session.scalars(
-        select(DeadLetter).where(
-            DeadLetter.seller_id == seller_id,
-            DeadLetter.marketplace_id == marketplace_id,
-            DeadLetter.path == "feed",
-            DeadLetter.state == DeadLetterState.REPLAYED,
-        )
-    )
-    for letter in letters:
-        if letter.sku in accepted:
-            lifecycle.move_dead_letter(session, letter, DeadLetterState.RESOLVED, actor=f"feed:{feed_id}")
 
 
 def _requeue_all(

@@ -963,12 +963,35 @@ def _branch_change(seller_id: str, marketplace_id: str, message: JsonObject) -> 
     return change
 
 
+def _resolve_requeued(
+    config: PipelineConfig, seller_id: str, marketplace_id: str, outcomes: Sequence[ChangeOutcome]
+) -> None:
+    """The catalog's small change set is the sync a requeued feed letter waits for, as a feed is."""
+    accepted = {
+        o["sku"]: f"listings_api:{o['submission_id'] or o['operation']}"
+        for o in outcomes
+        if o["status"] == "accepted"
+    }
+    if not accepted:
+        return
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        with session_scope(engine) as session:
+            lifecycle.resolve_requeued_letters(
+                session, seller_id=seller_id, marketplace_id=marketplace_id, accepted=accepted
+            )
+    finally:
+        engine.dispose()
+
+
 def apply_branch(branch: Branch) -> BranchSent:
     """Step 6-8 for a small change set: each planned message through the Listings Items API.
 
     UPDATE messages become ``putListingsItem`` calls carrying the planned message as their payload
     (so its hash becomes the accepted one, exactly as a feed would make it), DELETE messages
-    ``deleteListingsItem``. Results, issues and dead letters land in the same tables as a feed's.
+    ``deleteListingsItem``. Results, issues and dead letters land in the same tables as a feed's,
+    and a feed letter a replay requeued is resolved when Amazon accepts its listing here, as a
+    feed's report would resolve it.
     """
 
     seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
@@ -987,6 +1010,7 @@ def apply_branch(branch: Branch) -> BranchSent:
         counts = apply_batch(
             batch, spapi_conn_id=branch["spapi_conn_id"], run_id=run_id, config_path=branch.get("config_path")
         )
+        _resolve_requeued(config, seller_id, marketplace_id, counts["outcomes"])
         result["accepted"] = result.get("accepted", 0) + counts["accepted"]
         result["invalid"] = result.get("invalid", 0) + counts["invalid"]
         result["dead_lettered"] = result.get("dead_lettered", 0) + counts["dead_lettered"]

@@ -14,9 +14,11 @@ the actor ``dead_letter_replay:<run_id>`` and the operator's note:
     :func:`lifecycle.open_dead_letter` reopens *this* letter (``open``, ``attempts + 1``, new reason).
   - ``feed``: the listing goes back to ``ready`` (lifecycle cause ``replay``) and the letter is
     marked ``replayed``; the next ``catalog_feed_sync`` run re-plans ``ready`` listings and resubmits
-    them (a new failure reopens the letter the same way). A listing that is already ``ready`` or
-    ``submitted`` only has its letter marked ``replayed``; one already ``accepted``/``live`` has its
-    letter ``resolved`` (the change got through meanwhile).
+    them, in a feed or, for a small change set, through the Listings API. Either way Amazon's
+    acceptance resolves the letter (:func:`lifecycle.resolve_requeued_letters`) and a new failure
+    reopens this same letter. A listing that is already ``ready`` or ``submitted`` only has its
+    letter marked ``replayed``; one already ``accepted``/``live`` has its letter ``resolved`` (the
+    change got through meanwhile).
 
 - ``discard`` and ``resolve`` only record the state change.
 

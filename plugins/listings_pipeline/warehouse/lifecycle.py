@@ -535,12 +535,18 @@ def open_dead_letters(
     run_id: str | None = None,
     actor: str | None = None,
 ) -> list[int]:
-    """Dead-letter changes of one branch and path; a listing that already has an unfinished letter
-    on this path reuses it. Returns the letters' ids, in the order given.
+    """Dead-letter changes of one branch and path; a listing that already has an unfinished
+    (``open`` or ``replayed``) letter reuses it, whichever path and operation it failed by before.
+    Returns the letters' ids, in the order given.
 
-    A letter that was ``replayed`` and failed again goes back to ``open`` with ``attempts + 1`` and
-    the new reason, so one failing change is one letter with its history. New letters are written
-    with one bulk INSERT (a report may reject thousands of messages); reopened ones, rare, one by one.
+    A listing has one status, and a replay moves it; so it has at most one unfinished letter, and a
+    failure after a replay is the replay's outcome, whichever way it was sent: a feed letter's
+    listing goes back to ``ready`` and the next sync may send a small change set through the
+    Listings API. The reused letter goes back to ``open`` with ``attempts + 1`` and takes the new
+    failure's reason, code, path, operation and change (what a replay must send next); each failure
+    is an event with its reason and time (``open -> open`` when it was open already), so the letter
+    keeps its history. New letters are written with one bulk INSERT (a report may reject thousands
+    of messages); reused ones, rare, one by one.
     """
     publish_path = PublishPath(path)
     actor = actor or run_id or "pipeline"
@@ -575,7 +581,6 @@ def open_dead_letters(
                 DeadLetter.seller_id == seller_id,
                 DeadLetter.marketplace_id == marketplace_id,
                 DeadLetter.sku.in_(skus[start : start + CHUNK_SIZE]),
-                DeadLetter.path == publish_path.value,
                 DeadLetter.state.in_([D.OPEN.value, D.REPLAYED.value]),
             )
             .order_by(DeadLetter.id)
@@ -626,20 +631,54 @@ def open_dead_letters(
         if reopened is None:
             continue
         reopened.attempts += 1
-        reopened.operation, reopened.reason, reopened.code, reopened.run_id = (
-            operation,
-            letter["reason"],
-            letter["code"],
-            run_id,
-        )
-        if payload is not None:
-            reopened.payload = payload
-        if reopened.state != D.OPEN.value:
+        reopened.path, reopened.operation, reopened.payload = publish_path.value, operation, payload
+        reopened.reason, reopened.code, reopened.run_id = letter["reason"], letter["code"], run_id
+        if reopened.state == D.OPEN.value:
+            session.add(_failed_again(reopened, actor, letter["reason"], now))
+        else:
             move_dead_letter(session, reopened, D.OPEN, actor=actor, note=letter["reason"])
         reopened.updated_at = now
         ids[letter["sku"]] = reopened.id
     session.flush()
     return [ids[letter["sku"]] for letter in letters]
+
+
+def resolve_requeued_letters(
+    session: Session, *, seller_id: str, marketplace_id: str, accepted: Mapping[str, str]
+) -> int:
+    """Resolve the feed letters a replay requeued whose listing's catalog change Amazon has now
+    accepted, by whichever route the sync sent it (a feed, or the Listings API for a small change
+    set). ``accepted`` maps each accepted SKU to who accepted it (``feed:<feedId>``,
+    ``listings_api:<submissionId>``), the resolving event's actor. Returns how many were resolved.
+
+    Only ``replayed`` feed letters wait for a sync; a replayed Listings API letter is re-sent, and
+    resolved, by the replay itself.
+    """
+    if not accepted:
+        return 0
+    # the branch's requeued letters are few, a report's SKUs many: ask for the few, match here
+    letters = session.scalars(
+        select(DeadLetter).where(
+            DeadLetter.seller_id == seller_id,
+            DeadLetter.marketplace_id == marketplace_id,
+            DeadLetter.path == PublishPath.FEED.value,
+            DeadLetter.state == D.REPLAYED.value,
+        )
+    ).all()
+    resolved = 0
+    for letter in letters:
+        if letter.sku in accepted:
+            move_dead_letter(session, letter, D.RESOLVED, actor=accepted[letter.sku])
+            resolved += 1
+    return resolved
+
+
+def _failed_again(letter: DeadLetter, actor: str, reason: str, now: datetime) -> DeadLetterEvent:
+    """An open letter's new failure: no state change, but an event, so its history has every error."""
+    open_ = D.OPEN.value
+    return DeadLetterEvent(
+        dead_letter_id=letter.id, from_state=open_, to_state=open_, at=now, actor=actor, note=reason
+    )
 
 
 def move_dead_letter(
