@@ -111,6 +111,11 @@ def _unique_items_bound(
     def check(validator: Any, limit: int, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
         if not validator.is_type(instance, "array"):
             return
+        # A group holds between 1 and len(instance) values; when neither end is beyond the limit,
+        # no group is (the common case: one value, at most one per marketplace and language), and
+        # the groups need not be counted.
+        if not (beyond(1, limit) or beyond(len(instance), limit)):
+            return
         for key, count in _selector_groups(schema, instance).items():
             if beyond(count, limit):
                 yield ValidationError(

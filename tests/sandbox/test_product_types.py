@@ -224,3 +224,26 @@ def test_dates_in_amazons_one_of_date_or_date_time(value: str, valid: bool) -> N
     }
     errors = list(make_validator(schema).iter_errors({"start_at": value}))
     assert (errors == []) is valid, errors
+
+
+def test_unique_item_bounds_fail_exactly_where_a_selector_group_is_beyond_them() -> None:
+    """The bounds skip counting the groups when no group can be beyond them; every case a group
+    count in 1..len decides is checked against a count made here."""
+    from collections import Counter
+
+    from spapi.product_types import _max_unique_items, _min_unique_items
+
+    class Arrays:
+        @staticmethod
+        def is_type(instance: object, kind: str) -> bool:
+            return isinstance(instance, list)
+
+    schema = {"selectors": ["marketplace_id"]}
+    us, ca = {"value": "a", "marketplace_id": "US"}, {"value": "b", "marketplace_id": "CA"}
+    for instance in ([], [us], [us, us], [us, ca], [us, us, ca]):
+        counts = Counter(item["marketplace_id"] for item in instance).values()
+        for limit in range(4):
+            too_many = list(_max_unique_items(Arrays(), limit, instance, schema))
+            too_few = list(_min_unique_items(Arrays(), limit, instance, schema))
+            assert bool(too_many) == any(n > limit for n in counts), (instance, limit)
+            assert bool(too_few) == any(n < limit for n in counts), (instance, limit)
