@@ -23,7 +23,9 @@ One branch per seller and marketplace from the pipeline config (`include/pipelin
 6. **wait** in the triggerer, not a worker, until Amazon has processed it;
 7. **parse** the processing report into `message_results` and `listing_issues`; rejected SKUs go
    to `dead_letters`, retryable ones come back next run;
-8. **summarise** the run in `run_summaries` and as an event of the `run_summaries` Asset.
+8. **summarise** the run in `run_summaries` and as an event of the `run_summaries` Asset;
+9. **outcome**: the run's note gives the counts and Amazon's first rejections, and the run fails here
+   when Amazon rejected a change or one was dead-lettered (everything is recorded by then).
 
 Manual runs can narrow the sellers or point at another config file.
 """
@@ -41,6 +43,7 @@ from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.branch import Branch, Chunk, ChunkDone
 from listings_pipeline.changes import BranchSent
 from listings_pipeline.json_types import JsonObject
+from listings_pipeline.outcome import RunOutcome
 from listings_pipeline.schedules import schedule_for
 from listings_pipeline.summaries import RunTotals
 from listings_pipeline.to_amazon.feed_outcomes import FeedOutcome, FeedResult, SubmitKwargs
@@ -203,6 +206,13 @@ def catalog_feed_sync() -> None:
             outlet_events[RUN_SUMMARIES].extra = summary
         return summary
 
+    @task
+    def outcome(totals: RunTotals, params: JsonObject | None = None, ti: Any = None) -> RunOutcome:
+        from listings_pipeline import outcome as verdict
+        from listings_pipeline.run_notes import conclude
+
+        return conclude(ti, verdict.of_catalog(totals), (params or {}).get("config_path"))
+
     cut = split.expand(branch=extract.expand(branch=targets()))
     checked = check_chunk.expand(chunk=all_chunks(cut))
     mapped = join.expand(branch_chunks=cut)
@@ -211,7 +221,7 @@ def catalog_feed_sync() -> None:
     submitted = LedgerSubmitFeedOperator.partial(task_id="submit_feed", fail_on_fatal=False).expand_kwargs(
         documents(build.expand(branch=planned))
     )
-    summarise(planned, parse.expand(outcome=submitted.output), apply_per_sku.expand(branch=planned))
+    outcome(summarise(planned, parse.expand(outcome=submitted.output), apply_per_sku.expand(branch=planned)))
 
 
 catalog_feed_sync()

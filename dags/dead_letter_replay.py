@@ -16,18 +16,22 @@ attempt when it fails again); a **feed** letter's listing goes back to `ready` a
 this run as the actor.
 
 Tasks: **select** (checks the form, lists the letters, cuts them in batches of 20), **replay**
-(one mapped task per batch), **summarise** (counts per outcome).
+(one mapped task per batch), **summarise** (counts per outcome), and **outcome**: the run's note
+gives the counts and Amazon's first rejections, and the run fails here when a replayed change failed
+again (its letter is open again).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.json_types import JsonObject
+from listings_pipeline.outcome import RunOutcome
 from listings_pipeline.to_amazon.letters import ReplayBatch, ReplayResult, ReplaySummary
 
 WHICH = "Which dead letters"
@@ -169,7 +173,14 @@ def dead_letter_replay() -> None:
 
         return replay.summarise(results or [], dry_run=bool((params or {}).get("dry_run", True)))
 
-    summarise(replay.expand(batch=select()))
+    @task
+    def outcome(summary: ReplaySummary, params: JsonObject | None = None, ti: Any = None) -> RunOutcome:
+        from listings_pipeline import outcome as verdict
+        from listings_pipeline.run_notes import conclude
+
+        return conclude(ti, verdict.of_replay(summary), (params or {}).get("config_path"))
+
+    outcome(summarise(replay.expand(batch=select())))
 
 
 dead_letter_replay()

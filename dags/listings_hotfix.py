@@ -14,13 +14,16 @@ instead of waiting for the next catalog feed sync. Fill in the form:
 Tasks: **validate_form** (a wrong form fails here, with one sentence per problem), **plan** (one
 change per SKU and marketplace, in batches of 20), **apply** (one mapped task per batch, through the
 shared rate limiter; results and issues go to the warehouse, and rejected or failed changes to
-`dead_letters`), **summarise**.
+`dead_letters`), **summarise**, and **outcome**: the run's note gives the counts and Amazon's first
+rejections, and the run fails here when Amazon rejected a change (a preview: would reject it), a
+call failed, or a change was dead-lettered.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
@@ -28,6 +31,7 @@ from airflow.sdk import Param, dag, task
 from listings_pipeline.changes import BatchResult, ChangeBatch, HotfixForm, HotfixSummary
 from listings_pipeline.config import marketplace_choices
 from listings_pipeline.json_types import JsonObject
+from listings_pipeline.outcome import RunOutcome
 
 WHO = "Who and where"
 WHAT = "What to change"
@@ -199,7 +203,15 @@ def listings_hotfix() -> None:
 
         return per_sku.summarise(results)
 
-    summarise(apply.expand(batch=plan(validate_form())))
+    @task
+    def outcome(summary: HotfixSummary, request: HotfixForm, ti: Any = None) -> RunOutcome:
+        from listings_pipeline import outcome as verdict
+        from listings_pipeline.run_notes import conclude
+
+        return conclude(ti, verdict.of_hotfix(summary, preview=request["preview"]), request["config_path"])
+
+    form = validate_form()
+    outcome(summarise(apply.expand(batch=plan(form))), form)
 
 
 listings_hotfix()

@@ -17,7 +17,9 @@ hour. One branch per seller and marketplace from the pipeline config (`include/p
 4. **build / submit_feed / parse** (feed route): the bulk path's own steps, then **record_feed**;
 5. accepted changes are written to `offers` / `inventory`, so the next run sends nothing for them;
    **summarise** writes `run_summaries` (one row per seller and marketplace) and an event of the
-   `run_summaries` Asset.
+   `run_summaries` Asset;
+6. **outcome**: the run's note gives the counts and Amazon's first rejections, and the run fails here
+   when Amazon rejected a change or one was dead-lettered (everything is recorded by then).
 
 Both writes use JSON Patch `merge`: fields this sync does not own (an existing discount set
 elsewhere, an FBA `fulfillment_availability` entry) are kept.
@@ -36,6 +38,7 @@ from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.branch import Branch
 from listings_pipeline.changes import ChangeBatch, OfferBatchResult
 from listings_pipeline.json_types import JsonObject
+from listings_pipeline.outcome import RunOutcome
 from listings_pipeline.schedules import schedule_for
 from listings_pipeline.to_amazon.feed_outcomes import (
     FeedOutcome,
@@ -172,7 +175,15 @@ def offers_inventory_sync() -> None:
         documents(build.expand(branch=feed_branches(planned)))
     )
     fed = record_feed.expand(parsed=parse.expand(outcome=submitted.output))
-    summarise(planned, applied, fed)
+
+    @task
+    def outcome(summary: OffersSummary, params: JsonObject | None = None, ti: Any = None) -> RunOutcome:
+        from listings_pipeline import outcome as verdict
+        from listings_pipeline.run_notes import conclude
+
+        return conclude(ti, verdict.of_offers(summary), (params or {}).get("config_path"))
+
+    outcome(summarise(planned, applied, fed))
 
 
 offers_inventory_sync()

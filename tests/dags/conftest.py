@@ -132,3 +132,24 @@ def write_pipeline_config(tmp_path: Path, catalog: Path, **overrides: str) -> Pa
     path = tmp_path / "pipeline.yaml"
     path.write_text(text)
     return path
+
+
+def run_note(run: Any) -> str | None:
+    """The run's DagRun note as the metadata DB holds it: ``run_notes``' listener writes it as the
+    run ends, after ``dag.test()`` has loaded the run it returns."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        stored = session.scalar(
+            sa.select(DagRun).where(DagRun.dag_id == run.dag_id, DagRun.run_id == run.run_id)
+        )
+        return None if stored is None else stored.note
+
+
+def task_states(run: Any) -> dict[str, set[str]]:
+    """Each task's states in the run (a mapped task has one per map index)."""
+    states: dict[str, set[str]] = {}
+    for ti in run.get_task_instances():
+        states.setdefault(ti.task_id, set()).add(str(ti.state))
+    return states

@@ -24,7 +24,7 @@ import pytest
 pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
 
 from demo.sample_catalog import BAD_ROWS  # noqa: E402
-from tests.dags.conftest import REPO, Warehouse, write_pipeline_config  # noqa: E402
+from tests.dags.conftest import REPO, Warehouse, run_note, task_states, write_pipeline_config  # noqa: E402
 from tests.fixtures.sandbox import Sandbox  # noqa: E402
 from tests.fixtures.waiting import wait_until  # noqa: E402
 
@@ -54,10 +54,18 @@ class Pipeline:
         return dag.test(run_conf={"config_path": str(self.config_path)})
 
     def run_ok(self) -> Any:
-        """A run that must succeed; its rows must add up in run_summaries."""
+        """A run that records everything: its rows add up in run_summaries, and every task succeeds
+        but ``outcome``, which fails (and with it the run) exactly when Amazon rejected a change of
+        this run: the catalog's gated row, in whichever run parses its feed."""
         run = self.run()
-        assert run.state == "success"
         self.warehouse.assert_rows_add_up(run.run_id)
+        rejected = self.scalar(
+            "select sum(invalid) + sum(dead_lettered) from run_summaries where run_id = :run", run=run.run_id
+        )
+        states = task_states(run)
+        assert states.pop("outcome") == {"failed" if rejected else "success"}, (rejected, states)
+        assert all(s <= {"success", "skipped"} for s in states.values()), states
+        assert run.state == ("failed" if rejected else "success")
         return run
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
@@ -132,9 +140,8 @@ def feed_pipeline(
 def test_bad_rows_are_quarantined_good_ones_published_and_a_1_percent_change_resubmits_only_those(
     pipeline: Pipeline,
 ) -> None:
-    run = pipeline.run()
-    assert run.state == "success"
-    pipeline.warehouse.assert_rows_add_up(run.run_id)
+    run = pipeline.run_ok()
+    assert run.state == "failed"  # Amazon rejected the gated row: see the note below
 
     # every deliberately bad row is quarantined with its column and rule, none published
     quarantined = {
@@ -167,6 +174,14 @@ def test_bad_rows_are_quarantined_good_ones_published_and_a_1_percent_change_res
     )
     letter = pipeline.rows("select code, state, reason from dead_letters where sku = :sku", sku=gated.sku)
     assert [(d.code, d.state) for d in letter] == [("5665", "open")] and "approval" in letter[0].reason
+    # ... so the run, everything recorded, ended red, and its note says why at a glance
+    note = run_note(run)
+    assert note is not None and "needs attention. Amazon rejected 1 of " in note, note
+    assert f"- `{gated.sku}` {gated.marketplace_id} 5665: " in note and "approval" in note
+    quarantined_rows = pipeline.scalar(
+        "select sum(quarantined) from run_summaries where run_id = :r", r=run.run_id
+    )
+    assert f"quarantined catalog rows: {quarantined_rows}" in note
 
     # the whole run is in the warehouse
     assert pipeline.scalar("select count(*) from publish_attempts where state = 'done'") == 3
@@ -189,9 +204,9 @@ def test_bad_rows_are_quarantined_good_ones_published_and_a_1_percent_change_res
         writer.writeheader()
         writer.writerows(rows)
 
-    second = pipeline.run()
+    second = pipeline.run_ok()
     assert second.state == "success"
-    pipeline.warehouse.assert_rows_add_up(second.run_id)
+    assert (run_note(second) or "").startswith("Run outcome: OK. 5 change(s) accepted, none rejected.")
     unchanged = pipeline.rows(
         "select sum(extracted) as extracted, sum(unchanged) as unchanged, sum(quarantined) as quarantined"
         " from run_summaries where run_id = :run",

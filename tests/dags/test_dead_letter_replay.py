@@ -15,7 +15,7 @@ import pytest
 pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
 
 from spapi import listings  # noqa: E402
-from tests.dags.conftest import REPO, Warehouse, write_pipeline_config  # noqa: E402
+from tests.dags.conftest import REPO, Warehouse, run_note, task_states, write_pipeline_config  # noqa: E402
 from tests.fixtures.sandbox import SELLER, US, Sandbox, new_client  # noqa: E402
 from tests.sandbox.conftest import luggage_attributes  # noqa: E402
 
@@ -155,7 +155,14 @@ def test_replay_by_sku_resolves_the_fixed_one_and_reopens_the_other(replay: Repl
 
     replay.create_listing("RP-FIXED")  # the cause is fixed for one of them only
     run = replay.run(skus="RP-FIXED\nRP-STILL-MISSING", note="listing created, ticket 42", dry_run=False)
-    assert run.state == "success"
+    # one letter failed again: recorded, then the run ends red at its last task, the note says why
+    assert run.state == "failed"
+    states = task_states(run)
+    assert states["summarise"] == {"success"} and states["outcome"] == {"failed"}, states
+    note = run_note(run) or ""
+    assert note.startswith("Run outcome: needs attention. 1 dead-lettered."), note
+    assert "2 dead letter(s): 1 resolved, 1 failed again." in note
+    assert f"- `RP-STILL-MISSING` {US} 4000006: " in note
     actor = f"dead_letter_replay:{run.run_id}"
 
     fixed = replay.letter("RP-FIXED")

@@ -13,7 +13,7 @@ import pytest
 pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
 
 from spapi import listings  # noqa: E402
-from tests.dags.conftest import REPO, Warehouse, write_pipeline_config  # noqa: E402
+from tests.dags.conftest import REPO, Warehouse, run_note, task_states, write_pipeline_config  # noqa: E402
 from tests.fixtures.sandbox import SELLER, US, Sandbox, new_client  # noqa: E402
 from tests.sandbox.conftest import luggage_attributes  # noqa: E402
 
@@ -67,10 +67,14 @@ def test_each_action_reaches_the_sandbox(hotfix: Hotfix) -> None:
         hotfix.seed(sku)
 
     common = {"product_type": "LUGGAGE", "preview": False}
-    assert (
-        hotfix.run(action="price", skus="HF-PRICE", price=88.5, currency="USD", **common).state == "success"
-    )
+    run = hotfix.run(action="price", skus="HF-PRICE", price=88.5, currency="USD", **common)
+    assert run.state == "success"
     assert offer_price(hotfix.item("HF-PRICE")) == 88.5
+    # a clean run ends green, with a note that says so
+    assert run_note(run) == (
+        "Run outcome: OK. 1 change(s) accepted, none rejected.\n\n"
+        "accepted 1 · invalid 0 · dead-lettered 0 · retry 0"
+    )
 
     assert (
         hotfix.run(action="quantity", skus="HF-QTY", quantity=3, handling_time=2, **common).state == "success"
@@ -113,6 +117,21 @@ def test_each_action_reaches_the_sandbox(hotfix: Hotfix) -> None:
         "TT-01-CABIN-GRY": "accepted",
     }
     assert hotfix.rows("select * from dead_letters") == []
+
+    # Amazon rejects every change (no such listing): everything is recorded, then the run ends red
+    # at its last task, and its note says what and why
+    run = hotfix.run(action="patch", skus="HF-MISSING", attribute_patch=json.dumps(patch), **common)
+    assert run.state == "failed"
+    states = task_states(run)
+    assert states["summarise"] == {"success"} and states["outcome"] == {"failed"}, states
+    [letter] = hotfix.rows("select sku, code, run_id from dead_letters")
+    assert (letter.sku, letter.code, letter.run_id) == ("HF-MISSING", "4000006", run.run_id)
+    note = run_note(run)
+    assert note is not None and note.startswith(
+        "Run outcome: needs attention. Amazon rejected 1 of 1 change(s), 1 dead-lettered."
+    ), note
+    assert "accepted 0 · invalid 1 · dead-lettered 1 · retry 0" in note
+    assert f"- `HF-MISSING` {US} 4000006: " in note
 
 
 def test_an_invalid_form_fails_the_first_task_with_the_message(

@@ -1,8 +1,9 @@
 """The one-command demo, headless: real sandbox, real ``airflow standalone``, the sample catalog.
 
-What a new user sees: the run finishes with the catalog's deliberate problems accounted for (11 rows
+What a new user sees: the run finishes with the catalog's deliberate problems accounted for (12 rows
 quarantined by the validation gate, 1 rejected by Amazon and dead-lettered, the other 509 listings
-published), the summary says where to look, and Ctrl-C leaves no process behind.
+published); since Amazon rejected a change, the run ends failed at its last task (``outcome``) with a
+note that says so; the summary says where to look, and Ctrl-C leaves no process behind.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ def test_demo_runs_the_sample_catalog_and_prints_where_to_look(
     proc, state, output, port = demo
     text = output.read_text()
     assert READY in text, f"the demo did not get to its summary (exit {proc.poll()}):\n{text[-4000:]}"
-    assert "finished: success" in text
+    # everything recorded, then the run ends red at its last task: Amazon rejected the gated row
+    assert "finished: failed" in text and "failed tasks: outcome\n" in text, text[-3000:]
     assert "published 509, invalid 1, quarantined 12, dead-lettered 1" in text, text[-3000:]
     password = re.search(r"login admin / (\S+)\)", text)
     assert password, text[-2000:]
@@ -146,7 +148,11 @@ def test_demo_runs_the_sample_catalog_and_prints_where_to_look(
         f"{base}/api/v2/dags/catalog_feed_sync/dagRuns",
         headers={"Authorization": f"Bearer {token['access_token']}"},
     ).json()
-    assert [r["state"] for r in runs["dag_runs"]] == ["success"]
+    assert [r["state"] for r in runs["dag_runs"]] == ["failed"]
+    # the scheduler's listener put the outcome below the note the demo triggered the run with
+    note = runs["dag_runs"][0]["note"] or ""
+    assert note.startswith("make demo: the sample catalog\n\nRun outcome: needs attention."), note
+    assert "accepted 509 · invalid 1 · dead-lettered 1" in note and "5665" in note, note
 
     # The listing status page is served by the demo's API server, behind the same login.
     page = f"{base}/listing-status/"
