@@ -45,6 +45,7 @@ class Branch(Target, total=False):
     config_path: Required[str | None]
     claims_defects: bool  # this branch quarantines its catalog's rows that belong to no branch
     confirm_deletes: bool  # an operator confirmed deletions above the guard (manual runs only)
+    only_skus: list[str]  # a manual run narrowed to these SKUs: nothing else is sent or deleted
     # extract
     run_id: str
     snapshot: JsonObject  # extract.Snapshot as JSON (the catalog package's own record)

@@ -271,6 +271,54 @@ def test_deletes_within_the_guard_need_no_confirmation(setup: dict[str, Any]) ->
     assert out["plan_counts"]["deleted"] == 2
 
 
+def test_a_run_narrowed_to_some_skus_sends_only_those_and_deletes_nothing(setup: dict[str, Any]) -> None:
+    """A replayed feed letter's SKU can be sent at once by a run narrowed to it: the rest of the
+    catalog is read but neither sent nor judged for deletion, and every row is still accounted for."""
+    config = _config(setup)
+    _seed(
+        setup,
+        {
+            "REPLAYED": (L.READY, _message("REPLAYED")),  # the replay put it back to ready
+            "CHANGED": (L.ACCEPTED, _message("CHANGED", 9.0)),
+            "LETTER": (L.DEAD_LETTERED, _message("LETTER")),  # asked for, but not replayed yet
+            "GONE": (L.ACCEPTED, _message("GONE")),
+        },
+    )
+    rows = ["REPLAYED", "CHANGED", "LETTER", "NEW"]
+    _write_messages(config, [_message(sku) for sku in rows])
+    branch = _branch(config, catalog_skus=rows, catalog_rows=len(rows), only_skus=["REPLAYED", "LETTER"])
+    out = plan(branch)
+    assert [m["sku"] for m in _planned(config)] == ["REPLAYED"]
+    assert out["skipped_reasons"] == {"not_in_narrowed_run": 2, "dead_lettered": 1}
+    assert out["deletes_withheld"] == {"narrowed_run": 1}
+    c = out["plan_counts"]
+    assert (c["retry"], c["skipped"], c["deleted"]) == (1, 3, 0)
+    assert c["new"] + c["changed"] + c["retry"] + c["unchanged"] + c["skipped"] == len(rows)
+    assert _statuses(setup) == {
+        "REPLAYED": L.READY,
+        "CHANGED": L.ACCEPTED,
+        "LETTER": L.DEAD_LETTERED,
+        "GONE": L.ACCEPTED,
+    }
+    # the same catalog, not narrowed: the other changes go, and GONE is deleted
+    out = plan({k: v for k, v in branch.items() if k != "only_skus"})
+    assert sorted(m["sku"] for m in _planned(config)) == ["CHANGED", "GONE", "NEW", "REPLAYED"]
+    assert out["plan_counts"]["deleted"] == 1
+
+
+def test_targets_hand_a_narrowed_runs_skus_to_every_branch(
+    setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from listings_pipeline.planning.targets import targets
+
+    monkeypatch.setattr("listings_pipeline.connections.check_connections", lambda *_: {})  # tested elsewhere
+    config = _config(setup)
+    [branch] = targets(config, only_skus=[" REPLAYED ", "LETTER", "REPLAYED", ""])
+    assert branch["only_skus"] == ["REPLAYED", "LETTER"]
+    [whole] = targets(config, only_skus=[" ", ""])  # an empty form field narrows nothing
+    assert "only_skus" not in whole
+
+
 @pytest.mark.parametrize(
     "run_id",
     [

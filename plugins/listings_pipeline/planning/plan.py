@@ -56,12 +56,14 @@ SKIP_IN_FLIGHT = "in_flight"  # the same payload is with Amazon and its outcome 
 SKIP_REJECTED = "rejected_by_amazon"  # Amazon rejected exactly this payload: it needs a change
 SKIP_DEAD_LETTERED = "dead_lettered"  # waiting for an operator's replay
 SKIP_STALE_FEED = "stale_feed_held"  # an older feed of it may still be applied (see stale_feeds)
+SKIP_NOT_ASKED = "not_in_narrowed_run"  # a run narrowed to some SKUs (``only_skus``) sends only those
 
 #: Why a SKU missing from this branch's rows was not deleted (``run_summaries.deletes_withheld``).
 KEEP_CATALOG_NOT_CLEAN = "catalog_not_clean"  # some rows could not be read or placed
 KEEP_CATALOG_EMPTY = "catalog_empty"
 KEEP_STILL_IN_CATALOG = "still_in_catalog"  # quarantined here, or listed for another marketplace
 KEEP_IN_FLIGHT = "in_flight"  # a document for it is with Amazon; deleted once its outcome is known
+KEEP_NARROWED_RUN = "narrowed_run"  # a run narrowed to some SKUs deletes nothing
 
 
 def _seller_skus(snapshot: Mapping[str, Any]) -> set[str]:
@@ -80,7 +82,8 @@ def plan(branch: Branch) -> Branch:
     ``submitted`` (in flight: even a changed payload waits, so documents for one SKU are applied in
     order; one whose feed outlived the feed wait is settled first, see :mod:`stale_feeds`), or when
     the same payload is ``invalid`` or ``dead_lettered`` (Amazon rejected exactly this: it needs a
-    change or a replay).
+    change or a replay). A manual run narrowed to some SKUs (``only_skus``: say, dead letters just
+    replayed) skips every other SKU first (``not_in_narrowed_run``) and deletes nothing.
 
     Deletion is the one change that cannot be taken back by the next run, so it is held to a
     stricter standard: a SKU is deleted only when the catalog was read completely and cleanly and
@@ -100,7 +103,16 @@ def plan(branch: Branch) -> Branch:
         existing = _existing(engine, seller_id, marketplace_id)
         # first pass: what each message is, from its SKU and hash alone, as columns (a branch may
         # hold a million: a million Python strings and dict entries would not fit in the budget)
-        planned = _Planned.decide(seller_id, marketplace_id, _offered(paths), existing, hold, stale_before)
+        only = branch.get("only_skus")
+        planned = _Planned.decide(
+            seller_id,
+            marketplace_id,
+            _offered(paths),
+            existing,
+            hold,
+            stale_before,
+            set(only) if only else None,
+        )
         deletions: list[str] = []
         if config.delete_removed:
             deletions, withheld = _deletions(existing, planned.seen, hold, branch)
@@ -258,12 +270,13 @@ class _Planned:
         existing: pd.DataFrame,
         hold: set[str],
         stale_before: datetime,
+        only: set[str] | None = None,
     ) -> _Planned:
         """Each message's kind (see :func:`_classify`), all at once."""
         import pandas as pd
 
         offered, unchanged = offered_and_unchanged
-        kind, reason = _classify(offered, existing, hold, stale_before)
+        kind, reason = _classify(offered, existing, hold, stale_before, only)
         offered["kind"], offered["reason"] = kind, reason
         offered["listed_source"] = existing["source_hash"].reindex(offered["sku"]).to_numpy()
         sending = offered["kind"].isin(["new", "changed", "retry"])
@@ -370,10 +383,15 @@ def _record_sources(
 
 
 def _classify(
-    offered: pd.DataFrame, existing: pd.DataFrame, hold: set[str], stale_before: datetime
+    offered: pd.DataFrame,
+    existing: pd.DataFrame,
+    hold: set[str],
+    stale_before: datetime,
+    only: set[str] | None = None,
 ) -> tuple[Any, Any]:
     """What plan does with each message, given its listing's row (none: never seen), and why it is
-    skipped when it is (see :func:`plan`); the first condition that holds decides, in this order."""
+    skipped when it is (see :func:`plan`); the first condition that holds decides, in this order.
+    ``only``: a narrowed run's SKUs; any other is skipped before anything else is asked."""
     import numpy as np
     import pandas as pd
 
@@ -389,7 +407,9 @@ def _classify(
     accepted = ((status == L.ACCEPTED) | (status == L.LIVE)) & (
         digest == row["accepted_hash"].to_numpy(dtype=object, na_value=None)
     )
+    asked = offered["sku"].isin(only).to_numpy() if only is not None else np.ones(len(offered), dtype=bool)
     rules: list[tuple[Any, PlanKind, str | None]] = [
+        (~asked, "skipped", SKIP_NOT_ASKED),
         # not even a changed payload: it could land before the old one
         (held, "skipped", SKIP_STALE_FEED),
         (~known, "new", None),
@@ -431,6 +451,8 @@ def _deletions(
     gone = sorted(candidates.index[~busy].tolist())
     if not gone:
         return [], withheld
+    if branch.get("only_skus"):  # it reads the catalog to send a few SKUs, not to judge the rest
+        return [], {**withheld, KEEP_NARROWED_RUN: len(gone)}
     snapshot = branch.get("snapshot") or {}
     if not snapshot.get("clean", False):
         return [], {**withheld, KEEP_CATALOG_NOT_CLEAN: len(gone)}

@@ -5,6 +5,7 @@ connection gate, with the branch that quarantines rows nobody claims.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from listings_pipeline.branch import Branch
@@ -32,8 +33,12 @@ def targets(
     only_sellers: list[str] | None = None,
     *,
     confirm_deletes: bool = False,
+    only_skus: Sequence[str] | None = None,
 ) -> list[Branch]:
-    """One branch per seller and marketplace; ``only_sellers`` narrows a manual run.
+    """One branch per seller and marketplace; ``only_sellers`` narrows a manual run, and
+    ``only_skus`` narrows what it sends (e.g. dead letters just replayed, sent now rather than with
+    the next scheduled run): the rest of the catalog is still read, so quarantine and the counts
+    are whole, but only these SKUs' changes go to Amazon, and nothing is deleted.
 
     Several sellers may share one catalog file; a row that belongs to none of their branches (its
     marketplace is empty, unknown or served by nobody, or it cannot be read at all) must still be
@@ -42,6 +47,7 @@ def targets(
     mass-delete guard.
     """
     config = load_config(config_path)
+    skus = list(dict.fromkeys(sku.strip() for sku in only_skus or () if sku.strip()))
     branches = [
         Branch(
             seller_id=t["seller_id"],
@@ -68,6 +74,8 @@ def targets(
         if catalog not in claimed:
             claimed.append(catalog)
         branch["confirm_deletes"] = confirm_deletes
+        if skus:
+            branch["only_skus"] = skus
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
         with session_scope(engine) as session:
