@@ -37,7 +37,7 @@ import jsonschema_rs
 import orjson
 from jsonschema import ValidationError
 
-__all__ = ["MemoValidator"]
+__all__ = ["MemoValidator", "SharedValue"]
 
 #: Root keywords whose errors depend only on the key set and on the values of the attributes they
 #: name (collected by :func:`_named_attributes`); with any other validating keyword at the root the
@@ -68,6 +68,15 @@ _WHOLE_MESSAGE_SAFE = frozenset({"required", "additionalProperties", "unevaluate
 _DEFAULT_CACHE_SIZE = 65_536
 #: Root keywords that are rules about the whole message: left out of the compiled per-attribute check.
 _WHOLE_MESSAGE_RULES = _ROOT_KEYWORDS - {"type", "properties"}
+
+
+class SharedValue(list[Any]):
+    """An attribute's value that its maker hands to many messages and never changes (the catalog's
+    attribute memo): the validator remembers its errors by identity, without the canonical spelling
+    and digest an equal but separate value needs, which were most of the cost of a value seen before.
+    It is a list, so it serialises, compares and validates as the plain one."""
+
+    __slots__ = ()
 
 
 class _NotAnalysable(Exception):
@@ -148,6 +157,8 @@ class MemoValidator:
         self._named: frozenset[str] = frozenset()
         self._keywords: list[str] = []
         self._attribute_errors: dict[tuple[str, bytes], list[ValidationError]] = {}
+        # by (attribute, id of a SharedValue): the value is held too, so its id is not reused
+        self._shared_errors: dict[tuple[str, int], tuple[SharedValue, list[ValidationError]]] = {}
         self._root_errors: dict[tuple[frozenset[str], bytes], dict[str, list[ValidationError]]] = {}
         if not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping):
             return
@@ -206,6 +217,18 @@ class MemoValidator:
         return errors
 
     def _errors_of_attribute(self, name: str, subschema: Any, value: Any) -> list[ValidationError]:
+        if type(value) is SharedValue:
+            shared = self._shared_errors.get((name, id(value)))
+            if shared is not None and shared[0] is value:
+                return shared[1]
+            errors = self._errors_of_value(name, subschema, value)
+            if len(self._shared_errors) >= self.cache_size:
+                self._shared_errors.clear()
+            self._shared_errors[(name, id(value))] = (value, errors)
+            return errors
+        return self._errors_of_value(name, subschema, value)
+
+    def _errors_of_value(self, name: str, subschema: Any, value: Any) -> list[ValidationError]:
         key = (name, _key(value))
         errors = self._attribute_errors.get(key)
         if errors is None:

@@ -258,6 +258,11 @@ class AttributeMemo:
     """
 
     def __init__(self) -> None:
+        # marks the values as shared, so the schema check knows them by identity (imported here:
+        # the schema check's libraries are not needed to read this module)
+        from spapi.memo_validation import SharedValue
+
+        self._shared = SharedValue
         self._values: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self._columns: dict[tuple[str, str, str], tuple[str, ...]] = {}
 
@@ -278,7 +283,7 @@ class AttributeMemo:
         if found is None:
             ctx.declared = frozenset(columns)
             try:
-                found = self._values[key] = _attribute_values(ctx, attribute)
+                found = self._values[key] = self._shared(_attribute_values(ctx, attribute))
             finally:
                 ctx.declared = None
         return found

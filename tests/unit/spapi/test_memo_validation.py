@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from spapi import memo_validation
-from spapi.memo_validation import MemoValidator
+from spapi.memo_validation import MemoValidator, SharedValue
 from spapi.product_types import ProductTypeSchemas, make_validator, validate_attributes
 from tests.sandbox.test_validator_differential import CORPUS, META, SERVED, Case
 
@@ -196,8 +196,10 @@ def test_the_caches_stay_bounded(schemas: ProductTypeSchemas) -> None:
         list(
             memo.iter_errors({"item_name": [{"value": f"Shirt {index}", "marketplace_id": "ATVPDKIKX0DER"}]})
         )
+        list(memo.iter_errors({"item_name": SharedValue([{"value": f"Shirt {index}"}])}))
     assert len(memo._attribute_errors) <= 8
     assert len(memo._root_errors) <= 8
+    assert len(memo._shared_errors) <= 8
 
 
 def test_a_value_with_no_json_form_gets_the_full_pass(schemas: ProductTypeSchemas) -> None:
@@ -217,3 +219,40 @@ def test_nan_and_null_are_different_values(schemas: ProductTypeSchemas) -> None:
     for value in (None, float("nan"), float("inf"), None):
         listing = {"item_name": [{"value": value, "marketplace_id": "ATVPDKIKX0DER"}]}
         assert _errors(memo, listing) == _errors(full, listing) != []
+
+
+def test_shared_values_get_the_errors_of_equal_plain_ones_and_are_known_by_identity(
+    schemas: ProductTypeSchemas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog's attribute memo hands one ``SharedValue`` to every row with the same cells: the
+    corpus with each distinct attribute value shared that way must give the full pass's errors, and
+    a shared value met again is not spelled and digested again."""
+    shared: dict[tuple[str, bytes], SharedValue] = {}
+
+    def sharing(attributes: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in attributes.items():
+            if not isinstance(value, list):
+                out[name] = value
+                continue
+            try:
+                key = (name, memo_validation._canonical(value))
+            except memo_validation._NotAnalysable:
+                out[name] = value
+                continue
+            out[name] = shared.setdefault(key, SharedValue(value))
+        return out
+
+    messages = [(product_type, sharing(attributes)) for product_type, attributes in _corpus()]
+    assert _compare(schemas, messages) == []
+
+    memo = MemoValidator(make_validator(schemas.schema("SHIRT"), schemas.meta_schema))
+    title = SharedValue([{"value": "Shirt", "marketplace_id": "ATVPDKIKX0DER"}])
+    spelled: list[Any] = []
+    real_key = memo_validation._key
+    monkeypatch.setattr(memo_validation, "_key", lambda value: spelled.append(value) or real_key(value))
+    first = _errors(memo, {"item_name": title})
+    assert title in spelled
+    spelled.clear()
+    assert _errors(memo, {"item_name": title}) == first
+    assert all(value is not title for value in spelled)
