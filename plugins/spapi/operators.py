@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from spapi.client import SpApiClient
-    from spapi.models.feeds import Feed
+    from spapi.models.feeds import Feed, ProcessingTimes
 
 
 class FeedWaitTimeoutError(SpApiError):
@@ -108,7 +108,9 @@ def is_last_try(task: BaseOperator, context: Context, error: BaseException) -> b
 class SubmitFeedOperator(BaseOperator):
     """Submit one feed document to SP-API and wait (deferred) until Amazon has processed it.
 
-    Returns ``{"feed_id", "processing_status", "result_document_id", "document_hash"}`` as XCom.
+    Returns ``{"feed_id", "processing_status", "result_document_id", "document_hash",
+    "processing_start_time", "processing_end_time"}`` as XCom (the times as Amazon's getFeed wrote
+    them, ``None`` where it gave none).
 
     :param document_path: the document to upload, exactly as it should be sent.
     :param marketplace_ids: the feed's marketplaces (1..25).
@@ -265,7 +267,12 @@ class SubmitFeedOperator(BaseOperator):
         feed = client.call(feeds.get_feed(feed_id))
         if feed.processing_status in TERMINAL_STATUSES:
             return self._outcome(
-                context, feed_id, feed.processing_status, feed.result_feed_document_id, document_hash
+                context,
+                feed_id,
+                feed.processing_status,
+                feed.result_feed_document_id,
+                document_hash,
+                feed.processing_times(),
             )
         if not self.deferrable:
             return self._poll_here(context, feed_id, document_hash)
@@ -329,6 +336,10 @@ class SubmitFeedOperator(BaseOperator):
             str(event["processing_status"]),
             event.get("result_document_id"),
             document_hash or self._document_hash(),
+            {
+                "processing_start_time": event.get("processing_start_time"),
+                "processing_end_time": event.get("processing_end_time"),
+            },
         )
 
     def _poll_here(self, context: Context, feed_id: str, document_hash: str) -> dict[str, Any]:
@@ -339,7 +350,12 @@ class SubmitFeedOperator(BaseOperator):
             feed: Feed = self.hook.client.call(feeds.get_feed(feed_id))
             if feed.processing_status in TERMINAL_STATUSES:
                 return self._outcome(
-                    context, feed_id, feed.processing_status, feed.result_feed_document_id, document_hash
+                    context,
+                    feed_id,
+                    feed.processing_status,
+                    feed.result_feed_document_id,
+                    document_hash,
+                    feed.processing_times(),
                 )
             if time.monotonic() + interval > deadline:
                 raise FeedWaitTimeoutError(
@@ -349,13 +365,20 @@ class SubmitFeedOperator(BaseOperator):
             interval = min(self.max_poll_interval, interval * 1.5)
 
     def _outcome(
-        self, context: Context, feed_id: str, status: str, result_document_id: str | None, document_hash: str
+        self,
+        context: Context,
+        feed_id: str,
+        status: str,
+        result_document_id: str | None,
+        document_hash: str,
+        times: ProcessingTimes,
     ) -> dict[str, Any]:
         outcome = {
             "feed_id": feed_id,
             "processing_status": status,
             "result_document_id": result_document_id,
             "document_hash": document_hash,
+            **times,
         }
         self.after_feed_finished(context, outcome)
         if status != "DONE" and self.fail_on_fatal:

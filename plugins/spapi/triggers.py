@@ -5,10 +5,13 @@ worker would hold a slot for that long. :class:`FeedProcessingTrigger` polls ``g
 shared rate limiter with a growing interval and yields exactly one event::
 
     {"status": "success" | "error" | "timeout", "feed_id": ..., "processing_status": ...,
-     "result_document_id": ..., "message": ...}
+     "result_document_id": ..., "message": ...,
+     "processing_start_time": ..., "processing_end_time": ...}   # once the feed ended
 
 ``success`` means DONE (read the report for per-message results); ``error`` means FATAL, CANCELLED
-or a call that cannot succeed (403, 404); ``timeout`` means the deadline passed first. Transient
+or a call that cannot succeed (403, 404); ``timeout`` means the deadline passed first. An ended
+feed's event carries Amazon's processing times (ISO 8601, ``None`` where Amazon gave none): this
+last getFeed is the only answer that has the end time, and nobody asks again. Transient
 failures (429, 5xx, timeouts) while polling are retried by the client and then by the poll loop.
 Triggers live here, not in the DAG bundle, so the triggerer imports the same code as the workers.
 """
@@ -121,6 +124,7 @@ class FeedProcessingTrigger(BaseTrigger):
                             last_status,
                             result_document_id=feed.result_feed_document_id,
                             message=message,
+                            **feed.processing_times(),
                         )
                         return
                     self.log.info("feed %s is %s; next poll in %.0fs", self.feed_id, last_status, interval)

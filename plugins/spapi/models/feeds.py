@@ -13,12 +13,12 @@ Lenient response enums: ``Feed.processing_status``, ``FeedDocument.compression_a
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypedDict
 
 import orjson
 from pydantic import Field, model_validator
 
-from .common import DateTime, RequestModel, ResponseModel, to_wire
+from .common import DateTime, RequestModel, ResponseModel, format_datetime, to_wire
 from .listings import Attributes, IssueSeverity, Item, ItemIncludedData, PatchOperation, Requirements
 
 ProcessingStatus = Literal["IN_QUEUE", "IN_PROGRESS", "DONE", "CANCELLED", "FATAL"]
@@ -82,6 +82,23 @@ class Feed(ResponseModel):
     def is_terminal(self) -> bool:
         """DONE, CANCELLED or FATAL: polling can stop. FATAL may still have a result document."""
         return self.processing_status in TERMINAL_STATUSES
+
+    def processing_times(self) -> ProcessingTimes:
+        """When Amazon started and finished processing, as JSON text (a trigger event and XCom carry
+        JSON): only getFeed knows these, and the wait's last answer is the one that has both."""
+        start, end = self.processing_start_time, self.processing_end_time
+        return {
+            "processing_start_time": None if start is None else format_datetime(start),
+            "processing_end_time": None if end is None else format_datetime(end),
+        }
+
+
+class ProcessingTimes(TypedDict):
+    """getFeed's ``processingStartTime`` and ``processingEndTime`` as ISO 8601 text; ``None`` where
+    Amazon gives none (a feed cancelled in the queue never started)."""
+
+    processing_start_time: str | None
+    processing_end_time: str | None
 
 
 class GetFeedsResponse(ResponseModel):

@@ -46,6 +46,7 @@ from tests.unit.spapi.fakes import (  # noqa: E402
 )
 
 DOC = b'{"header":{"sellerId":"A1SELLER","version":"2.0"},"messages":[]}'
+STARTED, ENDED = "2026-11-23T10:00:05Z", "2026-11-23T10:41:10.500Z"
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +104,10 @@ class FakeFeeds(FakeSpApi):
                 "createdTime": "2026-11-23T10:00:00Z",
                 "processingStatus": status,
             }
+            if status in ("IN_PROGRESS", "DONE", "FATAL"):
+                body["processingStartTime"] = STARTED
             if status in ("DONE", "FATAL"):
+                body["processingEndTime"] = ENDED
                 body["resultFeedDocumentId"] = "result-1"
             return httpx.Response(200, json=body)
         return httpx.Response(404, json={"errors": [{"code": "NotFound", "message": path}]})
@@ -157,6 +161,8 @@ def test_an_already_finished_feed_returns_without_deferring(tmp_path: Path) -> N
         "processing_status": "DONE",
         "result_document_id": "result-1",
         "document_hash": hashlib.sha256(DOC).hexdigest(),
+        "processing_start_time": STARTED,
+        "processing_end_time": ENDED,
     }
 
 
@@ -164,10 +170,18 @@ def test_execute_complete_success_and_failures(tmp_path: Path) -> None:
     op = make_operator(tmp_path, FakeFeeds(["IN_QUEUE"]))
     ok = op.execute_complete(
         {},  # type: ignore[arg-type]
-        {"status": "success", "feed_id": "F1", "processing_status": "DONE", "result_document_id": "r"},
+        {
+            "status": "success",
+            "feed_id": "F1",
+            "processing_status": "DONE",
+            "result_document_id": "r",
+            "processing_start_time": STARTED,
+            "processing_end_time": ENDED,
+        },
         document_hash="h",
     )
     assert ok["result_document_id"] == "r"
+    assert (ok["processing_start_time"], ok["processing_end_time"]) == (STARTED, ENDED)
     with pytest.raises(FeedFatalError) as info:
         op.execute_complete({}, {"status": "error", "feed_id": "F1", "processing_status": "FATAL"})  # type: ignore[arg-type]
     assert info.value.processing_status == "FATAL"
@@ -196,6 +210,7 @@ def test_non_deferrable_mode_polls_in_the_worker(tmp_path: Path) -> None:
     api = FakeFeeds(["IN_QUEUE", "IN_PROGRESS", "IN_PROGRESS", "DONE"])
     outcome = make_operator(tmp_path, api, deferrable=False).execute({})  # type: ignore[arg-type]
     assert outcome["processing_status"] == "DONE"
+    assert (outcome["processing_start_time"], outcome["processing_end_time"]) == (STARTED, ENDED)
 
 
 class LedgerOperator(SubmitFeedOperator):

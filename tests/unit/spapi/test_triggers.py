@@ -35,6 +35,9 @@ def _fresh_tokens() -> Iterator[None]:
     clear_process_cache()
 
 
+STARTED, ENDED = "2026-11-23T10:00:05Z", "2026-11-23T10:03:00.250Z"
+
+
 def feed(status: str, result: str | None = None) -> httpx.Response:
     body: dict[str, Any] = {
         "feedId": "F1",
@@ -42,6 +45,10 @@ def feed(status: str, result: str | None = None) -> httpx.Response:
         "createdTime": "2026-11-23T10:00:00Z",
         "processingStatus": status,
     }
+    if status in ("IN_PROGRESS", "DONE", "FATAL"):
+        body["processingStartTime"] = STARTED
+    if status in ("DONE", "FATAL", "CANCELLED"):  # a feed cancelled in the queue never started
+        body["processingEndTime"] = ENDED
     if result:
         body["resultFeedDocumentId"] = result
     return httpx.Response(200, json=body, headers={"x-amzn-RequestId": "r"})
@@ -145,6 +152,8 @@ async def test_polls_with_growing_interval_until_done(monkeypatch: pytest.Monkey
         "processing_status": "DONE",
         "result_document_id": "doc-9",
         "message": None,
+        "processing_start_time": STARTED,  # the only answer with the end time: nobody asks again
+        "processing_end_time": ENDED,
     }
     assert sleeps == [10, 20, 30, 30]
     assert all(r.url.path == "/feeds/2021-06-30/feeds/F1" for r in api.calls)
@@ -159,6 +168,10 @@ async def test_fatal_and_cancelled_are_error_events(monkeypatch: pytest.MonkeyPa
     assert payload["status"] == "error"
     assert payload["processing_status"] == status
     assert payload["message"] == f"feed F1 ended {status}"
+    assert (payload["processing_start_time"], payload["processing_end_time"]) == (
+        None if status == "CANCELLED" else STARTED,
+        ENDED,
+    )
 
 
 @pytest.mark.asyncio
@@ -168,6 +181,7 @@ async def test_deadline_gives_a_timeout_event(monkeypatch: pytest.MonkeyPatch) -
     payload, sleeps = await run_trigger(api, monkeypatch, deadline=1_800_000_000.0 + 25)
     assert payload["status"] == "timeout"
     assert payload["processing_status"] == "IN_PROGRESS"
+    assert "processing_end_time" not in payload  # it has not ended
     assert sleeps == [10]  # polled, slept 10, polled, next sleep (20) would pass the deadline
 
 
