@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 
 from airflow.sdk.exceptions import TaskDeferred  # noqa: E402
 
+from listings_pipeline.branch import Branch  # noqa: E402
 from listings_pipeline.config import PipelineConfig, SellerConfig  # noqa: E402
+from listings_pipeline.to_amazon.reconcile import reconcile  # noqa: E402
 from listings_pipeline.to_amazon.stale_feeds import Settlement, StaleFeeds, settle_stale_feeds  # noqa: E402
 from listings_pipeline.warehouse import db, lifecycle  # noqa: E402
 from listings_pipeline.warehouse.models import (  # noqa: E402
@@ -24,7 +27,10 @@ from listings_pipeline.warehouse.models import (  # noqa: E402
     ListingStatus,
     PublishAttempt,
 )
+from spapi import feeds  # noqa: E402
 from spapi.feed_documents import FeedDocument  # noqa: E402
+from spapi.hooks import SpApiHook  # noqa: E402
+from spapi.ratelimit import MemoryBackend, RateLimiter  # noqa: E402
 from tests.fixtures.sandbox import SELLER, US, Sandbox  # noqa: E402
 from tests.pipeline import test_publish as publish_tests  # noqa: E402
 from tests.pipeline.test_publish import (  # noqa: E402
@@ -95,13 +101,24 @@ def calls_of(url: str, run_id: str = SETTLING_RUN) -> list[tuple[str, int | None
 
 
 def feed_status(url: str, feed_id: str) -> str:
+    return feed_row(url, feed_id)[0]
+
+
+def feed_row(url: str, feed_id: str) -> tuple[str, datetime | None, datetime | None]:
+    """The feed's status and processing times as the warehouse has them."""
     engine = db.make_engine(url)
-    with engine.connect() as conn:
-        status = conn.scalar(
-            sa.select(FeedSubmission.processing_status).where(FeedSubmission.feed_id == feed_id)
-        )
+    with db.session_scope(engine) as session:
+        feed = session.get_one(FeedSubmission, feed_id)
+        found = (feed.processing_status, feed.processing_started_at, feed.processing_ended_at)
     engine.dispose()
-    return str(status)
+    return found
+
+
+def amazon_row(conn_id: str, feed_id: str) -> tuple[str, datetime | None, datetime | None]:
+    """The same, as the sandbox's getFeed answers."""
+    with SpApiHook(conn_id).get_client(limiter=RateLimiter(MemoryBackend(), scale=50)) as client:
+        feed = client.call(feeds.get_feed(feed_id))
+    return str(feed.processing_status), feed.processing_start_time, feed.processing_end_time
 
 
 def to_in_progress(sandbox: Sandbox) -> None:
@@ -127,6 +144,9 @@ def test_a_stale_feed_in_queue_is_cancelled_and_its_skus_released(
     [attempt] = attempts(warehouse)
     assert attempt.state == "cancelled" and SETTLING_RUN in (attempt.error or "")
     assert feed_status(warehouse, feed["feed_id"]) == "CANCELLED"
+    # cancelled in the queue: Amazon says when, and that it never started
+    assert feed_row(warehouse, feed["feed_id"]) == amazon_row(seller_conn, feed["feed_id"])
+    assert feed_row(warehouse, feed["feed_id"])[1:2] == (None,)
     assert statuses(warehouse) == dict.fromkeys(SKUS, "ready")
     assert latest_causes(warehouse) == dict.fromkeys(
         SKUS, (f"feed:{feed['feed_id']}:cancelled", SETTLING_RUN)
@@ -145,11 +165,17 @@ def test_a_stale_feed_in_progress_is_held_until_it_ends(
     assert calls_of(warehouse) == [("getFeed", 200)]  # Amazon refuses to cancel a feed in progress
     assert attempts(warehouse)[0].state == "feed_created"
     assert set(statuses(warehouse).values()) == {"submitted"}
+    # the feed list shows what Amazon said: in progress since it started
+    [feed_id] = [f["feed_id"] for f in feeds_in(sandbox)]
+    running = feed_row(warehouse, feed_id)
+    assert running == amazon_row(seller_conn, feed_id) and running[1] is not None and running[2] is None
     # Amazon finishes it: the ledger learns it, and the SKUs wait for reconcile to apply the report
     sandbox.admin("POST", "/feeds/process")
     ended = settle(warehouse, seller_conn)
     assert ended.hold == frozenset(SKUS) and [f.settlement for f in ended.feeds] == [Settlement.ENDED]
     assert attempts(warehouse)[0].state == "done"
+    done = feed_row(warehouse, feed_id)
+    assert done == amazon_row(seller_conn, feed_id) and done[0] == "DONE" and done[2] is not None
     # a run a minute later, before reconcile may take it, still holds them (no call to Amazon)
     again = settle(warehouse, seller_conn)
     assert again.hold == frozenset(SKUS) and len(calls_of(warehouse)) == 2
@@ -204,3 +230,33 @@ def test_a_feed_within_feed_wait_hours_is_left_alone(
     submitted_feed(tmp_path, warehouse, seller_conn, age_hours=11)
     assert settle(warehouse, seller_conn) == StaleFeeds()
     assert calls_of(warehouse) == [] and [f["status"] for f in feeds_in(sandbox)] == ["IN_QUEUE"]
+
+
+def test_a_feed_reconcile_finds_ended_gets_amazons_times(
+    tmp_path: Path, sandbox: Sandbox, seller_conn: str, warehouse: str
+) -> None:
+    """Nobody waited for this feed to the end (its task died): the next run's reconcile asks Amazon,
+    applies the report, and the feed's row gets the times getFeed gave."""
+    submitted_feed(tmp_path, warehouse, seller_conn, age_hours=1)
+    [feed_id] = [f["feed_id"] for f in feeds_in(sandbox)]
+    sandbox.admin("POST", "/feeds/process")
+    sandbox.admin("POST", "/feeds/process")
+    assert [f["status"] for f in feeds_in(sandbox)] == ["DONE"]
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {**config().model_dump(mode="json", exclude_defaults=True), "var_dir": str(tmp_path / "var")}
+        )
+    )
+    branch: Branch = {
+        "seller_id": SELLER,
+        "marketplace_id": US,
+        "spapi_conn_id": seller_conn,
+        "config_path": str(path),
+        "run_id": SETTLING_RUN,
+    }
+    [result] = reconcile(branch)
+    assert (result["feed_id"], result["processing_status"]) == (feed_id, "DONE")
+    assert attempts(warehouse)[0].state == "done"
+    row = feed_row(warehouse, feed_id)
+    assert row == amazon_row(seller_conn, feed_id) and None not in row

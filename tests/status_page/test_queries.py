@@ -61,6 +61,7 @@ def test_recent_feeds_newest_first_with_progress(engine: Engine) -> None:
         assert [f.feed_id for f in queries.recent_feeds(s, limit=2)] == ["F-QUEUE", "F-PROG"]
         assert queries.recent_feeds(s, seller_id=EU_SELLER) == []
     assert [f.feed_id for f in feeds] == ["F-QUEUE", "F-PROG", "F-FATAL", "F-DONE"]
+    assert [f.finished for f in feeds] == [False, False, True, True]  # Amazon is done with the last two
     by_id = {f.feed_id: f for f in feeds}
     done = by_id["F-DONE"]
     assert (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -247,3 +248,55 @@ class TestAdvance:
             pytest.raises(LedgerError, match="illegal transition feed_created -> document_created"),
         ):
             advance(s, stale, "document_created", feed_document_id="doc-9")
+
+
+T_START = datetime(2026, 11, 23, 10, 0, 5, 250000, tzinfo=UTC)
+T_END = datetime(2026, 11, 23, 10, 41, 10, tzinfo=UTC)
+
+
+@pytest.mark.usefixtures("backend")
+class TestRecordProcessing:
+    def _feed(self, engine: Engine) -> None:
+        with session_scope(engine) as s:
+            attempt = record_attempt(s, SELLER, [US], DOC, "/docs/a.json", 3)
+            advance(s, attempt, "uploaded", feed_document_id="doc-1")
+            advance(s, attempt, "feed_created", feed_id="50001")
+
+    def _row(self, engine: Engine) -> tuple[str, datetime | None, datetime | None]:
+        with session_scope(engine) as s:
+            feed = s.get_one(FeedSubmission, "50001")
+            return feed.processing_status, feed.processing_started_at, feed.processing_ended_at
+
+    def test_amazons_status_and_times_land_on_the_feed(self, warehouse_engine: Engine) -> None:
+        self._feed(warehouse_engine)
+        assert self._row(warehouse_engine) == ("IN_QUEUE", None, None)
+        with session_scope(warehouse_engine) as s:
+            ledger.record_processing(s, "50001", "IN_PROGRESS", started_at=T_START)
+        assert self._row(warehouse_engine) == ("IN_PROGRESS", T_START, None)
+        with session_scope(warehouse_engine) as s:
+            ledger.record_processing(s, "50001", "DONE", started_at=T_START, ended_at=T_END)
+        assert self._row(warehouse_engine) == ("DONE", T_START, T_END)  # microseconds kept, in UTC
+
+    def test_an_older_answer_neither_reopens_a_feed_nor_clears_its_times(
+        self, warehouse_engine: Engine
+    ) -> None:
+        self._feed(warehouse_engine)
+        with session_scope(warehouse_engine) as s:
+            ledger.record_processing(s, "50001", "DONE", started_at=T_START, ended_at=T_END)
+            # a stale-feed check that asked while the feed was still running answers last
+            ledger.record_processing(s, "50001", "IN_PROGRESS", started_at=None, ended_at=None)
+        assert self._row(warehouse_engine) == ("DONE", T_START, T_END)
+
+    def test_the_ledger_ending_an_attempt_ends_its_feed_and_keeps_its_times(
+        self, warehouse_engine: Engine
+    ) -> None:
+        self._feed(warehouse_engine)
+        with session_scope(warehouse_engine) as s:
+            ledger.record_processing(s, "50001", "IN_PROGRESS", started_at=T_START)
+            advance(s, s.scalars(select(PublishAttempt)).one(), "fatal")
+        assert self._row(warehouse_engine) == ("FATAL", T_START, None)
+
+    def test_a_feed_the_ledger_never_recorded_is_left_alone(self, warehouse_engine: Engine) -> None:
+        with session_scope(warehouse_engine) as s:
+            ledger.record_processing(s, "99999", "DONE", started_at=T_START, ended_at=T_END)
+            assert s.get(FeedSubmission, "99999") is None

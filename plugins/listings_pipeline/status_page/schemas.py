@@ -57,9 +57,15 @@ class FeedProgress(_Row):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
+    def finished(self) -> bool:
+        """Amazon is done with it (DONE, FATAL or CANCELLED), even where its times are not known."""
+        return self.processing_status in ("DONE", "FATAL", "CANCELLED")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def progress(self) -> float | None:
         """Share of the submitted messages the report accounts for (0 to 1), when both are known."""
-        if self.processing_status in ("DONE", "FATAL", "CANCELLED"):
+        if self.finished:
             return 1.0
         if not self.messages_submitted or self.messages_processed is None:
             return None

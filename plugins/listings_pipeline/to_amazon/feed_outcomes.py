@@ -48,6 +48,9 @@ class FeedOutcome(TypedDict):
     result_document_id: str | None  # None: ask getFeed (a reconciled feed)
     document_hash: str
     document: DocumentRef
+    # Amazon's processing times (ISO 8601), already on the feed's row; a reconciled feed has none here
+    processing_start_time: NotRequired[str | None]
+    processing_end_time: NotRequired[str | None]
 
 
 class AppliedOutcome(TypedDict):

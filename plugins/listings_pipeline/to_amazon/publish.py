@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
+    from spapi.models.feeds import ProcessingTimes
+
 # Ledger states in which createFeed has not been sent since the attempt was (re-)armed.
 _BEFORE_CREATE_FEED = frozenset({AttemptState.RECORDED, AttemptState.DOCUMENT_CREATED})
 _NO_FEED_YET = _BEFORE_CREATE_FEED | {AttemptState.UPLOADED}
@@ -226,9 +228,15 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
             ledger.advance(session, attempt, AttemptState.FEED_CREATED.value, feed_id=feed_id)
 
     def _outcome(
-        self, context: Context, feed_id: str, status: str, result_document_id: str | None, document_hash: str
+        self,
+        context: Context,
+        feed_id: str,
+        status: str,
+        result_document_id: str | None,
+        document_hash: str,
+        times: ProcessingTimes,
     ) -> dict[str, Any]:
-        outcome = super()._outcome(context, feed_id, status, result_document_id, document_hash)
+        outcome = super()._outcome(context, feed_id, status, result_document_id, document_hash, times)
         return {**outcome, "document": self.document} if self.document else outcome
 
     def submit_failed(
@@ -356,12 +364,21 @@ class LedgerSubmitFeedOperator(SubmitFeedOperator):
             )
 
     def after_feed_finished(self, context: Context, outcome: dict[str, Any]) -> None:
+        """The attempt ends as the feed did, and the feed's row gets Amazon's processing times."""
+        status = outcome["processing_status"]
         state = {"DONE": AttemptState.DONE, "FATAL": AttemptState.FATAL, "CANCELLED": AttemptState.CANCELLED}[
-            outcome["processing_status"]
+            status
         ]
         with session_scope(self.engine) as session:
             attempt = self._attempt(session, outcome["document_hash"], context)
             ledger.advance(session, attempt, state.value)
+            ledger.record_processing(
+                session,
+                outcome["feed_id"],
+                status,
+                started_at=_instant(outcome.get("processing_start_time")),
+                ended_at=_instant(outcome.get("processing_end_time")),
+            )
 
 
 @dataclass(frozen=True)
@@ -392,6 +409,11 @@ def _latest_events(
         for sku, status, updated_at, cause, at in rows:
             latest[sku] = _LatestEvent(status, updated_at, cause, at)
     return latest
+
+
+def _instant(text: str | None) -> datetime | None:
+    """An ISO 8601 time from getFeed (``Z`` or an offset; a naive one is UTC, as the warehouse reads it)."""
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _run_id(context: Context) -> str | None:

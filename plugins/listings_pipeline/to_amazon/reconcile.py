@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -28,6 +28,9 @@ from listings_pipeline.warehouse.models import (
     ListingStatus,
     PublishAttempt,
 )
+
+if TYPE_CHECKING:
+    from spapi.models.feeds import Feed
 
 log = logging.getLogger(__name__)
 
@@ -187,14 +190,17 @@ def _ended_at_amazon(
     engine: Any, calls: Any, branch: Branch, waiting: list[_Unparsed], settled_before: datetime
 ) -> dict[int, str]:
     """getFeed for feeds the ledger still thinks Amazon holds; those Amazon ended are recorded in the
-    ledger. A feed of this very run counts only once it ended before ``settled_before``."""
+    ledger, and every answer's status and processing times on the feed's row. A feed of this very run
+    counts only once it ended before ``settled_before``."""
     from spapi import feeds
     from spapi.hooks import SpApiHook
 
     ended: dict[int, str] = {}
+    answers: list[Feed] = []
     with SpApiHook(branch["spapi_conn_id"]).get_client(on_call=calls) as client:
         for feed in waiting:
             answer = client.call(feeds.get_feed(feed.feed_id))
+            answers.append(answer)
             end = answer.processing_end_time
             own = feed.run_id == branch["run_id"]
             if answer.is_terminal and (not own or end is None or end < settled_before):
@@ -202,6 +208,14 @@ def _ended_at_amazon(
     with session_scope(engine) as session:
         for attempt_id, amazon_status in ended.items():
             ledger.advance(session, session.get_one(PublishAttempt, attempt_id), _FEED_STATES[amazon_status])
+        for answer in answers:  # every answer, also of a feed still Amazon's or left to its waiter
+            ledger.record_processing(
+                session,
+                answer.feed_id,
+                str(answer.processing_status),
+                started_at=answer.processing_start_time,
+                ended_at=answer.processing_end_time,
+            )
     return ended
 
 

@@ -12,6 +12,9 @@ would let the older document land after the newer one and undo it, so a plan ste
 * ``DONE`` / ``FATAL``: the ledger learns it; the report is applied by ``bulk.reconcile`` (in ``bulk.settle``), so the
   SKUs are held until then (a resend now would make that report land on the newer submission).
 
+Whatever getFeed last answered (status, processing times) goes on the feed's ``feed_submissions``
+row, so the status page shows a stale feed as Amazon does.
+
 The same module knows which SKUs a document still holds (:func:`held_by`), which the submit
 operator needs when a submit fails for good before any feed exists.
 """
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 
     from listings_pipeline.config import PipelineConfig
     from spapi.client import SpApiClient
+    from spapi.models.feeds import Feed
 
 log = logging.getLogger(__name__)
 
@@ -413,15 +417,16 @@ def _settle(
     now: datetime,
 ) -> StaleFeed:
     notes = [f"{(now - attempt.updated_at).total_seconds() / 3600:.1f} h after createFeed"]
-    status = _status(client, attempt.feed_id, notes)
-    if status == "IN_QUEUE":
+    answer = _get_feed(client, attempt.feed_id, notes)
+    if answer is not None and answer.processing_status == "IN_QUEUE":
         try:
             client.call(feeds.cancel_feed(attempt.feed_id))
             notes.append("cancelFeed accepted")
         except SpApiError as err:
             notes.append(f"cancelFeed refused ({_describe(err)})")
         # Only Amazon's own word that the feed is CANCELLED lets its SKUs go.
-        status = _status(client, attempt.feed_id, notes)
+        answer = _get_feed(client, attempt.feed_id, notes)
+    status = None if answer is None else str(answer.processing_status)
     settlement = _SETTLEMENTS.get(status or "", Settlement.UNKNOWN)
     reason = "; ".join([*notes, f"{_CONSEQUENCE[settlement]}"])
 
@@ -440,6 +445,14 @@ def _settle(
             mine = _branch_skus(
                 session, seller_id, marketplace_id, attempt.document_path, attempt.document_hash, skus
             )
+        if answer is not None:
+            ledger.record_processing(
+                session,
+                attempt.feed_id,
+                str(answer.processing_status),
+                started_at=answer.processing_start_time,
+                ended_at=answer.processing_end_time,
+            )
     return StaleFeed(
         feed_id=attempt.feed_id,
         attempt_id=attempt.attempt_id,
@@ -453,15 +466,15 @@ def _settle(
     )
 
 
-def _status(client: SpApiClient, feed_id: str, notes: list[str]) -> str | None:
-    """Amazon's processingStatus, or ``None`` (with a note why) when getFeed fails."""
+def _get_feed(client: SpApiClient, feed_id: str, notes: list[str]) -> Feed | None:
+    """getFeed's answer, or ``None`` (with a note why) when it fails."""
     try:
-        status = str(client.call(feeds.get_feed(feed_id)).processing_status)
+        answer = client.call(feeds.get_feed(feed_id))
     except SpApiError as err:
         notes.append(f"getFeed failed ({_describe(err)})")
         return None
-    notes.append(f"getFeed: {status}")
-    return status
+    notes.append(f"getFeed: {answer.processing_status}")
+    return answer
 
 
 def _branch_skus(

@@ -130,7 +130,8 @@ def advance(session: Session, attempt: PublishAttempt, state: str, **fields: Any
     The row is re-read under ``SELECT ... FOR UPDATE`` (PostgreSQL) first, so two workers cannot
     both move it. ``uploaded`` needs a ``feed_document_id``, ``feed_created`` a ``feed_id``; on
     ``feed_created`` a ``feed_submissions`` row (``IN_QUEUE``) is added, and ``done`` / ``fatal`` /
-    ``cancelled`` copy Amazon's status onto it.
+    ``cancelled`` copy Amazon's status onto it (its processing times are not the ledger's: the
+    caller that holds getFeed's answer passes them to :func:`record_processing`).
 
     :raises LedgerError: the move is not in :data:`TRANSITIONS`, a required field is missing, or
         ``feed_id`` / ``feed_document_id`` would change when they must not.
@@ -237,10 +238,35 @@ def _mirror_feed(
         )
         session.flush()
     elif target in _FEED_STATUS:
-        feed = session.get(FeedSubmission, feed_id)
-        if feed is not None:
-            feed.processing_status = _FEED_STATUS[target]
-            session.flush()
+        record_processing(session, feed_id, _FEED_STATUS[target])
+
+
+def record_processing(
+    session: Session,
+    feed_id: str,
+    status: str,
+    *,
+    started_at: datetime | None = None,
+    ended_at: datetime | None = None,
+) -> None:
+    """What getFeed said of a feed, on its ``feed_submissions`` row: the status, and
+    ``processingStartTime`` / ``processingEndTime``, which only Amazon knows (the status page's
+    processing column and ``v_feed_health``'s turnaround read them).
+
+    Amazon's answers only move forward, but ours may arrive out of order (a stale-feed check beside
+    the waiter): an ended feed keeps its status, and a time Amazon left out does not clear one
+    recorded earlier. A feed without a row (never recorded by the ledger) is left alone.
+    """
+    feed = session.get(FeedSubmission, feed_id)
+    if feed is None:
+        return
+    if feed.processing_status not in _FEED_STATUS.values() or status in _FEED_STATUS.values():
+        feed.processing_status = status
+    if started_at is not None:
+        feed.processing_started_at = started_at
+    if ended_at is not None:
+        feed.processing_ended_at = ended_at
+    session.flush()
 
 
 def pending_attempts(session: Session, seller_id: str | None = None) -> list[PublishAttempt]:
