@@ -275,7 +275,9 @@ class AttributeMemo:
                     c for _, top in attribute.specs() for _, leaf in iter_leaves(top) for c in leaf.columns()
                 )
             )
-        key = (*where, *((type(v), v) for v in (ctx.row.get(c) for c in columns)))
+        cells = tuple(map(ctx.row.get, columns))
+        # the types too: 1, 1.0 and True are one dict key, but not one cell
+        key = (where, cells, tuple(map(type, cells)))
         try:
             found = self._values.get(key)
         except TypeError:  # a cell that cannot be a key (not from a snapshot): build it as is
