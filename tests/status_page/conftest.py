@@ -5,8 +5,8 @@ The warehouse is migrated once per backend and session (as in ``tests/warehouse`
 
 The Airflow side uses the session's own ``AIRFLOW_HOME`` (``tests/conftest.py``): a metadata DB made by
 ``initdb``, the SimpleAuthManager with two users (``operator``, role *op*, and ``viewer``) whose
-passwords are in a file we write, and ``dead_letter_replay`` parsed into the DB the way the
-dag-processor would.
+passwords are in a file we write, and ``dead_letter_replay`` and ``catalog_feed_sync`` (whose runs
+send a replayed feed letter) parsed into the DB the way the dag-processor would.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 USERS = {"operator": ("op", "operator-password"), "viewer": ("viewer", "viewer-password")}
 REPLAY_DAG = "dead_letter_replay"
+FEED_SYNC_DAG = "catalog_feed_sync"
 
 
 # --- the warehouse ---------------------------------------------------------------------------------------
@@ -112,7 +113,8 @@ def airflow_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 
 @pytest.fixture(scope="session")
 def airflow_metadata(airflow_users: Any) -> None:
-    """Airflow's metadata DB, with ``dead_letter_replay`` parsed into it (paused, as new DAGs are)."""
+    """Airflow's metadata DB, with ``dead_letter_replay`` and ``catalog_feed_sync`` parsed into it
+    (paused, as new DAGs are)."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
     from airflow.utils import db as airflow_db
@@ -121,11 +123,12 @@ def airflow_metadata(airflow_users: Any) -> None:
     manager = DagBundlesManager()
     manager.sync_bundles_to_db()
     bundle = manager.get_bundle("dags-folder")
-    bag = BundleDagBag(
-        dag_folder=str(REPO / "dags" / f"{REPLAY_DAG}.py"), bundle_path=bundle.path, bundle_name=bundle.name
-    )
-    assert not bag.import_errors, bag.import_errors
-    sync_bag_to_db(bag, bundle.name, bundle.version)
+    for dag_id in (REPLAY_DAG, FEED_SYNC_DAG):
+        bag = BundleDagBag(
+            dag_folder=str(REPO / "dags" / f"{dag_id}.py"), bundle_path=bundle.path, bundle_name=bundle.name
+        )
+        assert not bag.import_errors, bag.import_errors
+        sync_bag_to_db(bag, bundle.name, bundle.version)
 
 
 @pytest.fixture(scope="session")
@@ -155,11 +158,21 @@ def token_for(user: str) -> str:
     return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=user, role=role))
 
 
-def set_replay_paused(paused: bool) -> None:
+def set_replay_paused(paused: bool, dag_id: str = REPLAY_DAG) -> None:
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        dag = DagModel.get_current(REPLAY_DAG, session=session)
+        dag = DagModel.get_current(dag_id, session=session)
         assert dag is not None
         dag.is_paused = paused
+
+
+def set_run_state(run_id: str, state: str) -> None:
+    """What the scheduler and the run's tasks would do to a triggered run (no scheduler runs here)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(DagRun).where(DagRun.run_id == run_id).values(state=state))

@@ -6,8 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from fastapi import FastAPI
@@ -15,8 +16,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from listings_pipeline.status_page.feed_resubmission import feed_resubmission
 from listings_pipeline.to_amazon import replay
-from tests.status_page.conftest import REPLAY_DAG, USERS, set_replay_paused, token_for
+from listings_pipeline.to_amazon.resubmit import NARROW_PARAM, RESUBMIT_TASK_ID
+from tests.status_page.conftest import (
+    FEED_SYNC_DAG,
+    REPLAY_DAG,
+    USERS,
+    set_replay_paused,
+    set_run_state,
+    token_for,
+)
 from tests.status_page.warehouse_data import EU_SELLER, SELLER, Facts
 
 pytestmark = pytest.mark.airflow
@@ -208,10 +218,12 @@ def test_the_json_api(client: TestClient, facts: Facts) -> None:
     assert [f["feed_id"] for f in overview["feeds"]] == ["F-QUEUE", "F-PROG", "F-FATAL", "F-DONE"]
     assert {d["sku"] for d in overview["dead_letters"]} == {"BAG-01", "BAG-02", "EU-02"}
     history = client.get(PAGE + "api/skus/BAG-02", headers=headers).json()
-    assert (
-        history["api_calls"][0]["request_id"] == "req-bag-02"
-        and history["timeline"][0]["kind"] == "lifecycle"
-    )
+    assert history["api_calls"][0]["request_id"] == "req-bag-02"
+    # newest first: the hotfix's second failure, after its listing was dead-lettered
+    assert [(e["kind"], e["title"].split(": ")[-1]) for e in history["timeline"][:2]] == [
+        ("dead_letter", "failed again"),
+        ("lifecycle", "invalid \u2192 dead_lettered"),
+    ]
     assert client.get(PAGE + "api/skus/NOPE", headers=headers).status_code == 404
     assert client.get(PAGE + "api/skus", params={"q": "eu-"}, headers=headers).json() == ["EU-01", "EU-02"]
     hours = client.get(PAGE + "api/api-calls/hourly", params={"hours": 6}, headers=headers).json()
@@ -349,3 +361,92 @@ def test_replay_of_letters_that_are_not_open(client: TestClient, facts: Facts) -
     assert (
         client.post(PAGE + "api/dead-letters/replay", json={"ids": [1]}, headers=headers).status_code == 422
     )
+
+
+# --- what the Replay dialog says, and the run it follows ----------------------------------------------------
+
+
+def feed_note(html: str) -> str:
+    """The dialog's sentence about feed letters, as text."""
+    import re
+
+    found = re.search(r'<p id="replay-feed-note"[^>]*>(.*?)</p>', html, re.S)
+    assert found, "no feed note in the dialog"
+    return " ".join(re.sub(r"<[^>]+>", "", found.group(1)).split())
+
+
+def test_the_dialog_says_when_a_feed_letter_is_really_sent(client: TestClient) -> None:
+    """Replaying a feed letter sends nothing: its listing waits for a catalog_feed_sync run, and the
+    dialog says which one, from the DAG as deployed (paused, or scheduled for when)."""
+    client.cookies.set("_token", token_for("operator"))
+    html = client.get(PAGE).text
+    assert 'data-path="feed"' in html and 'data-path="listings_api"' in html
+    assert 'id="replay-api-note"' in html and "the replay run sends the stored change to Amazon again" in html
+    paused = feed_note(html)
+    assert paused.startswith("Feed letters: the replay sends nothing to Amazon itself"), paused
+    assert "catalog_feed_sync is paused: nothing is sent until someone unpauses or triggers it" in paused
+    assert "The letter stays replayed until Amazon answers" in paused
+    assert "changes are sent to Amazon again" not in html  # what the dialog used to say of every letter
+
+    set_replay_paused(False, FEED_SYNC_DAG)
+    try:
+        scheduled = feed_note(client.get(PAGE).text)
+    finally:
+        set_replay_paused(True, FEED_SYNC_DAG)
+    next_run = feed_resubmission(REPLAY_DAG).next_run_after
+    assert next_run is not None
+    assert (
+        f"the next catalog_feed_sync run sends it, scheduled for {next_run:%Y-%m-%d %H:%M} UTC." in scheduled
+    )
+
+
+def test_the_dialog_says_so_when_the_replay_starts_the_sync_itself(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once both DAGs carry their half of ``to_amazon.resubmit``, the replay starts a narrowed sync."""
+    from airflow.models.dagbag import DBDagBag
+
+    assert not feed_resubmission(REPLAY_DAG).started_by_replay  # the DAGs as they are today
+    real = DBDagBag.get_latest_version_of_dag
+
+    def wired(self: Any, dag_id: str, **kwargs: Any) -> Any:
+        dag = real(self, dag_id, **kwargs)
+        if dag_id == REPLAY_DAG:
+            return SimpleNamespace(task_ids=[*dag.task_ids, RESUBMIT_TASK_ID], params=dag.params)
+        return SimpleNamespace(task_ids=dag.task_ids, params={**dict(dag.params), NARROW_PARAM: []})
+
+    monkeypatch.setattr(DBDagBag, "get_latest_version_of_dag", wired)
+    assert feed_resubmission(REPLAY_DAG).started_by_replay
+    client.cookies.set("_token", token_for("operator"))
+    note = feed_note(client.get(PAGE).text)
+    assert (
+        "it puts the listing back to ready, and a catalog_feed_sync run it starts for those SKUs only "
+        "sends it, once catalog_feed_sync is unpaused."
+    ) in note, note
+
+
+def test_the_banner_follows_the_run_it_triggered(client: TestClient, facts: Facts) -> None:
+    client.cookies.set("_token", token_for("operator"))
+    letter = facts.letters["BAG-02"]
+    answer = client.post(PAGE + "api/dead-letters/replay", json={"dead_letter_ids": [letter]}, headers=CSRF)
+    assert answer.status_code == 201, answer.text
+    [run] = answer.json()["runs"]
+    url = PAGE + f"api/replay-runs/{quote(run['run_id'], safe='')}"
+
+    status = client.get(url, params={"letter_id": run["matching_ids"]}).json()
+    assert (status["dag_id"], status["run_id"], status["state"], status["finished"]) == (
+        REPLAY_DAG,
+        run["run_id"],
+        "queued",
+        False,
+    )
+    assert [(x["id"], x["state"], x["attempts"]) for x in status["letters"]] == [(letter, "open", 2)]
+    for state, finished in (("running", False), ("failed", True), ("success", True)):
+        set_run_state(run["run_id"], state)
+        status = client.get(url, params={"letter_id": letter}, headers=bearer("viewer")).json()
+        assert (status["state"], status["finished"]) == (state, finished)
+
+    assert client.get(url).json()["letters"] == []  # no letter asked for, none read
+    assert client.get(PAGE + "api/replay-runs/manual__nope").status_code == 404
+    client.cookies.clear()
+    assert client.get(url).status_code == 401

@@ -1,8 +1,9 @@
 """The page in a real browser: headless Chromium (Debian's chromium and chromium-driver) via Selenium,
 against Airflow's api-server app served by uvicorn on a free port.
 
-It logs in through Airflow's own login form, reads every section, replays a dead letter (a real queued
-``dead_letter_replay`` run appears in the metadata DB), searches a SKU, opens the page through the
+It logs in through Airflow's own login form, reads every section, replays a dead letter (the dialog
+says what happens to a feed letter; a real queued ``dead_letter_replay`` run appears in the metadata DB,
+and the banner follows it to the end and says what became of the letter), searches a SKU, opens the page through the
 Airflow UI's navigation (the iframe at ``/plugin/listing-status``), and checks the screenshots it
 saves under the test's tmp dir: not blank, and the chart drawn in its colours.
 """
@@ -22,10 +23,13 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from listings_pipeline.status_page import chart
+from listings_pipeline.warehouse import lifecycle
+from listings_pipeline.warehouse.db import session_scope
+from listings_pipeline.warehouse.models import DeadLetter
 from tests.conftest import service_missing
-from tests.status_page.conftest import USERS, set_replay_paused
+from tests.status_page.conftest import USERS, set_replay_paused, set_run_state
 from tests.status_page.test_app import replay_runs
-from tests.status_page.warehouse_data import SELLER, Facts
+from tests.status_page.warehouse_data import SELLER, US, Facts
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -196,6 +200,10 @@ def test_an_operator_uses_the_page(
         "18027",
     ]
     assert driver.find_element(By.ID, "replay-dag-paused").is_displayed()
+    # a letter that failed twice: one row, its last error, attempt 2
+    twice = driver.find_element(By.CSS_SELECTOR, f'tr[data-letter-id="{facts.letters["BAG-02"]}"]')
+    assert twice.find_element(By.CSS_SELECTOR, "td.attempts").text == "2"
+    assert twice.find_element(By.CSS_SELECTOR, "td.reason").text == "4000006: rejected again"
     driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(str(shots / "page.png"))
     _assert_not_blank(shots / "page.png")
@@ -225,6 +233,13 @@ def test_an_operator_uses_the_page(
     button.click()
     dialog = wait.until(ec.visibility_of_element_located((By.ID, "replay-dialog")))
     assert f"Replay dead letter {letter} (SKU BAG-01, seller {SELLER})?" in dialog.text
+    # BAG-01 is a feed letter: the dialog says the replay sends nothing, and when the sync would
+    feed_note = driver.find_element(By.ID, "replay-feed-note")
+    assert feed_note.is_displayed() and not driver.find_element(By.ID, "replay-api-note").is_displayed()
+    assert "the replay sends nothing to Amazon itself" in feed_note.text
+    assert (
+        "catalog_feed_sync is paused: nothing is sent until someone unpauses or triggers it" in feed_note.text
+    )
     driver.find_element(By.ID, "replay-note").send_keys("brand approval received")
     driver.find_element(By.ID, "replay-confirm").click()
     result = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#replay-result.ok")))
@@ -247,6 +262,32 @@ def test_an_operator_uses_the_page(
     assert runs[run_id]["state"] == "queued" and runs[run_id]["triggering_user_name"] == "operator"
     assert runs[run_id]["conf"]["skus"] == "BAG-01" and runs[run_id]["conf"]["dry_run"] is False
     assert runs[run_id]["conf"]["note"].endswith("by operator: brand approval received")
+
+    # the banner follows the run: the scheduler starts it, the replay requeues the feed letter, it ends
+    badge = result.find_element(By.CSS_SELECTOR, ".replay-run .run-state")
+    assert badge.text == "queued"
+    set_run_state(run_id, "running")
+    wait.until(lambda _: badge.text == "running", "the banner did not follow the run to running")
+    with session_scope(sqlite_filled[0]) as s:
+        requeued = s.get_one(DeadLetter, letter)
+        lifecycle.move_dead_letter(s, requeued, "replayed", actor=f"dead_letter_replay:{run_id}")
+    set_run_state(run_id, "success")
+    wait.until(lambda _: badge.text == "success", "the banner did not follow the run to success")
+    outcome = wait.until(
+        ec.visibility_of_element_located(
+            (By.CSS_SELECTOR, f'ul.letter-outcomes li[data-letter-id="{letter}"]')
+        )
+    )
+    assert outcome.get_attribute("data-state") == "replayed"
+    assert outcome.text == (
+        f"BAG-01 ({US}, letter {letter}): requeued (its listing is back to ready): the next "
+        "catalog_feed_sync run sends it, but catalog_feed_sync is paused: nothing is sent until someone "
+        "unpauses or triggers it."
+    )
+    assert not driver.find_elements(By.ID, "replay-paused")  # the run left the queue: no longer true
+    assert "letter-replayed" in (row.get_attribute("class") or "")
+    driver.save_screenshot(str(shots / "replay-done.png"))
+    _assert_not_blank(shots / "replay-done.png")
 
     # 5. a SKU's history
     search = driver.find_element(By.ID, "sku-input")
@@ -289,6 +330,7 @@ def test_an_operator_uses_the_page(
         "api-chart.png",
         "feed-chart.png",
         "page.png",
+        "replay-done.png",
         "replayed.png",
         "sku.png",
     ]

@@ -132,7 +132,10 @@ def test_open_dead_letters_newest_first(engine: Engine, facts: Facts) -> None:
         ("BAG-01", "feed", "90220", "open"),
         ("EU-02", "feed", "5665", "open"),
     ]
-    assert letters[0].operation == "patchListingsItem" and letters[0].reason == "4000006: rejected"
+    # BAG-02 failed twice: one letter, its last error and when, the first failure kept in its events
+    assert letters[0].operation == "patchListingsItem" and letters[0].reason == "4000006: rejected again"
+    assert (letters[0].attempts, letters[1].attempts) == (2, 1)
+    assert letters[0].updated_at - letters[0].created_at == timedelta(minutes=2)
     assert [x.sku for x in eu] == ["EU-02"]
     assert [(x.sku, x.state) for x in picked] == [("OLD-SKU", "resolved"), ("BAG-01", "open")]
 
@@ -200,7 +203,16 @@ def test_sku_history_of_a_rejected_hotfix_and_of_a_quarantined_row(engine: Engin
         ("listings_api", "4000006", "sub-1")
     ]
     assert hotfix.dead_letters[0].letter.path == "listings_api"
+    assert [(e.from_state, e.to_state, e.note) for e in hotfix.dead_letters[0].events] == [
+        ("open", "open", "4000006: rejected again"),
+        (None, "open", "4000006: rejected"),
+    ]
     assert "api_call" in {e.kind for e in hotfix.timeline()}
+    letter_id = hotfix.dead_letters[0].letter.id
+    assert [e.title for e in hotfix.timeline() if e.kind == "dead_letter"] == [
+        f"dead letter {letter_id}: failed again",
+        f"dead letter {letter_id}: (new) \u2192 open",
+    ]
 
     assert [(q.marketplace_id, q.column_name, q.rule) for q in quarantined.quarantine] == [
         (US, "item_name", "content_policy.no_html"),

@@ -3,7 +3,7 @@ writers (lifecycle transitions, dead letters, call and issue records) wherever o
 
 Two sellers: ``A1SELLER`` (US and DE) and ``A3EUSELLER`` (UK). In the US, a catalog run quarantined
 one SKU, a feed (``F-DONE``) accepted seven messages and rejected one (``BAG-01``, dead-lettered with
-Amazon's 90220), the Listings API rejected a hotfix (``BAG-02``, 4000006, dead-lettered), a feed is
+Amazon's 90220), the Listings API rejected a hotfix twice (``BAG-02``, 4000006: one letter, attempt 2), a feed is
 still in progress (``F-PROG``), one is queued and one went FATAL. SP-API calls over the last hours
 include throttles and a 500. Times are relative to ``now``, so "recent" means what it says.
 """
@@ -400,6 +400,20 @@ def fill(engine: Engine, now: datetime) -> Facts:
         old = s.get(DeadLetter, facts.letters["OLD-SKU"])
         assert old is not None
         lifecycle.move_dead_letter(s, old, "resolved", actor="ops@example.com", note="fixed by hand")
+        # BAG-02's patch failed a second time (the same letter, attempt 2, the new error)
+        again = lifecycle.open_dead_letter(
+            s,
+            seller_id=SELLER,
+            marketplace_id=US,
+            sku="BAG-02",
+            path="listings_api",
+            operation="patchListingsItem",
+            reason="4000006: rejected again",
+            code="4000006",
+            run_id="scheduled__2",
+            payload={"sku": "BAG-02"},
+        )
+        assert again.id == facts.letters["BAG-02"] and again.attempts == 2
         # give the letters distinct, ordered creation times (open_dead_letter stamps "now")
         for minutes, sku in ((-50 * 24 * 60, "OLD-SKU"), (2, "EU-02"), (20, "BAG-01"), (102, "BAG-02")):
             s.execute(
@@ -414,6 +428,12 @@ def fill(engine: Engine, now: datetime) -> Facts:
                 )
                 .values(at=t(minutes))
             )
+        s.execute(update(DeadLetter).where(DeadLetter.id == again.id).values(updated_at=t(104)))
+        s.execute(
+            update(DeadLetterEvent)
+            .where(DeadLetterEvent.dead_letter_id == again.id, DeadLetterEvent.from_state == "open")
+            .values(at=t(104))
+        )
 
         # SP-API calls over the last hours: a quiet hour, a throttled hour, an hour with a 500
         hour = now.replace(minute=0, second=0, microsecond=0)

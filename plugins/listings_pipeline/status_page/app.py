@@ -40,7 +40,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from listings_pipeline.status_page import chart, queries, replay_runs, trigger
+from listings_pipeline.status_page import chart, feed_resubmission, queries, replay_runs, trigger
 from listings_pipeline.status_page.schemas import (
     ApiHour,
     DeadLetterRow,
@@ -217,6 +217,7 @@ def page(
         timeline=timeline,
         suggestions=suggestions,
         replay_dag=trigger.dag_state(replay_runs.REPLAY_DAG_ID),
+        feed_resubmission=feed_resubmission.feed_resubmission(replay_runs.REPLAY_DAG_ID),
         can_replay=_can_replay(user),
         user_name=user.get_name(),
         page_path=f"{root_path}/",
@@ -361,6 +362,29 @@ def replay(selection: replay_runs.ReplaySelection, user: GetUserDep, session: Se
         "runs": runs,
         "skipped": {str(k): v for k, v in plan.skipped.items()},
     }
+
+
+@api.get(
+    "/replay-runs/{run_id}",
+    dependencies=[
+        Depends(
+            requires_access_dag(
+                method="GET", access_entity=DagAccessEntity.RUN, param_dag_id=replay_runs.REPLAY_DAG_ID
+            )
+        )
+    ],
+)
+def get_replay_run(
+    run_id: str,
+    session: SessionDep,
+    letter_id: Annotated[list[int] | None, Query(max_length=replay_runs.MAX_SELECTION)] = None,
+) -> replay_runs.ReplayRunStatus:
+    """A ``dead_letter_replay`` run's state and the given letters' states now: the page polls it
+    after a replay, so its banner follows the run from ``queued`` to ``success`` or ``failed``."""
+    run = trigger.find_run(replay_runs.REPLAY_DAG_ID, run_id)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {replay_runs.REPLAY_DAG_ID} run {run_id!r}")
+    return replay_runs.run_status(session, run.run_id, run.state, letter_id or [])
 
 
 app.include_router(api)

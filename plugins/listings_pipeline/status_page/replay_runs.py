@@ -111,3 +111,29 @@ def plan(session: Session, selection: ReplaySelection, *, user_name: str) -> Rep
             )
         )
     return ReplayPlan(runs=runs, skipped=skipped)
+
+
+FINISHED_STATES = frozenset({"success", "failed"})
+
+
+class ReplayRunStatus(BaseModel):
+    """A triggered replay run as the page follows it: Airflow's state, and its letters' states now
+    (what the run made of them, once it has finished)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dag_id: str
+    run_id: str
+    state: str
+    finished: bool
+    letters: list[DeadLetterRow]
+
+
+def run_status(session: Session, run_id: str, state: str, letter_ids: Iterable[int]) -> ReplayRunStatus:
+    return ReplayRunStatus(
+        dag_id=REPLAY_DAG_ID,
+        run_id=run_id,
+        state=state,
+        finished=state in FINISHED_STATES,
+        letters=queries.dead_letters(session, letter_ids),
+    )

@@ -360,13 +360,19 @@ class SkuHistory(_Row):
             )
         for d in self.dead_letters:
             for ev in d.events:
+                # an open letter that fails again stays open: its event is a failure, not a move
+                move = (
+                    "failed again"
+                    if ev.from_state == ev.to_state
+                    else f"{ev.from_state or '(new)'} \u2192 {ev.to_state}"
+                )
                 entries.append(
                     TimelineEntry(
                         at=ev.at,
                         kind="dead_letter",
                         seller_id=d.letter.seller_id,
                         marketplace_id=d.letter.marketplace_id,
-                        title=f"dead letter {d.letter.id}: {ev.from_state or '(new)'} \u2192 {ev.to_state}",
+                        title=f"dead letter {d.letter.id}: {move}",
                         detail=_join(ev.note, f"by {ev.actor}"),
                     )
                 )

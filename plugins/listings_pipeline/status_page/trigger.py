@@ -19,8 +19,10 @@ from typing import Any
 from airflow.api.common.trigger_dag import trigger_dag
 from airflow.exceptions import DagNotFound, DagRunAlreadyExists
 from airflow.models.dag import DagModel
+from airflow.models.dagrun import DagRun
 from airflow.utils.session import create_session
 from airflow.utils.types import DagRunTriggeredByType
+from sqlalchemy import select
 
 
 class TriggerRefused(Exception):
@@ -104,3 +106,13 @@ def trigger(dag_id: str, conf: Mapping[str, Any], *, user_name: str, note: str |
         raise TriggerRefused(409, f"a run with this id already exists: {err}") from err
     except ValueError as err:  # ParamValidationError is a ValueError: the conf does not fit the form
         raise TriggerRefused(400, f"{dag_id} refused the run: {err}") from err
+
+
+def find_run(dag_id: str, run_id: str) -> TriggeredRun | None:
+    """The run as Airflow's metadata DB has it now (the page follows the runs it triggered)."""
+    with create_session() as session:
+        run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        if run is None:
+            return None
+        dag = DagModel.get_current(dag_id, session=session)
+        return TriggeredRun(dag_id, run.run_id, str(run.state), bool(dag and dag.is_paused))
