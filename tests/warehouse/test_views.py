@@ -57,6 +57,15 @@ def test_v_listing_status(warehouse_engine: Engine) -> None:
         transition(s, SELLER, US, "SKU-B", "submitted", "feed:1", at=T0 + timedelta(minutes=1))
         transition(s, SELLER, US, "SKU-B", "accepted", "feed:1", at=T0 + timedelta(minutes=5), asin="B0X")
         transition(s, SELLER, DE, "SKU-A", "draft", "catalog", at=T0)
+        # rejected, then fixed and sent again: Amazon accepted it, its old errors are not current
+        transition(s, SELLER, US, "SKU-C", "ready", "plan", at=T0, payload_hash=H1)
+        transition(s, SELLER, US, "SKU-C", "submitted", "feed:1", at=T0 + timedelta(minutes=1))
+        transition(s, SELLER, US, "SKU-C", "invalid", "feed:1", at=T0 + timedelta(minutes=2))
+        transition(s, SELLER, US, "SKU-C", "ready", "plan", at=T0 + timedelta(hours=1), payload_hash=H2)
+        transition(s, SELLER, US, "SKU-C", "submitted", "feed:2", at=T0 + timedelta(hours=1))
+        transition(s, SELLER, US, "SKU-C", "accepted", "feed:2", at=T0 + timedelta(hours=2))
+        # quarantined by the gate (its issues written just before the move), still quarantined
+        transition(s, SELLER, DE, "SKU-D", "quarantined", "validation", at=T0 + timedelta(seconds=1))
         s.execute(
             insert(ListingIssue),
             [
@@ -72,13 +81,17 @@ def test_v_listing_status(warehouse_engine: Engine) -> None:
                 # feed-level and other-marketplace issues are not SKU-A's in US
                 _issue(None, "ERROR", T0 + timedelta(minutes=9), source="feed", feed_id="1"),
                 _issue("SKU-A", "ERROR", T0 + timedelta(minutes=9), marketplace_id=None),
+                # SKU-C's rejection, before it was sent again
+                _issue("SKU-C", "ERROR", T0 + timedelta(minutes=2), source="feed", feed_id="1"),
+                _issue("SKU-C", "WARNING", T0 + timedelta(minutes=2), source="feed", feed_id="1"),
+                _issue("SKU-D", "ERROR", T0, source="validation", marketplace_id=DE),
             ],
         )
     rows = {
         (r["marketplace_id"], r["sku"]): r
         for r in _rows(warehouse_engine, "SELECT * FROM v_listing_status WHERE seller_id = :s", s=SELLER)
     }
-    assert set(rows) == {(US, "SKU-A"), (US, "SKU-B"), (DE, "SKU-A")}
+    assert set(rows) == {(US, "SKU-A"), (US, "SKU-B"), (DE, "SKU-A"), (US, "SKU-C"), (DE, "SKU-D")}
     a = rows[(US, "SKU-A")]
     assert (a["status"], a["issue_count"], a["error_count"], a["warning_count"], a["in_sync"]) == (
         "invalid",
@@ -100,6 +113,17 @@ def test_v_listing_status(warehouse_engine: Engine) -> None:
     )
     assert _time(b["status_since"]) == T0 + timedelta(minutes=5)
     assert (rows[(DE, "SKU-A")]["status"], rows[(DE, "SKU-A")]["issue_count"]) == ("draft", 0)
+    c = rows[(US, "SKU-C")]
+    assert (c["status"], c["in_sync"], c["issue_count"], c["error_count"], c["warning_count"]) == (
+        "accepted",
+        1,
+        0,
+        0,
+        0,
+    )
+    assert _time(c["last_issue_at"]) == T0 + timedelta(minutes=2)  # still says when it last had one
+    d = rows[(DE, "SKU-D")]
+    assert (d["status"], d["issue_count"], d["error_count"]) == ("quarantined", 1, 1)
 
 
 def test_v_feed_health(warehouse_engine: Engine) -> None:
@@ -269,29 +293,54 @@ def test_v_api_call_stats(warehouse_engine: Engine) -> None:
 def test_v_backlog(warehouse_engine: Engine) -> None:
     now = datetime.now(UTC)
     two_hours_ago = now - timedelta(hours=2)
+    three_days_ago = now - timedelta(days=3)
     with session_scope(warehouse_engine) as s:
-        # changed after Amazon accepted an older payload
-        transition(s, SELLER, US, "CHANGED", "ready", "v", at=now - timedelta(days=3), payload_hash=H1)
-        transition(s, SELLER, US, "CHANGED", "submitted", "feed:1")
-        transition(s, SELLER, US, "CHANGED", "accepted", "feed:1")
+        # changed after Amazon accepted an older payload: backlog, but it did go live three days ago
+        transition(s, SELLER, US, "CHANGED", "ready", "v", at=three_days_ago, payload_hash=H1)
+        transition(s, SELLER, US, "CHANGED", "submitted", "feed:1", at=three_days_ago)
+        transition(s, SELLER, US, "CHANGED", "accepted", "feed:1", at=three_days_ago)
         transition(s, SELLER, US, "CHANGED", "ready", "catalog", at=two_hours_ago, payload_hash=H2)
-        # never accepted
+        # a payload never accepted
         transition(
             s, SELLER, US, "NEW", "quarantined", "validation", at=now - timedelta(minutes=30), payload_hash=H1
         )
+        # quarantined before any payload was built (what the gate does to a bad row): it never reached
+        # Amazon, and is backlog since it was first seen
+        transition(s, SELLER, US, "BAD-ROW", "quarantined", "validation", at=now - timedelta(hours=5))
+        # seen in the catalog, not validated yet: backlog too
+        transition(s, SELLER, US, "EMPTY", "draft", "catalog", at=now - timedelta(hours=1))
         # in step with Amazon
         transition(s, SELLER, US, "SYNCED", "ready", "v", payload_hash=H1)
         transition(s, SELLER, US, "SYNCED", "submitted", "feed:1")
         transition(s, SELLER, US, "SYNCED", "accepted", "feed:1")
-        # deleted, and no payload at all: not backlog
+        # accepted, then its catalog row went bad: Amazon keeps the last good payload, not backlog
+        transition(s, SELLER, US, "WENT-BAD", "ready", "v", payload_hash=H1)
+        transition(s, SELLER, US, "WENT-BAD", "submitted", "feed:1")
+        transition(s, SELLER, US, "WENT-BAD", "accepted", "feed:1")
+        transition(s, SELLER, US, "WENT-BAD", "quarantined", "validation")
+        # found live on Amazon, nothing wanted of it: not backlog ...
+        transition(s, SELLER, US, "FOUND", "live", "reconciliation")
+        # ... found live, then changed by the catalog: backlog, and it went live when it was found
+        transition(s, SELLER, US, "FOUND-CHANGED", "live", "reconciliation", at=three_days_ago)
+        transition(s, SELLER, US, "FOUND-CHANGED", "ready", "plan", at=two_hours_ago, payload_hash=H1)
+        # deleted: not backlog, with or without a payload
         transition(s, SELLER, US, "GONE", "draft", "catalog", payload_hash=H1)
         transition(s, SELLER, US, "GONE", "deleted", "catalog")
-        transition(s, SELLER, US, "EMPTY", "draft", "catalog")
+        transition(s, SELLER, US, "GONE-EMPTY", "draft", "catalog")
+        transition(s, SELLER, US, "GONE-EMPTY", "deleted", "catalog")
     rows = {r["sku"]: r for r in _rows(warehouse_engine, "SELECT * FROM v_backlog")}
-    assert set(rows) == {"CHANGED", "NEW"}
+    assert set(rows) == {"CHANGED", "NEW", "BAD-ROW", "EMPTY", "FOUND-CHANGED"}
     changed = rows["CHANGED"]
     assert (changed["status"], changed["payload_hash"], changed["accepted_hash"]) == ("ready", H2, H1)
     assert _time(changed["pending_since"]) == two_hours_ago
     assert float(changed["age_seconds"]) == pytest.approx(7200, abs=60)
-    assert rows["NEW"]["accepted_hash"] is None
+    assert _time(changed["went_live_at"]) == three_days_ago
+    assert rows["NEW"]["accepted_hash"] is None and rows["NEW"]["went_live_at"] is None
     assert float(rows["NEW"]["age_seconds"]) == pytest.approx(1800, abs=60)
+    bad = rows["BAD-ROW"]
+    assert (bad["status"], bad["payload_hash"], bad["went_live_at"]) == ("quarantined", None, None)
+    assert _time(bad["pending_since"]) == now - timedelta(hours=5)
+    assert float(bad["age_seconds"]) == pytest.approx(5 * 3600, abs=60)
+    assert (rows["EMPTY"]["status"], rows["EMPTY"]["went_live_at"]) == ("draft", None)
+    found = rows["FOUND-CHANGED"]
+    assert (found["accepted_hash"], _time(found["went_live_at"])) == (None, three_days_ago)
