@@ -306,13 +306,7 @@ class _Planned:
     ) -> Iterator[_ReadyRow]:
         """The rows to move to ``ready``: the messages to send (by place, in catalog order), then the
         deletions."""
-        sending = self.offered[self.offered["kind"].isin(["new", "changed", "retry"])]
-        expected = zip(
-            sending.index.tolist(),
-            sending["digest"].tolist(),
-            sending["key"].to_numpy(dtype=object, na_value=None).tolist(),
-            strict=True,
-        )
+        expected = self._sending()
         for place, message in messages:
             want, digest, key = next(expected)
             if place != want:
@@ -322,6 +316,19 @@ class _Planned:
             deletion: dict[str, Any] = {"sku": sku, "operationType": "DELETE"}
             self.counts["deleted"] += 1
             yield self._ready(deletion, payload_hash(deletion), None)
+
+    def _sending(self, batch: int = 50_000) -> Iterator[tuple[int, str, str | None]]:
+        """(place, hash, source key) of each message to send, in place order, made into Python
+        objects a batch at a time: a million of them at once would be a quarter of a GiB."""
+        sending = self.offered[self.offered["kind"].isin(["new", "changed", "retry"])]
+        for start in range(0, len(sending), batch):
+            part = sending.iloc[start : start + batch]
+            yield from zip(
+                part.index.tolist(),
+                part["digest"].tolist(),
+                part["key"].to_numpy(dtype=object, na_value=None).tolist(),
+                strict=True,
+            )
 
     def _ready(self, message: dict[str, Any], digest: str, source_key: str | None) -> _ReadyRow:
         row = _ReadyRow(
@@ -402,10 +409,11 @@ def _classify(
     submitted = status == L.SUBMITTED
     # in flight for longer than any feed takes and in no stale feed: its outcome was lost
     lost = (row["updated_at"] < pd.Timestamp(stale_before)).fillna(False).to_numpy(dtype=bool)
-    digest = offered["digest"].to_numpy(dtype=object)
-    changed = digest != row["payload_hash"].to_numpy(dtype=object, na_value=None)
+    # compared as Arrow strings, not a million Python ones; a listing without a hash differs
+    digest = offered["digest"].set_axis(row.index)
+    changed = (digest != row["payload_hash"]).fillna(True).to_numpy(dtype=bool)
     accepted = ((status == L.ACCEPTED) | (status == L.LIVE)) & (
-        digest == row["accepted_hash"].to_numpy(dtype=object, na_value=None)
+        (digest == row["accepted_hash"]).fillna(False).to_numpy(dtype=bool)
     )
     asked = offered["sku"].isin(only).to_numpy() if only is not None else np.ones(len(offered), dtype=bool)
     rules: list[tuple[Any, PlanKind, str | None]] = [
