@@ -87,14 +87,15 @@ def split(branch: Branch) -> list[Chunk]:
         skus.append(unchanged.sku_text(rows))
         keys.append(unchanged.row_keys(rows, recipe))
         key_columns.append(rows[[c for c in KEY_COLUMNS if c in rows.columns]])
-    sku = pd.concat(skus, ignore_index=True) if skus else pd.Series([], dtype=object)
-    key = pd.concat(keys, ignore_index=True) if keys else pd.Series([], dtype=object)
+    string = pd.ArrowDtype(pa.string())
+    sku = pd.concat(skus, ignore_index=True) if skus else pd.Series([], dtype=string)
+    key = pd.concat(keys, ignore_index=True) if keys else pd.Series([], dtype=string)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
         accepted = unchanged.accepted_keys(engine, branch["seller_id"], branch["marketplace_id"])
     finally:
         engine.dispose()
-    skip = unchanged.unchanged_rows(sku, key, accepted).to_numpy(dtype=bool)
+    skip = unchanged.unchanged_rows(sku, key, accepted)
     paths.root.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"sku": sku, "key": key, "checked": ~skip}).to_parquet(paths.source_keys, index=False)
     del sku, key, skus, keys

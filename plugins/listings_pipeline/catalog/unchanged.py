@@ -54,36 +54,62 @@ def recipe_digest(config: PipelineConfig, marketplace_id: str) -> str:
 def row_keys(frame: pd.DataFrame, recipe: str) -> pd.Series:
     """Each row's key (see the module docstring), vectorised."""
     import pandas as pd
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     cells = frame[sorted(c for c in frame.columns if c not in _POSITION_COLUMNS)]
     hashes = pd.util.hash_pandas_object(cells, index=False).to_numpy()
-    return pd.Series([f"{recipe}{h:016x}" for h in hashes.tolist()], index=frame.index, dtype=object)
+    # Arrow strings: a million keys as Python objects would be a hundred MiB
+    keys = pa.array([f"{recipe}{h:016x}" for h in hashes.tolist()], type=pa.string())
+    return pd.Series(keys, index=frame.index, dtype=pd.ArrowDtype(pa.string()))
 
 
 def sku_text(frame: pd.DataFrame) -> pd.Series:
     """The SKU as validation reads it (trimmed; empty for a missing one)."""
-    return frame["sku"].astype("string").str.strip().fillna("")
+    import pandas as pd
+    import pyarrow as pa
+
+    return frame["sku"].astype(pd.ArrowDtype(pa.string())).str.strip().fillna("")
 
 
-def accepted_keys(engine: Engine, seller_id: str, marketplace_id: str) -> dict[str, str]:
-    """The key of the row behind each listing Amazon holds exactly as we last made it."""
+def accepted_keys(engine: Engine, seller_id: str, marketplace_id: str) -> pd.Series:
+    """The key of the row behind each listing Amazon holds exactly as we last made it, by SKU (Arrow
+    strings, read 50,000 at a time: a branch may hold a million)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    string = pd.ArrowDtype(pa.string())
+    skus: list[Any] = []
+    keys: list[Any] = []
     with session_scope(engine) as session:
-        rows = session.execute(
-            select(Listing.sku, Listing.source_hash).where(
+        result = session.execute(
+            select(Listing.sku, Listing.source_hash)
+            .where(
                 Listing.seller_id == seller_id,
                 Listing.marketplace_id == marketplace_id,
                 Listing.status.in_((ListingStatus.ACCEPTED.value, ListingStatus.LIVE.value)),
                 Listing.accepted_hash == Listing.payload_hash,
                 Listing.source_hash.is_not(None),
             )
+            .execution_options(yield_per=50_000)
         )
-        return {sku: key for sku, key in rows if key is not None}
+        for rows in result.partitions():
+            skus.append(pa.array([row[0] for row in rows], type=pa.string()))
+            keys.append(pa.array([row[1] for row in rows], type=pa.string()))
+    if not skus:
+        return pd.Series([], dtype=string, index=pd.Index([], dtype=string))
+    return pd.Series(
+        pa.chunked_array(keys), dtype=string, index=pd.Index(pa.chunked_array(skus), dtype=string)
+    )
 
 
-def unchanged_rows(skus: pd.Series, keys: pd.Series, accepted: dict[str, str]) -> Any:
-    """A boolean mask of the rows that may skip validation and mapping."""
-    if not accepted:
-        return skus.map(lambda _: False).astype(bool)
-    known = skus.map(accepted)
-    single = ~skus.duplicated(keep=False)
-    return (known == keys).fillna(False).astype(bool) & single & (skus != "")
+def unchanged_rows(skus: pd.Series, keys: pd.Series, accepted: pd.Series) -> Any:
+    """A boolean mask (NumPy) of the rows that may skip validation and mapping: compared as Arrow
+    strings, never a million Python ones."""
+    import numpy as np
+
+    if accepted.empty:
+        return np.zeros(len(skus), dtype=bool)
+    known = accepted.reindex(skus).set_axis(keys.index)
+    same = (known == keys).fillna(False).to_numpy(dtype=bool)
+    single = ~skus.duplicated(keep=False).to_numpy(dtype=bool)
+    return same & single & (skus != "").to_numpy(dtype=bool)
