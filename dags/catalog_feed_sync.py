@@ -78,6 +78,16 @@ from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
             title="Only these sellers",
             description_md="Seller ids to sync in this run; empty for all sellers in the config.",
         ),
+        "skus": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Only these SKUs",
+            description_md=(
+                "Send only these SKUs' changes (e.g. dead letters just replayed); nothing else is sent "
+                "and nothing is deleted. Empty: the whole catalog."
+            ),
+        ),
         "confirm_deletes": Param(
             False,
             type="boolean",
@@ -107,6 +117,7 @@ def catalog_feed_sync() -> None:
                 params.get("config_path"),
                 params.get("sellers") or None,
                 confirm_deletes=manual and bool(params.get("confirm_deletes")),
+                only_skus=params.get("skus") or None,
             )
         except SpApiConnectionError as err:  # a retry would meet the same connection
             raise AirflowFailException(str(err)) from None

@@ -11,14 +11,15 @@ Re-drive changes that ended in `dead_letters`, or close them. Fill in the form:
 
 Replay by path: a **Listings API** letter's stored change is sent again through the Listings Items
 API (letter `replayed`, then `resolved` when Amazon accepts it, or back to `open` with one more
-attempt when it fails again); a **feed** letter's listing goes back to `ready` and the next
-`catalog_feed_sync` run resubmits it. Every state change is recorded in `dead_letter_events` with
+attempt when it fails again); a **feed** letter's listing goes back to `ready`, and this run then
+triggers a `catalog_feed_sync` run narrowed to those SKUs (one per seller), which sends them now.
+Every state change is recorded in `dead_letter_events` with
 this run as the actor.
 
 Tasks: **select** (checks the form, lists the letters, cuts them in batches of 20), **replay**
 (one mapped task per batch), **summarise** (counts per outcome), and **outcome**: the run's note
 gives the counts and Amazon's first rejections, and the run fails here when a replayed change failed
-again (its letter is open again).
+again (its letter is open again); **resubmit_feed_letters** triggers the narrowed syncs.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from airflow.sdk import Param, dag, task
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
 from listings_pipeline.to_amazon.letters import ReplayBatch, ReplayResult, ReplaySummary
+from listings_pipeline.to_amazon.resubmit import resubmit_feed_letters
 
 WHICH = "Which dead letters"
 WHAT = "What to do"
@@ -180,7 +182,10 @@ def dead_letter_replay() -> None:
 
         return conclude(ti, verdict.of_replay(summary), (params or {}).get("config_path"))
 
-    outcome(summarise(replay.expand(batch=select())))
+    summary = summarise(replay.expand(batch=select()))
+    outcome(summary)
+    # feed letters put back to ready are sent now, by a catalog_feed_sync run narrowed to their SKUs
+    resubmit_feed_letters(summary)
 
 
 dead_letter_replay()

@@ -375,9 +375,32 @@ def feed_note(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", "", found.group(1)).split())
 
 
-def test_the_dialog_says_when_a_feed_letter_is_really_sent(client: TestClient) -> None:
-    """Replaying a feed letter sends nothing: its listing waits for a catalog_feed_sync run, and the
-    dialog says which one, from the DAG as deployed (paused, or scheduled for when)."""
+def _deployed_without_resubmission(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DAGs as an older deployment has them: no narrowed sync started by the replay."""
+    from airflow.models.dagbag import DBDagBag
+
+    real = DBDagBag.get_latest_version_of_dag
+
+    def unwired(self: Any, dag_id: str, **kwargs: Any) -> Any:
+        dag = real(self, dag_id, **kwargs)
+        if dag_id == REPLAY_DAG:
+            return SimpleNamespace(
+                task_ids=[t for t in dag.task_ids if t != RESUBMIT_TASK_ID], params=dag.params
+            )
+        params = {k: v for k, v in dict(dag.params).items() if k != NARROW_PARAM}
+        return SimpleNamespace(task_ids=dag.task_ids, params=params)
+
+    monkeypatch.setattr(DBDagBag, "get_latest_version_of_dag", unwired)
+
+
+def test_the_dialog_says_when_a_feed_letter_is_really_sent(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the replay cannot start a sync itself (an older deployment), a feed letter waits for a
+    catalog_feed_sync run, and the dialog says which one, from the DAG as deployed (paused, or
+    scheduled for when)."""
+    _deployed_without_resubmission(monkeypatch)
+    assert not feed_resubmission(REPLAY_DAG).started_by_replay
     client.cookies.set("_token", token_for("operator"))
     html = client.get(PAGE).text
     assert 'data-path="feed"' in html and 'data-path="listings_api"' in html
@@ -400,22 +423,8 @@ def test_the_dialog_says_when_a_feed_letter_is_really_sent(client: TestClient) -
     )
 
 
-def test_the_dialog_says_so_when_the_replay_starts_the_sync_itself(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Once both DAGs carry their half of ``to_amazon.resubmit``, the replay starts a narrowed sync."""
-    from airflow.models.dagbag import DBDagBag
-
-    assert not feed_resubmission(REPLAY_DAG).started_by_replay  # the DAGs as they are today
-    real = DBDagBag.get_latest_version_of_dag
-
-    def wired(self: Any, dag_id: str, **kwargs: Any) -> Any:
-        dag = real(self, dag_id, **kwargs)
-        if dag_id == REPLAY_DAG:
-            return SimpleNamespace(task_ids=[*dag.task_ids, RESUBMIT_TASK_ID], params=dag.params)
-        return SimpleNamespace(task_ids=dag.task_ids, params={**dict(dag.params), NARROW_PARAM: []})
-
-    monkeypatch.setattr(DBDagBag, "get_latest_version_of_dag", wired)
+def test_the_dialog_says_so_when_the_replay_starts_the_sync_itself(client: TestClient) -> None:
+    """Both shipped DAGs carry their half of ``to_amazon.resubmit``: the replay starts a narrowed sync."""
     assert feed_resubmission(REPLAY_DAG).started_by_replay
     client.cookies.set("_token", token_for("operator"))
     note = feed_note(client.get(PAGE).text)
