@@ -249,6 +249,69 @@ def test_transition_many_stamps_payload_changes(warehouse_engine: Engine) -> Non
     assert (listing.payload_hash, listing.payload_changed_at) == (H2, t1)
 
 
+def test_an_accepted_patch_leaves_the_accepted_payload(warehouse_engine: Engine) -> None:
+    """A patch changes attributes on top of the listing: the payload Amazon holds is still the one it
+    accepted whole, so a hotfixed listing is neither out of sync nor sent again by the next plan."""
+    patch_hash = "3" * 64
+    rows = [{"seller_id": SELLER, "marketplace_id": US, "sku": sku} for sku in ("ONE", "MANY")]
+    with session_scope(warehouse_engine) as s:
+        transition_many(s, [{**r, "payload_hash": H1} for r in rows], "plan", to_status="ready")
+        transition_many(s, rows, "feed_document:x", to_status="submitted")
+        transition_many(s, rows, "feed:1", to_status="accepted")
+        transition_many(s, rows, "listings_api:plan", to_status="ready")
+        transition_many(
+            s, [{**r, "submitted_hash": patch_hash} for r in rows], "submit", to_status="submitted"
+        )
+        transition(s, SELLER, US, "ONE", "accepted", "listings_api:s1", patch=True)
+        transition_many(s, rows[1:], "listings_api:s2", to_status="accepted", patch=True)
+    for sku in ("ONE", "MANY"):
+        listing = _listing(warehouse_engine, sku)
+        assert (listing.status, listing.accepted_hash, listing.submitted_hash) == ("accepted", H1, patch_hash)
+    with session_scope(warehouse_engine) as s:  # the same moves for a whole payload take its hash
+        transition(s, SELLER, US, "ONE", "ready", "plan")
+        transition(s, SELLER, US, "ONE", "submitted", "submit", submitted_hash=patch_hash)
+        transition(s, SELLER, US, "ONE", "accepted", "listings_api:s3")
+    assert _listing(warehouse_engine, "ONE").accepted_hash == patch_hash
+
+
+def test_live_follows_amazons_view_both_ways(warehouse_engine: Engine) -> None:
+    with session_scope(warehouse_engine) as s:
+        for status in ("ready", "submitted", "accepted"):
+            transition(s, SELLER, US, "SKU-1", status, "setup", payload_hash=H1)
+        transition(s, SELLER, US, "SKU-1", "live", "amazon:summaries", buyable=True, discoverable=True)
+        # suppressed: Amazon still has what it accepted, but shows it no more
+        transition(s, SELLER, US, "SKU-1", "accepted", "amazon:summaries", buyable=False, discoverable=False)
+        transition(s, SELLER, US, "SKU-1", "live", "amazon:summaries", discoverable=True)
+        transition(s, SELLER, US, "SKU-1", "deleted", "notification")
+        assert [e.to_status for e in history(s, SELLER, US, "SKU-1")][-4:] == [
+            "live",
+            "accepted",
+            "live",
+            "deleted",
+        ]
+    listing = _listing(warehouse_engine, "SKU-1")
+    assert (listing.buyable, listing.discoverable) == (False, False)  # a deleted listing is not shown
+
+
+def test_events_say_who_triggered_them_and_what_changed(warehouse_engine: Engine) -> None:
+    change = {"our_price": {"old": "20.00", "new": "25.00"}}
+    rows = [{"seller_id": SELLER, "marketplace_id": US, "sku": "SKU-1"}]
+    with session_scope(warehouse_engine) as s:
+        transition_many(s, rows, "plan", "run-1", to_status="ready", actor="alice", dag_id="listings_hotfix")
+        transition(
+            s, SELLER, US, "SKU-1", "submitted", "submit", "run-1", actor="alice", dag_id="listings_hotfix"
+        )
+        transition(
+            s, SELLER, US, "SKU-1", "accepted", "s1", "run-1", dag_id="listings_hotfix", changes=change
+        )
+        events = history(s, SELLER, US, "SKU-1")
+        assert [(e.to_status, e.actor, e.dag_id, e.run_id, e.changes) for e in events] == [
+            ("ready", "alice", "listings_hotfix", "run-1", None),
+            ("submitted", "alice", "listings_hotfix", "run-1", None),
+            ("accepted", None, "listings_hotfix", "run-1", change),
+        ]
+
+
 def test_dead_letters_keep_one_letter_per_failing_change(warehouse_engine: Engine) -> None:
     key = {"seller_id": SELLER, "marketplace_id": US, "sku": "SKU-1", "path": "listings_api"}
     with session_scope(warehouse_engine) as s:

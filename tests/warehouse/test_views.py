@@ -126,6 +126,79 @@ def test_v_listing_status(warehouse_engine: Engine) -> None:
     assert (d["status"], d["issue_count"], d["error_count"]) == ("quarantined", 1, 1)
 
 
+def test_v_listing_status_in_sync_only_while_accepted_or_live(warehouse_engine: Engine) -> None:
+    """The hashes alone made a listing being re-sent, rejected or dead-lettered count as in sync."""
+    with session_scope(warehouse_engine) as s:
+        for sku in ("ACC", "REJECTED", "LIVE", "HOTFIXED", "FOUND"):
+            transition(s, SELLER, US, sku, "ready", "plan", at=T0, payload_hash=H1)
+            transition(s, SELLER, US, sku, "submitted", "feed:1", at=T0)
+            transition(s, SELLER, US, sku, "accepted", "feed:1", at=T0)
+        # a price hotfix Amazon rejected: the catalog payload is still Amazon's, the listing is not
+        transition(s, SELLER, US, "REJECTED", "ready", "listings_api:plan", at=T0)
+        transition(s, SELLER, US, "REJECTED", "submitted", "listings_api:submit", at=T0, submitted_hash=H2)
+        transition(s, SELLER, US, "REJECTED", "invalid", "listings_api:s2", at=T0)
+        transition(s, SELLER, US, "LIVE", "live", "amazon:summaries", at=T0, buyable=True, discoverable=True)
+        # a price hotfix Amazon accepted: a patch, so the payload Amazon holds is still the catalog's
+        transition(s, SELLER, US, "HOTFIXED", "ready", "listings_api:plan", at=T0)
+        transition(s, SELLER, US, "HOTFIXED", "submitted", "listings_api:submit", at=T0, submitted_hash=H2)
+        transition(s, SELLER, US, "HOTFIXED", "accepted", "listings_api:s3", at=T0, patch=True)
+        # seen on Amazon first: the catalog wants nothing of it
+        transition(s, SELLER, DE, "FOUND", "live", "amazon:summaries", at=T0, discoverable=True)
+    rows = {
+        (r["marketplace_id"], r["sku"]): r
+        for r in _rows(warehouse_engine, "SELECT * FROM v_listing_status WHERE seller_id = :s", s=SELLER)
+    }
+    assert {k: (r["status"], r["in_sync"]) for k, r in rows.items()} == {
+        (US, "ACC"): ("accepted", 1),
+        (US, "REJECTED"): ("invalid", 0),
+        (US, "LIVE"): ("live", 1),
+        (US, "HOTFIXED"): ("accepted", 1),
+        (US, "FOUND"): ("accepted", 1),
+        (DE, "FOUND"): ("live", 0),
+    }
+    assert {k: (r["buyable"], r["discoverable"]) for k, r in rows.items() if r["status"] == "live"} == {
+        (US, "LIVE"): (1, 1),
+        (DE, "FOUND"): (0, 1),
+    }
+
+
+def test_v_listing_status_leaves_previews_out_and_a_reading_settles_the_issues(
+    warehouse_engine: Engine,
+) -> None:
+    """A preview stores nothing, so its issues are not the listing's; and Amazon's view read after a
+    batch of issues says which it has now: none, unless the reading wrote them itself."""
+    read_at = T0 + timedelta(hours=1)
+    with session_scope(warehouse_engine) as s:
+        for sku in ("PREVIEWED", "FIXED", "SUPPRESSED"):
+            transition(s, SELLER, US, sku, "ready", "plan", at=T0, payload_hash=H1)
+            transition(s, SELLER, US, sku, "submitted", "feed:1", at=T0)
+            transition(s, SELLER, US, sku, "accepted", "feed:1", at=T0)
+        transition(s, SELLER, US, "PREVIEWED", "live", "amazon:summaries", at=T0, discoverable=True)
+        transition(
+            s, SELLER, US, "FIXED", "accepted", "amazon:summaries", at=read_at, amazon_checked_at=read_at
+        )
+        transition(s, SELLER, US, "SUPPRESSED", "accepted", "amazon:summaries", amazon_checked_at=read_at)
+        s.execute(
+            insert(ListingIssue),
+            [
+                _issue("PREVIEWED", "ERROR", T0 + timedelta(minutes=5), preview=True),
+                _issue("FIXED", "ERROR", T0 + timedelta(minutes=5)),  # Amazon's then, not any more
+                _issue("SUPPRESSED", "WARNING", T0 + timedelta(minutes=5)),
+                _issue("SUPPRESSED", "ERROR", read_at, code="18155"),  # what the reading found
+            ],
+        )
+    rows = {
+        r["sku"]: (r["error_count"], r["warning_count"])
+        for r in _rows(warehouse_engine, "SELECT * FROM v_listing_status WHERE seller_id = :s", s=SELLER)
+    }
+    assert rows == {"PREVIEWED": (0, 0), "FIXED": (0, 0), "SUPPRESSED": (1, 0)}
+    codes = {
+        (r["code"], r["severity"]): r["issues"]
+        for r in _rows(warehouse_engine, "SELECT code, severity, issues FROM v_issues_by_code")
+    }
+    assert codes == {("90220", "ERROR"): 1, ("90220", "WARNING"): 1, ("18155", "ERROR"): 1}
+
+
 def test_v_feed_health(warehouse_engine: Engine) -> None:
     def feed(feed_id: str, status: str, created: datetime, **kw: Any) -> dict[str, Any]:
         row = {

@@ -2,8 +2,10 @@
 
 docs/architecture.md, "Listing lifecycle": ``draft`` (seen in the catalog) -> ``quarantined`` | ``ready`` (validated,
 changed) -> ``submitted`` (feed or Listings API) -> ``accepted`` | ``invalid`` | ``dead_lettered``;
-later notifications or reconciliation mark it ``live``. :data:`TRANSITIONS` is the whole table;
-anything else raises :class:`IllegalTransitionError` and writes nothing.
+``accepted`` -> ``live`` once Amazon's own view of the listing (getListingsItem's summary, read by
+:mod:`listings_pipeline.to_amazon.amazon_view`) shows it buyable or discoverable, and back when it
+no longer does. :data:`TRANSITIONS` is the whole table; anything else raises
+:class:`IllegalTransitionError` and writes nothing.
 
 :func:`transition` moves one listing (creating its row on first sight) and writes one
 ``listing_events`` row; :func:`transition_many` does the same for a whole run (up to a million SKUs)
@@ -12,7 +14,14 @@ event, but the fields given are still written.
 
 Hashes move with the status unless given explicitly: ``-> submitted`` copies ``payload_hash`` to
 ``submitted_hash``; ``-> accepted`` copies ``submitted_hash`` to ``accepted_hash`` and stamps
-``accepted_at``; a changed ``payload_hash`` stamps ``payload_changed_at`` (the backlog's age).
+``accepted_at``, except for a ``patch``: a patch Amazon accepted changed some attributes on top of
+the listing, not the payload it holds, so ``accepted_hash`` stays the payload Amazon last accepted
+whole (and a hotfixed listing stays in sync). A changed ``payload_hash`` stamps
+``payload_changed_at`` (the backlog's age); ``-> deleted`` means Amazon shows the listing no more,
+so ``buyable`` and ``discoverable`` become false.
+
+An event may say who triggered the run (``actor``, the Airflow user), which DAG it was (``dag_id``)
+and what the move changed besides the status (``changes``, old and new value per field).
 
 Dead letters have their own small machine (:data:`DEAD_LETTER_TRANSITIONS`), recorded in
 ``dead_letter_events`` by :func:`open_dead_letter` and :func:`move_dead_letter`.
@@ -55,8 +64,9 @@ TRANSITIONS: dict[ListingStatus | None, frozenset[ListingStatus]] = {
     L.ACCEPTED: frozenset({L.LIVE, L.READY, L.INVALID, L.QUARANTINED, L.DELETED}),
     L.INVALID: frozenset({L.READY, L.QUARANTINED, L.DEAD_LETTERED}),
     L.DEAD_LETTERED: frozenset({L.READY, L.QUARANTINED}),
-    # a new change, a suppression or issue notification, a deletion seen on Amazon
-    L.LIVE: frozenset({L.READY, L.QUARANTINED, L.INVALID, L.DELETED}),
+    # a new change, a suppression or issue notification, a deletion seen on Amazon; accepted: Amazon
+    # still has what it accepted but no longer shows it (neither buyable nor discoverable)
+    L.LIVE: frozenset({L.ACCEPTED, L.READY, L.QUARANTINED, L.INVALID, L.DELETED}),
     L.DELETED: frozenset({L.DRAFT, L.READY, L.QUARANTINED}),
 }
 """``from -> {to}``; ``None`` is a listing not in the table yet."""
@@ -72,6 +82,9 @@ FIELDS = frozenset(
         "source_hash",
         "last_submission_id",
         "asin",
+        "buyable",
+        "discoverable",
+        "amazon_checked_at",
     }
 )
 """Listing columns a transition may set besides the status."""
@@ -135,6 +148,7 @@ def _changes(
     payload_hash: str | None,
     submitted_hash: str | None,
     now: datetime,
+    patch: bool = False,
 ) -> dict[str, Any]:
     """The column values a move writes: the given fields plus what the move implies."""
     changes = dict(fields)
@@ -148,9 +162,13 @@ def _changes(
         if target == L.SUBMITTED and "submitted_hash" not in fields:
             changes["submitted_hash"] = new_payload_hash
         if target == L.ACCEPTED:
-            sent = fields.get("submitted_hash", submitted_hash)
-            changes.setdefault("accepted_hash", sent if sent is not None else new_payload_hash)
+            if not patch:
+                sent = fields.get("submitted_hash", submitted_hash)
+                changes.setdefault("accepted_hash", sent if sent is not None else new_payload_hash)
             changes.setdefault("accepted_at", now)
+        if target == L.DELETED:
+            changes.setdefault("buyable", False)
+            changes.setdefault("discoverable", False)
     if changes:
         changes["updated_at"] = now
     return changes
@@ -174,10 +192,26 @@ class _EventRow(TypedDict):
     at: datetime
     cause: str
     run_id: str | None
+    actor: str | None
+    dag_id: str | None
+    changes: dict[str, Any] | None
+
+
+class _Why(NamedTuple):
+    """What every event of one call says about its cause: why, in which run, by whom."""
+
+    cause: str
+    run_id: str | None
+    actor: str | None = None
+    dag_id: str | None = None
 
 
 def _move(
-    current: _Current | None, target: ListingStatus, fields: Mapping[str, Any], now: datetime
+    current: _Current | None,
+    target: ListingStatus,
+    fields: Mapping[str, Any],
+    now: datetime,
+    patch: bool = False,
 ) -> dict[str, Any]:
     """The columns one listing's move writes: the single rule both :func:`transition` and
     :func:`transition_many` apply, so a bulk run and a single move can never disagree.
@@ -195,6 +229,7 @@ def _move(
         payload_hash=current.payload_hash if current is not None else None,
         submitted_hash=current.submitted_hash if current is not None else None,
         now=now,
+        patch=patch,
     )
 
 
@@ -203,16 +238,19 @@ def _event_row(
     from_status: ListingStatus | None,
     target: ListingStatus,
     now: datetime,
-    cause: str,
-    run_id: str | None,
+    why: _Why,
+    changes: dict[str, Any] | None = None,
 ) -> _EventRow:
     return _EventRow(
         listing_id=listing_id,
         from_status=from_status.value if from_status is not None else None,
         to_status=target.value,
         at=now,
-        cause=cause,
-        run_id=run_id,
+        cause=why.cause,
+        run_id=why.run_id,
+        actor=why.actor,
+        dag_id=why.dag_id,
+        changes=changes,
     )
 
 
@@ -226,6 +264,10 @@ def transition(
     run_id: str | None = None,
     *,
     at: datetime | None = None,
+    patch: bool = False,
+    actor: str | None = None,
+    dag_id: str | None = None,
+    changes: dict[str, Any] | None = None,
     **fields: Any,
 ) -> ListingEvent | None:
     """Move one listing to ``to_status`` (creating it if new) and record the event.
@@ -234,6 +276,9 @@ def transition(
         ``notification``, ``replay``, ...
     :param run_id: the Airflow run, if any.
     :param at: when it happened (default: now).
+    :param patch: the move settles a patch, not a whole payload (``accepted_hash`` stays).
+    :param actor: who triggered the run (the Airflow user), if known; ``dag_id``: its DAG.
+    :param changes: what the move changed besides the status, ``{field: {"old": .., "new": ..}}``.
     :param fields: listing columns to set (:data:`FIELDS`).
     :return: the event written, or ``None`` when the listing already had that status.
     :raises IllegalTransitionError: the move is not in :data:`TRANSITIONS`; nothing is written.
@@ -241,11 +286,12 @@ def transition(
     target = _status(to_status)
     _check_fields(fields)
     now = at or datetime.now(UTC)
+    why = _Why(cause, run_id, actor, dag_id)
     key = f"listing {seller_id}/{marketplace_id}/{sku}"
     listing = _locked_listing(session, seller_id, marketplace_id, sku)
     if listing is None:
         try:
-            values = _move(None, target, fields, now)
+            values = _move(None, target, fields, now, patch)
         except IllegalTransitionError as err:
             raise IllegalTransitionError(f"{key}: {err} (cause {cause})") from None
         new_id = session.scalar(
@@ -254,21 +300,21 @@ def transition(
             .returning(Listing.id)
         )
         if new_id is not None:
-            return _record(session, _event_row(new_id, None, target, now, cause, run_id))
+            return _record(session, _event_row(new_id, None, target, now, why, changes))
         # Another transaction created it meanwhile: continue as a move from its status.
         listing = _locked_listing(session, seller_id, marketplace_id, sku)
         assert listing is not None
     current = _Current(listing.id, _status(listing.status), listing.payload_hash, listing.submitted_hash)
     try:
-        changes = _move(current, target, fields, now)
+        values = _move(current, target, fields, now, patch)
     except IllegalTransitionError as err:
         raise IllegalTransitionError(f"{key}: {err} (cause {cause})") from None
-    for name, value in changes.items():
+    for name, value in values.items():
         setattr(listing, name, value)
     if target == current.status:
         session.flush()
         return None
-    return _record(session, _event_row(listing.id, current.status, target, now, cause, run_id))
+    return _record(session, _event_row(listing.id, current.status, target, now, why, changes))
 
 
 def _locked_listing(session: Session, seller_id: str, marketplace_id: str, sku: str) -> Listing | None:
@@ -314,27 +360,32 @@ def transition_many(
     *,
     to_status: str | ListingStatus | None = None,
     at: datetime | None = None,
+    patch: bool = False,
+    actor: str | None = None,
+    dag_id: str | None = None,
 ) -> TransitionSummary:
     """Move many listings at once: a bulk SELECT, INSERT, UPDATE and event INSERT per chunk.
 
     Each row has ``seller_id``, ``marketplace_id``, ``sku``, its ``to_status`` (or the
     ``to_status`` argument applies) and any of :data:`FIELDS`. Every move is checked before
     anything is written: one illegal move raises :class:`IllegalTransitionError` (naming the first
-    few) and the batch writes nothing.
+    few) and the batch writes nothing. ``patch``, ``actor`` and ``dag_id`` as in :func:`transition`,
+    for every row.
 
     The rows are written with Core-level bulk statements: ``Listing`` objects already loaded in this
     session are not refreshed (``session.expire_all()`` if you hold some).
     """
     now = at or datetime.now(UTC)
     wanted = _group(rows, _status(to_status) if to_status is not None else None)
-    batch = _decide(wanted, _read_current(session, wanted), now, cause, run_id)
+    why = _Why(cause, run_id, actor, dag_id)
+    batch = _decide(wanted, _read_current(session, wanted), now, why, patch)
     if batch.illegal:
         shown = "; ".join(batch.illegal[:5])
         more = f" (and {len(batch.illegal) - 5} more)" if len(batch.illegal) > 5 else ""
         raise IllegalTransitionError(
             f"{len(batch.illegal)} illegal transition(s) for cause {cause}, nothing written: {shown}{more}"
         )
-    _insert_new(session, batch, now, cause, run_id)
+    _insert_new(session, batch, now, why)
     bulk_update(session, Listing, batch.updates)
     bulk_insert(session, ListingEvent, batch.events)
     created = len(batch.inserts)
@@ -392,8 +443,8 @@ def _decide(
     wanted: _Wanted,
     current: Mapping[tuple[str, str, str], _Current],
     now: datetime,
-    cause: str,
-    run_id: str | None,
+    why: _Why,
+    patch: bool,
 ) -> _Batch:
     """Each listing's move by the one rule (:func:`_move`), collected as bulk writes; the illegal
     ones are collected too, so the error can name them all at once."""
@@ -402,7 +453,7 @@ def _decide(
         for sku, (target, fields) in group.items():
             existing = current.get((seller_id, marketplace_id, sku))
             try:
-                changes = _move(existing, target, fields, now)
+                changes = _move(existing, target, fields, now, patch)
             except IllegalTransitionError as err:
                 batch.illegal.append(f"{seller_id}/{marketplace_id}/{sku}: {err}")
                 continue
@@ -418,13 +469,11 @@ def _decide(
             if target == existing.status:
                 batch.unchanged += 1
             else:
-                batch.events.append(
-                    _event_row(existing.listing_id, existing.status, target, now, cause, run_id)
-                )
+                batch.events.append(_event_row(existing.listing_id, existing.status, target, now, why))
     return batch
 
 
-def _insert_new(session: Session, batch: _Batch, now: datetime, cause: str, run_id: str | None) -> None:
+def _insert_new(session: Session, batch: _Batch, now: datetime, why: _Why) -> None:
     """Insert the new listings and add their first events, which need the listings' ids.
 
     The ids are read back by key rather than returned by the INSERT: RETURNING in parameter order
@@ -447,7 +496,7 @@ def _insert_new(session: Session, batch: _Batch, now: datetime, cause: str, run_
             new_ids.update({(seller_id, marketplace_id, sku): listing_id for sku, listing_id in found})
     for row, target in zip(batch.inserts, batch.insert_targets, strict=True):
         listing_id = new_ids[(row["seller_id"], row["marketplace_id"], row["sku"])]
-        batch.events.append(_event_row(listing_id, None, target, now, cause, run_id))
+        batch.events.append(_event_row(listing_id, None, target, now, why))
     if len(batch.inserts) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
         # Fresh statistics, or PostgreSQL plans the next run's SKU lookups for an empty table and
         # filters every row against every SKU of a chunk (measured: 8 s per 5,000-SKU chunk at 50k

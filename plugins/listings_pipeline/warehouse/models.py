@@ -34,6 +34,7 @@ from typing import Annotated, Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -46,6 +47,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -227,6 +229,10 @@ class Listing(Base):
     ``listings_api:<submissionId>``. ``source_hash`` names the catalog row (and the mappings, policy,
     schemas and code) that ``payload_hash`` was made from, so an unchanged row need not be checked
     again (``catalog.unchanged``); any other change of the payload clears it.
+
+    ``buyable``, ``discoverable`` and ``amazon_checked_at`` are Amazon's own view as last read
+    (getListingsItem's summary ``status``; ``NULL``: never read), kept apart from ``status``, which
+    says what the pipeline last did: a listing being re-sent is usually still buyable meanwhile.
     """
 
     __tablename__ = "listings"
@@ -251,6 +257,9 @@ class Listing(Base):
     payload_changed_at: Mapped[datetime | None]
     last_submission_id: Mapped[str | None] = mapped_column(String(100))
     asin: Mapped[str | None] = mapped_column(String(20))
+    buyable: Mapped[bool | None]
+    discoverable: Mapped[bool | None]
+    amazon_checked_at: Mapped[datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
@@ -267,6 +276,9 @@ class ListingEvent(Base):
 
     ``from_status`` is NULL when the transition created the listing. ``cause`` is e.g.
     ``validation``, ``feed:<feedId>``, ``listings_api:<submissionId>``, ``notification``, ``replay``.
+    ``actor`` is who triggered the run (the Airflow user; ``NULL`` for a scheduled run or when not
+    known) and ``dag_id`` with ``run_id`` names the Airflow run; ``changes`` is what a price or stock
+    write changed, ``{field: {"old": ..., "new": ...}}``, on the move that made it real.
     """
 
     __tablename__ = "listing_events"
@@ -279,12 +291,20 @@ class ListingEvent(Base):
     at: Mapped[created_at]
     cause: Mapped[str] = mapped_column(String(255))
     run_id: Mapped[RunId | None] = mapped_column(index=True)
+    actor: Mapped[str | None] = mapped_column(String(255))
+    dag_id: Mapped[str | None] = mapped_column(String(250))
+    changes: Mapped[dict[str, Any] | None]
 
     listing: Mapped[Listing] = relationship(back_populates="events")
 
 
 class Offer(Base):
-    """Current price of a SKU in a marketplace (what the catalog wants; see ``listings`` for state)."""
+    """The price of a SKU in a marketplace as last written to Amazon, field by field (a write that
+    leaves a field out keeps it, as Amazon's ``merge`` does), by the offers sync or a hotfix.
+
+    ``catalog_hash`` is the catalog's offer as the offers sync last sent it: the sync compares the
+    catalog with that, not with the values, so a hotfix holds until the catalog itself changes.
+    """
 
     __tablename__ = "offers"
 
@@ -300,11 +320,13 @@ class Offer(Base):
     sale_end_at: Mapped[datetime | None]
     min_price: Mapped[Money | None]
     max_price: Mapped[Money | None]
+    catalog_hash: Mapped[Sha256 | None]
     updated_at: Mapped[updated_at]
 
 
 class Inventory(Base):
-    """Current stock of a SKU per fulfillment channel (``DEFAULT`` is merchant-fulfilled)."""
+    """Stock of a SKU per fulfillment channel (``DEFAULT`` is merchant-fulfilled) as last written to
+    Amazon or, for FBA, read from the catalog; ``catalog_hash`` as in :class:`Offer`."""
 
     __tablename__ = "inventory"
 
@@ -316,6 +338,7 @@ class Inventory(Base):
     fulfillment_channel_code: Mapped[str] = mapped_column(String(32), primary_key=True)
     quantity: Mapped[int | None]
     handling_time: Mapped[int | None]
+    catalog_hash: Mapped[Sha256 | None]
     updated_at: Mapped[updated_at]
 
 
@@ -412,6 +435,9 @@ class ListingIssue(Base):
     sends a singular ``attributeName`` and no categories: here it is a one-element
     ``attribute_names`` and an empty ``categories``. Feed-level issues have no ``sku`` or
     ``message_id``. See :mod:`listings_pipeline.warehouse.records` for the conversions.
+
+    ``preview`` marks the issues of a validation preview (``mode=VALIDATION_PREVIEW``): Amazon
+    stored nothing, so they say what a change would meet, not what the listing has.
     """
 
     __tablename__ = "listing_issues"
@@ -434,6 +460,7 @@ class ListingIssue(Base):
     message: Mapped[str] = mapped_column(Text)
     attribute_names: Mapped[list[str]] = mapped_column(default=_empty_list)
     categories: Mapped[list[str]] = mapped_column(default=_empty_list)
+    preview: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     observed_at: Mapped[created_at]
     run_id: Mapped[RunId | None] = mapped_column(index=True)
 
