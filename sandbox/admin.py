@@ -9,6 +9,9 @@
 - ``POST /_sandbox/tokens/expire``: expire every access token now
 - ``POST /_sandbox/feeds/process``: run one feed-processor pass now
 - ``GET /_sandbox/documents/{id}``: a document's content (decompressed)
+- ``POST /_sandbox/listings/{sellerId}/{sku}/issues?marketplaceId=...``: attach Amazon's issues
+  (``{"issues": [...]}``, Amazon's Issue shape, enforcements included) to a stored listing, as
+  Amazon does after accepting it; they show in getListingsItem and decide its summary status
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .core import Sandbox, json_response
+from .listings import Listings
 from .sellers import apply_config
 
 router = APIRouter(prefix="/_sandbox")
@@ -193,3 +197,25 @@ async def document(request: Request, document_id: str) -> Response:
     if doc["compression"] == "GZIP":
         content = gzip.decompress(content)
     return Response(content, media_type=doc["content_type"])
+
+
+@router.post("/listings/{seller_id}/{sku:spapi_sku}/issues")
+async def attach_issues(request: Request, seller_id: str, sku: str) -> Response:
+    sandbox = _sandbox(request)
+    marketplace_id = request.query_params.get("marketplaceId")
+    if not marketplace_id:
+        return _bad("marketplaceId is required")
+    try:
+        body = await request.json()
+    except ValueError:
+        return _bad('the body must be JSON: {"issues": [...]}')
+    engine = Listings(sandbox.store, sandbox.schemas, sandbox.settings.restricted_brands)
+    try:
+        found = engine.attach_issues(seller_id, sku, marketplace_id, (body or {}).get("issues"))
+    except ValueError as err:
+        return _bad(str(err))
+    if not found:
+        return json_response(
+            404, {"errors": [{"code": "NotFound", "message": f"no listing {sku} in {marketplace_id}"}]}
+        )
+    return json_response(200, {"attached": len(body["issues"])})

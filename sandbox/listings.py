@@ -5,6 +5,12 @@ marketplace; ``patchListingsItem`` applies Amazon's JSON Patch ops (add, replace
 ``/attributes/<name>``, values always arrays) to each given marketplace. Bodies are validated
 against the product type's schema; answers are HTTP 200 with ``status`` ACCEPTED / INVALID (and
 VALID under ``mode=VALIDATION_PREVIEW``, which stores nothing).
+
+``getListingsItem``'s summary ``status`` says what shoppers see: BUYABLE with an offer and stock,
+DISCOVERABLE otherwise, unless an issue Amazon attached to the stored listing after accepting it
+(``/_sandbox/listings/.../issues``) carries an enforcement that is not exempted: LISTING_SUPPRESSED
+and CATALOG_ITEM_REMOVED take the buyability away, SEARCH_SUPPRESSED the visibility (the
+enforcement actions as Amazon's model describes them).
 """
 
 from __future__ import annotations
@@ -260,6 +266,17 @@ class Listings:
             )
         return "ACCEPTED", [], self._record(seller_id, sku, operation, marketplace_ids, "ACCEPTED", None, [])
 
+    def attach_issues(
+        self, seller_id: str, sku: str, marketplace_id: str, issues: Sequence[Mapping[str, Any]]
+    ) -> bool:
+        """Amazon's issues on a stored listing, as Amazon attaches them after accepting it (a
+        suppression, a missing image); the next put or patch clears them. False: no such listing."""
+        cursor = self.store.execute(
+            "UPDATE listings SET issues=?, updated=? WHERE seller_id=? AND sku=? AND marketplace_id=?",
+            (json.dumps(check_issues(issues)), time.time(), seller_id, sku, marketplace_id),
+        )
+        return cursor.rowcount > 0
+
     def item(
         self, seller_id: str, sku: str, marketplace_ids: Sequence[str], included: Iterable[str]
     ) -> dict[str, Any] | None:
@@ -267,6 +284,41 @@ class Listings:
         if not rows:
             return None
         return render_item(sku, rows, set(included))
+
+
+SEVERITIES = ("ERROR", "WARNING", "INFO")
+EXEMPTIONS = ("EXEMPT", "EXEMPT_UNTIL_EXPIRY_DATE", "NOT_EXEMPT")
+
+
+def check_issues(issues: Any) -> list[dict[str, Any]]:
+    """Issues in the shape of Amazon's ``Issue`` (code, message, severity, categories; optional
+    attributeNames and enforcements); raises ValueError naming the first thing wrong."""
+    if not isinstance(issues, list):
+        raise ValueError("issues must be a list of Amazon's Issue objects")
+    for n, issue in enumerate(issues):
+        where = f"issues[{n}]"
+        if not isinstance(issue, dict):
+            raise ValueError(f"{where} is not an object")
+        for key in ("code", "message"):
+            if not isinstance(issue.get(key), str) or not issue[key]:
+                raise ValueError(f"{where}.{key} is required (a string)")
+        if issue.get("severity") not in SEVERITIES:
+            raise ValueError(f"{where}.severity must be one of {', '.join(SEVERITIES)}")
+        categories = issue.get("categories")
+        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+            raise ValueError(f"{where}.categories is required (a list of strings)")
+        enforcements = issue.get("enforcements")
+        if enforcements is None:
+            continue
+        actions = enforcements.get("actions") if isinstance(enforcements, dict) else None
+        exemption = enforcements.get("exemption") if isinstance(enforcements, dict) else None
+        if not isinstance(actions, list) or not all(
+            isinstance(a, dict) and isinstance(a.get("action"), str) for a in actions
+        ):
+            raise ValueError(f"{where}.enforcements.actions is required (a list of {{action}})")
+        if not isinstance(exemption, dict) or exemption.get("status") not in EXEMPTIONS:
+            raise ValueError(f"{where}.enforcements.exemption.status must be one of {', '.join(EXEMPTIONS)}")
+    return list(issues)
 
 
 def _dedupe(issues: list[Issue]) -> list[Issue]:
@@ -359,7 +411,7 @@ def render_item(sku: str, rows: list[dict[str, Any]], included: set[str]) -> dic
                 "marketplaceId": mp,
                 "asin": row["asin"],
                 "productType": row["product_type"],
-                "status": _status(attrs, mp),
+                "status": _status(attrs, mp, row["issues"]),
                 "createdDate": iso(row["created"]),
                 "lastUpdatedDate": iso(row["updated"]),
             }
@@ -437,12 +489,43 @@ def _offer_price(offer: Any) -> str | None:
     return f"{float(value):.2f}"
 
 
-def _status(attributes: Mapping[str, Any], marketplace_id: str) -> list[str]:
-    buyable = bool(_for_marketplace(attributes.get("purchasable_offer"), marketplace_id)) and any(
-        isinstance(e, dict) and (e.get("quantity") or 0) > 0
-        for e in attributes.get("fulfillment_availability", []) or []
+# Enforcement actions (Amazon's IssueEnforcementAction) and the summary status each takes away.
+NOT_BUYABLE = frozenset({"LISTING_SUPPRESSED", "CATALOG_ITEM_REMOVED"})
+NOT_DISCOVERABLE = frozenset({"SEARCH_SUPPRESSED"})
+
+
+def _enforced(issues: Sequence[Mapping[str, Any]], now: float | None = None) -> set[str]:
+    """The enforcement actions in force: not exempted, or exempted until a date that has passed."""
+    moment = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
+    actions: set[str] = set()
+    for issue in issues:
+        enforcements = issue.get("enforcements") or {}
+        exemption = enforcements.get("exemption") or {}
+        status = exemption.get("status")
+        if status == "EXEMPT":
+            continue
+        if status == "EXEMPT_UNTIL_EXPIRY_DATE":
+            expiry = exemption.get("expiryDate")
+            if expiry and datetime.fromisoformat(str(expiry).replace("Z", "+00:00")) > moment:
+                continue
+        actions.update(str(a.get("action")) for a in enforcements.get("actions") or [])
+    return actions
+
+
+def _status(
+    attributes: Mapping[str, Any], marketplace_id: str, issues: Sequence[Mapping[str, Any]] = ()
+) -> list[str]:
+    enforced = _enforced(issues)
+    buyable = (
+        bool(_for_marketplace(attributes.get("purchasable_offer"), marketplace_id))
+        and any(
+            isinstance(e, dict) and (e.get("quantity") or 0) > 0
+            for e in attributes.get("fulfillment_availability", []) or []
+        )
+        and not enforced & NOT_BUYABLE
     )
-    return ["BUYABLE", "DISCOVERABLE"] if buyable else ["DISCOVERABLE"]
+    discoverable = not enforced & NOT_DISCOVERABLE
+    return [name for name, holds in (("BUYABLE", buyable), ("DISCOVERABLE", discoverable)) if holds]
 
 
 # -- request parsing ---------------------------------------------------------------------------

@@ -29,6 +29,19 @@ REVOKED_TOKEN = "Atzr|sandbox-revoked-0004"
 US = "ATVPDKIKX0DER"
 CA = "A2EUQ1WTGCTBG2"
 BASE_URL = "http://sandbox.test"
+# An issue Amazon attaches to a listing after accepting it, taking it off sale and out of search
+# (the shape of Amazon's Issue, enforcements as its model describes them).
+SUPPRESSION: dict[str, Any] = {
+    "code": "18155",
+    "message": "The listing is missing a main image.",
+    "severity": "ERROR",
+    "attributeNames": ["main_product_image_locator"],
+    "categories": ["MISSING_IMAGE"],
+    "enforcements": {
+        "actions": [{"action": "LISTING_SUPPRESSED"}, {"action": "SEARCH_SUPPRESSED"}],
+        "exemption": {"status": "NOT_EXEMPT"},
+    },
+}
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "include" / "spapi-models"
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import CA, SELLER, US, listings_path, luggage_attributes, v
+from .conftest import CA, SELLER, SUPPRESSION, US, listings_path, luggage_attributes, v
 
 pytestmark = pytest.mark.asyncio
 
@@ -54,6 +54,97 @@ async def test_put_then_get(client: httpx.AsyncClient, headers: dict[str, str]) 
     ]
     assert item["fulfillmentAvailability"] == [{"fulfillmentChannelCode": "DEFAULT", "quantity": 12}]
     assert item["productTypes"] == [{"marketplaceId": US, "productType": "LUGGAGE"}] and item["issues"] == []
+
+
+async def summary_status(client: httpx.AsyncClient, headers: dict[str, str], sku: str) -> list[str]:
+    r = await client.get(listings_path(sku), params={"marketplaceIds": US}, headers=headers)
+    assert r.status_code == 200, r.text
+    status: list[str] = r.json()["summaries"][0]["status"]
+    return status
+
+
+async def attach(client: httpx.AsyncClient, sku: str, *issues: dict[str, Any]) -> httpx.Response:
+    return await client.post(
+        f"/_sandbox/listings/{SELLER}/{sku}/issues",
+        params={"marketplaceId": US},
+        json={"issues": list(issues)},
+    )
+
+
+def enforced(*actions: str, exemption: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        **SUPPRESSION,
+        "enforcements": {
+            "actions": [{"action": a} for a in actions],
+            "exemption": exemption or {"status": "NOT_EXEMPT"},
+        },
+    }
+
+
+async def test_summary_status_follows_offer_stock_and_enforcements(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    """What shoppers see: BUYABLE needs an offer and stock; an enforcement Amazon attached after
+    accepting the listing takes buyability (LISTING_SUPPRESSED, CATALOG_ITEM_REMOVED) or visibility
+    (SEARCH_SUPPRESSED) away unless it is exempted; the next accepted put clears Amazon's issues."""
+    assert (await put(client, headers, "SEEN-1", luggage_attributes())).json()["status"] == "ACCEPTED"
+    assert await summary_status(client, headers, "SEEN-1") == ["BUYABLE", "DISCOVERABLE"]
+    no_stock = luggage_attributes(
+        fulfillment_availability=[{"fulfillment_channel_code": "DEFAULT", "quantity": 0}]
+    )
+    assert (await put(client, headers, "SEEN-2", no_stock)).json()["status"] == "ACCEPTED"
+    assert await summary_status(client, headers, "SEEN-2") == ["DISCOVERABLE"]
+
+    cases: list[tuple[dict[str, Any], list[str]]] = [
+        (enforced("LISTING_SUPPRESSED"), ["DISCOVERABLE"]),
+        (enforced("CATALOG_ITEM_REMOVED"), ["DISCOVERABLE"]),
+        (enforced("SEARCH_SUPPRESSED"), ["BUYABLE"]),
+        (SUPPRESSION, []),
+        (enforced("LISTING_SUPPRESSED", exemption={"status": "EXEMPT"}), ["BUYABLE", "DISCOVERABLE"]),
+        (
+            enforced(
+                "LISTING_SUPPRESSED",
+                exemption={"status": "EXEMPT_UNTIL_EXPIRY_DATE", "expiryDate": "2999-01-01T00:00:00Z"},
+            ),
+            ["BUYABLE", "DISCOVERABLE"],
+        ),
+        (
+            enforced(
+                "LISTING_SUPPRESSED",
+                exemption={"status": "EXEMPT_UNTIL_EXPIRY_DATE", "expiryDate": "2020-01-01T00:00:00Z"},
+            ),
+            ["DISCOVERABLE"],
+        ),
+        (
+            {key: value for key, value in SUPPRESSION.items() if key != "enforcements"},
+            ["BUYABLE", "DISCOVERABLE"],
+        ),
+    ]
+    for issue, expected in cases:
+        assert (await attach(client, "SEEN-1", issue)).status_code == 200
+        assert await summary_status(client, headers, "SEEN-1") == expected, issue
+    r = await client.get(
+        listings_path("SEEN-1"), params={"marketplaceIds": US, "includedData": "issues"}, headers=headers
+    )
+    assert r.json()["issues"] == [cases[-1][0]]
+
+    await attach(client, "SEEN-1", SUPPRESSION)
+    assert (await put(client, headers, "SEEN-1", luggage_attributes())).json()["status"] == "ACCEPTED"
+    assert await summary_status(client, headers, "SEEN-1") == ["BUYABLE", "DISCOVERABLE"]
+
+
+async def test_attaching_issues_checks_their_shape(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    assert (await attach(client, "NOWHERE", SUPPRESSION)).status_code == 404
+    assert (await put(client, headers, "SEEN-3", luggage_attributes())).json()["status"] == "ACCEPTED"
+    for bad, says in [
+        ({**SUPPRESSION, "severity": "FATAL"}, "severity"),
+        ({**SUPPRESSION, "categories": None}, "categories"),
+        ({**SUPPRESSION, "enforcements": {"actions": [{"action": "X"}]}}, "exemption.status"),
+    ]:
+        r = await attach(client, "SEEN-3", bad)
+        assert r.status_code == 400 and says in r.json()["errors"][0]["message"], r.text
 
 
 async def test_invalid_put_answers_200_invalid_and_stores_nothing(

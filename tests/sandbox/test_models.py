@@ -10,7 +10,7 @@ import httpx
 import pytest
 from jsonschema import Draft4Validator
 
-from .conftest import MODELS, SELLER, US, listings_path, luggage_attributes, v
+from .conftest import MODELS, SELLER, SUPPRESSION, US, listings_path, luggage_attributes, v
 
 pytestmark = pytest.mark.asyncio
 
@@ -138,6 +138,22 @@ async def test_every_served_operation_against_amazons_models(
             listings_path("M-1"), params={"marketplaceIds": US, "includedData": included}, headers=headers
         ),
     )
+    # Amazon's issues on a stored listing, enforcements and all, as getListingsItem returns them
+    attached = await client.post(
+        f"/_sandbox/listings/{SELLER}/M-1/issues",
+        params={"marketplaceId": US},
+        json={"issues": [SUPPRESSION]},
+    )
+    assert attached.status_code == 200, attached.text
+    body = check(
+        "getListingsItem",
+        await client.get(
+            listings_path("M-1"),
+            params={"marketplaceIds": US, "includedData": "summaries,issues"},
+            headers=headers,
+        ),
+    )
+    assert body["issues"] == [SUPPRESSION] and body["summaries"][0]["status"] == []
     check(
         "getListingsItem",
         await client.get(listings_path("M-404"), params={"marketplaceIds": US}, headers=headers),
