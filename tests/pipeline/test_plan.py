@@ -360,3 +360,27 @@ def test_the_map_step_writes_each_message_s_sku_and_hash_as_plan_would_work_them
     assert [place for place, _ in read_jsonl_at(paths.messages, {1, 3})] == [1, 3]
     with pytest.raises(ValueError, match="messageId"):
         write_messages(paths.messages, paths.message_hashes, [{**messages[0], "messageId": 1}])
+
+
+def test_a_sku_in_flight_past_the_feed_wait_is_sent_again(setup: dict[str, Any]) -> None:
+    """Its feed's outcome was lost (no stale feed holds it): waiting longer would wait for ever.
+    One submitted a moment ago still waits for its outcome."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    config = _config(setup, delete_removed=False, feed_wait_hours=2)
+    _seed(setup, {"LOST": (L.SUBMITTED, _message("LOST")), "WAITING": (L.SUBMITTED, _message("WAITING"))})
+    engine = db.make_engine(setup["url"])
+    with db.session_scope(engine) as s:
+        s.execute(
+            update(Listing)
+            .where(Listing.sku == "LOST")
+            .values(updated_at=datetime.now(UTC) - timedelta(hours=3))
+        )
+    engine.dispose()
+    _write_messages(config, [_message("LOST"), _message("WAITING")])
+    out = plan(_branch(config, extracted=2))
+    assert (out["plan_counts"]["retry"], out["plan_counts"]["skipped"]) == (1, 1)
+    assert out["skipped_reasons"] == {"in_flight": 1}
+    assert [m["sku"] for m in _planned(config)] == ["LOST"]

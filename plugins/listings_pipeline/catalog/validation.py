@@ -548,6 +548,7 @@ class Validation:
     columns: set[str]
     docs_index: Path | None = None
     suites: dict[str, int] = field(default_factory=dict)
+    rows: int = 0  # the rows validated (``keys`` is not kept by the pickled start)
 
     @classmethod
     def start(
@@ -591,15 +592,19 @@ class Validation:
                 result = decide(rule, work)
                 _record_failures(result.unexpected, index, rule, product_type, work, keys, findings)
                 suite.found[index] = [(result, work.index)]
-        return cls(keys, by_type, policy, findings, suites, product_type_of, set(columns))
+        return cls(keys, by_type, policy, findings, suites, product_type_of, set(columns), rows=len(keys))
 
     def __getstate__(self) -> dict[str, Any]:
-        """Without the rules (they hold functions): the join reads a start another task made, and
-        :meth:`__setstate__` derives them again from the mappings, policy and columns, as start did."""
+        """What the join needs of a start another task made: not the rules (they hold functions;
+        :meth:`__setstate__` derives them again from the mappings, policy and columns, as start did),
+        nor the key columns and routes of every row (the chunks have used them; at a million rows
+        they were most of the split's memory, pickled)."""
         state = dict(self.__dict__)
         state["suites_by_type"] = {
             t: _TypeSuite(s.mapping, [], s.positions, s.found) for t, s in self.suites_by_type.items()
         }
+        state["keys"] = state["product_type_of"] = None
+        state["findings"] = _Findings(None, list(self.findings.records))
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -639,7 +644,7 @@ class Validation:
             rejected=None,
             quarantined=quarantined,
             rule_counts=counts,
-            total_rows=len(self.keys),
+            total_rows=self.rows,
             failing_rows=len(failing),
             data_docs_index=self.docs_index,
             suites=self.suites,
@@ -676,7 +681,7 @@ class Validation:
         log.info(
             "%d of %d catalog rows failed validation (%d quarantine records)",
             len(failing),
-            len(self.keys),
+            self.rows,
             len(records),
         )
         return failing, quarantined, dict(counts.most_common())

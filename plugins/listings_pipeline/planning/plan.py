@@ -168,9 +168,34 @@ def _existing(engine: Engine, seller_id: str, marketplace_id: str) -> pd.DataFra
     return pd.concat(parts, ignore_index=True).set_index("sku")
 
 
-def _frame(columns: list[str], rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+def _listed(existing: pd.DataFrame, skus: pd.Series) -> pd.DataFrame:
+    """``existing``'s row for each of ``skus`` (all missing for a SKU never listed), in their order:
+    joined in Arrow, since a pandas reindex on string labels makes a Python string of each."""
+    import numpy as np
     import pandas as pd
     import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    at = pc.index_in(pa.array(skus), value_set=pa.array(existing.index))
+    found = at.is_valid().to_numpy(zero_copy_only=False)
+    places = at.fill_null(0).to_numpy(zero_copy_only=False) if len(existing) else np.zeros(len(skus), int)
+    columns = {}
+    for name in existing.columns:
+        if isinstance(existing[name].dtype, pd.ArrowDtype):
+            columns[name] = pd.Series(pc.take(pa.array(existing[name]), at), dtype=existing[name].dtype)
+        else:  # the timestamps: NaT where there is no row
+            values = (
+                existing[name].to_numpy()[places]
+                if len(existing)
+                else np.full(len(skus), np.datetime64("NaT"))
+            )
+            columns[name] = pd.Series(pd.to_datetime(values, utc=True)).where(found)
+    return pd.DataFrame(columns)
+
+
+def _frame(columns: list[str], rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    import pandas as pd
+    import pyarrow as pa
 
     arrays: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
     data = {}
@@ -186,8 +211,10 @@ def _offered(paths: BranchPaths) -> tuple[pd.DataFrame, Any]:
     """Every message's SKU, payload hash and catalog row's source key, in ``messages.jsonl``'s
     order (the frame's index is the message's place there); and the SKUs of the rows validate did
     not check again (unchanged: in the catalog, never deleted)."""
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     string = pd.ArrowDtype(pa.string())
@@ -202,24 +229,26 @@ def _offered(paths: BranchPaths) -> tuple[pd.DataFrame, Any]:
             batch = []
     skus.append(pa.array([p[0] for p in batch], type=pa.string()))
     digests.append(pa.array([p[1] for p in batch], type=pa.string()))
+    sku_array = pa.chunked_array(skus)
     offered = pd.DataFrame(
         {
-            "sku": pd.Series(pa.chunked_array(skus), dtype=string),
+            "sku": pd.Series(sku_array, dtype=string),
             "digest": pd.Series(pa.chunked_array(digests), dtype=string),
         }
     )
     unchanged = pd.Series([], dtype=string)
-    keys = pd.Series([], dtype=string, index=pd.Index([], dtype=string))
+    key = pa.nulls(len(offered), pa.string())
     if paths.source_keys.exists():  # else a run planned by an older version: every row was checked
         table = pq.read_table(paths.source_keys, columns=["sku", "key", "checked"])
-        checked = table.column("checked").to_numpy()
-        sources = table.to_pandas(types_mapper=lambda t: string if t == pa.string() else None)
-        unchanged = sources["sku"][~checked]
-        # one key per SKU, the last row's (a duplicated SKU was quarantined: it has no message)
-        checked_rows = sources[checked].drop_duplicates("sku", keep="last")
-        keys = pd.Series(checked_rows["key"].to_numpy(), index=checked_rows["sku"], dtype=string)
-    offered["key"] = keys.reindex(offered["sku"]).to_numpy() if len(keys) else pd.NA
-    offered["key"] = offered["key"].astype(string)
+        checked = table.column("checked")
+        unchanged = pd.Series(table.filter(pc.invert(checked)).column("sku"), dtype=string)
+        # one key per SKU, the last row's (a duplicated SKU was quarantined: it has no message);
+        # index_in finds a value's first place, so it looks among the rows last to first. Joined
+        # in Arrow: a million keys as Python strings would be a hundred MiB.
+        rows = table.filter(checked)
+        rows = rows.take(pa.array(np.arange(len(rows) - 1, -1, -1)))
+        key = pc.take(rows.column("key"), pc.index_in(sku_array, value_set=rows.column("sku")))
+    offered["key"] = pd.Series(key, dtype=string)
     return offered, unchanged
 
 
@@ -278,7 +307,7 @@ class _Planned:
         offered, unchanged = offered_and_unchanged
         kind, reason = _classify(offered, existing, hold, stale_before, only)
         offered["kind"], offered["reason"] = kind, reason
-        offered["listed_source"] = existing["source_hash"].reindex(offered["sku"]).to_numpy()
+        offered["listed_source"] = _listed(existing, offered["sku"])["source_hash"].to_numpy()
         sending = offered["kind"].isin(["new", "changed", "retry"])
         twice = offered["sku"][sending][offered["sku"][sending].duplicated()]
         if len(twice):  # validation quarantines duplicates: this is a bug upstream
@@ -402,7 +431,7 @@ def _classify(
     import numpy as np
     import pandas as pd
 
-    row = existing.reindex(offered["sku"])
+    row = _listed(existing, offered["sku"])
     status = row["status"].to_numpy(dtype=object, na_value=None)
     known = row["status"].notna().to_numpy()
     held = offered["sku"].isin(hold).to_numpy()
