@@ -34,7 +34,7 @@ import orjson
 from listings_pipeline.branch import Branch, Chunk, ChunkDone
 from listings_pipeline.catalog.quarantined import QuarantineRecord
 from listings_pipeline.catalog.steps import fetch_product_type_schemas, product_type_schemas, quarantine
-from listings_pipeline.config import load_config
+from listings_pipeline.config import PipelineConfig, load_config
 from listings_pipeline.run_files import BranchPaths, read_jsonl, write_jsonl, write_messages
 from listings_pipeline.warehouse.db import make_engine, warehouse_url
 
@@ -67,19 +67,43 @@ def _chunk_paths(branch: Branch, index: int) -> BranchPaths:
 
 def split(branch: Branch) -> list[Chunk]:
     """Step 2a: decide what needs the whole catalog, then cut it into chunks (at least one)."""
-    import numpy as np
-    import pandas as pd  # type: ignore[import-untyped]
-    import pyarrow as pa  # type: ignore[import-untyped]
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-    from listings_pipeline.catalog import unchanged
     from listings_pipeline.catalog.mapping import load_mappings
-    from listings_pipeline.catalog.validation import KEY_COLUMNS, Validation, load_policy
+    from listings_pipeline.catalog.validation import Validation, load_policy
 
     config = load_config(branch.get("config_path"))
     paths = _paths(branch)
     snapshot = pq.ParquetFile(branch["snapshot"]["path"])
     columns = list(snapshot.schema_arrow.names)
+    skip, checked_keys = _unchanged(config, branch, snapshot, paths)
+    run = Validation.start(
+        checked_keys, columns, load_mappings(config.mappings_dir), load_policy(config.content_policy)
+    )
+    _write_routes(run, paths)
+    if "product_type" in columns:  # without the column, the one mapping's shipped schema serves
+        fetch_product_type_schemas(config, branch, set(run.suites_by_type))
+
+    total = len(skip)
+    size = max(1, config.chunk_rows)
+    count = max(1, -(-total // size))
+    branch = {**branch, "catalog_rows": total, "unchanged_rows": int(skip.sum())}
+    log.info("%d rows in %d chunk(s) of up to %d rows", total, count, size)
+    return [
+        Chunk(branch=branch, index=i, of=count, first_row=i * size, rows=min(size, total - i * size))
+        for i in range(count)
+    ]
+
+
+def _unchanged(config: PipelineConfig, branch: Branch, snapshot: Any, paths: BranchPaths) -> tuple[Any, Any]:
+    """Which rows are unchanged since Amazon accepted what they made (``catalog.unchanged``), written
+    with each row's SKU and source key for plan; and the key columns of the rows to check."""
+    import pandas as pd  # type: ignore[import-untyped]
+    import pyarrow as pa
+
+    from listings_pipeline.catalog import unchanged
+    from listings_pipeline.catalog.validation import KEY_COLUMNS
+
     recipe = unchanged.recipe_digest(config, branch["marketplace_id"])
     skus, keys, key_columns = [], [], []
     for batch in snapshot.iter_batches(batch_size=READ_ROWS):
@@ -98,41 +122,28 @@ def split(branch: Branch) -> list[Chunk]:
     skip = unchanged.unchanged_rows(sku, key, accepted)
     paths.root.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"sku": sku, "key": key, "checked": ~skip}).to_parquet(paths.source_keys, index=False)
-    del sku, key, skus, keys
-    checked_keys = (
-        pd.concat(key_columns, ignore_index=True)[~skip].reset_index(drop=True)
-        if key_columns
-        else pd.DataFrame(columns=[c for c in KEY_COLUMNS if c in columns])
-    )
-    del key_columns
-    run = Validation.start(
-        checked_keys, columns, load_mappings(config.mappings_dir), load_policy(config.content_policy)
-    )
+    if not key_columns:
+        names = [c for c in KEY_COLUMNS if c in snapshot.schema_arrow.names]
+        return skip, pd.DataFrame(columns=names)
+    return skip, pd.concat(key_columns, ignore_index=True)[~skip].reset_index(drop=True)
+
+
+def _write_routes(run: Any, paths: BranchPaths) -> None:
+    """What the chunks need of the start (each checked row's product type, and whether it fails a
+    rule of the whole catalog already), and the start itself for the join."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     routes = run.routes
-    pq.write_table(
-        pa.table(
-            {
-                "product_type": pa.array(routes.product_type_of.tolist(), type=pa.string()),
-                "failing": pa.array(np.isin(np.arange(len(checked_keys)), routes.failing)),
-            }
-        ),
-        paths.root / _ROUTES,
+    failing = np.zeros(len(routes.product_type_of), dtype=bool)
+    failing[routes.failing] = True
+    table = pa.table(
+        {"product_type": pa.array(routes.product_type_of.tolist(), type=pa.string()), "failing": failing}
     )
+    pq.write_table(table, paths.root / _ROUTES)
     with (paths.root / _START).open("wb") as handle:
         pickle.dump(run, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    if "product_type" in columns:  # without the column, the one mapping's shipped schema serves
-        fetch_product_type_schemas(config, branch, set(routes.rules))
-
-    total = len(skip)
-    size = max(1, config.chunk_rows)
-    count = max(1, -(-total // size))
-    branch = {**branch, "catalog_rows": total, "unchanged_rows": int(skip.sum())}
-    chunks = [
-        Chunk(branch=branch, index=i, of=count, first_row=i * size, rows=min(size, total - i * size))
-        for i in range(count)
-    ]
-    log.info("%d rows in %d chunk(s) of up to %d rows", total, count, size)
-    return chunks
 
 
 def _rows(snapshot: Any, first: int, count: int) -> Iterator[Any]:
