@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from listings_pipeline.catalog.mapping_yaml import load_yaml_model
+from listings_pipeline.catalog.unsafe_text import FORMULA_PREFIXES
 
 __all__ = [
     "DEFAULT_IMAGE_URL",
@@ -123,7 +124,7 @@ class PlaceholderRule(RuleScope):
 class FormulaRule(RuleScope):
     """``+`` and ``-`` count only when what follows is not a plain number (``-5`` is a number)."""
 
-    prefixes: list[str] = Field(default_factory=lambda: ["=", "+", "-", "@"])
+    prefixes: list[str] = Field(default_factory=lambda: list(FORMULA_PREFIXES))
 
     _prefixes = field_validator("prefixes")(_single_characters)
 

@@ -1,5 +1,6 @@
 """Characters and URL parts that must not pass as they are: into a listing (the content policy
-rejects them) or into the quarantine table and Data Docs (they are shown escaped or masked).
+rejects them), into the quarantine table and Data Docs (they are shown escaped or masked), or into
+a spreadsheet opening an export (a formula's first character is neutralised).
 
 One module for both, so that what a rule rejects and what a record escapes cannot drift apart.
 """
@@ -12,6 +13,7 @@ import unicodedata
 __all__ = [
     "ANSI",
     "CONTROL",
+    "FORMULA_PREFIXES",
     "INVISIBLE",
     "LINE_BREAK",
     "USERINFO",
@@ -20,6 +22,7 @@ __all__ = [
     "escaped",
     "redacted",
     "shown_char",
+    "spreadsheet_cell",
     "storable",
 ]
 
@@ -40,6 +43,11 @@ LINE_BREAK = r"[\t\n\r\u2028\u2029]"
 USERINFO = r"[A-Za-z][A-Za-z0-9+.-]*://[^ \t\n\r\f\v/?#@]*@"
 USERINFO_PARTS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^ \t\n\r\f\v/?#@]*@")
 _SHOWN_ESCAPED = re.compile(f"{CONTROL}|{INVISIBLE}")
+# What makes a spreadsheet read a cell as a formula. The content policy rejects listing text that
+# starts with one; an export of our own rows (the status page's quarantine CSV) neutralises it.
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+# A tab or carriage return first is read as a formula's start by some spreadsheets too (OWASP).
+_FORMULA_START = (*FORMULA_PREFIXES, "\t", "\r")
 
 
 _CONTROL_NAMES = {
@@ -86,6 +94,14 @@ def storable(text: str | None) -> str | None:
     NUL in text, and one such cell would fail the insert of every quarantine record of the branch.
     Only NUL is escaped, so that any other SKU still names the listing it is."""
     return text.replace("\x00", "\\x00") if text and "\x00" in text else text
+
+
+def spreadsheet_cell(text: str) -> str:
+    """A cell for a CSV a person opens in a spreadsheet: text starting with a formula character
+    gets a ``'`` in front, so a quarantined ``=HYPERLINK(...)`` stays text instead of running. Every
+    such cell is prefixed, ``-5`` too: a text column loses nothing by it, and no rule about what
+    counts as a number can be got wrong."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def redacted(text: str) -> str:
