@@ -46,9 +46,15 @@ def test_api_chart_draws_three_panels() -> None:
     assert _classes(svg, "circle").count("success-dot") == 3
     for colour in (chart.SUCCESS, chart.THROTTLE, chart.LATENCY):
         assert colour in svg
-    # midnight is labelled with the date, other hours with the time
-    texts = [el.text for el in root.iter(f"{SVG}text")]
-    assert "03-02" in texts and "22:00" in texts
+    # every tick says its hour; the date is written under the first tick and where it changes
+    ticks = [
+        (el.get("x"), el.text) for el in root.iter(f"{SVG}text") if el.get("class") in ("tick", "tick date")
+    ]
+    axis = [(x, text) for x, text in ticks if text and (text.endswith(":00") or text.startswith("2026"))]
+    x = [x for x, text in axis if text == "22:00"] + [x for x, text in axis if text == "00:00"]
+    assert [text for _, text in axis] == ["22:00", "2026-03-01", "23:00", "00:00", "2026-03-02", "01:00"]
+    assert [x for x, text in axis if text.startswith("2026")] == x  # each date under its tick
+    assert ticks[-1] == (str(chart.WIDTH - chart.RIGHT), "UTC")
 
 
 def test_api_chart_without_calls_says_so() -> None:
@@ -75,6 +81,16 @@ def test_feed_chart_stacks_accepted_over_invalid() -> None:
     ]
     svg = chart.feed_chart(days)
     assert _classes(svg, "rect").count("accepted") == 2 and _classes(svg, "rect").count("invalid") == 2
+    # days, with the year under the first one
+    texts = [
+        el.text for el in ET.fromstring(svg).iter(f"{SVG}text") if el.get("class") in ("tick", "tick date")
+    ]
+    assert [t for t in texts if t and ("-" in t or (t.isdigit() and len(t) == 4))] == [
+        "03-01",
+        "2026",
+        "03-02",
+        "03-03",
+    ]
     assert days[0].acceptance_rate == pytest.approx(0.9) and days[1].acceptance_rate is None
     assert "No feed results" in chart.feed_chart(days[1:2])
 

@@ -4,6 +4,9 @@ There is no CDN to load a chart library from (and an operator's browser may have
 and these charts are simple: small multiples over a shared time axis, one measure per panel so no
 panel needs two scales. The SVG scales with its container (``viewBox``) and carries a ``<title>`` and
 ``<desc>`` for screen readers. Colours are constants so the browser test can look for them.
+
+The time axis says the date under its first tick and wherever the date changes (an hour alone does
+not say which day; a month-day alone, which year), and that the times are UTC.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ RIGHT = 16
 PANEL_HEIGHT = 92
 PANEL_GAP = 34  # the panel's title sits in the gap above it
 TOP = 26
-AXIS_HEIGHT = 30
+AXIS_HEIGHT = 44  # two lines: the tick's time or day, and the date where it changes
 
 
 @dataclass(frozen=True)
@@ -150,18 +153,36 @@ def _svg(element_id: str, title: str, description: str, height: float, body: lis
     )
 
 
-def _x_axis(frame: _Frame, labels: Sequence[str | None]) -> list[str]:
+@dataclass(frozen=True)
+class _Tick:
+    label: str
+    """What the tick is (``14:00``, ``03-02``)."""
+    date: str
+    """The date (or year) it belongs to, written under the tick where it differs from the last."""
+
+
+def _x_axis(frame: _Frame, ticks: Sequence[_Tick | None]) -> list[str]:
     parts = []
-    for index, label in enumerate(labels):
-        if label is None:
+    shown_date = None
+    for index, tick in enumerate(ticks):
+        if tick is None:
             continue
         x = frame.x(index)
         parts.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{frame.bottom}" y2="{frame.bottom + 4}" stroke="{AXIS_TEXT}"/>'
         )
         parts.append(
-            f'<text x="{x:.1f}" y="{frame.bottom + 17:.1f}" text-anchor="middle" class="tick">{escape(label)}</text>'
+            f'<text x="{x:.1f}" y="{frame.bottom + 17:.1f}" text-anchor="middle" class="tick">{escape(tick.label)}</text>'
         )
+        if tick.date != shown_date:
+            parts.append(
+                f'<text x="{x:.1f}" y="{frame.bottom + 32:.1f}" text-anchor="middle" class="tick date">'
+                f"{escape(tick.date)}</text>"
+            )
+            shown_date = tick.date
+    parts.append(
+        f'<text x="{WIDTH - RIGHT}" y="{frame.bottom + 32:.1f}" text-anchor="end" class="tick">UTC</text>'
+    )
     return parts
 
 
@@ -206,11 +227,11 @@ def api_chart(points: Sequence[ApiHour], *, element_id: str = "api-chart") -> st
     body += _line(latency, p95, ceiling, LATENCY, "latency-p95")
 
     step = max(1, math.ceil(count / 12))
-    labels = [
-        (f"{p.hour:%m-%d}" if p.hour.hour == 0 else f"{p.hour:%H}:00") if index % step == 0 else None
+    ticks = [
+        _Tick(f"{p.hour:%H}:00", f"{p.hour:%Y-%m-%d}") if index % step == 0 else None
         for index, p in enumerate(points)
     ]
-    body += _x_axis(latency, labels)
+    body += _x_axis(latency, ticks)
     return _svg(element_id, "SP-API calls per hour", description, latency.bottom + AXIS_HEIGHT, body)
 
 
@@ -236,5 +257,7 @@ def feed_chart(days: Sequence[FeedDay], *, element_id: str = "feed-chart") -> st
     body += _bars(frame, totals, ceiling, INVALID, "invalid")  # the red shows above the green
     body += _bars(frame, [float(d.messages_accepted) for d in days], ceiling, SUCCESS, "accepted")
     step = max(1, math.ceil(len(days) / 14))
-    body += _x_axis(frame, [f"{d.day:%m-%d}" if i % step == 0 else None for i, d in enumerate(days)])
+    body += _x_axis(
+        frame, [_Tick(f"{d.day:%m-%d}", f"{d.day:%Y}") if i % step == 0 else None for i, d in enumerate(days)]
+    )
     return _svg(element_id, "Feed messages per day", description, frame.bottom + AXIS_HEIGHT, body)
