@@ -6,7 +6,8 @@ The warehouse is migrated once per backend and session (as in ``tests/warehouse`
 The Airflow side uses the session's own ``AIRFLOW_HOME`` (``tests/conftest.py``): a metadata DB made by
 ``initdb``, the SimpleAuthManager with two users (``operator``, role *op*, and ``viewer``) whose
 passwords are in a file we write, and ``dead_letter_replay`` and ``catalog_feed_sync`` (whose runs
-send a replayed feed letter) parsed into the DB the way the dag-processor would.
+send a replayed feed letter) parsed into the DB the way the dag-processor would, with the two
+``catalog_feed_sync`` runs the warehouse has figures of (:data:`CATALOG_RUN_STATES`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 USERS = {"operator": ("op", "operator-password"), "viewer": ("viewer", "viewer-password")}
 REPLAY_DAG = "dead_letter_replay"
 FEED_SYNC_DAG = "catalog_feed_sync"
+#: The Airflow runs of the warehouse's ``catalog_feed_sync`` summaries, and how they ended (the
+#: latest needed attention). The ``offers_inventory_sync`` runs are not in Airflow.
+CATALOG_RUN_STATES = {"scheduled__0": "success", "scheduled__1": "failed"}
 
 
 # --- the warehouse ---------------------------------------------------------------------------------------
@@ -129,6 +133,26 @@ def airflow_metadata(airflow_users: Any) -> None:
         )
         assert not bag.import_errors, bag.import_errors
         sync_bag_to_db(bag, bundle.name, bundle.version)
+    _add_runs(FEED_SYNC_DAG, CATALOG_RUN_STATES)
+
+
+def _add_runs(dag_id: str, states: dict[str, str]) -> None:
+    """Runs of ``dag_id`` with these ids, in these states (as the scheduler would have left them)."""
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.utils.session import create_session
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    for n, (run_id, state) in enumerate(states.items()):
+        with create_session() as session:
+            trigger_dag(
+                dag_id,
+                triggered_by=DagRunTriggeredByType.TEST,
+                run_type=DagRunType.SCHEDULED,  # their ids say so, and only scheduled runs may have them
+                run_id=run_id,
+                logical_date=datetime(2026, 1, 1 + n, tzinfo=UTC),
+                session=session,
+            )
+        set_run_state(run_id, state)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from listings_pipeline.status_page.feed_resubmission import feed_resubmission
 from listings_pipeline.to_amazon import replay
 from listings_pipeline.to_amazon.resubmit import NARROW_PARAM, RESUBMIT_TASK_ID
 from tests.status_page.conftest import (
+    CATALOG_RUN_STATES,
     FEED_SYNC_DAG,
     REPLAY_DAG,
     USERS,
@@ -27,7 +28,17 @@ from tests.status_page.conftest import (
     set_run_state,
     token_for,
 )
-from tests.status_page.warehouse_data import EU_SELLER, SELLER, Facts
+from tests.status_page.warehouse_data import (
+    CATALOG_DAG,
+    DE,
+    EU_SELLER,
+    FORMULA,
+    OFFERS_DAG,
+    SELLER,
+    UK,
+    US,
+    Facts,
+)
 
 pytestmark = pytest.mark.airflow
 
@@ -129,6 +140,9 @@ def test_loading_the_plugin_imports_nothing_heavy() -> None:
         "api/skus?q=BAG",
         "api/skus/BAG-01",
         "api/replay-dag",
+        "api/runs",
+        "api/quarantine",
+        "api/quarantine.csv",
         "static/status.js",
         "static/status.css",
     ],
@@ -193,7 +207,9 @@ def test_the_page_has_every_section(client: TestClient) -> None:
         'id="dead-letters-table"',
         'id="api-chart"',
         'id="feed-chart"',
-        'id="sku-search"',
+        'id="page-filter"',
+        'id="runs"',
+        'id="quarantine-table"',
     ):
         assert element in html, element
     assert "Acme Outdoor" in html and "F-PROG" in html and "90220" in html and "BAG-02" in html
@@ -233,6 +249,153 @@ def test_the_json_api(client: TestClient, facts: Facts) -> None:
     state = client.get(PAGE + "api/replay-dag", headers=headers).json()
     assert (state["dag_id"], state["known"], state["can_trigger"]) == (REPLAY_DAG, True, False)
     assert client.get(PAGE + "api/replay-dag", headers=bearer("operator")).json()["can_trigger"] is True
+
+
+# --- runs, quarantine and the page-wide filter ---------------------------------------------------------------
+
+
+def _run_ids(html: str) -> list[str]:
+    """The runs the Runs section lists, DAG after DAG, in order."""
+    import re
+
+    return re.findall(r'<tr data-run-id="([^"]+)"', html)
+
+
+def _quarantine_ids(html: str) -> list[int]:
+    import re
+
+    return [int(i) for i in re.findall(r'<tr data-quarantine-id="(\d+)"', html)]
+
+
+def test_the_runs_section_links_each_run_to_airflow_with_its_state(client: TestClient) -> None:
+    client.cookies.set("_token", token_for("viewer"))
+    html = client.get(PAGE).text
+    assert html.index('id="runs-catalog_feed_sync"') < html.index('id="runs-offers_inventory_sync"')
+    assert _run_ids(html) == ["scheduled__1", "scheduled__0", "scheduled__o2", "scheduled__o1"]
+    for run_id in CATALOG_RUN_STATES:
+        assert f'href="/dags/{CATALOG_DAG}/runs/{run_id}"' in html
+    assert '<span class="badge run-state run-failed">failed</span>' in html  # scheduled__1 needed attention
+    assert html.count("not in Airflow</span>") == 2  # the offers runs: no such DAG run in Airflow
+    assert "1 newly quarantined" in html and "2 newly invalid" in html and "2 newly dead-lettered" in html
+    assert 'href="/listing-status/?run_id=scheduled__1#quarantine"' in html  # its quarantined rows
+
+    answer = client.get(PAGE + "api/runs", params={"per_dag": 1})
+    assert answer.status_code == 200
+    assert [(b["dag_id"], [(r["run_id"], r["airflow_state"]) for r in b["runs"]]) for b in answer.json()] == [
+        (CATALOG_DAG, [("scheduled__1", "failed")]),
+        (OFFERS_DAG, [("scheduled__o2", None)]),
+    ]
+    # a run id with characters a path must escape (":" and "+", as scheduled run ids have) is escaped
+    from listings_pipeline.status_page.app import _path_part
+
+    assert (
+        _path_part("scheduled__2026-03-01T00:00:00+00:00") == "scheduled__2026-03-01T00%3A00%3A00%2B00%3A00"
+    )
+
+
+def test_the_quarantine_section_filters_and_pages(client: TestClient) -> None:
+    client.cookies.set("_token", token_for("viewer"))
+    html = client.get(PAGE).text
+    assert len(_quarantine_ids(html)) == 7
+    everything = client.get(PAGE + "api/quarantine").json()
+    assert everything["total"] == 7 and len(everything["rules"]) == 6
+    ids = [q["id"] for q in everything["rows"]]
+    page = client.get(PAGE, params={"rule": "content_policy.formula_prefixes"}).text
+    assert (
+        'id="quarantine-table"' in page
+        and "2 rows" in page
+        and "failing <code>content_policy.formula_prefixes</code>" in page
+    )
+    assert _quarantine_ids(page) == [ids[2], ids[6]]
+    assert '<option value="content_policy.formula_prefixes" selected>' in page
+    # a page of 50 holds them all; the API pages by page_size
+    second = client.get(PAGE + "api/quarantine", params={"run_id": "scheduled__1", "page": 2}).json()
+    assert (second["total"], second["rows"], second["first"]) == (4, [], 0)
+    assert client.get(PAGE + "api/quarantine", params={"page": 0}).status_code == 422
+
+
+def test_the_filter_applies_to_every_section(client: TestClient, facts: Facts) -> None:
+    client.cookies.set("_token", token_for("viewer"))
+    eu = client.get(PAGE, params={"seller_id": EU_SELLER}).text
+    assert 'id="filter-note"' in eu and f'<option value="{EU_SELLER}" selected>' in eu
+    assert "Acme Europe" in eu and "EU-02" in eu
+    # the US seller's rows are in no section: its feeds, dead letters, issues, runs and quarantine
+    for theirs in (
+        "F-DONE",
+        "BAG-01",
+        "90220",
+        "4000006",
+        "scheduled__0",
+        "TT-02-L-RED",
+        "No quarantined rows",
+    ):
+        assert (theirs in eu) == (theirs == "No quarantined rows"), theirs
+    assert _run_ids(eu) == ["scheduled__1"]
+    assert "No SP-API calls recorded" in eu  # the chart too
+    de = client.get(PAGE, params={"marketplace_id": DE}).text
+    assert f'<option value="{DE}" selected>' in de and "F-DONE" not in de and "No feed results" in de
+    everything = client.get(PAGE).text
+    assert 'id="filter-note"' not in everything and "F-DONE" in everything
+
+    headers = bearer("viewer")
+    for path, count in (("api/feeds", 0), ("api/dead-letters", 1), ("api/status", 1), ("api/issues", 1)):
+        assert (
+            len(client.get(PAGE + path, params={"seller_id": EU_SELLER}, headers=headers).json()) == count
+        ), path
+    assert [f["feed_id"] for f in client.get(PAGE + "api/feeds", params={"marketplace_id": US}).json()] == [
+        "F-QUEUE", "F-PROG", "F-FATAL", "F-DONE",
+    ]  # fmt: skip
+    overview = client.get(PAGE + "api/overview", params={"marketplace_id": UK}).json()
+    assert overview["scope"] == {"seller_id": None, "marketplace_id": UK}
+    assert [d["sku"] for d in overview["dead_letters"]] == ["EU-02"] and overview["quarantine"]["total"] == 0
+    assert (
+        client.get(PAGE + "api/skus/TT-01-M-BLK", params={"marketplace_id": DE}).json()["listings"][0][
+            "marketplace_id"
+        ]
+        == DE
+    )
+    # "all" is the empty value; anything but a marketplace id is refused
+    assert client.get(PAGE, params={"seller_id": "", "marketplace_id": ""}).status_code == 200
+    for bad in ('US"', "%25", "us"):
+        assert client.get(PAGE + f"api/status?marketplace_id={bad}").status_code == 422, bad
+
+
+def test_the_quarantine_csv_has_every_matching_row_safe_for_a_spreadsheet(client: TestClient) -> None:
+    import csv
+    import io
+
+    client.cookies.set("_token", token_for("viewer"))
+    answer = client.get(PAGE + "api/quarantine.csv", params={"seller_id": SELLER, "marketplace_id": US})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "text/csv; charset=utf-8"
+    assert answer.headers["content-disposition"] == f'attachment; filename="quarantine-{SELLER}-{US}.csv"'
+    assert answer.content.startswith("\ufeff".encode())
+    header, *rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    got = [dict(zip(header, row, strict=True)) for row in rows]
+    assert [(r["sku"], r["rule"], r["run_id"]) for r in got] == [
+        ("HP-05", "offers.price", "scheduled__o2"),
+        ("", "expect_column_values_to_not_be_null", "scheduled__1"),
+        ("SH-02", "content_policy.formula_prefixes", "scheduled__1"),
+        ("TT-02-L-RED", "content_policy.no_html", "scheduled__1"),
+        ("TT-02-L-RED", "expect_column_values_to_be_between", "scheduled__1"),
+        ("HP-03", "specs.number", "scheduled__0"),
+        ("SH-02", "content_policy.formula_prefixes", "scheduled__0"),
+    ]
+    assert got[2]["value"] == "'" + FORMULA and got[0]["value"] == "'-1"  # no cell starts a formula
+    assert not [cell for r in got for cell in r.values() if cell[:1] in ("=", "+", "-", "@")]
+    assert got[2]["source_line"] == "7" and got[2]["column_name"] == "item_name"
+
+    narrowed = client.get(
+        PAGE + "api/quarantine.csv",
+        params={"rule": "content_policy.formula_prefixes", "run_id": "scheduled__0"},
+    )
+    assert narrowed.headers["content-disposition"].endswith(
+        'quarantine-content_policy.formula_prefixes-scheduled__0.csv"'
+    )
+    assert len(narrowed.content.decode("utf-8-sig").splitlines()) == 2
+    assert client.get(PAGE + "api/quarantine.csv", params={"seller_id": EU_SELLER}).text.count("\n") == 1
+    # the page links to the download with its filter
+    page = client.get(PAGE, params={"seller_id": SELLER, "rule": "specs.number", "page": 1}).text
+    assert f'href="/listing-status/api/quarantine.csv?seller_id={SELLER}&amp;rule=specs.number"' in page
 
 
 # --- the replay button ------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """The page in a real browser: headless Chromium (Debian's chromium and chromium-driver) via Selenium,
 against Airflow's api-server app served by uvicorn on a free port.
 
-It logs in through Airflow's own login form, reads every section, replays a dead letter (the dialog
+It logs in through Airflow's own login form at 1280 x 900 (no section may need horizontal scrolling),
+reads every section, follows a run to its page in the Airflow UI, narrows the page to one seller and
+the quarantine to one rule, downloads the quarantine CSV, replays a dead letter (the dialog
 says what happens to a feed letter; a real queued ``dead_letter_replay`` run appears in the metadata DB,
 and the banner follows it to the end and says what became of the letter), searches a SKU, opens the page through the
 Airflow UI's navigation (the iframe at ``/plugin/listing-status``), and checks the screenshots it
-saves under the test's tmp dir: not blank, and the chart drawn in its colours.
+saves under the test's tmp dir: not blank, the chart drawn in its colours, the runs' states in theirs.
 """
 
 from __future__ import annotations
@@ -29,13 +31,29 @@ from listings_pipeline.warehouse.models import DeadLetter
 from tests.conftest import service_missing
 from tests.status_page.conftest import USERS, set_replay_paused, set_run_state
 from tests.status_page.test_app import replay_runs
-from tests.status_page.warehouse_data import SELLER, US, Facts
+from tests.status_page.warehouse_data import CATALOG_DAG, EU_SELLER, FORMULA, SELLER, US, Facts
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WAIT_S = 30
+VIEWPORT = (1280, 900)
+
+# Elements wider than their box: the document itself, or a table inside its scroll container.
+OVERFLOWING = """
+const root = document.documentElement;
+const wide = [...document.querySelectorAll("section, .scroll, table, figure")]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.id || e.className);
+return {page: root.scrollWidth - root.clientWidth, width: window.innerWidth, wide: wide};
+"""
+# The CSV behind a download link, fetched as the browser would download it (with its cookie).
+FETCH_TEXT = """
+const done = arguments[arguments.length - 1];
+fetch(arguments[0], {credentials: "same-origin"})
+    .then(r => r.text().then(t => done({status: r.status, type: r.headers.get("content-type"), text: t})))
+    .catch(e => done({status: 0, text: String(e)}));
+"""
 
 
 # True once the page has loaded, its fonts are in, no finite animation or transition is running
@@ -132,12 +150,16 @@ def driver(browser_tools: tuple[str, str], tmp_path: Path) -> Iterator[Any]:
         "--disable-sync",
         "--disable-dev-shm-usage",
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1400,1000",
+        f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}",
         "--force-device-scale-factor=1",
     ):
         options.add_argument(argument)
     browser = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     browser.set_page_load_timeout(WAIT_S)
+    # the window holds more than the page (its frame and bars): grow it until the viewport is VIEWPORT
+    inner = browser.execute_script("return [window.innerWidth, window.innerHeight]")
+    outer = browser.get_window_size()
+    browser.set_window_size(outer["width"] + VIEWPORT[0] - inner[0], outer["height"] + VIEWPORT[1] - inner[1])
     yield browser
     browser.quit()
     shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
@@ -167,9 +189,14 @@ def test_an_operator_uses_the_page(
     assert driver.current_url == f"{server}/listing-status/"
     assert "_token" in {c["name"] for c in driver.get_cookies()}
 
-    # 2. every section is there and visible
+    # 2. every section is there and visible, and fits the width: nothing scrolls sideways
+    assert driver.execute_script("return [window.innerWidth, window.innerHeight]") == list(VIEWPORT)
+    fit = driver.execute_script(OVERFLOWING)
+    assert fit["page"] <= 0 and fit["wide"] == [], fit
     for element_id in (
         "status-table",
+        "runs",
+        "quarantine-table",
         "api-chart",
         "feed-chart",
         "feeds-table",
@@ -223,6 +250,89 @@ def test_an_operator_uses_the_page(
             assert _count_near(image, colour) >= 20, f"no {name} pixels ({colour}) in the chart"
     with Image.open(shots / "feed-chart.png") as image:
         assert _count_near(image, chart.SUCCESS) >= 200 and _count_near(image, chart.INVALID) >= 20
+    # the time axes are dated
+    axis_dates = {
+        t.text for t in driver.find_elements(By.CSS_SELECTOR, "#api-chart text.date, #feed-chart text.date")
+    }
+    assert f"{facts.now:%Y-%m-%d}" in axis_dates and f"{facts.now:%Y}" in axis_dates, axis_dates
+
+    # 3b. the runs: each DAG's latest first, Airflow's state, what is new, a link to the run in Airflow
+    runs = driver.find_element(By.ID, "runs")
+    driver.execute_script("arguments[0].scrollIntoView()", runs)
+    assert [
+        r.get_attribute("data-run-id")
+        for r in runs.find_elements(By.CSS_SELECTOR, "table.runs-table tbody tr")
+    ] == ["scheduled__1", "scheduled__0", "scheduled__o2", "scheduled__o1"]
+    latest = runs.find_element(By.CSS_SELECTOR, 'tr[data-run-id="scheduled__1"]')
+    assert latest.find_element(By.CSS_SELECTOR, ".run-state").text == "failed"
+    new = latest.find_element(By.CSS_SELECTOR, "td.new").text
+    assert "1 newly quarantined TT-02-L-RED" in new and "2 newly invalid BAG-01" in new, new
+    assert "SH-02" not in new  # quarantined by the run before too: not new
+    runs.screenshot(str(shots / "runs.png"))
+    _assert_not_blank(shots / "runs.png")
+    with Image.open(shots / "runs.png") as image:
+        # the failed run's red badge, the successful one's green, the newly-quarantined red badges
+        assert _count_near(image, "#fee2e2", 6) >= 300 and _count_near(image, "#dcfce7", 6) >= 150
+
+    # 3c. the quarantine, narrowed to one rule, and its CSV
+    table = driver.find_element(By.ID, "quarantine-table")
+    assert len(table.find_elements(By.CSS_SELECTOR, "tbody tr")) == 7
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element(By.ID, "quarantine-rule")).select_by_value("content_policy.formula_prefixes")
+    driver.find_element(By.ID, "quarantine-apply").click()
+    wait.until(ec.url_contains("rule=content_policy.formula_prefixes"))
+    rows = driver.find_elements(By.CSS_SELECTOR, "#quarantine-table tbody tr")
+    assert [r.find_element(By.CSS_SELECTOR, "td.sku").text for r in rows] == ["SH-02", "SH-02"]
+    assert rows[0].find_element(By.CSS_SELECTOR, "td.value").text == FORMULA
+    assert rows[0].find_element(By.CSS_SELECTOR, "td.source").text == "acme-us.csv:7"
+    assert driver.find_element(By.ID, "quarantine-range").text == "Rows 1\u20132 of 2"
+    driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "quarantine"))
+    driver.save_screenshot(str(shots / "quarantine.png"))
+    _assert_not_blank(shots / "quarantine.png")
+    download = driver.find_element(By.ID, "quarantine-csv").get_attribute("href")
+    got = driver.execute_async_script(FETCH_TEXT, download)
+    assert got["status"] == 200 and got["type"].startswith("text/csv"), got
+    lines = got["text"].lstrip("\ufeff").splitlines()
+    assert len(lines) == 3 and all(",\"'=HYPERLINK(" in line for line in lines[1:]), lines
+
+    # 3d. one seller across the page
+    driver.execute_script("window.scrollTo(0, 0)")
+    Select(driver.find_element(By.ID, "filter-seller")).select_by_value(EU_SELLER)
+    driver.find_element(By.ID, "apply-filter").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "filter-note")))
+    assert f"seller_id={EU_SELLER}" in driver.current_url
+    assert [
+        r.text.split("\n")[0] for r in driver.find_elements(By.CSS_SELECTOR, "#status-table tbody tr")
+    ] == ["Acme Europe"]
+    assert [
+        r.get_attribute("data-run-id")
+        for r in driver.find_elements(By.CSS_SELECTOR, "table.runs-table tbody tr")
+    ] == ["scheduled__1"]
+    assert [
+        r.get_attribute("data-sku")
+        for r in driver.find_elements(By.CSS_SELECTOR, "#dead-letters-table tbody tr")
+    ] == ["EU-02"]
+    assert driver.find_elements(By.CSS_SELECTOR, "#feeds-table tbody td.empty")
+    fit = driver.execute_script(OVERFLOWING)
+    assert fit["page"] <= 0 and fit["wide"] == [], fit
+    driver.save_screenshot(str(shots / "filtered.png"))
+    _assert_not_blank(shots / "filtered.png")
+
+    # 3e. a run's link opens it in the Airflow UI
+    driver.get(f"{server}/listing-status/")
+    link = wait.until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, 'tr[data-run-id="scheduled__1"] a.run-link'))
+    )
+    assert link.get_attribute("href") == f"{server}/dags/{CATALOG_DAG}/runs/scheduled__1"
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+    link.click()
+    wait.until(ec.url_to_be(f"{server}/dags/{CATALOG_DAG}/runs/scheduled__1"))
+    wait.until(
+        lambda d: "scheduled__1" in d.find_element(By.TAG_NAME, "body").text, "the run page did not show"
+    )
+    driver.get(f"{server}/listing-status/")
+    wait.until(ec.visibility_of_element_located((By.ID, "dead-letters-table")))
 
     # 4. replay one dead letter: confirm in the dialog, see which run it made
     before = replay_runs().keys()
@@ -238,7 +348,9 @@ def test_an_operator_uses_the_page(
     assert feed_note.is_displayed() and not driver.find_element(By.ID, "replay-api-note").is_displayed()
     assert "the replay sends nothing to Amazon itself" in feed_note.text
     assert (
-        "catalog_feed_sync is paused: nothing is sent until someone unpauses or triggers it" in feed_note.text
+        # both shipped DAGs carry to_amazon.resubmit: the replay starts a narrowed sync, paused here
+        "a catalog_feed_sync run it starts for those SKUs only sends it, once catalog_feed_sync is unpaused."
+        in feed_note.text
     )
     driver.find_element(By.ID, "replay-note").send_keys("brand approval received")
     driver.find_element(By.ID, "replay-confirm").click()
@@ -280,9 +392,8 @@ def test_an_operator_uses_the_page(
     )
     assert outcome.get_attribute("data-state") == "replayed"
     assert outcome.text == (
-        f"BAG-01 ({US}, letter {letter}): requeued (its listing is back to ready): the next "
-        "catalog_feed_sync run sends it, but catalog_feed_sync is paused: nothing is sent until someone "
-        "unpauses or triggers it."
+        f"BAG-01 ({US}, letter {letter}): requeued (its listing is back to ready): a catalog_feed_sync "
+        "run it starts for those SKUs only sends it, once catalog_feed_sync is unpaused."
     )
     assert not driver.find_elements(By.ID, "replay-paused")  # the run left the queue: no longer true
     assert "letter-replayed" in (row.get_attribute("class") or "")
@@ -329,8 +440,11 @@ def test_an_operator_uses_the_page(
         "airflow-ui.png",
         "api-chart.png",
         "feed-chart.png",
+        "filtered.png",
         "page.png",
+        "quarantine.png",
         "replay-done.png",
         "replayed.png",
+        "runs.png",
         "sku.png",
     ]

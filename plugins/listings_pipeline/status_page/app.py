@@ -10,17 +10,19 @@ custom header and a same-origin check (CSRF).
 
 Reads go to the warehouse (:func:`listings_pipeline.warehouse.db.make_engine`: the
 ``warehouse_default`` connection, ``$SPAPI_WAREHOUSE_URL`` or ``var/warehouse.db``), writes only to
-Airflow's metadata database (the new DAG run).
+Airflow's metadata database (the new DAG run). Every section, and every JSON route, takes the same
+``seller_id`` and ``marketplace_id`` filter (:class:`~listings_pipeline.status_page.scope.Scope`).
 """
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import jinja2
 from airflow.api_fastapi.app import API_ROOT_PATH, get_auth_manager
@@ -35,23 +37,36 @@ from airflow.api_fastapi.core_api.security import (
 )
 from airflow.configuration import conf
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from listings_pipeline.status_page import chart, feed_resubmission, queries, replay_runs, trigger
+from listings_pipeline.status_page import (
+    chart,
+    csv_export,
+    feed_resubmission,
+    quarantine,
+    queries,
+    replay_runs,
+    runs,
+    trigger,
+)
+from listings_pipeline.status_page.quarantine import QuarantineFilter
 from listings_pipeline.status_page.schemas import (
     ApiHour,
+    DagRuns,
     DeadLetterRow,
     FeedDay,
     FeedProgress,
     IssueGroup,
     Overview,
+    QuarantinePage,
     SkuHistory,
     StatusCounts,
     TimelineEntry,
 )
+from listings_pipeline.status_page.scope import MARKETPLACE_ID, Scope
 from listings_pipeline.warehouse.db import make_engine
 from listings_pipeline.warehouse.models import ListingStatus
 
@@ -84,8 +99,14 @@ def _seconds(value: float | None) -> str:
     return f"{value / 3600:.1f} h"
 
 
+def _path_part(value: str) -> str:
+    """One segment of a URL path: a run id's ``:`` and ``+`` escaped too (as ``encodeURIComponent``)."""
+    return quote(value, safe="")
+
+
 _templates.filters["when"] = _when
 _templates.filters["seconds"] = _seconds
+_templates.filters["path_part"] = _path_part
 
 
 # --- dependencies ----------------------------------------------------------------------------------------
@@ -132,6 +153,30 @@ def warehouse_session(engine: Annotated[Engine, Depends(warehouse_engine)]) -> I
 
 
 SessionDep = Annotated[Session, Depends(warehouse_session)]
+EngineDep = Annotated[Engine, Depends(warehouse_engine)]
+
+
+def page_scope(
+    seller_id: Annotated[str | None, Query(max_length=64)] = None,
+    marketplace_id: Annotated[str | None, Query(pattern=f"^(?:{MARKETPLACE_ID})?$")] = None,
+) -> Scope:
+    """The seller and marketplace filter of every route; empty (the page's "all") is no filter."""
+    return Scope(seller_id=seller_id or None, marketplace_id=marketplace_id or None)
+
+
+ScopeDep = Annotated[Scope, Depends(page_scope)]
+
+
+def quarantine_filter(
+    rule: Annotated[str | None, Query(max_length=255)] = None,
+    run_id: Annotated[str | None, Query(max_length=250)] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> QuarantineFilter:
+    """The Quarantine section's own filter, beyond the page-wide one."""
+    return QuarantineFilter(rule=rule or None, run_id=run_id or None, page=page)
+
+
+QuarantineFilterDep = Annotated[QuarantineFilter, Depends(quarantine_filter)]
 
 
 def same_origin_write(request: Request) -> None:
@@ -159,6 +204,39 @@ def _own_hosts(request: Request) -> set[str]:
     if netloc := urlsplit(base_url).netloc:
         hosts.add(netloc)
     return hosts - {""}
+
+
+def _with_airflow_states(blocks: list[DagRuns]) -> list[DagRuns]:
+    """The runs with their Airflow state (``run_summaries`` says ``success`` of every run)."""
+    states = trigger.run_states((r.dag_id, r.run_id) for block in blocks for r in block.runs)
+    return [
+        block.model_copy(
+            update={
+                "runs": [
+                    r.model_copy(update={"airflow_state": states.get((r.dag_id, r.run_id))})
+                    for r in block.runs
+                ]
+            }
+        )
+        for block in blocks
+    ]
+
+
+def _overview(session: Session, scope: Scope, wanted: QuarantineFilter | None = None) -> Overview:
+    found = queries.overview(session, scope, quarantine_filter=wanted)
+    return found.model_copy(update={"runs": _with_airflow_states(found.runs)})
+
+
+def _link(base: str, current: Mapping[str, str | int | None]) -> Callable[..., str]:
+    """A template helper: the page's URL with the current query string changed by keyword (``None``
+    drops a parameter), and an optional ``#anchor``, so that every link keeps the page's filter."""
+
+    def link(anchor: str = "", **changes: str | int | None) -> str:
+        params = {k: v for k, v in {**current, **changes}.items() if v is not None and v != ""}
+        query = urlencode(params)
+        return base + (f"?{query}" if query else "") + (f"#{anchor}" if anchor else "")
+
+    return link
 
 
 def _can_replay(user: BaseUser) -> bool:
@@ -191,28 +269,46 @@ def page(
     request: Request,
     user: PageUserDep,
     session: SessionDep,
+    scope: ScopeDep,
+    wanted: QuarantineFilterDep,
     sku: Annotated[str | None, Query(max_length=255)] = None,
-    seller_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
-    """The page: every section rendered on the server; a small script only drives the replay button."""
-    overview = queries.overview(session)
+    """The page: every section rendered on the server, for the seller and marketplace picked; a small
+    script only drives the replay button. ``rule``, ``run_id`` and ``page`` narrow the Quarantine."""
+    overview = _overview(session, scope, wanted)
     history: SkuHistory | None = None
     timeline: list[TimelineEntry] = []
     suggestions: list[str] = []
     sku = (sku or "").strip() or None
     if sku:
-        history = queries.sku_history(session, sku, seller_id=seller_id or None)
+        history = queries.sku_history(session, sku, scope)
         timeline = history.timeline()
         if not history.found:
             suggestions = queries.find_skus(session, sku)
     root_path = str(request.scope.get("root_path", "")).rstrip("/")
+    current = {
+        "seller_id": scope.seller_id,
+        "marketplace_id": scope.marketplace_id,
+        "sku": sku,
+        "rule": wanted.rule,
+        "run_id": wanted.run_id,
+        "page": wanted.page if wanted.page > 1 else None,
+    }
+    options = queries.filter_options(session)
     html = _templates.get_template("status.html").render(
         overview=overview,
+        options=options,
+        countries={m.marketplace_id: m.country_code for m in options.marketplaces},
+        scope=scope,
+        link=_link(f"{root_path}/", current),
+        export_query=urlencode(
+            {k: v for k, v in current.items() if k not in ("sku", "page") and v is not None}
+        ),
         statuses=[s.value for s in ListingStatus],
         api_chart=chart.api_chart(overview.api_hours),
         feed_chart=chart.feed_chart(overview.feed_days),
         sku=sku,
-        seller_id=seller_id or "",
+        run_limit=runs.RUNS_PER_DAG,
         history=history,
         timeline=timeline,
         suggestions=suggestions,
@@ -244,56 +340,102 @@ api = APIRouter(prefix="/api", dependencies=[Depends(requires_authenticated())])
 
 
 @api.get("/overview")
-def get_overview(session: SessionDep) -> Overview:
-    return queries.overview(session)
+def get_overview(session: SessionDep, scope: ScopeDep) -> Overview:
+    return _overview(session, scope)
 
 
 @api.get("/status")
-def get_status(session: SessionDep) -> list[StatusCounts]:
-    return queries.status_counts(session)
+def get_status(session: SessionDep, scope: ScopeDep) -> list[StatusCounts]:
+    return queries.status_counts(session, scope)
 
 
 @api.get("/feeds")
 def get_feeds(
     session: SessionDep,
+    scope: ScopeDep,
     limit: Annotated[int, Query(ge=1, le=500)] = queries.FEED_LIMIT,
-    seller_id: str | None = None,
 ) -> list[FeedProgress]:
-    return queries.recent_feeds(session, limit=limit, seller_id=seller_id)
+    return queries.recent_feeds(session, scope, limit=limit)
 
 
 @api.get("/issues")
 def get_issues(
     session: SessionDep,
+    scope: ScopeDep,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = queries.ISSUE_GROUP_LIMIT,
 ) -> list[IssueGroup]:
     return queries.issue_groups(
-        session, since=since if since is not None else datetime.now(UTC) - queries.ISSUE_WINDOW, limit=limit
+        session,
+        scope,
+        since=since if since is not None else datetime.now(UTC) - queries.ISSUE_WINDOW,
+        limit=limit,
     )
 
 
 @api.get("/dead-letters")
 def get_dead_letters(
     session: SessionDep,
+    scope: ScopeDep,
     limit: Annotated[int, Query(ge=1, le=5000)] = queries.DEAD_LETTER_LIMIT,
-    seller_id: str | None = None,
 ) -> list[DeadLetterRow]:
-    return queries.open_dead_letters(session, limit=limit, seller_id=seller_id)
+    return queries.open_dead_letters(session, scope, limit=limit)
 
 
 @api.get("/api-calls/hourly")
 def get_api_hours(
-    session: SessionDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = queries.CHART_HOURS
+    session: SessionDep, scope: ScopeDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = queries.CHART_HOURS
 ) -> list[ApiHour]:
-    return queries.api_call_series(session, hours=hours)
+    return queries.api_call_series(session, scope, hours=hours)
 
 
 @api.get("/feeds/daily")
 def get_feed_days(
-    session: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = queries.CHART_DAYS
+    session: SessionDep, scope: ScopeDep, days: Annotated[int, Query(ge=1, le=366)] = queries.CHART_DAYS
 ) -> list[FeedDay]:
-    return queries.feed_series(session, days=days)
+    return queries.feed_series(session, scope, days=days)
+
+
+@api.get("/runs")
+def get_runs(
+    session: SessionDep,
+    scope: ScopeDep,
+    per_dag: Annotated[int, Query(ge=1, le=200)] = runs.RUNS_PER_DAG,
+) -> list[DagRuns]:
+    """Each DAG's latest runs, with what is new in each and the Airflow run's state."""
+    return _with_airflow_states(runs.recent_runs(session, scope, per_dag=per_dag))
+
+
+@api.get("/quarantine")
+def get_quarantine(session: SessionDep, scope: ScopeDep, wanted: QuarantineFilterDep) -> QuarantinePage:
+    return quarantine.quarantine_page(session, scope, wanted)
+
+
+def _export_name(scope: Scope, wanted: QuarantineFilter) -> str:
+    parts = ["quarantine", scope.seller_id, scope.marketplace_id, wanted.rule, wanted.run_id]
+    return "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", p) for p in parts if p) + ".csv"
+
+
+@api.get("/quarantine.csv")
+def export_quarantine(engine: EngineDep, scope: ScopeDep, wanted: QuarantineFilterDep) -> StreamingResponse:
+    """Every row the Quarantine section matches (all its pages), as a CSV for a spreadsheet.
+
+    The rows are read while the response streams, in a session of the generator's own: the
+    request's session is closed by then.
+    """
+
+    def content() -> Iterator[str]:
+        with Session(engine) as session:
+            yield from csv_export.quarantine_csv(quarantine.quarantine_rows(session, scope, wanted))
+
+    return StreamingResponse(
+        content(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{_export_name(scope, wanted)}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @api.get("/skus")
@@ -302,8 +444,8 @@ def search_skus(session: SessionDep, q: Annotated[str, Query(min_length=1, max_l
 
 
 @api.get("/skus/{sku}")
-def get_sku(session: SessionDep, sku: str, seller_id: str | None = None) -> dict[str, Any]:
-    history = queries.sku_history(session, sku, seller_id=seller_id)
+def get_sku(session: SessionDep, scope: ScopeDep, sku: str) -> dict[str, Any]:
+    history = queries.sku_history(session, sku, scope)
     if not history.found:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"nothing about SKU {sku!r} in the warehouse")
     return {

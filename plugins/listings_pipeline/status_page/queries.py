@@ -2,7 +2,10 @@
 
 No Airflow here: these run against any migrated warehouse (SQLite or PostgreSQL), so they are tested
 on their own, and a script can call them as the page does. Every function takes a ``Session`` and
-returns :mod:`~listings_pipeline.status_page.schemas` models; none writes.
+returns :mod:`~listings_pipeline.status_page.schemas` models; none writes. Every section takes the
+page-wide :class:`~listings_pipeline.status_page.scope.Scope` (a seller, a marketplace) and applies
+it the same way; the runs and the quarantine have modules of their own (:mod:`.runs`,
+:mod:`.quarantine`).
 
 Sizes are bounded (``limit`` arguments) because the page is read by people: the newest feeds, the
 open dead letters, the issue groups with the most recently affected SKUs. Time windows take an
@@ -13,13 +16,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Float, Integer, String, case, column, distinct, func, select, table
+from sqlalchemy import Integer, String, case, column, distinct, func, or_, select, table, union
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
+from listings_pipeline.status_page import quarantine, runs
 from listings_pipeline.status_page.schemas import (
     ApiCallEntry,
     ApiHour,
@@ -28,17 +35,21 @@ from listings_pipeline.status_page.schemas import (
     DeadLetterRow,
     FeedDay,
     FeedProgress,
+    FilterOptions,
     IssueEntry,
     IssueGroup,
     IssueSku,
     LifecycleEntry,
     ListingState,
+    MarketplaceOption,
     Overview,
     QuarantineEntry,
+    SellerOption,
     SkuHistory,
     StatusCounts,
     SubmissionEntry,
 )
+from listings_pipeline.status_page.scope import EVERYWHERE, Scope
 from listings_pipeline.warehouse.models import (
     ApiCall,
     DeadLetter,
@@ -54,6 +65,7 @@ from listings_pipeline.warehouse.models import (
     MessageStatus,
     PublishAttempt,
     Quarantine,
+    RunSummary,
     Seller,
 )
 
@@ -67,8 +79,7 @@ CHART_DAYS = 14
 HISTORY_LIMIT = 200
 SEVERITY_ORDER = ("ERROR", "WARNING", "INFO")
 
-# The analyst views (created by the migrations, not the ORM), with the columns read here. Their time
-# buckets are UTC text on both databases: 'YYYY-MM-DD HH:00' and 'YYYY-MM-DD'.
+# The analyst view (created by the migrations, not the ORM), with the columns read here.
 V_LISTING_STATUS = table(
     "v_listing_status",
     column("seller_id", String),
@@ -76,29 +87,7 @@ V_LISTING_STATUS = table(
     column("in_sync", Integer),
     column("error_count", Integer),
 )
-V_API_CALL_STATS = table(
-    "v_api_call_stats",
-    column("hour", String),
-    column("calls", Integer),
-    column("throttled_calls", Integer),
-    column("failed_calls", Integer),
-    column("avg_latency_ms", Float),
-    column("p95_latency_ms", Float),
-)
-V_FEED_HEALTH = table(
-    "v_feed_health",
-    column("day", String),
-    column("feeds", Integer),
-    column("feeds_done", Integer),
-    column("feeds_fatal", Integer),
-    column("feeds_cancelled", Integer),
-    column("feeds_pending", Integer),
-    column("messages_accepted", Integer),
-    column("messages_invalid", Integer),
-    column("avg_processing_seconds", Float),
-)
 HOUR_FORMAT = "%Y-%m-%d %H:00"
-DAY_FORMAT = "%Y-%m-%d"
 
 
 def _int(value: Any) -> int:
@@ -113,13 +102,13 @@ def _float(value: Any) -> float | None:
 # --- listings by status ----------------------------------------------------------------------------------
 
 
-def status_counts(session: Session) -> list[StatusCounts]:
+def status_counts(session: Session, scope: Scope = EVERYWHERE) -> list[StatusCounts]:
     """Per seller and marketplace: listings in each status, how many are in sync, how many have errors."""
     counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {s.value: 0 for s in ListingStatus})
     for seller_id, marketplace_id, status, n in session.execute(
-        select(Listing.seller_id, Listing.marketplace_id, Listing.status, func.count()).group_by(
-            Listing.seller_id, Listing.marketplace_id, Listing.status
-        )
+        select(Listing.seller_id, Listing.marketplace_id, Listing.status, func.count())
+        .where(*scope.on(Listing.seller_id, Listing.marketplace_id))
+        .group_by(Listing.seller_id, Listing.marketplace_id, Listing.status)
     ):
         counts[(seller_id, marketplace_id)][status] = int(n)
 
@@ -132,7 +121,9 @@ def status_counts(session: Session) -> list[StatusCounts]:
                 v.marketplace_id,
                 func.sum(v.in_sync),
                 func.sum(case((v.error_count > 0, 1), else_=0)),
-            ).group_by(v.seller_id, v.marketplace_id)
+            )
+            .where(*scope.on(v.seller_id, v.marketplace_id))
+            .group_by(v.seller_id, v.marketplace_id)
         )
     }
     names = dict(session.execute(select(Seller.seller_id, Seller.name)).all())
@@ -157,18 +148,16 @@ def status_counts(session: Session) -> list[StatusCounts]:
 
 
 def recent_feeds(
-    session: Session, *, limit: int = FEED_LIMIT, seller_id: str | None = None
+    session: Session, scope: Scope = EVERYWHERE, *, limit: int = FEED_LIMIT
 ) -> list[FeedProgress]:
     """The newest feeds with Amazon's counts, our message count, and the parsed outcomes per message."""
-    query = (
+    feeds = session.execute(
         select(FeedSubmission, PublishAttempt.message_count)
         .outerjoin(PublishAttempt, PublishAttempt.id == FeedSubmission.attempt_id)
+        .where(*scope.on_listed(FeedSubmission.seller_id, FeedSubmission.marketplace_ids))
         .order_by(FeedSubmission.created_at.desc(), FeedSubmission.feed_id.desc())
         .limit(limit)
-    )
-    if seller_id is not None:
-        query = query.where(FeedSubmission.seller_id == seller_id)
-    feeds = session.execute(query).all()
+    ).all()
     results: dict[str, dict[str, int]] = defaultdict(dict)
     ids = [feed.feed_id for feed, _ in feeds]
     if ids:
@@ -205,6 +194,7 @@ def recent_feeds(
 
 def issue_groups(
     session: Session,
+    scope: Scope = EVERYWHERE,
     *,
     since: datetime | None = None,
     limit: int = ISSUE_GROUP_LIMIT,
@@ -216,7 +206,10 @@ def issue_groups(
     latest message and its most recently affected listings.
     """
     i = ListingIssue
-    window = [i.observed_at >= since] if since is not None else []
+    window = [
+        *scope.on(i.seller_id, i.marketplace_id),
+        *([i.observed_at >= since] if since is not None else []),
+    ]
     listing_key = case(
         (i.sku.is_not(None), i.seller_id + "|" + func.coalesce(i.marketplace_id, "") + "|" + i.sku)
     )
@@ -301,18 +294,21 @@ def _letter(letter: DeadLetter) -> DeadLetterRow:
 
 
 def open_dead_letters(
-    session: Session, *, limit: int = DEAD_LETTER_LIMIT, seller_id: str | None = None
+    session: Session, scope: Scope = EVERYWHERE, *, limit: int = DEAD_LETTER_LIMIT
 ) -> list[DeadLetterRow]:
     """Open dead letters (waiting for a person or a replay), newest first."""
-    query = (
-        select(DeadLetter)
-        .where(DeadLetter.state == DeadLetterState.OPEN.value)
-        .order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc())
-        .limit(limit)
-    )
-    if seller_id is not None:
-        query = query.where(DeadLetter.seller_id == seller_id)
-    return [_letter(letter) for letter in session.scalars(query)]
+    return [
+        _letter(letter)
+        for letter in session.scalars(
+            select(DeadLetter)
+            .where(
+                DeadLetter.state == DeadLetterState.OPEN.value,
+                *scope.on(DeadLetter.seller_id, DeadLetter.marketplace_id),
+            )
+            .order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc())
+            .limit(limit)
+        )
+    ]
 
 
 def dead_letters(session: Session, ids: Iterable[int]) -> list[DeadLetterRow]:
@@ -331,49 +327,90 @@ def dead_letters(session: Session, ids: Iterable[int]) -> list[DeadLetterRow]:
 # --- chart series ----------------------------------------------------------------------------------------
 
 
+class UtcHour(FunctionElement[str]):
+    """A timestamp's UTC hour as text, ``'YYYY-MM-DD HH:00'``: the bucket of ``v_api_call_stats``,
+    spelt per database as the migration spells it (there is no portable way)."""
+
+    type = String()
+    inherit_cache = True
+    name = "utc_hour"
+
+
+@compiles(UtcHour, "sqlite")
+def _utc_hour_sqlite(element: UtcHour, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite timestamps are UTC text ('YYYY-MM-DD HH:MM:SS[.ffffff]', models.UTCDateTime)
+    return f"strftime('%Y-%m-%d %H:00', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(UtcHour, "postgresql")
+def _utc_hour_postgresql(element: UtcHour, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:00')"
+
+
 def _hour(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def api_call_series(
-    session: Session, *, hours: int = CHART_HOURS, now: datetime | None = None
+    session: Session, scope: Scope = EVERYWHERE, *, hours: int = CHART_HOURS, now: datetime | None = None
 ) -> list[ApiHour]:
     """One point per UTC hour for the last ``hours`` hours up to ``now``, empty hours included.
 
-    Calls, throttles and failures add up over operations; the mean latency is weighted by calls; the
-    p95 is the worst operation's.
+    Read from ``api_calls``, not ``v_api_call_stats``: the view has no seller or marketplace to
+    filter on (and ranks every call ever made to find one window's percentiles). Calls, throttles
+    and failures add up over operations; the mean latency is of all calls; the p95 is the worst
+    operation's, nearest-rank as in the view (percentiles of different operations do not add up).
+    With a marketplace filter, a call that names no marketplace (``getFeed``, a document download)
+    is left out.
     """
     end = _hour(now or datetime.now(UTC))
     start = end - timedelta(hours=hours - 1)
-    v = V_API_CALL_STATS.c
+    a = ApiCall
+    hour = UtcHour(a.started_at)
+    per_operation = (a.operation, hour)
+    ranked = (
+        select(
+            hour.label("hour"),
+            a.latency_ms,
+            a.throttled,
+            a.status,
+            func.row_number().over(partition_by=per_operation, order_by=a.latency_ms).label("rn"),
+            func.count().over(partition_by=per_operation).label("n"),
+        )
+        .where(
+            a.started_at >= start,
+            a.started_at < end + timedelta(hours=1),
+            *scope.on(a.seller_id, a.marketplace_id),
+        )
+        .subquery()
+    )
+    r = ranked.c
     found = {
         label: (calls, throttled, failed, latency_sum, p95)
         for label, calls, throttled, failed, latency_sum, p95 in session.execute(
             select(
-                v.hour,
-                func.sum(v.calls),
-                func.sum(v.throttled_calls),
-                func.sum(v.failed_calls),
-                func.sum(v.avg_latency_ms * v.calls),
-                func.max(v.p95_latency_ms),
-            )
-            .where(v.hour >= start.strftime(HOUR_FORMAT), v.hour <= end.strftime(HOUR_FORMAT))
-            .group_by(v.hour)
+                r.hour,
+                func.count(),
+                func.sum(case((r.throttled, 1), else_=0)),
+                func.sum(case((or_(r.status.is_(None), r.status >= 400), 1), else_=0)),
+                func.sum(r.latency_ms),
+                func.max(case((r.rn == (95 * r.n + 99) // 100, r.latency_ms))),
+            ).group_by(r.hour)
         )
     }
     points = []
     for n in range(hours):
-        hour = start + timedelta(hours=n)
+        at = start + timedelta(hours=n)
         calls, throttled, failed, latency_sum, p95 = found.get(
-            hour.strftime(HOUR_FORMAT), (0, 0, 0, None, None)
+            at.strftime(HOUR_FORMAT), (0, 0, 0, None, None)
         )
         points.append(
             ApiHour(
-                hour=hour,
+                hour=at,
                 calls=_int(calls),
                 throttled=_int(throttled),
                 failed=_int(failed),
-                avg_latency_ms=(float(latency_sum) / _int(calls))
+                avg_latency_ms=float(latency_sum) / _int(calls)
                 if latency_sum is not None and calls
                 else None,
                 p95_latency_ms=_float(p95),
@@ -382,50 +419,70 @@ def api_call_series(
     return points
 
 
-def feed_series(session: Session, *, days: int = CHART_DAYS, now: datetime | None = None) -> list[FeedDay]:
-    """One point per UTC day for the last ``days`` days up to ``now``, all sellers together."""
+@dataclass
+class _FeedTally:
+    feeds: int = 0
+    done: int = 0
+    fatal: int = 0
+    cancelled: int = 0
+    pending: int = 0
+    accepted: int = 0
+    invalid: int = 0
+    seconds: list[float] = field(default_factory=list)
+
+
+def feed_series(
+    session: Session, scope: Scope = EVERYWHERE, *, days: int = CHART_DAYS, now: datetime | None = None
+) -> list[FeedDay]:
+    """One point per UTC day for the last ``days`` days up to ``now``: the feeds created that day.
+
+    Read from ``feed_submissions``, not ``v_feed_health``: the view has no marketplace to filter
+    on. A fortnight holds a few feeds per seller and marketplace a day, so they are added up here.
+    The processing time is the mean over the feeds whose start and end Amazon reported.
+    """
     end: date = (now or datetime.now(UTC)).astimezone(UTC).date()
     start = end - timedelta(days=days - 1)
-    v = V_FEED_HEALTH.c
-    weighted = func.sum(case((v.avg_processing_seconds.is_not(None), v.avg_processing_seconds * v.feeds)))
-    timed_feeds = func.sum(case((v.avg_processing_seconds.is_not(None), v.feeds)))
-    found = {
-        row[0]: row[1:]
-        for row in session.execute(
-            select(
-                v.day,
-                func.sum(v.feeds),
-                func.sum(v.feeds_done),
-                func.sum(v.feeds_fatal),
-                func.sum(v.feeds_cancelled),
-                func.sum(v.feeds_pending),
-                func.sum(v.messages_accepted),
-                func.sum(v.messages_invalid),
-                weighted,
-                timed_feeds,
-            )
-            .where(v.day >= start.strftime(DAY_FORMAT), v.day <= end.strftime(DAY_FORMAT))
-            .group_by(v.day)
+    f = FeedSubmission
+    tallies: dict[date, _FeedTally] = defaultdict(_FeedTally)
+    for created_at, status, accepted, invalid, began, ended in session.execute(
+        select(
+            f.created_at,
+            f.processing_status,
+            f.messages_accepted,
+            f.messages_invalid,
+            f.processing_started_at,
+            f.processing_ended_at,
+        ).where(
+            f.created_at >= datetime.combine(start, time(), UTC),
+            f.created_at < datetime.combine(end + timedelta(days=1), time(), UTC),
+            *scope.on_listed(f.seller_id, f.marketplace_ids),
         )
-    }
+    ):
+        tally = tallies[created_at.astimezone(UTC).date()]
+        tally.feeds += 1
+        tally.done += status == "DONE"
+        tally.fatal += status == "FATAL"
+        tally.cancelled += status == "CANCELLED"
+        tally.pending += status in ("IN_QUEUE", "IN_PROGRESS")
+        tally.accepted += accepted or 0
+        tally.invalid += invalid or 0
+        if began is not None and ended is not None:
+            tally.seconds.append((ended - began).total_seconds())
     points = []
     for n in range(days):
         day = start + timedelta(days=n)
-        values = found.get(day.strftime(DAY_FORMAT))
-        feeds, done, fatal, cancelled, pending, accepted, invalid, seconds, timed = values or (None,) * 9
+        tally = tallies.get(day, _FeedTally())
         points.append(
             FeedDay(
                 day=day,
-                feeds=_int(feeds),
-                feeds_done=_int(done),
-                feeds_fatal=_int(fatal),
-                feeds_cancelled=_int(cancelled),
-                feeds_pending=_int(pending),
-                messages_accepted=_int(accepted),
-                messages_invalid=_int(invalid),
-                avg_processing_seconds=float(seconds) / float(timed)
-                if seconds is not None and timed
-                else None,
+                feeds=tally.feeds,
+                feeds_done=tally.done,
+                feeds_fatal=tally.fatal,
+                feeds_cancelled=tally.cancelled,
+                feeds_pending=tally.pending,
+                messages_accepted=tally.accepted,
+                messages_invalid=tally.invalid,
+                avg_processing_seconds=sum(tally.seconds) / len(tally.seconds) if tally.seconds else None,
             )
         )
     return points
@@ -451,15 +508,15 @@ def find_skus(session: Session, fragment: str, *, limit: int = 20) -> list[str]:
 
 
 def sku_history(
-    session: Session, sku: str, *, seller_id: str | None = None, limit: int = HISTORY_LIMIT
+    session: Session, sku: str, scope: Scope = EVERYWHERE, *, limit: int = HISTORY_LIMIT
 ) -> SkuHistory:
-    """Everything about ``sku`` (in every marketplace, of ``seller_id`` or of every seller).
+    """Everything about ``sku`` in ``scope`` (every seller and marketplace unless it says one).
 
     Validation (``quarantine``), lifecycle (``listing_events``), feed messages and their outcomes,
     Listings Items API calls, issues and dead letters with their events; newest first, at most
     ``limit`` rows per section.
     """
-    ask = _SkuQuery(sku.strip(), seller_id, limit)
+    ask = _SkuQuery(sku.strip(), scope, limit)
     return SkuHistory(
         sku=ask.sku,
         listings=_listing_states(session, ask),
@@ -483,14 +540,11 @@ def sku_history(
 @dataclass(frozen=True)
 class _SkuQuery:
     """What every section of a SKU's history is filtered by, so that no section shows another
-    seller's rows or more than the page can hold."""
+    seller's (or marketplace's) rows or more than the page can hold."""
 
     sku: str
-    seller_id: str | None
+    scope: Scope
     limit: int
-
-    def of_seller(self, col: Any) -> list[Any]:
-        return [col == self.seller_id] if self.seller_id is not None else []
 
 
 _Logged = TypeVar("_Logged", Quarantine, ApiCall, ListingIssue, DeadLetter)
@@ -502,7 +556,7 @@ def _newest(session: Session, ask: _SkuQuery, model: type[_Logged], at: Any) -> 
     return list(
         session.scalars(
             select(model)
-            .where(model.sku == ask.sku, *ask.of_seller(model.seller_id))
+            .where(model.sku == ask.sku, *ask.scope.on(model.seller_id, model.marketplace_id))
             .order_by(at.desc(), model.id.desc())
             .limit(ask.limit)
         )
@@ -530,7 +584,7 @@ def _listing_states(session: Session, ask: _SkuQuery) -> list[ListingState]:
         )
         for listing, since in session.execute(
             select(Listing, status_since)
-            .where(Listing.sku == ask.sku, *ask.of_seller(Listing.seller_id))
+            .where(Listing.sku == ask.sku, *ask.scope.on(Listing.seller_id, Listing.marketplace_id))
             .order_by(Listing.seller_id, Listing.marketplace_id)
         )
     ]
@@ -551,7 +605,7 @@ def _lifecycle(session: Session, ask: _SkuQuery) -> list[LifecycleEntry]:
         for e, s, m in session.execute(
             select(ListingEvent, Listing.seller_id, Listing.marketplace_id)
             .join(Listing, Listing.id == ListingEvent.listing_id)
-            .where(Listing.sku == ask.sku, *ask.of_seller(Listing.seller_id))
+            .where(Listing.sku == ask.sku, *ask.scope.on(Listing.seller_id, Listing.marketplace_id))
             .order_by(ListingEvent.at.desc(), ListingEvent.id.desc())
             .limit(ask.limit)
         )
@@ -576,7 +630,10 @@ def _submissions(session: Session, ask: _SkuQuery) -> list[SubmissionEntry]:
         for result, feed in session.execute(
             select(MessageResult, FeedSubmission)
             .join(FeedSubmission, FeedSubmission.feed_id == MessageResult.feed_id)
-            .where(MessageResult.sku == ask.sku, *ask.of_seller(FeedSubmission.seller_id))
+            .where(
+                MessageResult.sku == ask.sku,
+                *ask.scope.on_listed(FeedSubmission.seller_id, FeedSubmission.marketplace_ids),
+            )
             .order_by(FeedSubmission.created_at.desc(), MessageResult.id.desc())
             .limit(ask.limit)
         )
@@ -599,17 +656,51 @@ def _with_events(session: Session, letters: list[DeadLetter]) -> list[DeadLetter
 # --- the whole page --------------------------------------------------------------------------------------
 
 
-def overview(session: Session, *, now: datetime | None = None) -> Overview:
-    """Every section of the page, read in one session."""
+def filter_options(session: Session) -> FilterOptions:
+    """Every seller, and every marketplace some seller has listings or runs in: the filter's choices."""
+    used = union(
+        select(Listing.marketplace_id).distinct(), select(RunSummary.marketplace_id).distinct()
+    ).subquery()
+    return FilterOptions(
+        sellers=[
+            SellerOption(seller_id=seller_id, name=name)
+            for seller_id, name in session.execute(
+                select(Seller.seller_id, Seller.name).order_by(Seller.seller_id)
+            )
+        ],
+        marketplaces=[
+            MarketplaceOption(marketplace_id=marketplace_id, country_code=country)
+            for marketplace_id, country in session.execute(
+                select(used.c.marketplace_id, Marketplace.country_code)
+                .outerjoin(Marketplace, Marketplace.marketplace_id == used.c.marketplace_id)
+                .order_by(Marketplace.country_code, used.c.marketplace_id)
+            )
+        ],
+    )
+
+
+def overview(
+    session: Session,
+    scope: Scope = EVERYWHERE,
+    *,
+    now: datetime | None = None,
+    quarantine_filter: quarantine.QuarantineFilter | None = None,
+) -> Overview:
+    """Every section of the page, in ``scope``, read in one session."""
     now = now or datetime.now(UTC)
     since = now - ISSUE_WINDOW
     return Overview(
         generated_at=now,
-        status=status_counts(session),
-        feeds=recent_feeds(session),
-        issues=issue_groups(session, since=since),
+        scope=scope,
+        status=status_counts(session, scope),
+        feeds=recent_feeds(session, scope),
+        issues=issue_groups(session, scope, since=since),
         issues_since=since,
-        dead_letters=open_dead_letters(session),
-        api_hours=api_call_series(session, now=now),
-        feed_days=feed_series(session, now=now),
+        dead_letters=open_dead_letters(session, scope),
+        api_hours=api_call_series(session, scope, now=now),
+        feed_days=feed_series(session, scope, now=now),
+        runs=runs.recent_runs(session, scope),
+        quarantine=quarantine.quarantine_page(
+            session, scope, quarantine_filter or quarantine.QuarantineFilter()
+        ),
     )

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field, field_validator
 
+from listings_pipeline.status_page.scope import Scope
+
 
 class _Row(BaseModel):
     # from_attributes: rows whose fields are a warehouse model's columns are read straight off it.
@@ -174,8 +176,16 @@ class ListingState(_Row):
 
 
 class QuarantineEntry(_Row):
+    """One catalog (or offers) row that failed a rule: where it is in the seller's file, and why."""
+
+    id: int
     seller_id: str
     marketplace_id: str
+    sku: str | None
+    """``None`` when the row has no SKU (which may be why it was quarantined)."""
+    product_type: str | None
+    source_file: str | None
+    source_line: int | None
     column_name: str | None
     value: str | None
     rule: str
@@ -385,10 +395,134 @@ def _join(*parts: str | None) -> str | None:
     return text or None
 
 
+# --- runs ----------------------------------------------------------------------------------------------
+
+NewKind = Literal["quarantined", "invalid", "dead_lettered"]
+
+
+class RunSku(_Row):
+    seller_id: str
+    marketplace_id: str
+    sku: str
+
+
+class NewInRun(_Row):
+    """Listings a run put somewhere its DAG's previous run had not (see :mod:`.runs` for each kind)."""
+
+    kind: NewKind
+    count: int
+    skus: list[RunSku]
+    """The first few, by SKU."""
+
+
+class RunRow(_Row):
+    """One DAG run: its ``run_summaries`` rows (one per seller and marketplace in scope) added up."""
+
+    dag_id: str
+    run_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    branches: int
+    """Seller and marketplace pairs the figures add up."""
+    extracted: int
+    quarantined: int
+    """Rows (a row may fail several rules, or have no SKU); ``quarantined_skus`` counts SKUs."""
+    quarantined_skus: int
+    planned: int
+    deleted: int
+    unchanged: int
+    skipped: int
+    submitted: int
+    accepted: int
+    invalid: int
+    warnings: int
+    dead_lettered: int
+    throttled_calls: int
+    new: list[NewInRun]
+    """Only the kinds the run has any of."""
+    airflow_state: str | None = None
+    """The Airflow run's state, read from the metadata DB by the app (``run_summaries.status`` is
+    always ``success``); ``failed`` includes a run whose ``outcome`` task found something that needs
+    attention. ``None``: Airflow has no such run (any more), or nobody asked."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration_seconds(self) -> float | None:
+        return None if self.ended_at is None else (self.ended_at - self.started_at).total_seconds()
+
+
+class DagRuns(_Row):
+    """A DAG's latest runs, newest first."""
+
+    dag_id: str
+    runs: list[RunRow]
+
+
+# --- quarantine ------------------------------------------------------------------------------------------
+
+
+class RuleCount(_Row):
+    rule: str
+    rows: int
+
+
+class QuarantinePage(_Row):
+    """One page of quarantined rows, newest first, with what it was filtered by."""
+
+    rule: str | None
+    run_id: str | None
+    page: int
+    """From 1."""
+    page_size: int
+    total: int
+    """Rows matching the filter, on every page."""
+    rows: list[QuarantineEntry]
+    rules: list[RuleCount]
+    """Every rule with rows in the seller, marketplace and run filter (not the rule filter): what
+    the rule filter offers."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def first(self) -> int:
+        """The 1-based position of the page's first row (0 when it has none)."""
+        return (self.page - 1) * self.page_size + 1 if self.rows else 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * self.page_size + len(self.rows)
+
+
+# --- the filter's choices --------------------------------------------------------------------------------
+
+
+class SellerOption(_Row):
+    seller_id: str
+    name: str | None
+
+
+class MarketplaceOption(_Row):
+    marketplace_id: str
+    country_code: str | None
+
+
+class FilterOptions(_Row):
+    """The sellers and marketplaces the warehouse has rows for, to pick from."""
+
+    sellers: list[SellerOption]
+    marketplaces: list[MarketplaceOption]
+
+
 class Overview(_Row):
-    """The whole page at once."""
+    """The whole page at once, every section filtered by ``scope``."""
 
     generated_at: datetime
+    scope: Scope
     status: list[StatusCounts]
     feeds: list[FeedProgress]
     issues: list[IssueGroup]
@@ -396,3 +530,5 @@ class Overview(_Row):
     dead_letters: list[DeadLetterRow]
     api_hours: list[ApiHour]
     feed_days: list[FeedDay]
+    runs: list[DagRuns]
+    quarantine: QuarantinePage

@@ -7,12 +7,13 @@ serialized DAG, so the page calls it in-process: no HTTP round trip to itself, n
 Who may do it is checked by the caller (``requires_access_dag`` in :mod:`.app`).
 
 A paused DAG still gets its run (queued, as the REST API does); the caller tells the operator that it
-waits until someone unpauses the DAG.
+waits until someone unpauses the DAG. The page also reads runs here: the one a replay started, and
+the states of the runs its Runs section lists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,3 +117,20 @@ def find_run(dag_id: str, run_id: str) -> TriggeredRun | None:
             return None
         dag = DagModel.get_current(dag_id, session=session)
         return TriggeredRun(dag_id, run.run_id, str(run.state), bool(dag and dag.is_paused))
+
+
+def run_states(runs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(dag id, run id) -> the run's state now, for those of ``runs`` the metadata DB still has."""
+    wanted = set(runs)
+    if not wanted:
+        return {}
+    with create_session() as session:
+        found = session.scalars(
+            select(DagRun).where(
+                DagRun.dag_id.in_({dag_id for dag_id, _ in wanted}),
+                DagRun.run_id.in_({run_id for _, run_id in wanted}),
+            )
+        )
+        return {
+            (run.dag_id, run.run_id): str(run.state) for run in found if (run.dag_id, run.run_id) in wanted
+        }
