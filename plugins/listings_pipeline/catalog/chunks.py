@@ -164,7 +164,41 @@ def _rows(snapshot: Any, first: int, count: int) -> Iterator[Any]:
 
 
 def check_chunk(chunk: Chunk) -> ChunkDone:
-    """Step 2b: one chunk's rows through the suites, its good rows to messages and the schema check.
+    """Step 2b: one chunk's rows through the suites, its good rows to messages and the schema check."""
+    import pyarrow.parquet as pq
+
+    from listings_pipeline.catalog.mapping import load_mappings
+
+    branch = chunk["branch"]
+    config = load_config(branch.get("config_path"))
+    here = _chunk_paths(branch, chunk["index"])
+    here.root.mkdir(parents=True, exist_ok=True)
+    (here.root / _DONE).unlink(missing_ok=True)
+    mappings = load_mappings(config.mappings_dir)
+    checked = pq.read_table(_paths(branch).source_keys, columns=["checked"]).column("checked").to_numpy()
+    failing = _validate_chunk(chunk, config, mappings, checked, here)
+    written, rejected = _map_chunk(branch, config, mappings, here)
+    done = ChunkDone(
+        index=chunk["index"],
+        rows=chunk["rows"],
+        checked=int(checked[chunk["first_row"] : chunk["first_row"] + chunk["rows"]].sum()),
+        failing=failing,
+        messages=written,
+        rejected=rejected,
+    )
+    # last, and whole or not at all, so that the join can tell a finished chunk from one that died
+    marker = here.root / _DONE
+    tmp = marker.with_name(f".{marker.name}.tmp")
+    tmp.write_bytes(orjson.dumps(done))
+    tmp.replace(marker)
+    return done
+
+
+def _validate_chunk(
+    chunk: Chunk, config: PipelineConfig, mappings: Any, checked: Any, here: BranchPaths
+) -> int:
+    """The chunk's rows through each product type's row-by-row rules; its good rows written, its
+    findings kept for the join; returns how many rows fail.
 
     Rows are checked in their positions among the branch's checked rows (unchanged ones left out),
     so each record sorts where one pass over the catalog would have put it.
@@ -173,8 +207,7 @@ def check_chunk(chunk: Chunk) -> ChunkDone:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from listings_pipeline.catalog.mapping import load_mappings
-    from listings_pipeline.catalog.transform import map_rows
+    from listings_pipeline.catalog.expectations import Found
     from listings_pipeline.catalog.validation import (
         ChunkFindings,
         RowRoutes,
@@ -184,23 +217,16 @@ def check_chunk(chunk: Chunk) -> ChunkDone:
     )
 
     branch = chunk["branch"]
-    config = load_config(branch.get("config_path"))
-    paths, here = _paths(branch), _chunk_paths(branch, chunk["index"])
-    mappings = load_mappings(config.mappings_dir)
-    here.root.mkdir(parents=True, exist_ok=True)
-    (here.root / _DONE).unlink(missing_ok=True)
     first, count = chunk["first_row"], chunk["rows"]
     snapshot = pq.ParquetFile(branch["snapshot"]["path"])
-    columns = list(snapshot.schema_arrow.names)
-    checked = pq.read_table(paths.source_keys, columns=["checked"]).column("checked").to_numpy()
     offset = int(checked[:first].sum())  # the chunk's first checked row, among all checked rows
-    mine = checked[first : first + count]
-    routed = pq.read_table(paths.root / _ROUTES).slice(offset, int(mine.sum()))
-    failing_before = routed.column("failing").to_numpy(zero_copy_only=False)
+    routed = pq.read_table(_paths(branch).root / _ROUTES).slice(
+        offset, int(checked[first : first + count].sum())
+    )
     routes = RowRoutes(
-        rules_by_type(mappings, load_policy(config.content_policy), columns),
+        rules_by_type(mappings, load_policy(config.content_policy), list(snapshot.schema_arrow.names)),
         np.asarray(routed.column("product_type").to_pylist(), dtype=object),
-        np.flatnonzero(failing_before).astype(np.int64) + offset,
+        np.flatnonzero(routed.column("failing").to_numpy(zero_copy_only=False)).astype(np.int64) + offset,
         first=offset,
     )
     records: list[tuple[tuple[int, int, int], QuarantineRecord]] = []
@@ -222,14 +248,21 @@ def check_chunk(chunk: Chunk) -> ChunkDone:
             good.write_table(
                 pa.Table.from_pandas(rows[keep], schema=snapshot.schema_arrow, preserve_index=False)
             )
-    from listings_pipeline.catalog.expectations import Found
-
     merged = {
         product_type: {index: (Found.merged(parts), None) for index, parts in by_index.items()}
         for product_type, by_index in found.items()
     }
     with (here.root / _FINDINGS).open("wb") as handle:
         pickle.dump(ChunkFindings(records, merged), handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return failing
+
+
+def _map_chunk(branch: Branch, config: PipelineConfig, mappings: Any, here: BranchPaths) -> tuple[int, int]:
+    """The chunk's good rows to messages, each checked against its product type's schema; returns
+    the messages written and the rows the schema check rejected (kept for the join)."""
+    import pyarrow.parquet as pq
+
+    from listings_pipeline.catalog.transform import map_rows
 
     schemas = product_type_schemas(config, branch)
     rejects: list[QuarantineRecord] = []
@@ -247,17 +280,7 @@ def check_chunk(chunk: Chunk) -> ChunkDone:
 
     written = write_messages(here.messages, here.message_hashes, messages())
     write_jsonl(here.root / _SCHEMA_REJECTS, rejects)
-    done = ChunkDone(
-        index=chunk["index"],
-        rows=count,
-        checked=int(mine.sum()),
-        failing=failing,
-        messages=written,
-        rejected=rejected,
-    )
-    # last, so that the join can tell a finished chunk from one that died half-way
-    (here.root / _DONE).write_bytes(orjson.dumps(done))
-    return done
+    return written, rejected
 
 
 def join(chunks: Sequence[Chunk]) -> Branch:
