@@ -98,6 +98,37 @@ MARKETPLACE_CURRENCIES: dict[str, str] = {
     "A1VC38T7YXB528": "JPY",
 }
 
+# country code of MARKETPLACES -> the country's English name, as forms show a marketplace
+COUNTRY_NAMES: dict[str, str] = {
+    "US": "United States",
+    "CA": "Canada",
+    "MX": "Mexico",
+    "BR": "Brazil",
+    "IE": "Ireland",
+    "ES": "Spain",
+    "UK": "United Kingdom",
+    "FR": "France",
+    "BE": "Belgium",
+    "NL": "Netherlands",
+    "DE": "Germany",
+    "IT": "Italy",
+    "SE": "Sweden",
+    "ZA": "South Africa",
+    "PL": "Poland",
+    "EG": "Egypt",
+    "TR": "Turkey",
+    "SA": "Saudi Arabia",
+    "AE": "United Arab Emirates",
+    "IN": "India",
+    "SG": "Singapore",
+    "AU": "Australia",
+    "JP": "Japan",
+}
+
+# currency -> digits after the decimal point (ISO 4217 "minor unit"; not in Amazon's models): a
+# price in a currency cannot be finer than its smallest coin
+CURRENCY_DECIMALS: dict[str, int] = {currency: 2 for currency in MARKETPLACE_CURRENCIES.values()} | {"JPY": 0}
+
 # marketplace id -> the language tags its listings are written in, the marketplace's own first.
 # Amazon states each marketplace's languages in its locale references; a title in another language
 # is a listing customers there cannot read (and, for a marketplace's own attributes, one Amazon
@@ -127,6 +158,12 @@ MARKETPLACE_LANGUAGES: dict[str, tuple[str, ...]] = {
     "A39IBJ37TRP1C6": ("en_AU",),
     "A1VC38T7YXB528": ("ja_JP",),
 }
+
+
+def marketplace_name(marketplace_id: str) -> str:
+    """``United States (ATVPDKIKX0DER)``: an id alone means nothing to most operators."""
+    country = MARKETPLACES[marketplace_id][0]
+    return f"{COUNTRY_NAMES[country]} ({marketplace_id})"
 
 
 def get_region(code: str) -> Region:
