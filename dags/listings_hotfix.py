@@ -4,16 +4,21 @@
 Change a few listings now, through the Listings Items API (answers in seconds, issues inline),
 instead of waiting for the next catalog feed sync. Fill in the form:
 
-- **who and where**: the seller and its marketplaces;
-- **which SKUs**: paste them, one per line or separated by commas (at most 500);
-- **what**: a new price, a new quantity, an attribute patch, a delete, or a full put of the
-  catalog's current row;
+- **who, where, which SKUs** (the open section): a seller of the pipeline config, some of its
+  marketplaces, and the SKUs, pasted one per line or separated by commas (at most 500);
+- **what**: the action, then the fields of its own section (opened by hand: Airflow opens only the
+  first one): a new price, a new quantity, an attribute patch; a delete or a full put of the
+  catalog's current row need none;
+- **product type**: only for SKUs the warehouse does not know yet; a known SKU's product type is
+  the warehouse's (`listings.product_type`);
 - **preview** (on by default): Amazon validates the change and stores nothing, so you see its
   issues first. Switch it off to send the change for real.
 
-Tasks: **validate_form** (a wrong form fails here, with one sentence per problem), **plan** (one
-change per SKU and marketplace, in batches of 20), **apply** (one mapped task per batch, through the
-shared rate limiter; results and issues go to the warehouse, and rejected or failed changes to
+Tasks: **validate_form** checks the whole form at once (against the pipeline config, the
+warehouse and the seller's connection too); a wrong form fails here, with every problem on a line
+of its own, in the task's failure message and in the run's note. Then **plan** (one change per SKU
+and marketplace, in batches of 20), **apply** (one mapped task per batch, through the shared rate
+limiter; results and issues go to the warehouse, and rejected or failed changes to
 `dead_letters`), **summarise**, and **outcome**: the run's note gives the counts and Amazon's first
 rejections, and the run fails here when Amazon rejected a change (a preview: would reject it), a
 call failed, or a change was dead-lettered.
@@ -29,17 +34,15 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.changes import BatchResult, ChangeBatch, HotfixForm, HotfixSummary
-from listings_pipeline.config import marketplace_choices
+from listings_pipeline.forms.choices import all_marketplaces, form_choices, pick_one
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
 
-WHO = "Who and where"
-WHAT = "What to change"
-PRICE = "Price (action: price)"
-STOCK = "Quantity (action: quantity)"
-PATCH = "Attribute patch (action: patch)"
-# every marketplace; the form's first task checks they are in the seller's region
-MARKETPLACES = marketplace_choices()
+PRICE = "Price: for the action 'Set the price'"
+STOCK = "Quantity: for the action 'Set the quantity'"
+PATCH = "Attribute patch: for the action 'Patch attributes'"
+# the deployed config's sellers and their marketplaces (a few ms: forms.choices)
+CHOICES = form_choices()
 
 
 @dag(
@@ -50,23 +53,24 @@ MARKETPLACES = marketplace_choices()
     doc_md=__doc__,
     tags=["spapi", "listings", "per-sku", "operator"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    # The fields every change needs have no section: Airflow's form shows them in its first section,
+    # the only one it opens (the sections' open state is not a Param option in Airflow 3.3).
     params={
         "seller_id": Param(
             type="string",
             minLength=1,
-            title="Seller id",
-            description_md="The selling partner id, as in the pipeline config (e.g. `A1SANDBOXNA0001`).",
-            section=WHO,
+            title="Seller",
+            description_md="A seller of the pipeline config (its selling partner id).",
+            **pick_one(CHOICES.sellers),
         ),
         "marketplace_ids": Param(
-            ["ATVPDKIKX0DER"],
             type="array",
             minItems=1,
-            items={"type": "string", "enum": list(MARKETPLACES)},
-            values_display=MARKETPLACES,
+            items={"type": "string", "enum": list(all_marketplaces())},
+            examples=list(CHOICES.marketplaces),
+            values_display=all_marketplaces(),
             title="Marketplaces",
-            description_md="One or more marketplaces of the seller's region (North America).",
-            section=WHO,
+            description_md="One or more of the seller's marketplaces.",
         ),
         "skus": Param(
             type="string",
@@ -74,32 +78,23 @@ MARKETPLACES = marketplace_choices()
             minLength=1,
             title="SKUs",
             description_md="Seller SKUs, one per line or separated by commas; duplicates are ignored. "
-            "At most 500: larger change sets belong to the catalog feed sync.",
-            section=WHO,
+            "At most 500: larger change sets belong to the catalog feed sync. A SKU with quotes, "
+            "spaces or invisible characters is refused unless the warehouse knows it.",
         ),
         "action": Param(
             "price",
             type="string",
             enum=["price", "quantity", "patch", "delete", "put_from_catalog"],
             values_display={
-                "price": "Set the price",
-                "quantity": "Set the quantity (stock)",
-                "patch": "Patch attributes (JSON)",
-                "delete": "Delete the listing",
+                "price": "Set the price (open the section Price)",
+                "quantity": "Set the quantity, stock (open the section Quantity)",
+                "patch": "Patch attributes, JSON (open the section Attribute patch)",
+                "delete": "Delete the listing (preview off)",
                 "put_from_catalog": "Re-send the full listing from the catalog",
             },
             title="Action",
             description_md="Fill in only the section of the chosen action; a field of another action "
             "is refused, so that nothing is sent by mistake.",
-            section=WHAT,
-        ),
-        "product_type": Param(
-            None,
-            type=["null", "string"],
-            title="Product type",
-            description_md="Amazon product type, e.g. `LUGGAGE`. Required for price, quantity and patch "
-            "(Amazon's patch needs it); put from catalog takes it from the catalog row.",
-            section=WHAT,
         ),
         "preview": Param(
             True,
@@ -108,21 +103,32 @@ MARKETPLACES = marketplace_choices()
             description_md="**On** (the safe default): Amazon validates the change "
             "(`mode=VALIDATION_PREVIEW`) and stores nothing; you get its verdict and issues. "
             "**Off**: the change is sent for real. Delete has no preview: switch it off to delete.",
-            section=WHAT,
+        ),
+        "product_type": Param(
+            None,
+            type=["null", "string"],
+            title="Product type (optional)",
+            description_md="Empty for SKUs the warehouse knows: their product type is the warehouse's "
+            "(`listings.product_type`), and a different one given here is refused. Needed, in capitals "
+            "(e.g. `LUGGAGE`), for a SKU it does not know, for price, quantity and patch (Amazon's "
+            "patch names it); put from catalog takes it from the catalog row.",
         ),
         "price": Param(
             None,
             type=["null", "number"],
             exclusiveMinimum=0,
             title="Price",
-            description_md="The new price, tax included where the marketplace shows prices with tax.",
+            description_md="The new price, tax included where the marketplace shows prices with tax; "
+            "no finer than the currency's coins (0.01 USD, 1 JPY).",
             section=PRICE,
         ),
         "currency": Param(
             None,
             type=["null", "string"],
             title="Currency",
-            description_md="ISO 4217 code of the marketplace's currency: `USD`, `CAD`, `MXN`, `BRL`.",
+            description_md="The marketplace's own currency, in capitals, e.g. `USD` (United States), "
+            "`CAD` (Canada), `EUR` (Germany): the price is checked against it. One run prices "
+            "marketplaces of one currency.",
             section=PRICE,
         ),
         "sale_price": Param(
@@ -167,23 +173,23 @@ MARKETPLACES = marketplace_choices()
             None,
             type=["null", "string"],
             title="Pipeline config",
-            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
+            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`. The seller "
+            "choice above is the deployed config's.",
             section="Advanced",
         ),
     },
 )
 def listings_hotfix() -> None:
     @task
-    def validate_form(params: JsonObject | None = None) -> HotfixForm:  # the form as typed in
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from listings_pipeline.connections import SpApiConnectionError
-        from listings_pipeline.to_amazon import per_sku
+    def validate_form(params: JsonObject | None = None, ti: Any = None) -> HotfixForm:  # the form as typed in
+        from listings_pipeline.forms.hotfix import validate_form as check
+        from listings_pipeline.forms.problems import FormError
+        from listings_pipeline.run_notes import refuse
 
         try:
-            return per_sku.validate_form(dict(params or {}))
-        except (per_sku.HotfixFormError, SpApiConnectionError) as err:  # retrying would not fix it
-            raise AirflowFailException(str(err)) from None
+            return check(dict(params or {}))
+        except FormError as err:  # every problem at once, in the note and the failure message
+            refuse(ti, err)
 
     @task
     def plan(request: HotfixForm, run_id: str | None = None) -> list[ChangeBatch]:

@@ -170,8 +170,9 @@ class OfferBatchResult(BatchResult):
 class HotfixForm(TypedDict):
     """The hotfix form once checked: ``HotfixRequest.model_dump(mode="json")`` and the config path.
 
-    Its keys mirror ``per_sku.HotfixRequest`` (money as text, days as ``YYYY-MM-DD``); ``plan``
-    reads it back through that model, so the two cannot drift apart unnoticed.
+    Its keys mirror ``forms.hotfix.HotfixRequest`` (money as text, days as ``YYYY-MM-DD``); ``plan``
+    reads it back through that model, so the two cannot drift apart unnoticed. ``product_types``
+    is each SKU's product type: the warehouse's when it knows the SKU, else the form's.
     """
 
     seller_id: str
@@ -179,6 +180,7 @@ class HotfixForm(TypedDict):
     skus: list[str]
     action: ChangeAction
     product_type: str | None
+    product_types: dict[str, str]
     preview: bool
     price: str | None
     currency: str | None

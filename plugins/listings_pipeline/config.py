@@ -1,8 +1,9 @@
 """The pipeline's own configuration: which sellers, marketplaces and catalogs; where files go.
 
 One YAML file (``include/pipeline.yaml`` by default, ``SPAPI_PIPELINE_CONFIG`` or a DAG param to
-override), read inside tasks, never at DAG parse time. Credentials are not here: each seller names
-its Airflow ``spapi`` connection, which can live in any secrets backend.
+override), read inside tasks; at DAG parse time only by ``forms.choices``, for the sellers a form
+offers. Credentials are not here: each seller names its Airflow ``spapi`` connection, which can live
+in any secrets backend.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from listings_pipeline.branch import Target
 from spapi.config import Environment
-from spapi.regions import MARKETPLACES, RegionCode, check_marketplaces
+from spapi.regions import RegionCode, check_marketplaces
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "include" / "pipeline.yaml"
@@ -73,6 +74,10 @@ class PipelineConfig(BaseModel):
     :param chunk_rows: a branch's catalog is validated and mapped in chunks of this many rows, each
         a task of its own that any worker may take (``catalog.chunks``); the result is the same
         however it is cut.
+    :param listing_reads_per_branch: how many accepted or live listings of a branch the bulk path
+        reads back from Amazon (getListingsItem, to set ``live``) after each parse and in each
+        settle step, least recently read first; 0 reads none. Bounded because getListingsItem
+        allows 5 calls a second per seller (``to_amazon.amazon_view``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -94,6 +99,7 @@ class PipelineConfig(BaseModel):
     feed_poll_seconds: float = Field(default=30.0, gt=0)
     max_feed_attempts: int = Field(default=3, ge=1)
     chunk_rows: int = Field(default=250_000, ge=1)
+    listing_reads_per_branch: int = Field(default=100, ge=0)
     issue_locale: str = "en_US"
 
     def seller(self, seller_id: str) -> SellerConfig:
@@ -140,14 +146,3 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
         return PipelineConfig.model_validate(raw)
     except ValidationError as err:
         raise ValueError(f"pipeline config {cfg_path} is invalid:\n{err}") from None
-
-
-def marketplace_choices() -> dict[str, str]:
-    """Every marketplace Amazon has, as a form shows it ("Germany (A1PA6795UKMFR9)"), by country.
-
-    Forms offer all of them because a form cannot know the seller yet; the run checks the choice
-    against the seller's region before anything is sent.
-    """
-    return {
-        mid: f"{country} ({mid})" for mid, (country, _) in sorted(MARKETPLACES.items(), key=lambda kv: kv[1])
-    }

@@ -10,7 +10,11 @@ two steps, one on each side:
 2. the scheduler, which holds the metadata DB session, tells listeners when a run ends, either way:
    :class:`RunNoteListener` (registered by :class:`RunNotesPlugin`, an ``airflow.plugins`` entry
    point) copies that XCom into the DagRun note in the scheduler's own transaction, below any note
-   already there. A run without the XCom (one that failed before ``outcome``) keeps its note as is.
+   already there, whichever task pushed it.
+
+A run whose form is wrong never reaches ``outcome``: its first task calls :func:`refuse`, which
+leaves the form's problems as the note the same way and fails. A run that failed otherwise before
+``outcome`` has no such XCom and keeps its note as is.
 
 Every Airflow process loads plugins, so this module imports only Airflow's plugin and listener
 names at import time.
@@ -19,7 +23,7 @@ names at import time.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
@@ -29,6 +33,8 @@ from listings_pipeline.outcome import SHOWN, RunOutcome, Tally, merged_note, nee
 if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun
     from sqlalchemy.orm import Session
+
+    from listings_pipeline.forms.problems import FormError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,16 @@ def conclude(ti: PushesXCom, tally: Tally, config_path: str | None) -> RunOutcom
         raise AirflowFailException(result["note"])
     log.info("%s", result["note"])
     return result
+
+
+def refuse(ti: PushesXCom, error: FormError) -> NoReturn:
+    """A form's first task that found problems: they become the run's note (``outcome`` will not
+    run) and the task's failure message, without retries (the same form fails the same way)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    ti.xcom_push(NOTE_KEY, error.note())
+    # from None: called while handling ``error``, whose own traceback would print the list twice
+    raise AirflowFailException(str(error)) from None
 
 
 def write_note(dag_run: DagRun) -> None:

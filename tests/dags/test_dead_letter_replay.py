@@ -48,9 +48,10 @@ class Replay:
     def patch_letters(self, *skus: str) -> None:
         """A real hotfix patch of SKUs that do not exist: Amazon answers 4000006, the change is dead-lettered."""
         from listings_pipeline.config import load_config
+        from listings_pipeline.forms.hotfix import check_form
         from listings_pipeline.to_amazon import per_sku
 
-        request = per_sku.parse_request(
+        request = check_form(
             {
                 "seller_id": SELLER,
                 "marketplace_ids": [US],

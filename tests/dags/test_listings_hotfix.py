@@ -134,16 +134,40 @@ def test_each_action_reaches_the_sandbox(hotfix: Hotfix) -> None:
     assert f"- `HF-MISSING` {US} 4000006: " in note
 
 
-def test_an_invalid_form_fails_the_first_task_with_the_message(
+def test_an_invalid_form_fails_the_first_task_with_every_problem(
     hotfix: Hotfix, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    """Issue #14: one run shows every problem of the form, in the failure message and the run's note."""
     run = hotfix.run(
-        action="price", skus="HF-1", price=10, currency="USD", minimum_price=20, product_type="LUGGAGE"
+        action="price",
+        skus='HF-1\n"HF-2"\nHF 3',
+        price=10.005,
+        currency="usd",
+        quantity=3,
     )
     assert run.state == "failed"
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states["validate_form"] == "failed"
-    assert states["plan"] in ("upstream_failed", None)
+    states = task_states(run)
+    assert states["validate_form"] == {"failed"}, states
+    assert states["plan"] <= {"upstream_failed", "None"}, states
+    assert [ti.try_number for ti in run.get_task_instances() if ti.task_id == "validate_form"] == [1]
     assert hotfix.rows("select * from listings") == []
+    problems = [
+        'skus: \'"HF-2"\' has quotes ("): paste SKUs without them',
+        "skus: 'HF 3' has a space inside: if these are several SKUs, put each on its own line or separate "
+        "them with commas",
+        "product_type: is required for 'price' (Amazon's patch names it) and the warehouse does not know "
+        "'HF-1'; give it, e.g. LUGGAGE",
+        "price: 10.005 has 3 decimal places; USD has 2 decimal places",
+        "currency: 'usd' is not a currency code; did you mean USD?",
+        "quantity: belongs to the 'quantity' action; clear it for 'price'",
+    ]
     out, err = capfd.readouterr()
-    assert "minimum_price (20) is above price (10)" in out + err
+    message = "\n".join(["The hotfix form has 6 problems; nothing was done:", *(f"- {p}" for p in problems)])
+    assert message in (out + err).replace("\\n", "\n"), out + err
+    assert "FormError" not in out + err  # the list once, not again as the chained exception's
+    assert run_note(run) == "\n\n".join(
+        [
+            "Run outcome: the hotfix form has 6 problems; nothing was done.",
+            "\n".join(f"- {p}" for p in problems).replace("_", "\\_"),
+        ]
+    )

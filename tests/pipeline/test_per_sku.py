@@ -12,14 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from listings_pipeline.config import load_config
-from listings_pipeline.to_amazon.per_sku import (
-    HotfixFormError,
-    HotfixRequest,
-    apply_batch,
-    batches,
-    build_changes,
-    parse_request,
-)
+from listings_pipeline.forms.hotfix import check_form as parse_request
+from listings_pipeline.forms.problems import FormError
+from listings_pipeline.to_amazon.per_sku import apply_batch, batches, build_changes
 from listings_pipeline.warehouse import db
 from spapi import listings
 from spapi.product_types import ProductTypeSchemas
@@ -45,76 +40,6 @@ def form(**overrides: Any) -> dict[str, Any]:
     return base
 
 
-def problems(**overrides: Any) -> list[str]:
-    with pytest.raises(HotfixFormError) as info:
-        parse_request(form(**overrides))
-    return info.value.problems
-
-
-# --- the request ---------------------------------------------------------------------------------------
-
-
-def test_skus_pasted_as_lines_and_commas_are_trimmed_and_deduplicated() -> None:
-    request = parse_request(form(skus="  A-1 \nB-2, A-1\n\n;C-3 ,"))
-    assert request.skus == ("A-1", "B-2", "C-3")
-    assert parse_request(form(skus=["X", " X ", "Y"])).skus == ("X", "Y")
-
-
-def test_preview_is_on_unless_switched_off() -> None:
-    assert parse_request(form()).preview is True
-    assert parse_request(form()).mode == "VALIDATION_PREVIEW"
-    assert parse_request(form(preview=False)).mode is None
-
-
-@pytest.mark.parametrize(
-    ("overrides", "expected"),
-    [
-        ({"skus": " \n, "}, "skus: give at least one SKU"),
-        ({"skus": [f"S{i}" for i in range(501)]}, "skus: at most 500 SKUs per hotfix (got 501)"),
-        ({"currency": "US"}, "currency: must be an ISO 4217 code of three letters"),
-        ({"currency": None}, "currency is required for 'price'"),
-        ({"minimum_price": 120}, "minimum_price (120) is above price (119.5)"),
-        ({"maximum_price": 100}, "maximum_price (100) is below price (119.5)"),
-        ({"price": -1}, "price: input should be greater than 0"),
-        ({"sale_price": 99}, "a sale needs all of sale_price, sale_start and sale_end"),
-        ({"product_type": None}, "product_type is required for 'price'"),
-        ({"quantity": 3}, "quantity belongs to the 'quantity' action; clear it for 'price'"),
-        (
-            {"marketplace_ids": [US, "A1PA6795UKMFR9"]},
-            "marketplace_ids: all marketplaces must be in one region",
-        ),
-        ({"marketplace_ids": ["NOPE"]}, "marketplace_ids: unknown marketplace ids ['NOPE']"),
-        ({"action": "bogus"}, "action must be one of price, quantity, patch, delete, put_from_catalog"),
-        ({"action": "delete", "price": None, "currency": None}, "preview is not available for 'delete'"),
-    ],
-)
-def test_bad_forms_fail_with_a_sentence_naming_the_field(overrides: dict[str, Any], expected: str) -> None:
-    found = problems(**overrides)
-    assert any(p.startswith(expected) for p in found), found
-
-
-@pytest.mark.parametrize(
-    ("patch", "expected"),
-    [
-        ('[{"op": "replace", "path": "/attributes/color/0", "value": [{"value": "Red"}]}]', "path"),
-        ('[{"op": "remove", "path": "/attributes/color"}]', "op 'remove' is not one of"),
-        ('[{"op": "replace", "path": "/attributes/color", "value": "Red"}]', "must be an array of objects"),
-        ('[{"op": "replace", "path": "/attributes/color"}]', "needs a 'value'"),
-        ("[{not json", "is not valid JSON"),
-    ],
-)
-def test_bad_patches_are_explained(patch: str, expected: str) -> None:
-    found = problems(action="patch", price=None, currency=None, attribute_patch=patch, product_type="LUGGAGE")
-    assert len(found) == 1 and found[0].startswith("attribute_patch: "), found
-    assert expected in found[0], found
-
-
-def test_the_request_is_frozen() -> None:
-    request = parse_request(form())
-    with pytest.raises(Exception, match="frozen"):
-        request.price = None  # type: ignore[misc]
-
-
 # --- the changes ------------------------------------------------------------------------------------
 
 
@@ -125,15 +50,15 @@ def patched_attributes(change: dict[str, Any]) -> dict[str, Any]:
 def test_price_change_is_a_purchasable_offer_patch_per_sku_and_marketplace(
     schemas: ProductTypeSchemas,
 ) -> None:
-    request = parse_request(form(skus="A,B", marketplace_ids=[US, CA], preview=False))
+    request = parse_request(form(skus="A,B", marketplace_ids=[CA], currency="CAD", preview=False))
     changes = build_changes(request, load_config())
-    assert [(c["sku"], c["marketplace_id"]) for c in changes] == [("A", US), ("A", CA), ("B", US), ("B", CA)]
+    assert [(c["sku"], c["marketplace_id"]) for c in changes] == [("A", CA), ("B", CA)]
     change = changes[1]
     assert change["operation"] == "patchListingsItem" and change["body"]["productType"] == "LUGGAGE"
     [offer] = patched_attributes(change)["purchasable_offer"]
     assert offer == {
         "marketplace_id": CA,
-        "currency": "USD",
+        "currency": "CAD",
         "our_price": [{"schedule": [{"value_with_tax": 119.5}]}],
     }
     assert schemas.validate("LUGGAGE", patched_attributes(change), enforce_required=False) == []
@@ -213,15 +138,15 @@ def test_put_from_catalog_maps_the_catalog_row(tmp_path: Path, schemas: ProductT
     missing = parse_request(
         form(action="put_from_catalog", price=None, currency=None, product_type=None, skus="NOT-IN-CATALOG")
     )
-    with pytest.raises(HotfixFormError, match="SKU NOT-IN-CATALOG has no catalog row for marketplace"):
+    with pytest.raises(FormError, match="SKU NOT-IN-CATALOG has no catalog row for marketplace"):
         build_changes(missing, load_config(config), run_id="t2")
 
 
 def test_sellers_and_marketplaces_must_be_in_the_config() -> None:
-    with pytest.raises(HotfixFormError, match="seller_id 'A9NOBODY' is not in the pipeline config"):
+    with pytest.raises(FormError, match="seller_id: 'A9NOBODY' is not a seller of the pipeline config"):
         build_changes(parse_request(form(seller_id="A9NOBODY")), load_config())
-    with pytest.raises(HotfixFormError, match=r"marketplace_ids \['A1AM78C64UM0Y8'\] are not marketplaces"):
-        build_changes(parse_request(form(marketplace_ids=["A1AM78C64UM0Y8"])), load_config())
+    with pytest.raises(FormError, match=r"marketplace_ids: Mexico \(A1AM78C64UM0Y8\) is not a marketplace"):
+        build_changes(parse_request(form(marketplace_ids=["A1AM78C64UM0Y8"], currency="MXN")), load_config())
 
 
 def test_batches_cut_in_order() -> None:
@@ -322,14 +247,20 @@ def test_an_accepted_price_patch_changes_the_listing(sandbox: Sandbox, warehouse
     assert outcome["status"] == "accepted" and outcome["submission_id"]
     assert sandbox_price(sandbox, "HOT-1") == 99.95
     [listing] = warehouse.rows(
-        "select status, last_submission_id, submitted_hash, accepted_hash from listings"
+        "select status, last_submission_id, submitted_hash, accepted_hash, buyable from listings"
     )
-    assert listing.status == "accepted" and listing.last_submission_id == outcome["submission_id"]
-    assert listing.accepted_hash == listing.submitted_hash is not None
+    # read back from Amazon at once: the sandbox shows it buyable, so it is live
+    assert listing.status == "live" and listing.last_submission_id == outcome["submission_id"]
+    assert listing.buyable
+    # a patch is not a payload: the hash of the change was sent, none was accepted whole
+    assert listing.submitted_hash is not None and listing.accepted_hash is None
     events = [r.to_status for r in warehouse.rows("select to_status from listing_events order by id")]
-    assert events == ["ready", "submitted", "accepted"]
-    calls = warehouse.rows("select operation, trace_id from api_calls")
-    assert [(c.operation, c.trace_id) for c in calls] == [("patchListingsItem", f"test-run|{SELLER}|{US}")]
+    assert events == ["ready", "submitted", "accepted", "live"]
+    calls = warehouse.rows("select operation, trace_id from api_calls order by id")
+    assert [(c.operation, c.trace_id) for c in calls] == [
+        ("patchListingsItem", f"test-run|{SELLER}|{US}"),
+        ("getListingsItem", f"test-run|{SELLER}|{US}"),
+    ]
     assert "Atz" not in json.dumps(result)
 
 
@@ -401,16 +332,6 @@ def test_a_call_that_keeps_failing_is_dead_lettered_not_dropped(
     assert {r.status for r in warehouse.rows("select status from listings")} == {"dead_lettered"}
     attempts = warehouse.rows("select count(*) as n from api_calls where operation = 'patchListingsItem'")
     assert attempts[0].n == 6  # 3 attempts per SKU, all recorded
-
-
-def test_hotfix_request_schema_lists_every_action() -> None:
-    assert set(HotfixRequest.model_fields["action"].annotation.__args__) == {  # type: ignore[union-attr]
-        "price",
-        "quantity",
-        "patch",
-        "delete",
-        "put_from_catalog",
-    }
 
 
 @pytest.mark.airflow

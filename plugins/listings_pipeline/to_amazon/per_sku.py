@@ -3,10 +3,11 @@
 Used by the ``listings_hotfix`` DAG (an operator's form), and meant for the router and the
 dead-letter replay later. The steps, one function per DAG task:
 
-1. :func:`validate_form` turns the form (or any dict) into a :class:`HotfixRequest`; a bad form
-   fails here with one sentence per problem, each naming the field.
-2. :func:`plan` checks the request against the pipeline config (the seller and its marketplaces),
-   builds one change per SKU x marketplace (:func:`build_changes`) and cuts them into batches.
+1. ``forms.hotfix.validate_form`` checks the form (against itself, the pipeline config, the
+   warehouse and the seller's connection) into a :class:`~listings_pipeline.forms.hotfix.HotfixRequest`;
+   a bad form fails there with every problem at once, each naming its field.
+2. :func:`plan` builds one change per SKU x marketplace (:func:`build_changes`) and cuts them into
+   batches.
 3. :func:`apply_batch` sends each change (``patchListingsItem``, ``putListingsItem`` or
    ``deleteListingsItem``) through the shared limiter, and records the outcome: ``listing_issues``
    rows (source ``listings_api``), a lifecycle transition, and a ``dead_letters`` row for an INVALID
@@ -35,16 +36,10 @@ Great Expectations gate of the bulk path is not run here: Amazon's own validatio
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, cast
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import TYPE_CHECKING, Any, Literal
 
 from listings_pipeline.branch import Branch
 from listings_pipeline.call_log import ApiCallLog, branch_trace
@@ -60,17 +55,16 @@ from listings_pipeline.changes import (
     Operation,
 )
 from listings_pipeline.config import PipelineConfig, load_config
+from listings_pipeline.forms.hotfix import HotfixRequest, config_problems, request_of
+from listings_pipeline.forms.problems import FormError, FormProblem, problem
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl
 from listings_pipeline.to_amazon.offer_patches import PatchOp, offer_patch, stock_patch
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import Listing, ListingStatus, PublishPath
-from spapi.models.listings import PATCH_PATH_PATTERN, PatchOperation
-from spapi.regions import MARKETPLACES
 
 if TYPE_CHECKING:
-    from pydantic_core import ErrorDetails
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
@@ -81,309 +75,7 @@ log = logging.getLogger(__name__)
 
 L = ListingStatus
 
-Action = Literal["price", "quantity", "patch", "delete", "put_from_catalog"]
-ACTIONS: tuple[str, ...] = ("price", "quantity", "patch", "delete", "put_from_catalog")
-MAX_SKUS = 500
-MAX_SKU_LENGTH = 40  # Amazon's seller SKU limit
 DEFAULT_BATCH_SIZE = 20
-PATCH_OPS = ("add", "replace", "merge", "delete")
-
-#: The fields each action uses besides seller, marketplaces, SKUs, product type and preview.
-ACTION_FIELDS: dict[str, tuple[str, ...]] = {
-    "price": ("price", "currency", "sale_price", "sale_start", "sale_end", "minimum_price", "maximum_price"),
-    "quantity": ("quantity", "handling_time"),
-    "patch": ("attribute_patch",),
-    "delete": (),
-    "put_from_catalog": (),
-}
-_ALL_ACTION_FIELDS = tuple(dict.fromkeys(f for fields in ACTION_FIELDS.values() for f in fields))
-_SPLIT = re.compile(r"[\n\r,;]+")
-_PATCH_PATH = re.compile(PATCH_PATH_PATTERN)
-
-
-class HotfixFormError(ValueError):
-    """The hotfix form (or request) is not valid; ``str()`` lists every problem, field by field."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("The hotfix form is not valid:\n" + "\n".join(f"- {p}" for p in self.problems))
-
-
-# --- the request ------------------------------------------------------------------------------------
-
-
-def _split_list(value: Any) -> list[str]:
-    """A list, or text pasted one per line or separated by commas/semicolons; trimmed, empties dropped."""
-    if value is None:
-        return []
-    items: Iterable[Any] = _SPLIT.split(value) if isinstance(value, str) else value
-    if not isinstance(items, Iterable):
-        raise ValueError("give a list, or text with one value per line or separated by commas")
-    out = [str(item).strip() for item in items if item is not None]
-    return [item for item in out if item]
-
-
-def _patch_ops(value: Any) -> Any:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as err:
-            raise ValueError(
-                f"is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
-            ) from None
-    if isinstance(value, Mapping):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        raise ValueError("must be a JSON list of patch operations, e.g. " + _PATCH_EXAMPLE)
-    ops = []
-    for index, op in enumerate(value):
-        if isinstance(op, PatchOperation):
-            ops.append(op)
-            continue
-        if not isinstance(op, Mapping):
-            raise ValueError(f"operation {index + 1} is not an object like {_PATCH_EXAMPLE}")
-        if op.get("op") not in PATCH_OPS:
-            raise ValueError(
-                f"operation {index + 1}: op {op.get('op')!r} is not one of {', '.join(PATCH_OPS)} "
-                "(Amazon has no 'remove')"
-            )
-        path = op.get("path")
-        if not isinstance(path, str) or not _PATCH_PATH.match(path):
-            raise ValueError(
-                f"operation {index + 1}: path {path!r} is not allowed; only top-level attributes can be "
-                "patched, as '/attributes/<name>'"
-            )
-        values = op.get("value")
-        if values is not None and (
-            not isinstance(values, list) or not all(isinstance(v, Mapping) for v in values)
-        ):
-            raise ValueError(
-                f"operation {index + 1}: value of {path} must be an array of objects, even for one value "
-                '(e.g. [{"value": "Navy", "marketplace_id": "ATVPDKIKX0DER"}])'
-            )
-        extra = set(op) - {"op", "path", "value"}
-        if extra:
-            raise ValueError(f"operation {index + 1}: unknown keys {sorted(extra)}; use op, path and value")
-        try:
-            ops.append(PatchOperation.model_validate(dict(op)))
-        except ValidationError as err:
-            raise ValueError(f"operation {index + 1}: {err.errors()[0]['msg']}") from None
-    return ops
-
-
-_PATCH_EXAMPLE = '[{"op": "replace", "path": "/attributes/color", "value": [{"value": "Navy"}]}]'
-
-
-class HotfixRequest(BaseModel):
-    """One operator change: an action on some SKUs of one seller in some marketplaces.
-
-    ``skus`` and ``marketplace_ids`` accept a list or pasted text (one per line, or separated by
-    commas); values are trimmed and duplicates removed, keeping the order. Which other fields are
-    needed depends on ``action`` (:data:`ACTION_FIELDS`); a field of another action is an error, so
-    a form filled in for one action and submitted for another does not send half of each.
-
-    ``preview`` defaults to true: Amazon validates (``mode=VALIDATION_PREVIEW``) and stores nothing.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-    seller_id: str = Field(min_length=1)
-    marketplace_ids: tuple[str, ...] = Field(min_length=1)
-    skus: tuple[str, ...] = Field(min_length=1, max_length=MAX_SKUS)
-    action: Action
-    product_type: str | None = None
-    preview: bool = True
-    # price
-    price: Decimal | None = Field(default=None, gt=0, le=1_000_000)
-    currency: str | None = None
-    sale_price: Decimal | None = Field(default=None, gt=0, le=1_000_000)
-    sale_start: date | None = None
-    sale_end: date | None = None
-    minimum_price: Decimal | None = Field(default=None, gt=0, le=1_000_000)
-    maximum_price: Decimal | None = Field(default=None, gt=0, le=1_000_000)
-    # quantity
-    quantity: int | None = Field(default=None, ge=0, le=100_000_000)
-    handling_time: int | None = Field(default=None, ge=1, le=30)
-    # patch
-    attribute_patch: tuple[PatchOperation, ...] | None = None
-
-    @field_validator("skus", mode="before")
-    @classmethod
-    def _skus(cls, value: Any) -> list[str]:
-        skus = list(dict.fromkeys(_split_list(value)))
-        if not skus:
-            raise ValueError("give at least one SKU (one per line, or separated by commas)")
-        if len(skus) > MAX_SKUS:
-            raise ValueError(
-                f"at most {MAX_SKUS} SKUs per hotfix (got {len(skus)}); larger change sets go through "
-                "the catalog feed sync"
-            )
-        long = [s for s in skus if len(s) > MAX_SKU_LENGTH]
-        if long:
-            raise ValueError(f"SKUs are at most {MAX_SKU_LENGTH} characters; too long: {long[:3]}")
-        return skus
-
-    @field_validator("marketplace_ids", mode="before")
-    @classmethod
-    def _marketplaces(cls, value: Any) -> list[str]:
-        ids = list(dict.fromkeys(_split_list(value)))
-        if not ids:
-            raise ValueError("choose at least one marketplace")
-        unknown = [m for m in ids if m not in MARKETPLACES]
-        if unknown:
-            raise ValueError(f"unknown marketplace ids {unknown}")
-        regions = {MARKETPLACES[m][1] for m in ids}
-        if len(regions) > 1:
-            raise ValueError(
-                "all marketplaces must be in one region (one seller account per region); got "
-                + ", ".join(f"{m} ({MARKETPLACES[m][0]}, {MARKETPLACES[m][1].upper()})" for m in ids)
-            )
-        return ids
-
-    @field_validator("currency", mode="before")
-    @classmethod
-    def _currency(cls, value: Any) -> Any:
-        if value is None or value == "":
-            return None
-        text = str(value).strip().upper()
-        if not re.fullmatch(r"[A-Z]{3}", text):
-            raise ValueError(f"must be an ISO 4217 code of three letters, such as USD or CAD; got {value!r}")
-        return text
-
-    @field_validator("product_type", mode="before")
-    @classmethod
-    def _product_type(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return str(value).strip().upper()
-
-    @field_validator("attribute_patch", mode="before")
-    @classmethod
-    def _patch(cls, value: Any) -> Any:
-        return _patch_ops(value)
-
-    @model_validator(mode="after")
-    def _per_action(self) -> HotfixRequest:
-        problems: list[str] = []
-        used = ACTION_FIELDS[self.action]
-        for name in _ALL_ACTION_FIELDS:
-            if name not in used and getattr(self, name) is not None:
-                owner = next(a for a, fields in ACTION_FIELDS.items() if name in fields)
-                problems.append(f"{name} belongs to the '{owner}' action; clear it for '{self.action}'")
-        if self.action in ("price", "quantity", "patch") and not self.product_type:
-            problems.append(
-                f"product_type is required for '{self.action}': Amazon's patchListingsItem needs it "
-                "(e.g. LUGGAGE)"
-            )
-        if self.action == "price":
-            problems.extend(self._price_problems())
-        elif self.action == "quantity" and self.quantity is None:
-            problems.append("quantity is required for 'quantity' (0 or more units)")
-        elif self.action == "patch" and not self.attribute_patch:
-            problems.append("attribute_patch is required for 'patch', e.g. " + _PATCH_EXAMPLE)
-        elif self.action == "delete" and self.preview:
-            problems.append(
-                "preview is not available for 'delete' (Amazon's deleteListingsItem has no validation "
-                "preview); switch preview off to delete"
-            )
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
-
-    def _price_problems(self) -> list[str]:
-        problems = []
-        if self.price is None:
-            problems.append("price is required for 'price' (greater than 0)")
-        if self.currency is None:
-            problems.append("currency is required for 'price' (ISO 4217, e.g. USD)")
-        sale = (self.sale_price, self.sale_start, self.sale_end)
-        if any(v is not None for v in sale) and any(v is None for v in sale):
-            problems.append("a sale needs all of sale_price, sale_start and sale_end")
-        if self.sale_start and self.sale_end and self.sale_end < self.sale_start:
-            problems.append(f"sale_end ({self.sale_end}) is before sale_start ({self.sale_start})")
-        if self.price is not None:
-            if self.sale_price is not None and self.sale_price >= self.price:
-                problems.append(f"sale_price ({self.sale_price}) must be below price ({self.price})")
-            if self.minimum_price is not None and self.minimum_price > self.price:
-                problems.append(f"minimum_price ({self.minimum_price}) is above price ({self.price})")
-            if self.maximum_price is not None and self.maximum_price < self.price:
-                problems.append(f"maximum_price ({self.maximum_price}) is below price ({self.price})")
-        if (
-            self.minimum_price is not None
-            and self.maximum_price is not None
-            and self.minimum_price > self.maximum_price
-        ):
-            problems.append(
-                f"minimum_price ({self.minimum_price}) is above maximum_price ({self.maximum_price})"
-            )
-        return problems
-
-    @property
-    def mode(self) -> Literal["VALIDATION_PREVIEW"] | None:
-        return "VALIDATION_PREVIEW" if self.preview else None
-
-
-def _field_problem(error: ErrorDetails) -> str:
-    loc = [str(p) for p in error.get("loc", ())]
-    field = loc[0] if loc else ""
-    message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
-    kind = error.get("type")
-    if kind == "missing":
-        return f"{field} is required"
-    if kind == "extra_forbidden":
-        return f"{field} is not a field of the hotfix form"
-    if kind == "literal_error" and field == "action":
-        return f"action must be one of {', '.join(ACTIONS)}; got {error.get('input')!r}"
-    if not field:  # a model-level check: its sentences already name their fields
-        return message
-    value = error.get("input")
-    shown = f" (got {value!r})" if kind and kind not in ("value_error",) and value is not None else ""
-    if message and message[0].isupper():
-        message = message[0].lower() + message[1:]
-    where = (
-        f"{field}[{loc[1]}]" if len(loc) > 1 and loc[1].isdigit() and field != "attribute_patch" else field
-    )
-    return f"{where}: {message}{shown}"
-
-
-def parse_request(data: Mapping[str, Any] | HotfixRequest) -> HotfixRequest:
-    """A :class:`HotfixRequest` from a form or dict; unknown keys are ignored when the value is empty.
-
-    :raises HotfixFormError: every problem, one sentence each naming its field.
-    """
-    if isinstance(data, HotfixRequest):
-        return data
-    fields = {k: v for k, v in data.items() if k in HotfixRequest.model_fields}
-    try:
-        return HotfixRequest.model_validate(fields)
-    except ValidationError as err:
-        problems: list[str] = []
-        for error in err.errors():
-            for sentence in _field_problem(error).split("\n"):
-                if sentence not in problems:
-                    problems.append(sentence)
-        raise HotfixFormError(problems) from None
-
-
-def check_against_config(request: HotfixRequest, config: PipelineConfig) -> None:
-    """The seller must be in the pipeline config and the marketplaces among its own."""
-    try:
-        seller = config.seller(request.seller_id)
-    except KeyError:
-        known = ", ".join(s.seller_id for s in config.sellers)
-        raise HotfixFormError(
-            [f"seller_id {request.seller_id!r} is not in the pipeline config (known: {known})"]
-        ) from None
-    foreign = [m for m in request.marketplace_ids if m not in seller.marketplaces]
-    if foreign:
-        allowed = ", ".join(f"{m} ({MARKETPLACES[m][0]})" for m in seller.marketplaces)
-        raise HotfixFormError(
-            [
-                f"marketplace_ids {foreign} are not marketplaces of seller {seller.seller_id} (its own: {allowed})"
-            ]
-        )
 
 
 # --- changes ------------------------------------------------------------------------------------------
@@ -429,7 +121,7 @@ def _change(
         "sku": sku,
         "action": request.action,
         "preview": request.preview,
-        "product_type": product_type or request.product_type,
+        "product_type": product_type or request.product_types.get(sku),
         "operation": operation,
         "body": body,
         "payload": payload,
@@ -440,10 +132,12 @@ def build_changes(request: HotfixRequest, config: PipelineConfig, *, run_id: str
     """One change per SKU x marketplace (see :class:`~listings_pipeline.changes.Change`).
 
     :param run_id: names the catalog snapshot folder of ``put_from_catalog``.
-    :raises HotfixFormError: the seller or marketplaces are not in ``config``; or, for
+    :raises FormError: the seller or marketplaces are not in ``config``; or, for
         ``put_from_catalog``, a SKU has no catalog row or its row cannot be mapped (nothing is sent).
     """
-    check_against_config(request, config)
+    wrong = config_problems(request.seller_id, request.marketplace_ids, config)
+    if wrong:
+        raise FormError("hotfix", wrong)
     if request.action == "put_from_catalog":
         return _catalog_changes(request, config, run_id)
     changes = []
@@ -459,7 +153,7 @@ def build_changes(request: HotfixRequest, config: PipelineConfig, *, run_id: str
                 patches = [quantity_patch(request)]
             else:
                 patches = [op.model_dump(exclude_none=True) for op in request.attribute_patch or ()]
-            body: JsonObject = {"productType": request.product_type, "patches": patches}
+            body: JsonObject = {"productType": request.product_types[sku], "patches": patches}
             changes.append(_change(request, sku, marketplace_id, "patchListingsItem", body=body))
     return changes
 
@@ -498,7 +192,7 @@ def _catalog_changes(request: HotfixRequest, config: PipelineConfig, run_id: str
 
     mappings = load_mappings(config.mappings_dir)
     wanted = set(request.skus)
-    problems: list[str] = []
+    problems: list[FormProblem] = []
     changes = []
     for marketplace_id in request.marketplace_ids:
         rows = {
@@ -509,17 +203,23 @@ def _catalog_changes(request: HotfixRequest, config: PipelineConfig, run_id: str
         for sku in request.skus:
             row = rows.get(sku)
             if row is None:
-                problems.append(f"SKU {sku} has no catalog row for marketplace {marketplace_id}")
+                problems.append(
+                    problem("skus", f"SKU {sku} has no catalog row for marketplace {marketplace_id}")
+                )
                 continue
             product_type = str(row.get("product_type") or "").strip().upper()
             mapping = mappings.get(product_type)
             if mapping is None:
-                problems.append(f"SKU {sku}: no catalog mapping for product type {product_type or '(empty)'}")
+                problems.append(
+                    problem(
+                        "skus", f"SKU {sku}: no catalog mapping for product type {product_type or '(empty)'}"
+                    )
+                )
                 continue
             try:
                 message = row_to_message(row, mapping, marketplace_id)
             except TransformError as err:
-                problems.append(f"SKU {sku} in {marketplace_id}: {err}")
+                problems.append(problem("skus", f"SKU {sku} in {marketplace_id}: {err}"))
                 continue
             body: JsonObject = {
                 "productType": message["productType"],
@@ -538,7 +238,7 @@ def _catalog_changes(request: HotfixRequest, config: PipelineConfig, run_id: str
                 )
             )
     if problems:
-        raise HotfixFormError(problems)
+        raise FormError("hotfix", problems)
     return changes
 
 
@@ -859,23 +559,11 @@ def apply_batch(
 # --- DAG steps --------------------------------------------------------------------------------------------
 
 
-def validate_form(params: Mapping[str, Any]) -> HotfixForm:
-    """Step 1: the form as a :class:`HotfixRequest`, checked against the pipeline config."""
-    request = parse_request(params)
-    config = load_config(params.get("config_path"))
-    check_against_config(request, config)
-    from listings_pipeline.connections import check_connections
-
-    check_connections(config, [config.seller(request.seller_id).spapi_conn_id])
-    # pydantic wrote the keys, from the very model HotfixForm mirrors
-    return cast(HotfixForm, {**request.model_dump(mode="json"), "config_path": params.get("config_path")})
-
-
 def plan(request: HotfixForm, run_id: str, batch_size: int = DEFAULT_BATCH_SIZE) -> list[ChangeBatch]:
     """Step 2: the changes, in batches, each with what :func:`apply_batch` needs (one mapped task each)."""
     config_path = request.get("config_path")
     config = load_config(config_path)
-    parsed = parse_request(request)
+    parsed = request_of(request)
     seller = config.seller(parsed.seller_id)
     changes = build_changes(parsed, config, run_id=run_id)
     return [
