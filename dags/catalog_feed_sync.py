@@ -27,7 +27,9 @@ One branch per seller and marketplace from the pipeline config (`include/pipelin
 9. **outcome**: the run's note gives the counts and Amazon's first rejections, and the run fails here
    when Amazon rejected a change or one was dead-lettered (everything is recorded by then).
 
-Manual runs can narrow the sellers or point at another config file.
+Manual runs can narrow the sellers (a choice of the config's) or the SKUs, or point at another
+config file; **targets** checks that form first, and a wrong one fails there with every problem on a
+line of its own, in the failure message and the run's note.
 """
 
 from __future__ import annotations
@@ -42,12 +44,16 @@ from airflow.sdk import Param, dag, task
 from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.branch import Branch, Chunk, ChunkDone
 from listings_pipeline.changes import BranchSent
+from listings_pipeline.forms.choices import form_choices, suggest
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
 from listings_pipeline.schedules import schedule_for
 from listings_pipeline.summaries import RunTotals
 from listings_pipeline.to_amazon.feed_outcomes import FeedOutcome, FeedResult, SubmitKwargs
 from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
+
+# the deployed config's sellers, a multi-select (a few ms: forms.choices)
+SELLERS = form_choices().sellers
 
 
 @dag(
@@ -73,10 +79,11 @@ from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
         ),
         "sellers": Param(
             [],
-            type="array",
+            type=["null", "array"],
             items={"type": "string"},
+            **suggest(SELLERS),
             title="Only these sellers",
-            description_md="Seller ids to sync in this run; empty for all sellers in the config.",
+            description_md="Sellers to sync in this run; empty for all sellers in the config.",
         ),
         "skus": Param(
             [],
@@ -84,8 +91,9 @@ from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
             items={"type": "string"},
             title="Only these SKUs",
             description_md=(
-                "Send only these SKUs' changes (e.g. dead letters just replayed); nothing else is sent "
-                "and nothing is deleted. Empty: the whole catalog."
+                "Send only these SKUs' changes (e.g. dead letters just replayed), one per line; nothing "
+                "else is sent and nothing is deleted. Empty: the whole catalog. A SKU with quotes, "
+                "spaces or invisible characters is refused unless the warehouse knows it."
             ),
         ),
         "confirm_deletes": Param(
@@ -103,12 +111,14 @@ from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 def catalog_feed_sync() -> None:
     @task
     def targets(
-        params: JsonObject | None = None, dag_run: Any = None
+        params: JsonObject | None = None, dag_run: Any = None, ti: Any = None
     ) -> list[Branch]:  # the form as typed in
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline.connections import SpApiConnectionError
+        from listings_pipeline.forms.problems import FormError
         from listings_pipeline.planning.targets import targets as branches
+        from listings_pipeline.run_notes import refuse
 
         params = params or {}
         manual = str(getattr(dag_run, "run_type", "")).lower().endswith("manual")
@@ -118,7 +128,10 @@ def catalog_feed_sync() -> None:
                 params.get("sellers") or None,
                 confirm_deletes=manual and bool(params.get("confirm_deletes")),
                 only_skus=params.get("skus") or None,
+                form="catalog_feed_sync",
             )
+        except FormError as err:  # every problem at once, in the note and the failure message
+            refuse(ti, err)
         except SpApiConnectionError as err:  # a retry would meet the same connection
             raise AirflowFailException(str(err)) from None
 

@@ -16,7 +16,9 @@ triggers a `catalog_feed_sync` run narrowed to those SKUs (one per seller), whic
 Every state change is recorded in `dead_letter_events` with
 this run as the actor.
 
-Tasks: **select** (checks the form, lists the letters, cuts them in batches of 20), **replay**
+Tasks: **select** (checks the whole form at once: a wrong one fails here with every problem on a
+line of its own, in the failure message and the run's note; then lists the letters and cuts them in
+batches of 20), **replay**
 (one mapped task per batch), **summarise** (counts per outcome), and **outcome**: the run's note
 gives the counts and Amazon's first rejections, and the run fails here when a replayed change failed
 again (its letter is open again); **resubmit_feed_letters** triggers the narrowed syncs.
@@ -31,6 +33,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from listings_pipeline.forms.choices import form_choices, suggest
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
 from listings_pipeline.to_amazon.letters import ReplayBatch, ReplayResult, ReplaySummary
@@ -38,6 +41,9 @@ from listings_pipeline.to_amazon.resubmit import resubmit_feed_letters
 
 WHICH = "Which dead letters"
 WHAT = "What to do"
+# the deployed config's sellers, offered as you type (a few ms: forms.choices); any other seller id
+# is taken too, for the letters of a seller since removed from the config
+SELLERS = form_choices().sellers
 
 
 @dag(
@@ -52,8 +58,10 @@ WHAT = "What to do"
         "seller_id": Param(
             None,
             type=["null", "string"],
+            **suggest(SELLERS),
             title="Seller id",
-            description_md="Only this seller's letters (e.g. `A1SANDBOXNA0001`). Empty: any seller.",
+            description_md="Only this seller's letters (its selling partner id). Empty: any seller. "
+            + ("Configured: " + ", ".join(SELLERS.values()) + "." if SELLERS else ""),
             section=WHICH,
         ),
         "codes": Param(
@@ -70,7 +78,8 @@ WHAT = "What to do"
             type=["null", "string"],
             format="multiline",
             title="SKUs",
-            description_md="Seller SKUs, one per line or separated by commas. Empty: any SKU.",
+            description_md="Seller SKUs, one per line or separated by commas. Empty: any SKU. A SKU "
+            "with quotes, spaces or invisible characters is refused unless the warehouse knows it.",
             section=WHICH,
         ),
         "created_after": Param(
@@ -152,15 +161,19 @@ WHAT = "What to do"
 )
 def dead_letter_replay() -> None:
     @task
-    def select(params: JsonObject | None = None) -> list[ReplayBatch]:  # the form as typed in
+    def select(params: JsonObject | None = None, ti: Any = None) -> list[ReplayBatch]:  # the form as typed in
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline.connections import SpApiConnectionError
+        from listings_pipeline.forms.problems import FormError
+        from listings_pipeline.run_notes import refuse
         from listings_pipeline.to_amazon import replay
 
         try:
             return list(replay.select_step(dict(params or {}))["batches"])
-        except (replay.ReplayRequestError, SpApiConnectionError) as err:  # retrying would not fix it
+        except FormError as err:  # every problem at once, in the note and the failure message
+            refuse(ti, err)
+        except SpApiConnectionError as err:  # retrying would not fix it
             raise AirflowFailException(str(err)) from None
 
     @task

@@ -21,6 +21,9 @@ hour. One branch per seller and marketplace from the pipeline config (`include/p
 6. **outcome**: the run's note gives the counts and Amazon's first rejections, and the run fails here
    when Amazon rejected a change or one was dead-lettered (everything is recorded by then).
 
+Manual runs can narrow the sellers (a choice of the config's) or point at another config file; an
+unknown seller fails **targets** with the problem in the failure message and the run's note.
+
 Both writes use JSON Patch `merge`: fields this sync does not own (an existing discount set
 elsewhere, an FBA `fulfillment_availability` entry) are kept.
 """
@@ -37,6 +40,7 @@ from airflow.sdk import Param, dag, task
 from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.branch import Branch
 from listings_pipeline.changes import ChangeBatch, OfferBatchResult
+from listings_pipeline.forms.choices import form_choices, suggest
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
 from listings_pipeline.schedules import schedule_for
@@ -48,6 +52,9 @@ from listings_pipeline.to_amazon.feed_outcomes import (
 )
 from listings_pipeline.to_amazon.offers import OffersSummary
 from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
+
+# the deployed config's sellers, a multi-select (a few ms: forms.choices)
+SELLERS = form_choices().sellers
 
 
 @dag(
@@ -73,24 +80,31 @@ from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
         ),
         "sellers": Param(
             [],
-            type="array",
+            type=["null", "array"],
             items={"type": "string"},
+            **suggest(SELLERS),
             title="Only these sellers",
-            description_md="Seller ids to sync in this run; empty for all sellers in the config.",
+            description_md="Sellers to sync in this run; empty for all sellers in the config.",
         ),
     },
 )
 def offers_inventory_sync() -> None:
     @task
-    def targets(params: JsonObject | None = None) -> list[Branch]:  # the form as typed in
+    def targets(params: JsonObject | None = None, ti: Any = None) -> list[Branch]:  # the form as typed in
         from airflow.sdk.exceptions import AirflowFailException
 
         from listings_pipeline.connections import SpApiConnectionError
+        from listings_pipeline.forms.problems import FormError
         from listings_pipeline.planning.targets import targets as branches
+        from listings_pipeline.run_notes import refuse
 
         params = params or {}
         try:
-            return branches(params.get("config_path"), params.get("sellers") or None)
+            return branches(
+                params.get("config_path"), params.get("sellers") or None, form="offers_inventory_sync"
+            )
+        except FormError as err:  # every problem at once, in the note and the failure message
+            refuse(ti, err)
         except SpApiConnectionError as err:  # a retry would meet the same connection
             raise AirflowFailException(str(err)) from None
 

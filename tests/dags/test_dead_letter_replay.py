@@ -221,9 +221,10 @@ def test_feed_letter_replay_requeues_the_listing_and_discard_is_recorded(replay:
 
 
 def test_an_empty_filter_is_refused(replay: Replay, capfd: pytest.CaptureFixture[str]) -> None:
-    from listings_pipeline.to_amazon.replay import NO_FILTER, ReplayRequestError, parse_request
+    from listings_pipeline.forms.problems import FormError
+    from listings_pipeline.to_amazon.replay import NO_FILTER, parse_request
 
-    with pytest.raises(ReplayRequestError, match="replaying every dead letter at once is refused"):
+    with pytest.raises(FormError, match="replaying every dead letter at once is refused"):
         parse_request({"action": "replay", "skus": " \n ", "seller_id": ""})
 
     run = replay.run(dry_run=False)
@@ -232,6 +233,11 @@ def test_an_empty_filter_is_refused(replay: Replay, capfd: pytest.CaptureFixture
     assert states["select"] == "failed"
     out, err = capfd.readouterr()
     assert NO_FILTER in out + err
+    # select leaves the note, as outcome would have
+    assert run_note(run) == (
+        "Run outcome: the dead-letter replay form has 1 problem; nothing was done.\n\n- "
+        + NO_FILTER.replace("_", "\\_")
+    )
 
 
 def test_a_filter_matching_nothing_still_summarises(replay: Replay) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from listings_pipeline.config import load_config
 from listings_pipeline.forms.choices import all_marketplaces, form_choices, pick_one, suggest
@@ -466,3 +467,49 @@ def test_an_unreadable_config_leaves_the_forms_free_text(
     choices = form_choices()
     assert choices.sellers == {} and choices.marketplaces == all_marketplaces()
     assert "the forms offer no seller choice" in caplog.text
+
+
+# --- the other forms ---------------------------------------------------------------------------------------
+
+
+def test_the_replay_form_reports_every_problem_at_once() -> None:
+    from listings_pipeline.to_amazon.replay import NO_FILTER, parse_request
+
+    with pytest.raises(FormError) as info:
+        parse_request({"skus": " \n ", "seller_id": "", "states": ["open", "lost"], "limit": 0})
+    assert [line(p) for p in info.value.problems] == [
+        NO_FILTER,
+        "states: input should be 'open', 'replayed', 'resolved' or 'discarded'",
+        "limit: input should be greater than or equal to 1",
+    ]
+    with pytest.raises(FormError) as info:
+        parse_request({"created_after": "2026-03-02", "created_before": "2026-03-01"})
+    assert [line(p) for p in info.value.problems] == [
+        "created_before: 2026-03-01 must be after created_after (2026-03-02)"
+    ]
+    assert parse_request({"skus": "A, B\nA"}).skus == ("A", "B")
+
+
+def test_a_narrowed_sync_names_known_sellers_and_good_skus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from listings_pipeline.planning.targets import targets
+    from listings_pipeline.warehouse import db
+
+    url = db.sqlite_url(tmp_path / "warehouse.db")
+    db.upgrade(url)
+    monkeypatch.setenv("SPAPI_WAREHOUSE_URL", url)
+    config = tmp_path / "pipeline.yaml"
+    raw = yaml.safe_load((Path(__file__).parents[2] / "include" / "pipeline.yaml").read_text())
+    config.write_text(yaml.safe_dump({**raw, "var_dir": str(tmp_path / "var")}))
+    with pytest.raises(FormError) as info:
+        targets(str(config), ["A9NOBODY"], only_skus=["OK", "BAD SKU"], form="catalog_feed_sync")
+    assert str(info.value) == "\n".join(
+        [
+            "The catalog_feed_sync form has 2 problems; nothing was done:",
+            "- sellers: 'A9NOBODY' is not a seller of the pipeline config (its sellers: A1SANDBOXNA0001, "
+            "A3SANDBOXEU0003)",
+            "- skus: 'BAD SKU' has a space inside: if these are several SKUs, put each on its own line or "
+            "separate them with commas",
+        ]
+    )

@@ -9,7 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from listings_pipeline.branch import Branch
-from listings_pipeline.config import load_config
+from listings_pipeline.config import PipelineConfig, load_config
+from listings_pipeline.forms.fields import entries
+from listings_pipeline.forms.problems import FormError, FormProblem, problem
+from listings_pipeline.forms.skus import check_skus
 from listings_pipeline.warehouse.db import (
     make_engine,
     session_scope,
@@ -34,6 +37,7 @@ def targets(
     *,
     confirm_deletes: bool = False,
     only_skus: Sequence[str] | None = None,
+    form: str = "sync",
 ) -> list[Branch]:
     """One branch per seller and marketplace; ``only_sellers`` narrows a manual run, and
     ``only_skus`` narrows what it sends (e.g. dead letters just replayed, sent now rather than with
@@ -45,9 +49,12 @@ def targets(
     quarantined, and only once: the run's first branch reading that catalog claims such rows.
     ``confirm_deletes`` is an operator's confirmation, on a manual run, of deletions above the
     mass-delete guard.
+
+    :param form: the DAG whose form ``only_sellers`` and ``only_skus`` came from, as its errors name it.
+    :raises FormError: every unknown seller and bad SKU at once (``forms.skus``).
     """
     config = load_config(config_path)
-    skus = list(dict.fromkeys(sku.strip() for sku in only_skus or () if sku.strip()))
+    skus = _narrowed_skus(config, only_sellers, only_skus, form)
     branches = [
         Branch(
             seller_id=t["seller_id"],
@@ -59,9 +66,6 @@ def targets(
         for t in config.targets()
     ]
     if only_sellers:
-        unknown = set(only_sellers) - {t["seller_id"] for t in branches}
-        if unknown:
-            raise ValueError(f"sellers {sorted(unknown)} are not in the pipeline config")
         branches = [t for t in branches if t["seller_id"] in only_sellers]
     from listings_pipeline.connections import check_connections
 
@@ -86,3 +90,32 @@ def targets(
     finally:
         engine.dispose()
     return branches
+
+
+def _narrowed_skus(
+    config: PipelineConfig, only_sellers: Sequence[str] | None, only_skus: Sequence[str] | None, form: str
+) -> list[str]:
+    """The SKUs a manual run is narrowed to, once each; :class:`FormError` for every seller not in
+    the config and every SKU the forms' rules refuse (one the warehouse knows passes as it is)."""
+    from listings_pipeline.forms.known import known_listings
+
+    problems: list[FormProblem] = []
+    sellers = [s.seller_id for s in config.sellers]
+    for seller_id in dict.fromkeys(only_sellers or ()):
+        if seller_id not in sellers:
+            known = ", ".join(sellers)
+            problems.append(
+                problem(
+                    "sellers", f"{seller_id!r} is not a seller of the pipeline config (its sellers: {known})"
+                )
+            )
+    values = entries(list(only_skus or ())) or []
+    named = [sku for sku in values if sku]
+    known_skus = {
+        k["sku"] for k in known_listings(config, named, list(only_sellers) if only_sellers else None)
+    }
+    skus, wrong = check_skus(values, known=known_skus)
+    problems += wrong
+    if problems:
+        raise FormError(form, problems)
+    return skus

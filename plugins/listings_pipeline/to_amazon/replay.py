@@ -29,15 +29,17 @@ failed. Results hold ids, SKUs, codes and outcomes only: never payloads or crede
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 
 from listings_pipeline.changes import Change
+from listings_pipeline.forms.fields import FieldReader, entries
+from listings_pipeline.forms.problems import FormError, FormProblem, problem
+from listings_pipeline.forms.skus import check_skus
 from listings_pipeline.to_amazon.letters import (
     LetterOutcome,
     LetterResult,
@@ -88,25 +90,14 @@ OUTCOMES: tuple[LetterOutcome, ...] = (
     "skipped",
     "would_replay",
 )
-_SPLIT = re.compile(r"[\n\r,;]+")
-
-
-class ReplayRequestError(ValueError):
-    """The replay form is not valid; ``str()`` lists every problem."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__(
-            "The dead-letter replay form is not valid:\n" + "\n".join(f"- {p}" for p in problems)
-        )
+FORM = "dead-letter replay"
 
 
 def _split_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    items: Iterable[Any] = _SPLIT.split(value) if isinstance(value, str) else value
-    out = [str(item).strip() for item in items if item is not None]
-    return list(dict.fromkeys(item for item in out if item))
+    values = entries(value)
+    if values is None:
+        raise ValueError("give text (one value per line, or separated by commas) or a list")
+    return list(dict.fromkeys(item for item in values if item))
 
 
 def _empty_to_none(value: Any) -> Any:
@@ -119,7 +110,8 @@ class ReplayRequest(BaseModel):
     ``codes`` and ``skus`` take a list or pasted text (one per line, or separated by commas).
     ``created_after`` is inclusive (from that day, 00:00 UTC), ``created_before`` exclusive (before
     that day). ``states`` defaults to ``["open"]``. At least one of seller, codes, SKUs or a date
-    must be given.
+    must be given: :func:`parse_request` checks that and the dates' order even when a field is
+    wrong, so that a form shows all its problems at once.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
@@ -150,34 +142,41 @@ class ReplayRequest(BaseModel):
         states = _split_list(value)
         return states or [D.OPEN.value]
 
-    @model_validator(mode="after")
-    def _filters(self) -> ReplayRequest:
-        if not (self.seller_id or self.codes or self.skus or self.created_after or self.created_before):
-            raise ValueError(NO_FILTER)
-        if self.created_after and self.created_before and self.created_before <= self.created_after:
-            raise ValueError(
-                f"created_before ({self.created_before}) must be after created_after ({self.created_after})"
-            )
-        return self
+
+def _filter_problems(data: Mapping[str, Any]) -> list[FormProblem]:
+    """At least one filter, and dates in order: read from the form itself, so that a wrong field
+    does not hide these."""
+    read = FieldReader(data)
+    after, before = read.day("created_after"), read.day("created_before")
+    if not any(read.given(name) for name in ("seller_id", "created_after", "created_before")) and not any(
+        v for name in ("codes", "skus") for v in entries(data.get(name)) or ()
+    ):
+        return [problem("", NO_FILTER)]
+    if after and before and before <= after:
+        return [problem("created_before", f"{before} must be after created_after ({after})")]
+    return []
 
 
 def parse_request(data: Mapping[str, Any] | ReplayRequest) -> ReplayRequest:
     """``data`` (a form: unknown keys such as ``dry_run`` or ``config_path`` are ignored) as a request.
 
-    :raises ReplayRequestError: one sentence per problem.
+    :raises FormError: every problem at once, each naming its field.
     """
     if isinstance(data, ReplayRequest):
         return data
     fields = {k: v for k, v in data.items() if k in ReplayRequest.model_fields}
+    problems = _filter_problems(fields)
     try:
-        return ReplayRequest.model_validate(fields)
+        request = ReplayRequest.model_validate(fields)
     except ValidationError as err:
-        problems = []
         for error in err.errors():
-            field = ".".join(str(p) for p in error.get("loc", ()))
+            field = str(error["loc"][0]) if error.get("loc") else ""
             message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
-            problems.append(f"{field}: {message}" if field else message)
-        raise ReplayRequestError(problems) from None
+            problems.append(problem(field, message[0].lower() + message[1:] if message else message))
+        raise FormError(FORM, problems) from None
+    if problems:
+        raise FormError(FORM, problems)
+    return request
 
 
 def actor_for(run_id: str) -> str:
@@ -447,15 +446,34 @@ def _send(
 # --- DAG steps ---------------------------------------------------------------------------------------------
 
 
+def _checked(params: Mapping[str, Any], config: PipelineConfig) -> ReplayRequest:
+    """The form's request, its SKUs held to the forms' rules (a SKU the warehouse has listed passes
+    as it is: a letter's SKU is one); every problem at once."""
+    from listings_pipeline.forms.known import known_listings
+
+    skus = [s for s in entries(params.get("skus")) or () if s]
+    seller_id = params.get("seller_id")
+    sellers = [seller_id.strip()] if isinstance(seller_id, str) and seller_id.strip() else None
+    known = {k["sku"] for k in known_listings(config, skus, sellers)}
+    _, problems = check_skus(entries(params.get("skus")) or [], known=known)
+    try:
+        request = parse_request(params)
+    except FormError as err:
+        raise FormError(FORM, [*err.problems, *problems]) from None
+    if problems:
+        raise FormError(FORM, problems)
+    return request
+
+
 def select_step(params: Mapping[str, Any], batch_size: int = DEFAULT_BATCH_SIZE) -> Selection:
     """Step 1: the request checked, the letters picked and cut into batches of ids."""
     from listings_pipeline.config import load_config
     from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 
-    request = parse_request(params)
     config_path = params.get("config_path") or None
     dry_run = bool(params.get("dry_run", True))
     config = load_config(config_path)
+    request = _checked(params, config)
     if not dry_run:  # a replay writes to Amazon: the same gate as every other run
         from listings_pipeline.connections import check_connections
 
