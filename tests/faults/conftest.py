@@ -61,6 +61,8 @@ PENDING_CAUSES = {
     "submitted": re.compile(r"^feed_document:[0-9a-f]{16}$"),
 }
 NOT_FINISHED = ("recorded", "document_created", "uploaded", "feed_created")
+# Amazon took the change: accepted, and live once Amazon's own view shows it (read after parse)
+DONE = ("accepted", "live")
 
 
 class WorkerKilled(BaseException):
@@ -282,6 +284,7 @@ class Bench:
         assert run.ok, run.failed
         assert_rows_add_up(self.warehouse, run.run_id)
         assert_ledger_invariant(self, settled=True, published=published)
+        assert_views_add_up(self.warehouse)
         return run
 
     # ---- reading the warehouse and Amazon -----------------------------------------------------------
@@ -309,6 +312,64 @@ def assert_rows_add_up(warehouse: Warehouse, run_id: str) -> None:
     assert summary.extracted == summary.quarantined + sent + summary.unchanged + summary.skipped, summary
     assert sum(reasons[0].values()) == summary.skipped, reasons[0]
     assert sum(reasons[1].values()) == summary.deletes_withheld, reasons[1]
+
+
+def assert_views_add_up(warehouse: Warehouse) -> None:
+    """The state model's invariants (docs/architecture.md, "Listing lifecycle") on the views the
+    status page and analysts read: every listing once, in one status; in sync only while accepted or
+    live with the wanted payload, so never more than those; live only while Amazon's last reading
+    shows it; issue counts that are counts of the listing's own (never a preview's) issues; and the
+    backlog apart from what is in sync."""
+    listings = {
+        (r.seller_id, r.marketplace_id, r.sku): r
+        for r in warehouse.rows(
+            "select seller_id, marketplace_id, sku, status, payload_hash, accepted_hash from listings"
+        )
+    }
+    view = {
+        (r.seller_id, r.marketplace_id, r.sku): r for r in warehouse.rows("select * from v_listing_status")
+    }
+    assert set(view) == set(listings), "v_listing_status has one row per listing"
+    problems = []
+    by_branch: dict[tuple[str, str], dict[str, int]] = {}
+    for key, row in view.items():
+        counts = by_branch.setdefault(key[:2], {"total": 0, "in_sync": 0, "with_errors": 0})
+        counts["total"] += 1
+        counts[row.status] = counts.get(row.status, 0) + 1
+        counts["in_sync"] += int(row.in_sync)
+        counts["with_errors"] += int(row.error_count > 0)
+        listing = listings[key]
+        wanted = listing.payload_hash is not None and listing.payload_hash == listing.accepted_hash
+        if bool(row.in_sync) != (row.status in DONE and wanted):
+            problems.append(f"{key}: in_sync {row.in_sync} for {row.status}, payload held: {wanted}")
+        if row.status == "live" and not (row.buyable or row.discoverable):
+            problems.append(f"{key}: live but Amazon shows it neither buyable nor discoverable")
+        if not 0 <= row.error_count <= row.issue_count or not 0 <= row.warning_count <= row.issue_count:
+            problems.append(f"{key}: issue counts {row.issue_count}/{row.error_count}/{row.warning_count}")
+    own_errors = {
+        (r.seller_id, r.marketplace_id, r.sku): r.n
+        for r in warehouse.rows(
+            "select seller_id, marketplace_id, sku, count(*) as n from listing_issues"
+            " where severity = 'ERROR' and not preview group by seller_id, marketplace_id, sku"
+        )
+    }
+    problems += [
+        f"{key}: {row.error_count} current errors, {own_errors.get(key, 0)} of its own ever"
+        for key, row in view.items()
+        if row.error_count > own_errors.get(key, 0)
+    ]
+    for branch, counts in by_branch.items():
+        statuses = sum(n for name, n in counts.items() if name not in ("total", "in_sync", "with_errors"))
+        if statuses != counts["total"]:
+            problems.append(f"{branch}: statuses add up to {statuses}, not {counts['total']}")
+        if counts["in_sync"] > counts.get("accepted", 0) + counts.get("live", 0):
+            problems.append(f"{branch}: in sync {counts['in_sync']} exceeds accepted + live: {counts}")
+        if counts["with_errors"] > counts["total"]:
+            problems.append(f"{branch}: with errors {counts['with_errors']} exceeds the total")
+    backlog = {(r.seller_id, r.marketplace_id, r.sku) for r in warehouse.rows("select * from v_backlog")}
+    problems += [f"{key}: in sync and in the backlog" for key in backlog if view[key].in_sync]
+    problems += [f"{key}: deleted but in the backlog" for key in backlog if view[key].status == "deleted"]
+    assert not problems, "the views do not add up:\n" + "\n".join(problems)
 
 
 def die_mid_poll(trigger: Any) -> Any:
@@ -389,7 +450,7 @@ def assert_ledger_invariant(
     problems = []
     for sku in sorted(bench.skus):
         status = statuses.get(sku)
-        if status == "accepted":
+        if status in DONE:
             continue
         if status == "quarantined" and sku in quarantined:
             continue
@@ -436,7 +497,7 @@ def assert_ledger_invariant(
         busy = [(f["feed_id"], f["status"]) for f in feeds if f["status"] in ("IN_QUEUE", "IN_PROGRESS")]
         assert not busy, f"feeds still with Amazon after the clean run: {busy}"
     if published if published is not None else settled:
-        assert {s for s in bench.good_skus if statuses.get(s) != "accepted"} == set()
+        assert {s for s in bench.good_skus if statuses.get(s) not in DONE} == set()
         assert statuses.get(QUARANTINED_SKU) == "quarantined"
         assert statuses.get(GATED_SKU) == "dead_lettered"
     return {sku: statuses.get(sku, "") for sku in bench.skus}

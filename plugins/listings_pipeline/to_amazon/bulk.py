@@ -21,6 +21,7 @@ from listings_pipeline.changes import BranchSent, ListingKey
 from listings_pipeline.config import PipelineConfig, load_config
 from listings_pipeline.run_files import BranchPaths, read_jsonl, safe_part
 from listings_pipeline.summaries import RunTotals, SummaryReasons, store_summaries, tally
+from listings_pipeline.to_amazon import amazon_view
 from listings_pipeline.to_amazon.feed_outcomes import (
     AppliedOutcome,
     DocumentRef,
@@ -189,6 +190,16 @@ def parse(outcome: FeedOutcome) -> FeedResult:
         report_path = paths.reports / f"{safe_part(feed_id)}.json"
         report_path.write_bytes(raw)
         applied = apply_processing_report(engine, config, document, feed_id, raw, report_path, index)
+        # Amazon has processed the feed: what it shows now of the listings it accepted (live)
+        amazon_view.observe_branch(
+            document["spapi_conn_id"],
+            engine,
+            seller_id,
+            marketplace_id,
+            limit=config.listing_reads_per_branch,
+            run_id=run_id,
+            issue_locale=config.issue_locale,
+        )
         return _feed_result(seller_id, marketplace_id, feed_id, status, len(skus), applied)
     finally:
         calls.flush()

@@ -7,6 +7,7 @@ import logging
 from listings_pipeline.branch import Branch
 from listings_pipeline.config import load_config
 from listings_pipeline.run_files import BranchPaths
+from listings_pipeline.to_amazon import amazon_view
 from listings_pipeline.to_amazon.reconcile import reconcile
 from listings_pipeline.to_amazon.stale_feeds import settle_stale_feeds
 from listings_pipeline.warehouse.db import (
@@ -27,8 +28,10 @@ def settle(branch: Branch) -> Branch:
 
     Feeds older than ``feed_wait_hours`` first (:mod:`stale_feeds`: cancelled while ``IN_QUEUE``,
     held while ``IN_PROGRESS``; one Amazon ended meanwhile is recorded), then every feed that ended
-    without its outcome reaching the warehouse (:func:`reconcile`). The SKUs that must not be sent
-    in this run go to the branch's ``held.txt``, which :func:`plan` reads.
+    without its outcome reaching the warehouse (:func:`reconcile`), then what Amazon shows of the
+    branch's accepted and live listings, least recently read first (:mod:`amazon_view`: ``live``,
+    or no longer). The SKUs that must not be sent in this run go to the branch's ``held.txt``,
+    which :func:`plan` reads.
     """
     config = load_config(branch.get("config_path"))
     seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
@@ -41,6 +44,19 @@ def settle(branch: Branch) -> Branch:
     for feed_id, why in stale.reasons().items():
         log.warning("%s/%s: stale feed %s %s", seller_id, marketplace_id, feed_id, why)
     reconciled = reconcile(branch)
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        amazon_view.observe_branch(
+            branch["spapi_conn_id"],
+            engine,
+            seller_id,
+            marketplace_id,
+            limit=config.listing_reads_per_branch,
+            run_id=run_id,
+            issue_locale=config.issue_locale,
+        )
+    finally:
+        engine.dispose()
     settled = {r["feed_id"] for r in reconciled}
     hold = set(stale.hold) - {sku for f in stale.feeds if f.feed_id in settled for sku in f.skus}
     paths.root.mkdir(parents=True, exist_ok=True)

@@ -60,11 +60,13 @@ def listings_api_issue_rows(
     run_id: str | None = None,
     observed_at: datetime | None = None,
     source: str | IssueSource = IssueSource.LISTINGS_API,
+    preview: bool = False,
 ) -> list[dict[str, Any]]:
     """``listing_issues`` rows from Listings API issues (put/patch/delete/get, or a notification).
 
     An issue naming several ``marketplaceIds`` becomes one row per marketplace; without them it
-    belongs to ``marketplace_id``. All rows share ``observed_at`` (one batch).
+    belongs to ``marketplace_id``. All rows share ``observed_at`` (one batch). ``preview``: the
+    issues of a validation preview, which stored nothing.
     """
     when = observed_at or datetime.now(UTC)
     rows = []
@@ -84,6 +86,7 @@ def listings_api_issue_rows(
                     "message": issue.message,
                     "attribute_names": list(issue.attribute_names or []),
                     "categories": list(issue.categories),
+                    "preview": preview,
                     "observed_at": when,
                     "run_id": run_id,
                 }
@@ -99,6 +102,7 @@ def api_error_issue_rows(
     sku: str,
     run_id: str | None = None,
     observed_at: datetime | None = None,
+    preview: bool = False,
 ) -> list[dict[str, Any]]:
     """``listing_issues`` rows from the error list of a refused Listings API call (HTTP 400 and kin).
 
@@ -121,6 +125,7 @@ def api_error_issue_rows(
             "message": f"{error.message} ({error.details})" if error.details else error.message,
             "attribute_names": [],
             "categories": [],
+            "preview": preview,
             "observed_at": when,
             "run_id": run_id,
         }
