@@ -7,8 +7,9 @@ One function per DAG task of ``offers_inventory_sync``:
    them with the warehouse's ``offers`` / ``inventory`` rows (:func:`diff`) and keeps only the SKUs
    whose price or merchant stock changed, then :func:`listings_pipeline.routing.route` picks the path for the branch;
 3. the per-SKU path: :func:`apply` sends the change batches through
-   :func:`listings_pipeline.to_amazon.per_sku.apply_batch` (``patchListingsItem``) and records the accepted
-   ones in ``offers`` / ``inventory``;
+   :func:`listings_pipeline.to_amazon.per_sku.apply_batch` (``patchListingsItem``), which records each
+   accepted one in ``offers`` / ``inventory`` (:mod:`listings_pipeline.to_amazon.offer_state`) with
+   the move that makes it real;
 4. the bulk path: :func:`plan` has written one ``JSON_LISTINGS_FEED`` ``PATCH`` message per SKU to
    the branch's ``planned.jsonl``; :func:`listings_pipeline.to_amazon.bulk.build`, the ledger submit operator
    and :func:`listings_pipeline.to_amazon.bulk.parse` handle it like any feed, and :func:`record_feed` records
@@ -27,13 +28,19 @@ guidance gives for partial offer updates. ``purchasable_offer`` entries are sele
 ``discounted_price`` (or ``map_price``) set elsewhere stays; ``fulfillment_availability`` entries
 are selected by ``fulfillment_channel_code``, so an FBA entry stays beside the ``DEFAULT`` one. A
 sale removed from the catalog is therefore not removed on Amazon (its ``end_at`` ends it).
+
+What changed is judged against the catalog's state as this sync last sent it (``catalog_hash`` of
+the ``offers`` / ``inventory`` row), not against the row's values: a hotfix writes the values too
+(:mod:`~listings_pipeline.to_amazon.offer_state`), and must hold until the catalog itself changes
+rather than be undone by the next hourly run. A row written before the hash existed is compared by
+its values until this sync writes it again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
@@ -56,8 +63,17 @@ from listings_pipeline.json_types import JsonObject
 from listings_pipeline.routing import Route, route
 from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl, write_jsonl
 from listings_pipeline.summaries import RunTotals, store_summaries, tally
+from listings_pipeline.to_amazon import offer_state
 from listings_pipeline.to_amazon.feed_outcomes import FeedRecorded, OffersFeedResult
-from listings_pipeline.to_amazon.offer_patches import MERCHANT_CHANNEL, PatchOp, offer_patch, stock_patch
+from listings_pipeline.to_amazon.offer_patches import (
+    MERCHANT_CHANNEL,
+    PatchOp,
+    Written,
+    offer_patch,
+    stock_patch,
+    written,
+)
+from listings_pipeline.to_amazon.offer_state import state_hash
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import (
@@ -103,6 +119,7 @@ class StoredOffer(TypedDict):
     sale_end_at: datetime | None
     min_price: Decimal | None
     max_price: Decimal | None
+    catalog_hash: str | None
 
 
 class StoredStock(TypedDict):
@@ -110,6 +127,7 @@ class StoredStock(TypedDict):
 
     quantity: int | None
     handling_time: int | None
+    catalog_hash: str | None
 
 
 class PatchMessage(TypedDict):
@@ -331,6 +349,8 @@ def _stored_day(value: Any) -> str | None:
 def offer_changed(wanted: OfferState, stored: StoredOffer | None) -> bool:
     if stored is None:
         return True
+    if stored.get("catalog_hash"):
+        return state_hash(wanted) != stored.get("catalog_hash")
     if wanted["currency"] != stored.get("currency"):
         return True
     for money in ("our_price", "sale_price", "min_price", "max_price"):
@@ -342,6 +362,8 @@ def offer_changed(wanted: OfferState, stored: StoredOffer | None) -> bool:
 def inventory_changed(wanted: StockState, stored: StoredStock | None) -> bool:
     if stored is None:
         return True
+    if stored.get("catalog_hash"):
+        return state_hash(wanted) != stored.get("catalog_hash")
     return bool(
         wanted["quantity"] != stored.get("quantity")
         or wanted.get("handling_time") != stored.get("handling_time")
@@ -466,13 +488,18 @@ def _stored(
                 "sale_end_at": o.sale_end_at,
                 "min_price": o.min_price,
                 "max_price": o.max_price,
+                "catalog_hash": o.catalog_hash,
             }
             for o in session.scalars(
                 select(Offer).where(Offer.seller_id == seller_id, Offer.marketplace_id == marketplace_id)
             )
         }
         stock: dict[tuple[str, str], StoredStock] = {
-            (i.sku, i.fulfillment_channel_code): {"quantity": i.quantity, "handling_time": i.handling_time}
+            (i.sku, i.fulfillment_channel_code): {
+                "quantity": i.quantity,
+                "handling_time": i.handling_time,
+                "catalog_hash": i.catalog_hash,
+            }
             for i in session.scalars(
                 select(Inventory).where(
                     Inventory.seller_id == seller_id, Inventory.marketplace_id == marketplace_id
@@ -482,47 +509,38 @@ def _stored(
     return offers, stock
 
 
-def _day_time(value: str | None) -> datetime | None:
-    return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC) if value else None
-
-
-def _amount(value: str | None) -> Decimal | None:
-    return Decimal(value) if value else None
+def _written(change: Recordable, marketplace_id: str) -> Written:
+    """What this sync wrote (or, for FBA stock, read) for a change: what its own patches set."""
+    offer, stock = change.get("offer"), change.get("inventory")
+    wrote = written(
+        patches_for(
+            {"sku": change["sku"], "product_type": None, "offer": offer, "inventory": None}, marketplace_id
+        ),
+        marketplace_id,
+    )
+    if stock is not None:  # FBA stock is never patched; it is recorded as the catalog has it
+        wrote["stock"] = {"quantity": stock["quantity"], "handling_time": stock.get("handling_time")}
+    return wrote
 
 
 def record(engine: Engine, seller_id: str, marketplace_id: str, changes: Iterable[Recordable]) -> int:
-    """Upsert the ``offers`` / ``inventory`` rows of changes Amazon accepted (or FBA stock read)."""
+    """Record the changes Amazon accepted by feed (or FBA stock read) in ``offers`` / ``inventory``,
+    with the catalog's state they came from (see :mod:`~listings_pipeline.to_amazon.offer_state`)."""
     from listings_pipeline.warehouse.records import ensure_seller
 
     count = 0
     with session_scope(engine) as session:
         ensure_seller(session, seller_id)
         for change in changes:
-            key = {"seller_id": seller_id, "marketplace_id": marketplace_id, "sku": change["sku"]}
-            offer = change.get("offer")
-            if offer is not None:
-                session.merge(
-                    Offer(
-                        **key,
-                        currency=offer["currency"],
-                        our_price=Decimal(offer["our_price"]),
-                        sale_price=_amount(offer.get("sale_price")),
-                        sale_start_at=_day_time(offer.get("sale_start_at")),
-                        sale_end_at=_day_time(offer.get("sale_end_at")),
-                        min_price=_amount(offer.get("min_price")),
-                        max_price=_amount(offer.get("max_price")),
-                    )
-                )
-            stock = change.get("inventory")
-            if stock is not None:
-                session.merge(
-                    Inventory(
-                        **key,
-                        fulfillment_channel_code=stock["fulfillment_channel_code"],
-                        quantity=stock["quantity"],
-                        handling_time=stock.get("handling_time"),
-                    )
-                )
+            offer_state.write(
+                session,
+                seller_id,
+                marketplace_id,
+                change["sku"],
+                _written(change, marketplace_id),
+                catalog_offer=change.get("offer"),
+                catalog_stock=change.get("inventory"),
+            )
             count += 1
     return count
 
@@ -670,30 +688,15 @@ def _mark_ready(
 
 
 def apply(batch: ChangeBatch, run_id: str) -> OfferBatchResult:
-    """Per-SKU route: one batch through ``per_sku.apply_batch``; accepted changes go to the warehouse."""
+    """Per-SKU route: one batch through ``per_sku.apply_batch``, which records each accepted change
+    in ``offers`` / ``inventory`` in the transaction that moves its listing."""
     from listings_pipeline.to_amazon.per_sku import apply_batch
 
     changes = list(batch["changes"])
     result = apply_batch(
         changes, spapi_conn_id=batch["spapi_conn_id"], run_id=run_id, config_path=batch.get("config_path")
     )
-    accepted = {(o["marketplace_id"], o["sku"]) for o in result["outcomes"] if o["status"] == "accepted"}
-    config = load_config(batch.get("config_path"))
-    engine = make_engine(warehouse_url(config.warehouse_conn_id))
-    try:
-        recorded = 0
-        for seller_id, marketplace_id in sorted({(c["seller_id"], c["marketplace_id"]) for c in changes}):
-            mine = [
-                c
-                for c in changes
-                if c["seller_id"] == seller_id
-                and c["marketplace_id"] == marketplace_id
-                and (marketplace_id, c["sku"]) in accepted
-            ]
-            if mine:
-                recorded += record(engine, seller_id, marketplace_id, mine)
-    finally:
-        engine.dispose()
+    recorded = sum(1 for o in result["outcomes"] if o["status"] == "accepted")
     return {
         "changes": result["changes"],
         "accepted": result["accepted"],

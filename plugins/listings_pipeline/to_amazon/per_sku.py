@@ -23,10 +23,18 @@ sync sees the listing as unchanged).
 Lifecycle: before the call a listing moves to ``submitted`` (through ``ready`` when it must); after
 it, to ``accepted`` (``deleted`` for a delete), or ``invalid`` then ``dead_lettered``, or straight
 to ``dead_lettered`` when the call failed. Patches and deletes set only ``submitted_hash`` (the hash
-of the change), never the catalog ``payload``: the bulk path then holds the listing until the
-catalog row itself changes, so the next scheduled sync does not undo a hotfix. With ``preview``
-(``mode=VALIDATION_PREVIEW``) nothing moves and nothing is dead-lettered: only the issues Amazon
-reports are recorded, and the verdict is returned.
+of the change), never the catalog ``payload``, and an accepted patch leaves ``accepted_hash`` as it
+was (``lifecycle``'s ``patch``): the bulk path then holds the listing until the catalog row itself
+changes, so the next scheduled sync does not undo a hotfix, and the listing stays in sync. With
+``preview`` (``mode=VALIDATION_PREVIEW``) nothing moves and nothing is dead-lettered: only the
+issues Amazon reports are recorded, marked ``preview`` (they are not the listing's), and the
+verdict is returned.
+
+Every move names who triggered the run and its DAG (:mod:`listings_pipeline.triggered_by`). An
+accepted patch that sets a price or stock is recorded in ``offers`` / ``inventory``
+(:mod:`~listings_pipeline.to_amazon.offer_state`) in the transaction of its move, whose event keeps
+each changed field's old and new value. Then Amazon's own view of the accepted listings is read
+(:mod:`~listings_pipeline.to_amazon.amazon_view`: ``live``, and Amazon's issues now).
 
 ``put_from_catalog`` reads the seller's catalog with :func:`listings_pipeline.catalog.extract.extract_snapshot`
 (any source the bulk path supports: file, S3, SQL) into a run-scoped snapshot, reads the SKUs' rows
@@ -59,7 +67,9 @@ from listings_pipeline.forms.hotfix import HotfixRequest, config_problems, reque
 from listings_pipeline.forms.problems import FormError, FormProblem, problem
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl
-from listings_pipeline.to_amazon.offer_patches import PatchOp, offer_patch, stock_patch
+from listings_pipeline.to_amazon import amazon_view, offer_state
+from listings_pipeline.to_amazon.offer_patches import PatchOp, offer_patch, stock_patch, written
+from listings_pipeline.triggered_by import TriggeredBy, current
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import Listing, ListingStatus, PublishPath
@@ -82,8 +92,8 @@ DEFAULT_BATCH_SIZE = 20
 
 
 def price_patch(request: HotfixRequest, marketplace_id: str) -> PatchOp:
-    """The whole offer for this marketplace and currency (``replace``), as Amazon's own price example
-    sets it: a sale or bound not given in the form is removed."""
+    """The offer for this marketplace and currency, merged (see :mod:`offer_patches`): a sale or a
+    minimum or maximum price set earlier and not given in the form stays."""
     assert request.price is not None and request.currency is not None
     sale = None
     if request.sale_price is not None and request.sale_start and request.sale_end:
@@ -95,14 +105,14 @@ def price_patch(request: HotfixRequest, marketplace_id: str) -> PatchOp:
         sale=sale,
         minimum=request.minimum_price,
         maximum=request.maximum_price,
-        op="replace",
     )
 
 
 def quantity_patch(request: HotfixRequest) -> PatchOp:
-    """The merchant channel's quantity and handling time (``replace``)."""
+    """The merchant channel's quantity (and handling time, if given), merged: an FBA entry beside it
+    and a handling time set earlier stay."""
     assert request.quantity is not None
-    return stock_patch(request.quantity, request.handling_time, op="replace")
+    return stock_patch(request.quantity, request.handling_time)
 
 
 def _change(
@@ -294,7 +304,7 @@ class _HotfixSubmitted(ListingKey):
     submitted_hash: str
 
 
-def _mark_submitted(engine: Engine, changes: Sequence[Change], run_id: str) -> None:
+def _mark_submitted(engine: Engine, changes: Sequence[Change], run_id: str, who: TriggeredBy) -> None:
     """Move each listing to ``submitted`` (through ``ready`` where the lifecycle needs it)."""
     from sqlalchemy import select
 
@@ -320,7 +330,13 @@ def _mark_submitted(engine: Engine, changes: Sequence[Change], run_id: str) -> N
         ]
         if to_ready:
             lifecycle.transition_many(
-                session, to_ready, cause="listings_api:plan", run_id=run_id, to_status=L.READY
+                session,
+                to_ready,
+                cause="listings_api:plan",
+                run_id=run_id,
+                to_status=L.READY,
+                actor=who.user,
+                dag_id=who.dag_id,
             )
         submitted: list[_CatalogSubmitted | _HotfixSubmitted] = []
         for change in changes:
@@ -337,7 +353,13 @@ def _mark_submitted(engine: Engine, changes: Sequence[Change], run_id: str) -> N
                 row = {**key, "submitted_hash": hashed}
             submitted.append(row)
         lifecycle.transition_many(
-            session, submitted, cause="listings_api:submit", run_id=run_id, to_status=L.SUBMITTED
+            session,
+            submitted,
+            cause="listings_api:submit",
+            run_id=run_id,
+            to_status=L.SUBMITTED,
+            actor=who.user,
+            dag_id=who.dag_id,
         )
 
 
@@ -423,15 +445,38 @@ def _write_issues(
     from listings_pipeline.warehouse.records import api_error_issue_rows, listings_api_issue_rows
 
     key = _key(change)
+    preview = bool(change["preview"])  # Amazon stored nothing: not the listing's issues
     if refused:
-        session.execute(insert(ListingIssue), api_error_issue_rows(refused, **key, run_id=run_id))
+        session.execute(
+            insert(ListingIssue), api_error_issue_rows(refused, **key, run_id=run_id, preview=preview)
+        )
     if response is not None and response.issues:
         session.execute(
             insert(ListingIssue),
             listings_api_issue_rows(
-                response.issues, **key, submission_id=response.submission_id, run_id=run_id
+                response.issues, **key, submission_id=response.submission_id, run_id=run_id, preview=preview
             ),
         )
+
+
+def _record_offer(session: Session, change: Change) -> offer_state.Changes:
+    """An accepted patch's price and stock, in ``offers`` / ``inventory``; the fields it changed.
+    The offers sync's change carries the catalog's state it came from, an operator's does not."""
+    body = change.get("body") or {}
+    if change["operation"] != "patchListingsItem" or not body.get("patches"):
+        return {}
+    wrote = written(body["patches"], change["marketplace_id"])
+    if wrote["offer"] is None and wrote["stock"] is None:
+        return {}
+    return offer_state.write(
+        session,
+        change["seller_id"],
+        change["marketplace_id"],
+        change["sku"],
+        wrote,
+        catalog_offer=change.get("offer"),
+        catalog_stock=change.get("inventory"),
+    )
 
 
 def _move_listing(
@@ -440,14 +485,28 @@ def _move_listing(
     run_id: str,
     response: ListingsItemSubmissionResponse | None,
     verdict: _Verdict,
+    who: TriggeredBy,
 ) -> bool:
     """Move the listing to its verdict's status, and dead-letter the change when it failed for good
-    (through ``invalid`` when Amazon judged it); returns whether a letter was opened."""
+    (through ``invalid`` when Amazon judged it); returns whether a letter was opened. An accepted
+    price or stock patch is recorded first, and its event says what it changed."""
     cause = f"listings_api:{response.submission_id}" if response else f"listings_api:{change['operation']}"
-    extra = {"last_submission_id": response.submission_id} if response else {}
+    extra: dict[str, Any] = {"last_submission_id": response.submission_id} if response else {}
     assert verdict.to_status is not None
-    lifecycle.transition_many(
-        session, [{**_key(change), **extra}], cause=cause, run_id=run_id, to_status=verdict.to_status
+    changed = _record_offer(session, change) if verdict.to_status == L.ACCEPTED else {}
+    lifecycle.transition(
+        session,
+        change["seller_id"],
+        change["marketplace_id"],
+        change["sku"],
+        verdict.to_status,
+        cause,
+        run_id,
+        patch=change["operation"] == "patchListingsItem",
+        actor=who.user,
+        dag_id=who.dag_id,
+        changes=dict(changed) or None,
+        **extra,
     )
     if verdict.letter is None:
         return False
@@ -464,7 +523,13 @@ def _move_listing(
     )
     if verdict.to_status != L.DEAD_LETTERED:
         lifecycle.transition_many(
-            session, [_key(change)], cause=cause, run_id=run_id, to_status=L.DEAD_LETTERED
+            session,
+            [_key(change)],
+            cause=cause,
+            run_id=run_id,
+            to_status=L.DEAD_LETTERED,
+            actor=who.user,
+            dag_id=who.dag_id,
         )
     return True
 
@@ -475,6 +540,7 @@ def _record(
     run_id: str,
     response: ListingsItemSubmissionResponse | None,
     error: Exception | None,
+    who: TriggeredBy,
 ) -> ChangeOutcome:
     """Write one change's outcome; return it for the task's result (no secrets: Amazon's codes only)."""
     verdict = _verdict(change, response, error)
@@ -486,7 +552,7 @@ def _record(
         _write_issues(session, change, run_id, response, refused)
         if change["preview"]:
             return outcome
-        if _move_listing(session, change, run_id, response, verdict):
+        if _move_listing(session, change, run_id, response, verdict, who):
             outcome["dead_lettered"] = True
     return outcome
 
@@ -497,13 +563,17 @@ def apply_batch(
     spapi_conn_id: str,
     run_id: str,
     config_path: str | None = None,
+    who: TriggeredBy | None = None,
 ) -> BatchResult:
     """Send one batch of changes through the Listings Items API and record every outcome.
 
     Calls go through the client's shared limiter and retries; each is recorded in ``api_calls``
     under the branch's trace id. An INVALID answer and a call that still fails after its retries
     are both dead-lettered (``path="listings_api"``), never dropped. With ``preview`` only issues
-    are recorded.
+    are recorded. Then the listings Amazon accepted are read back (``live``).
+
+    :param who: who triggered the run, for the listings' history; by default the running Airflow
+        task's (nobody outside a task).
 
     :return: counts (``accepted``, ``valid``, ``invalid``, ``failed``, ``dead_lettered``, ``issues``)
         and ``outcomes``: per SKU x marketplace its status, submission id and issue codes.
@@ -516,10 +586,11 @@ def apply_batch(
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     calls = ApiCallLog(engine, run_id)
     outcomes: list[ChangeOutcome] = []
+    who = who or current()
     try:
         live = [c for c in batch if not c["preview"]]
         if live:
-            _mark_submitted(engine, live, run_id)
+            _mark_submitted(engine, live, run_id, who)
         with SpApiHook(spapi_conn_id).get_client(on_call=calls) as client:
             for change in batch:
                 response: ListingsItemSubmissionResponse | None = None
@@ -536,7 +607,14 @@ def apply_batch(
                             err,
                         )
                         error = err
-                outcomes.append(_record(engine, change, run_id, response, error))
+                outcomes.append(_record(engine, change, run_id, response, error, who))
+            # what Amazon shows now of the listings it accepted: live, and its issues
+            shown = [
+                _key(change)
+                for change, outcome in zip(batch, outcomes, strict=True)
+                if outcome["status"] == "accepted" and change["operation"] != "deleteListingsItem"
+            ]
+            amazon_view.observe(client, engine, shown, run_id=run_id, issue_locale=config.issue_locale)
     finally:
         calls.flush()
         engine.dispose()
