@@ -108,14 +108,26 @@ def test_each_action_reaches_the_sandbox(hotfix: Hotfix) -> None:
     )
     assert offer_price(hotfix.item("HF-PREVIEW")) == 129.99
 
+    # accepted, then read back from Amazon at once: the sandbox shows them, so they are live
     statuses = dict(hotfix.rows("select sku, status from listings"))
     assert statuses == {
-        "HF-PRICE": "accepted",
-        "HF-QTY": "accepted",
-        "HF-PATCH": "accepted",
+        "HF-PRICE": "live",
+        "HF-QTY": "live",
+        "HF-PATCH": "live",
         "HF-DEL": "deleted",
-        "TT-01-CABIN-GRY": "accepted",
+        "TT-01-CABIN-GRY": "live",
     }
+    # the SKU's history says who triggered the run (dag.test's user), in which DAG, and what changed
+    [accepted] = hotfix.rows(
+        "select e.actor, e.dag_id, e.changes from listing_events e join listings l on l.id = e.listing_id"
+        " where l.sku = 'HF-PRICE' and e.to_status = 'accepted'"
+    )
+    changes = json.loads(accepted.changes) if isinstance(accepted.changes, str) else accepted.changes
+    assert (accepted.actor, accepted.dag_id, changes) == (
+        "dag_test",
+        "listings_hotfix",
+        {"our_price": {"old": None, "new": "88.50"}, "currency": {"old": None, "new": "USD"}},
+    )
     assert hotfix.rows("select * from dead_letters") == []
 
     # Amazon rejects every change (no such listing): everything is recorded, then the run ends red
