@@ -220,6 +220,8 @@ def _fill(engine: Engine) -> Clock:
                 _issue("FOUND-CHANGED", US, "feed", "90244", "ERROR", color, d3 + 2 * m_, feed_id="F1"),
                 _issue("GATED", US, "feed", "5665", "ERROR", "brand is gated", y12, feed_id="F2"),
                 _issue("GATED", US, "feed", "18027", "WARNING", "image too small", y12, feed_id="F2"),
+                # an operator's validation preview afterwards: what a change would meet, not a failure
+                _issue("GATED", US, "listings_api", "90220", "ERROR", "preview", y12 + 60 * m_, preview=True),
                 # feed-level errors, one microsecond before yesterday and at today's first instant
                 _issue(
                     None,
@@ -446,6 +448,8 @@ def _history(rows: list[dict[str, Any]], c: Clock) -> None:
         (SELLER, DE, "accepted", "quarantined", "validation"),
     ]  # fmt: skip
     assert [r["run_id"] for r in rows] == ["r1", "r1", None, None, None, "r2"]
+    # the catalog's runs: scheduled (nobody triggered them), and no price or stock write among them
+    assert [(r["dag_id"], r["actor"], r["changes"]) for r in rows] == [(None, None, None)] * 6
 
 
 def _feed_health(rows: list[dict[str, Any]], c: Clock) -> None:
