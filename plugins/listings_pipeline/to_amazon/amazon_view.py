@@ -246,8 +246,14 @@ def observe(
     readings = read(client, keys, run_id=run_id, issue_locale=issue_locale)
     if not readings:
         return Recorded()
-    with session_scope(engine) as session:
-        return record(session, readings, run_id)
+    try:
+        with session_scope(engine) as session:
+            return record(session, readings, run_id)
+    except Exception:
+        # Amazon already took (or reported on) what the task sent: failing the task for a reading
+        # would have it sent again. The listings stay as they were, for the next reading.
+        log.exception("could not record %d readings of Amazon's view", len(readings))
+        return Recorded()
 
 
 def observe_branch(
