@@ -41,7 +41,7 @@ from listings_pipeline.warehouse.models import ListingStatus, Quarantine, RunSum
 from listings_pipeline.warehouse.records import ensure_seller
 from sandbox.testing import serve
 from spapi.auth import clear_process_cache
-from tests.fixtures.sandbox import APP_ID, APP_SECRET, sandbox_settings
+from tests.fixtures.sandbox import connection_json, sandbox_settings
 from tests.pipeline.corpus.cases import (
     CASES,
     CELL,
@@ -149,18 +149,9 @@ def run_pipeline(tmp: Path, corpus: Corpus, url: str) -> Run:
     clear_process_cache()
     with pytest.MonkeyPatch.context() as mp, serve(sandbox_settings(tmp)) as sandbox_url:
         for conn_id, token, seller, region in CONNECTIONS:
-            extra = {
-                "environment": "sandbox",
-                "refresh_token": token,
-                "seller_id": seller,
-                "region": region,
-                "endpoint_url": sandbox_url,
-                "token_url": f"{sandbox_url}/auth/o2/token",
-                "rate_scale": 50,
-            }
             mp.setenv(
                 f"AIRFLOW_CONN_{conn_id}",
-                json.dumps({"conn_type": "spapi", "login": APP_ID, "password": APP_SECRET, "extra": extra}),
+                connection_json(sandbox_url, token=token, seller=seller, region=region),
             )
         mp.setenv("SPAPI_WAREHOUSE_URL", url)
         mp.delenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", raising=False)
