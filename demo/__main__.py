@@ -5,7 +5,8 @@ warehouse, LocalExecutor with modest parallelism), registers the sandbox sellers
 triggers ``catalog_feed_sync`` on the sample catalog, shows the run's progress, prints what it did
 and where to look, and then keeps everything up until Ctrl-C (``--headless`` stops right after the
 summary and exits non-zero when the run failed). ``stop`` (``make stop``) ends every process a demo
-started, from any terminal.
+started, from any terminal; a ``demo run`` stopped that way says "stopped by make stop" and exits 0,
+since it did what it was asked, while Ctrl-C or a TERM from elsewhere ends it with 128 + the signal.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -37,7 +38,7 @@ from demo.environment import (
     connections,
     prepare,
 )
-from demo.processes import PidFile, Service
+from demo.processes import PidFile, Service, StopRequest
 
 STARTUP_SECONDS = 300.0
 # The services of docker-compose.yaml, as processes (services mode): name -> `airflow` arguments. The
@@ -53,8 +54,16 @@ POLL_SECONDS = 1.0  # how often the run's progress is read (two cheap API calls)
 QUIET_SECONDS = 30.0  # print the progress at least this often, even when nothing changed
 
 
-class Stopped(Exception):
-    """SIGTERM or SIGINT arrived: unwind and stop everything."""
+class Stopped(BaseException):
+    """SIGTERM or SIGINT arrived: unwind and stop everything.
+
+    A ``BaseException``, as ``KeyboardInterrupt`` is: it can arrive in the middle of any library
+    call, and no ``except Exception`` on the way up may take it for that call's own failure.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 def say(message: str) -> None:
@@ -62,7 +71,11 @@ def say(message: str) -> None:
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
-    raise Stopped(signal.Signals(signum).name)
+    # Once: a second signal (Ctrl-C pressed again, the sweep of `make stop`) must not interrupt the
+    # stop that the first one started; whatever outlasts it is killed in the end anyway.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise Stopped(signum)
 
 
 def port_free(port: int) -> bool:
@@ -207,14 +220,47 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     prepare(layout, fresh=not args.keep)
+    pids = PidFile(layout.pid_file)
+    return supervise(layout, pids, lambda: demo(layout, pids, args))
+
+
+def supervise(layout: DemoLayout, pids: PidFile, body: Callable[[], int]) -> int:
+    """Run ``body`` (the demo) as this state directory's ``demo`` process, and stop everything it
+    started when it returns, fails or is told to stop, whichever comes first.
+
+    Told to stop by ``make stop`` (its :class:`~demo.processes.StopRequest` is there), the demo has
+    done what it was asked: it says so and exits 0, so that the terminal running ``make demo`` does
+    not end in a make error. Any other SIGTERM or SIGINT (Ctrl-C) exits 128 + the signal's number,
+    as a shell reports a process ended by it.
+    """
+    request = StopRequest(layout.stop_request)
+    request.clear()  # one left by a `make stop` that died before it could clear it
     pids.add(processes.own_service("demo"))
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    services: list[Service] = []
-    api: AirflowApi | None = None
     try:
-        services = start_services(layout, pids)
-        api = AirflowApi(layout.airflow_url, "admin", layout.admin_password())
+        return body()
+    except Stopped as why:
+        if request.made():
+            say("stopped by make stop: stopping everything the demo started")
+            return 0
+        say(f"{why}: stopping")
+        return 128 + why.signum
+    except AirflowNotReady as err:
+        say(f"failed: {err}")
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_services(pids, exclude=os.getpid())
+
+
+def demo(layout: DemoLayout, pids: PidFile, args: argparse.Namespace) -> int:
+    """Start everything, run the sample catalog, print the summary, then keep serving (or, headless,
+    return): the demo's exit status."""
+    services = start_services(layout, pids)
+    api = AirflowApi(layout.airflow_url, "admin", layout.admin_password())
+    try:
         try:
             api.wait_until_up(time.monotonic() + STARTUP_SECONDS, check=lambda: all_alive(services))
         except AirflowNotReady:
@@ -232,25 +278,15 @@ def run(args: argparse.Namespace) -> int:
         # a run that needs attention did what the demo shows: it found Amazon's rejection and said so
         ok = progress.state == "success" or progress.needs_attention
         print_summary(layout, run_id, progress)
-        if args.headless:
-            return 0 if ok else 1
-        say("everything keeps running: press Ctrl-C here, or run `make stop`, to end it")
-        while all(s.alive() for s in services):
-            time.sleep(1)
-        say("a service exited on its own; stopping the rest")
-        return 1
-    except Stopped as why:
-        say(f"{why}: stopping")
-        return 130
-    except AirflowNotReady as err:
-        say(f"failed: {err}")
-        return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if api is not None:
-            api.close()
-        stop_services(pids, exclude=os.getpid())
+        api.close()
+    if args.headless:
+        return 0 if ok else 1
+    say("everything keeps running: press Ctrl-C here, or run `make stop`, to end it")
+    while all(s.alive() for s in services):
+        time.sleep(1)
+    say("a service exited on its own; stopping the rest")
+    return 1
 
 
 def _warehouse_name(layout: DemoLayout) -> str:
@@ -316,7 +352,12 @@ def stop(args: argparse.Namespace) -> int:
         # On TERM the `demo run` process stops what it started, each service its own way; signalling
         # those services from here as well would only race it.
         say(f"stopping the demo run (PID {runner.pid}); it stops what it started")
-        processes.stop([runner], grace=RUNNER_GRACE_SECONDS)
+        request = StopRequest(layout.stop_request)
+        request.make()
+        try:
+            processes.stop([runner], grace=RUNNER_GRACE_SECONDS)
+        finally:
+            request.clear()
     stop_services(pids)
     return 0
 

@@ -8,34 +8,110 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Required, TypedDict
 
 import httpx
 
 FINISHED = frozenset({"success", "failed"})
 POLL_SECONDS = 0.5  # between two looks at a server or DAG that is not there yet
+PAGE = 1000  # task instances per request (the API's largest page)
+
+# A task instance in one of these states will not run again in this try of the run.
+ENDED = frozenset({"success", "skipped", "failed", "upstream_failed", "removed"})
+# A task's state, from its instances': the first of these that any instance is in. While it has not
+# ended, the most active instance's state says what it is doing; once it has, the worst instance's
+# says how it went (Airflow's grid shows a mapped task as one cell the same way).
+_WHILE_ACTIVE = ("running", "deferred", "up_for_retry", "up_for_reschedule", "queued", "scheduled")
+_ONCE_ENDED = ("failed", "upstream_failed", "success", "skipped", "removed")
 
 
 class AirflowNotReady(RuntimeError):
     """The API server, or the DAG, did not come up in time."""
 
 
+class TaskInstanceJson(TypedDict, total=False):
+    """The fields of the API's task instance that the demo reads."""
+
+    task_id: Required[str]
+    map_index: int
+    state: str | None
+    hostname: str | None
+    rendered_map_index: str | None
+
+
+@dataclass
+class TaskProgress:
+    """One task of the run, its mapped instances (if any) counted together: ``states`` counts the
+    instances in each state. A mapped task has one placeholder instance (map index -1, no state)
+    until its input is known, then one per element."""
+
+    task_id: str
+    states: Counter[str] = field(default_factory=Counter)
+    mapped: bool = False
+
+    @property
+    def instances(self) -> int:
+        return self.states.total()
+
+    @property
+    def ended(self) -> int:
+        return sum(n for s, n in self.states.items() if s in ENDED)
+
+    @property
+    def done(self) -> bool:
+        return self.instances > 0 and self.ended == self.instances
+
+    @property
+    def state(self) -> str:
+        order = _ONCE_ENDED if self.done else _WHILE_ACTIVE
+        return next((s for s in order if self.states[s]), "none" if not self.done else "success")
+
+
 @dataclass
 class RunProgress:
-    """One look at a DAG run: its state, how many task instances are in each state, and where they ran.
+    """One look at a DAG run: its state, each task's progress, and where task instances ran.
+
+    A task counts once however many instances mapping gives it, so the run's total is the DAG's
+    number of tasks from the first look on: counting instances, the total grew as each mapped task
+    expanded and a run seemed to fall behind as it went. A mapped task part-way through shows its
+    instances as a sub-count instead (``check_chunk 3/8``), as Airflow's grid does.
 
     ``ran_on`` holds each task instance that has a host: its task id, its rendered map index (for
     ``check_chunk``, ``SELLER/MARKETPLACE 2/5``) and the host name its worker recorded.
     """
 
     state: str
-    tasks: Counter[str] = field(default_factory=Counter)
+    tasks: dict[str, TaskProgress] = field(default_factory=dict)
     failed_tasks: list[str] = field(default_factory=list)
     active_tasks: list[str] = field(default_factory=list)
     ran_on: list[tuple[str, str, str]] = field(default_factory=list)
     note: str | None = None
+
+    @classmethod
+    def of(
+        cls, state: str, task_instances: Iterable[TaskInstanceJson], note: str | None = None
+    ) -> RunProgress:
+        """The run's progress from its task instances, as the REST API lists them."""
+        progress = cls(state=state, note=note)
+        for ti in task_instances:
+            progress.add(ti)
+        return progress
+
+    def add(self, ti: TaskInstanceJson) -> None:
+        task_id, state = ti["task_id"], ti.get("state") or "none"
+        index = ti.get("map_index", -1)
+        task = self.tasks.setdefault(task_id, TaskProgress(task_id))
+        task.states[state] += 1
+        task.mapped = task.mapped or index >= 0
+        name = task_id + (f"[{index}]" if index >= 0 else "")
+        if ti.get("hostname"):
+            self.ran_on.append((task_id, ti.get("rendered_map_index") or "", str(ti["hostname"])))
+        if state in {"failed", "upstream_failed"}:
+            self.failed_tasks.append(name)
+        elif state in {"running", "deferred", "up_for_retry"}:
+            self.active_tasks.append(name if state == "running" else f"{name} ({state})")
 
     @property
     def finished(self) -> bool:
@@ -48,11 +124,15 @@ class RunProgress:
         return self.state == "failed" and self.failed_tasks == ["outcome"]
 
     def line(self) -> str:
-        done = sum(
-            n for s, n in self.tasks.items() if s in {"success", "skipped", "failed", "upstream_failed"}
-        )
-        states = ", ".join(f"{n} {s}" for s, n in sorted(self.tasks.items()))
-        line = f"run {self.state}: {done}/{sum(self.tasks.values())} tasks done ({states or 'none yet'})"
+        """``run running: 4/14 tasks done (4 success, 1 running, 9 none); check_chunk 3/8; now: ...``"""
+        tasks = list(self.tasks.values())
+        done = sum(1 for t in tasks if t.done)
+        states = Counter(t.state for t in tasks)
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+        line = f"run {self.state}: {done}/{len(tasks)} tasks done ({counts or 'none yet'})"
+        expanding = [t for t in tasks if t.mapped and not t.done and t.instances > 1]
+        if expanding:
+            line += "; " + ", ".join(f"{t.task_id} {t.ended}/{t.instances}" for t in expanding)
         if self.active_tasks:
             line += "; now: " + ", ".join(sorted(self.active_tasks)[:6])
         return line
@@ -138,23 +218,24 @@ class AirflowApi:
     def progress(self, dag_id: str, run_id: str) -> RunProgress:
         run = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
         run.raise_for_status()
-        tis = self._request(
-            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000}
+        return RunProgress.of(
+            str(run.json()["state"]), self._task_instances(dag_id, run_id), note=run.json().get("note")
         )
-        tis.raise_for_status()
-        progress = RunProgress(state=str(run.json()["state"]), note=run.json().get("note"))
-        for ti in tis.json()["task_instances"]:
-            state = ti.get("state") or "none"
-            progress.tasks[state] += 1
-            index = ti.get("map_index", -1)
-            name = ti["task_id"] + (f"[{index}]" if index >= 0 else "")
-            if ti.get("hostname"):
-                progress.ran_on.append((ti["task_id"], ti.get("rendered_map_index") or "", ti["hostname"]))
-            if state in {"failed", "upstream_failed"}:
-                progress.failed_tasks.append(name)
-            elif state in {"running", "deferred", "up_for_retry"}:
-                progress.active_tasks.append(name if state == "running" else f"{name} ({state})")
-        return progress
+
+    def _task_instances(self, dag_id: str, run_id: str) -> list[TaskInstanceJson]:
+        """Every task instance of the run, page by page (a large catalog maps to many chunks)."""
+        found: list[TaskInstanceJson] = []
+        while True:
+            page = self._request(
+                "GET",
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                params={"limit": PAGE, "offset": len(found), "order_by": "id"},
+            )
+            page.raise_for_status()
+            body = page.json()
+            found += body["task_instances"]
+            if not body["task_instances"] or len(found) >= int(body.get("total_entries", 0)):
+                return found
 
     def put_connection(self, conn_id: str, fields: dict[str, Any]) -> None:
         """Create the connection, or replace its fields when it exists (a restarted demo)."""

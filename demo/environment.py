@@ -151,6 +151,11 @@ class DemoLayout:
         return self.state_dir / "pids.json"
 
     @property
+    def stop_request(self) -> Path:
+        """Left by ``make stop`` while it stops a running demo (``processes.StopRequest``)."""
+        return self.state_dir / "stop-requested"
+
+    @property
     def warehouse(self) -> Path:
         return self.state_dir / "warehouse.db"
 

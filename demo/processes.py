@@ -85,6 +85,25 @@ class PidFile:
         tmp.replace(self.path)
 
 
+class StopRequest:
+    """What ``make stop`` leaves in the state directory before it signals a running ``demo run``, and
+    clears once that has ended: a signal does not say who sent it, and the run exits 0 only when
+    this is how it was asked to stop (a TERM from anywhere else is an interruption)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def make(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(f"{os.getpid()}\n")
+
+    def made(self) -> bool:
+        return self.path.exists()
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 def own_service(name: str) -> Service:
     """This process, as a service: so that ``stop`` from another terminal ends the demo too."""
     return Service(name=name, pid=os.getpid(), create_time=psutil.Process().create_time(), log="")

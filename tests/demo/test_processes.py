@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from demo import processes
 from demo.__main__ import main
 from demo.processes import PidFile, Service
+from tests.conftest import REPO
 from tests.fixtures.waiting import wait_until
 
 # A leader that ignores TERM and starts two children: one that also ignores TERM, and one that
@@ -167,3 +169,80 @@ def test_a_service_that_exited_is_reported_with_its_log(tmp_path: Path) -> None:
     with pytest.raises(AirflowNotReady, match=f"scheduler exited; see {log}"):
         all_alive([crashed])
     processes.stop([crashed], grace=1.0)
+
+
+# A stand-in for `demo run`: the demo's own supervision (signals, exit status, stopping what it
+# started) around a body that starts one service and then serves until it is stopped.
+SUPERVISED = r"""
+import os, sys, time
+from pathlib import Path
+from demo import processes
+from demo.__main__ import supervise
+from demo.environment import DemoLayout
+from demo.processes import PidFile
+
+layout = DemoLayout(Path(sys.argv[1]))
+pids = PidFile(layout.pid_file)
+
+def body():
+    sleeper = processes.start(
+        "sandbox", [sys.executable, "-c", "import time; time.sleep(600)"], dict(os.environ),
+        layout.logs / "sandbox.log", layout.state_dir,
+    )
+    pids.add(sleeper)
+    print("ready", flush=True)
+    time.sleep(600)
+    return 1
+
+sys.exit(supervise(layout, pids, body))
+"""
+
+
+def _supervised_demo(state: Path) -> tuple[subprocess.Popen[str], Path]:
+    out = state.parent / "demo.out"
+    with out.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SUPERVISED, str(state)],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    wait_until(lambda: "ready" in out.read_text() or proc.poll() is not None, timeout=60, what="ready")
+    assert proc.poll() is None, out.read_text()
+    return proc, out
+
+
+def test_make_stop_ends_a_running_demo_with_exit_0_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The terminal of `make demo` ends without a make error or a traceback when `make stop` ends it."""
+    state = tmp_path / "state"
+    proc, out = _supervised_demo(state)
+    services = PidFile(state / "pids.json").read()
+    assert [s.name for s in services] == ["demo", "sandbox"]
+
+    assert main(["stop", "--state-dir", str(state)]) == 0
+
+    assert proc.wait(timeout=60) == 0
+    text = out.read_text()
+    assert "stopped by make stop" in text and "every process the demo started has stopped" in text
+    assert "Traceback" not in text, text
+    assert not any(s.alive() for s in services)
+    assert not (state / "stop-requested").exists() and not (state / "pids.json").exists()
+    assert f"stopping the demo run (PID {proc.pid})" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_from_elsewhere_still_ends_the_demo_as_interrupted(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    """Only `make stop` makes a stop a success: a TERM from anywhere else, or Ctrl-C, is 128 + signal."""
+    state = tmp_path / "state"
+    proc, out = _supervised_demo(state)
+    services = PidFile(state / "pids.json").read()
+
+    proc.send_signal(sig)
+
+    assert proc.wait(timeout=60) == code
+    text = out.read_text()
+    assert f"{sig.name}: stopping" in text and "stopped by make stop" not in text
+    assert "Traceback" not in text, text
+    assert not any(s.alive() for s in services)
