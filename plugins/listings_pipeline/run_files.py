@@ -13,7 +13,7 @@ import re
 from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -92,8 +92,8 @@ class BranchPaths:
         return self.root / "data_docs"
 
 
-def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write rows as JSON lines atomically; returns how many."""
+def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any] | orjson.Fragment]) -> int:
+    """Write rows as JSON lines atomically (a fragment, already JSON, as it is); returns how many."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     count = 0
@@ -107,11 +107,12 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
 
 
 def write_messages(path: Path, hashes: Path, messages: Iterable[Mapping[str, Any]]) -> int:
-    """Catalog messages as JSON lines, and beside them each one's SKU and :func:`payload_hash`.
+    """Catalog messages as JSON lines, and beside them each one's :class:`MessageKey`.
 
     Why: plan decides what to send from the SKU and the hash alone, and parsing every message again
-    to get them cost as much as the rest of its first pass. A line is the canonical form the hash
-    is taken of, so the hash costs no second serialisation. Both files are replaced together.
+    to get them cost as much as the rest of its first pass; with the product type too, it copies the
+    lines it sends without parsing them at all. A line is the canonical form the hash is taken of,
+    so the hash costs no second serialisation. Both files are replaced together.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp, tmp_hashes = path.with_name(f".{path.name}.tmp"), hashes.with_name(f".{hashes.name}.tmp")
@@ -122,34 +123,43 @@ def write_messages(path: Path, hashes: Path, messages: Iterable[Mapping[str, Any
                 raise ValueError("catalog messages are written without a messageId")
             line = orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
             handle.write(line + b"\n")
-            index.write(orjson.dumps([message["sku"], hashlib.sha256(line).hexdigest()]) + b"\n")
+            key = [message["sku"], hashlib.sha256(line).hexdigest(), message.get("productType")]
+            index.write(orjson.dumps(key) + b"\n")
             count += 1
     tmp_hashes.replace(hashes)
     tmp.replace(path)
     return count
 
 
-def read_message_hashes(paths: BranchPaths) -> Iterator[tuple[str, str]]:
-    """(SKU, payload hash) of each catalog message, in order; from ``messages.jsonl`` itself for a
+class MessageKey(NamedTuple):
+    """What plan needs to know of a catalog message without parsing it."""
+
+    sku: str
+    digest: str  # its payload_hash
+    product_type: str | None  # None also for a line written by an older map step: parse the line
+
+
+def read_message_hashes(paths: BranchPaths) -> Iterator[MessageKey]:
+    """Each catalog message's :class:`MessageKey`, in order; from ``messages.jsonl`` itself for a
     run whose map step wrote no hashes (an older version)."""
     if not paths.message_hashes.exists():
         for message in read_jsonl(paths.messages):
-            yield str(message["sku"]), payload_hash(message)
+            yield MessageKey(str(message["sku"]), payload_hash(message), message.get("productType"))
         return
     with paths.message_hashes.open("rb") as handle:
         for line in handle:
-            sku, digest = orjson.loads(line)
-            yield sku, digest
+            sku, digest, *rest = orjson.loads(line)
+            yield MessageKey(sku, digest, rest[0] if rest else None)
 
 
-def read_jsonl_at(path: Path, places: Container[int]) -> Iterator[tuple[int, JsonObject]]:
-    """The rows of ``path`` whose place (0-based, as :func:`read_jsonl` numbers them) is in
-    ``places``, parsed; the others are skipped unparsed."""
+def read_lines_at(path: Path, places: Container[int]) -> Iterator[tuple[int, bytes]]:
+    """The lines of ``path`` whose place (0-based, as :func:`read_jsonl` numbers them) is in
+    ``places``, as written (without the newline): a line copied on needs no parse and no
+    re-serialisation (``orjson.Fragment``)."""
     with path.open("rb") as handle:
         for place, line in enumerate(line for line in handle if line.strip()):
             if place in places:
-                row: JsonObject = orjson.loads(line)
-                yield place, row
+                yield place, line.rstrip(b"\r\n")
 
 
 def read_jsonl(path: Path) -> Iterator[JsonObject]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from listings_pipeline.planning.plan import MassDeleteError, plan
 from listings_pipeline.run_files import (
     BranchPaths,
     payload_hash,
-    read_jsonl_at,
+    read_lines_at,
     read_message_hashes,
     write_messages,
 )
@@ -122,8 +123,6 @@ def _write_messages(config_path: str, messages: list[dict[str, Any]]) -> None:
 
 
 def _planned(config_path: str) -> list[dict[str, Any]]:
-    import orjson
-
     path = BranchPaths.of(load_config(config_path), RUN, SELLER, US).planned
     return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
 
@@ -354,10 +353,12 @@ def test_the_map_step_writes_each_message_s_sku_and_hash_as_plan_would_work_them
     ]
     assert write_messages(paths.messages, paths.message_hashes, messages) == 5
     written = list(read_message_hashes(paths))
-    assert written == [(m["sku"], payload_hash(m)) for m in messages]
+    assert written == [(m["sku"], payload_hash(m), "SHIRT") for m in messages]
     paths.message_hashes.unlink()
     assert list(read_message_hashes(paths)) == written
-    assert [place for place, _ in read_jsonl_at(paths.messages, {1, 3})] == [1, 3]
+    lines = list(read_lines_at(paths.messages, {1, 3}))
+    assert [place for place, _ in lines] == [1, 3]
+    assert [orjson.loads(line) for _, line in lines] == [messages[1], messages[3]]
     with pytest.raises(ValueError, match="messageId"):
         write_messages(paths.messages, paths.message_hashes, [{**messages[0], "messageId": 1}])
 
@@ -384,3 +385,35 @@ def test_a_sku_in_flight_past_the_feed_wait_is_sent_again(setup: dict[str, Any])
     assert (out["plan_counts"]["retry"], out["plan_counts"]["skipped"]) == (1, 1)
     assert out["skipped_reasons"] == {"in_flight": 1}
     assert [m["sku"] for m in _planned(config)] == ["LOST"]
+
+
+@pytest.mark.parametrize("hashes", ["with product types", "from an older map step"])
+def test_a_sent_message_reaches_the_warehouse_and_planned_jsonl_as_map_wrote_it(
+    setup: dict[str, Any], hashes: str
+) -> None:
+    """Plan copies the lines it sends instead of parsing them: the listing's payload, product type and
+    hash, and ``planned.jsonl``, must still be exactly the message's. A hashes file without product
+    types (an older map step) gets them from the lines."""
+    config = _config(setup, delete_removed=False)
+    messages = [_message("A", 1.5), {**_message("B"), "productType": "HAT"}]
+    _write_messages(config, messages)
+    paths = BranchPaths.of(load_config(config), RUN, SELLER, US)
+    if hashes == "from an older map step":
+        older = [orjson.loads(line)[:2] for line in paths.message_hashes.read_bytes().splitlines()]
+        paths.message_hashes.write_bytes(b"".join(orjson.dumps(pair) + b"\n" for pair in older))
+    assert plan(_branch(config, extracted=2))["planned"] == 2
+    assert _planned(config) == messages
+    assert paths.planned.read_bytes() == paths.messages.read_bytes()
+    engine = db.make_engine(setup["url"])
+    with db.session_scope(engine) as s:
+        stored = {
+            sku: (product_type, payload, digest)
+            for sku, product_type, payload, digest in s.execute(
+                select(Listing.sku, Listing.product_type, Listing.payload, Listing.payload_hash)
+            )
+        }
+    engine.dispose()
+    assert stored == {
+        "A": ("SHIRT", messages[0], payload_hash(messages[0])),
+        "B": ("HAT", messages[1], payload_hash(messages[1])),
+    }

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
+import orjson
 from sqlalchemy import bindparam, select, update
 
 from listings_pipeline.branch import Branch, PlanCounts, PlanKind
@@ -19,9 +20,10 @@ from listings_pipeline.config import PipelineConfig, load_config
 from listings_pipeline.routing import route
 from listings_pipeline.run_files import (
     BranchPaths,
+    MessageKey,
     payload_hash,
-    read_jsonl_at,
     read_lines,
+    read_lines_at,
     read_message_hashes,
     write_jsonl,
 )
@@ -121,7 +123,7 @@ def plan(branch: Branch) -> Branch:
         del existing
         # second pass, once nothing can stop the plan: the payloads to send, chunk by chunk
         with session_scope(engine) as session:
-            ready = planned.ready_rows(read_jsonl_at(paths.messages, planned.places()), deletions)
+            ready = planned.ready_rows(read_lines_at(paths.messages, planned.places()), deletions)
             total = write_jsonl(paths.planned, _moved_to_ready(session, ready, run_id))
             _record_sources(session, seller_id, marketplace_id, planned.sources_to_record())
     finally:
@@ -187,7 +189,7 @@ def _listed(existing: pd.DataFrame, skus: pd.Series) -> pd.DataFrame:
             values = (
                 existing[name].to_numpy()[places]
                 if len(existing)
-                else np.full(len(skus), np.datetime64("NaT"))
+                else np.full(len(skus), np.datetime64("NaT", "ns"))
             )
             columns[name] = pd.Series(pd.to_datetime(values, utc=True)).where(found)
     return pd.DataFrame(columns)
@@ -208,8 +210,8 @@ def _frame(columns: list[str], rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
 
 
 def _offered(paths: BranchPaths) -> tuple[pd.DataFrame, Any]:
-    """Every message's SKU, payload hash and catalog row's source key, in ``messages.jsonl``'s
-    order (the frame's index is the message's place there); and the SKUs of the rows validate did
+    """Every message's SKU, payload hash, product type and catalog row's source key, in
+    ``messages.jsonl``'s order (the frame's index is the message's place there); and the SKUs of the rows validate did
     not check again (unchanged: in the catalog, never deleted)."""
     import numpy as np
     import pandas as pd
@@ -218,22 +220,25 @@ def _offered(paths: BranchPaths) -> tuple[pd.DataFrame, Any]:
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     string = pd.ArrowDtype(pa.string())
-    skus: list[Any] = []
-    digests: list[Any] = []
-    batch: list[tuple[str, str]] = []
-    for pair in read_message_hashes(paths):
-        batch.append(pair)
+    columns: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
+    batch: list[MessageKey] = []
+
+    def flush() -> None:
+        for column, values in zip(columns, zip(*batch, strict=True) if batch else ((), (), ()), strict=True):
+            column.append(pa.array(values, type=pa.string()))
+        batch.clear()
+
+    for message_key in read_message_hashes(paths):
+        batch.append(message_key)
         if len(batch) >= 100_000:
-            skus.append(pa.array([p[0] for p in batch], type=pa.string()))
-            digests.append(pa.array([p[1] for p in batch], type=pa.string()))
-            batch = []
-    skus.append(pa.array([p[0] for p in batch], type=pa.string()))
-    digests.append(pa.array([p[1] for p in batch], type=pa.string()))
-    sku_array = pa.chunked_array(skus)
+            flush()
+    flush()
+    sku_array = pa.chunked_array(columns[0], type=pa.string())
     offered = pd.DataFrame(
         {
             "sku": pd.Series(sku_array, dtype=string),
-            "digest": pd.Series(pa.chunked_array(digests), dtype=string),
+            "digest": pd.Series(pa.chunked_array(columns[1], type=pa.string()), dtype=string),
+            "product_type": pd.Series(pa.chunked_array(columns[2], type=pa.string()), dtype=string),
         }
     )
     unchanged = pd.Series([], dtype=string)
@@ -254,14 +259,16 @@ def _offered(paths: BranchPaths) -> tuple[pd.DataFrame, Any]:
 
 class _ReadyRow(TypedDict, total=False):
     """A listing a plan moves to ``ready``, as :func:`lifecycle.transition_many` takes it; its
-    payload is also the line ``planned.jsonl`` gets."""
+    payload is also the line ``planned.jsonl`` gets: a message's line as map wrote it (a fragment of
+    canonical JSON: a million parsed and serialised again were a fifth of the step), or a
+    deletion's object."""
 
     seller_id: str
     marketplace_id: str
     sku: str
     to_status: ListingStatus
     product_type: str | None
-    payload: dict[str, Any]
+    payload: dict[str, Any] | orjson.Fragment
     payload_hash: str
     source_hash: str | None
 
@@ -330,47 +337,57 @@ class _Planned:
         ]
         return list(zip(rows["sku"].tolist(), rows["key"].tolist(), strict=True))
 
-    def ready_rows(
-        self, messages: Iterable[tuple[int, dict[str, Any]]], deletions: list[str]
-    ) -> Iterator[_ReadyRow]:
-        """The rows to move to ``ready``: the messages to send (by place, in catalog order), then the
-        deletions."""
+    def ready_rows(self, lines: Iterable[tuple[int, bytes]], deletions: list[str]) -> Iterator[_ReadyRow]:
+        """The rows to move to ``ready``: the messages to send (their lines by place, in catalog
+        order), then the deletions."""
         expected = self._sending()
-        for place, message in messages:
-            want, digest, key = next(expected)
+        for place, line in lines:
+            want, sku, digest, key, product_type = next(expected)
             if place != want:
                 raise LifecycleError(f"plan: message {place} read where {want} was planned")
-            yield self._ready(message, digest, key)
+            if product_type is None:  # an older map step's hashes, or a message naming none
+                product_type = orjson.loads(line).get("productType")
+            yield self._ready(sku, orjson.Fragment(line), digest, key, product_type)
         for sku in deletions:
             deletion: dict[str, Any] = {"sku": sku, "operationType": "DELETE"}
             self.counts["deleted"] += 1
-            yield self._ready(deletion, payload_hash(deletion), None)
+            yield self._ready(sku, deletion, payload_hash(deletion), None, None)
 
-    def _sending(self, batch: int = 50_000) -> Iterator[tuple[int, str, str | None]]:
-        """(place, hash, source key) of each message to send, in place order, made into Python
-        objects a batch at a time: a million of them at once would be a quarter of a GiB."""
+    def _sending(self, batch: int = 50_000) -> Iterator[tuple[int, str, str, str | None, str | None]]:
+        """(place, SKU, hash, source key, product type) of each message to send, in place order,
+        made into Python objects a batch at a time: a million of them at once would be a quarter
+        of a GiB."""
         sending = self.offered[self.offered["kind"].isin(["new", "changed", "retry"])]
         for start in range(0, len(sending), batch):
             part = sending.iloc[start : start + batch]
             yield from zip(
                 part.index.tolist(),
+                part["sku"].tolist(),
                 part["digest"].tolist(),
                 part["key"].to_numpy(dtype=object, na_value=None).tolist(),
+                part["product_type"].to_numpy(dtype=object, na_value=None).tolist(),
                 strict=True,
             )
 
-    def _ready(self, message: dict[str, Any], digest: str, source_key: str | None) -> _ReadyRow:
+    def _ready(
+        self,
+        sku: str,
+        payload: dict[str, Any] | orjson.Fragment,
+        digest: str,
+        source_key: str | None,
+        product_type: str | None,
+    ) -> _ReadyRow:
         row = _ReadyRow(
             seller_id=self.seller_id,
             marketplace_id=self.marketplace_id,
-            sku=message["sku"],
+            sku=sku,
             to_status=L.READY,
-            payload=message,
+            payload=payload,
             payload_hash=digest,
             source_hash=source_key,
         )
-        if "productType" in message:  # a DELETE names none, and must not erase the listing's
-            row["product_type"] = message["productType"]
+        if product_type is not None:  # a DELETE names none, and must not erase the listing's
+            row["product_type"] = product_type
         return row
 
     def plan_counts(self) -> PlanCounts:
@@ -384,7 +401,9 @@ class _Planned:
         )
 
 
-def _moved_to_ready(session: Session, rows: Iterator[_ReadyRow], run_id: str) -> Iterator[dict[str, Any]]:
+def _moved_to_ready(
+    session: Session, rows: Iterator[_ReadyRow], run_id: str
+) -> Iterator[dict[str, Any] | orjson.Fragment]:
     """Each row's payload, for ``planned.jsonl``, its listing moved to ``ready`` a chunk at a time
     in the caller's transaction: memory holds one chunk of payloads, not the branch's."""
     chunk: list[_ReadyRow] = []
