@@ -236,20 +236,24 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def insert_ignoring_conflicts(session: Session, entity: Any, index_elements: list[str]) -> Insert:
-    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` in the session's dialect.
+def insert_ignoring_conflicts(
+    session: Session, entity: Any, index_elements: list[str], index_where: str | None = None
+) -> Insert:
+    """``INSERT ... ON CONFLICT (index_elements) [WHERE index_where] DO NOTHING`` in the session's
+    dialect; ``index_where`` names a partial unique index by its predicate, written as the index's.
 
     PostgreSQL and SQLite (3.24+) both have it; the warehouse supports no other database.
     """
     name = session.get_bind().dialect.name
+    where = None if index_where is None else text(index_where)
     if name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(entity).on_conflict_do_nothing(index_elements=index_elements)
+        return pg_insert(entity).on_conflict_do_nothing(index_elements=index_elements, index_where=where)
     if name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(entity).on_conflict_do_nothing(index_elements=index_elements)
+        return sqlite_insert(entity).on_conflict_do_nothing(index_elements=index_elements, index_where=where)
     raise NotImplementedError(f"the warehouse supports sqlite and postgresql, not {name}")
 
 

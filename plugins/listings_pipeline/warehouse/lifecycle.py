@@ -36,11 +36,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypedDict
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from listings_pipeline.warehouse.db import bulk_insert, bulk_update, insert_ignoring_conflicts, one_of
 from listings_pipeline.warehouse.models import (
+    UNFINISHED_LETTER,
+    UNFINISHED_LETTER_STATES,
     DeadLetter,
     DeadLetterEvent,
     DeadLetterState,
@@ -596,6 +598,11 @@ def open_dead_letters(
     is an event with its reason and time (``open -> open`` when it was open already), so the letter
     keeps its history. New letters are written with one bulk INSERT (a report may reject thousands
     of messages); reused ones, rare, one by one.
+
+    "At most one" is the database's rule (the partial unique index ``uq_dead_letters_unfinished``),
+    not only this function's: the INSERT skips a listing whose unfinished letter another transaction
+    wrote after the look-up (``ON CONFLICT DO NOTHING`` on that index; PostgreSQL waits for that
+    transaction first), and such a letter is then reopened like one found by the look-up.
     """
     publish_path = PublishPath(path)
     actor = actor or run_id or "pipeline"
@@ -621,60 +628,62 @@ def open_dead_letters(
         by_sku = dict(zip((f["sku"] for f in firsts), same_branch(letters=firsts), strict=True))
         same_branch(letters=again)
         return [by_sku[letter["sku"]] for letter in letters]
-    existing: dict[str, DeadLetter] = {}
-    skus = sorted({letter["sku"] for letter in letters})
-    for start in range(0, len(skus), CHUNK_SIZE):
-        for found in session.scalars(
-            select(DeadLetter)
-            .where(
-                DeadLetter.seller_id == seller_id,
-                DeadLetter.marketplace_id == marketplace_id,
-                DeadLetter.sku.in_(skus[start : start + CHUNK_SIZE]),
-                DeadLetter.state.in_([D.OPEN.value, D.REPLAYED.value]),
-            )
-            .order_by(DeadLetter.id)
-            .with_for_update()
-        ):
-            existing[found.sku] = found  # the newest wins
+    existing = _unfinished_letters(session, seller_id, marketplace_id, [letter["sku"] for letter in letters])
     ids: dict[str, int] = {}
     fresh = [letter for letter in letters if letter["sku"] not in existing]
     if fresh:
-        inserted = session.execute(
-            insert(DeadLetter).returning(DeadLetter.id, DeadLetter.sku, sort_by_parameter_order=True),
-            [
-                {
-                    "seller_id": seller_id,
-                    "marketplace_id": marketplace_id,
-                    "sku": letter["sku"],
-                    "path": publish_path.value,
-                    "operation": operation,
-                    "payload": payload,
-                    "reason": letter["reason"],
-                    "code": letter["code"],
-                    "state": D.OPEN.value,
-                    "attempts": 1,
-                    "run_id": run_id,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for letter in fresh
-            ],
-        ).all()
+        inserted: dict[str, int] = {
+            sku: letter_id
+            for letter_id, sku in session.execute(
+                insert_ignoring_conflicts(
+                    session, DeadLetter, list(_KEY), index_where=UNFINISHED_LETTER
+                ).returning(DeadLetter.id, DeadLetter.sku),
+                [
+                    {
+                        "seller_id": seller_id,
+                        "marketplace_id": marketplace_id,
+                        "sku": letter["sku"],
+                        "path": publish_path.value,
+                        "operation": operation,
+                        "payload": payload,
+                        "reason": letter["reason"],
+                        "code": letter["code"],
+                        "state": D.OPEN.value,
+                        "attempts": 1,
+                        "run_id": run_id,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for letter in fresh
+                ],
+            )
+        }
         bulk_insert(
             session,
             DeadLetterEvent,
             [
                 {
-                    "dead_letter_id": letter_id,
+                    "dead_letter_id": inserted[letter["sku"]],
                     "to_state": D.OPEN.value,
                     "at": now,
                     "actor": actor,
                     "note": letter["reason"],
                 }
-                for (letter_id, _), letter in zip(inserted, fresh, strict=True)
+                for letter in fresh
+                if letter["sku"] in inserted
             ],
         )
-        ids.update({sku: letter_id for letter_id, sku in inserted})
+        ids.update(inserted)
+        # written by another transaction since the look-up: reopened below, as if found by it
+        raced = [letter["sku"] for letter in fresh if letter["sku"] not in inserted]
+        existing.update(_unfinished_letters(session, seller_id, marketplace_id, raced))
+        gone = [letter for letter in fresh if letter["sku"] not in inserted and letter["sku"] not in existing]
+        if gone:  # ... and finished by it before we could look again: a letter of their own after all
+            again_ids = open_dead_letters(
+                session, seller_id=seller_id, marketplace_id=marketplace_id, path=path,
+                operation=operation, letters=gone, payload=payload, run_id=run_id, actor=actor,
+            )  # fmt: skip
+            ids.update(zip((letter["sku"] for letter in gone), again_ids, strict=True))
     for letter in letters:
         reopened = existing.get(letter["sku"])
         if reopened is None:
@@ -690,6 +699,28 @@ def open_dead_letters(
         ids[letter["sku"]] = reopened.id
     session.flush()
     return [ids[letter["sku"]] for letter in letters]
+
+
+def _unfinished_letters(
+    session: Session, seller_id: str, marketplace_id: str, skus: Sequence[str]
+) -> dict[str, DeadLetter]:
+    """The listings' unfinished letters by SKU, locked for this transaction (FOR UPDATE)."""
+    found: dict[str, DeadLetter] = {}
+    wanted = sorted(set(skus))
+    for start in range(0, len(wanted), CHUNK_SIZE):
+        for letter in session.scalars(
+            select(DeadLetter)
+            .where(
+                DeadLetter.seller_id == seller_id,
+                DeadLetter.marketplace_id == marketplace_id,
+                DeadLetter.sku.in_(wanted[start : start + CHUNK_SIZE]),
+                DeadLetter.state.in_([state.value for state in UNFINISHED_LETTER_STATES]),
+            )
+            .order_by(DeadLetter.id)
+            .with_for_update()
+        ):
+            found[letter.sku] = letter  # one per listing (the index); before it, the newest
+    return found
 
 
 def resolve_requeued_letters(

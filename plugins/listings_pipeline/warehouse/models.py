@@ -49,6 +49,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -187,6 +188,21 @@ class DeadLetterState(StrEnum):
     REPLAYED = "replayed"
     RESOLVED = "resolved"
     DISCARDED = "discarded"
+
+
+#: A letter not finished with yet: a listing has at most one (``uq_dead_letters_unfinished``).
+UNFINISHED_LETTER_STATES = (DeadLetterState.OPEN, DeadLetterState.REPLAYED)
+#: The partial index's predicate, as SQL both backends take (and ``ON CONFLICT ... WHERE`` repeats).
+UNFINISHED_LETTER = "state IN ({})".format(", ".join(f"'{s.value}'" for s in UNFINISHED_LETTER_STATES))
+
+
+class RunStatus(StrEnum):
+    """A ``run_summaries`` row's outcome, by the rule of the run's ``outcome`` task
+    (``listings_pipeline.outcome.needs_attention``): a branch in which Amazon rejected a change or
+    one was dead-lettered needs attention, and a run with any such branch fails at ``outcome``."""
+
+    SUCCESS = "success"
+    NEEDS_ATTENTION = "needs_attention"
 
 
 # --- reference ----------------------------------------------------------------------------------------
@@ -466,7 +482,11 @@ class ListingIssue(Base):
 
 
 class Quarantine(Base):
-    """A catalog row that failed validation: which rule, on which column, with which value."""
+    """A catalog row that failed validation: which rule, on which column, with which value.
+
+    ``dag_id`` with ``run_id`` names the Airflow run (two DAGs' runs can share a run id, such as
+    ``scheduled__<midnight>``); rows written before it was recorded have none.
+    """
 
     __tablename__ = "quarantine"
     __table_args__ = (Index("ix_quarantine_listing", "seller_id", "marketplace_id", "sku"),)
@@ -483,18 +503,33 @@ class Quarantine(Base):
     source_file: Mapped[str | None] = mapped_column(Text)
     source_line: Mapped[int | None] = mapped_column(BigInteger)
     run_id: Mapped[RunId | None] = mapped_column(index=True)
+    dag_id: Mapped[str | None] = mapped_column(String(250))
     quarantined_at: Mapped[created_at]
     released_at: Mapped[datetime | None]
 
 
 class DeadLetter(Base):
-    """A change that failed for good (or too often) on either path, kept for a person or a replay."""
+    """A change that failed for good (or too often) on either path, kept for a person or a replay.
+
+    A listing has at most one unfinished (``open`` or ``replayed``) letter, whatever path or
+    operation it failed by: a new failure reopens it (``lifecycle.open_dead_letters``), and the
+    partial unique index ``uq_dead_letters_unfinished`` holds even for two writers at once.
+    """
 
     __tablename__ = "dead_letters"
     __table_args__ = (
         _one_of("path", PublishPath),
         _one_of("state", DeadLetterState),
         Index("ix_dead_letters_listing", "seller_id", "marketplace_id", "sku"),
+        Index(
+            "uq_dead_letters_unfinished",
+            "seller_id",
+            "marketplace_id",
+            "sku",
+            unique=True,
+            sqlite_where=text(UNFINISHED_LETTER),
+            postgresql_where=text(UNFINISHED_LETTER),
+        ),
     )
 
     id: Mapped[bigintpk]
@@ -564,11 +599,16 @@ class ApiCall(Base):
 
 
 class RunSummary(Base):
-    """A DAG run's figures per seller and marketplace (docs/architecture.md, "The bulk path", step 9)."""
+    """A DAG run's figures per seller and marketplace (docs/architecture.md, "The bulk path", step 9).
+
+    ``status`` is :class:`RunStatus`: whether this branch's figures need attention, so a run whose
+    rows include one ended red at its ``outcome`` task.
+    """
 
     __tablename__ = "run_summaries"
     __table_args__ = (
         UniqueConstraint("dag_id", "run_id", "seller_id", "marketplace_id"),
+        _one_of("status", RunStatus),
         Index("ix_run_summaries_seller_id_started_at", "seller_id", "started_at"),
     )
 
