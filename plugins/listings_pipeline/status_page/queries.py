@@ -20,7 +20,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, String, case, column, distinct, func, or_, select, table, union
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    case,
+    column,
+    distinct,
+    func,
+    or_,
+    select,
+    table,
+    union,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -48,6 +60,7 @@ from listings_pipeline.status_page.schemas import (
     SkuHistory,
     StatusCounts,
     SubmissionEntry,
+    ValueChange,
 )
 from listings_pipeline.status_page.scope import EVERYWHERE, Scope
 from listings_pipeline.warehouse.models import (
@@ -67,6 +80,7 @@ from listings_pipeline.warehouse.models import (
     Quarantine,
     RunSummary,
     Seller,
+    UTCDateTime,
 )
 
 FEED_LIMIT = 25
@@ -79,11 +93,20 @@ CHART_DAYS = 14
 HISTORY_LIMIT = 200
 SEVERITY_ORDER = ("ERROR", "WARNING", "INFO")
 
-# The analyst view (created by the migrations, not the ORM), with the columns read here.
+# The analyst view (created by the migrations, not the ORM), with the columns read here: the state
+# model's one definition of in sync and of current errors (previews left out), which the status
+# counts and a SKU's history both read.
 V_LISTING_STATUS = table(
     "v_listing_status",
     column("seller_id", String),
     column("marketplace_id", String),
+    column("sku", String),
+    column("product_type", String),
+    column("status", String),
+    column("status_since", UTCDateTime()),
+    column("asin", String),
+    column("last_submission_id", String),
+    column("accepted_at", UTCDateTime()),
     column("in_sync", Integer),
     column("error_count", Integer),
 )
@@ -203,10 +226,13 @@ def issue_groups(
     """Issues observed since ``since``, grouped by code, severity and source, worst first.
 
     Worst: errors before warnings, then the groups touching the most listings. Each group carries its
-    latest message and its most recently affected listings.
+    latest message and its most recently affected listings. A validation preview's issues are left
+    out, as ``v_issues_by_code`` leaves them out: Amazon stored nothing, so they are no listing's
+    (the view has no marketplace to filter on, hence the table).
     """
     i = ListingIssue
     window = [
+        i.preview.is_(False),  # a preview's verdicts describe a change never made
         *scope.on(i.seller_id, i.marketplace_id),
         *([i.observed_at >= since] if since is not None else []),
     ]
@@ -512,9 +538,10 @@ def sku_history(
 ) -> SkuHistory:
     """Everything about ``sku`` in ``scope`` (every seller and marketplace unless it says one).
 
-    Validation (``quarantine``), lifecycle (``listing_events``), feed messages and their outcomes,
-    Listings Items API calls, issues and dead letters with their events; newest first, at most
-    ``limit`` rows per section.
+    Validation (``quarantine``), lifecycle (``listing_events``, with who triggered each move's run
+    and what it changed), feed messages and their outcomes, Listings Items API calls, issues (the
+    listing's own apart from a validation preview's) and dead letters with their events; newest
+    first, at most ``limit`` rows per section.
     """
     ask = _SkuQuery(sku.strip(), scope, limit)
     return SkuHistory(
@@ -529,10 +556,8 @@ def sku_history(
         api_calls=[
             ApiCallEntry.model_validate(c) for c in _newest(session, ask, ApiCall, ApiCall.started_at)
         ],
-        issues=[
-            IssueEntry.model_validate(i)
-            for i in _newest(session, ask, ListingIssue, ListingIssue.observed_at)
-        ],
+        issues=_issues(session, ask, preview=False),
+        preview_issues=_issues(session, ask, preview=True),
         dead_letters=_with_events(session, _newest(session, ask, DeadLetter, DeadLetter.created_at)),
     )
 
@@ -550,43 +575,65 @@ class _SkuQuery:
 _Logged = TypeVar("_Logged", Quarantine, ApiCall, ListingIssue, DeadLetter)
 
 
-def _newest(session: Session, ask: _SkuQuery, model: type[_Logged], at: Any) -> list[_Logged]:
-    """The newest ``ask.limit`` rows of a table that records the SKU and seller on each row; ties in
-    time go to the later row, so the order is the same on every reload."""
+def _newest(
+    session: Session, ask: _SkuQuery, model: type[_Logged], at: Any, *where: ColumnElement[bool]
+) -> list[_Logged]:
+    """The newest ``ask.limit`` rows of a table that records the SKU and seller on each row (and
+    match ``where``); ties in time go to the later row, so the order is the same on every reload."""
     return list(
         session.scalars(
             select(model)
-            .where(model.sku == ask.sku, *ask.scope.on(model.seller_id, model.marketplace_id))
+            .where(model.sku == ask.sku, *ask.scope.on(model.seller_id, model.marketplace_id), *where)
             .order_by(at.desc(), model.id.desc())
             .limit(ask.limit)
         )
     )
 
 
+def _issues(session: Session, ask: _SkuQuery, *, preview: bool) -> list[IssueEntry]:
+    """The listing's own issues, or a validation preview's: two sections, so that a preview's
+    verdict is never read as something the listing has."""
+    return [
+        IssueEntry.model_validate(i)
+        for i in _newest(
+            session, ask, ListingIssue, ListingIssue.observed_at, ListingIssue.preview.is_(preview)
+        )
+    ]
+
+
 def _listing_states(session: Session, ask: _SkuQuery) -> list[ListingState]:
-    """The SKU's listing in each marketplace, with when it got its status (its latest event) and
-    whether Amazon holds what was last built (``in_sync``)."""
-    status_since = (
-        select(func.max(ListingEvent.at)).where(ListingEvent.listing_id == Listing.id).scalar_subquery()
-    )
+    """The SKU's listing in each marketplace as ``v_listing_status`` has it: its status and since
+    when, whether it is in sync and has errors now, by the state model's one definition (which the
+    status counts read too), not a second one written here."""
+    v = V_LISTING_STATUS.c
     return [
         ListingState(
-            seller_id=listing.seller_id,
-            marketplace_id=listing.marketplace_id,
-            sku=listing.sku,
-            product_type=listing.product_type,
-            status=listing.status,
-            status_since=since,
-            asin=listing.asin,
-            in_sync=listing.payload_hash is not None and listing.payload_hash == listing.accepted_hash,
-            accepted_at=listing.accepted_at,
-            last_submission_id=listing.last_submission_id,
+            seller_id=row.seller_id,
+            marketplace_id=row.marketplace_id,
+            sku=row.sku,
+            product_type=row.product_type,
+            status=row.status,
+            status_since=row.status_since,
+            asin=row.asin,
+            in_sync=bool(row.in_sync),
+            with_errors=_int(row.error_count) > 0,
+            accepted_at=row.accepted_at,
+            last_submission_id=row.last_submission_id,
         )
-        for listing, since in session.execute(
-            select(Listing, status_since)
-            .where(Listing.sku == ask.sku, *ask.scope.on(Listing.seller_id, Listing.marketplace_id))
-            .order_by(Listing.seller_id, Listing.marketplace_id)
+        for row in session.execute(
+            select(V_LISTING_STATUS)
+            .where(v.sku == ask.sku, *ask.scope.on(v.seller_id, v.marketplace_id))
+            .order_by(v.seller_id, v.marketplace_id)
         )
+    ]
+
+
+def _value_changes(stored: dict[str, Any] | None) -> list[ValueChange]:
+    """``listing_events.changes`` (``{field: {"old": .., "new": ..}}``) as a list, by field name: a
+    JSON object's key order is not kept on PostgreSQL (JSONB), so it is made the same on both."""
+    return [
+        ValueChange(field=name, old=values.get("old"), new=values.get("new"))
+        for name, values in sorted((stored or {}).items())
     ]
 
 
@@ -600,6 +647,9 @@ def _lifecycle(session: Session, ask: _SkuQuery) -> list[LifecycleEntry]:
             to_status=e.to_status,
             cause=e.cause,
             run_id=e.run_id,
+            dag_id=e.dag_id,
+            actor=e.actor,
+            changes=_value_changes(e.changes),
             at=e.at,
         )
         for e, s, m in session.execute(

@@ -163,6 +163,8 @@ class FeedDay(_Row):
 
 
 class ListingState(_Row):
+    """A listing as ``v_listing_status`` shows it, so that its history and the status counts agree."""
+
     seller_id: str
     marketplace_id: str
     sku: str
@@ -171,6 +173,10 @@ class ListingState(_Row):
     status_since: datetime | None
     asin: str | None
     in_sync: bool
+    """``accepted`` or ``live`` with the payload the catalog wants (a hotfix Amazon accepted leaves
+    it in sync; a rejected one, or a listing on its way, is not, whatever its hashes)."""
+    with_errors: bool
+    """Its current issues include an ERROR; a validation preview's never count."""
     accepted_at: datetime | None
     last_submission_id: str | None
 
@@ -195,6 +201,17 @@ class QuarantineEntry(_Row):
     released_at: datetime | None
 
 
+JsonScalar = str | int | float | bool | None
+
+
+class ValueChange(_Row):
+    """One field a move changed on Amazon (a price or stock write), before and after."""
+
+    field: str
+    old: JsonScalar
+    new: JsonScalar
+
+
 class LifecycleEntry(_Row):
     seller_id: str
     marketplace_id: str
@@ -202,6 +219,11 @@ class LifecycleEntry(_Row):
     to_status: str
     cause: str
     run_id: str | None
+    dag_id: str | None
+    """The run's DAG; ``None`` for events written before events named it (no link to Airflow then)."""
+    actor: str | None
+    """Who triggered the run (the Airflow user); ``None`` for a scheduled run or when not known."""
+    changes: list[ValueChange] = []
     at: datetime
 
 
@@ -265,11 +287,23 @@ class DeadLetterEntry(_Row):
     events: list[DeadLetterEventEntry]
 
 
-TimelineKind = Literal["validation", "lifecycle", "submission", "api_call", "issue", "dead_letter"]
+TimelineKind = Literal["validation", "lifecycle", "submission", "api_call", "issue", "preview", "dead_letter"]
+
+
+class RunRef(_Row):
+    """The Airflow run a line of the history came from; the page links it when the DAG is known."""
+
+    dag_id: str | None
+    run_id: str
 
 
 class TimelineEntry(_Row):
-    """One line of a SKU's history, whatever table it came from."""
+    """One line of a SKU's history, whatever table it came from.
+
+    A lifecycle line also says who triggered its run (``actor``), the run (``run``) and what it
+    changed on Amazon (``changes``), as separate fields: the page links the run and lays the
+    changes out, and a script reads them without parsing ``detail``.
+    """
 
     at: datetime
     kind: TimelineKind
@@ -277,6 +311,9 @@ class TimelineEntry(_Row):
     marketplace_id: str | None
     title: str
     detail: str | None = None
+    actor: str | None = None
+    run: RunRef | None = None
+    changes: list[ValueChange] = []
 
 
 class SkuHistory(_Row):
@@ -289,6 +326,9 @@ class SkuHistory(_Row):
     submissions: list[SubmissionEntry]
     api_calls: list[ApiCallEntry]
     issues: list[IssueEntry]
+    """The listing's own issues: what Amazon (or validation) found on what it holds or was sent."""
+    preview_issues: list[IssueEntry]
+    """A validation preview's verdicts: Amazon stored nothing, so they are not the listing's."""
     dead_letters: list[DeadLetterEntry]
 
     @property
@@ -301,6 +341,7 @@ class SkuHistory(_Row):
                 self.submissions,
                 self.api_calls,
                 self.issues,
+                self.preview_issues,
                 self.dead_letters,
             )
         )
@@ -327,7 +368,10 @@ class SkuHistory(_Row):
                     seller_id=e.seller_id,
                     marketplace_id=e.marketplace_id,
                     title=f"{e.from_status or '(new)'} \u2192 {e.to_status}",
-                    detail=_join(f"cause {e.cause}", f"run {e.run_id}" if e.run_id else None),
+                    detail=f"cause {e.cause}",
+                    actor=e.actor,
+                    run=RunRef(dag_id=e.dag_id, run_id=e.run_id) if e.run_id else None,
+                    changes=e.changes,
                 )
             )
         for s in self.submissions:
@@ -357,17 +401,22 @@ class SkuHistory(_Row):
                     ),
                 )
             )
-        for i in self.issues:
-            entries.append(
-                TimelineEntry(
-                    at=i.observed_at,
-                    kind="issue",
-                    seller_id=i.seller_id,
-                    marketplace_id=i.marketplace_id,
-                    title=f"{i.severity} {i.code or '(no code)'} from {i.source}",
-                    detail=i.message,
+        issue_kinds: tuple[tuple[TimelineKind, str, list[IssueEntry]], ...] = (
+            ("issue", "", self.issues),
+            ("preview", "validation preview: ", self.preview_issues),
+        )
+        for kind, label, issues in issue_kinds:
+            for i in issues:
+                entries.append(
+                    TimelineEntry(
+                        at=i.observed_at,
+                        kind=kind,
+                        seller_id=i.seller_id,
+                        marketplace_id=i.marketplace_id,
+                        title=f"{label}{i.severity} {i.code or '(no code)'} from {i.source}",
+                        detail=i.message,
+                    )
                 )
-            )
         for d in self.dead_letters:
             for ev in d.events:
                 # an open letter that fails again stays open: its event is a failure, not a move
