@@ -33,7 +33,10 @@ from tests.status_page.warehouse_data import (
     DE,
     EU_SELLER,
     FORMULA,
+    HOTFIX,
+    HOTFIX_DAG,
     OFFERS_DAG,
+    PREVIEW_CODE,
     SELLER,
     UK,
     US,
@@ -226,6 +229,47 @@ def test_the_page_shows_a_sku_history(client: TestClient) -> None:
     assert "invalid \u2192 dead_lettered" in html and "&#39;brand&#39; is required but not supplied." in html
     missing = client.get(PAGE, params={"sku": "bag"}).text
     assert 'id="sku-not-found"' in missing and "BAG-01" in missing and "BAG-02" in missing
+
+
+def test_a_sku_history_says_who_changed_what_in_which_run(client: TestClient) -> None:
+    import re
+
+    client.cookies.set("_token", token_for("viewer"))
+    html = client.get(PAGE, params={"sku": "HP-01"}).text
+    history = html[html.index('<section id="sku-history"') : html.index('<section id="status"')]
+    # the hotfix's accepted move: the values it changed, its user, its run linked as the Runs section links
+    # runs (the run id's ":" and "+" escaped)
+    lines = re.findall(r'<tr class="kind-lifecycle">.*?</tr>', history, re.S)
+    accepted = lines[0]  # newest first
+    assert "submitted \u2192 accepted" in accepted and "cause listings_api:sub-hp-01" in accepted
+    assert (
+        '<code>our_price</code> <span class="old">19.99</span> &rarr; <span class="new">17.99</span>'
+        in accepted
+    )
+    assert '<code>quantity</code> <span class="old">12</span> &rarr; <span class="new">5</span>' in accepted
+    assert 'by <strong class="actor">alice</strong>' in accepted
+    run_link = f'<a class="run-link" target="_top" href="/dags/{HOTFIX_DAG}/runs/{quote(HOTFIX["run_id"], safe="")}">'
+    assert run_link in accepted and "%3A00%2B00%3A00" in run_link
+    # the preview is labelled so, apart from the listing's issues; the listing is in sync, without errors
+    (preview,) = re.findall(r'<tr class="kind-preview">.*?</tr>', history, re.S)
+    assert f"validation preview: ERROR {PREVIEW_CODE} from listings_api" in preview
+    assert '<td class="in-sync">yes</td>' in history and '<td class="with-errors ">no</td>' in history
+    # the Issues section leaves the preview out
+    assert (
+        PREVIEW_CODE
+        not in html[html.index('<section id="issues"') : html.index('<section id="dead-letters"')]
+    )
+    assert PREVIEW_CODE not in {g["code"] for g in client.get(PAGE + "api/issues").json()}
+
+    answer = client.get(PAGE + "api/skus/HP-01").json()
+    line = next(e for e in answer["timeline"] if e["kind"] == "lifecycle")
+    assert (line["actor"], line["run"], line["changes"][0]) == (
+        "alice",
+        {"dag_id": HOTFIX_DAG, "run_id": HOTFIX["run_id"]},
+        {"field": "our_price", "old": "19.99", "new": "17.99"},
+    )
+    assert [i["code"] for i in answer["issues"]] == ["18027"]
+    assert [i["code"] for i in answer["preview_issues"]] == [PREVIEW_CODE]
 
 
 def test_the_json_api(client: TestClient, facts: Facts) -> None:
@@ -427,6 +471,8 @@ def test_replay_creates_a_queued_run_with_the_dags_own_params(
         )
         assert run["conf"] == answered["conf"]
         assert "picked on the listing status page by operator" in (run["note"] or "")
+        # the banner's link to the run, spelt as every other run link of the page
+        assert answered["url"] == f"/dags/{REPLAY_DAG}/runs/{quote(answered['run_id'], safe='')}"
     us = runs[body["runs"][0]["run_id"]]["conf"]
     assert us == {
         "seller_id": SELLER,

@@ -104,9 +104,15 @@ def _path_part(value: str) -> str:
     return quote(value, safe="")
 
 
+def airflow_run_url(dag_id: str, run_id: str) -> str:
+    """The run's page in the Airflow UI: the one spelling of every link the page makes to a run
+    (the Runs section, a SKU's history), so they cannot drift apart."""
+    return f"{API_ROOT_PATH.rstrip('/')}/dags/{_path_part(dag_id)}/runs/{_path_part(run_id)}"
+
+
 _templates.filters["when"] = _when
 _templates.filters["seconds"] = _seconds
-_templates.filters["path_part"] = _path_part
+_templates.globals["run_url"] = airflow_run_url
 
 
 # --- dependencies ----------------------------------------------------------------------------------------
@@ -319,7 +325,6 @@ def page(
         page_path=f"{root_path}/",
         api_path=f"{root_path}/api",
         static_path=f"{root_path}/static",
-        airflow_root=API_ROOT_PATH.rstrip("/"),
         csrf_header=CSRF_HEADER,
         csrf_value=CSRF_VALUE,
     )
@@ -496,7 +501,14 @@ def replay(selection: replay_runs.ReplaySelection, user: GetUserDep, session: Se
             )
         except trigger.TriggerRefused as err:
             raise HTTPException(err.status_code, err.detail) from err
-        runs.append({"run_id": run.run_id, "state": run.state, **planned.model_dump()})
+        runs.append(
+            {
+                "run_id": run.run_id,
+                "url": airflow_run_url(replay_runs.REPLAY_DAG_ID, run.run_id),
+                "state": run.state,
+                **planned.model_dump(),
+            }
+        )
     paused = trigger.dag_state(replay_runs.REPLAY_DAG_ID).is_paused
     return {
         "dag_id": replay_runs.REPLAY_DAG_ID,

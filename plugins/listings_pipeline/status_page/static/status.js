@@ -7,7 +7,6 @@
 (function () {
   const body = document.body;
   const api = body.dataset.api;
-  const airflowRoot = body.dataset.airflowRoot || "";
   const dialog = document.getElementById("replay-dialog");
   const dialogText = document.getElementById("replay-dialog-text");
   const note = document.getElementById("replay-note");
@@ -61,9 +60,10 @@
     result.replaceChildren(...nodes);
   }
 
-  function runLink(dagId, runId) {
+  // the server spells the run's URL in the Airflow UI (app.airflow_run_url), as for every other run link
+  function runLink(url, runId) {
     const link = document.createElement("a");
-    link.href = `${airflowRoot}/dags/${encodeURIComponent(dagId)}/runs/${encodeURIComponent(runId)}`;
+    link.href = url;
     link.target = "_top";
     link.className = "run-link";
     link.textContent = runId;
@@ -178,7 +178,7 @@
       showState(badge, run.state);
       line.append(
         `Triggered ${answer.dag_id} run `,
-        runLink(answer.dag_id, run.run_id),
+        runLink(run.url, run.run_id),
         " ",
         badge,
         ` for seller ${run.seller_id}: it will replay ${run.matching_ids.length} open dead letter(s).`,
