@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from listings_pipeline import triggered_by
 from listings_pipeline.branch import Branch
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.config import REPO_ROOT, PipelineConfig, load_config
@@ -94,10 +95,13 @@ def quarantine(engine: Any, branch: Branch, records: Sequence[Mapping[str, Any]]
     quarantine row tells the operator that the catalog row has gone bad meanwhile. Rows, not SKUs,
     are what the stages count (a row may fail several rules, or have no SKU), so each stage counts
     its own failing rows; the distinct SKUs are counted from this table when the run is summarised.
+    Each row names its DAG as well as its run (``triggered_by``: the running task's DAG, as the
+    listings' events do), since two DAGs' runs can have the same id.
     """
     if not records:
         return
     seller_id, marketplace_id, run_id = branch["seller_id"], branch["marketplace_id"], branch["run_id"]
+    dag_id = triggered_by.current().dag_id
     now = datetime.now(UTC)
     rows = [
         {
@@ -112,6 +116,7 @@ def quarantine(engine: Any, branch: Branch, records: Sequence[Mapping[str, Any]]
             "source_file": r.get("source_file"),
             "source_line": r.get("source_line"),
             "run_id": run_id,
+            "dag_id": dag_id,
         }
         for r in records
     ]

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 
 from sqlalchemy import insert, select
 
+from listings_pipeline import triggered_by
 from listings_pipeline.branch import Branch
 from listings_pipeline.changes import (
     Change,
@@ -630,7 +631,8 @@ def _quarantine(
 ) -> None:
     """Rows whose offer or stock cannot be read go to ``quarantine`` (rule ``offers.<column>``), where
     the operator finds them with the catalog's other bad rows; the listing itself keeps its status,
-    since its content may be fine."""
+    since its content may be fine. Rows name the DAG beside the run, as the catalog's do."""
+    dag_id = triggered_by.current().dag_id
     with session_scope(engine) as session:
         session.execute(
             insert(Quarantine),
@@ -647,6 +649,7 @@ def _quarantine(
                     "source_file": p["source_file"],
                     "source_line": p["source_line"],
                     "run_id": run_id,
+                    "dag_id": dag_id,
                 }
                 for p in skipped
             ],
