@@ -92,3 +92,26 @@ def test_quarantine_rows_name_their_dag_and_each_dag_counts_its_own(warehouse_en
         skus = dict(s.execute(select(RunSummary.dag_id, RunSummary.quarantined_skus)).all())
     # a row that names no DAG (written before 0006) still counts for either
     assert skus == {"catalog_feed_sync": 3, "offers_inventory_sync": 2}
+
+
+def test_the_runs_section_shows_each_dags_own_new_quarantined_skus(warehouse_engine: Engine) -> None:
+    """The status page's Runs: two DAGs' runs of one id no longer share their quarantined SKUs."""
+    from sqlalchemy.orm import Session
+
+    from listings_pipeline.status_page.runs import recent_runs
+
+    with _task_of("catalog_feed_sync"):
+        quarantine(warehouse_engine, _branch(), [_catalog_row("A")], "validation")
+    with _task_of("offers_inventory_sync"):
+        _quarantine(warehouse_engine, SELLER, US, RUN, [_offer_row("C")])
+    with session_scope(warehouse_engine) as s:
+        record_summaries(s, RUN, "catalog_feed_sync", [(_branch(), {"quarantined": 1})])
+        record_summaries(s, RUN, "offers_inventory_sync", [(_branch(), {"quarantined": 1})])
+
+    with Session(warehouse_engine) as s:
+        blocks = recent_runs(s)
+    new = {b.dag_id: [(n.kind, [x.sku for x in n.skus]) for r in b.runs for n in r.new] for b in blocks}
+    assert new == {
+        "catalog_feed_sync": [("quarantined", ["A"])],
+        "offers_inventory_sync": [("quarantined", ["C"])],
+    }

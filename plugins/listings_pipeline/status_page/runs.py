@@ -15,9 +15,9 @@ page's scope. *New in a run* is about listings, per seller and marketplace the r
 
 Two DAGs' runs may share an id (``scheduled__<midnight>`` of the daily catalog sync and of the
 hourly offers sync). An event names its DAG (``listing_events.dag_id``, where its writer knew it),
-so moves are told apart; a quarantine row names the run only, so a run sees the rows of another
-DAG's run of the same id for the sellers and marketplaces both covered, as
-``run_summaries.quarantined_skus`` does.
+so moves are told apart; so does a quarantine row (``quarantine.dag_id``, from migration 0006 on),
+so a run sees only its own DAG's rows, as ``run_summaries.quarantined_skus`` counts them. Rows
+written before either named its DAG belong to every DAG's run of their id.
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ def _new_in_runs(
             q,
             and_(
                 q.run_id == b.run_id,
+                or_(q.dag_id == b.dag_id, q.dag_id.is_(None)),  # NULL: written before rows named it
                 q.seller_id == b.seller_id,
                 q.marketplace_id == b.marketplace_id,
                 q.sku.is_not(None),
@@ -144,6 +145,7 @@ def _new_in_runs(
         .where(
             ~exists().where(
                 before.run_id == b.previous_run_id,
+                or_(before.dag_id == b.dag_id, before.dag_id.is_(None)),
                 before.seller_id == q.seller_id,
                 before.marketplace_id == q.marketplace_id,
                 before.sku == q.sku,
