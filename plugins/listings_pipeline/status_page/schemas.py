@@ -490,9 +490,10 @@ class RunRow(_Row):
     new: list[NewInRun]
     """Only the kinds the run has any of."""
     airflow_state: str | None = None
-    """The Airflow run's state, read from the metadata DB by the app (``run_summaries.status`` is
-    always ``success``); ``failed`` includes a run whose ``outcome`` task found something that needs
-    attention. ``None``: Airflow has no such run (any more), or nobody asked."""
+    """The Airflow run's state, read from the metadata DB by the app; ``failed`` includes a run
+    whose ``outcome`` task found something that needs attention (the rows' ``run_summaries.status``
+    says ``needs_attention`` for the same figures). ``None``: Airflow has no such run (any more), or
+    nobody asked."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
