@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI
@@ -31,7 +32,17 @@ from listings_pipeline.warehouse.models import DeadLetter
 from tests.conftest import service_missing
 from tests.status_page.conftest import USERS, set_replay_paused, set_run_state
 from tests.status_page.test_app import replay_runs
-from tests.status_page.warehouse_data import CATALOG_DAG, EU_SELLER, FORMULA, SELLER, US, Facts
+from tests.status_page.warehouse_data import (
+    CATALOG_DAG,
+    EU_SELLER,
+    FORMULA,
+    HOTFIX,
+    HOTFIX_DAG,
+    PREVIEW_CODE,
+    SELLER,
+    US,
+    Facts,
+)
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -417,6 +428,30 @@ def test_an_operator_uses_the_page(
     driver.save_screenshot(str(shots / "sku.png"))
     _assert_not_blank(shots / "sku.png")
 
+    # 5b. a hotfix in a SKU's history: what it changed, who, its run linked; the preview set apart
+    driver.execute_script("window.scrollTo(0, 0)")
+    search = driver.find_element(By.ID, "sku-input")
+    search.clear()
+    search.send_keys("HP-01", Keys.ENTER)
+    wait.until(ec.url_contains("sku=HP-01"))
+    timeline = wait.until(ec.visibility_of_element_located((By.ID, "sku-timeline")))
+    hotfix = timeline.find_elements(By.CSS_SELECTOR, "tr.kind-lifecycle")[0]
+    assert "our_price 19.99 \u2192 17.99" in hotfix.text and "by alice" in hotfix.text, hotfix.text
+    assert hotfix.find_element(By.CSS_SELECTOR, "a.run-link").get_attribute("href") == (
+        f"{server}/dags/{HOTFIX_DAG}/runs/{quote(HOTFIX['run_id'], safe='')}"
+    )
+    preview = timeline.find_element(By.CSS_SELECTOR, "tr.kind-preview")
+    assert f"validation preview: ERROR {PREVIEW_CODE}" in preview.text
+    fit = driver.execute_script(OVERFLOWING)
+    assert fit["page"] <= 0 and fit["wide"] == [], fit
+    driver.execute_script("arguments[0].scrollIntoView()", timeline)
+    driver.save_screenshot(str(shots / "sku-hotfix.png"))
+    _assert_not_blank(shots / "sku-hotfix.png")
+    with Image.open(shots / "sku-hotfix.png") as image:
+        # the preview's row and badge in their own colours, the run link in the links' blue
+        assert _count_near(image, "#f5f3ff", 3) >= 5000 and _count_near(image, "#ede9fe", 3) >= 100
+        assert _count_near(image, "#2563eb", 40) >= 50
+
     # 6. inside the Airflow UI: Browse > Listing status shows our page in an iframe
     driver.get(f"{server}/")
     browse = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "button[aria-label='Browse']")))
@@ -446,5 +481,6 @@ def test_an_operator_uses_the_page(
         "replay-done.png",
         "replayed.png",
         "runs.png",
+        "sku-hotfix.png",
         "sku.png",
     ]
