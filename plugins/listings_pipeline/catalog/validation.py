@@ -32,7 +32,8 @@ the line). Values are shown with control and invisible characters escaped and UR
 masked. A row failing several rules gives several records and is set aside once.
 :func:`check_threshold` fails the run only when the failing share passes the configured threshold.
 With ``data_docs_dir``, GX renders its Data Docs from the results in GX's SUMMARY form: counts over
-every row and the first failing values, so the pages stay readable at a million rows.
+every row and the first failing values, so the pages stay readable at a million rows. They are
+then made to render with no network (:mod:`.data_docs.offline`).
 
 Great Expectations and pandas are imported inside the functions: a DAG file may import this module
 at parse time. GX's progress bars are switched off on every context used here.
@@ -61,6 +62,7 @@ from listings_pipeline.catalog.content_policy import (
     RuleScope,
     load_policy,
 )
+from listings_pipeline.catalog.data_docs.offline import make_offline
 from listings_pipeline.catalog.identifiers import (
     IDENTIFIER_LENGTHS,
     gtin_check_digit,
@@ -677,6 +679,7 @@ class Validation:
         quarantined = [entry for _, entry in records]
         counts = Counter(entry["rule"] for entry in quarantined)
         if docs_dir is not None and (docs_dir / "index.html").exists():
+            make_offline(docs_dir)
             self.docs_index = docs_dir / "index.html"
         log.info(
             "%d of %d catalog rows failed validation (%d quarantine records)",
