@@ -62,3 +62,34 @@ def test_a_chunk_that_failed_fails_its_task_and_is_named() -> None:
 
     assert progress.line() == "run failed: 3/3 tasks done (1 failed, 1 success, 1 upstream_failed)"
     assert progress.failed_tasks == ["check_chunk[1]", "join"] and not progress.needs_attention
+
+
+def test_progress_reads_every_page_of_task_instances() -> None:
+    """The API server caps a page (``[api] maximum_page_limit``, 100 by default, whatever ``limit``
+    asks): a run with more instances than a page is read to the end, or its count would stop there."""
+    import httpx
+
+    from demo.airflow_api import AirflowApi
+
+    chunks = [_ti("check_chunk", "success", i) for i in range(230)]
+    asked: list[tuple[str | None, str | None]] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/taskInstances"):
+            offset = int(request.url.params.get("offset", "0"))
+            asked.append((request.url.params.get("offset"), request.url.params.get("order_by")))
+            page = chunks[offset : offset + 100]
+            return httpx.Response(200, json={"task_instances": page, "total_entries": len(chunks)})
+        return httpx.Response(200, json={"state": "running", "note": None})
+
+    api = AirflowApi("http://airflow.test", "admin", "secret")
+    api._http = httpx.Client(base_url=api.base_url, transport=httpx.MockTransport(server))
+    api._token = "token"
+    try:
+        progress = api.progress("catalog_feed_sync", "manual__1")
+    finally:
+        api.close()
+
+    assert asked == [("0", "id"), ("100", "id"), ("200", "id")]
+    assert progress.tasks["check_chunk"].instances == 230 and progress.tasks["check_chunk"].done
+    assert progress.line() == "run running: 1/1 tasks done (1 success)"
