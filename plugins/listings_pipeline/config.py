@@ -78,6 +78,10 @@ class PipelineConfig(BaseModel):
         reads back from Amazon (getListingsItem, to set ``live``) after each parse and in each
         settle step, least recently read first; 0 reads none. Bounded because getListingsItem
         allows 5 calls a second per seller (``to_amazon.amazon_view``).
+    :param data_docs_keep_runs: each seller and marketplace keeps the Great Expectations Data Docs
+        of its latest this many catalog runs (the running one included); the join step deletes the
+        ``data_docs`` folders of older runs, and nothing else of them
+        (``catalog.data_docs.retention``). None keeps every run's.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -100,6 +104,7 @@ class PipelineConfig(BaseModel):
     max_feed_attempts: int = Field(default=3, ge=1)
     chunk_rows: int = Field(default=250_000, ge=1)
     listing_reads_per_branch: int = Field(default=100, ge=0)
+    data_docs_keep_runs: int | None = Field(default=14, ge=1)
     issue_locale: str = "en_US"
 
     def seller(self, seller_id: str) -> SellerConfig:

@@ -15,7 +15,8 @@ worker mounts):
 3. :func:`join` (one task per branch) takes the chunks in order, as one pass over the catalog would
    have met them: the same quarantine records in the same order, the same Data Docs, the same
    messages file byte for byte however the rows were cut, and the failing-share threshold over the
-   whole catalog. A chunk that never finished stops it: no row goes missing.
+   whole catalog. A chunk that never finished stops it: no row goes missing. Older runs' Data
+   Docs of the branch's seller and marketplace are deleted then (``data_docs_keep_runs``).
 
 :func:`validate_and_map` runs the three in one process (the tests, the benchmark's one-worker figures).
 """
@@ -32,6 +33,7 @@ from typing import Any
 import orjson
 
 from listings_pipeline.branch import Branch, Chunk, ChunkDone
+from listings_pipeline.catalog.data_docs import retention
 from listings_pipeline.catalog.quarantined import QuarantineRecord
 from listings_pipeline.catalog.steps import fetch_product_type_schemas, product_type_schemas, quarantine
 from listings_pipeline.config import PipelineConfig, load_config
@@ -317,6 +319,7 @@ def join(chunks: Sequence[Chunk]) -> Branch:
         with (_chunk_paths(branch, chunk["index"]).root / _FINDINGS).open("rb") as handle:
             run.absorb(pickle.load(handle))
     outcome = run.outcome(paths.data_docs, None)
+    retention.prune(paths, config.data_docs_keep_runs)
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
         quarantine(engine, branch, outcome.quarantined, "validation")
