@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from . import admin, definitions, documents, feeds, listings, lwa
+from . import admin, definitions, documents, feeds, listings, lwa, reports
 from .core import RequestIdMiddleware, Sandbox, json_response
 from .faults import Faults
 from .product_types import ProductTypes
@@ -64,15 +64,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     sandbox = build_sandbox(settings)
     processor = feeds.FeedProcessor(sandbox)
+    report_processor = reports.ReportProcessor(sandbox)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.processor_enabled:
             processor.start()
+            report_processor.start()
         try:
             yield
         finally:
             await processor.stop()
+            await report_processor.stop()
 
     app = FastAPI(
         title="SP-API sandbox",
@@ -84,8 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.sandbox = sandbox
     app.state.processor = processor
+    app.state.report_processor = report_processor
     app.add_middleware(RequestIdMiddleware)
-    for module in (lwa, listings, feeds, definitions, documents, admin):
+    for module in (lwa, listings, feeds, reports, definitions, documents, admin):
         app.include_router(module.router)
 
     @app.exception_handler(StarletteHTTPException)

@@ -66,6 +66,13 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     # models/product-type-definitions-api-model/definitionsProductTypes_2020-09-01.json ("Default" plan)
     "searchDefinitionsProductTypes": _plan((5, 10), (5, 5)),
     "getDefinitionsProductType": _plan((5, 10), (5, 5)),
+    # models/reports-api-model/reports_2021-06-30.json (the report operations the sandbox serves;
+    # report schedules are not served)
+    "createReport": _plan((0.0167, 15), (1 / 60, 15)),
+    "getReport": _plan((2, 15), (2, 15)),
+    "getReports": _plan((0.0222, 10), (1 / 45, 10)),
+    "cancelReport": _plan((0.0222, 10), (1 / 45, 10)),
+    "getReportDocument": _plan((0.0167, 15), (1 / 60, 15)),
 }
 
 # createFeed's second throttle, per seller and region: 5 JSON_LISTINGS_FEED per 5 minutes since
@@ -131,6 +138,14 @@ GET_FEEDS_PAGE_SIZE = (1, 100, 10)
 PROCESSING_STATUSES = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
 # createFeed: CreateFeedSpecification.marketplaceIds
 CREATE_FEED_MARKETPLACES = (1, 25)
+
+# getReports: reportTypes and marketplaceIds take 1 to 10 values, pageSize 1 to 100 (default 10),
+# processingStatuses the same five as feeds'
+GET_REPORTS_MAX_REPORT_TYPES = 10
+GET_REPORTS_MAX_MARKETPLACES = 10
+GET_REPORTS_PAGE_SIZE = (1, 100, 10)
+# createReport: CreateReportSpecification.marketplaceIds
+CREATE_REPORT_MARKETPLACES = (1, 25)
 
 # getDefinitionsProductType
 DEFINITION_LOCALES = (

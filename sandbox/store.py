@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS feeds (
     status TEXT NOT NULL, created REAL NOT NULL, started REAL, ended REAL,
     result_document_id TEXT, fault TEXT, seq INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS reports (
+    report_id TEXT PRIMARY KEY, seller_id TEXT NOT NULL, region TEXT NOT NULL, report_type TEXT NOT NULL,
+    marketplaces TEXT NOT NULL, options TEXT, data_start REAL NOT NULL, data_end REAL NOT NULL,
+    status TEXT NOT NULL, created REAL NOT NULL, started REAL, ended REAL, document_id TEXT,
+    fault TEXT, seq INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, operation TEXT NOT NULL, seller_id TEXT,
     status INTEGER NOT NULL, throttled INTEGER NOT NULL DEFAULT 0, fault TEXT, request_id TEXT
@@ -56,7 +62,18 @@ CREATE TABLE IF NOT EXISTS calls (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-TABLES = ("apps", "sellers", "tokens", "listings", "submissions", "documents", "feeds", "calls", "meta")
+TABLES = (
+    "apps",
+    "sellers",
+    "tokens",
+    "listings",
+    "submissions",
+    "documents",
+    "feeds",
+    "reports",
+    "calls",
+    "meta",
+)
 
 
 class Store:

@@ -30,7 +30,10 @@ SERVED_MODELS = {
     / "models"
     / "product-type-definitions-api-model"
     / "definitionsProductTypes_2020-09-01.json",
+    "reports": MODELS / "models" / "reports-api-model" / "reports_2021-06-30.json",
 }
+# Report schedules are not served: the pipeline requests each report when it needs one.
+UNSERVED = {"getReportSchedules", "createReportSchedule", "cancelReportSchedule", "getReportSchedule"}
 
 
 def model(name: str) -> dict[str, Any]:
@@ -68,7 +71,7 @@ def usage_plan(description: str) -> Quota:
 
 
 def test_every_operation_the_sandbox_serves_has_a_usage_plan() -> None:
-    served = {op["operationId"] for name in SERVED_MODELS for op in operations(name)}
+    served = {op["operationId"] for name in SERVED_MODELS for op in operations(name)} - UNSERVED
     assert set(USAGE_PLANS) == served
 
 
@@ -85,7 +88,7 @@ def test_model_figures_are_the_usage_plan_in_the_models_description(operation_id
 
 def test_sdk_figures_are_the_sdks_rate_limits_yml() -> None:
     raw = yaml.safe_load((MODELS / "rate-limits.yml").read_text())
-    prefixes = {"ListingsApi", "FeedsApi", "DefinitionsApi"}
+    prefixes = {"ListingsApi", "FeedsApi", "DefinitionsApi", "ReportsApi"}
     sdk: dict[str, Quota] = {}
     for key, values in raw.items():
         api, operation_id = key.split("-", 1)
@@ -173,6 +176,25 @@ def test_get_feeds_bounds_are_the_models() -> None:
     # the feed statuses a feed can be in are the ones getFeeds filters by
     feed_status = model("feeds")["definitions"]["Feed"]["properties"]["processingStatus"]
     assert tuple(sorted(feed_status["enum"])) == published.PROCESSING_STATUSES
+
+
+def test_get_reports_bounds_are_the_models() -> None:
+    report_types = parameter("reports", "getReports", "reportTypes")
+    marketplaces = parameter("reports", "getReports", "marketplaceIds")
+    statuses = parameter("reports", "getReports", "processingStatuses")
+    page_size = parameter("reports", "getReports", "pageSize")
+    assert (report_types["minItems"], report_types["maxItems"]) == (1, published.GET_REPORTS_MAX_REPORT_TYPES)
+    assert (marketplaces["minItems"], marketplaces["maxItems"]) == (1, published.GET_REPORTS_MAX_MARKETPLACES)
+    assert tuple(statuses["items"]["enum"]) == published.PROCESSING_STATUSES
+    assert (
+        page_size["minimum"],
+        page_size["maximum"],
+        page_size["default"],
+    ) == published.GET_REPORTS_PAGE_SIZE
+    create = model("reports")["definitions"]["CreateReportSpecification"]["properties"]["marketplaceIds"]
+    assert (create["minItems"], create["maxItems"]) == published.CREATE_REPORT_MARKETPLACES
+    report_status = model("reports")["definitions"]["Report"]["properties"]["processingStatus"]
+    assert tuple(sorted(report_status["enum"])) == published.PROCESSING_STATUSES
 
 
 def test_definition_parameters_are_the_models() -> None:
