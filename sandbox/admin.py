@@ -12,6 +12,11 @@
 - ``POST /_sandbox/listings/{sellerId}/{sku}/issues?marketplaceId=...``: attach Amazon's issues
   (``{"issues": [...]}``, Amazon's Issue shape, enforcements included) to a stored listing, as
   Amazon does after accepting it; they show in getListingsItem and decide its summary status
+- ``POST /_sandbox/reports/process``: run one report-processor pass now
+- ``POST /_sandbox/listings/{sellerId}/{sku}/drift?marketplaceId=...``: change a listing on Amazon's
+  side (``{"price", "currency", "quantity", "status": "Active" | "Inactive", "itemName",
+  "productType"}``, see ``sandbox.drift``), creating it when the seller has none there: drift for a
+  reconciliation to find (201 when created, 200 when changed)
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from . import drift
 from .core import Sandbox, json_response
 from .listings import Listings
 from .sellers import apply_config
@@ -57,6 +63,9 @@ async def state(request: Request) -> Response:
         f"length(content) AS size FROM documents {where} ORDER BY created",
         params,
     )
+    reports = store.all(f"SELECT * FROM reports {where} ORDER BY seq", params)
+    for row in reports:
+        row["marketplaces"] = json.loads(row["marketplaces"])
     submissions = store.all(f"SELECT * FROM submissions {where} ORDER BY created", params)
     for row in submissions:
         row["marketplaces"] = json.loads(row["marketplaces"])
@@ -68,6 +77,7 @@ async def state(request: Request) -> Response:
             "sellers": store.sellers(),
             "listings": listings,
             "feeds": feeds,
+            "reports": reports,
             "documents": documents,
             "submissions": submissions,
             "rateLimits": sandbox.limiter.snapshot(),
@@ -186,6 +196,12 @@ async def process_feeds(request: Request) -> Response:
     return json_response(200, {"changed": changed})
 
 
+@router.post("/reports/process")
+async def process_reports(request: Request) -> Response:
+    changed = request.app.state.report_processor.run_once()
+    return json_response(200, {"changed": changed})
+
+
 @router.get("/documents/{document_id}")
 async def document(request: Request, document_id: str) -> Response:
     doc = _sandbox(request).store.one("SELECT * FROM documents WHERE document_id=?", (document_id,))
@@ -219,3 +235,23 @@ async def attach_issues(request: Request, seller_id: str, sku: str) -> Response:
             404, {"errors": [{"code": "NotFound", "message": f"no listing {sku} in {marketplace_id}"}]}
         )
     return json_response(200, {"attached": len(body["issues"])})
+
+
+@router.post("/listings/{seller_id}/{sku:spapi_sku}/drift")
+async def seed_drift(request: Request, seller_id: str, sku: str) -> Response:
+    sandbox = _sandbox(request)
+    marketplace_id = request.query_params.get("marketplaceId")
+    if not marketplace_id:
+        return _bad("marketplaceId is required")
+    if sandbox.store.seller(seller_id) is None:
+        return json_response(
+            404, {"errors": [{"code": "NotFound", "message": f"unknown seller {seller_id}"}]}
+        )
+    try:
+        change = drift.Drift.parse(await request.json())
+    except ValueError as err:  # a body that is not JSON is a ValueError too
+        return _bad(str(err))
+    created = drift.apply(sandbox.store, seller_id, sku, marketplace_id, change)
+    return json_response(
+        201 if created else 200, {"sku": sku, "marketplaceId": marketplace_id, "created": created}
+    )

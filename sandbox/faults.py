@@ -16,6 +16,7 @@ set), from ``Settings.faults``, or cleared with ``DELETE /_sandbox/faults``. A r
     {"kind": "feed_cancelled", "count": 1}      # the next feed ends CANCELLED (no report)
     {"kind": "feed_stuck", "count": 1}          # the next feed stays IN_PROGRESS until the rule is cleared
     {"kind": "report_unknown_message_ids", "count": 1}  # the next report names messageIds not in the feed
+    {"kind": "report_fatal", "count": 1}        # the next requested report (Reports API) ends FATAL
 
 ``latency`` and ``drop`` act before the call is looked at, so Amazon did nothing. ``late_answer`` and
 ``drop_answer`` act on a call the gate admitted, after it was carried out: a client whose read
@@ -59,6 +60,7 @@ KINDS = {
     "feed_cancelled",
     "feed_stuck",
     "report_unknown_message_ids",
+    "report_fatal",
     "late_answer",
     "drop_answer",
 }

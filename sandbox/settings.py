@@ -48,6 +48,9 @@ class Settings:
     feed_queue_seconds: float = 1.0
     feed_processing_seconds: float = 2.0
     processor_interval: float = 0.2
+    # report processing: seconds a report waits IN_QUEUE, then IN_PROGRESS (same poll interval)
+    report_queue_seconds: float = 1.0
+    report_processing_seconds: float = 2.0
     processor_enabled: bool = True
     # optional SigV4 verification: {access_key_id: secret_access_key}
     sigv4: bool = False
@@ -95,6 +98,8 @@ _FLOAT = {
     "feed_queue_seconds",
     "feed_processing_seconds",
     "processor_interval",
+    "report_queue_seconds",
+    "report_processing_seconds",
 }
 _PATH = {"data_dir", "db_path", "sellers_file", "models_dir"}
 
