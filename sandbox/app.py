@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from . import admin, definitions, documents, feeds, listings, lwa, reports
+from . import admin, definitions, documents, fba_inventory, feeds, listings, lwa, reports
 from .core import RequestIdMiddleware, Sandbox, json_response
 from .faults import Faults
 from .product_types import ProductTypes
@@ -44,6 +44,7 @@ def build_sandbox(settings: Settings) -> Sandbox:
     )
     if settings.sellers_file:
         load_file(store, settings.sellers_file)
+        fba_inventory.load_seed_file(store, settings.sellers_file)
     return sandbox
 
 
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.processor = processor
     app.state.report_processor = report_processor
     app.add_middleware(RequestIdMiddleware)
-    for module in (lwa, listings, feeds, reports, definitions, documents, admin):
+    for module in (lwa, listings, feeds, reports, definitions, documents, fba_inventory, admin):
         app.include_router(module.router)
 
     @app.exception_handler(StarletteHTTPException)

@@ -56,6 +56,8 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "patchListingsItem": _plan((5, 5), (5, 5)),
     "deleteListingsItem": _plan((5, 5), (5, 5)),
     "searchListingsItems": _plan((5, 5), (5, 5)),
+    # models/fba-inventory-api-model/fbaInventory.json
+    "getInventorySummaries": _plan((2, 2), (2, 2)),
     # models/feeds-api-model/feeds_2021-06-30.json
     "createFeedDocument": _plan((0.5, 15), (1 / 2, 15)),
     "createFeed": _plan((0.0083, 15), (1 / 120, 15)),
@@ -191,3 +193,9 @@ DEFINITION_LOCALES = (
 DEFINITION_REQUIREMENTS = ("LISTING", "LISTING_PRODUCT_ONLY", "LISTING_OFFER_ONLY")
 DEFINITION_REQUIREMENTS_ENFORCED = ("ENFORCED", "NOT_ENFORCED")
 DEFINITION_PARENTAGE_LEVELS = ("NONE", "CHILD", "PARENT")
+
+# getInventorySummaries: sellerSkus takes up to 50 SKUs (the model's maxItems). A page holds up to 50
+# summaries, which the model does not say: Amazon's FBA Inventory API guide does (docs/spapi-facts.md,
+# FBA inventory).
+FBA_INVENTORY_SELLER_SKUS = 50
+FBA_INVENTORY_PAGE_SIZE = 50

@@ -35,6 +35,11 @@ CREATE TABLE IF NOT EXISTS listings (
     issues TEXT NOT NULL DEFAULT '[]', asin TEXT, created REAL NOT NULL, updated REAL NOT NULL,
     PRIMARY KEY (seller_id, sku, marketplace_id)
 );
+CREATE TABLE IF NOT EXISTS fba_inventory (
+    seller_id TEXT NOT NULL, marketplace_id TEXT NOT NULL, sku TEXT NOT NULL, asin TEXT, fn_sku TEXT,
+    condition TEXT, product_name TEXT, quantities TEXT NOT NULL, updated REAL NOT NULL,
+    changed REAL NOT NULL, PRIMARY KEY (seller_id, marketplace_id, sku)
+);
 CREATE TABLE IF NOT EXISTS submissions (
     submission_id TEXT PRIMARY KEY, seller_id TEXT NOT NULL, sku TEXT NOT NULL, operation TEXT NOT NULL,
     marketplaces TEXT NOT NULL, status TEXT NOT NULL, body TEXT, issues TEXT NOT NULL, created REAL NOT NULL
@@ -67,6 +72,7 @@ TABLES = (
     "sellers",
     "tokens",
     "listings",
+    "fba_inventory",
     "submissions",
     "documents",
     "feeds",

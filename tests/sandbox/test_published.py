@@ -30,6 +30,7 @@ SERVED_MODELS = {
     / "models"
     / "product-type-definitions-api-model"
     / "definitionsProductTypes_2020-09-01.json",
+    "fba_inventory": MODELS / "models" / "fba-inventory-api-model" / "fbaInventory.json",
     "reports": MODELS / "models" / "reports-api-model" / "reports_2021-06-30.json",
 }
 # Report schedules are not served: the pipeline requests each report when it needs one.
@@ -42,7 +43,11 @@ def model(name: str) -> dict[str, Any]:
 
 
 def operations(name: str) -> Iterator[dict[str, Any]]:
+    """The model's operations for production; the sandbox-only ones (FBA Inventory's
+    createInventoryItem, addInventory, deleteInventoryItem seed Amazon's own sandbox) are not served."""
     for item in model(name)["paths"].values():
+        if item.get("x-amzn-api-sandbox-only"):
+            continue
         for operation in item.values():
             if isinstance(operation, dict) and "operationId" in operation:
                 yield operation
@@ -88,7 +93,7 @@ def test_model_figures_are_the_usage_plan_in_the_models_description(operation_id
 
 def test_sdk_figures_are_the_sdks_rate_limits_yml() -> None:
     raw = yaml.safe_load((MODELS / "rate-limits.yml").read_text())
-    prefixes = {"ListingsApi", "FeedsApi", "DefinitionsApi", "ReportsApi"}
+    prefixes = {"ListingsApi", "FeedsApi", "DefinitionsApi", "FbaInventoryApi", "ReportsApi"}
     sdk: dict[str, Quota] = {}
     for key, values in raw.items():
         api, operation_id = key.split("-", 1)
