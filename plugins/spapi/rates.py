@@ -38,6 +38,8 @@ OPERATION_LIMITS: dict[str, Limit] = {
     # Product Type Definitions 2020-09-01
     "searchDefinitionsProductTypes": Limit(5.0, 5),
     "getDefinitionsProductType": Limit(5.0, 5),
+    # FBA Inventory v1
+    "getInventorySummaries": Limit(2.0, 2),
 }
 
 # createFeed's second throttle: 5 JSON_LISTINGS_FEED submissions per 5 minutes per region
