@@ -6,7 +6,9 @@ cookie (``_token``) or a ``Bearer`` header and asks the configured auth manager.
 a visitor without a valid token to Airflow's login page; the JSON API answers 401 / 403. Triggering a
 replay also needs the right to create runs of ``dead_letter_replay`` (``requires_access_dag``, as
 Airflow's own trigger endpoint), and, because the cookie is sent with any request to this host, a
-custom header and a same-origin check (CSRF).
+custom header and a same-origin check (CSRF). A run's Great Expectations Data Docs are served from
+the configured ``var_dir`` behind the same login as the page (:mod:`.data_docs` says which files),
+and linked from the run in the Runs section.
 
 Reads go to the warehouse (:func:`listings_pipeline.warehouse.db.make_engine`: the
 ``warehouse_default`` connection, ``$SPAPI_WAREHOUSE_URL`` or ``var/warehouse.db``), writes only to
@@ -16,11 +18,13 @@ Airflow's metadata database (the new DAG run). Every section, and every JSON rou
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -37,14 +41,16 @@ from airflow.api_fastapi.core_api.security import (
 )
 from airflow.configuration import conf
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from listings_pipeline.config import load_config
 from listings_pipeline.status_page import (
     chart,
     csv_export,
+    data_docs,
     feed_resubmission,
     quarantine,
     queries,
@@ -83,6 +89,7 @@ _templates = jinja2.Environment(
     lstrip_blocks=True,
 )
 _engine_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def _when(value: datetime | None) -> str:
@@ -159,6 +166,25 @@ def warehouse_session(engine: Annotated[Engine, Depends(warehouse_engine)]) -> I
 
 
 SessionDep = Annotated[Session, Depends(warehouse_session)]
+
+
+def pipeline_var_dir(request: Request) -> Path | None:
+    """The pipeline config's ``var_dir``, where runs leave their Data Docs: read once and kept on
+    the app (tests put theirs there). None while the api-server has no valid pipeline config
+    (``SPAPI_PIPELINE_CONFIG``): the page then links no Data Docs."""
+    state = request.app.state
+    var_dir: Path | None = getattr(state, "var_dir", None)
+    if var_dir is None:
+        try:
+            var_dir = load_config().var_dir
+        except (OSError, ValueError) as err:
+            log.warning("no Data Docs on the listing status page: %s", err)
+            return None
+        state.var_dir = var_dir
+    return var_dir
+
+
+VarDirDep = Annotated[Path | None, Depends(pipeline_var_dir)]
 EngineDep = Annotated[Engine, Depends(warehouse_engine)]
 
 
@@ -277,6 +303,7 @@ def page(
     session: SessionDep,
     scope: ScopeDep,
     wanted: QuarantineFilterDep,
+    var_dir: VarDirDep,
     sku: Annotated[str | None, Query(max_length=255)] = None,
 ) -> HTMLResponse:
     """The page: every section rendered on the server, for the seller and marketplace picked; a small
@@ -301,6 +328,7 @@ def page(
         "page": wanted.page if wanted.page > 1 else None,
     }
     options = queries.filter_options(session)
+    runs_shown = ((r.dag_id, r.run_id) for block in overview.runs for r in block.runs)
     html = _templates.get_template("status.html").render(
         overview=overview,
         options=options,
@@ -315,6 +343,8 @@ def page(
         feed_chart=chart.feed_chart(overview.feed_days),
         sku=sku,
         run_limit=runs.RUNS_PER_DAG,
+        docs_sites=data_docs.runs_sites(var_dir, runs_shown, scope) if var_dir else {},
+        docs_path=f"{root_path}/data-docs",
         history=history,
         timeline=timeline,
         suggestions=suggestions,
@@ -337,6 +367,24 @@ def static(name: str) -> Response:
     if media_type is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file")
     return Response((_PACKAGE / "static" / name).read_bytes(), media_type=media_type)
+
+
+@app.get("/data-docs/{run}/{seller}/{marketplace}/{path:path}", dependencies=[Depends(page_user)])
+def data_docs_file(run: str, seller: str, marketplace: str, path: str, var_dir: VarDirDep) -> FileResponse:
+    """A file of a run's Data Docs (``data_docs.site_file`` decides which may be served), with a
+    content policy that lets it load nothing from another host."""
+    found = data_docs.site_file(var_dir, run, seller, marketplace, path) if var_dir else None
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such Data Docs file")
+    return FileResponse(
+        found,
+        media_type=data_docs.media_type(found),
+        headers={
+            "Content-Security-Policy": data_docs.CONTENT_SECURITY_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-cache",
+        },
+    )
 
 
 # --- JSON ------------------------------------------------------------------------------------------------
