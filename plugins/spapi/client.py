@@ -16,7 +16,8 @@ Retries: 429, 5xx, timeouts and connection errors are retried with full-jitter e
 ``max_attempts`` and ``max_retry_seconds``. Other 4xx are not retried. Calls that create things Amazon
 acts on (createFeed) are not retried after a read timeout or a 500, because Amazon may have acted on
 them; the caller's ledger decides (docs/architecture.md, "The bulk path", step 6). Creating calls in :data:`SAFE_TO_REPEAT`
-(createFeedDocument) are retried like reads: a duplicate is an unused upload slot, not a submission.
+(createFeedDocument, createReport) are retried like reads: a duplicate is an unused upload slot or an
+unread report, not a submission.
 
 Usage without Airflow::
 
@@ -160,8 +161,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
-SAFE_TO_REPEAT = frozenset({"createFeedDocument"})
-"""Operations that are not idempotent but whose duplicate creates nothing Amazon acts on."""
+SAFE_TO_REPEAT = frozenset({"createFeedDocument", "createReport"})
+"""Operations that are not idempotent but whose duplicate creates nothing Amazon acts on (an unused
+upload slot; a second report of the seller's own data that nobody reads)."""
 
 
 class wait_full_jitter_retry_after(wait_random_exponential):

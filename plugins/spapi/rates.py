@@ -35,6 +35,12 @@ OPERATION_LIMITS: dict[str, Limit] = {
     "getFeeds": Limit(0.0222, 10),
     "cancelFeed": Limit(2.0, 15),
     "getFeedDocument": Limit(0.0222, 10),
+    # Reports 2021-06-30 (report schedules are not called)
+    "createReport": Limit(1 / 60, 15),  # the SDK's 1 per 60 s, under the model's 0.0167
+    "getReport": Limit(2.0, 15),
+    "getReports": Limit(0.0222, 10),
+    "cancelReport": Limit(0.0222, 10),
+    "getReportDocument": Limit(1 / 60, 15),
     # Product Type Definitions 2020-09-01
     "searchDefinitionsProductTypes": Limit(5.0, 5),
     "getDefinitionsProductType": Limit(5.0, 5),
