@@ -4,6 +4,8 @@
   Runs and Quarantine sections' in :mod:`.runs` and :mod:`.quarantine`;
 - :mod:`.scope`: the seller and marketplace filter every section applies;
 - :mod:`.csv_export`: the quarantine as a CSV safe to open in a spreadsheet;
+- :mod:`.data_docs`: which files of a run's Great Expectations Data Docs may be served, and the
+  runs' sites the Runs section links;
 - :mod:`.chart`: the charts as server-side SVG;
 - :mod:`.replay_runs`: picked dead letters -> ``dead_letter_replay`` run configurations;
 - :mod:`.trigger`: creating those runs in the api-server, and reading runs' states (Airflow);
