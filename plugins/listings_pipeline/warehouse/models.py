@@ -10,7 +10,8 @@ Tables, grouped by job:
 
 - reference: :class:`Seller`, :class:`Marketplace`;
 - current state: :class:`Listing` (+ :class:`ListingEvent`, every lifecycle transition),
-  :class:`Offer`, :class:`Inventory`;
+  :class:`Offer`, :class:`Inventory` (+ :class:`FbaStockRead`, :class:`FbaStockChange`: FBA stock read
+  from Amazon);
 - bulk path: :class:`PublishAttempt` (the ledger), :class:`FeedSubmission`, :class:`MessageResult`;
 - problems: :class:`ListingIssue` (validation, feeds, Listings API, notifications), :class:`Quarantine`,
   :class:`DeadLetter` (+ :class:`DeadLetterEvent`);
@@ -341,8 +342,13 @@ class Offer(Base):
 
 
 class Inventory(Base):
-    """Stock of a SKU per fulfillment channel (``DEFAULT`` is merchant-fulfilled) as last written to
-    Amazon or, for FBA, read from the catalog; ``catalog_hash`` as in :class:`Offer`."""
+    """Stock of a SKU per fulfillment channel. ``DEFAULT`` (merchant-fulfilled) is the stock last
+    written to Amazon, ``catalog_hash`` as in :class:`Offer`. An Amazon channel (``AMAZON_NA``,
+    ``AMAZON_EU``, ``AMAZON_FE``) is FBA stock, which is Amazon's: read from the FBA Inventory API
+    (``read_at``; :mod:`listings_pipeline.from_amazon.fba_stock`), ``quantity`` being the
+    fulfillable units, beside Amazon's detail figures. Rows from before migration 0007 may hold FBA
+    stock as the catalog gave it (``read_at`` NULL).
+    """
 
     __tablename__ = "inventory"
 
@@ -356,6 +362,57 @@ class Inventory(Base):
     handling_time: Mapped[int | None]
     catalog_hash: Mapped[Sha256 | None]
     updated_at: Mapped[updated_at]
+    # FBA stock as Amazon's getInventorySummaries last gave it (details=true); NULL on merchant rows
+    fulfillable_quantity: Mapped[int | None]
+    inbound_working_quantity: Mapped[int | None]
+    inbound_shipped_quantity: Mapped[int | None]
+    inbound_receiving_quantity: Mapped[int | None]
+    reserved_quantity: Mapped[int | None]
+    unfulfillable_quantity: Mapped[int | None]
+    researching_quantity: Mapped[int | None]
+    total_quantity: Mapped[int | None]
+    amazon_updated_at: Mapped[datetime | None]  # Amazon's lastUpdatedTime
+    read_at: Mapped[datetime | None]  # when the FBA sync last read the row from Amazon
+
+
+class FbaStockRead(Base):
+    """One complete read of a seller's FBA stock in a marketplace (every page of
+    getInventorySummaries). Written once the last page is recorded, so the latest row's
+    ``started_at`` is where the next changes-only read starts (``startDateTime``); ``changes_since``
+    is the ``startDateTime`` this read sent, NULL for a full read."""
+
+    __tablename__ = "fba_stock_reads"
+    __table_args__ = (
+        Index("ix_fba_stock_reads_seller_id_started_at", "seller_id", "marketplace_id", "started_at"),
+    )
+
+    id: Mapped[bigintpk]
+    seller_id: Mapped[SellerId] = mapped_column(ForeignKey("sellers.seller_id"))
+    marketplace_id: Mapped[MarketplaceId] = mapped_column(ForeignKey("marketplaces.marketplace_id"))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    changes_since: Mapped[datetime | None]
+    pages: Mapped[Count]
+    summaries: Mapped[Count]
+    changed: Mapped[Count]
+    run_id: Mapped[RunId | None]
+    dag_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class FbaStockChange(Base):
+    """What one read changed in one SKU's FBA stock: each changed figure's old and new value
+    (``{"fulfillable_quantity": {"old": 4, "new": 0}, ...}``; ``old`` NULL the first time)."""
+
+    __tablename__ = "fba_stock_changes"
+    __table_args__ = (Index("ix_fba_stock_changes_seller_id_sku", "seller_id", "marketplace_id", "sku"),)
+
+    id: Mapped[bigintpk]
+    read_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("fba_stock_reads.id", ondelete="CASCADE"))
+    seller_id: Mapped[SellerId]
+    marketplace_id: Mapped[MarketplaceId]
+    sku: Mapped[Sku]
+    changes: Mapped[dict[str, Any]]
+    amazon_updated_at: Mapped[datetime | None]
 
 
 # --- bulk path ----------------------------------------------------------------------------------------
@@ -639,5 +696,12 @@ class RunSummary(Base):
     status: Mapped[str] = mapped_column(String(20))
 
 
-VIEW_NAMES = ("v_listing_status", "v_feed_health", "v_issues_by_code", "v_api_call_stats", "v_backlog")
+VIEW_NAMES = (
+    "v_listing_status",
+    "v_feed_health",
+    "v_issues_by_code",
+    "v_api_call_stats",
+    "v_backlog",
+    "v_fba_stock",
+)
 """The analyst views; created by the migrations (SQL in ``migrations/versions``), not by the ORM."""
