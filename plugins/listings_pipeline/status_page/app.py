@@ -178,7 +178,9 @@ def pipeline_var_dir(request: Request) -> Path | None:
         try:
             var_dir = load_config().var_dir
         except (OSError, ValueError) as err:
-            log.warning("no Data Docs on the listing status page: %s", err)
+            if getattr(state, "var_dir_problem", None) != str(err):  # once, not on every page view
+                log.warning("no Data Docs on the listing status page: %s", err)
+                state.var_dir_problem = str(err)
             return None
         state.var_dir = var_dir
     return var_dir
