@@ -33,9 +33,11 @@ summarise < 0.5 s, parse + load < 3 s.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import io
 import json
 import os
+import pstats
 import random
 import statistics
 import sys
@@ -368,9 +370,15 @@ def _pipeline_once(data: bytes, skus: list[str], url: str, tmp: Path) -> dict[st
         "document_hash": document.sha256,
         "index_path": str(document.index_path),
     }
+    profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
     started = time.perf_counter()
+    if profiler:
+        profiler.enable()
     applied = bulk.apply_processing_report(engine, config, ref, FEED_ID, data, tmp / "report.json")  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
+    if profiler:  # BENCH_PROFILE=tottime (or cumulative): where the parse step's time goes
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats(os.environ["BENCH_PROFILE"]).print_stats(30)
     with engine.connect() as connection:
         results = connection.execute(sa.text("SELECT count(*) FROM message_results")).scalar_one()
         issues = connection.execute(sa.text("SELECT count(*) FROM listing_issues")).scalar_one()

@@ -208,8 +208,9 @@ def test_two_runs_submitting_the_same_document_at_the_same_moment_send_it_once(p
 
 def moving_listings(column: str) -> Callable[[str, Any], bool]:
     """The bulk UPDATE of listings (PostgreSQL: ``UPDATE ... FROM`` a temporary table filled by
-    COPY) that sets ``column``: build sets ``submitted_hash``, parse ``last_submission_id``."""
-    return lambda statement, _: statement.startswith('UPDATE "listings"') and f'"{column}" = t.' in statement
+    COPY) that sets ``column``, from the table or bound once for every row: build sets
+    ``submitted_hash``, parse ``last_submission_id``."""
+    return lambda statement, _: statement.startswith('UPDATE "listings"') and f'"{column}" = ' in statement
 
 
 WRITES: dict[str, tuple[str, Callable[[str, Any], bool]]] = {

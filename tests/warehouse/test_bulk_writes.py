@@ -95,3 +95,35 @@ def test_bulk_update_sets_each_rows_own_columns(warehouse_engine: Engine) -> Non
         )
         assert (got["B"].payload, got["B"].payload_hash) == (None, "b" * 64)
         assert (got["C"].asin, got["C"].payload_hash, got["C"].status) == ("B000TEST01", None, "ready")
+
+
+def test_bulk_update_binds_a_value_every_row_shares_once_and_still_writes_it_to_each(
+    warehouse_engine: Engine,
+) -> None:
+    """Constants are hoisted out of the per-row data (``WHERE id = ANY`` when nothing varies): a JSON
+    object, a NULL and a timestamp shared by every row must land as a per-row write would land them,
+    and rows not named must keep theirs."""
+    keys = [{"seller_id": SELLER, "marketplace_id": US, "sku": sku} for sku in ("A", "B", "C", "D")]
+    shared = {"sku": "same", "attributes": {"item_name": [{"value": 'ü " \\'}]}}
+    with session_scope(warehouse_engine) as s:
+        transition_many(s, keys, "seed", to_status="ready")
+        ids = {sku: listing_id for sku, listing_id in s.execute(select(Listing.sku, Listing.id))}
+        bulk_update(s, Listing, [{"id": ids[k], "asin": "B0SHARED01", "updated_at": AT} for k in "AB"])
+        bulk_update(
+            s,
+            Listing,
+            [
+                {"id": ids["C"], "payload": shared, "payload_hash": "c" * 64, "submitted_hash": None},
+                {"id": ids["D"], "payload": shared, "payload_hash": "d" * 64, "submitted_hash": None},
+            ],
+        )
+    with session_scope(warehouse_engine) as s:
+        got = {r.sku: r for r in s.scalars(select(Listing))}
+        s.expunge_all()
+    assert [(got[k].asin, got[k].updated_at) for k in "AB"] == [("B0SHARED01", AT.astimezone(UTC))] * 2
+    assert [(got[k].asin, got[k].payload) for k in "CD"] == [(None, shared)] * 2
+    assert [(got[k].payload_hash, got[k].submitted_hash) for k in "CD"] == [
+        ("c" * 64, None),
+        ("d" * 64, None),
+    ]
+    assert got["A"].payload is None and got["C"].updated_at != AT.astimezone(UTC)

@@ -364,8 +364,10 @@ def bulk_insert(
 def bulk_update(session: Session, entity: Any, rows: Sequence[Mapping[str, Any]]) -> None:
     """Many rows of one table updated by primary key ``id``; each row names the columns it sets.
 
-    PostgreSQL: the rows of each column set are copied into a temporary table and applied with one
-    ``UPDATE ... FROM``; SQLite: an executemany of one ``UPDATE ... WHERE id = ?`` per column set.
+    A column set to the same value in every row of a column set (a status, a timestamp, a feed id:
+    most of a lifecycle move) is bound once, not carried row by row. PostgreSQL: the varying columns
+    are copied into a temporary table and applied with one ``UPDATE ... FROM`` (only constants: one
+    ``UPDATE ... WHERE id = ANY(...)``); SQLite: an executemany of one ``UPDATE ... WHERE id = ?``.
     """
     if not rows:
         return
@@ -382,21 +384,42 @@ def bulk_update(session: Session, entity: Any, rows: Sequence[Mapping[str, Any]]
         setting = [c for c in columns if c != "id"]
         if not setting:
             continue
+        constant = _same_in_every_row(group, setting)
+        varying = [c for c in setting if c not in constant]
+        fixed = {c: bindparam(f"k_{c}", constant[c], type_=table.c[c].type) for c in constant}
         if not postgresql:
             # a Core executemany by primary key; the ORM's bulk UPDATE inspects every row first
             statement = (
                 update(table)
                 .where(table.c.id == bindparam("b_id"))
-                .values({c: bindparam(f"b_{c}", type_=table.c[c].type) for c in setting})
+                .values({**{c: bindparam(f"b_{c}", type_=table.c[c].type) for c in varying}, **fixed})
             )
-            session.execute(statement, [{f"b_{c}": row[c] for c in columns} for row in group])
+            session.execute(statement, [{f"b_{c}": row[c] for c in ["id", *varying]} for row in group])
             continue
-        temp = _temporary_copy(session, table, columns, group)
-        assignments = ", ".join(f'"{c}" = t."{c}"' for c in setting)
+        if not varying:
+            ids = [row["id"] for row in group]
+            session.execute(
+                update(table)
+                .where(table.c.id == any_(bindparam("ids", ids, type_=ARRAY(table.c.id.type))))
+                .values(fixed)
+            )
+            continue
+        temp = _temporary_copy(session, table, ["id", *varying], group)
+        assignments = ", ".join(
+            [*(f'"{c}" = t."{c}"' for c in varying), *(f'"{c}" = :k_{c}' for c in constant)]
+        )
         session.execute(
-            text(f'UPDATE "{table.name}" SET {assignments} FROM "{temp}" AS t WHERE "{table.name}".id = t.id')
+            text(
+                f'UPDATE "{table.name}" SET {assignments} FROM "{temp}" AS t WHERE "{table.name}".id = t.id'
+            ).bindparams(*fixed.values())
         )
         session.execute(text(f'DROP TABLE "{temp}"'))
+
+
+def _same_in_every_row(rows: Sequence[Mapping[str, Any]], columns: list[str]) -> dict[str, Any]:
+    """The columns whose value is one and the same in every row (by ``==``), with that value."""
+    first = rows[0]
+    return {c: first[c] for c in columns if all(row[c] == first[c] for row in rows)}
 
 
 # --- migrations ---------------------------------------------------------------------------------------
