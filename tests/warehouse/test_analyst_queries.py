@@ -34,6 +34,7 @@ from listings_pipeline.warehouse.models import (
     RunSummary,
 )
 from listings_pipeline.warehouse.records import ensure_seller
+from tests.warehouse import fba_stock_data
 from tests.warehouse.conftest import DE, SELLER, US
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "analysts.md"
@@ -329,6 +330,7 @@ def _fill(engine: Engine) -> Clock:
                 summary("r2", OTHER, US, y11, 1, 0, 1, 0, 1, 0, 0),
             ]
         )
+    fba_stock_data.fill(engine, c.now)
     return c
 
 
@@ -514,6 +516,10 @@ ANSWERS: dict[str, Callable[[list[dict[str, Any]], Clock], None]] = {
     "Feed health, day by day": _feed_health,
     "Open dead letters, by code": _open_letters,
     "What did each run do?": _runs,
+    "How much FBA stock can sell, and how much is on its way?": lambda rows, _: fba_stock_data.per_branch(
+        rows
+    ),
+    "Which FBA SKUs cannot sell, and is stock on its way?": lambda rows, _: fba_stock_data.cannot_sell(rows),
 }
 
 
