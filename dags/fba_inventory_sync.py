@@ -1,0 +1,127 @@
+"""
+### FBA inventory sync
+
+Reads the stock Amazon holds in its fulfillment centers for each seller and marketplace of the
+pipeline config (`include/pipeline.yaml`) into the warehouse, every hour:
+
+1. **targets**: one branch per seller and marketplace, behind the connection gate;
+2. **read_stock** (one mapped task per branch): every page of the FBA Inventory API's
+   `getInventorySummaries` with details, only the changes since the branch's last read
+   (`startDateTime`), or everything on the first run, when *Read everything* is ticked, and once a
+   day (Amazon's change feed does not see inbound quantities move). The fulfillable, inbound,
+   reserved, unfulfillable and researching units land in `inventory` under `AMAZON_NA` /
+   `AMAZON_EU` / `AMAZON_FE`, each change with its old and new value in `fba_stock_changes`, and the
+   read in `fba_stock_reads`; analysts read `v_fba_stock` (docs/analysts.md);
+3. **report**: the run's totals.
+
+Nothing is sent to Amazon: FBA quantities are Amazon's, and `offers_inventory_sync` never writes
+them either.
+
+Why a DAG of its own rather than a task of `offers_inventory_sync`: that DAG pushes the catalog to
+Amazon and ends red when Amazon rejects a change; this one pulls Amazon's figures and needs no
+catalog. Apart, a throttled or failed FBA read neither holds back nor colours a price update,
+either can be scheduled, paused or re-run alone, and a full re-read does not re-extract a catalog.
+They share only the `inventory` table, on different rows (the merchant's `DEFAULT` channel there,
+Amazon's channels here).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from listings_pipeline.branch import Branch
+from listings_pipeline.forms.choices import form_choices, suggest
+from listings_pipeline.from_amazon.fba_stock import StockRead
+from listings_pipeline.json_types import JsonObject
+from listings_pipeline.schedules import schedule_for
+
+# the deployed config's sellers, a multi-select (a few ms: forms.choices)
+SELLERS = form_choices().sellers
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    schedule=schedule_for(Path(__file__).stem, "@hourly"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["spapi", "fba", "inventory"],
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=15),
+    },
+    params={
+        "config_path": Param(
+            None,
+            type=["null", "string"],
+            title="Pipeline config",
+            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
+        ),
+        "sellers": Param(
+            [],
+            type=["null", "array"],
+            items={"type": "string"},
+            **suggest(SELLERS),
+            title="Only these sellers",
+            description_md="Sellers to read in this run; empty for all sellers in the config.",
+        ),
+        "full": Param(
+            False,
+            type="boolean",
+            title="Read everything",
+            description_md="Read every SKU's FBA stock, not only the changes since the last read "
+            "(Amazon's change feed does not see inbound quantities move; a full read runs daily anyway).",
+        ),
+    },
+)
+def fba_inventory_sync() -> None:
+    @task
+    def targets(params: JsonObject | None = None, ti: Any = None) -> list[Branch]:  # the form as typed in
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from listings_pipeline.connections import SpApiConnectionError
+        from listings_pipeline.forms.problems import FormError
+        from listings_pipeline.planning.targets import targets as branches
+        from listings_pipeline.run_notes import refuse
+
+        params = params or {}
+        try:
+            return branches(
+                params.get("config_path"), params.get("sellers") or None, form="fba_inventory_sync"
+            )
+        except FormError as err:  # every problem at once, in the note and the failure message
+            refuse(ti, err)
+        except SpApiConnectionError as err:  # a retry would meet the same connection
+            raise AirflowFailException(str(err)) from None
+
+    @task(
+        map_index_template="{{ task.op_kwargs['branch']['seller_id'] }}/{{ task.op_kwargs['branch']['marketplace_id'] }}"
+    )
+    def read_stock(branch: Branch, params: JsonObject | None = None, run_id: str | None = None) -> StockRead:
+        from listings_pipeline.from_amazon import fba_stock
+
+        return fba_stock.sync_branch(branch, str(run_id), full=bool((params or {}).get("full")))
+
+    @task
+    def report(reads: list[StockRead]) -> dict[str, int]:
+        totals = {
+            "branches": len(reads),
+            "full_reads": sum(1 for r in reads if r["full"]),
+            "skus_read": sum(r["summaries"] for r in reads),
+            "skus_changed": sum(r["changed"] for r in reads),
+        }
+        print(f"FBA stock: {totals}")
+        return totals
+
+    report(read_stock.expand(branch=targets()))
+
+
+fba_inventory_sync()
