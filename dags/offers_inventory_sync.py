@@ -8,7 +8,8 @@ hour. One branch per seller and marketplace from the pipeline config (`include/p
 2. **plan**: read price (our price, currency, optional sale price with dates, minimum and maximum
    allowed) and quantity / handling time per SKU; compare with the warehouse's `offers` and
    `inventory` tables and keep only the SKUs that changed. FBA stock (a `fulfillment_channel`
-   other than `DEFAULT`/`MFN`) is recorded as read, never sent; a row whose price or stock cannot be
+   other than `DEFAULT`/`MFN`) is Amazon's: neither sent nor taken from the catalog
+   (`fba_inventory_sync` reads it from Amazon); a row whose price or stock cannot be
    read goes to `quarantine` with its column, value and reason. The **router** then picks the path:
    up to `per_sku_threshold` SKUs (default 50) go through the Listings Items API, more through a
    `JSON_LISTINGS_FEED` of `PATCH` messages;

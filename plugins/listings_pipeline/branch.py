@@ -72,7 +72,7 @@ class Branch(Target, total=False):
     skipped: int
     unchanged: int
     changed: int
-    fba_read: int
+    fba_left_to_amazon: int  # catalog rows whose stock is FBA: Amazon's, not sent nor recorded
     batches: list[ChangeBatch]
 
 

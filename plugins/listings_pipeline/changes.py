@@ -47,12 +47,6 @@ class StockState(TypedDict):
     handling_time: int | None
 
 
-class FbaStock(StockState):
-    """FBA stock as read from the catalog: recorded, never sent (it is Amazon's)."""
-
-    sku: str
-
-
 class SkuState(TypedDict):
     """One SKU's offer and stock; ``None`` for a part the catalog does not give (or, in a change, a
     part that did not change)."""
@@ -64,8 +58,8 @@ class SkuState(TypedDict):
 
 
 class Recordable(TypedDict):
-    """What ``offers.record`` writes to ``offers`` / ``inventory``: a change Amazon accepted, or FBA
-    stock read. Read-only, so a change that always carries both parts fits as well as one that may not."""
+    """What ``offers.record`` writes to ``offers`` / ``inventory``: a change Amazon accepted.
+    Read-only, so a change that always carries both parts fits as well as one that may not."""
 
     sku: ReadOnly[str]
     offer: ReadOnly[NotRequired[OfferState | None]]

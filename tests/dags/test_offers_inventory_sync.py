@@ -110,7 +110,7 @@ def sync(tmp_path: Path, sandbox_connections: Sandbox, pg_warehouse: Warehouse, 
 
 
 def test_small_changes_go_per_sku_then_nothing_then_a_large_set_by_feed(sync: Sync) -> None:
-    # run 1: three new SKUs (<= threshold 3) through the Listings Items API; FBA stock is only read
+    # run 1: three new SKUs (<= threshold 3) through the Listings Items API; FBA stock is Amazon's
     sync.write_catalog(
         [
             {"sku": "OF-1", "price": "101.5", "quantity": "4", "handling_time": "2"},
@@ -141,7 +141,12 @@ def test_small_changes_go_per_sku_then_nothing_then_a_large_set_by_feed(sync: Sy
         (r.sku, r.fulfillment_channel_code): r.quantity
         for r in sync.warehouse.rows("select sku, fulfillment_channel_code, quantity from inventory")
     }
-    assert stock[("OF-3", "AMAZON_NA")] == 80 and ("OF-3", "DEFAULT") not in stock
+    # the catalog's FBA quantity is neither sent nor recorded: fba_inventory_sync reads Amazon's own
+    assert ("OF-3", "AMAZON_NA") not in stock and ("OF-3", "DEFAULT") not in stock
+    assert "fulfillment_availability" not in sync.item("OF-3") or all(
+        entry.get("fulfillment_channel_code") != "AMAZON_NA" or entry.get("quantity") is None
+        for entry in sync.item("OF-3")["fulfillment_availability"]
+    )
     assert set(offers) == {"OF-1", "OF-2", "OF-3"}
     first_writes = sync.writes()
     assert first_writes == 3  # one patchListingsItem per SKU, no feed

@@ -174,7 +174,7 @@ def test_a_stored_sale_compares_by_day_and_amount() -> None:
     )
 
 
-def test_fba_rows_are_read_not_written() -> None:
+def test_fba_quantities_are_neither_sent_nor_taken_from_the_catalog() -> None:
     states, _ = offers.desired_state(
         [
             row("FBA", fulfillment_channel="AMAZON_NA", quantity="40"),
@@ -183,18 +183,18 @@ def test_fba_rows_are_read_not_written() -> None:
     )
     changed, fba = offers.diff(states, {}, {})
     by_sku = {c["sku"]: c for c in changed}
-    # the FBA offer's price is the seller's and is sent; its stock is Amazon's and is only recorded
+    # the FBA offer's price is the seller's and is sent; its stock is Amazon's (fba_inventory_sync
+    # reads it from Amazon), so the catalog's quantity is neither sent nor recorded
     assert by_sku["FBA"]["inventory"] is None and by_sku["FBA"]["offer"]["our_price"] == "129.99"
-    assert fba == [
-        {"sku": "FBA", "fulfillment_channel_code": "AMAZON_NA", "quantity": 40, "handling_time": None}
-    ]
+    assert fba == ["FBA"]
     assert by_sku["MFN"]["inventory"]["fulfillment_channel_code"] == "DEFAULT"
     paths = [p["path"] for p in offers.patches_for(by_sku["FBA"], US)]
     assert paths == ["/attributes/purchasable_offer"]
-    # an FBA quantity alone changes nothing on Amazon
+    # an FBA quantity alone changes nothing on Amazon, whatever Amazon's own figure in inventory
     stored = {"FBA": stored_offer()}
-    changed, fba = offers.diff(states[:1], stored, {})
-    assert changed == [] and fba[0]["quantity"] == 40
+    amazon = {("FBA", "AMAZON_NA"): {"quantity": 7, "handling_time": None, "catalog_hash": None}}
+    changed, fba = offers.diff(states[:1], stored, amazon)
+    assert changed == [] and fba == ["FBA"]
 
 
 # --- the router ----------------------------------------------------------------------------------------------

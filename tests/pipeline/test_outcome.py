@@ -157,7 +157,7 @@ def offers_summary(**run_summaries: int) -> OffersSummary:
     summary: OffersSummary = {
         "branches": 1,
         "changed": 3,
-        "fba_read": 0,
+        "fba_left_to_amazon": 0,
         "skipped": 0,
         "routes": {f"{SELLER}/{US}": "listings_api"},
         "api_accepted": 2,

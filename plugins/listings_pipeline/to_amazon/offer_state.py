@@ -129,8 +129,8 @@ def write(
 
     :param catalog_offer: the offers sync's catalog offer (its hash goes to ``catalog_hash``);
         ``None`` for any other writer, whose values must not pass for the catalog's.
-    :param catalog_stock: likewise for stock; its channel is the row's (FBA stock read from the
-        catalog is recorded this way too), else the merchant's own.
+    :param catalog_stock: likewise for stock, always the merchant's own (FBA stock is Amazon's:
+        ``from_amazon.fba_stock`` records it).
     """
     key = {"seller_id": seller_id, "marketplace_id": marketplace_id, "sku": sku}
     changed: Changes = {}

@@ -18,9 +18,11 @@ One function per DAG task of ``offers_inventory_sync``:
 Catalog columns: ``price`` and ``currency`` (the offer), optional ``sale_price``, ``sale_start``,
 ``sale_end``, ``minimum_price``, ``maximum_price``; ``quantity`` and optional ``handling_time``
 (days); optional ``fulfillment_channel``: ``DEFAULT``/``MFN``/empty is merchant-fulfilled, any other
-value (``AFN``, ``AMAZON_NA``...) is FBA. FBA stock belongs to Amazon: it is read into
-``inventory`` under its channel code and never sent. The price of an FBA offer is still the
-seller's and is sent.
+value (``AFN``, ``AMAZON_NA``...) is FBA. FBA stock belongs to Amazon: this sync neither sends an
+FBA quantity nor records the catalog's, since ``fba_inventory_sync``
+(:mod:`listings_pipeline.from_amazon.fba_stock`) reads Amazon's own figures into ``inventory``
+under Amazon's channels, and the catalog's guess must not overwrite them. The price of an FBA
+offer is still the seller's and is sent.
 
 The writes keep fields they do not own: both patches use JSON Patch ``merge``, which Amazon's
 guidance gives for partial offer updates. ``purchasable_offer`` entries are selected by
@@ -52,7 +54,6 @@ from listings_pipeline.branch import Branch
 from listings_pipeline.changes import (
     Change,
     ChangeBatch,
-    FbaStock,
     OfferBatchResult,
     OfferState,
     Recordable,
@@ -145,7 +146,7 @@ class OffersSummary(TypedDict):
 
     branches: int
     changed: int
-    fba_read: int
+    fba_left_to_amazon: int
     skipped: int
     routes: dict[str, Route]
     api_accepted: int
@@ -375,25 +376,24 @@ def diff(
     states: Sequence[SkuState],
     offers: Mapping[str, StoredOffer],
     inventory: Mapping[tuple[str, str], StoredStock],
-) -> tuple[list[SkuState], list[FbaStock]]:
-    """The SKUs whose offer or merchant stock differs from the warehouse, and the FBA stock read.
+) -> tuple[list[SkuState], list[str]]:
+    """The SKUs whose offer or merchant stock differs from the warehouse, and the FBA SKUs.
 
     :param offers: stored ``offers`` rows by SKU (as dicts).
     :param inventory: stored ``inventory`` rows by (SKU, channel code).
     :return: ``(changed, fba)``: per changed SKU ``{"sku", "product_type", "offer", "inventory"}``
-        holding only the changed parts (``None`` for an unchanged part); ``fba``: the FBA
-        inventory rows to record (never sent).
+        holding only the changed parts (``None`` for an unchanged part); ``fba``: the SKUs whose
+        catalog stock is FBA, neither sent nor recorded (it is Amazon's: fba_inventory_sync reads it).
     """
     changed: list[SkuState] = []
-    fba: list[FbaStock] = []
+    fba: list[str] = []
     for state in states:
         sku = state["sku"]
         offer = state.get("offer")
         stock = state.get("inventory")
         if stock is not None and stock["fulfillment_channel_code"] != MERCHANT_CHANNEL:
-            if inventory_changed(stock, inventory.get((sku, stock["fulfillment_channel_code"]))):
-                fba.append({"sku": sku, **stock})
-            stock = None  # FBA quantities are Amazon's: read, not written
+            fba.append(sku)
+            stock = None  # FBA quantities are Amazon's: never sent, never taken from the catalog
         new_offer = offer if offer is not None and offer_changed(offer, offers.get(sku)) else None
         new_stock = (
             stock
@@ -511,7 +511,7 @@ def _stored(
 
 
 def _written(change: Recordable, marketplace_id: str) -> Written:
-    """What this sync wrote (or, for FBA stock, read) for a change: what its own patches set."""
+    """What this sync wrote for a change: what its own patches set."""
     offer, stock = change.get("offer"), change.get("inventory")
     wrote = written(
         patches_for(
@@ -519,13 +519,13 @@ def _written(change: Recordable, marketplace_id: str) -> Written:
         ),
         marketplace_id,
     )
-    if stock is not None:  # FBA stock is never patched; it is recorded as the catalog has it
+    if stock is not None:  # merchant stock, as the change sent it (FBA stock never gets here)
         wrote["stock"] = {"quantity": stock["quantity"], "handling_time": stock.get("handling_time")}
     return wrote
 
 
 def record(engine: Engine, seller_id: str, marketplace_id: str, changes: Iterable[Recordable]) -> int:
-    """Record the changes Amazon accepted by feed (or FBA stock read) in ``offers`` / ``inventory``,
+    """Record the changes Amazon accepted by feed in ``offers`` / ``inventory``,
     with the catalog's state they came from (see :mod:`~listings_pipeline.to_amazon.offer_state`)."""
     from listings_pipeline.warehouse.records import ensure_seller
 
@@ -586,9 +586,6 @@ def plan(branch: Branch, batch_size: int = BATCH_SIZE) -> Branch:
         changed = [c for c in changed if c["product_type"]]
         if skipped:
             _quarantine(engine, seller_id, marketplace_id, run_id, skipped)
-        if fba:
-            read: list[Recordable] = [{"sku": f["sku"], "inventory": f} for f in fba]
-            record(engine, seller_id, marketplace_id, read)
         chosen = route(len(changed), config.per_sku_threshold)
         result: Branch = {
             **branch,
@@ -599,7 +596,7 @@ def plan(branch: Branch, batch_size: int = BATCH_SIZE) -> Branch:
             "skipped": len(skipped),
             "unchanged": len(states) - len(changed) - len(no_type),
             "changed": len(changed),
-            "fba_read": len(fba),
+            "fba_left_to_amazon": len(fba),
             "route": chosen,
             "batches": [],
             "planned": 0,
@@ -760,7 +757,7 @@ def summarise(
     totals: OffersSummary = {
         "branches": len(planned),
         "changed": sum(p.get("changed", 0) for p in planned),
-        "fba_read": sum(p.get("fba_read", 0) for p in planned),
+        "fba_left_to_amazon": sum(p.get("fba_left_to_amazon", 0) for p in planned),
         "skipped": sum(p.get("skipped", 0) for p in planned),
         "routes": {
             f"{p['seller_id']}/{p['marketplace_id']}": p["route"] for p in planned if p.get("changed")
