@@ -12,6 +12,9 @@
 - ``POST /_sandbox/listings/{sellerId}/{sku}/issues?marketplaceId=...``: attach Amazon's issues
   (``{"issues": [...]}``, Amazon's Issue shape, enforcements included) to a stored listing, as
   Amazon does after accepting it; they show in getListingsItem and decide its summary status
+- ``GET|POST|DELETE /_sandbox/fba/{sellerId}/{marketplaceId}``: show, set (``{"items": [{"sellerSku",
+  <quantity in Amazon's name>: units, ...}]}``, the quantities not given kept) or clear the FBA stock
+  Amazon holds for a seller (served by :mod:`sandbox.fba_inventory`, which owns the routes)
 - ``POST /_sandbox/reports/process``: run one report-processor pass now
 - ``POST /_sandbox/listings/{sellerId}/{sku}/drift?marketplaceId=...``: change a listing on Amazon's
   side (``{"price", "currency", "quantity", "status": "Active" | "Inactive", "itemName",

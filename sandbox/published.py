@@ -194,8 +194,8 @@ DEFINITION_REQUIREMENTS = ("LISTING", "LISTING_PRODUCT_ONLY", "LISTING_OFFER_ONL
 DEFINITION_REQUIREMENTS_ENFORCED = ("ENFORCED", "NOT_ENFORCED")
 DEFINITION_PARENTAGE_LEVELS = ("NONE", "CHILD", "PARENT")
 
-# getInventorySummaries: sellerSkus takes up to 50 SKUs (the model's maxItems). A page holds up to 50
-# summaries, which the model does not say: Amazon's FBA Inventory API guide does (docs/spapi-facts.md,
-# FBA inventory).
+# getInventorySummaries: sellerSkus takes up to 50 SKUs (the model's maxItems). The model gives no page
+# size: the sandbox pages by 50, like the SKU bound, and a client must follow nextToken whatever the
+# size (docs/spapi-facts.md §11.7).
 FBA_INVENTORY_SELLER_SKUS = 50
 FBA_INVENTORY_PAGE_SIZE = 50

@@ -15,7 +15,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from jsonschema import Draft4Validator
 
-from sandbox import fba_inventory
+from sandbox import fba_inventory, published
 from sandbox.app import create_app
 from sandbox.settings import Settings
 
@@ -256,3 +256,11 @@ async def test_admin_sets_shows_and_clears_stock_and_reset_forgets_it(
     await client.post("/_sandbox/reset")  # tokens too
     _, body = await summaries(client, {"x-amz-access-token": await access_token(client)})
     assert body["payload"]["inventorySummaries"] == []
+
+
+async def test_the_sandboxs_bounds_are_the_models() -> None:
+    parameters = {p["name"]: p for p in OPERATION["parameters"]}
+    assert parameters["sellerSkus"]["maxItems"] == published.FBA_INVENTORY_SELLER_SKUS
+    assert parameters["marketplaceIds"]["maxItems"] == 1
+    assert parameters["granularityType"]["enum"] == ["Marketplace"]
+    assert "30 seconds" in parameters["nextToken"]["description"] and fba_inventory.TOKEN_LIFETIME == 30

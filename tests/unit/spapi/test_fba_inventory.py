@@ -5,13 +5,17 @@ Pure (no I/O); the client against the live sandbox is in tests/integration/test_
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
 from spapi import fba_inventory
+from spapi.models import fba_inventory as m
 from spapi.models.fba_inventory import GetInventorySummariesResponse
 from spapi.rates import limit_for
 
@@ -152,3 +156,44 @@ def test_inbound_quantity_is_none_when_amazon_gives_no_inbound_figure() -> None:
     )
     details = page.summaries[0].inventory_details
     assert details is not None and details.inbound_quantity is None
+
+
+FBA_MODEL = "models/fba-inventory-api-model/fbaInventory.json"
+DEFINITIONS = [
+    (m.Granularity, "Granularity"),
+    (m.ReservedQuantity, "ReservedQuantity"),
+    (m.ResearchingQuantityEntry, "ResearchingQuantityEntry"),
+    (m.ResearchingQuantity, "ResearchingQuantity"),
+    (m.UnfulfillableQuantity, "UnfulfillableQuantity"),
+    (m.InventoryDetails, "InventoryDetails"),
+    (m.InventorySummary, "InventorySummary"),
+    (m.GetInventorySummariesResult, "GetInventorySummariesResult"),
+    (m.Pagination, "Pagination"),
+    (m.FbaInventoryError, "Error"),
+    (m.GetInventorySummariesResponse, "GetInventorySummariesResponse"),
+]
+
+
+@pytest.mark.parametrize(("model", "definition"), DEFINITIONS, ids=[d for _, d in DEFINITIONS])
+def test_model_fields_match_amazons_definition(
+    model: type[BaseModel], definition: str, models_dir: Path
+) -> None:
+    spec = json.loads((models_dir / FBA_MODEL).read_text())["definitions"][definition]
+    fields = {(f.alias or name): f for name, f in model.model_fields.items()}
+    assert set(fields) == set(spec["properties"]), definition
+    for name, field in fields.items():
+        assert field.is_required() == (name in spec.get("required", [])), f"{definition}.{name}"
+
+
+def test_the_call_sends_only_parameters_the_model_declares(models_dir: Path) -> None:
+    operation = json.loads((models_dir / FBA_MODEL).read_text())["paths"]["/fba/inventory/v1/summaries"][
+        "get"
+    ]
+    declared = {p["name"]: p for p in operation["parameters"]}
+    call = fba_inventory.get_inventory_summaries(
+        US, start_date_time=datetime(2026, 12, 1, tzinfo=UTC), details=True
+    )
+    assert {name for name, _ in call.query()} <= set(declared)
+    assert {n for n, p in declared.items() if p.get("required")} <= {name for name, _ in call.query()}
+    assert declared["sellerSkus"]["maxItems"] == fba_inventory.MAX_SELLER_SKUS
+    assert declared["granularityType"]["enum"] == ["Marketplace"]
