@@ -8,10 +8,18 @@ NULLs, timezone-aware timestamps and conflicts are where that could differ.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from listings_pipeline.warehouse.db import bulk_insert, bulk_update, session_scope
+from listings_pipeline.warehouse.db import (
+    bulk_insert,
+    bulk_update,
+    make_engine,
+    session_scope,
+    sqlite_url,
+    upgrade,
+)
 from listings_pipeline.warehouse.lifecycle import transition_many
 from listings_pipeline.warehouse.models import FeedSubmission, Listing, ListingIssue, MessageResult
 from tests.warehouse.conftest import SELLER, US
@@ -127,3 +135,42 @@ def test_bulk_update_binds_a_value_every_row_shares_once_and_still_writes_it_to_
         ("d" * 64, None),
     ]
     assert got["A"].payload is None and got["C"].updated_at != AT.astimezone(UTC)
+
+
+def test_bulk_insert_processes_a_shared_value_once_yet_each_row_keeps_its_own(
+    warehouse_engine: Engine,
+) -> None:
+    """On SQLite a value every row shares (the very same object) is converted once: a row with
+    another value between rows with the shared one must still get its own."""
+    later = AT + timedelta(days=1)
+    at = [AT, AT, later, AT]
+    with session_scope(warehouse_engine) as s:
+        bulk_insert(
+            s,
+            ListingIssue,
+            [
+                {**_issue(f"S{i}", ["n"], "m"), "preview": False, "observed_at": when}
+                for i, when in enumerate(at)
+            ],
+        )
+    with session_scope(warehouse_engine) as s:
+        stored = [r.observed_at for r in s.scalars(select(ListingIssue).order_by(ListingIssue.sku))]
+    assert stored == [when.astimezone(UTC) for when in at]
+
+
+def test_bulk_insert_writes_the_very_text_an_orm_insert_writes_on_sqlite(tmp_path: Path) -> None:
+    """SQLite keeps timestamps and JSON as text: the bulk path must write the same text as an ORM
+    insert, or ordering and equality in SQL would tell the rows apart."""
+    engine = make_engine(sqlite_url(tmp_path / "w.db"))
+    upgrade(engine)
+    row = {**_issue("A", ["brand"], "ü"), "preview": False, "observed_at": AT}
+    with session_scope(engine) as s:
+        bulk_insert(s, ListingIssue, [row])
+        s.add(ListingIssue(**{**row, "sku": "B"}))
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT observed_at, attribute_names, categories, preview FROM listing_issues ORDER BY sku"
+        ).all()
+    engine.dispose()
+    assert stored[0] == stored[1]
+    assert stored[0][0] == "2026-03-01 10:30:00.000000"
