@@ -36,7 +36,7 @@ from airflow.sdk import Param, dag, task
 
 from listings_pipeline.branch import Branch
 from listings_pipeline.forms.choices import form_choices, suggest
-from listings_pipeline.from_amazon.fba_stock import StockRead
+from listings_pipeline.from_amazon.fba_stock import StockRead, StockTotals
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.schedules import schedule_for
 
@@ -111,15 +111,10 @@ def fba_inventory_sync() -> None:
         return fba_stock.sync_branch(branch, str(run_id), full=bool((params or {}).get("full")))
 
     @task
-    def report(reads: list[StockRead]) -> dict[str, int]:
-        totals = {
-            "branches": len(reads),
-            "full_reads": sum(1 for r in reads if r["full"]),
-            "skus_read": sum(r["summaries"] for r in reads),
-            "skus_changed": sum(r["changed"] for r in reads),
-        }
-        print(f"FBA stock: {totals}")
-        return totals
+    def report(reads: list[StockRead]) -> StockTotals:
+        from listings_pipeline.from_amazon import fba_stock
+
+        return fba_stock.totals(reads)
 
     report(read_stock.expand(branch=targets()))
 

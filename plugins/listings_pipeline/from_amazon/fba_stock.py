@@ -90,6 +90,27 @@ class StockRead(TypedDict):
     changed: int
 
 
+class StockTotals(TypedDict):
+    """A run's reads added up, for its log and XCom."""
+
+    branches: int
+    full_reads: int
+    skus_read: int
+    skus_changed: int
+
+
+def totals(reads: Iterable[StockRead]) -> StockTotals:
+    reads = list(reads)
+    result: StockTotals = {
+        "branches": len(reads),
+        "full_reads": sum(1 for r in reads if r["full"]),
+        "skus_read": sum(r["summaries"] for r in reads),
+        "skus_changed": sum(r["changed"] for r in reads),
+    }
+    log.info("FBA stock: %s", result)
+    return result
+
+
 def figures(summary: InventorySummary) -> Figures:
     """A summary's figures: the detail totals where Amazon gave details, else only the total."""
     d = summary.inventory_details
