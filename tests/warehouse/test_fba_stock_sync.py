@@ -162,3 +162,20 @@ def test_merchant_stock_of_the_same_sku_is_left_alone(amazon: Sandbox, engine: E
     read(amazon, engine)
     found = rows(engine, "SELECT fulfillment_channel_code, quantity FROM inventory ORDER BY 1")
     assert [tuple(r) for r in found] == [("AMAZON_NA", 9), ("DEFAULT", 3)]
+
+
+def test_a_sku_listed_twice_in_one_read_is_one_row_with_its_last_figures(engine: Engine) -> None:
+    """Stock can move between two pages of one read: Amazon may then list a SKU twice."""
+    from listings_pipeline.warehouse.models import FbaStockRead
+    from tests.warehouse.fba_stock_data import summary
+
+    now = datetime.now(UTC)
+    read = FbaStockRead(
+        seller_id=SELLER, marketplace_id=US, started_at=now, finished_at=now, pages=2, summaries=2
+    )
+    with session_scope(engine) as session:
+        changed = fba_stock.record(
+            session, SELLER, US, "AMAZON_NA", [summary("TWICE", 3), summary("TWICE", 2, reserved=1)], read
+        )
+    assert changed == 2
+    assert (inventory(engine)["TWICE"].quantity, inventory(engine)["TWICE"].reserved_quantity) == (2, 1)

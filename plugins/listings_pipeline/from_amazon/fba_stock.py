@@ -174,6 +174,17 @@ def record(
     """Write the summaries of one complete read and the read itself; returns the SKUs that changed."""
     session.add(read)
     session.flush()  # its id, for the changes
+    # the branch's FBA rows in one query, not one per SKU (a full read lists every SKU)
+    rows = {
+        row.sku: row
+        for row in session.scalars(
+            select(Inventory).where(
+                Inventory.seller_id == seller_id,
+                Inventory.marketplace_id == marketplace_id,
+                Inventory.fulfillment_channel_code == channel,
+            )
+        )
+    }
     changed: list[dict[str, Any]] = []
     for summary in summaries:
         sku = summary.seller_sku
@@ -181,10 +192,10 @@ def record(
             log.warning("%s/%s: an FBA summary without a sellerSku was left out", seller_id, marketplace_id)
             continue
         new = figures(summary)
-        row = session.get(Inventory, (seller_id, marketplace_id, sku, channel))
+        row = rows.get(sku)
         before = _stored(row) if row is not None else None
         if row is None:
-            row = Inventory(
+            row = rows[sku] = Inventory(
                 seller_id=seller_id, marketplace_id=marketplace_id, sku=sku, fulfillment_channel_code=channel
             )
             session.add(row)
