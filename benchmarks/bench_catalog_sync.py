@@ -113,7 +113,9 @@ def _run_step(name: str, state_file: str, run_id: str, profile: bool) -> dict[st
     seconds = time.perf_counter() - began
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(40)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats(
+            os.environ.get("BENCH_PROFILE_SORT", "cumulative")
+        ).print_stats(40)
     if tracemalloc.is_tracing():
         _print_memory_peak()
     path.write_text(json.dumps(state, default=str))

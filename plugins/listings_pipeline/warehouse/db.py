@@ -337,7 +337,7 @@ class _SharedValue:
     """A bind processor that reuses its last answer for the very same object (``now``, a feed id:
     the values every row of a batch shares)."""
 
-    __slots__ = ("_process", "_seen", "_answer")
+    __slots__ = ("_answer", "_process", "_seen")
 
     def __init__(self, process: Any) -> None:
         self._process = process
