@@ -11,7 +11,8 @@ Tables, grouped by job:
 - reference: :class:`Seller`, :class:`Marketplace`;
 - current state: :class:`Listing` (+ :class:`ListingEvent`, every lifecycle transition),
   :class:`Offer`, :class:`Inventory` (+ :class:`FbaStockRead`, :class:`FbaStockChange`: FBA stock read
-  from Amazon);
+  from Amazon; :class:`DriftCheck`, :class:`ListingDrift`: where Amazon's listings report and the
+  warehouse disagree);
 - bulk path: :class:`PublishAttempt` (the ledger), :class:`FeedSubmission`, :class:`MessageResult`;
 - problems: :class:`ListingIssue` (validation, feeds, Listings API, notifications), :class:`Quarantine`,
   :class:`DeadLetter` (+ :class:`DeadLetterEvent`);
@@ -415,6 +416,88 @@ class FbaStockChange(Base):
     amazon_updated_at: Mapped[datetime | None]
 
 
+class DriftCheck(Base):
+    """One reconciliation of a seller's marketplace: Amazon's ``GET_MERCHANT_LISTINGS_ALL_DATA``
+    report compared with the warehouse (:mod:`listings_pipeline.from_amazon.reconcile`).
+    ``report_status`` is ``DONE``, or ``CANCELLED`` when Amazon had nothing to report (read as an
+    empty report); ``found`` the drift the check saw, ``opened`` the rows it added, ``gone`` the open
+    rows it no longer saw."""
+
+    __tablename__ = "drift_checks"
+    __table_args__ = (
+        Index("ix_drift_checks_seller_id_checked_at", "seller_id", "marketplace_id", "checked_at"),
+    )
+
+    id: Mapped[bigintpk]
+    seller_id: Mapped[SellerId] = mapped_column(ForeignKey("sellers.seller_id"))
+    marketplace_id: Mapped[MarketplaceId] = mapped_column(ForeignKey("marketplaces.marketplace_id"))
+    report_id: Mapped[str] = mapped_column(String(64))
+    report_status: Mapped[str] = mapped_column(String(20))
+    checked_at: Mapped[datetime]
+    amazon_rows: Mapped[Count]
+    our_listings: Mapped[Count]
+    found: Mapped[Count]
+    opened: Mapped[Count]
+    gone: Mapped[Count]
+    run_id: Mapped[RunId | None]
+    dag_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class DriftState(StrEnum):
+    """A drift row: ``open`` until an operator resubmits our value or accepts Amazon's, or a later
+    check no longer sees it (``gone``)."""
+
+    OPEN = "open"
+    RESUBMITTED = "resubmitted"
+    ACCEPTED_AMAZON = "accepted_amazon"
+    GONE = "gone"
+
+
+class DriftKind(StrEnum):
+    """What disagrees (:mod:`listings_pipeline.from_amazon.drift`)."""
+
+    UNKNOWN_TO_CATALOG = "unknown_to_catalog"
+    MISSING_ON_AMAZON = "missing_on_amazon"
+    PRICE = "price"
+    QUANTITY = "quantity"
+    INACTIVE = "inactive"
+
+
+class ListingDrift(Base):
+    """One disagreement between Amazon's listings report and the warehouse, from the check that
+    first saw it (``check_id``) to the last (``last_check_id``): a later check that sees the same
+    SKU, kind and values again updates the open row rather than adding one. ``ours`` and ``amazon``
+    are the two values as text (money with two decimals, quantities, status words; NULL where a
+    side has none). Resolving it records when, by whom (``resolved_by``: the run's user, else the
+    DAG and run) and in which run."""
+
+    __tablename__ = "listing_drift"
+    __table_args__ = (
+        _one_of("kind", DriftKind),
+        _one_of("state", DriftState),
+        Index("ix_listing_drift_seller_id_state", "seller_id", "marketplace_id", "state"),
+        Index("ix_listing_drift_seller_id_sku", "seller_id", "marketplace_id", "sku"),
+    )
+
+    id: Mapped[bigintpk]
+    check_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("drift_checks.id", ondelete="CASCADE"))
+    last_check_id: Mapped[int] = mapped_column(BigIntId)
+    seller_id: Mapped[SellerId]
+    marketplace_id: Mapped[MarketplaceId]
+    sku: Mapped[Sku]
+    kind: Mapped[str] = mapped_column(String(32))
+    field: Mapped[str] = mapped_column(String(32))
+    ours: Mapped[str | None] = mapped_column(Text)
+    amazon: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), server_default=DriftState.OPEN.value)
+    found_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(255))
+    resolved_run_id: Mapped[RunId | None]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 # --- bulk path ----------------------------------------------------------------------------------------
 
 
@@ -703,5 +786,6 @@ VIEW_NAMES = (
     "v_api_call_stats",
     "v_backlog",
     "v_fba_stock",
+    "v_drift",
 )
 """The analyst views; created by the migrations (SQL in ``migrations/versions``), not by the ORM."""
