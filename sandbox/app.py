@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,9 +13,21 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from . import admin, definitions, documents, fba_inventory, feeds, listings, lwa, reports
+from . import (
+    admin,
+    definitions,
+    documents,
+    fba_inventory,
+    feeds,
+    listings,
+    lwa,
+    notifications,
+    reports,
+    seller_performance,
+)
 from .core import RequestIdMiddleware, Sandbox, json_response
 from .faults import Faults
+from .notifier import Notifier
 from .product_types import ProductTypes
 from .ratelimit import RateLimiter
 from .sellers import load_file
@@ -45,6 +58,7 @@ def build_sandbox(settings: Settings) -> Sandbox:
     if settings.sellers_file:
         load_file(store, settings.sellers_file)
         fba_inventory.load_seed_file(store, settings.sellers_file)
+        seller_performance.load_seed_file(store, settings.sellers_file, time.time())
     return sandbox
 
 
@@ -66,17 +80,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sandbox = build_sandbox(settings)
     processor = feeds.FeedProcessor(sandbox)
     report_processor = reports.ReportProcessor(sandbox)
+    notifier = Notifier(sandbox)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.processor_enabled:
             processor.start()
             report_processor.start()
+            notifier.start()
         try:
             yield
         finally:
             await processor.stop()
             await report_processor.stop()
+            await notifier.stop()
 
     app = FastAPI(
         title="SP-API sandbox",
@@ -89,8 +106,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sandbox = sandbox
     app.state.processor = processor
     app.state.report_processor = report_processor
+    app.state.notifier = notifier
     app.add_middleware(RequestIdMiddleware)
-    for module in (lwa, listings, feeds, reports, definitions, documents, fba_inventory, admin):
+    for module in (
+        lwa,
+        listings,
+        feeds,
+        reports,
+        definitions,
+        documents,
+        fba_inventory,
+        seller_performance,
+        notifications,
+        admin,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(StarletteHTTPException)

@@ -29,7 +29,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from . import merchant_listings
+from . import merchant_listings, seller_performance
 from .core import ApiError, Call, GateRefused, Sandbox, gate
 from .documents import presign
 from .listings import csv_param, iso
@@ -47,7 +47,7 @@ log = logging.getLogger("sandbox.reports")
 router = APIRouter()
 
 BASE = "/reports/2021-06-30"
-SUPPORTED_REPORT_TYPES = (merchant_listings.REPORT_TYPE,)
+SUPPORTED_REPORT_TYPES = (merchant_listings.REPORT_TYPE, *seller_performance.REPORT_TYPES)
 RETENTION_SECONDS = 90 * 24 * 3600
 TERMINAL = frozenset({"DONE", "CANCELLED", "FATAL"})
 
@@ -164,6 +164,7 @@ def _check_create(body: dict[str, Any], region: str | None, now: float) -> Repor
             f"Invalid reportType {report_type!r}.",
             f"The sandbox supports {', '.join(SUPPORTED_REPORT_TYPES)} only.",
         )
+    seller_performance.check_options(report_type, options)
     bad = [m for m in ids if region_of(m) != region]
     if bad:
         raise ApiError.invalid(
@@ -467,6 +468,8 @@ class ReportProcessor:
         """How an IN_PROGRESS report ends, and its document."""
         if row["fault"] == "report_fatal":
             return "FATAL", _error_document("The report could not be generated (injected fault).")
+        if row["report_type"] in seller_performance.REPORT_TYPES:
+            return seller_performance.outcome(self.sandbox.store, row, time.time())
         (marketplace_id,) = json.loads(row["marketplaces"])
         content = merchant_listings.build(self.sandbox.store, row["seller_id"], marketplace_id)
         if content is None:
