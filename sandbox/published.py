@@ -75,6 +75,15 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "getReports": _plan((0.0222, 10), (1 / 45, 10)),
     "cancelReport": _plan((0.0222, 10), (1 / 45, 10)),
     "getReportDocument": _plan((0.0167, 15), (1 / 60, 15)),
+    # models/notifications-api-model/notifications.json (the operations the sandbox serves)
+    "createDestination": _plan((1, 5), (1, 5)),
+    "getDestinations": _plan((1, 5), (1, 5)),
+    "getDestination": _plan((1, 5), (1, 5)),
+    "deleteDestination": _plan((1, 5), (1, 5)),
+    "createSubscription": _plan((1, 5), (1, 5)),
+    "getSubscription": _plan((1, 5), (1, 5)),
+    "getSubscriptionById": _plan((1, 5), (1, 5)),
+    "deleteSubscriptionById": _plan((1, 5), (1, 5)),
 }
 
 # createFeed's second throttle, per seller and region: 5 JSON_LISTINGS_FEED per 5 minutes since

@@ -52,6 +52,9 @@ class Settings:
     report_queue_seconds: float = 1.0
     report_processing_seconds: float = 2.0
     processor_enabled: bool = True
+    # notifications: the SQS endpoint destinations' queues live at (moto in server mode locally;
+    # None: createDestination refuses, nothing is delivered)
+    sqs_endpoint_url: str | None = None
     # optional SigV4 verification: {access_key_id: secret_access_key}
     sigv4: bool = False
     aws_keys: dict[str, str] = field(default_factory=dict)

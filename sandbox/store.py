@@ -65,6 +65,24 @@ CREATE TABLE IF NOT EXISTS calls (
     status INTEGER NOT NULL, throttled INTEGER NOT NULL DEFAULT 0, fault TEXT, request_id TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS notification_destinations (
+    destination_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, name TEXT NOT NULL, arn TEXT NOT NULL,
+    created REAL NOT NULL, UNIQUE (client_id, arn)
+);
+CREATE TABLE IF NOT EXISTS notification_subscriptions (
+    subscription_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, seller_id TEXT NOT NULL,
+    notification_type TEXT NOT NULL, payload_version TEXT NOT NULL, destination_id TEXT NOT NULL,
+    created REAL NOT NULL, UNIQUE (client_id, seller_id, notification_type, payload_version)
+);
+CREATE TABLE IF NOT EXISTS notification_listing_state (
+    seller_id TEXT NOT NULL, sku TEXT NOT NULL, marketplace_id TEXT NOT NULL, status TEXT NOT NULL,
+    severities TEXT NOT NULL, actions TEXT NOT NULL, PRIMARY KEY (seller_id, sku, marketplace_id)
+);
+CREATE TABLE IF NOT EXISTS notification_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, event_key TEXT NOT NULL UNIQUE, notification_id TEXT NOT NULL,
+    notification_type TEXT NOT NULL, seller_id TEXT, arn TEXT NOT NULL, body TEXT NOT NULL,
+    created REAL NOT NULL, sent REAL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT
+);
 """
 
 TABLES = (
@@ -79,6 +97,10 @@ TABLES = (
     "reports",
     "calls",
     "meta",
+    "notification_destinations",
+    "notification_subscriptions",
+    "notification_listing_state",
+    "notification_outbox",
 )
 
 
