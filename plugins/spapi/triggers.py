@@ -23,239 +23,224 @@ Triggers live here, not in the DAG bundle, so the triggerer imports the same cod
 ``success`` means DONE; ``error`` FATAL (the document, if any, says why), CANCELLED (cancelled, or
 Amazon had no data to report: ``processing_status`` tells them apart from a failed call, which has
 none of its own) or a call that cannot succeed.
+
+Both are one poll loop, :class:`ProcessingTrigger`; each names its id, its call and its document.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar, Unpack
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from spapi import feeds, reports
 from spapi.errors import SpApiError
 from spapi.hooks import SpApiHook
-from spapi.models.common import format_datetime
+from spapi.models.common import TERMINAL_STATUSES as TERMINAL_STATUSES
+from spapi.models.common import Processed
 
 if TYPE_CHECKING:
+    from spapi.call import Call
     from spapi.client import AsyncSpApiClient
+    from spapi.models.feeds import Feed
+    from spapi.models.reports import Report
 
-TERMINAL_STATUSES = frozenset({"DONE", "FATAL", "CANCELLED"})
+ProcessedT = TypeVar("ProcessedT", bound=Processed)
 
 
-class FeedProcessingTrigger(BaseTrigger):
+class Polling(TypedDict, total=False):
+    """How a :class:`ProcessingTrigger` polls (every parameter but the id and the connection)."""
+
+    poll_interval: float
+    max_poll_interval: float
+    backoff: float
+    deadline: float | None
+    config_overrides: dict[str, Any] | None
+
+
+class ProcessingTrigger(BaseTrigger, Generic[ProcessedT]):
+    """Poll a feed or a report until it is DONE, FATAL or CANCELLED, or the deadline passes.
+
+    A subclass names what it waits for (:attr:`kind`, whose id is the ``<kind>_id`` argument and
+    event key), the call to poll (:meth:`poll_call`) and the document id its event carries under
+    :attr:`document_key` (:meth:`document_id`).
+
+    :param resource_id: the feed or report to watch.
+    :param spapi_conn_id: the seller's ``spapi`` connection.
+    :param poll_interval: seconds before the second poll; grows by ``backoff`` per poll.
+    :param max_poll_interval: the interval never grows beyond this.
+    :param backoff: growth factor of the interval.
+    :param deadline: epoch seconds after which a ``timeout`` event is sent; ``None`` waits forever.
+    :param config_overrides: :class:`spapi.config.SpApiConfig` fields that win over the connection.
+    """
+
+    kind: ClassVar[str]
+    document_key: ClassVar[str]
+
+    def __init__(
+        self,
+        resource_id: str,
+        spapi_conn_id: str = SpApiHook.default_conn_name,
+        poll_interval: float = 30.0,
+        max_poll_interval: float = 300.0,
+        backoff: float = 1.5,
+        deadline: float | None = None,
+        config_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.resource_id = resource_id
+        self.spapi_conn_id = spapi_conn_id
+        self.poll_interval = float(poll_interval)
+        self.max_poll_interval = float(max_poll_interval)
+        self.backoff = float(backoff)
+        self.deadline = float(deadline) if deadline is not None else None
+        self.config_overrides = dict(config_overrides or {})
+
+    @property
+    def id_key(self) -> str:
+        """The constructor argument and event key of the id: ``feed_id``, ``report_id``."""
+        return f"{self.kind}_id"
+
+    @abc.abstractmethod
+    def poll_call(self) -> Call[ProcessedT]:
+        """The call to poll (``getFeed``, ``getReport``)."""
+
+    @abc.abstractmethod
+    def document_id(self, resource: ProcessedT) -> str | None:
+        """The id of the ended feed's or report's document, if it has one."""
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            self.id_key: self.resource_id,
+            "spapi_conn_id": self.spapi_conn_id,
+            "poll_interval": self.poll_interval,
+            "max_poll_interval": self.max_poll_interval,
+            "backoff": self.backoff,
+            "deadline": self.deadline,
+            "config_overrides": self.config_overrides or None,
+        }
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {k: v for k, v in kwargs.items() if v is not None},
+        )
+
+    async def make_client(self) -> AsyncSpApiClient:
+        hook = SpApiHook(self.spapi_conn_id, config_overrides=self.config_overrides)
+        return await hook.aget_async_client()
+
+    def _event(self, status: str, processing_status: str | None, **extra: Any) -> TriggerEvent:
+        payload: dict[str, Any] = {
+            "status": status,
+            self.id_key: self.resource_id,
+            "processing_status": processing_status,
+            self.document_key: extra.pop(self.document_key, None),
+        }
+        payload.update(extra)
+        return TriggerEvent(payload)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        interval = self.poll_interval
+        last_status: str | None = None
+        name = f"{self.kind} {self.resource_id}"
+        try:
+            client = await self.make_client()
+        except (SpApiError, ValueError) as err:
+            yield self._event("error", None, message=f"cannot build the SP-API client: {err}")
+            return
+        async with client:
+            while True:
+                call = self.poll_call()
+                try:
+                    resource = await client.call(call)
+                except SpApiError as err:
+                    if not err.retryable:
+                        yield self._event(
+                            "error", last_status, message=str(err), error_type=type(err).__name__
+                        )
+                        return
+                    self.log.warning(
+                        "%s %s failed for now (%s); polling again", call.operation, self.resource_id, err
+                    )
+                else:
+                    last_status = resource.processing_status
+                    if resource.is_terminal:
+                        status = "success" if last_status == "DONE" else "error"
+                        yield self._event(
+                            status,
+                            last_status,
+                            **{self.document_key: self.document_id(resource)},
+                            message=None if status == "success" else f"{name} ended {last_status}",
+                            **resource.processing_times(),
+                        )
+                        return
+                    self.log.info("%s is %s; next poll in %.0fs", name, last_status, interval)
+                if self.deadline is not None and time.time() + interval > self.deadline:
+                    yield self._event(
+                        "timeout", last_status, message=f"{name} still {last_status} at the deadline"
+                    )
+                    return
+                await asyncio.sleep(interval)
+                interval = min(self.max_poll_interval, interval * self.backoff)
+
+
+class FeedProcessingTrigger(ProcessingTrigger["Feed"]):
     """Poll ``getFeed`` until the feed is DONE, FATAL or CANCELLED, or the deadline passes.
 
     :param feed_id: the feed to watch.
     :param spapi_conn_id: the seller's ``spapi`` connection.
-    :param poll_interval: seconds before the second poll; grows by ``backoff`` per poll.
-    :param max_poll_interval: the interval never grows beyond this.
-    :param backoff: growth factor of the interval.
-    :param deadline: epoch seconds after which a ``timeout`` event is sent; ``None`` waits forever.
-    :param config_overrides: :class:`spapi.config.SpApiConfig` fields that win over the connection.
+    :param polling: ``poll_interval``, ``max_poll_interval``, ``backoff``, ``deadline`` and
+        ``config_overrides``, as :class:`ProcessingTrigger` takes them.
     """
 
+    kind = "feed"
+    document_key = "result_document_id"
+
     def __init__(
-        self,
-        feed_id: str,
-        spapi_conn_id: str = SpApiHook.default_conn_name,
-        poll_interval: float = 30.0,
-        max_poll_interval: float = 300.0,
-        backoff: float = 1.5,
-        deadline: float | None = None,
-        config_overrides: dict[str, Any] | None = None,
+        self, feed_id: str, spapi_conn_id: str = SpApiHook.default_conn_name, **polling: Unpack[Polling]
     ) -> None:
-        super().__init__()
-        self.feed_id = feed_id
-        self.spapi_conn_id = spapi_conn_id
-        self.poll_interval = float(poll_interval)
-        self.max_poll_interval = float(max_poll_interval)
-        self.backoff = float(backoff)
-        self.deadline = float(deadline) if deadline is not None else None
-        self.config_overrides = dict(config_overrides or {})
+        super().__init__(feed_id, spapi_conn_id, **polling)
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "feed_id": self.feed_id,
-            "spapi_conn_id": self.spapi_conn_id,
-            "poll_interval": self.poll_interval,
-            "max_poll_interval": self.max_poll_interval,
-            "backoff": self.backoff,
-            "deadline": self.deadline,
-            "config_overrides": self.config_overrides or None,
-        }
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {k: v for k, v in kwargs.items() if v is not None},
-        )
+    @property
+    def feed_id(self) -> str:
+        return self.resource_id
 
-    async def make_client(self) -> AsyncSpApiClient:
-        hook = SpApiHook(self.spapi_conn_id, config_overrides=self.config_overrides)
-        return await hook.aget_async_client()
+    def poll_call(self) -> Call[Feed]:
+        return feeds.get_feed(self.feed_id)
 
-    def _event(self, status: str, processing_status: str | None, **extra: Any) -> TriggerEvent:
-        payload: dict[str, Any] = {
-            "status": status,
-            "feed_id": self.feed_id,
-            "processing_status": processing_status,
-            "result_document_id": extra.pop("result_document_id", None),
-        }
-        payload.update(extra)
-        return TriggerEvent(payload)
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        interval = self.poll_interval
-        last_status: str | None = None
-        try:
-            client = await self.make_client()
-        except (SpApiError, ValueError) as err:
-            yield self._event("error", None, message=f"cannot build the SP-API client: {err}")
-            return
-        async with client:
-            while True:
-                try:
-                    feed = await client.call(feeds.get_feed(self.feed_id))
-                except SpApiError as err:
-                    if not err.retryable:
-                        yield self._event(
-                            "error", last_status, message=str(err), error_type=type(err).__name__
-                        )
-                        return
-                    self.log.warning("getFeed %s failed for now (%s); polling again", self.feed_id, err)
-                else:
-                    last_status = feed.processing_status
-                    if last_status in TERMINAL_STATUSES:
-                        status = "success" if last_status == "DONE" else "error"
-                        message = None if status == "success" else f"feed {self.feed_id} ended {last_status}"
-                        yield self._event(
-                            status,
-                            last_status,
-                            result_document_id=feed.result_feed_document_id,
-                            message=message,
-                            **feed.processing_times(),
-                        )
-                        return
-                    self.log.info("feed %s is %s; next poll in %.0fs", self.feed_id, last_status, interval)
-                if self.deadline is not None and time.time() + interval > self.deadline:
-                    yield self._event(
-                        "timeout",
-                        last_status,
-                        message=f"feed {self.feed_id} still {last_status} at the deadline",
-                    )
-                    return
-                await asyncio.sleep(interval)
-                interval = min(self.max_poll_interval, interval * self.backoff)
+    def document_id(self, resource: Feed) -> str | None:
+        return resource.result_feed_document_id
 
 
-class ReportProcessingTrigger(BaseTrigger):
+class ReportProcessingTrigger(ProcessingTrigger["Report"]):
     """Poll ``getReport`` until the report is DONE, FATAL or CANCELLED, or the deadline passes.
 
-    Shaped like :class:`FeedProcessingTrigger` (same parameters, same backoff, one event), because
-    a report takes minutes to hours at Amazon just as a feed does.
+    The same wait as :class:`FeedProcessingTrigger` (same parameters, same backoff, one event),
+    because a report takes minutes to hours at Amazon just as a feed does.
 
     :param report_id: the report to watch.
     :param spapi_conn_id: the seller's ``spapi`` connection.
-    :param poll_interval: seconds before the second poll; grows by ``backoff`` per poll.
-    :param max_poll_interval: the interval never grows beyond this.
-    :param backoff: growth factor of the interval.
-    :param deadline: epoch seconds after which a ``timeout`` event is sent; ``None`` waits forever.
-    :param config_overrides: :class:`spapi.config.SpApiConfig` fields that win over the connection.
+    :param polling: ``poll_interval``, ``max_poll_interval``, ``backoff``, ``deadline`` and
+        ``config_overrides``, as :class:`ProcessingTrigger` takes them.
     """
 
+    kind = "report"
+    document_key = "report_document_id"
+
     def __init__(
-        self,
-        report_id: str,
-        spapi_conn_id: str = SpApiHook.default_conn_name,
-        poll_interval: float = 30.0,
-        max_poll_interval: float = 300.0,
-        backoff: float = 1.5,
-        deadline: float | None = None,
-        config_overrides: dict[str, Any] | None = None,
+        self, report_id: str, spapi_conn_id: str = SpApiHook.default_conn_name, **polling: Unpack[Polling]
     ) -> None:
-        super().__init__()
-        self.report_id = report_id
-        self.spapi_conn_id = spapi_conn_id
-        self.poll_interval = float(poll_interval)
-        self.max_poll_interval = float(max_poll_interval)
-        self.backoff = float(backoff)
-        self.deadline = float(deadline) if deadline is not None else None
-        self.config_overrides = dict(config_overrides or {})
+        super().__init__(report_id, spapi_conn_id, **polling)
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "report_id": self.report_id,
-            "spapi_conn_id": self.spapi_conn_id,
-            "poll_interval": self.poll_interval,
-            "max_poll_interval": self.max_poll_interval,
-            "backoff": self.backoff,
-            "deadline": self.deadline,
-            "config_overrides": self.config_overrides or None,
-        }
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {k: v for k, v in kwargs.items() if v is not None},
-        )
+    @property
+    def report_id(self) -> str:
+        return self.resource_id
 
-    async def make_client(self) -> AsyncSpApiClient:
-        hook = SpApiHook(self.spapi_conn_id, config_overrides=self.config_overrides)
-        return await hook.aget_async_client()
+    def poll_call(self) -> Call[Report]:
+        return reports.get_report(self.report_id)
 
-    def _event(self, status: str, processing_status: str | None, **extra: Any) -> TriggerEvent:
-        payload: dict[str, Any] = {
-            "status": status,
-            "report_id": self.report_id,
-            "processing_status": processing_status,
-            "report_document_id": extra.pop("report_document_id", None),
-        }
-        payload.update(extra)
-        return TriggerEvent(payload)
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        interval = self.poll_interval
-        last_status: str | None = None
-        try:
-            client = await self.make_client()
-        except (SpApiError, ValueError) as err:
-            yield self._event("error", None, message=f"cannot build the SP-API client: {err}")
-            return
-        async with client:
-            while True:
-                try:
-                    report = await client.call(reports.get_report(self.report_id))
-                except SpApiError as err:
-                    if not err.retryable:
-                        yield self._event(
-                            "error", last_status, message=str(err), error_type=type(err).__name__
-                        )
-                        return
-                    self.log.warning("getReport %s failed for now (%s); polling again", self.report_id, err)
-                else:
-                    last_status = report.processing_status
-                    if report.is_terminal:
-                        status = "success" if last_status == "DONE" else "error"
-                        start, end = report.processing_start_time, report.processing_end_time
-                        yield self._event(
-                            status,
-                            last_status,
-                            report_document_id=report.report_document_id,
-                            message=None
-                            if status == "success"
-                            else f"report {self.report_id} ended {last_status}",
-                            processing_start_time=None if start is None else format_datetime(start),
-                            processing_end_time=None if end is None else format_datetime(end),
-                        )
-                        return
-                    self.log.info(
-                        "report %s is %s; next poll in %.0fs", self.report_id, last_status, interval
-                    )
-                if self.deadline is not None and time.time() + interval > self.deadline:
-                    yield self._event(
-                        "timeout",
-                        last_status,
-                        message=f"report {self.report_id} still {last_status} at the deadline",
-                    )
-                    return
-                await asyncio.sleep(interval)
-                interval = min(self.max_poll_interval, interval * self.backoff)
+    def document_id(self, resource: Report) -> str | None:
+        return resource.report_document_id

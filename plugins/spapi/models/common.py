@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypedDict, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, PlainSerializer
@@ -51,6 +51,59 @@ def format_datetime(value: datetime) -> str:
 
 #: A ``datetime`` that serializes to JSON as Amazon writes date-times (see :func:`format_datetime`).
 DateTime = Annotated[datetime, PlainSerializer(format_datetime, return_type=str, when_used="json")]
+
+
+#: A feed's or a report's ``processingStatus`` (Feeds and Reports 2021-06-30 share the enum).
+ProcessingStatus = Literal["IN_QUEUE", "IN_PROGRESS", "DONE", "CANCELLED", "FATAL"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"DONE", "CANCELLED", "FATAL"})
+PROCESSING_STATUSES: tuple[str, ...] = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
+
+
+class ProcessingTimes(TypedDict):
+    """getFeed's or getReport's ``processingStartTime`` and ``processingEndTime`` as ISO 8601 text;
+    ``None`` where Amazon gives none (a feed or report cancelled in the queue never started)."""
+
+    processing_start_time: str | None
+    processing_end_time: str | None
+
+
+class Processed(Protocol):
+    """Something Amazon processes asynchronously and that is polled until it ends: a feed
+    (``getFeed``) or a report (``getReport``)."""
+
+    @property
+    def processing_status(self) -> str: ...
+
+    @property
+    def processing_start_time(self) -> datetime | None: ...
+
+    @property
+    def processing_end_time(self) -> datetime | None: ...
+
+    @property
+    def is_terminal(self) -> bool: ...
+
+    def processing_times(self) -> ProcessingTimes: ...
+
+
+class ProcessingState:
+    """What :class:`~spapi.models.feeds.Feed` and :class:`~spapi.models.reports.Report` share
+    beyond their fields (a mixin: the fields stay on each model, in Amazon's order)."""
+
+    @property
+    def is_terminal(self: Processed) -> bool:
+        """DONE, CANCELLED or FATAL: polling can stop. FATAL may still have a document."""
+        return self.processing_status in TERMINAL_STATUSES
+
+    def processing_times(self: Processed) -> ProcessingTimes:
+        """When Amazon started and finished processing, as JSON text (a trigger event and XCom carry
+        JSON): only getFeed / getReport know these, and the wait's last answer is the one that has
+        both."""
+        start, end = self.processing_start_time, self.processing_end_time
+        return {
+            "processing_start_time": None if start is None else format_datetime(start),
+            "processing_end_time": None if end is None else format_datetime(end),
+        }
 
 
 class ResponseModel(BaseModel):

@@ -13,17 +13,16 @@ Lenient response enums: ``Feed.processing_status``, ``FeedDocument.compression_a
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal
 
 import orjson
 from pydantic import Field, model_validator
 
-from .common import DateTime, RequestModel, ResponseModel, format_datetime, to_wire
+from .common import PROCESSING_STATUSES as PROCESSING_STATUSES
+from .common import TERMINAL_STATUSES as TERMINAL_STATUSES
+from .common import DateTime, ProcessingState, ProcessingStatus, RequestModel, ResponseModel, to_wire
+from .common import ProcessingTimes as ProcessingTimes
 from .listings import Attributes, IssueSeverity, Item, ItemIncludedData, PatchOperation, Requirements
-
-ProcessingStatus = Literal["IN_QUEUE", "IN_PROGRESS", "DONE", "CANCELLED", "FATAL"]
-TERMINAL_STATUSES: frozenset[str] = frozenset({"DONE", "CANCELLED", "FATAL"})
-PROCESSING_STATUSES: tuple[str, ...] = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
 
 JSON_LISTINGS_FEED = "JSON_LISTINGS_FEED"
 FEED_VERSION: Literal["2.0"] = "2.0"
@@ -63,8 +62,10 @@ class CreateFeedResponse(ResponseModel):
     feed_id: str
 
 
-class Feed(ResponseModel):
-    """``getFeed`` response. ``processing_status`` is lenient; see :attr:`is_terminal`.
+class Feed(ResponseModel, ProcessingState):
+    """``getFeed`` response. ``processing_status`` is lenient; see :attr:`is_terminal` (DONE,
+    CANCELLED or FATAL: polling can stop; FATAL may still have a result document) and
+    :meth:`processing_times`.
 
     The field is ``resultFeedDocumentId`` (the operation's description says ``resultDocumentId``).
     """
@@ -77,28 +78,6 @@ class Feed(ResponseModel):
     processing_start_time: DateTime | None = None
     processing_end_time: DateTime | None = None
     result_feed_document_id: str | None = None
-
-    @property
-    def is_terminal(self) -> bool:
-        """DONE, CANCELLED or FATAL: polling can stop. FATAL may still have a result document."""
-        return self.processing_status in TERMINAL_STATUSES
-
-    def processing_times(self) -> ProcessingTimes:
-        """When Amazon started and finished processing, as JSON text (a trigger event and XCom carry
-        JSON): only getFeed knows these, and the wait's last answer is the one that has both."""
-        start, end = self.processing_start_time, self.processing_end_time
-        return {
-            "processing_start_time": None if start is None else format_datetime(start),
-            "processing_end_time": None if end is None else format_datetime(end),
-        }
-
-
-class ProcessingTimes(TypedDict):
-    """getFeed's ``processingStartTime`` and ``processingEndTime`` as ISO 8601 text; ``None`` where
-    Amazon gives none (a feed cancelled in the queue never started)."""
-
-    processing_start_time: str | None
-    processing_end_time: str | None
 
 
 class GetFeedsResponse(ResponseModel):

@@ -18,11 +18,9 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from .common import DateTime, RequestModel, ResponseModel
-
-ProcessingStatus = Literal["IN_QUEUE", "IN_PROGRESS", "DONE", "CANCELLED", "FATAL"]
-TERMINAL_STATUSES: frozenset[str] = frozenset({"DONE", "CANCELLED", "FATAL"})
-PROCESSING_STATUSES: tuple[str, ...] = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
+from .common import PROCESSING_STATUSES as PROCESSING_STATUSES
+from .common import TERMINAL_STATUSES as TERMINAL_STATUSES
+from .common import DateTime, ProcessingState, ProcessingStatus, RequestModel, ResponseModel
 
 GET_MERCHANT_LISTINGS_ALL_DATA = "GET_MERCHANT_LISTINGS_ALL_DATA"
 MAX_CREATE_REPORT_MARKETPLACES = 25
@@ -45,9 +43,10 @@ class CreateReportResponse(ResponseModel):
     report_id: str
 
 
-class Report(ResponseModel):
+class Report(ResponseModel, ProcessingState):
     """``getReport`` response. ``report_document_id`` is there once the report is DONE (and
-    sometimes when FATAL: the document then says why)."""
+    sometimes when FATAL: the document then says why). :attr:`is_terminal` (DONE, CANCELLED or
+    FATAL: polling can stop) and :meth:`processing_times` as for a feed."""
 
     report_id: str
     report_type: str
@@ -60,11 +59,6 @@ class Report(ResponseModel):
     processing_start_time: DateTime | None = None
     processing_end_time: DateTime | None = None
     report_document_id: str | None = None
-
-    @property
-    def is_terminal(self) -> bool:
-        """DONE, CANCELLED or FATAL: polling can stop."""
-        return self.processing_status in TERMINAL_STATUSES
 
 
 class GetReportsResponse(ResponseModel):
