@@ -18,20 +18,21 @@ token *alone* until ``GetFeedsResponse.next_token`` is ``None`` (``client.pagina
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import httpx
 
+from . import documents
 from .call import Call, QueryValue, no_content, path_part
+from .documents import GZIP_MAGIC as GZIP_MAGIC
 from .models.common import (
     enum_list,
     id_list,
     int_range,
     iso8601,
     json_parser,
+    next_token_alone,
     require_text,
     required_ids,
     to_wire,
@@ -49,18 +50,9 @@ from .models.feeds import (
 )
 
 BASE = "/feeds/2021-06-30"
-GZIP_MAGIC = b"\x1f\x8b"
 MAX_CREATE_FEED_MARKETPLACES = 25
 MAX_GET_FEEDS_FILTER_ITEMS = 10
 MAX_GET_FEEDS_PAGE_SIZE = 100
-
-
-def _presigned_url(name: str, url: str) -> str:
-    url = require_text(name, url)
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise ValueError(f"{name} must be an absolute http(s) URL (a presigned document URL)")
-    return url
 
 
 def create_feed_document(content_type: str = "application/json") -> Call[CreateFeedDocumentResponse]:
@@ -95,7 +87,7 @@ def upload_feed_document(url: str, content: bytes, content_type: str) -> Call[No
     return Call(
         operation="uploadFeedDocument",
         method="PUT",
-        path=_presigned_url("url", url),
+        path=documents.presigned_url("url", url),
         content=bytes(content),
         headers={"Content-Type": require_text("content_type", content_type)},
         parse=no_content,
@@ -157,8 +149,8 @@ def get_feeds(
     """``getFeeds``. Either ``feed_types`` (1..10) or ``next_token`` is required, and
     ``next_token`` must be the only argument. ``page_size`` is 1..100 (Amazon's default 10);
     feeds are kept 90 days (the default ``createdSince``)."""
+    params: dict[str, QueryValue]
     if next_token is not None:
-        require_text("next_token", next_token)
         others = {
             "feed_types": feed_types,
             "marketplace_ids": marketplace_ids,
@@ -167,10 +159,7 @@ def get_feeds(
             "created_until": created_until,
             "page_size": page_size,
         }
-        given = [name for name, value in others.items() if value is not None]
-        if given:
-            raise ValueError(f"next_token must be the only parameter of getFeeds; also given: {given}")
-        params: dict[str, QueryValue] = {"nextToken": next_token}
+        params = {**next_token_alone("getFeeds", next_token, others)}
     else:
         if feed_types is None:
             raise ValueError("feed_types is required unless next_token is given")
@@ -216,32 +205,19 @@ def get_feed_document(
     ``enable_content_encoding_url_header=True`` makes S3 answer with ``Content-Encoding: gzip``
     so HTTP clients decompress on the fly; :func:`download_feed_document` handles both cases.
     """
-    if enable_content_encoding_url_header is not None and not isinstance(
-        enable_content_encoding_url_header, bool
-    ):
-        raise ValueError("enable_content_encoding_url_header must be a bool")
-    return Call(
-        operation="getFeedDocument",
-        method="GET",
-        path=f"{BASE}/documents/{path_part(require_text('feed_document_id', feed_document_id))}",
-        params={"enableContentEncodingUrlHeader": enable_content_encoding_url_header},
-        parse=json_parser(FeedDocument),
+    return documents.get_document(
+        "getFeedDocument",
+        f"{BASE}/documents",
+        "feed_document_id",
+        feed_document_id,
+        FeedDocument,
+        enable_content_encoding_url_header,
     )
 
 
 def decode_feed_document(document: FeedDocument, response: httpx.Response) -> bytes:
-    """The document's plain bytes.
-
-    Gunzip only when Amazon said ``compressionAlgorithm: GZIP``, the response did *not* carry
-    ``Content-Encoding: gzip`` (then httpx has already decompressed it), and the bytes really
-    start with the gzip magic ``1f 8b``; otherwise return the bytes unchanged.
-    """
-    data = response.content
-    algorithm = (document.compression_algorithm or "").upper()
-    encodings = {e.strip().lower() for e in response.headers.get("content-encoding", "").split(",")}
-    if algorithm == "GZIP" and "gzip" not in encodings and data[:2] == GZIP_MAGIC:
-        return gzip.decompress(data)
-    return data
+    """The document's plain bytes (see :func:`spapi.documents.document_bytes`)."""
+    return documents.document_bytes(document.compression_algorithm, response)
 
 
 def download_feed_document(document: FeedDocument) -> Call[bytes]:
@@ -253,13 +229,7 @@ def download_feed_document(document: FeedDocument) -> Call[bytes]:
     def parse(response: httpx.Response) -> bytes:
         return decode_feed_document(document, response)
 
-    return Call(
-        operation="downloadFeedDocument",
-        method="GET",
-        path=_presigned_url("document.url", document.url),
-        parse=parse,
-        sp_api=False,
-    )
+    return documents.download("downloadFeedDocument", document.url, parse)
 
 
 def parse_processing_report(data: bytes) -> ProcessingReport:

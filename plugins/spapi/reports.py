@@ -19,20 +19,21 @@ with the token *alone* until ``GetReportsResponse.next_token`` is ``None``
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import httpx
 
+from . import documents
 from .call import Call, QueryValue, no_content, path_part
+from .documents import GZIP_MAGIC as GZIP_MAGIC
 from .models.common import (
     enum_list,
     id_list,
     int_range,
     iso8601,
     json_parser,
+    next_token_alone,
     require_text,
     required_ids,
     to_wire,
@@ -49,7 +50,6 @@ from .models.reports import (
 )
 
 BASE = "/reports/2021-06-30"
-GZIP_MAGIC = b"\x1f\x8b"
 MAX_GET_REPORTS_FILTER_ITEMS = 10
 MAX_GET_REPORTS_PAGE_SIZE = 100
 
@@ -115,8 +115,8 @@ def get_reports(
     """``getReports`` (1 call per 45 s). Either ``report_types`` (1..10) or ``next_token`` is
     required, and ``next_token`` must be the only argument. ``page_size`` is 1..100 (Amazon's
     default 10); reports are kept 90 days (the default ``createdSince``)."""
+    params: dict[str, QueryValue]
     if next_token is not None:
-        require_text("next_token", next_token)
         others = {
             "report_types": report_types,
             "processing_statuses": processing_statuses,
@@ -125,10 +125,7 @@ def get_reports(
             "created_since": created_since,
             "created_until": created_until,
         }
-        given = [name for name, value in others.items() if value is not None]
-        if given:
-            raise ValueError(f"next_token must be the only parameter of getReports; also given: {given}")
-        params: dict[str, QueryValue] = {"nextToken": next_token}
+        params = {**next_token_alone("getReports", next_token, others)}
     else:
         if report_types is None:
             raise ValueError("report_types is required unless next_token is given")
@@ -176,32 +173,23 @@ def get_report_document(
     ``Content-Encoding: gzip`` so HTTP clients decompress on the fly; :func:`download_report_document`
     handles both cases.
     """
-    if enable_content_encoding_url_header is not None and not isinstance(
-        enable_content_encoding_url_header, bool
-    ):
-        raise ValueError("enable_content_encoding_url_header must be a bool")
-    return Call(
-        operation="getReportDocument",
-        method="GET",
-        path=f"{BASE}/documents/{path_part(require_text('report_document_id', report_document_id))}",
-        params={"enableContentEncodingUrlHeader": enable_content_encoding_url_header},
-        parse=json_parser(ReportDocument),
+    return documents.get_document(
+        "getReportDocument",
+        f"{BASE}/documents",
+        "report_document_id",
+        report_document_id,
+        ReportDocument,
+        enable_content_encoding_url_header,
     )
 
 
 def decode_report_document(document: ReportDocument, response: httpx.Response) -> ReportContent:
-    """The document's plain bytes and the ``Content-Type`` they came with.
-
-    Gunzip only when Amazon said ``compressionAlgorithm: GZIP``, the response did *not* carry
-    ``Content-Encoding: gzip`` (then httpx has already decompressed it), and the bytes really start
-    with the gzip magic ``1f 8b``; otherwise the bytes are returned unchanged.
-    """
-    data = response.content
-    algorithm = (document.compression_algorithm or "").upper()
-    encodings = {e.strip().lower() for e in response.headers.get("content-encoding", "").split(",")}
-    if algorithm == "GZIP" and "gzip" not in encodings and data[:2] == GZIP_MAGIC:
-        data = gzip.decompress(data)
-    return ReportContent(data=data, content_type=response.headers.get("content-type"))
+    """The document's plain bytes (see :func:`spapi.documents.document_bytes`) and the
+    ``Content-Type`` they came with."""
+    return ReportContent(
+        data=documents.document_bytes(document.compression_algorithm, response),
+        content_type=response.headers.get("content-type"),
+    )
 
 
 def download_report_document(document: ReportDocument) -> Call[ReportContent]:
@@ -209,18 +197,8 @@ def download_report_document(document: ReportDocument) -> Call[ReportContent]:
     :func:`decode_report_document`)."""
     if not isinstance(document, ReportDocument):
         raise ValueError(f"document must be a ReportDocument, got {type(document).__name__}")
-    url = require_text("document.url", document.url)
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise ValueError("document.url must be an absolute http(s) URL (a presigned document URL)")
 
     def parse(response: httpx.Response) -> ReportContent:
         return decode_report_document(document, response)
 
-    return Call(
-        operation="downloadReportDocument",
-        method="GET",
-        path=url,
-        parse=parse,
-        sp_api=False,
-    )
+    return documents.download("downloadReportDocument", document.url, parse)

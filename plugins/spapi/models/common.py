@@ -16,7 +16,7 @@ Conventions (every model in this package follows them):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol, TypedDict, TypeVar
 
@@ -160,6 +160,16 @@ def require_text(name: str, value: object) -> str:
 
 def optional_text(name: str, value: object) -> str | None:
     return None if value is None else require_text(name, value)
+
+
+def next_token_alone(operation: str, next_token: str, others: Mapping[str, object]) -> dict[str, str]:
+    """The query of the next page of a list operation whose ``nextToken`` must come *alone*
+    (getFeeds, getReports): ``ValueError`` if any of ``others`` (the filters) is given too."""
+    require_text("next_token", next_token)
+    given = [name for name, value in others.items() if value is not None]
+    if given:
+        raise ValueError(f"next_token must be the only parameter of {operation}; also given: {given}")
+    return {"nextToken": next_token}
 
 
 def id_list(
