@@ -51,6 +51,26 @@ class SellerConfig(BaseModel):
         return self
 
 
+class NotificationsConfig(BaseModel):
+    """Where Amazon's notifications arrive: one SQS queue for every seller of the config.
+
+    ``queue_arn`` is what Amazon is told (the destination); ``queue_url`` is where the
+    ``amazon_notifications`` DAG reads, through the Airflow AWS connection ``aws_conn_id``. The
+    queue and its dead-letter queue (a redrive policy with ``maxReceiveCount``) are the
+    deployment's to create; the demo creates them on its local SQS.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    queue_arn: str = Field(pattern=r"^arn:aws:sqs:\S+:\S+:\S+")
+    queue_url: str = Field(min_length=1)
+    aws_conn_id: str = Field(default="aws_notifications", min_length=1)
+    destination_name: str = Field(default="spapi-listings", min_length=1, max_length=256)
+    #: seconds a received message stays invisible while its run records it; a message not
+    #: deleted by then (its run failed) comes back, and counts one more receive
+    visibility_timeout: int = Field(default=300, ge=1, le=43200)
+
+
 class PipelineConfig(BaseModel):
     """Everything the DAGs need besides credentials.
 
@@ -78,6 +98,8 @@ class PipelineConfig(BaseModel):
         reads back from Amazon (getListingsItem, to set ``live``) after each parse and in each
         settle step, least recently read first; 0 reads none. Bounded because getListingsItem
         allows 5 calls a second per seller (``to_amazon.amazon_view``).
+    :param notifications: the SQS queue Amazon's notifications arrive on (:class:`NotificationsConfig`);
+        without it nothing subscribes and ``amazon_notifications`` has nothing to read.
     :param data_docs_keep_runs: each seller and marketplace keeps the Great Expectations Data Docs
         of its latest this many catalog runs (the running one included); the join step deletes the
         ``data_docs`` folders of older runs, and nothing else of them
@@ -106,6 +128,7 @@ class PipelineConfig(BaseModel):
     listing_reads_per_branch: int = Field(default=100, ge=0)
     data_docs_keep_runs: int | None = Field(default=14, ge=1)
     issue_locale: str = "en_US"
+    notifications: NotificationsConfig | None = None
 
     def seller(self, seller_id: str) -> SellerConfig:
         for seller in self.sellers:

@@ -46,6 +46,14 @@ OPERATION_LIMITS: dict[str, Limit] = {
     "getDefinitionsProductType": Limit(5.0, 5),
     # FBA Inventory v1
     "getInventorySummaries": Limit(2.0, 2),
+    # Notifications v1 (getSubscriptions is not called)
+    "createDestination": Limit(1.0, 5),
+    "getDestinations": Limit(1.0, 5),
+    "deleteDestination": Limit(1.0, 5),
+    "createSubscription": Limit(1.0, 5),
+    "getSubscription": Limit(1.0, 5),
+    "getSubscriptionById": Limit(1.0, 5),
+    "deleteSubscriptionById": Limit(1.0, 5),
 }
 
 # createFeed's second throttle: 5 JSON_LISTINGS_FEED submissions per 5 minutes per region

@@ -1,0 +1,120 @@
+"""Notifications end to end against the live sandbox and a real SQS (moto's server mode): the
+client's grantless and seller calls, the idempotent setup, and a listing change arriving on the
+queue in a shape the client's models read."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from listings_pipeline.from_amazon.notification_setup import SUBSCRIPTIONS, set_up_seller
+from spapi import listings, notifications
+from spapi.errors import InvalidRequestError
+from spapi.models.notifications import ListingsItemStatusChangeNotification, parse_notification
+from tests.fixtures.sandbox import SELLER, US, Sandbox, new_client
+from tests.fixtures.sqs import LocalSqs
+from tests.sandbox.conftest import luggage_attributes
+
+pytestmark = pytest.mark.integration
+
+OTHER_SELLER = "A2SANDBOXNA0002"
+OTHER_TOKEN = "Atzr|sandbox-na-0002"
+
+
+@pytest.fixture
+def sandbox(start_sandbox: Callable[..., Sandbox], local_sqs: LocalSqs) -> Sandbox:
+    return start_sandbox(sqs_endpoint_url=local_sqs.endpoint_url)
+
+
+def messages(local_sqs: LocalSqs, url: str, want: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    sqs = local_sqs.client()
+    out: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(out) < want and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            out.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return out
+
+
+def test_setup_is_idempotent_and_shares_the_destination(sandbox: Sandbox, local_sqs: LocalSqs) -> None:
+    _, arn = local_sqs.new_queue()
+    with new_client(sandbox) as client:
+        first = set_up_seller(client, SELLER, "spapi-listings", arn)
+        again = set_up_seller(client, SELLER, "spapi-listings", arn)
+        assert first["destination_created"] and not again["destination_created"]
+        assert [s["action"] for s in first["subscriptions"]] == ["created"] * len(SUBSCRIPTIONS)
+        assert [s["action"] for s in again["subscriptions"]] == ["kept"] * len(SUBSCRIPTIONS)
+        assert [s["subscription_id"] for s in again["subscriptions"]] == [
+            s["subscription_id"] for s in first["subscriptions"]
+        ]
+        (destination,) = client.call(notifications.get_destinations()).payload
+        assert destination.resource.sqs is not None and destination.resource.sqs.arn == arn
+        # a subscription that points at another queue is moved to this one
+        _, other_arn = local_sqs.new_queue()
+        moved = set_up_seller(client, SELLER, "other", other_arn)
+        assert [s["action"] for s in moved["subscriptions"]] == ["replaced"] * len(SUBSCRIPTIONS)
+        by_id = client.call(
+            notifications.get_subscription_by_id(
+                "FEED_PROCESSING_FINISHED", moved["subscriptions"][0]["subscription_id"]
+            )
+        ).payload
+        assert by_id.destination_id == moved["destination_id"]
+        with pytest.raises(InvalidRequestError) as in_use:
+            client.call(notifications.delete_destination(moved["destination_id"]))
+        assert in_use.value.status == 409
+    with new_client(sandbox, refresh_token=OTHER_TOKEN, seller_id=OTHER_SELLER) as other:
+        second = set_up_seller(other, OTHER_SELLER, "other", other_arn)
+    assert second["destination_id"] == moved["destination_id"] and not second["destination_created"]
+
+
+def test_a_grantless_only_client_manages_destinations_but_cannot_subscribe(
+    sandbox: Sandbox, local_sqs: LocalSqs
+) -> None:
+    _, arn = local_sqs.new_queue()
+    with new_client(sandbox, refresh_token=None) as app:
+        created = app.call(notifications.create_destination("app-only", arn)).payload
+        assert [d.destination_id for d in app.call(notifications.get_destinations()).payload] == [
+            created.destination_id
+        ]
+        with pytest.raises(ValueError, match="refresh token"):  # the seller's call needs its token
+            app.call(
+                notifications.create_subscription("FEED_PROCESSING_FINISHED", "1.0", created.destination_id)
+            )
+        app.call(notifications.delete_destination(created.destination_id))
+        assert app.call(notifications.get_destinations()).payload == []
+
+
+def test_a_listing_change_arrives_on_the_queue(sandbox: Sandbox, local_sqs: LocalSqs) -> None:
+    url, arn = local_sqs.new_queue()
+    with new_client(sandbox) as client:
+        set_up_seller(client, SELLER, "spapi-listings", arn)
+        body = {"productType": "LUGGAGE", "requirements": "LISTING", "attributes": luggage_attributes()}
+        answer = client.call(listings.put_listings_item(SELLER, "NOTIFY-1", US, body))
+        assert answer.status == "ACCEPTED"
+    arrived = [parse_notification(json.dumps(m)) for m in messages(local_sqs, url, want=1)]
+    status = [n for n in arrived if isinstance(n, ListingsItemStatusChangeNotification)]
+    assert status and status[0].payload.sku == "NOTIFY-1" and status[0].payload.seller_id == SELLER
+
+
+def test_destinations_refuse_a_seller_token_at_the_sandbox(sandbox: Sandbox) -> None:
+    """The grantless scope is what the sandbox checks, not merely a token."""
+    import httpx
+
+    token = httpx.post(
+        f"{sandbox.url}/auth/o2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": "Atzr|sandbox-na-0001",
+            "client_id": "amzn1.application-oa2-client.sandbox-demo",
+            "client_secret": "sandbox-demo-secret",
+        },
+    ).json()["access_token"]
+    answer = httpx.get(f"{sandbox.url}/notifications/v1/destinations", headers={"x-amz-access-token": token})
+    assert answer.status_code == 403
