@@ -12,7 +12,8 @@ Tables, grouped by job:
 - current state: :class:`Listing` (+ :class:`ListingEvent`, every lifecycle transition),
   :class:`Offer`, :class:`Inventory` (+ :class:`FbaStockRead`, :class:`FbaStockChange`: FBA stock read
   from Amazon; :class:`DriftCheck`, :class:`ListingDrift`: where Amazon's listings report and the
-  warehouse disagree);
+  warehouse disagree); :class:`SellerReportLoad`, :class:`AccountHealth`, :class:`AccountHealthMetric`,
+  :class:`SalesTrafficDay`, :class:`SalesTrafficAsin`: Amazon's seller performance reports);
 - bulk path: :class:`PublishAttempt` (the ledger), :class:`FeedSubmission`, :class:`MessageResult`;
 - problems: :class:`ListingIssue` (validation, feeds, Listings API, notifications), :class:`Quarantine`,
   :class:`DeadLetter` (+ :class:`DeadLetterEvent`);
@@ -28,7 +29,7 @@ The state columns are plain strings with a CHECK constraint; the allowed values 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -498,6 +499,157 @@ class ListingDrift(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class SellerReportLoad(Base):
+    """One seller performance report taken in (or not) for a seller, marketplace and day:
+    ``loaded`` (its figures replaced that day's), ``refused`` (the document failed Amazon's schema
+    or our model: ``reason`` says why, and the day keeps what it had) or ``cancelled`` (Amazon had
+    nothing to report). Nothing Amazon sends is dropped without a row here."""
+
+    __tablename__ = "seller_report_loads"
+    __table_args__ = (
+        CheckConstraint("status IN ('loaded', 'refused', 'cancelled')", name="status"),
+        Index("ix_seller_report_loads_seller_id_day", "seller_id", "marketplace_id", "report_type", "day"),
+    )
+
+    id: Mapped[bigintpk]
+    seller_id: Mapped[SellerId] = mapped_column(ForeignKey("sellers.seller_id"))
+    marketplace_id: Mapped[MarketplaceId] = mapped_column(ForeignKey("marketplaces.marketplace_id"))
+    report_type: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date]
+    report_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    row_count: Mapped[Count]
+    loaded_at: Mapped[datetime]
+    run_id: Mapped[RunId | None]
+    dag_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class AccountHealth(Base):
+    """Amazon's account health for a seller in a marketplace, as its report on ``report_date``
+    (the day the figures run to) gave it: the account's status, the Account Health Rating and the
+    warning states; the metrics are in :class:`AccountHealthMetric`."""
+
+    __tablename__ = "account_health"
+    __table_args__ = (
+        UniqueConstraint("seller_id", "marketplace_id", "report_date", name="uq_account_health_day"),
+    )
+
+    id: Mapped[bigintpk]
+    seller_id: Mapped[SellerId] = mapped_column(ForeignKey("sellers.seller_id"))
+    marketplace_id: Mapped[MarketplaceId] = mapped_column(ForeignKey("marketplaces.marketplace_id"))
+    report_date: Mapped[date]
+    account_status: Mapped[str | None] = mapped_column(String(20))
+    ahr_status: Mapped[str | None] = mapped_column(String(20))
+    warning_states: Mapped[list[Any]] = mapped_column(default=_empty_list)
+    report_id: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime]
+    run_id: Mapped[RunId | None]
+
+
+class AccountHealthMetric(Base):
+    """One account health metric on one report date: ``orderDefectRate.mfn`` / ``.afn``,
+    ``lateShipmentRate``, ``preFulfillmentCancellationRate``, ``validTrackingRate``,
+    ``onTimeDeliveryRate``, ``unitOnTimeDeliveryRate``, ``invoiceDefectRate`` (with a ``rate``, a
+    fraction) and the ten listing-level ones such as ``listingPolicyViolations`` (a count, no rate).
+    ``defects`` is what counts against the seller (orders with defects, late shipments,
+    cancellations, defects; for the delivery and tracking rates the good ones, as Amazon counts
+    them), ``orders`` what the rate is of. ``status`` is Amazon's; ``meets_target`` is the rate (or
+    count) against Amazon's target and condition, worked out here so a metric Amazon still calls
+    GOOD but already past its target shows."""
+
+    __tablename__ = "account_health_metrics"
+    __table_args__ = (
+        UniqueConstraint(
+            "seller_id", "marketplace_id", "report_date", "metric", name="uq_account_health_metrics_day"
+        ),
+    )
+
+    id: Mapped[bigintpk]
+    seller_id: Mapped[SellerId] = mapped_column(ForeignKey("sellers.seller_id"))
+    marketplace_id: Mapped[MarketplaceId] = mapped_column(ForeignKey("marketplaces.marketplace_id"))
+    report_date: Mapped[date]
+    metric: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8))
+    rate: Mapped[float | None] = mapped_column(Float)
+    defects: Mapped[int | None]
+    orders: Mapped[float | None] = mapped_column(Float)
+    target_value: Mapped[float] = mapped_column(Float)
+    target_condition: Mapped[str] = mapped_column(String(16))
+    meets_target: Mapped[bool] = mapped_column(Boolean)
+    window_from: Mapped[str | None] = mapped_column(String(32))
+    window_to: Mapped[str | None] = mapped_column(String(32))
+
+
+class SalesTrafficDay(Base):
+    """A seller's sales and traffic in a marketplace on one day, across its catalog
+    (``salesAndTrafficByDate`` of ``GET_SALES_AND_TRAFFIC_REPORT`` with DAY granularity). Money in
+    the report's ``currency``; percentages 0-100 as Amazon gives them."""
+
+    __tablename__ = "sales_traffic_daily"
+    __table_args__ = (
+        UniqueConstraint("seller_id", "marketplace_id", "day", name="uq_sales_traffic_daily_day"),
+    )
+
+    id: Mapped[bigintpk]
+    seller_id: Mapped[SellerId] = mapped_column(ForeignKey("sellers.seller_id"))
+    marketplace_id: Mapped[MarketplaceId] = mapped_column(ForeignKey("marketplaces.marketplace_id"))
+    day: Mapped[date]
+    currency: Mapped[str] = mapped_column(String(3))
+    ordered_product_sales: Mapped[Money]
+    units_ordered: Mapped[int]
+    total_order_items: Mapped[int]
+    units_refunded: Mapped[int]
+    refund_rate: Mapped[float] = mapped_column(Float)
+    shipped_product_sales: Mapped[Money]
+    units_shipped: Mapped[int]
+    orders_shipped: Mapped[int]
+    page_views: Mapped[int]
+    sessions: Mapped[int]
+    buy_box_percentage: Mapped[float] = mapped_column(Float)
+    unit_session_percentage: Mapped[float] = mapped_column(Float)
+    order_item_session_percentage: Mapped[float] = mapped_column(Float)
+    feedback_received: Mapped[int]
+    negative_feedback_received: Mapped[int]
+    report_id: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime]
+    run_id: Mapped[RunId | None]
+
+
+class SalesTrafficAsin(Base):
+    """Sales and traffic of one ASIN (parent, child, or a SKU's: ``asin_granularity``) over a report's
+    range ``period_start``..``period_end`` (one day for the daily DAG), from
+    ``salesAndTrafficByAsin``. ``sku`` and ``child_asin`` are NULL where the granularity has none."""
+
+    __tablename__ = "sales_traffic_by_asin"
+    __table_args__ = (
+        Index("ix_sales_traffic_by_asin_seller_id_period", "seller_id", "marketplace_id", "period_start"),
+    )
+
+    id: Mapped[bigintpk]
+    seller_id: Mapped[SellerId] = mapped_column(ForeignKey("sellers.seller_id"))
+    marketplace_id: Mapped[MarketplaceId] = mapped_column(ForeignKey("marketplaces.marketplace_id"))
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    asin_granularity: Mapped[str] = mapped_column(String(8))
+    parent_asin: Mapped[str] = mapped_column(String(20))
+    child_asin: Mapped[str | None] = mapped_column(String(20))
+    sku: Mapped[Sku | None]
+    currency: Mapped[str] = mapped_column(String(3))
+    ordered_product_sales: Mapped[Money]
+    units_ordered: Mapped[int]
+    total_order_items: Mapped[int]
+    sessions: Mapped[int]
+    page_views: Mapped[int]
+    session_percentage: Mapped[float] = mapped_column(Float)
+    page_views_percentage: Mapped[float] = mapped_column(Float)
+    buy_box_percentage: Mapped[float] = mapped_column(Float)
+    unit_session_percentage: Mapped[float] = mapped_column(Float)
+    report_id: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime]
+    run_id: Mapped[RunId | None]
+
+
 # --- bulk path ----------------------------------------------------------------------------------------
 
 
@@ -787,5 +939,7 @@ VIEW_NAMES = (
     "v_backlog",
     "v_fba_stock",
     "v_drift",
+    "v_account_health",
+    "v_sales_traffic_daily",
 )
 """The analyst views; created by the migrations (SQL in ``migrations/versions``), not by the ORM."""
