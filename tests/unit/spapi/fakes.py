@@ -13,12 +13,19 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import orjson
+
+from spapi.call import Call
+from spapi.config import SpApiConfig
 
 TOKEN_URL = "https://lwa.test/auth/o2/token"
 BASE_URL = "https://sp.test"
+#: the host :func:`respond` puts in front of an SP-API path
+HOST = "https://sellingpartnerapi-na.amazon.com"
 
 CLIENT_ID = "amzn1.application-oa2-client.test"
 CLIENT_SECRET = "SENTINEL-client-secret-4f1c"
@@ -128,3 +135,26 @@ def api_error(status: int, code: str, message: str, details: str = "", **headers
 def throttled(retry_after: str | None = None) -> httpx.Response:
     extra = {"Retry-After": retry_after} if retry_after is not None else {}
     return api_error(429, "QuotaExceeded", "You exceeded your quota for the requested resource.", **extra)
+
+
+def fake_config(**overrides: Any) -> SpApiConfig:
+    """Seller ``A1SELLER``'s config against :class:`FakeSpApi` (``BASE_URL``, ``TOKEN_URL``)."""
+    fields: dict[str, Any] = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+        "endpoint_url": BASE_URL,
+        "token_url": TOKEN_URL,
+        "seller_id": "A1SELLER",
+        **overrides,
+    }
+    return SpApiConfig(**fields)
+
+
+def respond(
+    call: Call[Any], status: int, body: Any = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """A response to ``call`` as httpx would hand it to ``call.parse``."""
+    content = body if isinstance(body, bytes) else (b"" if body is None else orjson.dumps(body))
+    url = call.path if call.path.startswith("http") else HOST + call.path
+    return httpx.Response(status, content=content, headers=headers, request=httpx.Request(call.method, url))

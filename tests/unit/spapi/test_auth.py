@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -15,13 +14,6 @@ from spapi.auth import LwaTokenProvider, RedisTokenStore, clear_process_cache, t
 from spapi.errors import LwaError
 from tests.unit.spapi import _token_server
 from tests.unit.spapi.fakes import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_URL, FakeLwa
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    clear_process_cache()
-    yield
-    clear_process_cache()
 
 
 def provider(lwa: FakeLwa, **kw: object) -> LwaTokenProvider:

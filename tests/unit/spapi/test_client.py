@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import random
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
 from spapi import feeds
-from spapi.auth import clear_process_cache
 from spapi.call import Call, path_part
 from spapi.client import (
     AsyncSpApiClient,
@@ -100,13 +99,6 @@ def config(**kw: Any) -> SpApiConfig:
     }
     base.update(kw)
     return SpApiConfig(**base)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_tokens() -> Iterator[None]:
-    clear_process_cache()
-    yield
-    clear_process_cache()
 
 
 class Harness:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,7 +10,6 @@ import pytest
 
 pytestmark = pytest.mark.airflow
 
-from spapi.auth import clear_process_cache  # noqa: E402
 from tests.unit.spapi.fakes import (  # noqa: E402
     BASE_URL,
     CLIENT_ID,
@@ -20,13 +18,6 @@ from tests.unit.spapi.fakes import (  # noqa: E402
     TOKEN_URL,
     FakeLwa,
 )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_tokens() -> Iterator[None]:
-    clear_process_cache()
-    yield
-    clear_process_cache()
 
 
 def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, **extra: Any) -> None:

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 from pydantic import ValidationError
@@ -29,13 +28,13 @@ from spapi.models import (
     ListingsItemPutRequest,
     PatchOperation,
 )
+from tests.unit.spapi.fakes import respond
 
 SELLER = "A1SELLER"
 US = "ATVPDKIKX0DER"
 CA = "A2EUQ1WTGCTBG2"
 SKU = "A/B C"
 SKU_ENC = "A%2FB%20C"
-HOST = "https://sellingpartnerapi-na.amazon.com"
 PRESIGNED = "https://tortuga-prod-na.s3-external-1.amazonaws.com/%2FNinetyDays/amzn1.tortuga.4.na.abc?X-Amz-Signature=x%2By"
 
 PUT_BODY = ListingsItemPutRequest(
@@ -66,15 +65,6 @@ ITEM = {
         }
     ],
 }
-
-
-def respond(
-    call: Call[Any], status: int, body: Any = None, headers: dict[str, str] | None = None
-) -> httpx.Response:
-    """A response to ``call`` as httpx would hand it to ``call.parse``."""
-    content = body if isinstance(body, bytes) else (b"" if body is None else orjson.dumps(body))
-    url = call.path if call.path.startswith("http") else HOST + call.path
-    return httpx.Response(status, content=content, headers=headers, request=httpx.Request(call.method, url))
 
 
 # --- listings ---------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ pytestmark = pytest.mark.airflow
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule  # noqa: E402
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred  # noqa: E402
 
-from spapi.auth import clear_process_cache  # noqa: E402
 from spapi.errors import (  # noqa: E402
     FeedFatalError,
     ForbiddenError,
@@ -50,8 +48,7 @@ STARTED, ENDED = "2026-11-23T10:00:05Z", "2026-11-23T10:41:10.500Z"
 
 
 @pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    clear_process_cache()
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "AIRFLOW_CONN_SPAPI_TEST",
         json.dumps(
@@ -70,8 +67,6 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             }
         ),
     )
-    yield
-    clear_process_cache()
 
 
 class FakeFeeds(FakeSpApi):

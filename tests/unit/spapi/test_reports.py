@@ -16,34 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from jsonschema import Draft4Validator
 
 from spapi import reports
 from spapi.call import Call
 from spapi.client import SAFE_TO_REPEAT, SpApiClient
-from spapi.config import SpApiConfig
 from spapi.flat_files import FlatFileError, iter_records, parse_merchant_listings
 from spapi.models.reports import GetReportsResponse, MerchantListingRow, Report, ReportContent, ReportDocument
 from spapi.ratelimit import MemoryBackend, RateLimiter
 
-from .fakes import BASE_URL, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_URL, FakeSpApi
+from .fakes import FakeSpApi, fake_config, respond
 
 US = "ATVPDKIKX0DER"
 DE = "A1PA6795UKMFR9"
-HOST = "https://sellingpartnerapi-na.amazon.com"
 PRESIGNED = "https://tortuga-prod-na.s3-external-1.amazonaws.com/%2FNinetyDays/amzn1.spdoc.1.4.na.abc?X-Amz-Signature=x"
 REPORTS_MODEL = "models/reports-api-model/reports_2021-06-30.json"
 LISTINGS_REPORT = "GET_MERCHANT_LISTINGS_ALL_DATA"
-
-
-def respond(
-    call: Call[Any], status: int, body: Any = None, headers: dict[str, str] | None = None
-) -> httpx.Response:
-    content = body if isinstance(body, bytes) else (b"" if body is None else orjson.dumps(body))
-    url = call.path if call.path.startswith("http") else HOST + call.path
-    return httpx.Response(status, content=content, headers=headers, request=httpx.Request(call.method, url))
 
 
 # --- builders ---------------------------------------------------------------------------------
@@ -142,16 +131,8 @@ def test_paginate_sends_the_token_alone_until_there_is_none() -> None:
     ]
     fake = FakeSpApi()
     fake.script.extend(httpx.Response(200, json=p) for p in pages)
-    config = SpApiConfig(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        refresh_token=REFRESH_TOKEN,
-        endpoint_url=BASE_URL,
-        token_url=TOKEN_URL,
-        seller_id="A1SELLER",
-    )
     with SpApiClient(
-        config, transport=httpx.MockTransport(fake), limiter=RateLimiter(MemoryBackend(), scale=1e6)
+        fake_config(), transport=httpx.MockTransport(fake), limiter=RateLimiter(MemoryBackend(), scale=1e6)
     ) as client:
         first = reports.get_reports(report_types=[LISTINGS_REPORT], page_size=2)
         seen = [r.report_id for page in client.paginate(first, reports.next_page) for r in page.reports]

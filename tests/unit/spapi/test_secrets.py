@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import pickle
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -38,13 +37,6 @@ AWS_SECRET = "SENTINEL/aws/secret/key/5d7a"
 AWS_SESSION = "SENTINEL-aws-session-token-77"
 PRESIGNED_SIG = "SENTINELpresignedsig0123"
 SECRETS = [CLIENT_SECRET, REFRESH_TOKEN, AWS_SECRET, AWS_SESSION, PRESIGNED_SIG, "SENTINEL-access"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_tokens() -> Iterator[None]:
-    clear_process_cache()
-    yield
-    clear_process_cache()
 
 
 def make_client(api: FakeSpApi, records: list[CallRecord]) -> SpApiClient:
