@@ -141,8 +141,20 @@ class Recorded:
     shown_no_more: int = 0
 
 
-def record(session: Session, readings: Sequence[Reading], run_id: str | None) -> Recorded:
-    """Write the readings: Amazon's view on each listing, ``live`` where it implies it, and its issues."""
+def record(
+    session: Session,
+    readings: Sequence[Reading],
+    run_id: str | None,
+    *,
+    cause: str = CAUSE,
+    with_issues: bool = True,
+) -> Recorded:
+    """Write the readings: Amazon's view on each listing, ``live`` where it implies it, and its issues.
+
+    ``with_issues=False`` for a reading that says nothing of issues (a LISTINGS_ITEM_STATUS_CHANGE
+    notification): ``amazon_checked_at``, which ends the listing's current issue batch in
+    ``v_listing_status``, is then left alone.
+    """
     from listings_pipeline.warehouse.records import listings_api_issue_rows
 
     statuses = _statuses(session, readings)
@@ -162,8 +174,9 @@ def record(session: Session, readings: Sequence[Reading], run_id: str | None) ->
             "to_status": target,
             "buyable": r.buyable,
             "discoverable": r.discoverable,
-            "amazon_checked_at": r.at,
         }
+        if with_issues:
+            row["amazon_checked_at"] = r.at
         if r.asin:
             row["asin"] = r.asin
         rows.append(row)
@@ -180,7 +193,7 @@ def record(session: Session, readings: Sequence[Reading], run_id: str | None) ->
                 ),
             )
     if rows:
-        lifecycle.transition_many(session, rows, cause=CAUSE, run_id=run_id)
+        lifecycle.transition_many(session, rows, cause=cause, run_id=run_id)
     return Recorded(read=len(rows), went_live=went_live, shown_no_more=shown_no_more)
 
 

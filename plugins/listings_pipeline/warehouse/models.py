@@ -773,6 +773,48 @@ class ListingIssue(Base):
     run_id: Mapped[RunId | None] = mapped_column(index=True)
 
 
+class AmazonNotification(Base):
+    """One notification Amazon pushed (Notifications API, through the SQS queue), recorded once.
+
+    ``notification_id`` is Amazon's: SQS delivers at least once, so a second delivery finds its row
+    and changes nothing. ``outcome`` says what the notification did: ``applied`` (a listing moved or
+    its issues were recorded, a feed wait was told, a schema refreshed), ``stale`` (a later
+    notification of the same kind for the same listing was applied first: SQS does not keep order),
+    or ``not_ours`` (a listing or seller the warehouse does not know). The whole notification is
+    kept in ``body``: it holds ids and states, no secret.
+    """
+
+    __tablename__ = "amazon_notifications"
+    __table_args__ = (
+        Index("ix_amazon_notifications_listing", "seller_id", "marketplace_id", "sku", "notification_type"),
+    )
+
+    notification_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    notification_type: Mapped[str] = mapped_column(String(64))
+    seller_id: Mapped[SellerId | None]
+    marketplace_id: Mapped[MarketplaceId | None]
+    sku: Mapped[Sku | None]
+    event_time: Mapped[datetime]
+    received_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(20))
+    body: Mapped[dict[str, Any]]
+    run_id: Mapped[RunId | None]
+
+
+class NotificationReject(Base):
+    """A queue message the pipeline could not read (poison), by SQS message id: how often it came
+    and why. The queue's redrive policy moves it to the dead-letter queue after ``maxReceiveCount``
+    receives; the status page counts these rows. The body is not kept (it may be anything)."""
+
+    __tablename__ = "notification_rejects"
+
+    message_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    receives: Mapped[int]
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
 class Quarantine(Base):
     """A catalog row that failed validation: which rule, on which column, with which value.
 
