@@ -63,8 +63,10 @@ required cell or a cell that is not a number). A row that fails it is quarantine
 (:data:`RESERVED_CHECK_NAMES`).
 
 Mapping files are validated when loaded, and every problem is reported with the file, line and key
-(:class:`MappingError`); :func:`check_against_product_type` also checks a mapping against the
-product type's schema (attribute names, selectors, enum values, required attributes).
+(:class:`MappingError`). A draft written by the mapping scaffold holds the value ``TODO`` where a
+person must decide; such a file is refused with one problem per marker (:mod:`.mapping_todos`).
+:func:`check_against_product_type` also checks a mapping against the product type's schema
+(attribute names, selectors, enum values, required attributes).
 
 This module reads mapping files; the parts live where their job is: the parsed model in
 :mod:`.mapping_model`, each transform kind in :mod:`.specs`, YAML with line numbers in
@@ -93,6 +95,7 @@ from listings_pipeline.catalog.mapping_model import (
     iter_leaves,
 )
 from listings_pipeline.catalog.mapping_schema import check_against_product_type
+from listings_pipeline.catalog.mapping_todos import todo_problems
 from listings_pipeline.catalog.mapping_yaml import (
     MappingError,
     MappingProblem,
@@ -173,6 +176,9 @@ def parse_mapping(
             f"a mapping file must be a YAML mapping, not {type(data).__name__}",
         )
         raise MappingError([problem])
+    todos = todo_problems(data, positions, source)
+    if todos:  # a scaffold's draft, not finished: what is left is the whole message
+        raise MappingError(todos)
     try:
         mapping = ProductTypeMapping.model_validate(data)
     except ValidationError as err:
