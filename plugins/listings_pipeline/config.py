@@ -69,6 +69,8 @@ class NotificationsConfig(BaseModel):
     #: seconds a received message stays invisible while its run records it; a message not
     #: deleted by then (its run failed) comes back, and counts one more receive
     visibility_timeout: int = Field(default=300, ge=1, le=43200)
+    #: seconds the watcher waits before asking an empty queue again
+    poll_seconds: int = Field(default=20, ge=1)
 
 
 class PipelineConfig(BaseModel):

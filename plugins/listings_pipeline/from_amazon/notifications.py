@@ -378,3 +378,41 @@ def acknowledge(aws_conn_id: str, queue_url: str, receipt_handles: list[str]) ->
         for failed in answer.get("Failed", []):
             log.warning("SQS did not delete a handled message: %s", failed.get("Code"))
     return deleted
+
+
+class IntakeSummary(TypedDict):
+    """What a run did, for XCom and the log: counts by outcome, and what later steps follow up."""
+
+    counts: dict[str, int]
+    acknowledged: int
+    feeds_finished: list[FeedFinished]
+    definitions_changed: list[DefinitionsChanged]
+
+
+def run(extras: Iterable[Mapping[str, Any]], run_id: str, config_path: str | None = None) -> IntakeSummary:
+    """The DAG task: the messages of the run's asset events into the warehouse, then off the queue."""
+    from listings_pipeline.config import load_config
+    from listings_pipeline.warehouse.db import make_engine, warehouse_url
+
+    config = load_config(config_path)
+    if config.notifications is None:
+        raise ValueError("the pipeline config has no notifications section: no queue to read")
+    engine = make_engine(warehouse_url(config.warehouse_conn_id))
+    try:
+        intake = take_in(engine, messages_from_events(extras), run_id)
+    finally:
+        engine.dispose()
+    acknowledged = (
+        acknowledge(config.notifications.aws_conn_id, config.notifications.queue_url, intake["done"])
+        if intake["done"]
+        else 0
+    )
+    counts: dict[str, int] = {}
+    for item in intake["outcomes"]:
+        counts[item["outcome"]] = counts.get(item["outcome"], 0) + 1
+    return IntakeSummary(
+        counts=counts,
+        acknowledged=acknowledged,
+        feeds_finished=intake["feeds_finished"],
+        definitions_changed=intake["definitions_changed"],
+    )
