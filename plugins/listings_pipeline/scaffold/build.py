@@ -221,6 +221,7 @@ class _Builder:
             evidence=self._evidence,
             language_tag=has_selector(self.schema, name, "language_tag"),
             marketplace_id=has_selector(self.schema, name, "marketplace_id"),
+            always=requirement is not None and requirement.rule is None,
         )
         return drafted
 
@@ -293,7 +294,7 @@ class _Builder:
         if kind == "enum":
             return self._enum_leaf(best.column, profile, node)
         if kind == "boolean":
-            return Leaf("boolean", best.column)
+            return _boolean(best.column, profile)
         if kind == "integer":
             return Leaf("integer", best.column)
         if kind == "number":
@@ -544,16 +545,38 @@ class _Builder:
         for attribute in attributes:
             for leaf in leaves(attribute.spec):
                 for column in leaf.columns():
-                    kind = _column_type(leaf, column, self.profiles[column])
-                    types.setdefault(column, kind)
-                    profile = self.profiles[column]
-                    full = profile.filled == profile.rows and column == leaf.column
-                    required[column] = required.get(column, False) or (attribute.required and full)
+                    types.setdefault(column, _column_type(leaf, column, self.profiles[column]))
+                    # a row without it cannot be listed: the validation says so first, by column
+                    needed = attribute.always and column == leaf.column and leaf.kind != "currency"
+                    required[column] = required.get(column, False) or needed
         return [
             DraftColumn(c, types[c], required[c], self.profiles[c].describe())
             for c in self.profiles
             if c in types
         ]
+
+
+#: yes and no in the languages of :mod:`.vocabulary` (the boolean transform knows Y/N, yes/no, 1/0)
+_YES = ("ja", "oui", "si", "sí", "x", "wahr", "vrai")
+_NO = ("nein", "non", "no", "falsch", "faux")
+_KNOWN_YES_NO = {"y", "yes", "true", "1", "n", "no", "false", "0"}
+
+
+def _boolean(column: str, profile: ColumnProfile) -> Leaf:
+    """A yes/no column; its own words for yes and no when they are not the transform's defaults."""
+    words = [v for v in profile.distinct if v.lower() not in _KNOWN_YES_NO]
+    if not words:
+        return Leaf("boolean", column)
+    yes = [v for v in profile.distinct if v.lower() in (*_YES, "y", "yes", "true", "1")]
+    no = [v for v in profile.distinct if v.lower() in (*_NO, "n", "false", "0")]
+    if len(yes) + len(no) < len(profile.distinct):
+        return Leaf("boolean", column, comment=f"check: {', '.join(words)} are not yes/no words")
+    return Leaf(
+        "boolean",
+        column,
+        options={"true_values": yes, "false_values": no},
+        comment="the column's own yes/no words",
+    )
 
 
 def _unit_name(code: str, units: Sequence[str]) -> str | None:

@@ -46,7 +46,7 @@ class Leaf:
     column: str | None = None
     const: Scalar | None = None
     codes: dict[str, str | None] = field(default_factory=dict)
-    options: dict[str, Scalar | dict[str, str]] = field(default_factory=dict)
+    options: dict[str, Scalar | list[str] | dict[str, str]] = field(default_factory=dict)
     comment: str = ""
     wanted: str = ""  # for a todo leaf: what to fill in
 
@@ -92,6 +92,7 @@ class DraftAttribute:
     evidence: list[str] = field(default_factory=list)
     language_tag: bool = False
     marketplace_id: bool = True
+    always: bool = False  # required by the schema itself, whatever the row holds
 
     @property
     def status(self) -> Status:

@@ -65,6 +65,8 @@ def name_score(column: ColumnName, attribute: str, title: str | None, field: str
     if title:
         candidates.append((normalise(title), "schema title"))
     candidates.extend((normalise(n), "synonym") for n in ATTRIBUTE_NAMES.get(attribute, ()))
+    if field:
+        candidates.extend((normalise(n), "synonym of the field") for n in ATTRIBUTE_NAMES.get(field, ()))
     best = NameScore(0.0, "", "")
     for name, how in candidates:
         score = _similarity(column.words, name)

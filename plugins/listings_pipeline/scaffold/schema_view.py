@@ -57,9 +57,11 @@ def title(schema: Mapping[str, Any], name: str) -> str | None:
 
 def leaf_type(node: Mapping[str, Any]) -> str:
     """``enum``, ``boolean``, ``integer``, ``number``, ``string``, ``object`` or ``array``."""
-    if isinstance(node.get("enum"), list):
-        return "enum"
     kind = node.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "string")
+    if kind == "boolean":  # Amazon lists [false, true] as an enum too: a yes/no column, not codes
+        return "boolean"
+    if isinstance(node.get("enum"), list):
+        return "enum"
     return str(kind or ("object" if "properties" in node else "string"))

@@ -97,6 +97,7 @@ ATTRIBUTE_NAMES: Final[dict[str, tuple[str, ...]]] = {
         "precio",
         "prezzo",
     ),
+    "currency": ("currency", "curr", "ccy", "waehrung", "devise", "moneda", "valuta"),
     "list_price": ("list price", "msrp", "rrp", "uvp"),
     "fulfillment_availability": (
         "quantity",
@@ -169,7 +170,13 @@ ATTRIBUTE_NAMES: Final[dict[str, tuple[str, ...]]] = {
         "capacidad",
         "capacita",
     ),
-    "expanded_capacity": ("expanded capacity", "erweitertes volumen", "capacity expanded"),
+    "expanded_capacity": (
+        "expanded capacity",
+        "capacity expanded",
+        "erweitertes volumen",
+        "volumen erweitert",
+        "capacite etendue",
+    ),
     "headphones_form_factor": ("form factor", "bauform", "trageform", "style", "wearing style"),
     "connectivity_technology": (
         "connectivity",
