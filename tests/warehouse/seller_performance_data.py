@@ -18,6 +18,7 @@ two units and 20 sessions on weekdays, three and 30 on Saturdays and Sundays (``
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -123,8 +124,10 @@ def load(
     )
 
 
-def fill(engine: Engine, var_dir: Path) -> list[LoadResult]:
-    """Every report of the module docstring, loaded day by day."""
+def fill(engine: Engine, var_dir: Path | None = None) -> list[LoadResult]:
+    """Every report of the module docstring, loaded day by day (all valid: ``var_dir``, where a
+    refused one would be kept, is not written to)."""
+    var_dir = var_dir or Path(tempfile.gettempdir()) / "seller-performance-unused"
     results = []
     for n, (day, seed) in enumerate(sorted(HEALTH_DAYS.items())):
         results.append(load(engine, var_dir, ACCOUNT_HEALTH, day, health_document(seed, day), f"H{n}"))

@@ -34,7 +34,7 @@ from listings_pipeline.warehouse.models import (
     RunSummary,
 )
 from listings_pipeline.warehouse.records import ensure_seller
-from tests.warehouse import drift_data, fba_stock_data
+from tests.warehouse import drift_data, fba_stock_data, seller_performance_data
 from tests.warehouse.conftest import DE, SELLER, US
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "analysts.md"
@@ -331,6 +331,7 @@ def _fill(engine: Engine) -> Clock:
             ]
         )
     fba_stock_data.fill(engine, c.now)
+    seller_performance_data.fill(engine)
     drift_data.fill(engine, c.now, listing=False)
     return c
 
@@ -521,6 +522,12 @@ ANSWERS: dict[str, Callable[[list[dict[str, Any]], Clock], None]] = {
         rows
     ),
     "Which FBA SKUs cannot sell, and is stock on its way?": lambda rows, _: fba_stock_data.cannot_sell(rows),
+    "Which account health metrics need attention, and are they getting better?": (
+        lambda rows, _: seller_performance_data.health_trend(rows)
+    ),
+    "How did sales go this week against the week before?": lambda rows, _: seller_performance_data.sales_week(
+        rows
+    ),
     "Which listings drifted from what Amazon shows?": lambda rows, _: drift_data.open_by_kind(rows),
     "How was drift resolved?": lambda rows, _: drift_data.how_resolved(rows),
 }
