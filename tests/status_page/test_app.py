@@ -146,6 +146,8 @@ def test_loading_the_plugin_imports_nothing_heavy() -> None:
         "api/runs",
         "api/quarantine",
         "api/quarantine.csv",
+        "api/drift",
+        "api/drift.csv",
         "static/status.js",
         "static/status.css",
     ],
@@ -213,6 +215,7 @@ def test_the_page_has_every_section(client: TestClient) -> None:
         'id="page-filter"',
         'id="runs"',
         'id="quarantine-table"',
+        'id="drift-table"',
     ):
         assert element in html, element
     assert "Acme Outdoor" in html and "F-PROG" in html and "90220" in html and "BAG-02" in html

@@ -51,6 +51,7 @@ from listings_pipeline.status_page import (
     chart,
     csv_export,
     data_docs,
+    drift,
     feed_resubmission,
     quarantine,
     queries,
@@ -63,6 +64,7 @@ from listings_pipeline.status_page.schemas import (
     ApiHour,
     DagRuns,
     DeadLetterRow,
+    DriftSection,
     FeedDay,
     FeedProgress,
     IssueGroup,
@@ -490,6 +492,28 @@ def export_quarantine(engine: EngineDep, scope: ScopeDep, wanted: QuarantineFilt
             "Content-Disposition": f'attachment; filename="{_export_name(scope, wanted)}"',
             "Cache-Control": "no-store",
         },
+    )
+
+
+@api.get("/drift")
+def get_drift(session: SessionDep, scope: ScopeDep) -> DriftSection:
+    return drift.drift_section(session, scope)
+
+
+@api.get("/drift.csv")
+def export_drift(engine: EngineDep, scope: ScopeDep) -> StreamingResponse:
+    """Every open drift row in the page's filter (the section shows the newest), as a CSV."""
+
+    def content() -> Iterator[str]:
+        with Session(engine) as session:
+            yield from csv_export.drift_csv(drift.drift_rows(session, scope))
+
+    parts = ["drift", scope.seller_id, scope.marketplace_id]
+    name = "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", p) for p in parts if p) + ".csv"
+    return StreamingResponse(
+        content(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
 
 

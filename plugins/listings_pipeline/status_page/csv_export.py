@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from listings_pipeline.catalog.unsafe_text import spreadsheet_cell
-from listings_pipeline.status_page.schemas import QuarantineEntry
+from listings_pipeline.status_page.schemas import DriftEntry, QuarantineEntry
 
 BOM = "\ufeff"
 COLUMNS = (
@@ -31,6 +31,18 @@ COLUMNS = (
     "rule",
     "reason",
     "run_id",
+)
+DRIFT_COLUMNS = (
+    "last_seen_at",
+    "found_at",
+    "seller_id",
+    "marketplace_id",
+    "sku",
+    "kind",
+    "field",
+    "ours",
+    "amazon",
+    "state",
 )
 ROWS_PER_CHUNK = 500
 
@@ -54,6 +66,24 @@ def quarantine_csv(rows: Iterable[QuarantineEntry]) -> Iterator[str]:
     for n, row in enumerate(rows, start=1):
         values = row.model_dump(include=set(COLUMNS))
         writer.writerow([_cell(values[name]) for name in COLUMNS])
+        if n % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def drift_csv(rows: Iterable[DriftEntry]) -> Iterator[str]:
+    """Open drift as CSV, like :func:`quarantine_csv`: Amazon's values come from a report anyone
+    with Seller Central access can edit (an item name starting with ``=``), so they go through the
+    same spreadsheet guard."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write(BOM)
+    writer.writerow(DRIFT_COLUMNS)
+    for n, row in enumerate(rows, start=1):
+        values = row.model_dump(include=set(DRIFT_COLUMNS))
+        writer.writerow([_cell(values[name]) for name in DRIFT_COLUMNS])
         if n % ROWS_PER_CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from listings_pipeline.status_page import quarantine, runs
+from listings_pipeline.status_page import drift, quarantine, runs
 from listings_pipeline.status_page.schemas import (
     ApiCallEntry,
     ApiHour,
@@ -753,4 +753,5 @@ def overview(
         quarantine=quarantine.quarantine_page(
             session, scope, quarantine_filter or quarantine.QuarantineFilter()
         ),
+        drift=drift.drift_section(session, scope),
     )

@@ -568,6 +568,38 @@ class FilterOptions(_Row):
     marketplaces: list[MarketplaceOption]
 
 
+class DriftEntry(_Row):
+    """One open disagreement between Amazon's listings report and the warehouse (``listing_drift``)."""
+
+    id: int
+    seller_id: str
+    marketplace_id: str
+    sku: str
+    kind: str
+    field: str
+    ours: str | None
+    amazon: str | None
+    state: str
+    found_at: datetime
+    last_seen_at: datetime
+
+
+class DriftKindCount(_Row):
+    kind: str
+    open: int
+
+
+class DriftSection(_Row):
+    """The Drift section: open drift by kind, the newest rows, and when Amazon was last compared."""
+
+    checked_at: datetime | None
+    """The newest ``drift_checks`` row in the filter; ``None``: never reconciled."""
+    counts: list[DriftKindCount]
+    total: int
+    """Open drift rows in the filter; ``rows`` holds the newest of them."""
+    rows: list[DriftEntry]
+
+
 class Overview(_Row):
     """The whole page at once, every section filtered by ``scope``."""
 
@@ -582,3 +614,4 @@ class Overview(_Row):
     feed_days: list[FeedDay]
     runs: list[DagRuns]
     quarantine: QuarantinePage
+    drift: DriftSection | None = None
