@@ -31,6 +31,8 @@ from spapi.triggers import ReportProcessingTrigger
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from spapi.client import SpApiClient
+
 
 def _aware(value: str | None) -> datetime | None:
     """An ISO 8601 data time as create_report takes it (it refuses a naive one)."""
@@ -96,12 +98,16 @@ class RequestReportOperator(BaseOperator):
     def hook(self) -> SpApiHook:
         return SpApiHook(self.spapi_conn_id, config_overrides=self.config_overrides)
 
+    def make_client(self) -> SpApiClient:
+        """The client of one execution step; a subclass or a test overrides this."""
+        return self.hook.get_client()
+
     def finished(self, context: Context, outcome: dict[str, Any]) -> Any:
         """The task's XCom once the report ended DONE or CANCELLED; a subclass adds what it needs."""
         return outcome
 
     def execute(self, context: Context) -> Any:
-        with self.hook.get_client() as client:
+        with self.make_client() as client:
             created = client.call(
                 reports.create_report(
                     self.report_type,
