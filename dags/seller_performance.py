@@ -1,0 +1,130 @@
+"""
+### Seller performance
+
+Amazon's view of each seller and marketplace of the pipeline config (`include/pipeline.yaml`),
+every day, into the warehouse:
+
+1. **targets**: one branch per seller and marketplace, behind the connection gate, and two report
+   requests per branch for the day (the one before the run, or *Day* from the form);
+2. **request_report** (mapped, deferrable): `GET_V2_SELLER_PERFORMANCE_REPORT` (account health:
+   order defect rate, late shipment, cancellation, tracking and delivery rates, policy violations)
+   and `GET_SALES_AND_TRAFFIC_REPORT` (that day's sales, units, sessions and buy-box percentage, in
+   total and per SKU), requested through the Reports API and waited for in the triggerer;
+3. **load** (mapped): each document checked against Amazon's schema, then written to
+   `account_health` / `account_health_metrics` or `sales_traffic_daily` / `sales_traffic_by_asin`;
+   loading a day again replaces that day's figures and nothing else. A document that fails the
+   schema is refused whole and kept for a person (`seller_report_loads` says why);
+4. **outcome**: the run's note; the run ends red when an account health metric went past Amazon's
+   target since its previous report, an account is not NORMAL, or a document was refused. A
+   breach already reported is counted, not failed again (see
+   `listings_pipeline.from_amazon.performance_outcome`).
+
+Analysts read `v_account_health` and `v_sales_traffic_daily` (docs/analysts.md); operators the
+status page's Seller performance section.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from listings_pipeline.forms.choices import form_choices, suggest
+from listings_pipeline.from_amazon.performance_operator import PerformanceReportOperator
+from listings_pipeline.from_amazon.performance_outcome import PerformanceOutcome
+from listings_pipeline.from_amazon.performance_reports import PerformanceReportDone, PerformanceReportKwargs
+from listings_pipeline.from_amazon.seller_performance import LoadResult
+from listings_pipeline.json_types import JsonObject
+from listings_pipeline.schedules import schedule_for
+
+# the deployed config's sellers, a multi-select (a few ms: forms.choices)
+SELLERS = form_choices().sellers
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    schedule=schedule_for(Path(__file__).stem, "@daily"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["spapi", "reports", "seller-performance"],
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=15),
+    },
+    params={
+        "config_path": Param(
+            None,
+            type=["null", "string"],
+            title="Pipeline config",
+            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
+        ),
+        "sellers": Param(
+            [],
+            type=["null", "array"],
+            items={"type": "string"},
+            **suggest(SELLERS),
+            title="Only these sellers",
+            description_md="Sellers to read in this run; empty for all sellers in the config.",
+        ),
+        "day": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Day",
+            description_md="The day to load (UTC), again if it was loaded before; empty for the day "
+            "before the run.",
+        ),
+    },
+)
+def seller_performance() -> None:
+    @task
+    def targets(
+        params: JsonObject | None = None, ti: Any = None, dag_run: Any = None
+    ) -> list[PerformanceReportKwargs]:  # the form as typed in
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from listings_pipeline.config import load_config
+        from listings_pipeline.connections import SpApiConnectionError
+        from listings_pipeline.forms.problems import FormError
+        from listings_pipeline.from_amazon.performance_reports import report_day, report_kwargs
+        from listings_pipeline.planning.targets import targets as branches
+        from listings_pipeline.run_notes import refuse
+
+        params = params or {}
+        try:
+            found = branches(
+                params.get("config_path"), params.get("sellers") or None, form="seller_performance"
+            )
+        except FormError as err:  # every problem at once, in the note and the failure message
+            refuse(ti, err)
+        except SpApiConnectionError as err:  # a retry would meet the same connection
+            raise AirflowFailException(str(err)) from None
+        day = report_day(params.get("day"), dag_run.run_after)
+        return report_kwargs(found, day, load_config(params.get("config_path")).feed_poll_seconds)
+
+    @task(
+        map_index_template="{{ task.op_kwargs['done']['branch']['seller_id'] }}/{{ task.op_kwargs['done']['branch']['marketplace_id'] }} {{ task.op_kwargs['done']['report_type'] }}"
+    )
+    def load(done: PerformanceReportDone, run_id: str | None = None) -> LoadResult:
+        from listings_pipeline.from_amazon import seller_performance
+
+        return seller_performance.load_branch_report(done, str(run_id))
+
+    @task
+    def outcome(results: list[LoadResult], ti: Any = None) -> PerformanceOutcome:
+        from listings_pipeline.from_amazon.performance_outcome import conclude
+
+        return conclude(ti, results)
+
+    reports = PerformanceReportOperator.partial(task_id="request_report").expand_kwargs(targets())
+    outcome(load.expand(done=reports.output))
+
+
+seller_performance()
