@@ -207,9 +207,17 @@ class _Builder:
         self._evidence: list[str] = []
         self._scores: list[float] = []
         self._required = requirement is not None
-        form, spec = self._shape(name, fields, where)
+        form, shaped = self._shape(name, fields, where)
         if trial is not None:
             self.used = saved
+        spec = _prune(shaped)
+        if spec is None:  # an object none of whose fields found anything
+            if requirement is None:
+                self.used = saved
+                return None
+            spec = {
+                next(iter(fields)): Leaf("todo", wanted=f"the fields of {name}", comment="nothing matched")
+            }
         why = requirement.why if requirement else "not required; a column matches it well"
         drafted = DraftAttribute(
             name=name,
@@ -554,6 +562,17 @@ class _Builder:
             for c in self.profiles
             if c in types
         ]
+
+
+def _prune(tree: SpecTree) -> SpecTree | None:
+    """The tree without empty objects and lists (a field nothing was found for); None if nothing is left."""
+    if isinstance(tree, Leaf):
+        return tree
+    if isinstance(tree, dict):
+        kept = {k: v for k, v in ((k, _prune(v)) for k, v in tree.items()) if v is not None}
+        return kept or None
+    items = [v for v in (_prune(v) for v in tree) if v is not None]
+    return items or None
 
 
 #: yes and no in the languages of :mod:`.vocabulary` (the boolean transform knows Y/N, yes/no, 1/0)
