@@ -113,27 +113,17 @@ def catalog_feed_sync() -> None:
     def targets(
         params: JsonObject | None = None, dag_run: Any = None, ti: Any = None
     ) -> list[Branch]:  # the form as typed in
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from listings_pipeline.connections import SpApiConnectionError
-        from listings_pipeline.forms.problems import FormError
-        from listings_pipeline.planning.targets import targets as branches
-        from listings_pipeline.run_notes import refuse
+        from listings_pipeline.planning.targets import form_targets
 
         params = params or {}
         manual = str(getattr(dag_run, "run_type", "")).lower().endswith("manual")
-        try:
-            return branches(
-                params.get("config_path"),
-                params.get("sellers") or None,
-                confirm_deletes=manual and bool(params.get("confirm_deletes")),
-                only_skus=params.get("skus") or None,
-                form="catalog_feed_sync",
-            )
-        except FormError as err:  # every problem at once, in the note and the failure message
-            refuse(ti, err)
-        except SpApiConnectionError as err:  # a retry would meet the same connection
-            raise AirflowFailException(str(err)) from None
+        return form_targets(
+            ti,
+            params,
+            "catalog_feed_sync",
+            confirm_deletes=manual and bool(params.get("confirm_deletes")),
+            only_skus=params.get("skus") or None,
+        )
 
     @task(
         map_index_template="{{ task.op_kwargs['branch']['seller_id'] }}/{{ task.op_kwargs['branch']['marketplace_id'] }}"

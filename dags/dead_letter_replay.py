@@ -162,19 +162,10 @@ SELLERS = form_choices().sellers
 def dead_letter_replay() -> None:
     @task
     def select(params: JsonObject | None = None, ti: Any = None) -> list[ReplayBatch]:  # the form as typed in
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from listings_pipeline.connections import SpApiConnectionError
-        from listings_pipeline.forms.problems import FormError
-        from listings_pipeline.run_notes import refuse
+        from listings_pipeline.run_notes import refusing
         from listings_pipeline.to_amazon import replay
 
-        try:
-            return list(replay.select_step(dict(params or {}))["batches"])
-        except FormError as err:  # every problem at once, in the note and the failure message
-            refuse(ti, err)
-        except SpApiConnectionError as err:  # retrying would not fix it
-            raise AirflowFailException(str(err)) from None
+        return refusing(ti, lambda: list(replay.select_step(dict(params or {}))["batches"]))
 
     @task
     def replay(batch: ReplayBatch, run_id: str | None = None) -> ReplayResult:

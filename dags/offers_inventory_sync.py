@@ -92,22 +92,9 @@ SELLERS = form_choices().sellers
 def offers_inventory_sync() -> None:
     @task
     def targets(params: JsonObject | None = None, ti: Any = None) -> list[Branch]:  # the form as typed in
-        from airflow.sdk.exceptions import AirflowFailException
+        from listings_pipeline.planning.targets import form_targets
 
-        from listings_pipeline.connections import SpApiConnectionError
-        from listings_pipeline.forms.problems import FormError
-        from listings_pipeline.planning.targets import targets as branches
-        from listings_pipeline.run_notes import refuse
-
-        params = params or {}
-        try:
-            return branches(
-                params.get("config_path"), params.get("sellers") or None, form="offers_inventory_sync"
-            )
-        except FormError as err:  # every problem at once, in the note and the failure message
-            refuse(ti, err)
-        except SpApiConnectionError as err:  # a retry would meet the same connection
-            raise AirflowFailException(str(err)) from None
+        return form_targets(ti, params, "offers_inventory_sync")
 
     @task(
         map_index_template="{{ task.op_kwargs['branch']['seller_id'] }}/{{ task.op_kwargs['branch']['marketplace_id'] }}"

@@ -23,7 +23,8 @@ names at import time.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: The XCom the ``outcome`` task leaves for the listener.
 NOTE_KEY = "run_note"
+
+T = TypeVar("T")
 
 
 class PushesXCom(Protocol):
@@ -77,6 +80,23 @@ def refuse(ti: PushesXCom, error: FormError) -> NoReturn:
     ti.xcom_push(NOTE_KEY, error.note())
     # from None: called while handling ``error``, whose own traceback would print the list twice
     raise AirflowFailException(str(error)) from None
+
+
+def refusing(ti: PushesXCom, step: Callable[[], T]) -> T:
+    """A form's first task: ``step()``, where a :class:`FormError` refuses the run (:func:`refuse`:
+    every problem at once, in the note and the failure message) and an ``SpApiConnectionError``
+    fails the task without retries (a retry would meet the same connection)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from listings_pipeline.connections import SpApiConnectionError
+    from listings_pipeline.forms.problems import FormError
+
+    try:
+        return step()
+    except FormError as err:
+        refuse(ti, err)
+    except SpApiConnectionError as err:
+        raise AirflowFailException(str(err)) from None
 
 
 def write_note(dag_run: DagRun) -> None:

@@ -440,6 +440,49 @@ def test_refuse_leaves_the_note_and_fails_without_retry() -> None:
     assert ti.pushed == {NOTE_KEY: error.note()}
 
 
+@pytest.mark.airflow
+def test_refusing_refuses_a_form_error_and_fails_a_connection_error_without_retry() -> None:
+    """The first task of every form DAG (``planning.targets.form_targets`` and the replay's select)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from listings_pipeline.connections import SpApiConnectionError
+    from listings_pipeline.run_notes import NOTE_KEY, refusing
+    from spapi.errors import ConnectionProblem
+
+    class TaskInstance:
+        run_id = "manual__1"
+
+        def __init__(self) -> None:
+            self.pushed: dict[str, Any] = {}
+
+        def xcom_push(self, key: str, value: Any) -> None:
+            self.pushed[key] = value
+
+    ti = TaskInstance()
+    assert refusing(ti, lambda: ["branch"]) == ["branch"] and ti.pushed == {}
+
+    error = FormError("offers_inventory_sync", [problem("sellers", "no seller A9 in the config")])
+
+    def bad_form() -> list[str]:
+        raise error
+
+    with pytest.raises(AirflowFailException) as info:
+        refusing(ti, bad_form)
+    assert str(info.value) == str(error) and info.value.__suppress_context__
+    assert ti.pushed == {NOTE_KEY: error.note()}
+
+    ti = TaskInstance()
+    unusable = SpApiConnectionError([ConnectionProblem("spapi_a", "conn_id", "undefined")])
+
+    def bad_connection() -> list[str]:
+        raise unusable
+
+    with pytest.raises(AirflowFailException) as info:
+        refusing(ti, bad_connection)
+    assert str(info.value) == str(unusable) and info.value.__suppress_context__
+    assert ti.pushed == {}  # no form problem: the note is the outcome's, if any
+
+
 # --- what the forms offer ----------------------------------------------------------------------------
 
 

@@ -5,8 +5,8 @@ connection gate, with the branch that quarantines rows nobody claims.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from listings_pipeline.branch import Branch
 from listings_pipeline.config import PipelineConfig, load_config
@@ -22,6 +22,9 @@ from listings_pipeline.warehouse.models import (
     ListingStatus,
 )
 from listings_pipeline.warehouse.records import ensure_seller
+
+if TYPE_CHECKING:
+    from listings_pipeline.run_notes import PushesXCom
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,35 @@ def targets(
     finally:
         engine.dispose()
     return branches
+
+
+def form_targets(
+    ti: PushesXCom,
+    params: Mapping[str, Any] | None,
+    form: str,
+    *,
+    confirm_deletes: bool = False,
+    only_skus: Sequence[str] | None = None,
+) -> list[Branch]:
+    """The ``targets`` task of a DAG whose form has ``config_path`` and ``sellers``: :func:`targets`
+    for them, a form's problems refusing the run and a connection problem failing it without
+    retries (:func:`listings_pipeline.run_notes.refusing`).
+
+    :param form: the DAG whose form ``params`` is, as its errors name it.
+    """
+    from listings_pipeline.run_notes import refusing
+
+    params = params or {}
+    return refusing(
+        ti,
+        lambda: targets(
+            params.get("config_path"),
+            params.get("sellers") or None,
+            confirm_deletes=confirm_deletes,
+            only_skus=only_skus,
+            form=form,
+        ),
+    )
 
 
 def _narrowed_skus(
