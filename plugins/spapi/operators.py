@@ -124,6 +124,8 @@ class SubmitFeedOperator(BaseOperator):
     :param fail_on_fatal: raise :class:`FeedFatalError` on FATAL/CANCELLED (else return the outcome,
         for a downstream task that dead-letters the messages).
     :param config_overrides: :class:`spapi.config.SpApiConfig` fields that win over the connection.
+    :param wake_check: passed to :class:`FeedProcessingTrigger`: a function that says, between
+        polls, whether a notification already told that the feed ended (polling stays the fallback).
     :param quota_defer_after: when the shared limiter says createFeed (5 feeds per 5 minutes per
         region) is further away than this many seconds, the task defers until then instead of
         sleeping in a worker slot.
@@ -148,6 +150,7 @@ class SubmitFeedOperator(BaseOperator):
         fail_on_fatal: bool = True,
         config_overrides: dict[str, Any] | None = None,
         quota_defer_after: float = 60.0,
+        wake_check: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -164,6 +167,7 @@ class SubmitFeedOperator(BaseOperator):
         self.fail_on_fatal = fail_on_fatal
         self.config_overrides = dict(config_overrides or {})
         self.quota_defer_after = quota_defer_after
+        self.wake_check = wake_check
 
     @cached_property
     def hook(self) -> SpApiHook:
@@ -284,6 +288,7 @@ class SubmitFeedOperator(BaseOperator):
                 max_poll_interval=self.max_poll_interval,
                 deadline=time.time() + self.wait_timeout.total_seconds(),
                 config_overrides=self.config_overrides or None,
+                wake_check=self.wake_check,
             ),
             method_name="execute_complete",
             kwargs={"document_hash": document_hash},

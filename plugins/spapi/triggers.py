@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import importlib
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar, Unpack
@@ -60,6 +61,11 @@ class Polling(TypedDict, total=False):
     backoff: float
     deadline: float | None
     config_overrides: dict[str, Any] | None
+    wake_check: str | None
+    wake_check_interval: float | None
+
+
+DEFAULT_WAKE_CHECK_INTERVAL = 5.0
 
 
 class ProcessingTrigger(BaseTrigger, Generic[ProcessedT]):
@@ -76,6 +82,11 @@ class ProcessingTrigger(BaseTrigger, Generic[ProcessedT]):
     :param backoff: growth factor of the interval.
     :param deadline: epoch seconds after which a ``timeout`` event is sent; ``None`` waits forever.
     :param config_overrides: :class:`spapi.config.SpApiConfig` fields that win over the connection.
+    :param wake_check: dotted path of a function ``(kind, resource_id) -> bool`` asked every
+        ``wake_check_interval`` seconds (default 5) while the trigger waits between polls; when it
+        says the feed or report has ended (a ``FEED_PROCESSING_FINISHED`` notification arrived),
+        the trigger polls at once instead of sleeping out its interval. Polling stays the fallback:
+        a check that fails or never says yes changes nothing.
     """
 
     kind: ClassVar[str]
@@ -90,8 +101,12 @@ class ProcessingTrigger(BaseTrigger, Generic[ProcessedT]):
         backoff: float = 1.5,
         deadline: float | None = None,
         config_overrides: dict[str, Any] | None = None,
+        wake_check: str | None = None,
+        wake_check_interval: float | None = None,
     ) -> None:
         super().__init__()
+        self.wake_check = wake_check
+        self.wake_check_interval = float(wake_check_interval) if wake_check_interval is not None else None
         self.resource_id = resource_id
         self.spapi_conn_id = spapi_conn_id
         self.poll_interval = float(poll_interval)
@@ -122,6 +137,8 @@ class ProcessingTrigger(BaseTrigger, Generic[ProcessedT]):
             "backoff": self.backoff,
             "deadline": self.deadline,
             "config_overrides": self.config_overrides or None,
+            "wake_check": self.wake_check,
+            "wake_check_interval": self.wake_check_interval,
         }
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
@@ -183,8 +200,28 @@ class ProcessingTrigger(BaseTrigger, Generic[ProcessedT]):
                         "timeout", last_status, message=f"{name} still {last_status} at the deadline"
                     )
                     return
-                await asyncio.sleep(interval)
+                await self._wait(interval)
                 interval = min(self.max_poll_interval, interval * self.backoff)
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when :attr:`wake_check` says the wait is over."""
+        if self.wake_check is None:
+            await asyncio.sleep(seconds)
+            return
+        module, _, name = self.wake_check.rpartition(".")
+        check = getattr(importlib.import_module(module), name)
+        step = self.wake_check_interval or DEFAULT_WAKE_CHECK_INTERVAL
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, step))
+            try:
+                woken = bool(await asyncio.to_thread(check, self.kind, self.resource_id))
+            except Exception as err:  # the check is a shortcut; polling goes on without it
+                self.log.warning("wake check for %s %s failed: %s", self.kind, self.resource_id, err)
+                woken = False
+            if woken:
+                self.log.info("%s %s ended, a notification says: polling now", self.kind, self.resource_id)
+                return
 
 
 class FeedProcessingTrigger(ProcessingTrigger["Feed"]):

@@ -221,11 +221,17 @@ def _listing_of(notification: Notification) -> tuple[str | None, str | None, str
 def _record(session: Session, notification: Notification, run_id: str | None) -> Outcome:
     """Claim the notification's id (a duplicate stops here), then apply it and say how it went."""
     from spapi.models.notifications import (
+        FeedProcessingFinishedNotification,
         ListingsItemIssuesChangeNotification,
         ListingsItemStatusChangeNotification,
     )
 
     seller_id, marketplace_id, sku = _listing_of(notification)
+    feed_id = (
+        notification.payload.feed_processing_finished_notification.feed_id
+        if isinstance(notification, FeedProcessingFinishedNotification)
+        else None
+    )
     claimed = session.scalar(
         insert_ignoring_conflicts(session, AmazonNotification, ["notification_id"])
         .values(
@@ -234,6 +240,7 @@ def _record(session: Session, notification: Notification, run_id: str | None) ->
             seller_id=seller_id,
             marketplace_id=marketplace_id,
             sku=sku,
+            feed_id=feed_id,
             event_time=notification.event_time,
             received_at=datetime.now(UTC),
             outcome="applied",

@@ -19,6 +19,7 @@ from listings_pipeline.branch import Branch, SentCounts
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.changes import BranchSent, ListingKey
 from listings_pipeline.config import PipelineConfig, load_config
+from listings_pipeline.from_amazon.feed_signals import FEED_WAKE_CHECK
 from listings_pipeline.run_files import BranchPaths, read_jsonl, safe_part
 from listings_pipeline.summaries import RunTotals, SummaryReasons, store_summaries, tally
 from listings_pipeline.to_amazon import amazon_view
@@ -111,6 +112,7 @@ def build(branch: Branch) -> list[SubmitKwargs]:
             "message_count": document.message_count,
             "poll_interval": config.feed_poll_seconds,
             "wait_timeout": timedelta(hours=config.feed_wait_hours),
+            "wake_check": FEED_WAKE_CHECK if config.notifications is not None else None,
             "document": {
                 "seller_id": seller_id,
                 "marketplace_id": marketplace_id,

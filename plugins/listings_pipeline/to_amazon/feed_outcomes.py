@@ -38,6 +38,8 @@ class SubmitKwargs(TypedDict):
     poll_interval: float
     wait_timeout: timedelta
     document: DocumentRef
+    # the wait's shortcut when notifications are configured (from_amazon.feed_signals)
+    wake_check: NotRequired[str | None]
 
 
 class FeedOutcome(TypedDict):

@@ -794,6 +794,7 @@ class AmazonNotification(Base):
     seller_id: Mapped[SellerId | None]
     marketplace_id: Mapped[MarketplaceId | None]
     sku: Mapped[Sku | None]
+    feed_id: Mapped[FeedId | None] = mapped_column(index=True)  # FEED_PROCESSING_FINISHED's feed
     event_time: Mapped[datetime]
     received_at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(20))

@@ -6,7 +6,8 @@ Create Date: 2026-12-03
 
 The ``amazon_notifications`` DAG reads the SQS queue Amazon's Notifications API writes to. Each
 notification it reads is recorded once, by Amazon's ``notificationId`` (SQS delivers at least once),
-with what it did (``outcome``: applied, stale, not_ours) and the notification itself. A message it
+with what it did (``outcome``: applied, stale, not_ours), the feed a FEED_PROCESSING_FINISHED
+names (the feed wait asks for it) and the notification itself. A message it
 cannot read is counted in ``notification_rejects`` by its SQS message id; the queue's redrive policy
 moves it to the dead-letter queue after ``maxReceiveCount`` receives.
 """
@@ -36,6 +37,7 @@ def upgrade() -> None:
         sa.Column("seller_id", sa.String(length=64), nullable=True),
         sa.Column("marketplace_id", sa.String(length=32), nullable=True),
         sa.Column("sku", sa.String(length=255), nullable=True),
+        sa.Column("feed_id", sa.String(length=64), nullable=True),
         sa.Column("event_time", TIMESTAMP, nullable=False),
         sa.Column("received_at", TIMESTAMP, nullable=False),
         sa.Column("outcome", sa.String(length=20), nullable=False),
@@ -48,6 +50,7 @@ def upgrade() -> None:
         "amazon_notifications",
         ["seller_id", "marketplace_id", "sku", "notification_type"],
     )
+    op.create_index(op.f("ix_amazon_notifications_feed_id"), "amazon_notifications", ["feed_id"])
     op.create_table(
         "notification_rejects",
         sa.Column("message_id", sa.String(length=100), nullable=False),
@@ -61,5 +64,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("notification_rejects")
+    op.drop_index(op.f("ix_amazon_notifications_feed_id"), table_name="amazon_notifications")
     op.drop_index("ix_amazon_notifications_listing", table_name="amazon_notifications")
     op.drop_table("amazon_notifications")
