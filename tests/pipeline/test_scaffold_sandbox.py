@@ -315,3 +315,27 @@ def test_the_coverage_figure_is_what_the_pipeline_gives(
         }
         joined = chunks.validate_and_map(steps.extract(branch, f"manual__scaffold_{label}"))
         assert (joined["extracted"], joined["messages"]) == (share.rows, share.passing), label
+
+
+def test_the_dag_task_writes_the_draft_and_report_as_run_artifacts(world: dict[str, Path]) -> None:
+    """The mapping_scaffold DAG's one task, as its form fills it: the seller's connection and catalog."""
+    from listings_pipeline.run_files import safe_part
+    from listings_pipeline.scaffold.task import draft_from_form
+
+    params = {
+        "product_type": "BACKPACK",
+        "marketplace_ids": [US],
+        "seller_id": None,
+        "catalog": None,
+        "sample_rows": 2000,
+        "config_path": str(world["config"]),
+    }
+    run_id = "manual__2026-12-03T06:00:00+00:00"
+    artifacts = draft_from_form(params, run_id)
+    folder = world["tmp"] / "var" / "runs" / safe_part(run_id) / "scaffold"
+    assert Path(artifacts["draft"]).parent == Path(artifacts["report"]).parent == folder
+    assert Path(artifacts["draft"]).name == "BACKPACK.yaml" and Path(artifacts["draft"]).exists()
+    assert Path(artifacts["report"]).read_text().startswith("Coverage of the draft mapping for BACKPACK")
+    assert artifacts["todos"] == 2 and artifacts["missing"] == 2 and artifacts["passing_share"] == 0.0
+    with pytest.raises(ValueError, match="at least one marketplace"):
+        draft_from_form({**params, "marketplace_ids": []}, "manual__x")
