@@ -32,7 +32,7 @@ from airflow.sdk import Param, dag, task
 
 from listings_pipeline.forms.choices import all_marketplaces, form_choices
 from listings_pipeline.json_types import JsonObject
-from listings_pipeline.scaffold.task import ScaffoldArtifacts
+from listings_pipeline.scaffold.artifacts import ScaffoldArtifacts
 
 # the deployed config's sellers and their marketplaces (a few ms: forms.choices)
 CHOICES = form_choices()

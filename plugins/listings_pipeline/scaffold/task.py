@@ -11,27 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TypedDict
 
 from listings_pipeline.config import load_config
 from listings_pipeline.run_files import safe_part
+from listings_pipeline.scaffold.artifacts import ScaffoldArtifacts
 from listings_pipeline.scaffold.run import ScaffoldRequest, scaffold
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ScaffoldArtifacts", "draft_from_form"]
-
-
-class ScaffoldArtifacts(TypedDict):
-    """What the task returns (XCom): where the files are and the report's figures."""
-
-    product_type: str
-    draft: str
-    report: str
-    required: int
-    missing: int
-    todos: int
-    passing_share: float
 
 
 def _text(params: Mapping[str, object], key: str) -> str | None:
