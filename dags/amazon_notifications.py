@@ -14,6 +14,11 @@ event, and each event starts a run.
    notification than one already applied to the listing is `stale`. Recorded messages leave the
    queue; a message that cannot be read stays, is counted in `notification_rejects` (the status
    page shows it), and goes to the dead-letter queue after the queue's `maxReceiveCount` receives.
+   A recorded `FEED_PROCESSING_FINISHED` is what a waiting feed's trigger looks for between polls
+   (it then polls at once: the wait ends early, polling stays the fallback).
+2. **refresh_schemas**: after a `PRODUCT_TYPE_DEFINITIONS_CHANGE`, the mapped product types'
+   schemas are fetched again for that seller's marketplaces, so the next check uses Amazon's new
+   rules (nothing to do, and no call, for a batch without one).
 
 Subscriptions are made by `amazon_notifications_setup`. Without a `notifications` section in the
 config this DAG watches nothing and only runs when triggered (and then says why it cannot).
@@ -23,11 +28,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pendulum
 from airflow.sdk import Asset, AssetWatcher, dag, task
 
+from listings_pipeline.from_amazon.definitions_refresh import SchemaRefresh
 from listings_pipeline.from_amazon.notifications import IntakeSummary
 from listings_pipeline.notification_queue import ASSET_NAME, NotificationQueueTrigger, watched_queue
 
@@ -56,7 +62,15 @@ def amazon_notifications() -> None:
         extras = [event.extra for events in (triggering_asset_events or {}).values() for event in events]
         return notifications.run(extras, str(run_id))
 
-    take_in()
+    @task
+    def refresh_schemas(summary: IntakeSummary) -> list[SchemaRefresh]:
+        if not summary["definitions_changed"]:
+            return []
+        from listings_pipeline.from_amazon import definitions_refresh
+
+        return definitions_refresh.refresh(None, summary["definitions_changed"])
+
+    refresh_schemas(cast(IntakeSummary, take_in()))  # TaskFlow passes the XCom at run time
 
 
 amazon_notifications()
