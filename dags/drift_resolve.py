@@ -111,14 +111,10 @@ def drift_resolve() -> None:
     def resolve(
         params: JsonObject | None = None, run_id: str | None = None, ti: Any = None
     ) -> DriftResolution:
-        from listings_pipeline.forms.problems import FormError
         from listings_pipeline.from_amazon.drift_actions import resolve_step
-        from listings_pipeline.run_notes import refuse
+        from listings_pipeline.run_notes import refusing
 
-        try:
-            return resolve_step(dict(params or {}), str(run_id))
-        except FormError as err:  # every problem at once, in the note and the failure message
-            refuse(ti, err)
+        return refusing(ti, lambda: resolve_step(dict(params or {}), str(run_id)))
 
     @task
     def outcome(resolution: DriftResolution, ti: Any = None) -> str:

@@ -30,7 +30,6 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from listings_pipeline.branch import Branch
 from listings_pipeline.forms.choices import form_choices, suggest
 from listings_pipeline.from_amazon.drift_outcome import DriftOutcome
 from listings_pipeline.from_amazon.listings_report import ListingsReportOperator, ReportDone, ReportKwargs
@@ -78,25 +77,12 @@ def listings_reconcile() -> None:
     def targets(
         params: JsonObject | None = None, ti: Any = None
     ) -> list[ReportKwargs]:  # the form as typed in
-        from airflow.sdk.exceptions import AirflowFailException
-
         from listings_pipeline.config import load_config
-        from listings_pipeline.connections import SpApiConnectionError
-        from listings_pipeline.forms.problems import FormError
         from listings_pipeline.from_amazon.listings_report import report_kwargs
-        from listings_pipeline.planning.targets import targets as branches
-        from listings_pipeline.run_notes import refuse
+        from listings_pipeline.planning.targets import form_targets
 
-        params = params or {}
-        try:
-            found: list[Branch] = branches(
-                params.get("config_path"), params.get("sellers") or None, form="listings_reconcile"
-            )
-        except FormError as err:  # every problem at once, in the note and the failure message
-            refuse(ti, err)
-        except SpApiConnectionError as err:  # a retry would meet the same connection
-            raise AirflowFailException(str(err)) from None
-        return report_kwargs(found, load_config(params.get("config_path")).feed_poll_seconds)
+        branches = form_targets(ti, params, "listings_reconcile")
+        return report_kwargs(branches, load_config((params or {}).get("config_path")).feed_poll_seconds)
 
     @task(
         map_index_template="{{ task.op_kwargs['done']['branch']['seller_id'] }}/{{ task.op_kwargs['done']['branch']['marketplace_id'] }}"
