@@ -148,6 +148,7 @@ def test_loading_the_plugin_imports_nothing_heavy() -> None:
         "api/quarantine.csv",
         "api/drift",
         "api/drift.csv",
+        "api/seller-performance",
         "static/status.js",
         "static/status.css",
     ],
@@ -216,6 +217,8 @@ def test_the_page_has_every_section(client: TestClient) -> None:
         'id="runs"',
         'id="quarantine-table"',
         'id="drift-table"',
+        'id="health-table"',
+        'id="health-chart"',
     ):
         assert element in html, element
     assert "Acme Outdoor" in html and "F-PROG" in html and "90220" in html and "BAG-02" in html

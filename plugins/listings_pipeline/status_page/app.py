@@ -57,6 +57,7 @@ from listings_pipeline.status_page import (
     queries,
     replay_runs,
     runs,
+    seller_performance,
     trigger,
 )
 from listings_pipeline.status_page.quarantine import QuarantineFilter
@@ -69,6 +70,7 @@ from listings_pipeline.status_page.schemas import (
     FeedProgress,
     IssueGroup,
     Overview,
+    PerformanceSection,
     QuarantinePage,
     SkuHistory,
     StatusCounts,
@@ -345,6 +347,8 @@ def page(
         statuses=[s.value for s in ListingStatus],
         api_chart=chart.api_chart(overview.api_hours),
         feed_chart=chart.feed_chart(overview.feed_days),
+        health_chart=chart.health_chart(overview.performance.health_days if overview.performance else []),
+        sales_chart=chart.sales_chart(overview.performance.sales_days if overview.performance else []),
         sku=sku,
         run_limit=runs.RUNS_PER_DAG,
         docs_sites=data_docs.runs_sites(var_dir, runs_shown, scope) if var_dir else {},
@@ -498,6 +502,11 @@ def export_quarantine(engine: EngineDep, scope: ScopeDep, wanted: QuarantineFilt
 @api.get("/drift")
 def get_drift(session: SessionDep, scope: ScopeDep) -> DriftSection:
     return drift.drift_section(session, scope)
+
+
+@api.get("/seller-performance")
+def get_seller_performance(session: SessionDep, scope: ScopeDep) -> PerformanceSection:
+    return seller_performance.performance_section(session, scope, now=datetime.now(UTC))
 
 
 @api.get("/drift.csv")

@@ -14,15 +14,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from html import escape
 
-from listings_pipeline.status_page.schemas import ApiHour, FeedDay
+from listings_pipeline.status_page.schemas import ApiHour, FeedDay, HealthPoint, SalesPoint
 
 SUCCESS = "#15803d"  # green: success rate, accepted messages
 THROTTLE = "#ea580c"  # orange: throttled calls
 LATENCY = "#2563eb"  # blue: p95 latency
 LATENCY_AVG = "#93c5fd"  # light blue: mean latency
 INVALID = "#dc2626"  # red: invalid messages
+TARGET = "#6b7280"  # grey, dashed: Amazon's target
+UNITS = "#7c3aed"  # violet: units ordered
+SESSIONS = "#0891b2"  # teal: sessions
 GRID = "#e5e7eb"
 AXIS_TEXT = "#4b5563"
 
@@ -261,3 +265,72 @@ def feed_chart(days: Sequence[FeedDay], *, element_id: str = "feed-chart") -> st
         frame, [_Tick(f"{d.day:%m-%d}", f"{d.day:%Y}") if i % step == 0 else None for i, d in enumerate(days)]
     )
     return _svg(element_id, "Feed messages per day", description, frame.bottom + AXIS_HEIGHT, body)
+
+
+def _empty(element_id: str, title: str, description: str, message: str) -> str:
+    return _svg(
+        element_id,
+        title,
+        description,
+        TOP + 60,
+        [f'<text x="{WIDTH / 2}" y="{TOP + 24}" text-anchor="middle" class="empty">{escape(message)}</text>'],
+    )
+
+
+def _day_ticks(days: Sequence[date]) -> list[_Tick | None]:
+    step = max(1, math.ceil(len(days) / 14))
+    return [_Tick(f"{d:%m-%d}", f"{d:%Y}") if i % step == 0 else None for i, d in enumerate(days)]
+
+
+#: the account health chart's panels: the point's field, the title, Amazon's target (a fraction)
+HEALTH_PANELS = (
+    ("order_defect_rate", "Order defect rate, seller-fulfilled (%; target below 1 %)", 0.01),
+    ("late_shipment_rate", "Late shipment rate (%; target below 4 %)", 0.04),
+    ("cancellation_rate", "Pre-fulfillment cancellation rate (%; target below 2.5 %)", 0.025),
+)
+
+
+def health_chart(points: Sequence[HealthPoint], *, element_id: str = "health-chart") -> str:
+    """Three panels per report date: the worst order defect, late shipment and cancellation rate in
+    the filter, each against Amazon's target (dashed)."""
+    span = f"{points[0].report_date} to {points[-1].report_date}" if points else "no report"
+    title = "Account health over time"
+    description = (
+        f"Account health per report date, {span}: the worst rate in the filter against Amazon's target."
+    )
+    if not points:
+        return _empty(element_id, title, description, "No account health report loaded yet.")
+    frames = [_Frame(TOP + n * (PANEL_HEIGHT + PANEL_GAP), len(points)) for n in range(len(HEALTH_PANELS))]
+    body: list[str] = []
+    for frame, (field, panel_title, target) in zip(frames, HEALTH_PANELS, strict=True):
+        values = [getattr(p, field) for p in points]
+        percent = [None if v is None else 100 * v for v in values]
+        ceiling = nice_ceiling(max([v for v in percent if v is not None] + [100 * target * 1.5]))
+        body += _panel(frame, panel_title, ceiling, lambda v: f"{v:g}%")
+        body += _line(frame, [100 * target] * len(points), ceiling, TARGET, "target", dashed=True)
+        breached = [v is not None and v >= 100 * target for v in percent]
+        colour = INVALID if any(breached) else SUCCESS
+        body += _line(frame, percent, ceiling, colour, field.replace("_", "-"))
+    body += _x_axis(frames[-1], _day_ticks([p.report_date for p in points]))
+    return _svg(element_id, title, description, frames[-1].bottom + AXIS_HEIGHT, body)
+
+
+def sales_chart(points: Sequence[SalesPoint], *, element_id: str = "sales-chart") -> str:
+    """Three panels per day over the filter: units ordered, sessions, and the buy-box share."""
+    span = f"{points[0].day} to {points[-1].day}" if points else "no day"
+    title = "Sales and traffic per day"
+    description = f"Sales and traffic per day, {span}: units ordered, sessions and buy-box percentage."
+    if not points:
+        return _empty(element_id, title, description, "No sales and traffic report loaded yet.")
+    frames = [_Frame(TOP + n * (PANEL_HEIGHT + PANEL_GAP), len(points)) for n in range(3)]
+    units, sessions, buy_box = frames
+    ceiling = nice_ceiling(max(float(p.units) for p in points))
+    body = _panel(units, "Units ordered", ceiling, _fmt)
+    body += _bars(units, [float(p.units) for p in points], ceiling, UNITS, "units")
+    ceiling = nice_ceiling(max(float(p.sessions) for p in points))
+    body += _panel(sessions, "Sessions", ceiling, _fmt)
+    body += _line(sessions, [float(p.sessions) for p in points], ceiling, SESSIONS, "sessions")
+    body += _panel(buy_box, "Buy box (% of page views)", 100.0, lambda v: f"{v:.0f}%")
+    body += _line(buy_box, [p.buy_box_percentage for p in points], 100.0, SUCCESS, "buy-box")
+    body += _x_axis(buy_box, _day_ticks([p.day for p in points]))
+    return _svg(element_id, title, description, buy_box.bottom + AXIS_HEIGHT, body)

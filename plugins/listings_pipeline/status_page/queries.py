@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from listings_pipeline.status_page import drift, quarantine, runs
+from listings_pipeline.status_page import drift, quarantine, runs, seller_performance
 from listings_pipeline.status_page.schemas import (
     ApiCallEntry,
     ApiHour,
@@ -754,4 +754,5 @@ def overview(
             session, scope, quarantine_filter or quarantine.QuarantineFilter()
         ),
         drift=drift.drift_section(session, scope),
+        performance=seller_performance.performance_section(session, scope, now=now),
     )

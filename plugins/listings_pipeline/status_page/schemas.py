@@ -8,6 +8,7 @@ anything secret.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field, field_validator
@@ -600,6 +601,95 @@ class DriftSection(_Row):
     rows: list[DriftEntry]
 
 
+class HealthMetric(_Row):
+    """One account health metric on a report date (a row of ``v_account_health``)."""
+
+    metric: str
+    status: str
+    rate: float | None
+    """A fraction (0.04 is 4 %); ``None`` for the listing-level counts."""
+    defects: int | None
+    target_value: float
+    target_condition: str
+    meets_target: bool
+    needs_attention: bool
+    trend: str | None
+    """``better``, ``worse`` or ``same`` against the metric's previous report; ``None`` the first time."""
+    previous_rate: float | None
+    previous_defects: int | None
+
+
+class AccountHealthRow(_Row):
+    """An account's latest account health: its key rates, and every other metric needing attention."""
+
+    seller_id: str
+    marketplace_id: str
+    report_date: date
+    account_status: str | None
+    ahr_status: str | None
+    metrics: list[HealthMetric]
+    attention: int
+    """Metrics needing attention on that date."""
+
+
+class SalesRow(_Row):
+    """An account's latest day of sales and traffic (``v_sales_traffic_daily``)."""
+
+    seller_id: str
+    marketplace_id: str
+    day: date
+    currency: str
+    sales: Decimal
+    units: int
+    sessions: int
+    page_views: int
+    buy_box_percentage: float
+    units_7d: int
+    sales_7d: Decimal
+    units_week_before: int | None
+
+
+class HealthPoint(_Row):
+    """One report date of the account health chart: the worst value in the filter of each rate."""
+
+    report_date: date
+    order_defect_rate: float | None = None
+    late_shipment_rate: float | None = None
+    cancellation_rate: float | None = None
+
+
+class SalesPoint(_Row):
+    """One day of the sales chart, over the filter."""
+
+    day: date
+    units: int
+    sessions: int
+    buy_box_percentage: float | None
+    """Of all page views that day; ``None`` without page views."""
+
+
+class RefusedReport(_Row):
+    """A seller performance report whose document was refused, and why."""
+
+    seller_id: str
+    marketplace_id: str
+    report_type: str
+    day: date
+    report_id: str
+    reason: str | None
+    loaded_at: datetime
+
+
+class PerformanceSection(_Row):
+    """The Seller performance section: Amazon's view of each account in the filter."""
+
+    accounts: list[AccountHealthRow]
+    sales: list[SalesRow]
+    health_days: list[HealthPoint]
+    sales_days: list[SalesPoint]
+    refused: list[RefusedReport]
+
+
 class Overview(_Row):
     """The whole page at once, every section filtered by ``scope``."""
 
@@ -615,3 +705,4 @@ class Overview(_Row):
     runs: list[DagRuns]
     quarantine: QuarantinePage
     drift: DriftSection | None = None
+    performance: PerformanceSection | None = None
