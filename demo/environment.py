@@ -36,7 +36,13 @@ ADMIN_USER = "admin"
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 DEMO_DAG = "catalog_feed_sync"
 # Scheduled DAGs run only when triggered in the demo, so the demo's run is the only one.
-MANUAL_DAGS = ("catalog_feed_sync", "offers_inventory_sync", "fba_inventory_sync", "listings_reconcile")
+MANUAL_DAGS = (
+    "catalog_feed_sync",
+    "offers_inventory_sync",
+    "fba_inventory_sync",
+    "listings_reconcile",
+    "seller_performance",
+)
 
 # The local sandbox ends a feed about 3 s after createFeed (1 s IN_QUEUE, then 2 s IN_PROGRESS), so
 # the demo's feed waits poll it from 1 s on (growing by the trigger's backoff), not at the interval of
