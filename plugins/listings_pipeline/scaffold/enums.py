@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from listings_pipeline.scaffold.names import normalise
 from listings_pipeline.scaffold.vocabulary import CODE_LABELS, CODE_SYNONYMS
@@ -34,8 +35,12 @@ def _key(text: str) -> str:
 
 def propose(code: str, values: Sequence[object], names: Sequence[object] | None = None) -> Proposal:
     """The enum value ``code`` stands for, by the first rule that gives exactly one answer."""
-    texts = [str(v) for v in values]
-    labels = [str(n) for n in names] if names and len(names) == len(values) else []
+    return _propose(code, tuple(str(v) for v in values), tuple(str(n) for n in names or ()))
+
+
+@lru_cache(maxsize=65536)  # a column's codes are weighed against the same enums again and again
+def _propose(code: str, texts: tuple[str, ...], names: tuple[str, ...]) -> Proposal:
+    labels = list(names) if len(names) == len(texts) else []
     key = _key(code)
     if code in texts:
         return Proposal(code, code, "an enum value as it is", 1.0)

@@ -12,12 +12,14 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from listings_pipeline.scaffold.vocabulary import ABBREVIATIONS, ATTRIBUTE_NAMES, UNIT_SUFFIXES
 
 __all__ = ["ColumnName", "NameScore", "name_score", "normalise", "read_column_name"]
 
 
+@lru_cache(maxsize=65536)  # the same few hundred names are compared thousands of times
 def normalise(text: str) -> str:
     """Lower case, accents and ``ß`` folded, words separated by single spaces (camelCase split)."""
     text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)
@@ -75,6 +77,7 @@ def name_score(column: ColumnName, attribute: str, title: str | None, field: str
     return best
 
 
+@lru_cache(maxsize=65536)
 def _similarity(a: str, b: str) -> float:
     """Equal words score 1; otherwise the closer of the letters' ratio and the shared words."""
     if not a or not b:

@@ -30,7 +30,9 @@ class Requirement:
     def why(self) -> str:
         if self.rule is None:
             return "the schema requires it"
-        return f"allOf[{self.rule}] requires it for {self.rows} of the {self.of_rows} sample rows the draft maps"
+        return (
+            f"allOf[{self.rule}] requires it for {self.rows} of the {self.of_rows} sample rows the draft maps"
+        )
 
 
 def unconditional(schema: Mapping[str, Any]) -> list[Requirement]:
