@@ -16,6 +16,9 @@
   <quantity in Amazon's name>: units, ...}]}``, the quantities not given kept) or clear the FBA stock
   Amazon holds for a seller (served by :mod:`sandbox.fba_inventory`, which owns the routes)
 - ``POST /_sandbox/reports/process``: run one report-processor pass now
+- ``GET|POST|DELETE /_sandbox/seller-performance/{sellerId}/{marketplaceId}``: show, replace or clear the
+  seed the seller performance reports are built from (``{"accountHealth": {...}, "salesAndTraffic":
+  {...}}``; served by :mod:`sandbox.seller_performance`, which owns the routes)
 - ``POST /_sandbox/listings/{sellerId}/{sku}/drift?marketplaceId=...``: change a listing on Amazon's
   side (``{"price", "currency", "quantity", "status": "Active" | "Inactive", "itemName",
   "productType"}``, see ``sandbox.drift``), creating it when the seller has none there: drift for a
