@@ -11,8 +11,10 @@ operation's token bucket. A call it admits is carried out; an injected ``late_an
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -296,6 +298,36 @@ async def gate(sandbox: Sandbox, request: Request, operation: str, path_seller_i
     if answer is not None:  # the call goes ahead; only its answer is lost or late
         setattr(request.state, ANSWER_FAULT, (answer.kind, answer.seconds))
     return Call(sandbox, request, operation, seller_id, seller["region"], rid)
+
+
+Handler = Callable[["Sandbox", Call], Awaitable[Response]]
+
+
+async def run_operation(
+    request: Request, operation: str, handler: Handler, path_seller_id: str | None = None
+) -> Response:
+    """A route's body: the :func:`gate`, then ``handler``; an :class:`ApiError` it raises becomes
+    the call's error answer."""
+    sandbox: Sandbox = request.app.state.sandbox
+    try:
+        call = await gate(sandbox, request, operation, path_seller_id)
+    except GateRefused as refused:
+        return refused.response
+    try:
+        return await handler(sandbox, call)
+    except ApiError as error:
+        return call.error(error)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or 400."""
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        raise ApiError.invalid("Request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError.invalid("Request body must be a JSON object.")
+    return body
 
 
 def throttled(call: Call) -> Response:

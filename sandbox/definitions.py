@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from .core import ApiError, Call, GateRefused, Sandbox, gate
+from .core import ApiError, Call, Sandbox, run_operation
 from .documents import _check, _signature
 from .listings import csv_param
 from .published import (
@@ -86,18 +86,6 @@ def _property_groups(schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _run(request: Request, operation: str, handler: Any) -> Response:
-    sandbox: Sandbox = request.app.state.sandbox
-    try:
-        call = await gate(sandbox, request, operation)
-    except GateRefused as refused:
-        return refused.response
-    try:
-        return await handler(sandbox, call)
-    except ApiError as error:
-        return call.error(error)
-
-
 @router.get(BASE)
 async def search_definitions_product_types(request: Request) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
@@ -118,7 +106,7 @@ async def search_definitions_product_types(request: Request) -> Response:
                 found.append({"name": name, "displayName": display, "marketplaceIds": ids})
         return call.respond(200, {"productTypes": found, "productTypeVersion": _version(sandbox)})
 
-    return await _run(request, "searchDefinitionsProductTypes", handle)
+    return await run_operation(request, "searchDefinitionsProductTypes", handle)
 
 
 @router.get(BASE + "/{productType}")
@@ -172,7 +160,7 @@ async def get_definitions_product_type(request: Request, productType: str) -> Re
         }
         return call.respond(200, body)
 
-    return await _run(request, "getDefinitionsProductType", handle)
+    return await run_operation(request, "getDefinitionsProductType", handle)
 
 
 @router.get(SCHEMAS + "/{name}.json")

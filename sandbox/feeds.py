@@ -8,9 +8,7 @@ report (``listings-feed-processing-report-schema-v2.json``) as a GZIP result doc
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import gzip
 import json
 import logging
@@ -23,15 +21,15 @@ from fastapi import APIRouter, Request
 from jsonschema import Draft7Validator
 from starlette.responses import Response
 
-from .core import ApiError, Call, GateRefused, Sandbox, gate, throttled
+from .core import ApiError, Call, Sandbox, json_body, run_operation, throttled
 from .documents import presign
+from .jobs import Periodic, advance, document_answer, list_filters, list_page, own_row
 from .listings import GET_INCLUDED, Listings, iso
 from .published import (
     CREATE_FEED_MARKETPLACES,
     GET_FEEDS_MAX_FEED_TYPES,
     GET_FEEDS_MAX_MARKETPLACES,
     GET_FEEDS_PAGE_SIZE,
-    PROCESSING_STATUSES,
     region_of,
 )
 
@@ -77,32 +75,10 @@ def new_document_id(region: str) -> str:
 # -- routes ------------------------------------------------------------------------------------
 
 
-async def _run(request: Request, operation: str, handler: Any) -> Response:
-    sandbox: Sandbox = request.app.state.sandbox
-    try:
-        call = await gate(sandbox, request, operation)
-    except GateRefused as refused:
-        return refused.response
-    try:
-        return await handler(sandbox, call)
-    except ApiError as error:
-        return call.error(error)
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        raise ApiError.invalid("Request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError.invalid("Request body must be a JSON object.")
-    return body
-
-
 @router.post(BASE + "/documents")
 async def create_feed_document(request: Request) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
-        body = await _json(request)
+        body = await json_body(request)
         content_type = body.get("contentType")
         if not isinstance(content_type, str) or not content_type.strip():
             raise ApiError.invalid(
@@ -116,37 +92,25 @@ async def create_feed_document(request: Request) -> Response:
         url = presign(sandbox, sandbox.base_url(request), "PUT", document_id)
         return call.respond(201, {"feedDocumentId": document_id, "url": url})
 
-    return await _run(request, "createFeedDocument", handle)
+    return await run_operation(request, "createFeedDocument", handle)
 
 
 @router.get(BASE + "/documents/{feedDocumentId}")
 async def get_feed_document(request: Request, feedDocumentId: str) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
-        raw = request.query_params.get("enableContentEncodingUrlHeader")
-        if raw not in (None, "true", "false"):
-            raise ApiError.invalid("enableContentEncodingUrlHeader must be true or false.")
-        doc = sandbox.store.one(
-            "SELECT * FROM documents WHERE document_id=? AND seller_id=?", (feedDocumentId, call.seller_id)
+        # any of the seller's documents, its input documents too
+        answer = document_answer(
+            sandbox, request, call, feedDocumentId, key="feedDocumentId", kind=None, label="Feed document"
         )
-        if doc is None:
-            raise ApiError.not_found(f"Feed document {feedDocumentId} not found.")
-        gzipped = doc["compression"] == "GZIP"
-        encoding = "gzip" if gzipped and raw == "true" else ""
-        out: dict[str, Any] = {
-            "feedDocumentId": feedDocumentId,
-            "url": presign(sandbox, sandbox.base_url(request), "GET", feedDocumentId, encoding=encoding),
-        }
-        if gzipped:
-            out["compressionAlgorithm"] = "GZIP"
-        return call.respond(200, out)
+        return call.respond(200, answer)
 
-    return await _run(request, "getFeedDocument", handle)
+    return await run_operation(request, "getFeedDocument", handle)
 
 
 @router.post(BASE + "/feeds")
 async def create_feed(request: Request) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
-        body = await _json(request)
+        body = await json_body(request)
         feed_type = body.get("feedType")
         ids = body.get("marketplaceIds")
         doc_id = body.get("inputFeedDocumentId")
@@ -214,30 +178,21 @@ async def create_feed(request: Request) -> Response:
         )
         return call.respond(202, {"feedId": feed_id})
 
-    return await _run(request, "createFeed", handle)
+    return await run_operation(request, "createFeed", handle)
 
 
 @router.get(BASE + "/feeds/{feedId}")
 async def get_feed(request: Request, feedId: str) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
-        row = sandbox.store.one(
-            "SELECT * FROM feeds WHERE feed_id=? AND seller_id=?", (feedId, call.seller_id)
-        )
-        if row is None:
-            raise ApiError.not_found(f"Feed {feedId} not found.")
-        return call.respond(200, render_feed(row))
+        return call.respond(200, render_feed(own_row(sandbox, call, "feeds", "feed_id", feedId, "Feed")))
 
-    return await _run(request, "getFeed", handle)
+    return await run_operation(request, "getFeed", handle)
 
 
 @router.delete(BASE + "/feeds/{feedId}")
 async def cancel_feed(request: Request, feedId: str) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
-        row = sandbox.store.one(
-            "SELECT * FROM feeds WHERE feed_id=? AND seller_id=?", (feedId, call.seller_id)
-        )
-        if row is None:
-            raise ApiError.not_found(f"Feed {feedId} not found.")
+        own_row(sandbox, call, "feeds", "feed_id", feedId, "Feed")
         cursor = sandbox.store.execute(
             "UPDATE feeds SET status='CANCELLED', ended=? WHERE feed_id=? AND status='IN_QUEUE'",
             (time.time(), feedId),
@@ -251,7 +206,7 @@ async def cancel_feed(request: Request, feedId: str) -> Response:
             )
         return call.respond(200, None)
 
-    return await _run(request, "cancelFeed", handle)
+    return await run_operation(request, "cancelFeed", handle)
 
 
 def _parse_time(name: str, value: str | None) -> float | None:
@@ -265,59 +220,17 @@ def _parse_time(name: str, value: str | None) -> float | None:
         raise ApiError.invalid(f"Invalid {name}: {value!r} is not an ISO 8601 date-time.") from None
 
 
-def _list_param(request: Request, name: str) -> list[str]:
-    out: list[str] = []
-    for raw in request.query_params.getlist(name):
-        out.extend(v for v in raw.split(",") if v)
-    return out
-
-
 def _feed_filters(request: Request, now: float) -> dict[str, Any]:
     """getFeeds' filters, refused with 400 where the model's parameter definitions refuse them."""
-    params = request.query_params
-    feed_types = _list_param(request, "feedTypes")
-    if not feed_types:
-        raise ApiError.invalid("Invalid input: feedTypes is required unless nextToken is given.", "feedTypes")
-    marketplaces = _list_param(request, "marketplaceIds")
-    statuses = _list_param(request, "processingStatuses")
-    for name, values, most in (
-        ("feedTypes", feed_types, GET_FEEDS_MAX_FEED_TYPES),
-        ("marketplaceIds", marketplaces, GET_FEEDS_MAX_MARKETPLACES),
-    ):
-        if len(values) > most:
-            raise ApiError.invalid(
-                f"Invalid input: {name} accepts at most {most} values.", f"{len(values)} {name} were given."
-            )
-    unknown = [s for s in statuses if s not in PROCESSING_STATUSES]
-    if unknown:
-        raise ApiError.invalid(
-            f"Invalid input: unknown processingStatuses {', '.join(unknown)}.",
-            f"processingStatuses must be among {', '.join(PROCESSING_STATUSES)}.",
-        )
-    smallest, largest, default = GET_FEEDS_PAGE_SIZE
-    try:
-        page_size = int(params.get("pageSize", str(default)))
-    except ValueError:
-        raise ApiError.invalid("Invalid input: pageSize must be an integer.", "pageSize") from None
-    if not smallest <= page_size <= largest:
-        raise ApiError.invalid(
-            f"Invalid input: pageSize must be between {smallest} and {largest}.", "pageSize"
-        )
-    since = _parse_time("createdSince", params.get("createdSince"))
-    until = _parse_time("createdUntil", params.get("createdUntil"))
-    if since is not None and since < now - RETENTION_SECONDS:
-        raise ApiError.invalid(
-            "Invalid input: createdSince cannot be more than 90 days in the past.", "createdSince"
-        )
-    return {
-        "feedTypes": feed_types,
-        "marketplaceIds": marketplaces,
-        "processingStatuses": statuses,
-        "since": since if since is not None else now - RETENTION_SECONDS,
-        "until": until if until is not None else now,
-        "pageSize": page_size,
-        "offset": 0,
-    }
+    return list_filters(
+        request,
+        now,
+        types="feedTypes",
+        most=(GET_FEEDS_MAX_FEED_TYPES, GET_FEEDS_MAX_MARKETPLACES),
+        page_size=GET_FEEDS_PAGE_SIZE,
+        retention=RETENTION_SECONDS,
+        parse_time=_parse_time,
+    )
 
 
 @router.get(BASE + "/feeds")
@@ -335,58 +248,43 @@ async def get_feeds(request: Request) -> Response:
                 raise ApiError.invalid("Invalid nextToken.") from None
         else:
             filters = _feed_filters(request, time.time())
-        rows = sandbox.store.all(
-            "SELECT * FROM feeds WHERE seller_id=? AND created>=? AND created<=? ORDER BY created DESC, seq DESC",
-            (call.seller_id, filters["since"], filters["until"]),
+        page = list_page(
+            sandbox,
+            call,
+            filters,
+            table="feeds",
+            types="feedTypes",
+            type_column="feed_type",
+            key="feeds",
+            render=render_feed,
         )
-        selected = [
-            r
-            for r in rows
-            if r["feed_type"] in filters["feedTypes"]
-            and (not filters["processingStatuses"] or r["status"] in filters["processingStatuses"])
-            and (
-                not filters["marketplaceIds"]
-                or set(json.loads(r["marketplaces"])) & set(filters["marketplaceIds"])
-            )
-        ]
-        offset, size = int(filters["offset"]), int(filters["pageSize"])
-        page = selected[offset : offset + size]
-        out: dict[str, Any] = {"feeds": [render_feed(r) for r in page]}
-        if offset + size < len(selected):
-            following = {**filters, "offset": offset + size}
-            out["nextToken"] = base64.urlsafe_b64encode(json.dumps(following).encode()).decode()
-        return call.respond(200, out)
+        return call.respond(200, page)
 
-    return await _run(request, "getFeeds", handle)
+    return await run_operation(request, "getFeeds", handle)
 
 
 # -- processor ---------------------------------------------------------------------------------
 
 
-class FeedProcessor:
+class FeedProcessor(Periodic):
     """Moves feeds through their states; ``run_once`` is one pass (tests call it directly)."""
+
+    task_name = "sandbox-feed-processor"
+    failure = "feed processor pass failed"
+    log = log
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self.listings = Listings(sandbox.store, sandbox.schemas, sandbox.settings.restricted_brands)
         self.feed_schema = feed_schema_validator(Path(sandbox.settings.models_dir))
-        self._task: asyncio.Task[None] | None = None
 
     def run_once(self, now: float | None = None) -> int:
         """Advance every due feed; returns how many feeds changed state."""
         now = time.time() if now is None else now
         settings = self.sandbox.settings
         store = self.sandbox.store
-        changed = 0
-        # feeds due to finish are picked before queued ones move, so one pass is one step
-        due = store.all(
-            "SELECT * FROM feeds WHERE status='IN_PROGRESS' AND started<=? ORDER BY seq",
-            (now - settings.feed_processing_seconds,),
-        )
-        for row in store.all(
-            "SELECT * FROM feeds WHERE status='IN_QUEUE' AND created<=? ORDER BY seq",
-            (now - settings.feed_queue_seconds,),
-        ):
+
+        def start(row: dict[str, Any]) -> int:
             if row["fault"] == "feed_cancelled":
                 cursor = store.execute(
                     "UPDATE feeds SET status='CANCELLED', ended=? WHERE feed_id=? AND status='IN_QUEUE'",
@@ -397,10 +295,11 @@ class FeedProcessor:
                     "UPDATE feeds SET status='IN_PROGRESS', started=? WHERE feed_id=? AND status='IN_QUEUE'",
                     (now, row["feed_id"]),
                 )
-            changed += cursor.rowcount
-        for row in due:
+            return cursor.rowcount
+
+        def finish(row: dict[str, Any]) -> int:
             if row["fault"] == "feed_stuck" and self.sandbox.faults.has("feed_stuck"):
-                continue
+                return 0
             try:
                 self.finish(row)
             except Exception:  # a bug must not stop the processor; the feed ends FATAL
@@ -410,8 +309,10 @@ class FeedProcessor:
                     "FATAL",
                     _report(row, [_feed_issue("Internal error while processing the feed.")], 0, 0, 0),
                 )
-            changed += 1
-        return changed
+            return 1
+
+        latencies = (settings.feed_queue_seconds, settings.feed_processing_seconds)
+        return advance(self.sandbox, "feeds", now, latencies, start, finish)
 
     def finish(self, row: dict[str, Any]) -> None:
         if row["fault"] == "feed_fatal":
@@ -566,28 +467,6 @@ class FeedProcessor:
                 "WHERE feed_id=? AND status='IN_PROGRESS'",
                 (status, now, document_id, now, row["feed_id"]),
             )
-
-    # -- background task --
-
-    async def _loop(self) -> None:
-        interval = self.sandbox.settings.processor_interval
-        while True:
-            try:
-                await asyncio.to_thread(self.run_once)
-            except Exception:
-                log.exception("feed processor pass failed")
-            await asyncio.sleep(interval)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="sandbox-feed-processor")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
 
 def _feed_issue(message: str) -> dict[str, Any]:

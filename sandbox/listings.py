@@ -30,7 +30,7 @@ from fastapi import APIRouter, Request
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
-from .core import ApiError, Call, GateRefused, Sandbox, gate
+from .core import ApiError, Call, Sandbox, run_operation
 from .product_types import BAD_PATCH, NO_SUCH_LISTING, UNKNOWN_PRODUCT_TYPE, Issue, ProductTypes
 from .store import Store
 
@@ -652,18 +652,6 @@ def _engine(sandbox: Sandbox) -> Listings:
     return Listings(sandbox.store, sandbox.schemas, sandbox.settings.restricted_brands)
 
 
-async def _run(request: Request, operation: str, seller_id: str, handler: Any) -> Response:
-    sandbox: Sandbox = request.app.state.sandbox
-    try:
-        call = await gate(sandbox, request, operation, seller_id)
-    except GateRefused as refused:
-        return refused.response
-    try:
-        return await handler(sandbox, call)
-    except ApiError as error:
-        return call.error(error)
-
-
 @router.get(BASE + "/{sellerId}/{sku:spapi_sku}")
 async def get_listings_item(request: Request, sellerId: str, sku: str) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
@@ -675,7 +663,7 @@ async def get_listings_item(request: Request, sellerId: str, sku: str) -> Respon
             raise ApiError.not_found(f"SKU '{sku}' not found in marketplace(s) {', '.join(ids)}.")
         return call.respond(200, item)
 
-    return await _run(request, "getListingsItem", sellerId, handle)
+    return await run_operation(request, "getListingsItem", handle, sellerId)
 
 
 @router.put(BASE + "/{sellerId}/{sku:spapi_sku}")
@@ -701,7 +689,7 @@ async def put_listings_item(request: Request, sellerId: str, sku: str) -> Respon
             200, submission(sku, status, sid, issues, included, engine.rows(sellerId, sku, ids))
         )
 
-    return await _run(request, "putListingsItem", sellerId, handle)
+    return await run_operation(request, "putListingsItem", handle, sellerId)
 
 
 @router.patch(BASE + "/{sellerId}/{sku:spapi_sku}")
@@ -721,7 +709,7 @@ async def patch_listings_item(request: Request, sellerId: str, sku: str) -> Resp
             200, submission(sku, status, sid, issues, included, engine.rows(sellerId, sku, ids))
         )
 
-    return await _run(request, "patchListingsItem", sellerId, handle)
+    return await run_operation(request, "patchListingsItem", handle, sellerId)
 
 
 @router.delete(BASE + "/{sellerId}/{sku:spapi_sku}")
@@ -732,7 +720,7 @@ async def delete_listings_item(request: Request, sellerId: str, sku: str) -> Res
         status, issues, sid = _engine(sandbox).delete(sellerId, sku, ids)
         return call.respond(200, submission(sku, status, sid, issues, ["issues"], []))
 
-    return await _run(request, "deleteListingsItem", sellerId, handle)
+    return await run_operation(request, "deleteListingsItem", handle, sellerId)
 
 
 @router.get(BASE + "/{sellerId}")
@@ -784,7 +772,7 @@ async def search_listings_items(request: Request, sellerId: str) -> Response:
             body["pagination"] = pagination
         return call.respond(200, body)
 
-    return await _run(request, "searchListingsItems", sellerId, handle)
+    return await run_operation(request, "searchListingsItems", handle, sellerId)
 
 
 def _encode_page(offset: int) -> str:

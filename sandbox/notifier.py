@@ -25,8 +25,6 @@ took them: a queue that is down delays delivery, it loses nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -36,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .core import Sandbox
+from .jobs import Periodic
 from .listings import _enforced, _status
 from .store import Store
 
@@ -122,13 +121,16 @@ def _listing_view(row: Mapping[str, Any]) -> tuple[list[str], list[str], list[st
     return status, severities or ["NONE"], sorted(_enforced(issues))
 
 
-class Notifier:
+class Notifier(Periodic):
     """Finds what changed since the last pass, queues notifications, delivers them to SQS."""
+
+    task_name = "sandbox-notifier"
+    failure = "notifier pass failed"
+    log = log
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self.sqs = Sqs(sandbox.settings.sqs_endpoint_url)
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def store(self) -> Store:
@@ -373,23 +375,3 @@ class Notifier:
         self.feeds_finished(now)
         self.listings_changed(now)
         return self.deliver()
-
-    async def _loop(self) -> None:
-        interval = self.sandbox.settings.processor_interval
-        while True:
-            try:
-                await asyncio.to_thread(self.run_once)
-            except Exception:
-                log.exception("notifier pass failed")
-            await asyncio.sleep(interval)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="sandbox-notifier")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

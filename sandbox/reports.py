@@ -13,9 +13,7 @@ notification can hook in later.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import gzip
 import json
 import logging
@@ -30,15 +28,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from . import merchant_listings, seller_performance
-from .core import ApiError, Call, GateRefused, Sandbox, gate
-from .documents import presign
-from .listings import csv_param, iso
+from .core import ApiError, Call, Sandbox, json_body, run_operation
+from .jobs import Periodic, advance, document_answer, list_filters, list_page, own_row
+from .listings import iso
 from .published import (
     CREATE_REPORT_MARKETPLACES,
     GET_REPORTS_MAX_MARKETPLACES,
     GET_REPORTS_MAX_REPORT_TYPES,
     GET_REPORTS_PAGE_SIZE,
-    PROCESSING_STATUSES,
     region_of,
 )
 
@@ -82,28 +79,6 @@ def new_report_document_id(region: str) -> str:
 
 
 # -- routes ------------------------------------------------------------------------------------
-
-
-async def _run(request: Request, operation: str, handler: Any) -> Response:
-    sandbox: Sandbox = request.app.state.sandbox
-    try:
-        call = await gate(sandbox, request, operation)
-    except GateRefused as refused:
-        return refused.response
-    try:
-        return await handler(sandbox, call)
-    except ApiError as error:
-        return call.error(error)
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        raise ApiError.invalid("Request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError.invalid("Request body must be a JSON object.")
-    return body
 
 
 def _time(name: str, value: object) -> float | None:
@@ -186,11 +161,15 @@ def _check_create(body: dict[str, Any], region: str | None, now: float) -> Repor
     )
 
 
+def _own_report(sandbox: Sandbox, call: Call, report_id: str) -> dict[str, Any]:
+    return own_row(sandbox, call, "reports", "report_id", report_id, "Report")
+
+
 @router.post(BASE + "/reports")
 async def create_report(request: Request) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
         now = time.time()
-        spec = _check_create(await _json(request), call.region, now)
+        spec = _check_create(await json_body(request), call.region, now)
         fault = "report_fatal" if sandbox.faults.draw("report_fatal", "createReport") is not None else None
         seq = sandbox.store.next_seq("report")
         report_id = str(60_000_000_000 + seq)
@@ -214,30 +193,21 @@ async def create_report(request: Request) -> Response:
         )
         return call.respond(202, {"reportId": report_id})
 
-    return await _run(request, "createReport", handle)
+    return await run_operation(request, "createReport", handle)
 
 
 @router.get(BASE + "/reports/{reportId}")
 async def get_report(request: Request, reportId: str) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
-        row = sandbox.store.one(
-            "SELECT * FROM reports WHERE report_id=? AND seller_id=?", (reportId, call.seller_id)
-        )
-        if row is None:
-            raise ApiError.not_found(f"Report {reportId} not found.")
-        return call.respond(200, render_report(row))
+        return call.respond(200, render_report(_own_report(sandbox, call, reportId)))
 
-    return await _run(request, "getReport", handle)
+    return await run_operation(request, "getReport", handle)
 
 
 @router.delete(BASE + "/reports/{reportId}")
 async def cancel_report(request: Request, reportId: str) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
-        row = sandbox.store.one(
-            "SELECT * FROM reports WHERE report_id=? AND seller_id=?", (reportId, call.seller_id)
-        )
-        if row is None:
-            raise ApiError.not_found(f"Report {reportId} not found.")
+        row = _own_report(sandbox, call, reportId)
         processor: ReportProcessor = request.app.state.report_processor
         if not processor.move(row, "IN_QUEUE", "CANCELLED", time.time()):
             current = sandbox.store.one("SELECT status FROM reports WHERE report_id=?", (reportId,))
@@ -248,57 +218,20 @@ async def cancel_report(request: Request, reportId: str) -> Response:
             )
         return call.respond(200, None)
 
-    return await _run(request, "cancelReport", handle)
+    return await run_operation(request, "cancelReport", handle)
 
 
 def _report_filters(request: Request, now: float) -> dict[str, Any]:
     """getReports' filters, refused with 400 where the model's parameter definitions refuse them."""
-    params = request.query_params
-    report_types = csv_param(request, "reportTypes")
-    if not report_types:
-        raise ApiError.invalid(
-            "Invalid input: reportTypes is required unless nextToken is given.", "reportTypes"
-        )
-    marketplaces = csv_param(request, "marketplaceIds")
-    statuses = csv_param(request, "processingStatuses")
-    for name, values, most in (
-        ("reportTypes", report_types, GET_REPORTS_MAX_REPORT_TYPES),
-        ("marketplaceIds", marketplaces, GET_REPORTS_MAX_MARKETPLACES),
-    ):
-        if len(values) > most:
-            raise ApiError.invalid(
-                f"Invalid input: {name} accepts at most {most} values.", f"{len(values)} {name} were given."
-            )
-    unknown = [s for s in statuses if s not in PROCESSING_STATUSES]
-    if unknown:
-        raise ApiError.invalid(
-            f"Invalid input: unknown processingStatuses {', '.join(unknown)}.",
-            f"processingStatuses must be among {', '.join(PROCESSING_STATUSES)}.",
-        )
-    smallest, largest, default = GET_REPORTS_PAGE_SIZE
-    try:
-        page_size = int(params.get("pageSize", str(default)))
-    except ValueError:
-        raise ApiError.invalid("Invalid input: pageSize must be an integer.", "pageSize") from None
-    if not smallest <= page_size <= largest:
-        raise ApiError.invalid(
-            f"Invalid input: pageSize must be between {smallest} and {largest}.", "pageSize"
-        )
-    since = _time("createdSince", params.get("createdSince"))
-    until = _time("createdUntil", params.get("createdUntil"))
-    if since is not None and since < now - RETENTION_SECONDS:
-        raise ApiError.invalid(
-            "Invalid input: createdSince cannot be more than 90 days in the past.", "createdSince"
-        )
-    return {
-        "reportTypes": report_types,
-        "marketplaceIds": marketplaces,
-        "processingStatuses": statuses,
-        "since": since if since is not None else now - RETENTION_SECONDS,
-        "until": until if until is not None else now,
-        "pageSize": page_size,
-        "offset": 0,
-    }
+    return list_filters(
+        request,
+        now,
+        types="reportTypes",
+        most=(GET_REPORTS_MAX_REPORT_TYPES, GET_REPORTS_MAX_MARKETPLACES),
+        page_size=GET_REPORTS_PAGE_SIZE,
+        retention=RETENTION_SECONDS,
+        parse_time=_time,
+    )
 
 
 def _decode_token(token: str) -> dict[str, Any]:
@@ -324,53 +257,36 @@ async def get_reports(request: Request) -> Response:
             filters = _decode_token(token)
         else:
             filters = _report_filters(request, time.time())
-        rows = sandbox.store.all(
-            "SELECT * FROM reports WHERE seller_id=? AND created>=? AND created<=? ORDER BY created DESC, seq DESC",
-            (call.seller_id, filters["since"], filters["until"]),
+        page = list_page(
+            sandbox,
+            call,
+            filters,
+            table="reports",
+            types="reportTypes",
+            type_column="report_type",
+            key="reports",
+            render=render_report,
         )
-        selected = [
-            r
-            for r in rows
-            if r["report_type"] in filters["reportTypes"]
-            and (not filters["processingStatuses"] or r["status"] in filters["processingStatuses"])
-            and (
-                not filters["marketplaceIds"]
-                or set(json.loads(r["marketplaces"])) & set(filters["marketplaceIds"])
-            )
-        ]
-        offset, size = int(filters["offset"]), int(filters["pageSize"])
-        out: dict[str, Any] = {"reports": [render_report(r) for r in selected[offset : offset + size]]}
-        if offset + size < len(selected):
-            following = {**filters, "offset": offset + size}
-            out["nextToken"] = base64.urlsafe_b64encode(json.dumps(following).encode()).decode()
-        return call.respond(200, out)
+        return call.respond(200, page)
 
-    return await _run(request, "getReports", handle)
+    return await run_operation(request, "getReports", handle)
 
 
 @router.get(BASE + "/documents/{reportDocumentId}")
 async def get_report_document(request: Request, reportDocumentId: str) -> Response:
     async def handle(sandbox: Sandbox, call: Call) -> Response:
-        raw = request.query_params.get("enableContentEncodingUrlHeader")
-        if raw not in (None, "true", "false"):
-            raise ApiError.invalid("enableContentEncodingUrlHeader must be true or false.")
-        doc = sandbox.store.one(
-            "SELECT * FROM documents WHERE document_id=? AND seller_id=? AND kind='report'",
-            (reportDocumentId, call.seller_id),
+        answer = document_answer(
+            sandbox,
+            request,
+            call,
+            reportDocumentId,
+            key="reportDocumentId",
+            kind="report",
+            label="Report document",
         )
-        if doc is None:
-            raise ApiError.not_found(f"Report document {reportDocumentId} not found.")
-        gzipped = doc["compression"] == "GZIP"
-        encoding = "gzip" if gzipped and raw == "true" else ""
-        out: dict[str, Any] = {
-            "reportDocumentId": reportDocumentId,
-            "url": presign(sandbox, sandbox.base_url(request), "GET", reportDocumentId, encoding=encoding),
-        }
-        if gzipped:
-            out["compressionAlgorithm"] = "GZIP"
-        return call.respond(200, out)
+        return call.respond(200, answer)
 
-    return await _run(request, "getReportDocument", handle)
+    return await run_operation(request, "getReportDocument", handle)
 
 
 # -- processor ---------------------------------------------------------------------------------
@@ -391,13 +307,16 @@ class ReportMoved:
 ReportListener = Callable[[ReportMoved], None]
 
 
-class ReportProcessor:
+class ReportProcessor(Periodic):
     """Moves reports through their states; ``run_once`` is one pass (tests call it directly)."""
+
+    task_name = "sandbox-report-processor"
+    failure = "report processor pass failed"
+    log = log
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self.listeners: list[ReportListener] = []
-        self._task: asyncio.Task[None] | None = None
 
     def move(
         self,
@@ -443,26 +362,20 @@ class ReportProcessor:
         """Advance every due report; returns how many reports changed state."""
         now = time.time() if now is None else now
         settings = self.sandbox.settings
-        store = self.sandbox.store
-        changed = 0
-        # reports due to finish are picked before queued ones move, so one pass is one step
-        due = store.all(
-            "SELECT * FROM reports WHERE status='IN_PROGRESS' AND started<=? ORDER BY seq",
-            (now - settings.report_processing_seconds,),
-        )
-        for row in store.all(
-            "SELECT * FROM reports WHERE status='IN_QUEUE' AND created<=? ORDER BY seq",
-            (now - settings.report_queue_seconds,),
-        ):
-            changed += self.move(row, "IN_QUEUE", "IN_PROGRESS", now)
-        for row in due:
+
+        def start(row: dict[str, Any]) -> int:
+            return self.move(row, "IN_QUEUE", "IN_PROGRESS", now)
+
+        def finish(row: dict[str, Any]) -> int:
             try:
                 status, document = self.outcome(row)
             except Exception:  # a bug must not stop the processor; the report ends FATAL
                 log.exception("processing report %s failed", row["report_id"])
                 status, document = "FATAL", _error_document("Internal error while processing the report.")
-            changed += self.move(row, "IN_PROGRESS", status, now, document)
-        return changed
+            return self.move(row, "IN_PROGRESS", status, now, document)
+
+        latencies = (settings.report_queue_seconds, settings.report_processing_seconds)
+        return advance(self.sandbox, "reports", now, latencies, start, finish)
 
     def outcome(self, row: dict[str, Any]) -> tuple[str, tuple[bytes, str] | None]:
         """How an IN_PROGRESS report ends, and its document."""
@@ -475,28 +388,6 @@ class ReportProcessor:
         if content is None:
             return "CANCELLED", None
         return "DONE", (gzip.compress(content, mtime=0), merchant_listings.content_type_for(marketplace_id))
-
-    # -- background task --
-
-    async def _loop(self) -> None:
-        interval = self.sandbox.settings.processor_interval
-        while True:
-            try:
-                await asyncio.to_thread(self.run_once)
-            except Exception:
-                log.exception("report processor pass failed")
-            await asyncio.sleep(interval)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="sandbox-report-processor")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
 
 def _error_document(message: str) -> tuple[bytes, str]:
