@@ -156,7 +156,7 @@ class Notifier(Periodic):
             for row in rows:
                 status, severities, actions = _listing_view(row)
                 db.execute(
-                    "INSERT OR IGNORE INTO notification_listing_state VALUES (?,?,?,?,?,?)",
+                    "INSERT OR IGNORE INTO notification_listing_state VALUES (?,?,?,?,?,?,?)",
                     (
                         seller_id,
                         row["sku"],
@@ -164,6 +164,7 @@ class Notifier(Periodic):
                         json.dumps(status),
                         json.dumps(severities),
                         json.dumps(actions),
+                        row["updated"],
                     ),
                 )
 
@@ -283,8 +284,12 @@ class Notifier(Periodic):
         sellers = {s["seller_id"] for kind in (STATUS, ISSUES) for s in self.subscriptions(None, kind)}
         queued = 0
         for seller_id in sorted(sellers):
+            # a row already looked at in this version (same ``updated``) is skipped unparsed
             for row in self.store.all(
-                "SELECT * FROM listings WHERE seller_id=? AND updated>=?", (seller_id, since)
+                "SELECT l.* FROM listings l LEFT JOIN notification_listing_state s ON s.seller_id=l.seller_id "
+                "AND s.sku=l.sku AND s.marketplace_id=l.marketplace_id "
+                "WHERE l.seller_id=? AND l.updated>=? AND (s.updated IS NULL OR s.updated != l.updated)",
+                (seller_id, since),
             ):
                 queued += self._announce(row, *_listing_view(row), now=now)
             for gone in self.store.all(
@@ -314,10 +319,10 @@ class Notifier(Periodic):
             (json.loads(before["severities"]), json.loads(before["actions"])) if before else (["NONE"], [])
         )
         self.store.execute(
-            "INSERT INTO notification_listing_state VALUES (?,?,?,?,?,?) ON CONFLICT(seller_id, sku, "
+            "INSERT INTO notification_listing_state VALUES (?,?,?,?,?,?,?) ON CONFLICT(seller_id, sku, "
             "marketplace_id) DO UPDATE SET status=excluded.status, severities=excluded.severities, "
-            "actions=excluded.actions",
-            (*key, json.dumps(status), json.dumps(severities), json.dumps(actions)),
+            "actions=excluded.actions, updated=excluded.updated",
+            (*key, json.dumps(status), json.dumps(severities), json.dumps(actions), row.get("updated")),
         )
         seller_id, sku, marketplace_id = key
         listing = {"SellerId": seller_id, "MarketplaceId": marketplace_id, "Sku": sku}

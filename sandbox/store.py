@@ -76,7 +76,8 @@ CREATE TABLE IF NOT EXISTS notification_subscriptions (
 );
 CREATE TABLE IF NOT EXISTS notification_listing_state (
     seller_id TEXT NOT NULL, sku TEXT NOT NULL, marketplace_id TEXT NOT NULL, status TEXT NOT NULL,
-    severities TEXT NOT NULL, actions TEXT NOT NULL, PRIMARY KEY (seller_id, sku, marketplace_id)
+    severities TEXT NOT NULL, actions TEXT NOT NULL, updated REAL,
+    PRIMARY KEY (seller_id, sku, marketplace_id)
 );
 CREATE TABLE IF NOT EXISTS notification_outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, event_key TEXT NOT NULL UNIQUE, notification_id TEXT NOT NULL,
