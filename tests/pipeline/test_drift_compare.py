@@ -15,6 +15,7 @@ def ours(
     quantity: int | None = 5,
     *,
     on_amazon: bool | None = None,
+    fba: int | None = None,
 ) -> OurListing:
     accepted = status in ("accepted", "live") if on_amazon is None else on_amazon
     return {
@@ -23,6 +24,7 @@ def ours(
         "on_amazon": accepted,
         "price": None if price is None else Decimal(price),
         "quantity": quantity,
+        "fba_fulfillable": fba,
     }
 
 
@@ -118,3 +120,12 @@ def test_an_empty_report_means_every_accepted_listing_is_missing() -> None:
         drift("A", "missing_on_amazon", "listing", "live", None),
         drift("B", "missing_on_amazon", "listing", "accepted", None),
     ]
+
+
+def test_an_fba_listing_amazon_has_no_stock_for_is_rightly_inactive() -> None:
+    warehouse = [ours("FBA-EMPTY", quantity=None, fba=0), ours("FBA-STOCKED", quantity=None, fba=3)]
+    report = [
+        row("FBA-EMPTY", quantity="", status="Inactive", channel="AMAZON_NA"),
+        row("FBA-STOCKED", quantity="", status="Inactive", channel="AMAZON_NA"),
+    ]
+    assert compare(warehouse, report) == [drift("FBA-STOCKED", "inactive", "status", "Active", "Inactive")]

@@ -164,3 +164,65 @@ def test_resubmit_requeues_what_can_be_sent_and_skips_the_rest(warehouse_engine:
         ("DRIFT-Q1", "resubmitted", "bob"),
         ("DRIFT-U1", "open", None),
     ]
+
+
+def test_the_warehouse_view_a_report_is_compared_with(warehouse_engine: Engine) -> None:
+    from listings_pipeline.from_amazon.reconcile import our_listings
+    from listings_pipeline.warehouse.models import Inventory, Offer
+
+    offer = {"currency": "USD", "marketplace_id": US, "our_price": [{"schedule": [{"value_with_tax": 19.5}]}]}
+    payload = {
+        "sku": "FROM-PAYLOAD",
+        "attributes": {
+            "purchasable_offer": [offer],
+            "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}],
+        },
+    }
+    fba_payload = {"attributes": {"fulfillment_availability": [{"fulfillment_channel_code": "AMAZON_NA"}]}}
+    now = datetime.now(UTC)
+    with session_scope(warehouse_engine) as s:
+        transition(s, SELLER, US, "FROM-PAYLOAD", "live", "seed", payload=payload)
+        transition(s, SELLER, US, "FROM-OFFERS", "live", "seed", payload=payload)
+        transition(s, SELLER, US, "FROM-OFFERS", "accepted", "amazon:getListingsItem")  # no longer shown
+        transition(s, SELLER, US, "FBA", "live", "seed", payload=fba_payload)
+        transition(s, SELLER, US, "GONE", "ready", "plan")
+        transition(s, SELLER, DE, "OTHER-MARKET", "live", "seed")
+        s.add(
+            Offer(
+                seller_id=SELLER,
+                marketplace_id=US,
+                sku="FROM-OFFERS",
+                currency="USD",
+                our_price=Decimal("21"),
+            )
+        )
+        s.add(
+            Inventory(
+                seller_id=SELLER,
+                marketplace_id=US,
+                sku="FROM-OFFERS",
+                fulfillment_channel_code="DEFAULT",
+                quantity=2,
+            )
+        )
+        s.add(
+            Inventory(
+                seller_id=SELLER,
+                marketplace_id=US,
+                sku="FBA",
+                fulfillment_channel_code="AMAZON_NA",
+                quantity=0,
+                fulfillable_quantity=0,
+                read_at=now,
+            )
+        )
+    with session_scope(warehouse_engine) as s:
+        got = sorted(our_listings(s, SELLER, US), key=lambda o: o["sku"])
+    assert [
+        (o["sku"], o["status"], o["on_amazon"], o["price"], o["quantity"], o["fba_fulfillable"]) for o in got
+    ] == [
+        ("FBA", "live", True, None, None, 0),  # Amazon's FBA figures, no merchant stock of ours
+        ("FROM-OFFERS", "accepted", True, Decimal("21.00"), 2, None),  # offers and inventory win
+        ("FROM-PAYLOAD", "live", True, Decimal("19.50"), 7, None),  # the payload Amazon accepted
+        ("GONE", "ready", False, None, None, None),  # never accepted: not expected on Amazon
+    ]

@@ -16,8 +16,8 @@ The rules, per SKU:
   merchant-fulfilled listing whose stock we know: FBA stock is Amazon's
   (:mod:`~listings_pipeline.from_amazon.fba_stock`), and the report leaves it empty;
 - **inactive**: Amazon does not show it as ``Active`` (inactive, suppressed, incomplete) although we
-  expect it to sell. With no merchant stock of ours (quantity 0) ``Inactive`` is what Amazon should
-  show, so that is no drift.
+  expect it to sell. Without stock (our merchant quantity 0, or for an FBA listing no fulfillable
+  unit in Amazon's own FBA figures) ``Inactive`` is what Amazon should show, so that is no drift.
 
 A SKU with a change on its way (``ready`` or ``submitted``: its values are about to change) and one
 Amazon never accepted (draft, quarantined, invalid, dead-lettered without an accepted version) is not
@@ -53,7 +53,8 @@ class OurListing(TypedDict):
 
     ``on_amazon``: Amazon accepted a version of it and it was not deleted since. ``price``: the
     offer's price as Amazon was last told (``offers``, else the accepted payload); ``quantity``: the
-    merchant's own stock likewise, ``None`` for FBA or when unknown.
+    merchant's own stock likewise, ``None`` for FBA or when unknown; ``fba_fulfillable``: the
+    fulfillable units Amazon's FBA Inventory API last gave (``None``: not read).
     """
 
     sku: str
@@ -61,6 +62,7 @@ class OurListing(TypedDict):
     on_amazon: bool
     price: Decimal | None
     quantity: int | None
+    fba_fulfillable: int | None
 
 
 class Drift(TypedDict):
@@ -117,7 +119,7 @@ def _values(ours: OurListing, row: MerchantListingRow) -> list[Drift]:
                 "amazon": _count(row.quantity),
             }
         )
-    out_of_stock = merchant and ours["quantity"] == 0
+    out_of_stock = ours["quantity"] == 0 if merchant else ours["fba_fulfillable"] == 0
     if not row.is_active and not out_of_stock:
         found.append(
             {"sku": sku, "kind": "inactive", "field": "status", "ours": ACTIVE, "amazon": row.status}

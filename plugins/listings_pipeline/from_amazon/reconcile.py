@@ -28,9 +28,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, TypedDict
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from listings_pipeline.from_amazon.drift import DRIFT_KINDS, Drift, OurListing, compare
+from listings_pipeline.from_amazon.fba_stock import CHANNELS
 from listings_pipeline.from_amazon.listings_report import ReportDone
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.to_amazon.offer_patches import MERCHANT_CHANNEL, OFFER, STOCK, written
@@ -151,13 +152,34 @@ def our_listings(session: Session, seller_id: str, marketplace_id: str) -> list[
                 "on_amazon": on_amazon,
                 "price": row.our_price,
                 "quantity": row.quantity,
+                "fba_fulfillable": None,
             }
         )
         if row.status in _SELLING and not (row.has_offer and row.has_stock):
             from_payload.append(row.sku)
     if from_payload:
         _fill_from_payloads(session, seller_id, marketplace_id, found, from_payload)
+    _fill_fba_stock(session, seller_id, marketplace_id, found)
     return found
+
+
+def _fill_fba_stock(session: Session, seller_id: str, marketplace_id: str, found: list[OurListing]) -> None:
+    """Amazon's fulfillable FBA units, where ``fba_inventory_sync`` read them: an FBA listing with
+    none is rightly inactive."""
+    by_sku = {listing["sku"]: listing for listing in found}
+    rows = session.execute(
+        select(Inventory.sku, func.sum(Inventory.fulfillable_quantity))
+        .where(
+            Inventory.seller_id == seller_id,
+            Inventory.marketplace_id == marketplace_id,
+            Inventory.fulfillment_channel_code.in_(list(CHANNELS.values())),
+            Inventory.read_at.is_not(None),
+        )
+        .group_by(Inventory.sku)
+    )
+    for sku, fulfillable in rows:
+        if sku in by_sku and fulfillable is not None:
+            by_sku[sku]["fba_fulfillable"] = int(fulfillable)
 
 
 def _fill_from_payloads(
