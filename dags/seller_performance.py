@@ -88,24 +88,12 @@ def seller_performance() -> None:
     def targets(
         params: JsonObject | None = None, ti: Any = None, dag_run: Any = None
     ) -> list[PerformanceReportKwargs]:  # the form as typed in
-        from airflow.sdk.exceptions import AirflowFailException
-
         from listings_pipeline.config import load_config
-        from listings_pipeline.connections import SpApiConnectionError
-        from listings_pipeline.forms.problems import FormError
         from listings_pipeline.from_amazon.performance_reports import report_day, report_kwargs
-        from listings_pipeline.planning.targets import targets as branches
-        from listings_pipeline.run_notes import refuse
+        from listings_pipeline.planning.targets import form_targets
 
+        found = form_targets(ti, params, "seller_performance")
         params = params or {}
-        try:
-            found = branches(
-                params.get("config_path"), params.get("sellers") or None, form="seller_performance"
-            )
-        except FormError as err:  # every problem at once, in the note and the failure message
-            refuse(ti, err)
-        except SpApiConnectionError as err:  # a retry would meet the same connection
-            raise AirflowFailException(str(err)) from None
         day = report_day(params.get("day"), dag_run.run_after)
         return report_kwargs(found, day, load_config(params.get("config_path")).feed_poll_seconds)
 
