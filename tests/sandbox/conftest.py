@@ -12,6 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from jsonschema import Draft4Validator
 
 from sandbox.app import create_app
 from sandbox.settings import Settings
@@ -125,6 +126,41 @@ def listings_path(sku: str, seller: str = SELLER) -> str:
     from urllib.parse import quote
 
     return f"/listings/2021-08-01/items/{seller}/{quote(sku, safe='')}"
+
+
+def model_operations(*paths: Path) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Each operation of Amazon's models at ``paths``, by ``operationId``: (its model, itself)."""
+    operations: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for path in paths:
+        model = json.loads(path.read_bytes())
+        for item in model["paths"].values():
+            for op in item.values():
+                if isinstance(op, dict) and "operationId" in op:
+                    operations[op["operationId"]] = (model, op)
+    return operations
+
+
+def check_answer(model: dict[str, Any], op: dict[str, Any], response: httpx.Response) -> Any:
+    """The answer has a status, headers and a body ``model`` declares for ``op``; its body (or
+    ``None`` where the model declares none)."""
+    operation = op["operationId"]
+    status = str(response.status_code)
+    assert status in op["responses"], f"{operation} answered {status}, which its model does not declare"
+    declared = op["responses"][status]
+    headers = {h.lower() for h in declared.get("headers", {})}
+    assert response.headers.get("x-amzn-RequestId"), "x-amzn-RequestId is on every answer"
+    assert ("x-amzn-ratelimit-limit" in response.headers) == ("x-amzn-ratelimit-limit" in headers), (
+        f"{operation} {status}: x-amzn-RateLimit-Limit presence must follow the model"
+    )
+    schema = declared.get("schema")
+    if schema is None:
+        assert response.content == b"", f"{operation} {status} has no body in the model"
+        return None
+    body = response.json()
+    validator = Draft4Validator({**schema, "definitions": model["definitions"]})
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+    assert errors == [], f"{operation} {status}: {errors}"
+    return body
 
 
 def gunzip_json(data: bytes) -> Any:

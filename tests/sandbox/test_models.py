@@ -8,9 +8,18 @@ from typing import Any
 
 import httpx
 import pytest
-from jsonschema import Draft4Validator
 
-from .conftest import MODELS, SELLER, SUPPRESSION, US, listings_path, luggage_attributes, v
+from .conftest import (
+    MODELS,
+    SELLER,
+    SUPPRESSION,
+    US,
+    check_answer,
+    listings_path,
+    luggage_attributes,
+    model_operations,
+    v,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -22,13 +31,7 @@ MODEL_FILES = {
     / "product-type-definitions-api-model"
     / "definitionsProductTypes_2020-09-01.json",
 }
-OPERATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-for _path in MODEL_FILES.values():
-    _model = json.loads(_path.read_bytes())
-    for _ops in _model["paths"].values():
-        for _method, _op in _ops.items():
-            if isinstance(_op, dict) and "operationId" in _op:
-                OPERATIONS[_op["operationId"]] = (_model, _op)
+OPERATIONS = model_operations(*MODEL_FILES.values())
 
 SERVED = {
     "getListingsItem",
@@ -52,24 +55,8 @@ class Checker:
         self.seen: dict[str, set[int]] = {}
 
     def __call__(self, operation: str, response: httpx.Response) -> Any:
-        model, op = OPERATIONS[operation]
-        status = str(response.status_code)
-        assert status in op["responses"], f"{operation} answered {status}, which its model does not declare"
-        declared = op["responses"][status]
-        headers = {h.lower() for h in declared.get("headers", {})}
-        assert response.headers.get("x-amzn-RequestId"), "x-amzn-RequestId is on every answer"
-        assert ("x-amzn-ratelimit-limit" in response.headers) == ("x-amzn-ratelimit-limit" in headers), (
-            f"{operation} {status}: x-amzn-RateLimit-Limit presence must follow the model"
-        )
+        body = check_answer(*OPERATIONS[operation], response)
         self.seen.setdefault(operation, set()).add(response.status_code)
-        schema = declared.get("schema")
-        if schema is None:
-            assert response.content == b"", f"{operation} {status} has no body in the model"
-            return None
-        body = response.json()
-        validator = Draft4Validator({**schema, "definitions": model["definitions"]})
-        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
-        assert errors == [], f"{operation} {status}: {errors}"
         if response.status_code >= 400:
             assert body["errors"] and all(e["code"] and e["message"] for e in body["errors"])
         return body

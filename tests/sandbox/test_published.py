@@ -182,39 +182,56 @@ def test_marketplaces_are_in_the_three_regions_every_model_serves_from_na() -> N
     assert published.region_of("A1PA6795UKMFR9") == "eu" and published.region_of("NOPE") is None
 
 
-def test_get_feeds_bounds_are_the_models() -> None:
-    feed_types = parameter("feeds", "getFeeds", "feedTypes")
-    marketplaces = parameter("feeds", "getFeeds", "marketplaceIds")
-    statuses = parameter("feeds", "getFeeds", "processingStatuses")
-    page_size = parameter("feeds", "getFeeds", "pageSize")
-    assert (feed_types["minItems"], feed_types["maxItems"]) == (1, published.GET_FEEDS_MAX_FEED_TYPES)
-    assert (marketplaces["minItems"], marketplaces["maxItems"]) == (1, published.GET_FEEDS_MAX_MARKETPLACES)
+@pytest.mark.parametrize(
+    ("api", "operation", "types", "bounds", "creates", "resource"),
+    [
+        (
+            "feeds",
+            "getFeeds",
+            "feedTypes",
+            (
+                published.GET_FEEDS_MAX_FEED_TYPES,
+                published.GET_FEEDS_MAX_MARKETPLACES,
+                published.GET_FEEDS_PAGE_SIZE,
+                published.CREATE_FEED_MARKETPLACES,
+            ),
+            "CreateFeedSpecification",
+            "Feed",
+        ),
+        (
+            "reports",
+            "getReports",
+            "reportTypes",
+            (
+                published.GET_REPORTS_MAX_REPORT_TYPES,
+                published.GET_REPORTS_MAX_MARKETPLACES,
+                published.GET_REPORTS_PAGE_SIZE,
+                published.CREATE_REPORT_MARKETPLACES,
+            ),
+            "CreateReportSpecification",
+            "Report",
+        ),
+    ],
+    ids=["getFeeds", "getReports"],
+)
+def test_list_bounds_are_the_models(
+    api: str, operation: str, types: str, bounds: tuple[Any, ...], creates: str, resource: str
+) -> None:
+    """getFeeds' and getReports' filters and page size, and how many marketplaces a create takes."""
+    max_types, max_marketplaces, page_size_bounds, create_bounds = bounds
+    type_values = parameter(api, operation, types)
+    marketplaces = parameter(api, operation, "marketplaceIds")
+    statuses = parameter(api, operation, "processingStatuses")
+    page_size = parameter(api, operation, "pageSize")
+    assert (type_values["minItems"], type_values["maxItems"]) == (1, max_types)
+    assert (marketplaces["minItems"], marketplaces["maxItems"]) == (1, max_marketplaces)
     assert tuple(statuses["items"]["enum"]) == published.PROCESSING_STATUSES
-    assert (page_size["minimum"], page_size["maximum"], page_size["default"]) == published.GET_FEEDS_PAGE_SIZE
-    create = model("feeds")["definitions"]["CreateFeedSpecification"]["properties"]["marketplaceIds"]
-    assert (create["minItems"], create["maxItems"]) == published.CREATE_FEED_MARKETPLACES
-    # the feed statuses a feed can be in are the ones getFeeds filters by
-    feed_status = model("feeds")["definitions"]["Feed"]["properties"]["processingStatus"]
-    assert tuple(sorted(feed_status["enum"])) == published.PROCESSING_STATUSES
-
-
-def test_get_reports_bounds_are_the_models() -> None:
-    report_types = parameter("reports", "getReports", "reportTypes")
-    marketplaces = parameter("reports", "getReports", "marketplaceIds")
-    statuses = parameter("reports", "getReports", "processingStatuses")
-    page_size = parameter("reports", "getReports", "pageSize")
-    assert (report_types["minItems"], report_types["maxItems"]) == (1, published.GET_REPORTS_MAX_REPORT_TYPES)
-    assert (marketplaces["minItems"], marketplaces["maxItems"]) == (1, published.GET_REPORTS_MAX_MARKETPLACES)
-    assert tuple(statuses["items"]["enum"]) == published.PROCESSING_STATUSES
-    assert (
-        page_size["minimum"],
-        page_size["maximum"],
-        page_size["default"],
-    ) == published.GET_REPORTS_PAGE_SIZE
-    create = model("reports")["definitions"]["CreateReportSpecification"]["properties"]["marketplaceIds"]
-    assert (create["minItems"], create["maxItems"]) == published.CREATE_REPORT_MARKETPLACES
-    report_status = model("reports")["definitions"]["Report"]["properties"]["processingStatus"]
-    assert tuple(sorted(report_status["enum"])) == published.PROCESSING_STATUSES
+    assert (page_size["minimum"], page_size["maximum"], page_size["default"]) == page_size_bounds
+    create = model(api)["definitions"][creates]["properties"]["marketplaceIds"]
+    assert (create["minItems"], create["maxItems"]) == create_bounds
+    # the statuses a feed or report can be in are the ones the list filters by
+    status = model(api)["definitions"][resource]["properties"]["processingStatus"]
+    assert tuple(sorted(status["enum"])) == published.PROCESSING_STATUSES
 
 
 def test_definition_parameters_are_the_models() -> None:

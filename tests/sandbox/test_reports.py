@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from jsonschema import Draft4Validator
 
 from sandbox.merchant_listings import COLUMNS
 from sandbox.reports import ReportMoved
@@ -25,8 +24,10 @@ from .conftest import (
     SELLER,
     US,
     access_token,
+    check_answer,
     listings_path,
     luggage_attributes,
+    model_operations,
     v,
 )
 
@@ -34,13 +35,7 @@ pytestmark = pytest.mark.asyncio
 
 REPORTS = "/reports/2021-06-30"
 LISTINGS_REPORT = "GET_MERCHANT_LISTINGS_ALL_DATA"
-MODEL = json.loads((MODELS / "models" / "reports-api-model" / "reports_2021-06-30.json").read_bytes())
-OPERATIONS = {
-    op["operationId"]: op
-    for item in MODEL["paths"].values()
-    for op in item.values()
-    if isinstance(op, dict) and "operationId" in op
-}
+OPERATIONS = model_operations(MODELS / "models" / "reports-api-model" / "reports_2021-06-30.json")
 
 
 @pytest.fixture
@@ -51,22 +46,7 @@ def settings(settings: Settings) -> Settings:
 
 def check(operation: str, response: httpx.Response) -> Any:
     """The answer has a status, headers and a body the model declares for ``operation``."""
-    op = OPERATIONS[operation]
-    status = str(response.status_code)
-    assert status in op["responses"], f"{operation} answered {status}, which its model does not declare"
-    declared = op["responses"][status]
-    headers = {h.lower() for h in declared.get("headers", {})}
-    assert response.headers.get("x-amzn-RequestId")
-    assert ("x-amzn-ratelimit-limit" in response.headers) == ("x-amzn-ratelimit-limit" in headers)
-    schema = declared.get("schema")
-    if schema is None:
-        assert response.content == b"", f"{operation} {status} has no body in the model"
-        return None
-    body = response.json()
-    validator = Draft4Validator({**schema, "definitions": MODEL["definitions"]})
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
-    assert errors == [], f"{operation} {status}: {errors}"
-    return body
+    return check_answer(*OPERATIONS[operation], response)
 
 
 async def put_listing(

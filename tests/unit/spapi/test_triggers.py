@@ -8,6 +8,7 @@ once, for each of them (``kind``).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,36 +26,27 @@ from tests.unit.spapi.fakes import FakeSpApi, api_error, fake_config, throttled 
 STARTED, ENDED = "2026-11-23T10:00:05Z", "2026-11-23T10:03:00.250Z"
 
 
-def feed(status: str, result: str | None = None) -> httpx.Response:
+def answer(
+    kind: str, job_type: str, document_key: str, status: str, document: str | None = None
+) -> httpx.Response:
+    """getFeed's or getReport's answer (``kind`` ``feed`` or ``report``) for job ``F1`` / ``R1``."""
     body: dict[str, Any] = {
-        "feedId": "F1",
-        "feedType": "JSON_LISTINGS_FEED",
+        f"{kind}Id": kind[0].upper() + "1",
+        f"{kind}Type": job_type,
         "createdTime": "2026-11-23T10:00:00Z",
         "processingStatus": status,
     }
     if status in ("IN_PROGRESS", "DONE", "FATAL"):
         body["processingStartTime"] = STARTED
-    if status in ("DONE", "FATAL", "CANCELLED"):  # a feed cancelled in the queue never started
-        body["processingEndTime"] = ENDED
-    if result:
-        body["resultFeedDocumentId"] = result
-    return httpx.Response(200, json=body, headers={"x-amzn-RequestId": "r"})
-
-
-def report(status: str, document: str | None = None) -> httpx.Response:
-    body: dict[str, Any] = {
-        "reportId": "R1",
-        "reportType": "GET_MERCHANT_LISTINGS_ALL_DATA",
-        "createdTime": "2026-11-23T10:00:00Z",
-        "processingStatus": status,
-    }
-    if status in ("IN_PROGRESS", "DONE", "FATAL"):
-        body["processingStartTime"] = STARTED
-    if status in ("DONE", "FATAL", "CANCELLED"):
+    if status in ("DONE", "FATAL", "CANCELLED"):  # one cancelled in the queue never started
         body["processingEndTime"] = ENDED
     if document:
-        body["reportDocumentId"] = document
+        body[document_key] = document
     return httpx.Response(200, json=body, headers={"x-amzn-RequestId": "r"})
+
+
+feed = functools.partial(answer, "feed", "JSON_LISTINGS_FEED", "resultFeedDocumentId")
+report = functools.partial(answer, "report", "GET_MERCHANT_LISTINGS_ALL_DATA", "reportDocumentId")
 
 
 @dataclass(frozen=True)
