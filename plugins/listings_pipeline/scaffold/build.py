@@ -128,7 +128,8 @@ def build_draft(
         marketplaces=marketplaces,
         attributes=sorted(attributes, key=lambda a: list(properties).index(a.name)),
         columns=columns,
-        unused_columns=[c for c in profiles if c not in used],
+        unused_columns=[c for c, p in profiles.items() if c not in used and p.kind != "empty"],
+        empty_columns=[c for c, p in profiles.items() if p.kind == "empty"],
         sample_rows=max((p.rows for p in profiles.values()), default=0),
     )
 
@@ -271,7 +272,25 @@ class _Builder:
                 best, _ = self._pick(name, node, field=field)
                 if best is not None and best.confidence >= OPTIONAL_FLOOR:
                     out[field] = self._node(name, field, node, where)
+        self._value_class(out, fields)
         return out
+
+    def _value_class(self, out: dict[str, SpecTree], fields: Mapping[str, Any]) -> None:
+        """A field that says whether its neighbour's values are words or numbers (a size's class:
+        ``alpha`` or ``numeric``), decided from the column the neighbour reads."""
+        read = [leaf.column for leaf in leaves(out) if leaf.column and leaf.kind != "todo"]
+        for field, spec in out.items():
+            values = [str(v) for v in resolve(self.schema, fields[field]).get("enum") or []]
+            if not (isinstance(spec, Leaf) and spec.kind == "todo" and {"alpha", "numeric"} <= set(values)):
+                continue
+            if len(read) == 1:
+                numeric = self.profiles[read[0]].kind in ("integer", "number")
+                out[field] = Leaf(
+                    "constant",
+                    const="numeric" if numeric else "alpha",
+                    comment=f"{read[0]} holds {'numbers' if numeric else 'letters'}",
+                )
+                self._scores.remove(0.0)
 
     def _node(self, name: str, field: str, node: Mapping[str, Any], where: Market) -> SpecTree:
         kind = leaf_type(node)

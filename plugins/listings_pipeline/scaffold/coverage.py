@@ -49,6 +49,7 @@ class CoverageReport(BaseModel):
     required: list[RequiredAttribute]
     optional: list[str]
     unused_columns: list[str]
+    empty_columns: list[str]
     todos: int
     shares: list[MarketplaceShare]
     schema_problems: list[str]
@@ -72,6 +73,8 @@ class CoverageReport(BaseModel):
             lines.append(f"  {r.status:<9} {r.attribute}{columns} ({r.why}; confidence {r.confidence:.2f})")
         lines.append(f"optional attributes mapped: {', '.join(self.optional) or 'none'}")
         lines.append(f"catalog columns not used: {', '.join(self.unused_columns) or 'none'}")
+        if self.empty_columns:
+            lines.append(f"catalog columns empty in the sample: {', '.join(self.empty_columns)}")
         lines.append(f"TODO markers left: {self.todos}")
         lines.append(f"sample rows that would pass with the draft (TODOs left out): {self.passing_share:.1%}")
         for s in self.shares:
@@ -135,6 +138,7 @@ def measure(
         required=required,
         optional=[a.name for a in draft.attributes if not a.required],
         unused_columns=draft.unused_columns,
+        empty_columns=draft.empty_columns,
         todos=draft.todo_count(),
         shares=passing_rows(runnable, sample, policy, schemas),
         schema_problems=[f"{p.key}: {p.message}" for p in check_against_product_type(runnable, schema)],

@@ -131,6 +131,7 @@ class Draft:
     attributes: list[DraftAttribute]
     columns: list[DraftColumn]
     unused_columns: list[str]
+    empty_columns: list[str]  # no value in any sample row of this product type
     sample_rows: int
 
     def todo_count(self) -> int:

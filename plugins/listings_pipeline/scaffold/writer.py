@@ -174,6 +174,8 @@ def render(draft: Draft, *, runnable: bool = False) -> str:
         lines.append(f"  {_flow(declared.name)}: {_flow(spec)}  # {declared.comment}")
     if draft.unused_columns:
         lines.append(f"# not used by this draft: {', '.join(draft.unused_columns)}")
+    if draft.empty_columns:
+        lines.append(f"# empty in the sample: {', '.join(draft.empty_columns)}")
     lines += ["", "attributes:"]
     for attribute in draft.attributes:
         if _kept(attribute, runnable):
