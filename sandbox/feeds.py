@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from .core import ApiError, Call, Sandbox, json_body, run_operation, throttled
 from .documents import presign
-from .jobs import Periodic, advance, document_answer, list_filters, list_page, own_row
+from .jobs import Periodic, advance, document_answer, list_filters, list_page, own_row, with_times
 from .listings import GET_INCLUDED, Listings, iso
 from .published import (
     CREATE_FEED_MARKETPLACES,
@@ -59,13 +59,7 @@ def render_feed(row: dict[str, Any]) -> dict[str, Any]:
         "createdTime": iso(row["created"]),
         "processingStatus": row["status"],
     }
-    if row["started"]:
-        out["processingStartTime"] = iso(row["started"])
-    if row["ended"]:
-        out["processingEndTime"] = iso(row["ended"])
-    if row["result_document_id"]:
-        out["resultFeedDocumentId"] = row["result_document_id"]
-    return out
+    return with_times(out, row, "resultFeedDocumentId", "result_document_id")
 
 
 def new_document_id(region: str) -> str:

@@ -4,7 +4,7 @@ a document behind a presigned URL.
 * :class:`Periodic`: a background pass (``run_once`` in a worker thread every
   ``processor_interval`` seconds), for the feed and report processors and the notifier;
 * :func:`advance`: the two steps of a processor's pass;
-* :func:`own_row`: a seller's own feed or report, or 404;
+* :func:`own_row`: a seller's own feed or report, or 404; :func:`with_times`: its rendering's end;
 * :func:`list_filters` and :func:`list_page`: getFeeds' and getReports' filters and nextToken pages;
 * :func:`document_answer`: getFeedDocument's and getReportDocument's answer.
 """
@@ -23,7 +23,7 @@ from fastapi import Request
 
 from .core import ApiError, Call, Sandbox
 from .documents import presign
-from .listings import csv_param
+from .listings import csv_param, iso
 from .published import PROCESSING_STATUSES
 
 Row = dict[str, Any]
@@ -63,6 +63,18 @@ class Periodic:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+def with_times(out: dict[str, Any], row: Row, document_key: str, document_column: str) -> dict[str, Any]:
+    """``out`` (a rendered feed or report) with what its row knows of its processing: the start and
+    end times once there are any, and its document's id once it has one."""
+    if row["started"]:
+        out["processingStartTime"] = iso(row["started"])
+    if row["ended"]:
+        out["processingEndTime"] = iso(row["ended"])
+    if row[document_column]:
+        out[document_key] = row[document_column]
+    return out
 
 
 def advance(

@@ -29,7 +29,7 @@ from starlette.responses import Response
 
 from . import merchant_listings, seller_performance
 from .core import ApiError, Call, Sandbox, json_body, run_operation
-from .jobs import Periodic, advance, document_answer, list_filters, list_page, own_row
+from .jobs import Periodic, advance, document_answer, list_filters, list_page, own_row, with_times
 from .listings import iso
 from .published import (
     CREATE_REPORT_MARKETPLACES,
@@ -62,13 +62,7 @@ def render_report(row: dict[str, Any]) -> dict[str, Any]:
         "createdTime": iso(row["created"]),
         "processingStatus": row["status"],
     }
-    if row["started"]:
-        out["processingStartTime"] = iso(row["started"])
-    if row["ended"]:
-        out["processingEndTime"] = iso(row["ended"])
-    if row["document_id"]:
-        out["reportDocumentId"] = row["document_id"]
-    return out
+    return with_times(out, row, "reportDocumentId", "document_id")
 
 
 def new_report_document_id(region: str) -> str:
