@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from listings_pipeline.status_page import drift, quarantine, runs, seller_performance
+from listings_pipeline.status_page import drift, notifications, quarantine, runs, seller_performance
 from listings_pipeline.status_page.schemas import (
     ApiCallEntry,
     ApiHour,
@@ -755,4 +755,5 @@ def overview(
         ),
         drift=drift.drift_section(session, scope),
         performance=seller_performance.performance_section(session, scope, now=now),
+        notifications=notifications.notifications_section(session, scope, now=now),
     )

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field, field_validator
 
+from listings_pipeline.status_page.notifications import NotificationsSection
 from listings_pipeline.status_page.scope import Scope
 
 
@@ -650,12 +651,16 @@ class SalesRow(_Row):
 
 
 class HealthPoint(_Row):
-    """One report date of the account health chart: the worst value in the filter of each rate."""
+    """One report date of the account health chart: the worst value in the filter of each rate, and
+    the target Amazon's report gave for it (the highest, should accounts differ)."""
 
     report_date: date
     order_defect_rate: float | None = None
     late_shipment_rate: float | None = None
     cancellation_rate: float | None = None
+    order_defect_target: float | None = None
+    late_shipment_target: float | None = None
+    cancellation_target: float | None = None
 
 
 class SalesPoint(_Row):
@@ -706,3 +711,4 @@ class Overview(_Row):
     quarantine: QuarantinePage
     drift: DriftSection | None = None
     performance: PerformanceSection | None = None
+    notifications: NotificationsSection | None = None
