@@ -131,6 +131,10 @@ def test_latest_sales_and_the_trends(loaded: Engine) -> None:
         (29, 0.05, 0.004),
         (30, 0.04, 0.002),
     ]
+    # the targets are the reports' own
+    assert {
+        (p.order_defect_target, p.late_shipment_target, p.cancellation_target) for p in section.health_days
+    } == {(0.01, 0.04, 0.025)}
     # units and sessions summed over the filter; buy box of all page views: on the 30th the US's
     # 20 views at 100 % and DE's 100 at 60 %: 80 of 120
     last = section.sales_days[-1]
@@ -153,20 +157,31 @@ def test_refused_reports_show_with_their_reason(loaded: Engine) -> None:
 
 
 def test_the_charts() -> None:
+    targets = {"order_defect_target": 0.01, "late_shipment_target": 0.04, "cancellation_target": 0.025}
     points = [
         HealthPoint(
             report_date=date(2026, 11, 29),
             order_defect_rate=0.002,
             late_shipment_rate=0.05,
             cancellation_rate=0.01,
+            **targets,
         ),
-        HealthPoint(report_date=date(2026, 11, 30), order_defect_rate=0.001, late_shipment_rate=0.03),
+        HealthPoint(
+            report_date=date(2026, 11, 30), order_defect_rate=0.001, late_shipment_rate=0.03, **targets
+        ),
     ]
     svg = chart.health_chart(points)
     assert 'id="health-chart"' in svg and "2026-11-29 to 2026-11-30" in svg
     # each panel: Amazon's target dashed, the rate red where it reached the target, else green
     assert svg.count('class="target" points=') == 3 and 'stroke-dasharray="5 3"' in svg
     assert 'class="late-shipment-rate" points=' in svg and f'stroke="{chart.INVALID}"' in svg
+    assert 'class="order-defect-rate" points="' in svg
+    # order defects stay below their target (a green line); one cancellation figure is a green dot
+    assert svg.count(f'stroke="{chart.SUCCESS}"') == 1
+    assert 'class="cancellation-rate-dot" cx="' in svg and svg.count(f'fill="{chart.SUCCESS}"') == 3
+    # the target is the report's: a lower one turns the order defect panel red
+    stricter = [p.model_copy(update={"order_defect_target": 0.001}) for p in points]
+    assert chart.health_chart(stricter).count(f'stroke="{chart.SUCCESS}"') == 0
     assert "11-29" in svg and "2026" in svg and "UTC" in svg
     sales = chart.sales_chart(
         [

@@ -282,17 +282,21 @@ def _day_ticks(days: Sequence[date]) -> list[_Tick | None]:
     return [_Tick(f"{d:%m-%d}", f"{d:%Y}") if i % step == 0 else None for i, d in enumerate(days)]
 
 
-#: the account health chart's panels: the point's field, the title, Amazon's target (a fraction)
+#: the account health chart's panels: the point's rate and target fields, and the title
 HEALTH_PANELS = (
-    ("order_defect_rate", "Order defect rate, seller-fulfilled (%; target below 1 %)", 0.01),
-    ("late_shipment_rate", "Late shipment rate (%; target below 4 %)", 0.04),
-    ("cancellation_rate", "Pre-fulfillment cancellation rate (%; target below 2.5 %)", 0.025),
+    ("order_defect", "Order defect rate, seller-fulfilled (%), and Amazon's target (dashed)"),
+    ("late_shipment", "Late shipment rate (%), and Amazon's target (dashed)"),
+    ("cancellation", "Pre-fulfillment cancellation rate (%), and Amazon's target (dashed)"),
 )
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else 100 * value
 
 
 def health_chart(points: Sequence[HealthPoint], *, element_id: str = "health-chart") -> str:
     """Three panels per report date: the worst order defect, late shipment and cancellation rate in
-    the filter, each against Amazon's target (dashed)."""
+    the filter, each against the target Amazon's report gave (dashed); red where a rate reached it."""
     span = f"{points[0].report_date} to {points[-1].report_date}" if points else "no report"
     title = "Account health over time"
     description = (
@@ -302,15 +306,19 @@ def health_chart(points: Sequence[HealthPoint], *, element_id: str = "health-cha
         return _empty(element_id, title, description, "No account health report loaded yet.")
     frames = [_Frame(TOP + n * (PANEL_HEIGHT + PANEL_GAP), len(points)) for n in range(len(HEALTH_PANELS))]
     body: list[str] = []
-    for frame, (field, panel_title, target) in zip(frames, HEALTH_PANELS, strict=True):
-        values = [getattr(p, field) for p in points]
-        percent = [None if v is None else 100 * v for v in values]
-        ceiling = nice_ceiling(max([v for v in percent if v is not None] + [100 * target * 1.5]))
+    for frame, (name, panel_title) in zip(frames, HEALTH_PANELS, strict=True):
+        rates = [_percent(getattr(p, f"{name}_rate")) for p in points]
+        targets = [_percent(getattr(p, f"{name}_target")) for p in points]
+        known = [v for v in (*rates, *targets) if v is not None]
+        ceiling = nice_ceiling(max(known, default=0.0) * 1.25)
         body += _panel(frame, panel_title, ceiling, lambda v: f"{v:g}%")
-        body += _line(frame, [100 * target] * len(points), ceiling, TARGET, "target", dashed=True)
-        breached = [v is not None and v >= 100 * target for v in percent]
-        colour = INVALID if any(breached) else SUCCESS
-        body += _line(frame, percent, ceiling, colour, field.replace("_", "-"))
+        body += _line(frame, targets, ceiling, TARGET, "target", dashed=True)
+        breached = any(
+            r is not None and t is not None and r >= t for r, t in zip(rates, targets, strict=True)
+        )
+        body += _line(
+            frame, rates, ceiling, INVALID if breached else SUCCESS, f"{name.replace('_', '-')}-rate"
+        )
     body += _x_axis(frames[-1], _day_ticks([p.report_date for p in points]))
     return _svg(element_id, title, description, frames[-1].bottom + AXIS_HEIGHT, body)
 

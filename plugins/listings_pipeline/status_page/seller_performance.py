@@ -43,9 +43,9 @@ KEY_METRICS = (
 )
 #: the charted rates, each the worst in the filter per report date
 CHARTED = {
-    "orderDefectRate.mfn": "order_defect_rate",
-    "lateShipmentRate": "late_shipment_rate",
-    "preFulfillmentCancellationRate": "cancellation_rate",
+    "orderDefectRate.mfn": "order_defect",
+    "lateShipmentRate": "late_shipment",
+    "preFulfillmentCancellationRate": "cancellation",
 }
 TREND_DAYS = 30
 REFUSED_SHOWN = 10
@@ -176,11 +176,12 @@ def sales(session: Session, scope: Scope) -> list[SalesRow]:
 
 
 def health_trend(session: Session, scope: Scope, *, until: date) -> list[HealthPoint]:
-    """Per report date of the last :data:`TREND_DAYS`, the worst of each charted rate in the filter."""
+    """Per report date of the last :data:`TREND_DAYS`, the worst of each charted rate in the filter,
+    with Amazon's target for it as the reports give it (never one written here)."""
     v = v_account_health.c
     worst: dict[date, dict[str, float]] = defaultdict(dict)
-    for day_, metric, rate in session.execute(
-        select(v.report_date, v.metric, func.max(v.rate))
+    for day_, metric, rate, target in session.execute(
+        select(v.report_date, v.metric, func.max(v.rate), func.max(v.target_value))
         .where(
             *scope.on(v.seller_id, v.marketplace_id),
             v.metric.in_(list(CHARTED)),
@@ -188,7 +189,8 @@ def health_trend(session: Session, scope: Scope, *, until: date) -> list[HealthP
         )
         .group_by(v.report_date, v.metric)
     ):
-        worst[_day(day_)][CHARTED[metric]] = float(rate)
+        name = CHARTED[metric]
+        worst[_day(day_)].update({f"{name}_rate": float(rate), f"{name}_target": float(target)})
     return [HealthPoint(report_date=d, **worst[d]) for d in sorted(worst)]
 
 
