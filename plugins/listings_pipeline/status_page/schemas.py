@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field, field_validator
 
+from listings_pipeline.status_page.notifications import NotificationsSection
 from listings_pipeline.status_page.scope import Scope
 
 
@@ -710,3 +711,4 @@ class Overview(_Row):
     quarantine: QuarantinePage
     drift: DriftSection | None = None
     performance: PerformanceSection | None = None
+    notifications: NotificationsSection | None = None
