@@ -314,3 +314,10 @@ def test_a_draft_filled_with_the_shipped_answers_passes_the_rows_the_shipped_map
         (s.marketplace_id, s.passing) for s in shipped
     ]
     assert sum(s.passing for s in drafted) > 0.9 * sample.row_count
+
+
+def test_the_command_names_a_wrong_argument_without_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    from listings_pipeline.scaffold.__main__ import main
+
+    assert main(["SHIRT", "--marketplace", "US", "--catalog", str(CATALOG)]) == 2
+    assert "unknown marketplace ids ['US']" in capsys.readouterr().err

@@ -48,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         seller_id=args.seller,
         sample_rows=args.rows,
     )
-    files = scaffold(request)
+    try:
+        files = scaffold(request)
+    except (ValueError, LookupError, OSError) as err:  # a wrong argument or file: say which, no traceback
+        sys.stderr.write(f"error: {err}\n")
+        return 2
     sys.stdout.write(files.result.report.text())
     sys.stdout.write(f"draft: {files.draft}\nreport: {files.report}\n")
     return 0

@@ -35,6 +35,7 @@ from listings_pipeline.scaffold.profiles import ColumnProfile
 from listings_pipeline.scaffold.requirements import Requirement
 from listings_pipeline.scaffold.schema_view import (
     attribute_fields,
+    attribute_item,
     has_selector,
     leaf_type,
     resolve,
@@ -256,8 +257,6 @@ class _Builder:
         return "fields", self._object(name, fields, self._required_fields(name), where)
 
     def _required_fields(self, name: str) -> set[str]:
-        from listings_pipeline.scaffold.schema_view import attribute_item
-
         return {str(f) for f in attribute_item(self.schema, name).get("required") or []}
 
     def _object(

@@ -115,7 +115,11 @@ def scaffold(request: ScaffoldRequest) -> ScaffoldFiles:
     from listings_pipeline.catalog.validation import load_policy
     from listings_pipeline.config import load_config
     from listings_pipeline.scaffold.schemas import fetch_schemas, load_schema, schema_set
+    from spapi.regions import MARKETPLACES
 
+    unknown = [mid for mid in request.marketplaces if mid not in MARKETPLACES]
+    if unknown or not request.marketplaces:
+        raise ValueError(f"unknown marketplace ids {unknown}: give Amazon's ids, e.g. ATVPDKIKX0DER")
     config = load_config(request.config_path)
     product_type = request.product_type.strip().upper()
     cache = config.var_dir / "product_types"
