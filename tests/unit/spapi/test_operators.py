@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-pytestmark = pytest.mark.airflow
+pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("spapi_test_connection")]
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule  # noqa: E402
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred  # noqa: E402
@@ -35,38 +35,11 @@ from spapi.operators import (  # noqa: E402
 from spapi.ratelimit import MemoryBackend, RateLimiter  # noqa: E402
 from spapi.triggers import FeedProcessingTrigger  # noqa: E402
 from tests.unit.spapi.fakes import (  # noqa: E402
-    BASE_URL,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    REFRESH_TOKEN,
-    TOKEN_URL,
     FakeSpApi,
 )
 
 DOC = b'{"header":{"sellerId":"A1SELLER","version":"2.0"},"messages":[]}'
 STARTED, ENDED = "2026-11-23T10:00:05Z", "2026-11-23T10:41:10.500Z"
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SPAPI_TEST",
-        json.dumps(
-            {
-                "conn_type": "spapi",
-                "login": CLIENT_ID,
-                "password": CLIENT_SECRET,
-                "extra": {
-                    "environment": "sandbox",
-                    "refresh_token": REFRESH_TOKEN,
-                    "seller_id": "A1SELLER",
-                    "endpoint_url": BASE_URL,
-                    "token_url": TOKEN_URL,
-                    "rate_scale": 1000,
-                },
-            }
-        ),
-    )
 
 
 class FakeFeeds(FakeSpApi):

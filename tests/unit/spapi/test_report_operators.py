@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-pytestmark = pytest.mark.airflow
+pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("spapi_test_connection")]
 
 from airflow.sdk.exceptions import TaskDeferred  # noqa: E402
 
@@ -16,23 +16,9 @@ from spapi.client import SpApiClient  # noqa: E402
 from spapi.ratelimit import MemoryBackend, RateLimiter  # noqa: E402
 from spapi.report_operators import ReportFailedError, RequestReportOperator  # noqa: E402
 from spapi.triggers import ReportProcessingTrigger  # noqa: E402
-from tests.unit.spapi.fakes import BASE_URL, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_URL, FakeSpApi  # noqa: E402
+from tests.unit.spapi.fakes import FakeSpApi  # noqa: E402
 
 LISTINGS = "GET_MERCHANT_LISTINGS_ALL_DATA"
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    extra = {
-        "environment": "sandbox",
-        "refresh_token": REFRESH_TOKEN,
-        "seller_id": "A1SELLER",
-        "endpoint_url": BASE_URL,
-        "token_url": TOKEN_URL,
-        "rate_scale": 1000,
-    }
-    conn = {"conn_type": "spapi", "login": CLIENT_ID, "password": CLIENT_SECRET, "extra": extra}
-    monkeypatch.setenv("AIRFLOW_CONN_SPAPI_TEST", json.dumps(conn))
 
 
 class FakeReports(FakeSpApi):
