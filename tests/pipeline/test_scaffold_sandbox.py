@@ -236,7 +236,10 @@ def test_a_new_product_type_is_drafted_and_passes_once_its_todos_are_filled(
     assert list((cache / US / "by-checksum").glob("BACKPACK-*.json"))
     assert files.draft == out / "BACKPACK.yaml" and files.report == out / "BACKPACK.coverage.txt"
     assert files.report.read_text() == files.result.report.text()
-    assert json.loads(files.report.with_suffix(".json").read_text())["product_type"] == "BACKPACK"
+    figures = json.loads(files.report.with_suffix(".json").read_text())
+    assert figures["product_type"] == "BACKPACK" and figures["todos"] == len(ANSWERS)
+    # item_type_keyword is TODO and required: no row can pass yet
+    assert figures["passing_share"] == 0.0 and [s["rows"] for s in figures["shares"]] == [12, 12]
 
     draft = {a.name: a for a in files.result.draft.attributes}
     expected = {

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from listings_pipeline.scaffold.draft import Draft
 from listings_pipeline.scaffold.sample import Sample
@@ -38,6 +38,7 @@ class MarketplaceShare(BaseModel):
     rows: int
     passing: int
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def share(self) -> float:
         return self.passing / self.rows if self.rows else 0.0
@@ -54,6 +55,7 @@ class CoverageReport(BaseModel):
     shares: list[MarketplaceShare]
     schema_problems: list[str]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def passing_share(self) -> float:
         rows = sum(s.rows for s in self.shares)
