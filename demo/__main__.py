@@ -24,11 +24,12 @@ from types import FrameType
 
 import httpx
 
-from demo import processes
+from demo import local_sqs, processes
 from demo.airflow_api import AirflowApi, AirflowNotReady, RunProgress
 from demo.environment import (
     CELERY_WORKERS,
     DEMO_DAG,
+    NOTIFICATIONS_SETUP_DAG,
     REPO_ROOT,
     SANDBOX_FEED_POLL_SECONDS,
     DemoLayout,
@@ -125,6 +126,15 @@ def start_services(layout: DemoLayout, pids: PidFile) -> list[Service]:
     env = airflow_env(layout)
     airflow_cli = str(Path(sys.executable).parent / "airflow")
     started: list[Service] = []
+    port = layout.sqs_url.rsplit(":", 1)[1]
+    say(f"starting the local SQS (moto) on {layout.sqs_url}")
+    sqs = processes.start(
+        "sqs", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", port],
+        env, layout.logs / "sqs.log", REPO_ROOT,
+    )  # fmt: skip
+    pids.add(sqs)
+    started.append(sqs)
+    local_sqs.create_queues(layout.sqs_url, time.monotonic() + 30)
     say(f"starting the SP-API sandbox on {layout.sandbox_url}")
     sandbox = processes.start(
         "sandbox",
@@ -133,7 +143,7 @@ def start_services(layout: DemoLayout, pids: PidFile) -> list[Service]:
             "--host", "127.0.0.1", "--port", str(layout.sandbox_port),
             "--data-dir", str(layout.sandbox_dir),
         ],
-        env,
+        {**env, "SPAPI_SANDBOX_SQS_ENDPOINT_URL": layout.sqs_url},
         layout.logs / "sandbox.log",
         REPO_ROOT,
     )  # fmt: skip
@@ -214,7 +224,8 @@ def run(args: argparse.Namespace) -> int:
     if running:
         say(f"a demo is already running from {layout.state_dir} (PIDs {[s.pid for s in running]}): make stop")
         return 2
-    busy = [p for p in (layout.airflow_port, layout.sandbox_port) if not port_free(p)]
+    sqs_port = int(layout.sqs_url.rsplit(":", 1)[1])
+    busy = [p for p in (layout.airflow_port, layout.sandbox_port, sqs_port) if not port_free(p)]
     if busy:
         say(f"port(s) {busy} are in use: stop what holds them, or pick others with --port/--sandbox-port")
         return 2
@@ -271,6 +282,10 @@ def demo(layout: DemoLayout, pids: PidFile, args: argparse.Namespace) -> int:
         for conn_id, fields in connections(layout).items():
             api.put_connection(conn_id, fields)
         api.wait_for_dag(DEMO_DAG, time.monotonic() + STARTUP_SECONDS)
+        # Amazon's notifications to the local SQS: the sellers subscribe while the catalog runs
+        api.wait_for_dag(NOTIFICATIONS_SETUP_DAG, time.monotonic() + STARTUP_SECONDS)
+        api.unpause(NOTIFICATIONS_SETUP_DAG)
+        api.trigger(NOTIFICATIONS_SETUP_DAG, note="make demo: subscribe the sandbox sellers")
         api.unpause(DEMO_DAG)
         run_id = api.trigger(DEMO_DAG, note="make demo: the sample catalog")
         say(f"triggered {DEMO_DAG} run {run_id}; follow it at {layout.airflow_url}/dags/{DEMO_DAG}")

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from sqlalchemy import create_engine, make_url, text
 
+from demo import local_sqs
 from demo.hostname import HOSTNAME_ENV, worker_hostname
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ SANDBOX_SELLERS = REPO_ROOT / "sandbox" / "sellers.example.yaml"
 ADMIN_USER = "admin"
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 DEMO_DAG = "catalog_feed_sync"
+NOTIFICATIONS_SETUP_DAG = "amazon_notifications_setup"
 # Scheduled DAGs run only when triggered in the demo, so the demo's run is the only one.
 MANUAL_DAGS = (
     "catalog_feed_sync",
@@ -42,6 +44,7 @@ MANUAL_DAGS = (
     "fba_inventory_sync",
     "listings_reconcile",
     "seller_performance",
+    "amazon_notifications_setup",
 )
 
 # The local sandbox ends a feed about 3 s after createFeed (1 s IN_QUEUE, then 2 s IN_PROGRESS), so
@@ -139,6 +142,12 @@ class DemoLayout:
     sandbox_port: int = 8900
     services: ServicesConfig | None = None
     feed_poll_seconds: float = SANDBOX_FEED_POLL_SECONDS
+    # the local SQS (moto's server) Amazon's notifications go to; default: the sandbox's port + 1
+    sqs_port: int | None = None
+
+    @property
+    def sqs_url(self) -> str:
+        return f"http://127.0.0.1:{self.sqs_port or self.sandbox_port + 1}"
 
     @property
     def airflow_home(self) -> Path:
@@ -249,6 +258,7 @@ def pipeline_config(layout: DemoLayout) -> dict[str, Any]:
         config["chunk_rows"] = SERVICES_CHUNK_ROWS
     for seller in config["sellers"]:
         seller["catalog"] = str(layout.catalog)
+    config["notifications"] = local_sqs.notifications_config(layout.sqs_url)
     return config
 
 
@@ -277,6 +287,9 @@ def connections(layout: DemoLayout) -> dict[str, Any]:
                 }
             ),
         }
+    conns[local_sqs.notifications_config(layout.sqs_url)["aws_conn_id"]] = local_sqs.aws_connection(
+        layout.sqs_url
+    )
     return conns
 
 

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 SQS_TRIGGER = "airflow.providers.amazon.aws.triggers.sqs.SqsSensorTrigger"
 ASSET_NAME = "amazon_notifications_queue"
 MAX_MESSAGES = 10  # SQS's most per receive
+#: receives per trigger event: up to 100 messages a DAG run, so a feed that changes hundreds of
+#: listings starts a few runs, not one per ten notifications
+BATCHES = 10
 
 
 def trigger_kwargs(queue: NotificationsConfig) -> dict[str, Any]:
@@ -37,6 +40,7 @@ def trigger_kwargs(queue: NotificationsConfig) -> dict[str, Any]:
         "sqs_queue": queue.queue_url,
         "aws_conn_id": queue.aws_conn_id,
         "max_messages": MAX_MESSAGES,
+        "num_batches": BATCHES,
         "wait_time_seconds": 1,
         "visibility_timeout": queue.visibility_timeout,
         "delete_message_on_reception": False,
@@ -60,7 +64,7 @@ class NotificationQueueTrigger(BaseEventTrigger):
             "sqs_queue": kwargs["sqs_queue"],
             "aws_conn_id": kwargs["aws_conn_id"],
             "max_messages": kwargs["max_messages"],
-            "num_batches": 1,
+            "num_batches": kwargs["num_batches"],
             "wait_time_seconds": kwargs["wait_time_seconds"],
             "visibility_timeout": kwargs["visibility_timeout"],
             "message_filtering": None,
