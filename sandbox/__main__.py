@@ -41,6 +41,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--aws-key", action="append", default=[], metavar="AKID:SECRET", help="AWS key for --sigv4"
     )
+    parser.add_argument(
+        "--sqs-endpoint-url",
+        help="the SQS that notification destinations live at, e.g. moto's server (default: none, "
+        "createDestination refuses)",
+    )
     parser.add_argument("--seed", type=int, help="fault RNG seed")
     parser.add_argument(
         "--faults", help='initial fault rules as JSON, e.g. \'[{"kind":"throttle","probability":0.1}]\''
@@ -60,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         "token_lifetime": args.token_lifetime,
         "feed_queue_seconds": args.feed_queue_seconds,
         "feed_processing_seconds": args.feed_processing_seconds,
+        "sqs_endpoint_url": args.sqs_endpoint_url,
         "seed": args.seed,
         "faults": tuple(json.loads(args.faults)) if args.faults else None,
     }

@@ -19,6 +19,10 @@
 - ``GET|POST|DELETE /_sandbox/seller-performance/{sellerId}/{marketplaceId}``: show, replace or clear the
   seed the seller performance reports are built from (``{"accountHealth": {...}, "salesAndTraffic":
   {...}}``; served by :mod:`sandbox.seller_performance`, which owns the routes)
+- ``GET /_sandbox/notifications``, ``POST /_sandbox/notifications/process`` and
+  ``POST /_sandbox/notifications/product-type-change``: destinations, subscriptions and what was
+  delivered; one notifier pass now; announce new product type definitions (served by
+  :mod:`sandbox.notifications`, which owns the routes)
 - ``POST /_sandbox/listings/{sellerId}/{sku}/drift?marketplaceId=...``: change a listing on Amazon's
   side (``{"price", "currency", "quantity", "status": "Active" | "Inactive", "itemName",
   "productType"}``, see ``sandbox.drift``), creating it when the seller has none there: drift for a
