@@ -8,6 +8,8 @@ and measures the draft with the pipeline's own validate and map steps (docs/scaf
 
 Modules, in the order of a run: ``schemas`` (fetch), ``sample`` (extract), ``profiles`` (what each
 column holds), ``requirements`` (required, and conditionally), ``names`` and ``vocabulary`` (name
-matching), ``enums`` (code translations), ``matching`` (the best column for a place), ``build``
-(the :class:`~.draft.Draft`), ``writer`` (YAML with comments), ``coverage`` (the report), ``run``.
+matching), ``enums`` (code translations), ``matching`` (how well a column fits a place), ``picker``
+(the columns still free and what each place found), ``shapes`` (the shapes with a transform of
+their own), ``markets``, ``build`` (the :class:`~.draft.Draft`), ``writer`` (YAML with comments),
+``coverage`` (the report), ``run``; ``task`` and ``artifacts`` for the DAG.
 """

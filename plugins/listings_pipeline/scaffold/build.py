@@ -16,7 +16,6 @@ are relabelled per marketplace.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from listings_pipeline.scaffold.draft import (
@@ -29,8 +28,10 @@ from listings_pipeline.scaffold.draft import (
     leaves,
 )
 from listings_pipeline.scaffold.enums import label_for, propose
-from listings_pipeline.scaffold.matching import Candidate, rank
-from listings_pipeline.scaffold.names import name_score, normalise, read_column_name
+from listings_pipeline.scaffold.markets import Market, market
+from listings_pipeline.scaffold.matching import Candidate
+from listings_pipeline.scaffold.names import name_score, read_column_name
+from listings_pipeline.scaffold.picker import Picker
 from listings_pipeline.scaffold.profiles import ColumnProfile
 from listings_pipeline.scaffold.requirements import Requirement
 from listings_pipeline.scaffold.schema_view import (
@@ -41,42 +42,22 @@ from listings_pipeline.scaffold.schema_view import (
     resolve,
     title,
 )
-from listings_pipeline.scaffold.vocabulary import DEFAULTS, SIZE_REGIONS, UNIT_SUFFIXES
-from spapi.regions import MARKETPLACE_CURRENCIES, MARKETPLACE_LANGUAGES, MARKETPLACES
+from listings_pipeline.scaffold.shapes import (
+    IDENTIFIER_KINDS,
+    boolean,
+    dimensions,
+    identifier,
+    offer,
+    stock,
+    unit,
+)
+from listings_pipeline.scaffold.vocabulary import DEFAULTS, SIZE_REGIONS
 
 __all__ = ["Market", "build_draft", "market"]
 
-#: below this a required place is left TODO (the candidates are named in its comment)
-REQUIRED_FLOOR = 0.5
 #: an attribute the schema does not require is drafted only with a column this good by name
 OPTIONAL_NAME_FLOOR = 0.8
 OPTIONAL_FLOOR = 0.7
-#: a required place with no free column may share one this good
-SHARED_FLOOR = 0.75
-_IDENTIFIER_KINDS = ("upc", "ean", "gtin", "isbn")
-
-
-@dataclass(frozen=True)
-class Market:
-    """A marketplace as the draft needs it: its country, language and currency."""
-
-    marketplace_id: str
-    country: str
-    language_tag: str
-    currency: str | None
-
-    @property
-    def language(self) -> str:
-        return self.language_tag.split("_")[0]
-
-
-def market(marketplace_id: str) -> Market:
-    return Market(
-        marketplace_id,
-        MARKETPLACES[marketplace_id][0],
-        MARKETPLACE_LANGUAGES[marketplace_id][0],
-        MARKETPLACE_CURRENCIES.get(marketplace_id),
-    )
 
 
 def build_draft(
@@ -142,9 +123,8 @@ class _Builder:
         self.schema = schema
         self.profiles = profiles
         self.markets = markets
-        self.used: set[str] = set()
+        self.pick = Picker(schema, profiles)
         self._primary: dict[str, float] = {}
-        self._required = False
 
     # --- columns ----------------------------------------------------------------------------------
 
@@ -157,36 +137,10 @@ class _Builder:
         return self._primary[name]
 
     def claim(self, attribute: DraftAttribute) -> None:
-        self.used.update(attribute.columns())
+        self.pick.used.update(attribute.columns())
 
     def release(self, attribute: DraftAttribute) -> None:
-        self.used.difference_update(attribute.columns())
-
-    def _pick(
-        self, attribute: str, node: Mapping[str, Any], *, field: str | None = None, role: str = ""
-    ) -> tuple[Candidate | None, list[Candidate]]:
-        ranked = rank(
-            self.profiles,
-            attribute,
-            title(self.schema, attribute),
-            node,
-            field=field,
-            role=role,
-            exclude=frozenset(self.used),
-        )
-        best = ranked[0] if ranked and ranked[0].confidence >= REQUIRED_FLOOR else None
-        if best is None and self._required:
-            # a required place may share a column another attribute reads (the item's dimensions
-            # and the package's, from one column), when nothing else fits
-            shared = rank(
-                self.profiles, attribute, title(self.schema, attribute), node, field=field, role=role
-            )
-            if shared and shared[0].confidence >= SHARED_FLOOR:
-                first = shared[0]
-                best = Candidate(
-                    first.column, first.confidence, (*first.evidence, "also read by another attribute")
-                )
-        return best, ranked[:3]
+        self.pick.used.difference_update(attribute.columns())
 
     # --- attributes -------------------------------------------------------------------------------
 
@@ -203,19 +157,17 @@ class _Builder:
         fields = attribute_fields(self.schema, name)
         if not fields:
             return None
-        saved = set(self.used)
+        saved = set(self.pick.used)
         if trial is not None:
-            self.used -= set(trial.columns())
-        self._evidence: list[str] = []
-        self._scores: list[float] = []
-        self._required = requirement is not None
+            self.pick.used -= set(trial.columns())
+        self.pick.start(required=requirement is not None)
         form, shaped = self._shape(name, fields, where)
         if trial is not None:
-            self.used = saved
+            self.pick.used = saved
         spec = _prune(shaped)
         if spec is None:  # an object none of whose fields found anything
             if requirement is None:
-                self.used = saved
+                self.pick.used = saved
                 return None
             spec = {
                 next(iter(fields)): Leaf("todo", wanted=f"the fields of {name}", comment="nothing matched")
@@ -227,8 +179,8 @@ class _Builder:
             spec=spec,
             required=requirement is not None,
             why=why,
-            confidence=round(min(self._scores), 2) if self._scores else 1.0,
-            evidence=self._evidence,
+            confidence=round(min(self.pick.scores), 2) if self.pick.scores else 1.0,
+            evidence=self.pick.evidence,
             language_tag=has_selector(self.schema, name, "language_tag"),
             marketplace_id=has_selector(self.schema, name, "marketplace_id"),
             always=requirement is not None and requirement.rule is None,
@@ -238,20 +190,20 @@ class _Builder:
     def _shape(self, name: str, fields: dict[str, dict[str, Any]], where: Market) -> tuple[Any, SpecTree]:
         keys = set(fields)
         if "our_price" in keys and "currency" in keys:
-            return "fields", self._offer(name, fields)
+            return "fields", offer(self.pick, name, fields)
         if {"fulfillment_channel_code", "quantity"} <= keys:
-            return "fields", self._stock(name, fields)
+            return "fields", stock(self.pick, name, fields)
         if keys == {"media_location"}:
             return "fields", {
-                "media_location": self._column_leaf(name, fields["media_location"], "image", "image_url")
+                "media_location": self.pick.column_leaf(name, fields["media_location"], "image", "image_url")
             }
         if keys == {"value", "unit"} and leaf_type(fields["value"]) in ("number", "integer"):
-            return "object", self._unit(name, fields)
+            return "object", unit(self.pick, name, fields)
         if keys and keys <= {"length", "width", "height"}:
-            return "object", self._dimensions(name, fields)
+            return "object", dimensions(self.pick, name, fields)
         kinds = [str(k) for k in fields.get("type", {}).get("enum") or []]
-        if keys == {"type", "value"} and any(k in _IDENTIFIER_KINDS for k in kinds):
-            return "fields", self._identifier(name, fields, kinds, where)
+        if keys == {"type", "value"} and any(k in IDENTIFIER_KINDS for k in kinds):
+            return "fields", identifier(self.pick, name, fields, kinds, where)
         if keys == {"value"}:
             return "value", self._leaf(name, None, fields["value"], where)
         return "fields", self._object(name, fields, self._required_fields(name), where)
@@ -268,7 +220,7 @@ class _Builder:
             if field in required:
                 out[field] = self._node(name, field, node, where)
             else:
-                best, _ = self._pick(name, node, field=field)
+                best, _ = self.pick.pick(name, node, field=field)
                 if best is not None and best.confidence >= OPTIONAL_FLOOR:
                     out[field] = self._node(name, field, node, where)
         self._value_class(out, fields)
@@ -289,7 +241,7 @@ class _Builder:
                     const="numeric" if numeric else "alpha",
                     comment=f"{read[0]} holds {'numbers' if numeric else 'letters'}",
                 )
-                self._scores.remove(0.0)
+                self.pick.scores.remove(0.0)
 
     def _node(self, name: str, field: str, node: Mapping[str, Any], where: Market) -> SpecTree:
         kind = leaf_type(node)
@@ -310,17 +262,17 @@ class _Builder:
 
     def _leaf(self, name: str, field: str | None, node: Mapping[str, Any], where: Market) -> Leaf:
         place = f"{name}.{field}" if field and field != "value" else name
-        best, top = self._pick(name, node, field=None if field == "value" else field)
+        best, top = self.pick.pick(name, node, field=None if field == "value" else field)
         if best is None:
             return self._no_column(place, field or "value", node, top, where)
-        self.used.add(best.column)
-        self._note(place, best)
+        self.pick.used.add(best.column)
+        self.pick.note(place, best)
         profile = self.profiles[best.column]
         kind = leaf_type(node)
         if kind == "enum":
             return self._enum_leaf(best.column, profile, node)
         if kind == "boolean":
-            return _boolean(best.column, profile)
+            return boolean(best.column, profile)
         if kind == "integer":
             return Leaf("integer", best.column)
         if kind == "number":
@@ -373,7 +325,7 @@ class _Builder:
                 const=values[names.index(region)],
                 comment=f"{region}: the marketplace's sizing region (enumNames)",
             )
-        self._scores.append(0.0)
+        self.pick.scores.append(0.0)
         candidates = ", ".join(f"{c.column} ({c.confidence:.2f})" for c in top) or "none"
         allowed = f"; one of: {', '.join(values[:12])}" if values else ""
         keyword = place.endswith("_keyword")  # a word of Amazon's browse tree, not a column
@@ -384,160 +336,6 @@ class _Builder:
             comment=f"best candidates: {candidates}{allowed}",
             wanted=f"a {kind} for {place}",
         )
-
-    def _column_leaf(self, name: str, node: Mapping[str, Any], role: str, transform: str) -> Leaf:
-        best, top = self._pick(name, node, role=role)
-        if best is None:
-            self._scores.append(0.0)
-            candidates = ", ".join(f"{c.column} ({c.confidence:.2f})" for c in top) or "none"
-            return Leaf("todo", comment=f"best candidates: {candidates}", wanted=f"the column of {name}")
-        self.used.add(best.column)
-        self._note(name, best)
-        return Leaf(transform, best.column)
-
-    def _note(self, place: str, best: Candidate) -> None:
-        self._scores.append(best.confidence)
-        self._evidence.append(f"{place} <- {best.column} ({best.confidence:.2f}): {'; '.join(best.evidence)}")
-
-    # --- the shapes with a transform of their own -------------------------------------------------
-
-    def _offer(self, name: str, fields: Mapping[str, Any]) -> dict[str, SpecTree]:
-        price = self._column_leaf(name, {"type": "number"}, "price", "price")
-        currency_best, _ = self._pick(name, fields["currency"], field="currency", role="currency")
-        currency = Leaf("currency", currency_best.column if currency_best else None)
-        if currency_best:
-            self.used.add(currency_best.column)
-            self._note(f"{name}.currency", currency_best)
-        else:
-            currency.comment = "the marketplace's currency (marketplaces.<id>.currency)"
-        return {"currency": currency, "our_price": [{"schedule": [{"value_with_tax": price}]}]}
-
-    def _stock(self, name: str, fields: Mapping[str, Any]) -> dict[str, SpecTree]:
-        channel = fields["fulfillment_channel_code"]
-        codes = [str(v) for v in channel.get("enum") or []]
-        code = DEFAULTS["fulfillment_channel_code"]
-        channel_leaf = (
-            Leaf("constant", const=code, comment="the merchant's own stock")
-            if not codes or code in codes
-            else Leaf("todo", wanted="the fulfillment channel", comment=f"one of: {', '.join(codes)}")
-        )
-        return {
-            "fulfillment_channel_code": channel_leaf,
-            "quantity": self._column_leaf(name, {"type": "integer"}, "quantity", "integer"),
-        }
-
-    def _unit(self, name: str, fields: Mapping[str, Any]) -> Leaf:
-        units = [str(u) for u in fields["unit"].get("enum") or []]
-        best, top = self._pick(name, fields["value"], role="unit_value")
-        if best is None:
-            self._scores.append(0.0)
-            candidates = ", ".join(f"{c.column} ({c.confidence:.2f})" for c in top) or "none"
-            return Leaf(
-                "todo", comment=f"best candidates: {candidates}", wanted=f"the number column of {name}"
-            )
-        self.used.add(best.column)
-        self._note(name, best)
-        suffix = read_column_name(best.column).unit
-        if suffix in units:
-            return Leaf(
-                "unit",
-                best.column,
-                options={"unit": suffix},
-                comment=f"the unit from the column's name ({suffix})",
-            )
-        unit_column = self._unit_column(best.column)
-        if unit_column is not None:
-            self.used.add(unit_column)
-            table = {code: _unit_name(code, units) for code in self.profiles[unit_column].distinct}
-            return Leaf(
-                "unit",
-                best.column,
-                options={"unit_column": unit_column, "units": {k: v or "TODO" for k, v in table.items()}},
-                comment=f"the unit from column {unit_column}",
-            )
-        if self.profiles[best.column].kind == "number_unit":
-            tokens = {"".join(ch for ch in v if ch.isalpha()) for v in self.profiles[best.column].distinct}
-            table = {t: _unit_name(t, units) for t in sorted(tokens) if t}
-            return Leaf("unit", best.column, options={"units": {k: v or "TODO" for k, v in table.items()}})
-        self._scores.append(0.0)
-        return Leaf(
-            "unit",
-            best.column,
-            options={"unit": "TODO"},
-            comment=f"one of: {', '.join(units)}",
-            wanted=f"the unit of {best.column}",
-        )
-
-    def _unit_column(self, column: str) -> str | None:
-        base = read_column_name(column).words
-        for other, profile in self.profiles.items():
-            if other == column or other in self.used or profile.kind != "code":
-                continue
-            words = normalise(other).split()
-            if (
-                words
-                and words[-1] in ("unit", "uom", "einheit", "unite", "unidad")
-                and (" ".join(words[:-1]) in ("", base) or base.startswith(" ".join(words[:-1])))
-            ):
-                return other
-        return None
-
-    def _dimensions(self, name: str, fields: Mapping[str, Any]) -> Leaf:
-        first = resolve(self.schema, next(iter(fields.values())))
-        unit_node = resolve(self.schema, (first.get("properties") or {}).get("unit") or {})
-        units = [str(u) for u in unit_node.get("enum") or []]
-        leaf = self._column_leaf(name, {}, "dimensions", "dimensions")
-        if leaf.kind == "todo" or leaf.column is None:
-            return leaf
-        suffix = read_column_name(leaf.column).unit
-        if suffix in units:
-            leaf.options["unit"] = suffix
-            leaf.comment = f"the unit from the column's name ({suffix})"
-        else:
-            leaf.options["unit"] = "TODO"
-            leaf.wanted = f"the unit of {leaf.column}"
-            leaf.comment = f"unless the cells carry it; one of: {', '.join(units)}"
-        return leaf
-
-    def _identifier(
-        self, name: str, fields: Mapping[str, Any], kinds: list[str], where: Market
-    ) -> dict[str, SpecTree]:
-        region = SIZE_REGIONS.get(where.country)
-        order = ("ean", "gtin", "upc") if region in ("EU", "UK") else ("upc", "gtin", "ean")
-        for kind in order:
-            if kind not in kinds:
-                continue
-            column = next(
-                (
-                    c
-                    for c, p in self.profiles.items()
-                    if p.kind == "barcode" and kind in read_column_name(c).words.split()
-                ),
-                None,
-            )
-            if column is not None:
-                self.used.add(column)
-                self._scores.append(0.9)
-                self._evidence.append(
-                    f"{name} <- {column}: a column of barcodes named {kind} ({where.country})"
-                )
-                return {"type": Leaf("constant", const=kind), "value": Leaf("copy", column)}
-        best, top = self._pick(name, fields["value"], role="identifier")
-        if best is None:
-            self._scores.append(0.0)
-            candidates = ", ".join(f"{c.column} ({c.confidence:.2f})" for c in top) or "none"
-            return {
-                "type": Leaf("todo", wanted="the kind of barcode", comment=f"one of: {', '.join(kinds)}"),
-                "value": Leaf("todo", wanted="the barcode column", comment=f"best candidates: {candidates}"),
-            }
-        self.used.add(best.column)
-        self._note(name, best)
-        return {
-            "type": Leaf(
-                "todo", wanted=f"the kind of barcode in {best.column}", comment=f"one of: {', '.join(kinds)}"
-            ),
-            "value": Leaf("copy", best.column),
-        }
 
     # --- per marketplace and columns --------------------------------------------------------------
 
@@ -591,36 +389,6 @@ def _prune(tree: SpecTree) -> SpecTree | None:
         return kept or None
     items = [v for v in (_prune(v) for v in tree) if v is not None]
     return items or None
-
-
-#: yes and no in the languages of :mod:`.vocabulary` (the boolean transform knows Y/N, yes/no, 1/0)
-_YES = ("ja", "oui", "si", "sí", "x", "wahr", "vrai")
-_NO = ("nein", "non", "no", "falsch", "faux")
-_KNOWN_YES_NO = {"y", "yes", "true", "1", "n", "no", "false", "0"}
-
-
-def _boolean(column: str, profile: ColumnProfile) -> Leaf:
-    """A yes/no column; its own words for yes and no when they are not the transform's defaults."""
-    words = [v for v in profile.distinct if v.lower() not in _KNOWN_YES_NO]
-    if not words:
-        return Leaf("boolean", column)
-    yes = [v for v in profile.distinct if v.lower() in (*_YES, "y", "yes", "true", "1")]
-    no = [v for v in profile.distinct if v.lower() in (*_NO, "n", "false", "0")]
-    if len(yes) + len(no) < len(profile.distinct):
-        return Leaf("boolean", column, comment=f"check: {', '.join(words)} are not yes/no words")
-    return Leaf(
-        "boolean",
-        column,
-        options={"true_values": yes, "false_values": no},
-        comment="the column's own yes/no words",
-    )
-
-
-def _unit_name(code: str, units: Sequence[str]) -> str | None:
-    named = UNIT_SUFFIXES.get(normalise(code).replace(" ", ""))
-    if named in units:
-        return named
-    return propose(code, units).value
 
 
 def _column_type(leaf: Leaf, column: str, profile: ColumnProfile) -> str:

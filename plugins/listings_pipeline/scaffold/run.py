@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from listings_pipeline.scaffold.build import build_draft, market
+from listings_pipeline.scaffold.build import build_draft
 from listings_pipeline.scaffold.coverage import CoverageReport, measure, write_report
 from listings_pipeline.scaffold.draft import Draft
+from listings_pipeline.scaffold.markets import market
 from listings_pipeline.scaffold.profiles import profile_columns
 from listings_pipeline.scaffold.requirements import Requirement, conditional, unconditional
 from listings_pipeline.scaffold.sample import SCAFFOLD_SELLER, Sample, read_sample
