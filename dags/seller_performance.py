@@ -5,7 +5,9 @@ Amazon's view of each seller and marketplace of the pipeline config (`include/pi
 every day, into the warehouse:
 
 1. **targets**: one branch per seller and marketplace, behind the connection gate, and two report
-   requests per branch for the day (the one before the run, or *Day* from the form);
+   requests per branch: sales and traffic for the day (the one before the run, or *Day* from the
+   form), account health as Amazon sees it now, always filed under the day before the run (Amazon
+   keeps no past account health to ask for);
 2. **request_report** (mapped, deferrable): `GET_V2_SELLER_PERFORMANCE_REPORT` (account health:
    order defect rate, late shipment, cancellation, tracking and delivery rates, policy violations)
    and `GET_SALES_AND_TRAFFIC_REPORT` (that day's sales, units, sessions and buy-box percentage, in
@@ -78,8 +80,9 @@ SELLERS = form_choices().sellers
             type=["null", "string"],
             format="date",
             title="Day",
-            description_md="The day to load (UTC), again if it was loaded before; empty for the day "
-            "before the run.",
+            description_md="The day whose sales and traffic to load (UTC), again if it was loaded "
+            "before; empty for the day before the run. Account health is Amazon's current view, always "
+            "filed under the day before the run.",
         ),
     },
 )
@@ -94,8 +97,9 @@ def seller_performance() -> None:
 
         found = form_targets(ti, params, "seller_performance")
         params = params or {}
-        day = report_day(params.get("day"), dag_run.run_after)
-        return report_kwargs(found, day, load_config(params.get("config_path")).feed_poll_seconds)
+        poll = load_config(params.get("config_path")).feed_poll_seconds
+        day, snapshot = report_day(params.get("day"), dag_run.run_after), report_day(None, dag_run.run_after)
+        return report_kwargs(found, day, poll, health_day=snapshot)
 
     @task(
         map_index_template="{{ task.op_kwargs['done']['branch']['seller_id'] }}/{{ task.op_kwargs['done']['branch']['marketplace_id'] }} {{ task.op_kwargs['done']['report_type'] }}"

@@ -1,5 +1,6 @@
 """What the seller performance run asks Amazon for: the day (the form's, else the one before the run)
-and two reports per seller and marketplace, the sales report for exactly that day, as DAY by SKU."""
+and two reports per seller and marketplace, the sales report for exactly that day, as DAY by SKU, the
+account health snapshot filed under the day before the run."""
 
 from __future__ import annotations
 
@@ -54,6 +55,13 @@ def test_two_reports_per_branch_the_sales_one_for_that_day_only() -> None:
         "2026-11-30T23:59:59+00:00",
     )
     assert {k["day"] for k in got} == {"2026-11-30"}
+    # a run loading an earlier day's sales still files Amazon's current account health under the
+    # day before the run: it is a snapshot of now, not of that day
+    backfill = report_kwargs([US], date(2026, 10, 2), 0.5, health_day=date(2026, 11, 30))
+    assert [(k["report_type"], k["day"], k["data_start_time"]) for k in backfill] == [
+        (ACCOUNT_HEALTH, "2026-11-30", None),
+        (SALES_AND_TRAFFIC, "2026-10-02", "2026-10-02T00:00:00+00:00"),
+    ]
     assert [k["spapi_conn_id"] for k in got] == ["spapi_na", "spapi_na", "spapi_eu", "spapi_eu"]
     assert all(
         k["marketplace_ids"] == [k["branch"]["marketplace_id"]] and k["poll_interval"] == 0.5 for k in got

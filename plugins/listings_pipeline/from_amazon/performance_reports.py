@@ -3,7 +3,9 @@
 day it belongs to). The request itself is :mod:`.performance_operator`.
 
 - ``GET_V2_SELLER_PERFORMANCE_REPORT``: account health as Amazon sees it now; Amazon ignores the data
-  times, its metrics run over their own windows up to the day before;
+  times, its metrics run over their own windows up to the day before. So it is always filed under
+  the day before the run, even in a run that loads an earlier day's sales: a snapshot of today filed
+  under a past day would rewrite that day's history with figures it never had;
 - ``GET_SALES_AND_TRAFFIC_REPORT``: one day (``dataStartTime`` and ``dataEndTime`` on that day; the
   time of day is ignored), ``dateGranularity`` DAY and ``asinGranularity`` SKU, so the per-ASIN part
   is that day's and names the SKU, which is what ties it to our listings.
@@ -57,8 +59,11 @@ def report_day(asked: str | None, run_after: datetime) -> date:
     return run_after.date() - timedelta(days=1)
 
 
-def report_kwargs(branches: list[Branch], day: date, poll_interval: float) -> list[PerformanceReportKwargs]:
-    """Both reports for every branch: each report covers one marketplace."""
+def report_kwargs(
+    branches: list[Branch], day: date, poll_interval: float, *, health_day: date | None = None
+) -> list[PerformanceReportKwargs]:
+    """Both reports for every branch (each report covers one marketplace): sales and traffic for
+    ``day``, account health filed under ``health_day`` (the day before the run; ``day`` if not given)."""
     start, end = f"{day.isoformat()}T00:00:00+00:00", f"{day.isoformat()}T23:59:59+00:00"
     out: list[PerformanceReportKwargs] = []
     for branch in branches:
@@ -67,7 +72,7 @@ def report_kwargs(branches: list[Branch], day: date, poll_interval: float) -> li
             out.append(
                 {
                     "branch": branch,
-                    "day": day.isoformat(),
+                    "day": (day if sales else health_day or day).isoformat(),
                     "report_type": report_type,
                     "marketplace_ids": [branch["marketplace_id"]],
                     "spapi_conn_id": branch["spapi_conn_id"],
