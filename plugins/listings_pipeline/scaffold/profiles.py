@@ -71,7 +71,8 @@ class ColumnProfile:
         return self.kind == "code"
 
     def describe(self) -> str:
-        shown = ", ".join(self.distinct[:5]) + (", ..." if self.distinct_count > 5 else "")
+        cut = [v if len(v) <= 24 else v[:21] + "..." for v in self.distinct[:5]]
+        shown = ", ".join(cut) + (", ..." if self.distinct_count > 5 else "")
         return f"{self.kind}, {self.filled}/{self.rows} filled, values {shown}"
 
 
