@@ -47,8 +47,8 @@ from listings_pipeline.changes import BranchSent
 from listings_pipeline.forms.choices import form_choices, suggest
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
+from listings_pipeline.run_totals import RunTotals
 from listings_pipeline.schedules import schedule_for
-from listings_pipeline.summaries import RunTotals
 from listings_pipeline.to_amazon.feed_outcomes import FeedOutcome, FeedResult, SubmitKwargs
 from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 

@@ -44,6 +44,7 @@ from listings_pipeline.changes import ChangeBatch, OfferBatchResult
 from listings_pipeline.forms.choices import form_choices, suggest
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
+from listings_pipeline.run_totals import OffersSummary
 from listings_pipeline.schedules import schedule_for
 from listings_pipeline.to_amazon.feed_outcomes import (
     FeedOutcome,
@@ -51,7 +52,6 @@ from listings_pipeline.to_amazon.feed_outcomes import (
     OffersFeedResult,
     SubmitKwargs,
 )
-from listings_pipeline.to_amazon.offers import OffersSummary
 from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 
 # the deployed config's sellers, a multi-select (a few ms: forms.choices)

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:
     from listings_pipeline.changes import HotfixSummary
-    from listings_pipeline.summaries import RunTotals
+    from listings_pipeline.run_totals import OffersSummary, RunTotals
     from listings_pipeline.to_amazon.letters import ReplaySummary
-    from listings_pipeline.to_amazon.offers import OffersSummary
 
 #: Airflow stores a DagRun note in a ``VARCHAR(1000)``.
 NOTE_LIMIT = 1000

@@ -19,12 +19,9 @@ from listings_pipeline.branch import Branch, SentCounts
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.config import PipelineConfig
 from listings_pipeline.outcome import needs_attention, of_catalog
+from listings_pipeline.run_totals import RunTotals
 from listings_pipeline.warehouse.db import make_engine, session_scope, warehouse_url
 from listings_pipeline.warehouse.models import ApiCall, Quarantine, RunStatus, RunSummary
-
-#: The run's totals per ``run_summaries`` column, its ``run_id`` and its ``branches``: the Asset
-#: event's ``extra``, whose count columns are whatever the rows carried.
-RunTotals: TypeAlias = dict[str, int | str]
 
 
 class SummaryReasons(TypedDict, total=False):

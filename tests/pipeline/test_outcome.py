@@ -11,10 +11,9 @@ import pytest
 from listings_pipeline import outcome
 from listings_pipeline.changes import BatchResult, ChangeOutcome
 from listings_pipeline.outcome import MARK, NOTE_LIMIT, SHOWN, Rejection
-from listings_pipeline.summaries import RunTotals
+from listings_pipeline.run_totals import OffersSummary, RunTotals
 from listings_pipeline.to_amazon import per_sku, replay
 from listings_pipeline.to_amazon.letters import LetterResult
-from listings_pipeline.to_amazon.offers import OffersSummary
 
 SELLER, US, CA = "A1SELLER", "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"
 

@@ -21,7 +21,8 @@ from listings_pipeline.changes import BranchSent, ListingKey
 from listings_pipeline.config import PipelineConfig, load_config
 from listings_pipeline.from_amazon.feed_signals import FEED_WAKE_CHECK
 from listings_pipeline.run_files import BranchPaths, read_jsonl, safe_part
-from listings_pipeline.summaries import RunTotals, SummaryReasons, store_summaries, tally
+from listings_pipeline.run_totals import RunTotals
+from listings_pipeline.summaries import SummaryReasons, store_summaries, tally
 from listings_pipeline.to_amazon import amazon_view
 from listings_pipeline.to_amazon.feed_outcomes import (
     AppliedOutcome,

@@ -45,7 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 from sqlalchemy import insert, select
 
@@ -62,9 +62,10 @@ from listings_pipeline.changes import (
 )
 from listings_pipeline.config import load_config
 from listings_pipeline.json_types import JsonObject
-from listings_pipeline.routing import Route, route
+from listings_pipeline.routing import route
 from listings_pipeline.run_files import BranchPaths, payload_hash, read_jsonl, write_jsonl
-from listings_pipeline.summaries import RunTotals, store_summaries, tally
+from listings_pipeline.run_totals import OffersSummary
+from listings_pipeline.summaries import store_summaries, tally
 from listings_pipeline.to_amazon import offer_state
 from listings_pipeline.to_amazon.feed_outcomes import FeedRecorded, OffersFeedResult
 from listings_pipeline.to_amazon.offer_patches import (
@@ -139,22 +140,6 @@ class PatchMessage(TypedDict):
     operationType: Literal["PATCH"]
     productType: str | None
     patches: list[PatchOp]
-
-
-class OffersSummary(TypedDict):
-    """The run's totals for its log and XCom, with ``run_summaries``' totals once written."""
-
-    branches: int
-    changed: int
-    fba_left_to_amazon: int
-    skipped: int
-    routes: dict[str, Route]
-    api_accepted: int
-    api_dead_lettered: int
-    feed_accepted: int
-    feed_invalid: int
-    recorded: int
-    run_summaries: NotRequired[RunTotals]
 
 
 # --- desired state from the catalog -------------------------------------------------------------------
