@@ -196,3 +196,22 @@ def test_a_changed_recipe_or_payload_checks_rows_again(harness: Harness) -> None
     edited, _ = harness.run()
     assert edited["unchanged_rows"] == 0
     assert edited["messages"] > 0
+
+
+def test_the_mask_skips_a_row_only_when_its_sku_is_single_named_and_its_key_is_the_accepted_one() -> None:
+    """Worked out by hand: A matches; B's key differs; C was never accepted; D is on two rows (both
+    are checked, one of them even matching); the empty SKU matches an accepted empty SKU."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from listings_pipeline.catalog.unchanged import unchanged_rows
+
+    string = pd.ArrowDtype(pa.string())
+    skus = pd.Series(["A", "B", "C", "D", "D", ""], dtype=string)
+    keys = pd.Series(["ka", "kb-new", "kc", "kd", "kd2", "ke"], dtype=string)
+    accepted = pd.Series(
+        ["ka", "kb", "kd", "ke"], dtype=string, index=pd.Index(["A", "B", "D", ""], dtype=string)
+    )
+    assert unchanged_rows(skus, keys, accepted).tolist() == [True, False, False, False, False, False]
+    empty = pd.Series([], dtype=string, index=pd.Index([], dtype=string))
+    assert unchanged_rows(skus, keys, empty).tolist() == [False] * 6

@@ -103,13 +103,16 @@ def accepted_keys(engine: Engine, seller_id: str, marketplace_id: str) -> pd.Ser
 
 
 def unchanged_rows(skus: pd.Series, keys: pd.Series, accepted: pd.Series) -> Any:
-    """A boolean mask (NumPy) of the rows that may skip validation and mapping: compared as Arrow
-    strings, never a million Python ones."""
+    """A boolean mask (NumPy) of the rows that may skip validation and mapping: joined and compared
+    in Arrow, since a pandas reindex on string labels makes a Python string of each of a million."""
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
 
     if accepted.empty:
         return np.zeros(len(skus), dtype=bool)
-    known = accepted.reindex(skus).set_axis(keys.index)
-    same = (known == keys).fillna(False).to_numpy(dtype=bool)
+    at = pc.index_in(pa.array(skus), value_set=pa.array(accepted.index))
+    known = pc.take(pa.array(accepted), at)
+    same = pc.fill_null(pc.equal(known, pa.array(keys)), False).to_numpy(zero_copy_only=False)
     single = ~skus.duplicated(keep=False).to_numpy(dtype=bool)
-    return same & single & (skus != "").to_numpy(dtype=bool)
+    return np.asarray(same, dtype=bool) & single & (skus != "").to_numpy(dtype=bool)
