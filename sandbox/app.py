@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     processor = feeds.FeedProcessor(sandbox)
     report_processor = reports.ReportProcessor(sandbox)
     notifier = Notifier(sandbox)
+    report_processor.listeners.append(notifier.report_finished)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -7,6 +7,11 @@ so no route or processor has to remember to announce anything:
 - ``FEED_PROCESSING_FINISHED`` when a feed ends ``DONE``, ``FATAL`` or ``CANCELLED``
   (``schemas/notifications/FeedProcessingFinishedNotification.json``: camelCase, payload version
   ``2020-09-04`` inside the notification whatever the subscription's);
+- ``REPORT_PROCESSING_FINISHED`` when a report ends the same three ways
+  (``ReportProcessingFinishedNotification.json``, spelled like the feed's). This one is not found
+  by a pass but told: the report processor calls :meth:`Notifier.report_finished` from
+  ``ReportProcessor.move``, the one place a report changes state, so a cancellation through
+  cancelReport is announced as surely as a report the processor ended;
 - ``LISTINGS_ITEM_STATUS_CHANGE`` when a listing's summary status (``BUYABLE``, ``DISCOVERABLE``,
   as getListingsItem computes it) changes, ``DELETED`` when it goes away
   (``ListingsItemStatusChangeNotification.json``);
@@ -31,27 +36,38 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core import Sandbox
 from .jobs import Periodic
 from .listings import _enforced, _status
 from .store import Store
 
+if TYPE_CHECKING:
+    from .reports import ReportMoved
+
 log = logging.getLogger("sandbox.notifier")
 
 FEED = "FEED_PROCESSING_FINISHED"
+REPORT = "REPORT_PROCESSING_FINISHED"
 STATUS = "LISTINGS_ITEM_STATUS_CHANGE"
 ISSUES = "LISTINGS_ITEM_ISSUES_CHANGE"
 PRODUCT_TYPES = "PRODUCT_TYPE_DEFINITIONS_CHANGE"
 #: notification type -> the payload versions a subscription may ask for, the latest last
 PAYLOAD_VERSIONS: dict[str, tuple[str, ...]] = {
     FEED: ("1.0",),
+    REPORT: ("1.0",),
     STATUS: ("1.0",),
     ISSUES: ("1.0", "2023-12-13"),
     PRODUCT_TYPES: ("1.0",),
 }
 FEED_DONE = ("DONE", "FATAL", "CANCELLED")
+REPORT_DONE = FEED_DONE
+#: the camelCase notifications (version 2020-09-04) and the key their payload sits under
+CAMEL_PAYLOADS = {
+    FEED: "feedProcessingFinishedNotification",
+    REPORT: "reportProcessingFinishedNotification",
+}
 OVERLAP = 5.0  # seconds a pass looks back before the previous one's start
 DELIVERY_BATCH = 100
 V1_ACTIONS = {"SEARCH_SUPPRESSED"}  # the 1.0 issues schema's EnforcementActions enum
@@ -187,13 +203,13 @@ class Notifier(Periodic):
             "PublishTime": iso_ms(now),
             "NotificationId": notification_id,
         }
-        if kind == FEED:
+        if kind in CAMEL_PAYLOADS:
             body: dict[str, Any] = {
                 "notificationVersion": "2020-09-04",
-                "notificationType": FEED,
+                "notificationType": kind,
                 "payloadVersion": "2020-09-04",
                 "eventTime": iso_ms(event_time),
-                "payload": {"feedProcessingFinishedNotification": dict(payload)},
+                "payload": {CAMEL_PAYLOADS[kind]: dict(payload)},
                 "notificationMetadata": {k[0].lower() + k[1:]: v for k, v in metadata.items()},
             }
         else:
@@ -277,6 +293,31 @@ class Notifier(Periodic):
                     queued += self._enqueue(
                         subscription, f"feed:{feed['feed_id']}", feed["ended"], payload, now
                     )
+        return queued
+
+    def report_finished(self, moved: ReportMoved) -> int:
+        """A :class:`~sandbox.reports.ReportProcessor` listener: queue ``REPORT_PROCESSING_FINISHED``
+        for each subscriber of the report's seller once the report ended; delivery is the next pass's.
+
+        Subscribers from before the report ended only, as for feeds; a report ends once, and its id
+        keys the outbox row, so telling this twice queues nothing twice."""
+        if moved.status not in REPORT_DONE:
+            return 0
+        payload = {
+            "sellerId": moved.seller_id,
+            "accountId": f"amzn1.merchant.o.{moved.seller_id}",
+            "reportId": moved.report_id,
+            "reportType": moved.report_type,
+            "processingStatus": moved.status,
+        }
+        if moved.document_id:
+            payload["reportDocumentId"] = moved.document_id
+        queued = 0
+        for subscription in self.subscriptions(moved.seller_id, REPORT):
+            if moved.at >= subscription["created"]:
+                queued += self._enqueue(
+                    subscription, f"report:{moved.report_id}", moved.at, payload, time.time()
+                )
         return queued
 
     def listings_changed(self, now: float) -> int:

@@ -7,8 +7,9 @@ document after the configured latencies; a report with nothing to return ends CA
 FATAL with a small JSON document saying why. cancelReport cancels an IN_QUEUE report only.
 
 Every change of a report's ``processingStatus`` goes through :meth:`ReportProcessor.move`, which
-then tells each of :attr:`ReportProcessor.listeners`: the one place a ``REPORT_PROCESSING_FINISHED``
-notification can hook in later.
+then tells each of :attr:`ReportProcessor.listeners`: the app registers the notifier's
+:meth:`~sandbox.notifier.Notifier.report_finished` there, which queues ``REPORT_PROCESSING_FINISHED``
+for an ended report.
 """
 
 from __future__ import annotations

@@ -50,6 +50,8 @@ def settings(tmp_path: Path, local_sqs: LocalSqs) -> Settings:
         data_dir=tmp_path,
         feed_queue_seconds=0.0,
         feed_processing_seconds=0.0,
+        report_queue_seconds=0.0,
+        report_processing_seconds=0.0,
         processor_enabled=False,
         rate_limits=False,
         sqs_endpoint_url=local_sqs.endpoint_url,
@@ -312,6 +314,95 @@ async def test_feed_and_product_type_notifications(
         definitions["NotificationMetadata"]["NotificationId"],
     }
     assert len(ids) == 2
+
+
+async def request_report(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    created = await client.post(
+        "/reports/2021-06-30/reports",
+        json={"reportType": "GET_MERCHANT_LISTINGS_ALL_DATA", "marketplaceIds": [US]},
+        headers=headers,
+    )
+    assert created.status_code == 202, created.text
+    return str(created.json()["reportId"])
+
+
+async def test_reports_finished_arrive_in_amazons_shape(
+    app: FastAPI, client: httpx.AsyncClient, local_sqs: LocalSqs
+) -> None:
+    """DONE (with its document), CANCELLED by cancelReport, and FATAL each reach the subscriber's
+    queue once, valid against Amazon's schema; a report that ended before the subscription does not."""
+    url, arn = local_sqs.new_queue()
+    notifier: Notifier = app.state.notifier
+    processor = app.state.report_processor
+    headers = await seller(client)
+    before = await request_report(client, headers)
+    processor.run_once()
+    processor.run_once()  # no listing yet: CANCELLED, before anyone subscribed
+    await subscribe_all(client, arn)
+    subscribed = await client.post(
+        f"{BASE}/subscriptions/REPORT_PROCESSING_FINISHED",
+        json={"payloadVersion": "1.0", "destinationId": (await app_destination(client, arn))},
+        headers=headers,
+    )
+    assert subscribed.status_code == 200, subscribed.text
+    put = await client.put(
+        listings_path("R-1"),
+        params={"marketplaceIds": US},
+        json={"productType": "LUGGAGE", "requirements": "LISTING", "attributes": luggage_attributes()},
+        headers=headers,
+    )
+    assert put.json()["status"] == "ACCEPTED", put.text
+    notifier.run_once()
+    received(local_sqs, url)  # the listing's own notifications
+
+    done = await request_report(client, headers)
+    cancelled = await request_report(client, headers)
+    assert (
+        await client.delete(f"/reports/2021-06-30/reports/{cancelled}", headers=headers)
+    ).status_code == 200
+    processor.run_once()
+    processor.run_once()
+    await client.post("/_sandbox/faults", json={"rules": [{"kind": "report_fatal", "count": 1}]})
+    fatal = await request_report(client, headers)
+    processor.run_once()
+    processor.run_once()
+    assert notifier.run_once() == 3
+    assert notifier.run_once() == 0  # a report ends once
+    messages = received(local_sqs, url)
+    report_schema = schema("ReportProcessingFinishedNotification.json")
+    for message in messages:
+        jsonschema.validate(message, report_schema)
+        assert message["notificationType"] == "REPORT_PROCESSING_FINISHED"
+        assert message["notificationVersion"] == message["payloadVersion"] == "2020-09-04"
+    ended = {
+        m["payload"]["reportProcessingFinishedNotification"]["reportId"]: m["payload"][
+            "reportProcessingFinishedNotification"
+        ]
+        for m in messages
+    }
+    assert before not in ended and set(ended) == {done, cancelled, fatal}
+    stored = {
+        r["report_id"]: r
+        for r in app.state.sandbox.store.all("SELECT report_id, status, document_id FROM reports")
+    }
+    assert ended[done] == {
+        "sellerId": SELLER,
+        "accountId": f"amzn1.merchant.o.{SELLER}",
+        "reportId": done,
+        "reportType": "GET_MERCHANT_LISTINGS_ALL_DATA",
+        "processingStatus": "DONE",
+        "reportDocumentId": stored[done]["document_id"],
+    }
+    assert ended[cancelled]["processingStatus"] == "CANCELLED" and "reportDocumentId" not in ended[cancelled]
+    assert ended[fatal]["processingStatus"] == "FATAL"
+    assert ended[fatal]["reportDocumentId"] == stored[fatal]["document_id"]  # the document says why
+    assert len({m["notificationMetadata"]["notificationId"] for m in messages}) == 3
+
+
+async def app_destination(client: httpx.AsyncClient, arn: str) -> str:
+    listed = await client.get(f"{BASE}/destinations", headers=await grantless(client))
+    (destination,) = [d for d in listed.json()["payload"] if d["resource"]["sqs"]["arn"] == arn]
+    return str(destination["destinationId"])
 
 
 async def test_issues_2023_12_13_name_every_action_and_sqs_down_delays_only(
