@@ -5,12 +5,17 @@ policy that lets Amazon's account write to it); here the demo starts moto's serv
 services and creates both queues on it, so the sandbox can deliver notifications and the
 ``amazon_notifications`` DAG can watch the queue. A message that fails to be read is moved to the
 dead-letter queue by SQS itself after :data:`MAX_RECEIVES` receives (the redrive policy).
+
+The compose deployment's trial queue is made by the same code: its one-shot ``sqs-init`` service
+runs ``python -m demo.local_sqs --endpoint-url http://sqs:5000`` against the ``sqs`` service.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -83,3 +88,23 @@ def aws_connection(endpoint_url: str) -> dict[str, Any]:
         "password": "demo",
         "extra": json.dumps({"endpoint_url": endpoint_url, "region_name": REGION}),
     }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m demo.local_sqs --endpoint-url URL``: create both queues on a running local SQS and
+    print the notifications queue's URL."""
+    parser = argparse.ArgumentParser(
+        prog="python -m demo.local_sqs",
+        description=f"Create the notifications queue {QUEUE!r} and its dead-letter queue {DEAD_LETTERS!r} "
+        f"(after {MAX_RECEIVES} receives) on a local SQS; idempotent.",
+    )
+    parser.add_argument("--endpoint-url", required=True, help="the local SQS, e.g. http://sqs:5000")
+    parser.add_argument(
+        "--wait", type=float, default=60.0, help="seconds to wait for the server to answer (default 60)"
+    )
+    args = parser.parse_args(argv)
+    print(create_queues(args.endpoint_url, time.monotonic() + args.wait))
+
+
+if __name__ == "__main__":
+    main()

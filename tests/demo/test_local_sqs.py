@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from demo import local_sqs as demo_sqs
 from tests.fixtures.sqs import LocalSqs
 
@@ -30,3 +32,17 @@ def test_a_message_received_too_often_moves_to_the_dead_letter_queue(local_sqs: 
     section = demo_sqs.notifications_config(endpoint)
     assert section["queue_url"] == queue and section["queue_arn"].endswith(":spapi-notifications")
     assert json.loads(demo_sqs.aws_connection(endpoint)["extra"])["endpoint_url"] == endpoint
+
+
+def test_the_command_compose_runs_creates_both_queues(
+    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docker-compose.yaml's sqs-init runs ``python -m demo.local_sqs --endpoint-url ...``."""
+    endpoint = local_sqs.endpoint_url
+    demo_sqs.main(["--endpoint-url", endpoint, "--wait", "10"])
+    assert capsys.readouterr().out.strip() == demo_sqs.queue_url(endpoint)
+    client = local_sqs.client()
+    attributes = client.get_queue_attributes(QueueUrl=demo_sqs.queue_url(endpoint), AttributeNames=["All"])
+    redrive = json.loads(attributes["Attributes"]["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == demo_sqs.queue_arn(demo_sqs.DEAD_LETTERS)
+    assert int(redrive["maxReceiveCount"]) == demo_sqs.MAX_RECEIVES
