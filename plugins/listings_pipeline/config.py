@@ -3,11 +3,13 @@
 One YAML file (``include/pipeline.yaml`` by default, ``SPAPI_PIPELINE_CONFIG`` or a DAG param to
 override), read inside tasks; at DAG parse time only by ``forms.choices``, for the sellers a form
 offers. Credentials are not here: each seller names its Airflow ``spapi`` connection, which can live
-in any secrets backend.
+in any secrets backend. A file without a ``notifications`` section takes it from the environment
+(:data:`NOTIFICATIONS_ENV`), as the compose deployment gives its local queue.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +23,9 @@ from spapi.regions import RegionCode, check_marketplaces
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "include" / "pipeline.yaml"
+#: the ``notifications`` section as a JSON object, for a config file that has none: the queue is
+#: the deployment's, like the connections (docker-compose.yaml sets it for its local SQS)
+NOTIFICATIONS_ENV = "SPAPI_NOTIFICATIONS"
 
 Share = Annotated[float, Field(ge=0, le=1)]
 
@@ -154,7 +159,11 @@ class PipelineConfig(BaseModel):
 
 
 def load_config(path: str | Path | None = None) -> PipelineConfig:
-    """Read and validate the config; relative paths in it are relative to the file's folder."""
+    """Read and validate the config; relative paths in it are relative to the file's folder.
+
+    Without a ``notifications`` section in the file, a non-empty ``SPAPI_NOTIFICATIONS``
+    (:data:`NOTIFICATIONS_ENV`, a JSON object) is that section; the file's own always wins.
+    """
     cfg_path = Path(path or os.environ.get("SPAPI_PIPELINE_CONFIG") or DEFAULT_CONFIG)
     try:
         raw = yaml.safe_load(cfg_path.read_text())
@@ -172,6 +181,12 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
         catalog = seller.get("catalog") if isinstance(seller, dict) else None
         if isinstance(catalog, str) and "://" not in catalog and not Path(catalog).is_absolute():
             seller["catalog"] = str(base / catalog)
+    queue = os.environ.get(NOTIFICATIONS_ENV, "").strip()
+    if queue and raw.get("notifications") is None:
+        try:
+            raw["notifications"] = json.loads(queue)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{NOTIFICATIONS_ENV} is not valid JSON: {err}") from None
     try:
         return PipelineConfig.model_validate(raw)
     except ValidationError as err:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from listings_pipeline.config import load_config
+from listings_pipeline.config import NOTIFICATIONS_ENV, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -72,3 +73,43 @@ def test_invalid_configs_are_explained(tmp_path: Path, text: str, message: str) 
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"nope\.yaml"):
         load_config(tmp_path / "nope.yaml")
+
+
+NOTIFICATIONS_SECTION = {
+    "queue_arn": "arn:aws:sqs:us-east-1:123456789012:spapi-notifications",
+    "queue_url": "http://sqs:5000/123456789012/spapi-notifications",
+    "aws_conn_id": "aws_notifications",
+    "poll_seconds": 2,
+}
+ONE_SELLER = "sellers: [{seller_id: S, spapi_conn_id: c, marketplaces: [ATVPDKIKX0DER], catalog: x.csv}]\n"
+
+
+def test_the_environment_gives_a_file_without_notifications_its_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docker-compose.yaml sets SPAPI_NOTIFICATIONS for its local SQS; the file's section wins."""
+    monkeypatch.delenv(NOTIFICATIONS_ENV, raising=False)
+    assert load_config(write(tmp_path, ONE_SELLER)).notifications is None
+    monkeypatch.setenv(NOTIFICATIONS_ENV, " ")
+    assert load_config(write(tmp_path, ONE_SELLER)).notifications is None
+
+    monkeypatch.setenv(NOTIFICATIONS_ENV, json.dumps(NOTIFICATIONS_SECTION))
+    queue = load_config(write(tmp_path, ONE_SELLER)).notifications
+    assert queue is not None
+    assert queue.queue_url == NOTIFICATIONS_SECTION["queue_url"] and queue.poll_seconds == 2
+
+    own = "notifications: {queue_arn: 'arn:aws:sqs:eu-west-1:111122223333:prod', queue_url: https://q}\n"
+    queue = load_config(write(tmp_path, ONE_SELLER + own)).notifications
+    assert queue is not None and queue.queue_arn.endswith(":111122223333:prod")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("{not json", "SPAPI_NOTIFICATIONS is not valid JSON"), ('{"queue_url": "x"}', "queue_arn")],
+)
+def test_a_bad_notifications_variable_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv(NOTIFICATIONS_ENV, value)
+    with pytest.raises(ValueError, match=message):
+        load_config(write(tmp_path, ONE_SELLER))
