@@ -12,9 +12,13 @@ from typing import Any
 import pytest
 
 from listings_pipeline.from_amazon.notification_setup import SUBSCRIPTIONS, set_up_seller
-from spapi import listings, notifications
+from spapi import listings, notifications, reports
 from spapi.errors import InvalidRequestError
-from spapi.models.notifications import ListingsItemStatusChangeNotification, parse_notification
+from spapi.models.notifications import (
+    ListingsItemStatusChangeNotification,
+    ReportProcessingFinishedNotification,
+    parse_notification,
+)
 from tests.fixtures.sandbox import SELLER, US, Sandbox, new_client
 from tests.fixtures.sqs import LocalSqs
 from tests.sandbox.conftest import luggage_attributes
@@ -50,6 +54,9 @@ def test_setup_is_idempotent_and_shares_the_destination(sandbox: Sandbox, local_
         again = set_up_seller(client, SELLER, "spapi-listings", arn)
         assert first["destination_created"] and not again["destination_created"]
         assert [s["action"] for s in first["subscriptions"]] == ["created"] * len(SUBSCRIPTIONS)
+        assert "REPORT_PROCESSING_FINISHED" in {s["notification_type"] for s in first["subscriptions"]}
+        reports_finished = client.call(notifications.get_subscription("REPORT_PROCESSING_FINISHED")).payload
+        assert reports_finished.destination_id == first["destination_id"]
         assert [s["action"] for s in again["subscriptions"]] == ["kept"] * len(SUBSCRIPTIONS)
         assert [s["subscription_id"] for s in again["subscriptions"]] == [
             s["subscription_id"] for s in first["subscriptions"]
@@ -101,6 +108,21 @@ def test_a_listing_change_arrives_on_the_queue(sandbox: Sandbox, local_sqs: Loca
     arrived = [parse_notification(json.dumps(m)) for m in messages(local_sqs, url, want=1)]
     status = [n for n in arrived if isinstance(n, ListingsItemStatusChangeNotification)]
     assert status and status[0].payload.sku == "NOTIFY-1" and status[0].payload.seller_id == SELLER
+
+
+def test_a_finished_report_arrives_on_the_queue(sandbox: Sandbox, local_sqs: LocalSqs) -> None:
+    """The setup's REPORT_PROCESSING_FINISHED subscription at work: a report the sandbox ends (no
+    listing in the marketplace: CANCELLED) is announced in a shape the client's models read."""
+    url, arn = local_sqs.new_queue()
+    with new_client(sandbox) as client:
+        set_up_seller(client, SELLER, "spapi-listings", arn)
+        report_id = client.call(reports.create_report("GET_MERCHANT_LISTINGS_ALL_DATA", [US])).report_id
+        arrived = [parse_notification(json.dumps(m)) for m in messages(local_sqs, url, want=1)]
+        report = client.call(reports.get_report(report_id))
+    (finished,) = [n for n in arrived if isinstance(n, ReportProcessingFinishedNotification)]
+    payload = finished.payload.report_processing_finished_notification
+    assert (payload.report_id, payload.seller_id) == (report_id, SELLER)
+    assert payload.processing_status == report.processing_status == "CANCELLED"
 
 
 def test_destinations_refuse_a_seller_token_at_the_sandbox(sandbox: Sandbox) -> None:

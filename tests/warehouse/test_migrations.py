@@ -41,7 +41,7 @@ def test_upgrade_builds_the_orm_schema_and_the_views(empty_engine: Engine) -> No
     assert set(inspector.get_table_names()) == ORM_TABLES | {"alembic_version"}
     assert set(inspector.get_view_names()) == set(VIEW_NAMES)
     assert _diffs(empty_engine) == []
-    assert db.current_revision(empty_engine) == db.head_revision() == "0010"
+    assert db.current_revision(empty_engine) == db.head_revision() == "0011"
     with empty_engine.connect() as conn:
         for view in VIEW_NAMES:
             assert conn.execute(sa.text(f"SELECT * FROM {view}")).all() == []
@@ -118,11 +118,11 @@ def test_offline_sql_for_postgresql_has_tables_and_views() -> None:
 def test_cli_upgrade_and_current(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = db.sqlite_url(tmp_path / "cli.db")
     assert main(["upgrade", "--url", url]) == 0
-    assert "at 0010 (newest: 0010)" in capsys.readouterr().out
+    assert "at 0011 (newest: 0011)" in capsys.readouterr().out
     assert main(["downgrade", "--url", url, "--revision", "base"]) == 0
     assert "at base" in capsys.readouterr().out
     assert main(["current", "--url", url]) == 0
-    assert "at base (newest: 0010)" in capsys.readouterr().out
+    assert "at base (newest: 0011)" in capsys.readouterr().out
 
 
 def test_python_dash_m_and_the_alembic_command(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_python_dash_m_and_the_alembic_command(tmp_path: Path) -> None:
         cwd=REPO,
     )
     assert done.returncode == 0, done.stderr
-    assert "at 0010" in done.stdout
+    assert "at 0011" in done.stdout
 
     ini = REPO / "plugins/listings_pipeline/warehouse/alembic.ini"
     down = subprocess.run(

@@ -222,6 +222,69 @@ def test_unknown_listings_poison_and_the_other_types(engine: Engine) -> None:
     assert "Payload.Sku" in reason and "Payload.Status" in reason
 
 
+def report_finished(report_id: str, status: str, at: datetime, document_id: str | None) -> dict[str, Any]:
+    finished: dict[str, Any] = {
+        "sellerId": SELLER,
+        "accountId": f"amzn1.merchant.o.{SELLER}",
+        "reportId": report_id,
+        "reportType": "GET_MERCHANT_LISTINGS_ALL_DATA",
+        "processingStatus": status,
+    }
+    if document_id:
+        finished["reportDocumentId"] = document_id
+    return {
+        "notificationVersion": "2020-09-04",
+        "notificationType": "REPORT_PROCESSING_FINISHED",
+        "payloadVersion": "2020-09-04",
+        "eventTime": iso(at),
+        "payload": {"reportProcessingFinishedNotification": finished},
+        "notificationMetadata": {
+            "applicationId": "amzn1.sellerapps.app.test",
+            "subscriptionId": "sub-3",
+            "publishTime": iso(at),
+            "notificationId": f"n-report-{report_id}",
+        },
+    }
+
+
+def test_a_report_finished_is_recorded_once_by_its_report_id(engine: Engine) -> None:
+    done = report_finished("60001", "DONE", T0, "amzn1.spdoc.1.4.na.doc")
+    cancelled = report_finished("60002", "CANCELLED", T0, None)
+    first = take_in(engine, [message(done), message(cancelled)], "run-1")
+    assert [o["outcome"] for o in first["outcomes"]] == ["applied", "applied"]
+    assert first["reports_finished"] == [
+        {
+            "seller_id": SELLER,
+            "report_id": "60001",
+            "report_type": "GET_MERCHANT_LISTINGS_ALL_DATA",
+            "processing_status": "DONE",
+            "report_document_id": "amzn1.spdoc.1.4.na.doc",
+        },
+        {
+            "seller_id": SELLER,
+            "report_id": "60002",
+            "report_type": "GET_MERCHANT_LISTINGS_ALL_DATA",
+            "processing_status": "CANCELLED",
+            "report_document_id": None,
+        },
+    ]
+    again = message(done)  # SQS delivers it a second time, under another message id
+    second = take_in(engine, [again], "run-2")
+    assert [o["outcome"] for o in second["outcomes"]] == ["duplicate"]
+    assert second["done"] == [again["receipt_handle"]] and second["reports_finished"] == []
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT notification_id, notification_type, seller_id, report_id, feed_id, run_id "
+                "FROM amazon_notifications ORDER BY notification_id"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("n-report-60001", "REPORT_PROCESSING_FINISHED", SELLER, "60001", None, "run-1"),
+        ("n-report-60002", "REPORT_PROCESSING_FINISHED", SELLER, "60002", None, "run-1"),
+    ]
+
+
 def test_messages_from_asset_events() -> None:
     batch = [
         {"MessageId": "m1", "ReceiptHandle": "h1", "Body": "{}", "MD5OfBody": "x"},

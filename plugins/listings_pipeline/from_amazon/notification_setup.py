@@ -8,6 +8,8 @@ subscription before it is made, and a 409 (someone made it meanwhile) is read ba
 that points at another destination (an old queue) is deleted and made again for this one.
 
 The subscriptions (:data:`SUBSCRIPTIONS`): ``FEED_PROCESSING_FINISHED`` (ends a feed wait early),
+``REPORT_PROCESSING_FINISHED`` (the same for a report wait: ``listings_reconcile``,
+``seller_performance``),
 ``LISTINGS_ITEM_STATUS_CHANGE`` (buyable, discoverable, deleted), ``LISTINGS_ITEM_ISSUES_CHANGE``
 in payload version 2023-12-13, the one that names every enforcement action (1.0 names only
 SEARCH_SUPPRESSED, so a LISTING_SUPPRESSED would go unsaid), and ``PRODUCT_TYPE_DEFINITIONS_CHANGE``.
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SUBSCRIPTIONS: tuple[tuple[str, str], ...] = (
     ("FEED_PROCESSING_FINISHED", "1.0"),
+    ("REPORT_PROCESSING_FINISHED", "1.0"),
     ("LISTINGS_ITEM_STATUS_CHANGE", "1.0"),
     ("LISTINGS_ITEM_ISSUES_CHANGE", "2023-12-13"),
     ("PRODUCT_TYPE_DEFINITIONS_CHANGE", "1.0"),

@@ -14,8 +14,10 @@ The ``amazon_notifications`` DAG hands this module the messages its SQS trigger 
 - ``LISTINGS_ITEM_ISSUES_CHANGE`` records one ``listing_issues`` row per severity Amazon names
   (source ``notification``; the enforcement actions in its message), or, with ``NONE``, ends the
   listing's current issue batch;
-- ``FEED_PROCESSING_FINISHED`` and ``PRODUCT_TYPE_DEFINITIONS_CHANGE`` are recorded, and returned
-  for the DAG's later steps (the feed wait, the schema refresh).
+- ``FEED_PROCESSING_FINISHED`` and ``REPORT_PROCESSING_FINISHED`` are recorded with the feed's or
+  report's id, which is what a waiting trigger looks for (``from_amazon.processing_signals``);
+  they and ``PRODUCT_TYPE_DEFINITIONS_CHANGE`` are also returned for the DAG's later steps (the
+  schema refresh) and its log.
 
 SQS does not keep order: a status or issues notification older (``EventTime``) than one already
 applied to the same listing is recorded as **stale** and applied to nothing. A listing the warehouse
@@ -57,6 +59,7 @@ Outcome = Literal["applied", "stale", "not_ours", "duplicate", "rejected"]
 STATUS = "LISTINGS_ITEM_STATUS_CHANGE"
 ISSUES = "LISTINGS_ITEM_ISSUES_CHANGE"
 FEED = "FEED_PROCESSING_FINISHED"
+REPORT = "REPORT_PROCESSING_FINISHED"
 PRODUCT_TYPES = "PRODUCT_TYPE_DEFINITIONS_CHANGE"
 
 
@@ -73,6 +76,14 @@ class FeedFinished(TypedDict):
     feed_id: str
     processing_status: str
     result_feed_document_id: str | None
+
+
+class ReportFinished(TypedDict):
+    seller_id: str | None
+    report_id: str
+    report_type: str
+    processing_status: str
+    report_document_id: str | None
 
 
 class DefinitionsChanged(TypedDict):
@@ -95,6 +106,7 @@ class Intake(TypedDict):
     outcomes: list[MessageOutcome]
     done: list[str]
     feeds_finished: list[FeedFinished]
+    reports_finished: list[ReportFinished]
     definitions_changed: list[DefinitionsChanged]
 
 
@@ -122,7 +134,7 @@ def take_in(engine: Engine, messages: Iterable[QueueMessage], run_id: str | None
     """Record a batch of messages, each in a transaction of its own (one bad message spoils nothing)."""
     from spapi.models.notifications import UnreadableNotification, parse_notification
 
-    intake = Intake(outcomes=[], done=[], feeds_finished=[], definitions_changed=[])
+    intake = Intake(outcomes=[], done=[], feeds_finished=[], reports_finished=[], definitions_changed=[])
     for message in messages:
         try:
             notification = parse_notification(message["body"])
@@ -163,6 +175,7 @@ def _follow_up(intake: Intake, notification: Notification) -> None:
     from spapi.models.notifications import (
         FeedProcessingFinishedNotification,
         ProductTypeDefinitionsChangeNotification,
+        ReportProcessingFinishedNotification,
     )
 
     if isinstance(notification, FeedProcessingFinishedNotification):
@@ -173,6 +186,17 @@ def _follow_up(intake: Intake, notification: Notification) -> None:
                 feed_id=finished.feed_id,
                 processing_status=finished.processing_status,
                 result_feed_document_id=finished.result_feed_document_id,
+            )
+        )
+    elif isinstance(notification, ReportProcessingFinishedNotification):
+        report = notification.payload.report_processing_finished_notification
+        intake["reports_finished"].append(
+            ReportFinished(
+                seller_id=report.seller_id,
+                report_id=report.report_id,
+                report_type=report.report_type,
+                processing_status=report.processing_status,
+                report_document_id=report.report_document_id,
             )
         )
     elif isinstance(notification, ProductTypeDefinitionsChangeNotification):
@@ -209,12 +233,15 @@ def _listing_of(notification: Notification) -> tuple[str | None, str | None, str
         FeedProcessingFinishedNotification,
         ListingsItemIssuesChangeNotification,
         ListingsItemStatusChangeNotification,
+        ReportProcessingFinishedNotification,
     )
 
     if isinstance(notification, ListingsItemStatusChangeNotification | ListingsItemIssuesChangeNotification):
         return notification.payload.seller_id, notification.payload.marketplace_id, notification.payload.sku
     if isinstance(notification, FeedProcessingFinishedNotification):
         return notification.payload.feed_processing_finished_notification.seller_id, None, None
+    if isinstance(notification, ReportProcessingFinishedNotification):
+        return notification.payload.report_processing_finished_notification.seller_id, None, None
     return notification.payload.account_id, notification.payload.marketplace_id, None
 
 
@@ -224,12 +251,18 @@ def _record(session: Session, notification: Notification, run_id: str | None) ->
         FeedProcessingFinishedNotification,
         ListingsItemIssuesChangeNotification,
         ListingsItemStatusChangeNotification,
+        ReportProcessingFinishedNotification,
     )
 
     seller_id, marketplace_id, sku = _listing_of(notification)
     feed_id = (
         notification.payload.feed_processing_finished_notification.feed_id
         if isinstance(notification, FeedProcessingFinishedNotification)
+        else None
+    )
+    report_id = (
+        notification.payload.report_processing_finished_notification.report_id
+        if isinstance(notification, ReportProcessingFinishedNotification)
         else None
     )
     claimed = session.scalar(
@@ -241,6 +274,7 @@ def _record(session: Session, notification: Notification, run_id: str | None) ->
             marketplace_id=marketplace_id,
             sku=sku,
             feed_id=feed_id,
+            report_id=report_id,
             event_time=notification.event_time,
             received_at=datetime.now(UTC),
             outcome="applied",
@@ -393,6 +427,7 @@ class IntakeSummary(TypedDict):
     counts: dict[str, int]
     acknowledged: int
     feeds_finished: list[FeedFinished]
+    reports_finished: list[ReportFinished]
     definitions_changed: list[DefinitionsChanged]
 
 
@@ -421,5 +456,6 @@ def run(extras: Iterable[Mapping[str, Any]], run_id: str, config_path: str | Non
         counts=counts,
         acknowledged=acknowledged,
         feeds_finished=intake["feeds_finished"],
+        reports_finished=intake["reports_finished"],
         definitions_changed=intake["definitions_changed"],
     )

@@ -780,8 +780,9 @@ class AmazonNotification(Base):
     and changes nothing. ``outcome`` says what the notification did: ``applied`` (a listing moved or
     its issues were recorded, a feed wait was told, a schema refreshed), ``stale`` (a later
     notification of the same kind for the same listing was applied first: SQS does not keep order),
-    or ``not_ours`` (a listing or seller the warehouse does not know). The whole notification is
-    kept in ``body``: it holds ids and states, no secret.
+    or ``not_ours`` (a listing or seller the warehouse does not know). ``feed_id`` and
+    ``report_id`` are the feed or report a processing notification names, so a wait can find it by
+    index. The whole notification is kept in ``body``: it holds ids and states, no secret.
     """
 
     __tablename__ = "amazon_notifications"
@@ -795,6 +796,8 @@ class AmazonNotification(Base):
     marketplace_id: Mapped[MarketplaceId | None]
     sku: Mapped[Sku | None]
     feed_id: Mapped[FeedId | None] = mapped_column(index=True)  # FEED_PROCESSING_FINISHED's feed
+    # REPORT_PROCESSING_FINISHED's report
+    report_id: Mapped[str | None] = mapped_column(String(64), index=True)
     event_time: Mapped[datetime]
     received_at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(20))

@@ -2,7 +2,8 @@
 
 Sources: ``models/notifications-api-model/notifications.json`` (destinations and subscriptions)
 and ``schemas/notifications/*.json`` (what arrives on the SQS queue). Two spellings meet here:
-``FEED_PROCESSING_FINISHED`` is camelCase (``notificationType``, ``payload``...), the listings and
+``FEED_PROCESSING_FINISHED`` and ``REPORT_PROCESSING_FINISHED`` are camelCase (``notificationType``,
+``payload``...), the listings and
 product-type notifications are PascalCase (``NotificationType``, ``Payload``...), so each family
 has its own base. Every notification model keeps unknown fields, as Amazon adds some without a
 new version. :func:`parse_notification` reads a queue message's body into the right model.
@@ -19,11 +20,13 @@ from pydantic.alias_generators import to_camel, to_pascal
 from .common import DateTime, RequestModel, ResponseModel
 
 FEED_PROCESSING_FINISHED = "FEED_PROCESSING_FINISHED"
+REPORT_PROCESSING_FINISHED = "REPORT_PROCESSING_FINISHED"
 LISTINGS_ITEM_STATUS_CHANGE = "LISTINGS_ITEM_STATUS_CHANGE"
 LISTINGS_ITEM_ISSUES_CHANGE = "LISTINGS_ITEM_ISSUES_CHANGE"
 PRODUCT_TYPE_DEFINITIONS_CHANGE = "PRODUCT_TYPE_DEFINITIONS_CHANGE"
 NotificationType = Literal[
     "FEED_PROCESSING_FINISHED",
+    "REPORT_PROCESSING_FINISHED",
     "LISTINGS_ITEM_STATUS_CHANGE",
     "LISTINGS_ITEM_ISSUES_CHANGE",
     "PRODUCT_TYPE_DEFINITIONS_CHANGE",
@@ -144,6 +147,33 @@ class FeedProcessingFinishedNotification(_Camel):
         return self.notification_metadata.notification_id
 
 
+class ReportProcessingFinished(_Camel):
+    seller_id: str | None = None  # absent for vendors, who have an accountId only
+    account_id: str
+    report_id: str
+    report_type: str
+    processing_status: Literal["CANCELLED", "DONE", "FATAL"] | str
+    #: DONE: the report; FATAL: a document saying why, when Amazon wrote one; CANCELLED: none
+    report_document_id: str | None = None
+
+
+class ReportProcessingFinishedPayload(_Camel):
+    report_processing_finished_notification: ReportProcessingFinished
+
+
+class ReportProcessingFinishedNotification(_Camel):
+    notification_version: str
+    notification_type: Literal["REPORT_PROCESSING_FINISHED"]
+    payload_version: str
+    event_time: DateTime
+    payload: ReportProcessingFinishedPayload
+    notification_metadata: CamelMetadata
+
+    @property
+    def notification_id(self) -> str:
+        return self.notification_metadata.notification_id
+
+
 class ListingsItemStatus(_Pascal):
     seller_id: str
     marketplace_id: str | None = None
@@ -212,12 +242,14 @@ class ProductTypeDefinitionsChangeNotification(_Pascal):
 
 Notification = (
     FeedProcessingFinishedNotification
+    | ReportProcessingFinishedNotification
     | ListingsItemStatusChangeNotification
     | ListingsItemIssuesChangeNotification
     | ProductTypeDefinitionsChangeNotification
 )
 _MODELS: dict[str, type[Notification]] = {
     FEED_PROCESSING_FINISHED: FeedProcessingFinishedNotification,
+    REPORT_PROCESSING_FINISHED: ReportProcessingFinishedNotification,
     LISTINGS_ITEM_STATUS_CHANGE: ListingsItemStatusChangeNotification,
     LISTINGS_ITEM_ISSUES_CHANGE: ListingsItemIssuesChangeNotification,
     PRODUCT_TYPE_DEFINITIONS_CHANGE: ProductTypeDefinitionsChangeNotification,

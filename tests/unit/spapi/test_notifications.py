@@ -131,6 +131,29 @@ def test_amazons_feed_example_parses(models_dir: Path) -> None:
     )
 
 
+def test_amazons_report_example_parses(models_dir: Path) -> None:
+    first, vendor = examples(models_dir, "ReportProcessingFinishedNotification.json")
+    parsed = m.parse_notification(json.dumps(first))
+    assert isinstance(parsed, m.ReportProcessingFinishedNotification)
+    finished = parsed.payload.report_processing_finished_notification
+    assert (finished.report_id, finished.processing_status, finished.seller_id) == (
+        "54517018502",
+        "CANCELLED",
+        "A3TH9S8BH6GOGM",
+    )
+    assert (
+        finished.report_document_id
+        == first["payload"]["reportProcessingFinishedNotification"]["reportDocumentId"]
+    )
+    assert parsed.notification_id == "d0e9e693-c3ad-4373-979f-ed4ec98dd746"
+    vendors = m.parse_notification(json.dumps(vendor))
+    assert isinstance(vendors, m.ReportProcessingFinishedNotification)
+    assert vendors.payload.report_processing_finished_notification.seller_id is None
+    del first["payload"]["reportProcessingFinishedNotification"]["reportId"]
+    with pytest.raises(m.UnreadableNotification, match="reportId"):
+        m.parse_notification(json.dumps(first))
+
+
 @pytest.mark.parametrize(
     ("name", "model_type"),
     [
