@@ -36,6 +36,9 @@ COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:0 sandbox/ /opt/airflow/sandbox/
 COPY --chown=airflow:0 include/ /opt/airflow/include/
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
+# The local SQS's queue setup (docker-compose.yaml's sqs-init: python -m demo.local_sqs), the only
+# part of the demo the services run.
+COPY --chown=airflow:0 demo/__init__.py demo/local_sqs.py /opt/airflow/demo/
 RUN pip install --no-cache-dir -e /opt/airflow \
     && mkdir -p /opt/airflow/var \
     && chmod -R g+rwX /opt/airflow/var

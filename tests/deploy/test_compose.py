@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, service_missing
+from tests.fixtures.sqs import LocalSqs
 
 COMPOSE_FILE = REPO / "docker-compose.yaml"
 ENV_EXAMPLE = REPO / ".env.example"
@@ -37,8 +39,19 @@ AIRFLOW_SERVICES = {
     "airflow-triggerer": "triggerer",
     "airflow-worker": "celery worker",
 }
-REQUIRED_SERVICES = {*AIRFLOW_SERVICES, "airflow-init", "redis", "postgres", "warehouse-db", "sandbox"}
-ONE_SHOT = {"airflow-init", "airflow-cli"}  # not long-running: no health check expected
+REQUIRED_SERVICES = {
+    *AIRFLOW_SERVICES,
+    "airflow-init",
+    "redis",
+    "postgres",
+    "warehouse-db",
+    "sandbox",
+    "sqs",
+    "sqs-init",
+}
+ONE_SHOT = {"airflow-init", "airflow-cli", "sqs-init"}  # not long-running: no health check expected
+# The services that read or delete on the notifications queue: they start once it exists.
+QUEUE_READERS = ("airflow-triggerer", "airflow-worker")
 AIRFLOW_HOME = PurePosixPath("/opt/airflow")
 
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|FERNET_KEY|TOKEN|CREDENTIAL", re.IGNORECASE)
@@ -228,9 +241,10 @@ def test_airflow_services_share_one_image_and_the_celery_executor(
 ) -> None:
     airflow = airflow_services(services)
     assert set(AIRFLOW_SERVICES) | {"airflow-init"} <= set(airflow)
-    images = {service["image"] for service in airflow.values()} | {services["sandbox"]["image"]}
-    assert len(images) == 1, f"Airflow services and the sandbox use different images: {images}"
-    for name, service in {**airflow, "sandbox": services["sandbox"]}.items():
+    ours = {**airflow, "sandbox": services["sandbox"], "sqs-init": services["sqs-init"]}
+    images = {service["image"] for service in ours.values()}
+    assert len(images) == 1, f"Airflow services, the sandbox and sqs-init use different images: {images}"
+    for name, service in ours.items():
         build = service.get("build") or {}
         assert Path(build.get("context", "")).resolve() == REPO, f"{name} is not built from the repository"
         assert build.get("dockerfile", "Dockerfile") == "Dockerfile", name
@@ -431,6 +445,7 @@ def test_published_ports(services: dict[str, dict[str, Any]], env_example: dict[
     assert published("sandbox")[8900] == ("127.0.0.1", env_example["SANDBOX_PORT"])
     assert published("warehouse-db")[5432] == ("127.0.0.1", env_example["WAREHOUSE_DB_PORT"])
     assert published("flower")[5555][1] == env_example["FLOWER_PORT"]
+    assert published("sqs")[5000] == ("127.0.0.1", env_example["SQS_PORT"])
     # Airflow's database and the broker are for the containers only.
     assert not ports(services["postgres"]) and not ports(services["redis"])
 
@@ -565,3 +580,107 @@ def test_dockerfile_installs_the_runtime_pins_and_the_project() -> None:
             assert top not in ignored, f"COPY {source}: excluded by .dockerignore"
     for private in (".env", ".git", ".venv", "var"):
         assert private in ignored, f".dockerignore does not exclude {private}"
+
+
+# --- Amazon's notifications: the local SQS ---------------------------------------------------------
+
+
+def _pins() -> dict[str, str]:
+    """requirements.txt's pins by distribution name (extras dropped: ``moto[s3]`` is ``moto``)."""
+    pins = {}
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==", 1)
+            pins[name.split("[")[0].strip()] = version.strip()
+    return pins
+
+
+def sqs_endpoint(services: dict[str, dict[str, Any]]) -> str:
+    """The local SQS as the other containers reach it: the sqs service's name and port."""
+    args = command_args(services["sqs"])
+    port = int(args[args.index("-p") + 1])
+    assert port in {target for _, _, target in ports(services["sqs"])}
+    return f"http://sqs:{port}"
+
+
+def test_the_local_sqs_is_moto_at_the_pinned_version(services: dict[str, dict[str, Any]]) -> None:
+    sqs = services["sqs"]
+    assert sqs["image"] == f"motoserver/moto:{_pins()['moto']}", (
+        "the moto image differs from requirements.txt"
+    )
+    entrypoint = sqs.get("entrypoint") or []
+    assert [*([entrypoint] if isinstance(entrypoint, str) else entrypoint), *command_args(sqs)][:3] == [
+        "moto_server",
+        "-H",
+        "0.0.0.0",
+    ]
+    assert not any(kind == "volume" for kind, *_ in volumes(sqs)), "moto keeps its queues in memory"
+
+
+def test_queue_readers_start_after_the_queue_exists(services: dict[str, dict[str, Any]]) -> None:
+    for name in QUEUE_READERS:
+        deps = depends_on(services[name])
+        assert deps.get("sqs") == "service_healthy", f"{name} does not wait for a healthy sqs"
+        assert deps.get("sqs-init") == "service_completed_successfully", f"{name} does not wait for sqs-init"
+    # sqs-init only needs the server started (it waits for it to answer); sqs is healthy once the queue
+    # exists, so waiting for its health there would never end.
+    assert depends_on(services["sqs-init"]) == {"sqs": "service_started"}
+
+
+def test_queue_setup_config_connection_and_sandbox_agree(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sqs-init creates exactly the queue the config names, on the endpoint the connection and the
+    sandbox use, with the dead-letter queue make services has."""
+    from demo import local_sqs
+    from listings_pipeline.config import NOTIFICATIONS_ENV, NotificationsConfig, load_config
+
+    endpoint = sqs_endpoint(services)
+    init = command_args(services["sqs-init"])
+    assert init[:3] == ["python", "-m", "demo.local_sqs"]
+    assert init[init.index("--endpoint-url") + 1] == endpoint
+    assert environment(services["sqs-init"]).get("CONNECTION_CHECK_MAX_COUNT") == "0"
+
+    worker = environment(services["airflow-worker"])
+    section = NotificationsConfig.model_validate(json.loads(worker[NOTIFICATIONS_ENV]))
+    assert section.queue_arn == local_sqs.queue_arn()  # what the sellers subscribe (Amazon is told)
+    assert section.queue_url == local_sqs.queue_url(endpoint)  # what the watcher reads
+    assert section.visibility_timeout == local_sqs.VISIBILITY_TIMEOUT  # the queue's own, as in make services
+
+    # make services' connection, on the sqs service: moto's placeholder keys, which open nothing else
+    conn = connection(services["airflow-worker"], section.aws_conn_id)
+    same = local_sqs.aws_connection(endpoint)
+    assert {k: conn.get(k) for k in ("conn_type", "login", "password")} == {
+        k: same[k] for k in ("conn_type", "login", "password")
+    }
+    assert conn["extra"] == json.loads(same["extra"])
+    assert conn["extra"]["region_name"] == section.queue_arn.split(":")[3]
+
+    assert environment(services["sandbox"])["SPAPI_SANDBOX_SQS_ENDPOINT_URL"] == endpoint
+
+    # The config the containers read has no section of its own, so the variable's is the one in force.
+    config_path = PurePosixPath(worker["SPAPI_PIPELINE_CONFIG"]).relative_to(AIRFLOW_HOME)
+    monkeypatch.setenv(NOTIFICATIONS_ENV, worker[NOTIFICATIONS_ENV])
+    assert load_config(REPO / config_path).notifications == section
+
+
+def test_the_sqs_health_check_passes_once_sqs_init_ran(
+    services: dict[str, dict[str, Any]], local_sqs: LocalSqs
+) -> None:
+    """Both commands, run against a moto server here: the health check is the queue's existence."""
+    from demo import local_sqs as demo_sqs
+
+    init = command_args(services["sqs-init"])
+    init[init.index("--endpoint-url") + 1] = local_sqs.endpoint_url
+    demo_sqs.main(init[3:])
+
+    test = healthcheck_test(services["sqs"])
+    assert test[:3] == ["CMD", "python3", "-c"]
+    script = test[3]
+    args = command_args(services["sqs"])
+    in_container = f"http://localhost:{args[args.index('-p') + 1]}/"
+    assert in_container in script and f"QueueName={demo_sqs.QUEUE}'" in script
+    here = script.replace(in_container, local_sqs.endpoint_url + "/")
+    assert subprocess.run([sys.executable, "-c", here], capture_output=True, timeout=30).returncode == 0
+    missing = here.replace(f"QueueName={demo_sqs.QUEUE}'", "QueueName=no-such-queue'")
+    assert subprocess.run([sys.executable, "-c", missing], capture_output=True, timeout=30).returncode != 0
