@@ -6,7 +6,9 @@ marketplace of the pipeline config (`include/pipeline.yaml`), and records where 
 
 1. **targets**: one branch per seller and marketplace, behind the connection gate;
 2. **request_report** (one mapped task per branch): Amazon's `GET_MERCHANT_LISTINGS_ALL_DATA`
-   requested, then waited for in the triggerer (no worker slot is held while Amazon works on it);
+   requested, then waited for in the triggerer (no worker slot is held while Amazon works on it;
+   with a notifications queue configured, Amazon's `REPORT_PROCESSING_FINISHED` ends the wait
+   early, polling staying the fallback);
 3. **check** (one mapped task per branch): the report downloaded and compared with the warehouse's
    listings, offers and merchant stock. Each disagreement is a row of `listing_drift`: on Amazon but
    unknown to the catalog, accepted once but missing on Amazon, a different price or quantity, or
@@ -79,10 +81,12 @@ def listings_reconcile() -> None:
     ) -> list[ReportKwargs]:  # the form as typed in
         from listings_pipeline.config import load_config
         from listings_pipeline.from_amazon.listings_report import report_kwargs
+        from listings_pipeline.from_amazon.processing_signals import wake_check_for
         from listings_pipeline.planning.targets import form_targets
 
         branches = form_targets(ti, params, "listings_reconcile")
-        return report_kwargs(branches, load_config((params or {}).get("config_path")).feed_poll_seconds)
+        config = load_config((params or {}).get("config_path"))
+        return report_kwargs(branches, config.feed_poll_seconds, wake_check=wake_check_for(config))
 
     @task(
         map_index_template="{{ task.op_kwargs['done']['branch']['seller_id'] }}/{{ task.op_kwargs['done']['branch']['marketplace_id'] }}"

@@ -11,7 +11,9 @@ every day, into the warehouse:
 2. **request_report** (mapped, deferrable): `GET_V2_SELLER_PERFORMANCE_REPORT` (account health:
    order defect rate, late shipment, cancellation, tracking and delivery rates, policy violations)
    and `GET_SALES_AND_TRAFFIC_REPORT` (that day's sales, units, sessions and buy-box percentage, in
-   total and per SKU), requested through the Reports API and waited for in the triggerer;
+   total and per SKU), requested through the Reports API and waited for in the triggerer (with a
+   notifications queue configured, Amazon's `REPORT_PROCESSING_FINISHED` ends the wait early;
+   polling stays the fallback);
 3. **load** (mapped): each document checked against Amazon's schema, then written to
    `account_health` / `account_health_metrics` or `sales_traffic_daily` / `sales_traffic_by_asin`;
    loading a day again replaces that day's figures and nothing else. A document that fails the
@@ -93,13 +95,16 @@ def seller_performance() -> None:
     ) -> list[PerformanceReportKwargs]:  # the form as typed in
         from listings_pipeline.config import load_config
         from listings_pipeline.from_amazon.performance_reports import report_day, report_kwargs
+        from listings_pipeline.from_amazon.processing_signals import wake_check_for
         from listings_pipeline.planning.targets import form_targets
 
         found = form_targets(ti, params, "seller_performance")
         params = params or {}
-        poll = load_config(params.get("config_path")).feed_poll_seconds
+        config = load_config(params.get("config_path"))
         day, snapshot = report_day(params.get("day"), dag_run.run_after), report_day(None, dag_run.run_after)
-        return report_kwargs(found, day, poll, health_day=snapshot)
+        return report_kwargs(
+            found, day, config.feed_poll_seconds, health_day=snapshot, wake_check=wake_check_for(config)
+        )
 
     @task(
         map_index_template="{{ task.op_kwargs['done']['branch']['seller_id'] }}/{{ task.op_kwargs['done']['branch']['marketplace_id'] }} {{ task.op_kwargs['done']['report_type'] }}"

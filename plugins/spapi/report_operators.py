@@ -56,6 +56,9 @@ class RequestReportOperator(BaseOperator):
     :param poll_interval: first poll interval of the trigger, growing up to ``max_poll_interval``.
     :param wait_timeout: how long to wait for Amazon.
     :param config_overrides: :class:`spapi.config.SpApiConfig` fields that win over the connection.
+    :param wake_check: passed to :class:`ReportProcessingTrigger`: the dotted path of a function
+        ``(kind, report_id) -> bool`` asked between polls whether a ``REPORT_PROCESSING_FINISHED``
+        notification says the report ended, so the wait polls at once; ``None`` polls only.
     """
 
     template_fields: Sequence[str] = (
@@ -80,6 +83,7 @@ class RequestReportOperator(BaseOperator):
         max_poll_interval: float = 300.0,
         wait_timeout: timedelta = timedelta(hours=4),
         config_overrides: dict[str, Any] | None = None,
+        wake_check: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -93,6 +97,7 @@ class RequestReportOperator(BaseOperator):
         self.max_poll_interval = max_poll_interval
         self.wait_timeout = wait_timeout
         self.config_overrides = dict(config_overrides or {})
+        self.wake_check = wake_check
 
     @cached_property
     def hook(self) -> SpApiHook:
@@ -131,6 +136,7 @@ class RequestReportOperator(BaseOperator):
                 max_poll_interval=self.max_poll_interval,
                 deadline=time.time() + self.wait_timeout.total_seconds(),
                 config_overrides=self.config_overrides or None,
+                wake_check=self.wake_check,
             ),
             method_name="execute_complete",
             timeout=self.wait_timeout + timedelta(minutes=5),

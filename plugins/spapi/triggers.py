@@ -25,6 +25,8 @@ Amazon had no data to report: ``processing_status`` tells them apart from a fail
 none of its own) or a call that cannot succeed.
 
 Both are one poll loop, :class:`ProcessingTrigger`; each names its id, its call and its document.
+Either may be given a ``wake_check`` that ends a wait between polls early when Amazon's
+``FEED_PROCESSING_FINISHED`` or ``REPORT_PROCESSING_FINISHED`` notification has arrived.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import abc
 import asyncio
 import importlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar, Unpack
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -84,9 +86,10 @@ class ProcessingTrigger(BaseTrigger, Generic[ProcessedT]):
     :param config_overrides: :class:`spapi.config.SpApiConfig` fields that win over the connection.
     :param wake_check: dotted path of a function ``(kind, resource_id) -> bool`` asked every
         ``wake_check_interval`` seconds (default 5) while the trigger waits between polls; when it
-        says the feed or report has ended (a ``FEED_PROCESSING_FINISHED`` notification arrived),
-        the trigger polls at once instead of sleeping out its interval. Polling stays the fallback:
-        a check that fails or never says yes changes nothing.
+        says the feed or report has ended (a ``FEED_PROCESSING_FINISHED`` or
+        ``REPORT_PROCESSING_FINISHED`` notification arrived), the trigger polls at once instead of
+        sleeping out its interval. Polling stays the fallback: a check that cannot be imported,
+        fails or never says yes changes nothing.
     """
 
     kind: ClassVar[str]
@@ -205,11 +208,10 @@ class ProcessingTrigger(BaseTrigger, Generic[ProcessedT]):
 
     async def _wait(self, seconds: float) -> None:
         """Sleep ``seconds``, or less when :attr:`wake_check` says the wait is over."""
-        if self.wake_check is None:
+        check = self._wake_check()
+        if check is None:
             await asyncio.sleep(seconds)
             return
-        module, _, name = self.wake_check.rpartition(".")
-        check = getattr(importlib.import_module(module), name)
         step = self.wake_check_interval or DEFAULT_WAKE_CHECK_INTERVAL
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
@@ -223,14 +225,28 @@ class ProcessingTrigger(BaseTrigger, Generic[ProcessedT]):
                 self.log.info("%s %s ended, a notification says: polling now", self.kind, self.resource_id)
                 return
 
+    def _wake_check(self) -> Callable[[str, str], object] | None:
+        """The :attr:`wake_check` function, or ``None`` (none given, or it cannot be found: a trigger
+        serialized by an older release may name one that has moved since; it polls without)."""
+        if self.wake_check is None:
+            return None
+        module, _, name = self.wake_check.rpartition(".")
+        try:
+            check: Callable[[str, str], object] = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError) as err:
+            self.log.warning("wake check %s not found (%s); polling without it", self.wake_check, err)
+            return None
+        return check
+
 
 class FeedProcessingTrigger(ProcessingTrigger["Feed"]):
     """Poll ``getFeed`` until the feed is DONE, FATAL or CANCELLED, or the deadline passes.
 
     :param feed_id: the feed to watch.
     :param spapi_conn_id: the seller's ``spapi`` connection.
-    :param polling: ``poll_interval``, ``max_poll_interval``, ``backoff``, ``deadline`` and
-        ``config_overrides``, as :class:`ProcessingTrigger` takes them.
+    :param polling: ``poll_interval``, ``max_poll_interval``, ``backoff``, ``deadline``,
+        ``config_overrides``, ``wake_check`` and ``wake_check_interval``, as
+        :class:`ProcessingTrigger` takes them.
     """
 
     kind = "feed"
@@ -260,8 +276,9 @@ class ReportProcessingTrigger(ProcessingTrigger["Report"]):
 
     :param report_id: the report to watch.
     :param spapi_conn_id: the seller's ``spapi`` connection.
-    :param polling: ``poll_interval``, ``max_poll_interval``, ``backoff``, ``deadline`` and
-        ``config_overrides``, as :class:`ProcessingTrigger` takes them.
+    :param polling: ``poll_interval``, ``max_poll_interval``, ``backoff``, ``deadline``,
+        ``config_overrides``, ``wake_check`` and ``wake_check_interval``, as
+        :class:`ProcessingTrigger` takes them.
     """
 
     kind = "report"

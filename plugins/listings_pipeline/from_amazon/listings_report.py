@@ -26,6 +26,8 @@ class ReportKwargs(TypedDict):
     marketplace_ids: list[str]
     spapi_conn_id: str
     poll_interval: float
+    #: the wait's shortcut when notifications are configured (:mod:`.processing_signals`)
+    wake_check: str | None
 
 
 class ReportDone(TypedDict):
@@ -38,15 +40,19 @@ class ReportDone(TypedDict):
     report_document_id: str | None
 
 
-def report_kwargs(branches: list[Branch], poll_interval: float) -> list[ReportKwargs]:
+def report_kwargs(
+    branches: list[Branch], poll_interval: float, *, wake_check: str | None = None
+) -> list[ReportKwargs]:
     """One report per seller and marketplace (Amazon's listings report covers one marketplace),
-    polled first after the config's ``feed_poll_seconds``: a report takes Amazon about as long."""
+    polled first after the config's ``feed_poll_seconds``: a report takes Amazon about as long.
+    ``wake_check`` lets a ``REPORT_PROCESSING_FINISHED`` notification end each wait early."""
     return [
         {
             "branch": b,
             "marketplace_ids": [b["marketplace_id"]],
             "spapi_conn_id": b["spapi_conn_id"],
             "poll_interval": poll_interval,
+            "wake_check": wake_check,
         }
         for b in branches
     ]

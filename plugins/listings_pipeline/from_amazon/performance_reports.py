@@ -38,6 +38,8 @@ class PerformanceReportKwargs(TypedDict):
     data_start_time: str | None
     data_end_time: str | None
     poll_interval: float
+    #: the wait's shortcut when notifications are configured (:mod:`.processing_signals`)
+    wake_check: str | None
 
 
 class PerformanceReportDone(TypedDict):
@@ -60,10 +62,16 @@ def report_day(asked: str | None, run_after: datetime) -> date:
 
 
 def report_kwargs(
-    branches: list[Branch], day: date, poll_interval: float, *, health_day: date | None = None
+    branches: list[Branch],
+    day: date,
+    poll_interval: float,
+    *,
+    health_day: date | None = None,
+    wake_check: str | None = None,
 ) -> list[PerformanceReportKwargs]:
     """Both reports for every branch (each report covers one marketplace): sales and traffic for
-    ``day``, account health filed under ``health_day`` (the day before the run; ``day`` if not given)."""
+    ``day``, account health filed under ``health_day`` (the day before the run; ``day`` if not given).
+    ``wake_check`` lets a ``REPORT_PROCESSING_FINISHED`` notification end each wait early."""
     start, end = f"{day.isoformat()}T00:00:00+00:00", f"{day.isoformat()}T23:59:59+00:00"
     out: list[PerformanceReportKwargs] = []
     for branch in branches:
@@ -80,6 +88,7 @@ def report_kwargs(
                     "data_start_time": start if sales else None,
                     "data_end_time": end if sales else None,
                     "poll_interval": poll_interval,
+                    "wake_check": wake_check,
                 }
             )
     return out

@@ -19,7 +19,7 @@ from listings_pipeline.branch import Branch, SentCounts
 from listings_pipeline.call_log import branch_trace
 from listings_pipeline.changes import BranchSent, ListingKey
 from listings_pipeline.config import PipelineConfig, load_config
-from listings_pipeline.from_amazon.feed_signals import FEED_WAKE_CHECK
+from listings_pipeline.from_amazon.processing_signals import wake_check_for
 from listings_pipeline.run_files import BranchPaths, read_jsonl, safe_part
 from listings_pipeline.run_totals import RunTotals
 from listings_pipeline.summaries import SummaryReasons, store_summaries, tally
@@ -113,7 +113,7 @@ def build(branch: Branch) -> list[SubmitKwargs]:
             "message_count": document.message_count,
             "poll_interval": config.feed_poll_seconds,
             "wait_timeout": timedelta(hours=config.feed_wait_hours),
-            "wake_check": FEED_WAKE_CHECK if config.notifications is not None else None,
+            "wake_check": wake_check_for(config),
             "document": {
                 "seller_id": seller_id,
                 "marketplace_id": marketplace_id,

@@ -38,7 +38,7 @@ class SubmitKwargs(TypedDict):
     poll_interval: float
     wait_timeout: timedelta
     document: DocumentRef
-    # the wait's shortcut when notifications are configured (from_amazon.feed_signals)
+    # the wait's shortcut when notifications are configured (from_amazon.processing_signals)
     wake_check: NotRequired[str | None]
 
 

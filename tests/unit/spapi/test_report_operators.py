@@ -53,9 +53,13 @@ class Operator(RequestReportOperator):
         return self.hook.get_client(transport=httpx.MockTransport(self.api), limiter=limiter)
 
 
-def operator(status: str) -> Operator:
+def operator(status: str, **kwargs: Any) -> Operator:
     op = Operator(
-        task_id="report", report_type=LISTINGS, marketplace_ids=["ATVPDKIKX0DER"], spapi_conn_id="spapi_test"
+        task_id="report",
+        report_type=LISTINGS,
+        marketplace_ids=["ATVPDKIKX0DER"],
+        spapi_conn_id="spapi_test",
+        **kwargs,
     )
     op.api = FakeReports(status)
     return op
@@ -69,6 +73,17 @@ def test_requests_then_defers_to_the_report_trigger() -> None:
     trigger = info.value.trigger
     assert isinstance(trigger, ReportProcessingTrigger) and trigger.report_id == "R1"
     assert info.value.method_name == "execute_complete"
+    assert "wake_check" not in trigger.serialize()[1]  # no notifications: polling only
+
+
+def test_the_wake_check_reaches_the_trigger() -> None:
+    op = operator("IN_PROGRESS", wake_check="tests.unit.spapi.test_trigger_wake.notified")
+    with pytest.raises(TaskDeferred) as info:
+        op.execute({})  # type: ignore[arg-type]
+    classpath, kwargs = info.value.trigger.serialize()
+    assert classpath == "spapi.triggers.ReportProcessingTrigger"
+    assert kwargs["wake_check"] == "tests.unit.spapi.test_trigger_wake.notified"
+    assert ReportProcessingTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
 def test_a_report_already_done_returns_without_deferring() -> None:

@@ -1,5 +1,6 @@
-"""FeedProcessingTrigger's wake check: a FEED_PROCESSING_FINISHED notification ends the wait early,
-polling stays the fallback (a check that fails or says no changes nothing)."""
+"""The waits' wake check: a FEED_PROCESSING_FINISHED or REPORT_PROCESSING_FINISHED notification ends
+a FeedProcessingTrigger's or ReportProcessingTrigger's wait early, polling stays the fallback (a
+check that cannot be found, fails or says no changes nothing)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.airflow
 
 from spapi.client import AsyncSpApiClient  # noqa: E402
-from spapi.triggers import FeedProcessingTrigger  # noqa: E402
+from spapi.triggers import FeedProcessingTrigger, ProcessingTrigger, ReportProcessingTrigger  # noqa: E402
 from tests.unit.spapi.fakes import FakeSpApi, fake_config  # noqa: E402
 
 ASKED: list[tuple[str, str]] = []
@@ -48,7 +49,32 @@ def feed(status: str) -> httpx.Response:
     return httpx.Response(200, json=body, headers={"x-amzn-RequestId": "r"})
 
 
-async def run(monkeypatch: pytest.MonkeyPatch, check: str | None) -> tuple[dict[str, Any], list[float]]:
+def report(status: str) -> httpx.Response:
+    body: dict[str, Any] = {
+        "reportId": "R1",
+        "reportType": "GET_MERCHANT_LISTINGS_ALL_DATA",
+        "createdTime": "2026-11-23T10:00:00Z",
+        "processingStatus": status,
+    }
+    if status == "DONE":
+        body.update(
+            processingStartTime="2026-11-23T10:00:05Z",
+            processingEndTime="2026-11-23T10:03:00Z",
+            reportDocumentId="doc-1",
+        )
+    return httpx.Response(200, json=body, headers={"x-amzn-RequestId": "r"})
+
+
+#: kind -> (trigger class, its id, getFeed / getReport answers, the event's document key)
+KINDS: dict[str, tuple[type[ProcessingTrigger[Any]], str, Any, str]] = {
+    "feed": (FeedProcessingTrigger, "F1", feed, "result_document_id"),
+    "report": (ReportProcessingTrigger, "R1", report, "report_document_id"),
+}
+
+
+async def run(
+    monkeypatch: pytest.MonkeyPatch, check: str | None, kind: str = "feed"
+) -> tuple[dict[str, Any], list[float]]:
     sleeps: list[float] = []
     clock = [1_800_000_000.0]
 
@@ -56,8 +82,9 @@ async def run(monkeypatch: pytest.MonkeyPatch, check: str | None) -> tuple[dict[
         sleeps.append(seconds)
         clock[0] += seconds
 
+    trigger_class, resource_id, answer, _ = KINDS[kind]
     api = FakeSpApi()
-    api.script.extend([feed("IN_PROGRESS"), feed("DONE")])
+    api.script.extend([answer("IN_PROGRESS"), answer("DONE")])
 
     async def make_client() -> AsyncSpApiClient:
         return AsyncSpApiClient(
@@ -69,34 +96,47 @@ async def run(monkeypatch: pytest.MonkeyPatch, check: str | None) -> tuple[dict[
     monkeypatch.setattr("spapi.triggers.asyncio.sleep", fake_sleep)
     monkeypatch.setattr("spapi.triggers.time.time", lambda: clock[0])
     monkeypatch.setattr("spapi.triggers.time.monotonic", lambda: clock[0])
-    trigger = FeedProcessingTrigger("F1", poll_interval=60, wake_check=check, wake_check_interval=5)
+    trigger = trigger_class(resource_id, poll_interval=60, wake_check=check, wake_check_interval=5)
     monkeypatch.setattr(trigger, "make_client", make_client)
     event = await trigger.run().asend(None)
     return event.payload, sleeps
 
 
 @pytest.mark.asyncio
-async def test_a_notification_ends_the_wait_at_the_next_check(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_notification_ends_the_wait_at_the_next_check(
+    monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
     ASKED.clear()
-    payload, sleeps = await run(monkeypatch, f"{HERE}.notified")
-    assert payload["status"] == "success" and payload["result_document_id"] == "doc-1"
+    _, resource_id, _, document_key = KINDS[kind]
+    payload, sleeps = await run(monkeypatch, f"{HERE}.notified", kind)
+    assert payload["status"] == "success" and payload[document_key] == "doc-1"
+    assert payload[f"{kind}_id"] == resource_id
     assert sleeps == [5]  # not the 60 s poll interval
-    assert ASKED == [("feed", "F1")]
+    assert [(kind, resource_id)] == ASKED
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("check", ["silent", "broken", None])
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("check", ["silent", "broken", "missing", None])
 async def test_without_a_notification_polling_goes_on(
-    monkeypatch: pytest.MonkeyPatch, check: str | None
+    monkeypatch: pytest.MonkeyPatch, check: str | None, kind: str
 ) -> None:
-    payload, sleeps = await run(monkeypatch, f"{HERE}.{check}" if check else None)
-    assert payload["status"] == "success"
-    assert sum(sleeps) == 60 and (sleeps == [60] if check is None else sleeps == [5] * 12)
+    """No notification, a check that raises, or one that cannot be imported (a trigger serialized
+    before its module moved): the wait sleeps out its interval and polls, as without a check."""
+    path = {None: None, "missing": "listings_pipeline.from_amazon.feed_signals.feed_finished"}.get(
+        check, f"{HERE}.{check}"
+    )
+    payload, sleeps = await run(monkeypatch, path, kind)
+    assert payload["status"] == "success" and payload[KINDS[kind][3]] == "doc-1"
+    assert sum(sleeps) == 60 and (sleeps == [60] if check in (None, "missing") else sleeps == [5] * 12)
 
 
-def test_the_check_is_serialized_only_when_given() -> None:
-    _, plain = FeedProcessingTrigger("F1").serialize()
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_check_is_serialized_only_when_given(kind: str) -> None:
+    trigger_class, resource_id, _, _ = KINDS[kind]
+    _, plain = trigger_class(resource_id).serialize()
     assert "wake_check" not in plain and "wake_check_interval" not in plain
-    _, woken = FeedProcessingTrigger("F1", wake_check=f"{HERE}.notified", wake_check_interval=2).serialize()
+    _, woken = trigger_class(resource_id, wake_check=f"{HERE}.notified", wake_check_interval=2).serialize()
     assert (woken["wake_check"], woken["wake_check_interval"]) == (f"{HERE}.notified", 2.0)
-    assert FeedProcessingTrigger(**woken).serialize()[1] == woken
+    assert trigger_class(**woken).serialize()[1] == woken
