@@ -14,8 +14,9 @@ event, and each event starts a run.
    notification than one already applied to the listing is `stale`. Recorded messages leave the
    queue; a message that cannot be read stays, is counted in `notification_rejects` (the status
    page shows it), and goes to the dead-letter queue after the queue's `maxReceiveCount` receives.
-   A recorded `FEED_PROCESSING_FINISHED` is what a waiting feed's trigger looks for between polls
-   (it then polls at once: the wait ends early, polling stays the fallback).
+   A recorded `FEED_PROCESSING_FINISHED` or `REPORT_PROCESSING_FINISHED` is what a waiting feed's
+   or report's trigger looks for between polls (it then polls at once: the wait ends early, polling
+   stays the fallback).
 2. **refresh_schemas**: after a `PRODUCT_TYPE_DEFINITIONS_CHANGE`, the mapped product types'
    schemas are fetched again for that seller's marketplaces, so the next check uses Amazon's new
    rules (nothing to do, and no call, for a batch without one).

@@ -4,8 +4,8 @@
 Subscribes each seller of the pipeline config (`include/pipeline.yaml`) to the notifications
 `amazon_notifications` reads, delivered to the SQS queue of the config's `notifications` section:
 the destination (the queue, created once for the application with a grantless token) and, per
-seller, `FEED_PROCESSING_FINISHED`, `LISTINGS_ITEM_STATUS_CHANGE`, `LISTINGS_ITEM_ISSUES_CHANGE`
-(payload 2023-12-13) and `PRODUCT_TYPE_DEFINITIONS_CHANGE`.
+seller, `FEED_PROCESSING_FINISHED`, `REPORT_PROCESSING_FINISHED`, `LISTINGS_ITEM_STATUS_CHANGE`,
+`LISTINGS_ITEM_ISSUES_CHANGE` (payload 2023-12-13) and `PRODUCT_TYPE_DEFINITIONS_CHANGE`.
 
 Idempotent: what exists is kept, a subscription pointing at another queue is moved to this one.
 Daily, so that a seller added to the config is subscribed by the next day; trigger it to do so now.
