@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -123,6 +124,46 @@ def test_a_finished_report_arrives_on_the_queue(sandbox: Sandbox, local_sqs: Loc
     payload = finished.payload.report_processing_finished_notification
     assert (payload.report_id, payload.seller_id) == (report_id, SELLER)
     assert payload.processing_status == report.processing_status == "CANCELLED"
+
+
+def test_a_finished_report_wakes_its_wait_once_taken_in(
+    sandbox: Sandbox, local_sqs: LocalSqs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole chain: the sandbox announces the report on the queue, the intake records it once
+    (a second delivery is a duplicate), and the waits' check then says the report ended."""
+    from listings_pipeline.from_amazon.notifications import QueueMessage, take_in
+    from listings_pipeline.from_amazon.processing_signals import processing_finished
+    from listings_pipeline.warehouse import db
+
+    url, arn = local_sqs.new_queue()
+    warehouse = db.sqlite_url(tmp_path / "warehouse.db")
+    db.upgrade(warehouse)
+    monkeypatch.setenv("SPAPI_WAREHOUSE_URL", warehouse)
+    monkeypatch.delenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", raising=False)
+    with new_client(sandbox) as client:
+        set_up_seller(client, SELLER, "spapi-listings", arn)
+        report_id = client.call(reports.create_report("GET_MERCHANT_LISTINGS_ALL_DATA", [US])).report_id
+    assert not processing_finished("report", report_id)
+    sqs = local_sqs.client()
+    deadline = time.monotonic() + 10
+    raw: list[dict[str, Any]] = []
+    while not raw and time.monotonic() < deadline:
+        raw = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    (message,) = raw
+    delivered = QueueMessage(
+        message_id=message["MessageId"], receipt_handle=message["ReceiptHandle"], body=message["Body"]
+    )
+    engine = db.make_engine(warehouse)
+    try:
+        first = take_in(engine, [delivered], "run-1")
+        again = take_in(engine, [delivered], "run-2")  # SQS delivers at least once
+    finally:
+        engine.dispose()
+    assert [o["outcome"] for o in first["outcomes"]] == ["applied"]
+    assert [r["report_id"] for r in first["reports_finished"]] == [report_id]
+    assert [o["outcome"] for o in again["outcomes"]] == ["duplicate"]
+    assert processing_finished("report", report_id)
+    assert not processing_finished("feed", report_id)
 
 
 def test_destinations_refuse_a_seller_token_at_the_sandbox(sandbox: Sandbox) -> None:
