@@ -1,5 +1,5 @@
 """Amazon's listings report for one branch: ``GET_MERCHANT_LISTINGS_ALL_DATA`` requested and waited
-for in the triggerer (:class:`spapi.report_operators.RequestReportOperator`), handed on with the
+for in the triggerer (:class:`spapi.operators.RequestReportOperator`), handed on with the
 branch it belongs to, so the next task knows whose report it is without zipping two lists.
 
 The DAG file imports this at parse time: nothing here touches the warehouse.
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 from listings_pipeline.branch import Branch
 from spapi.models.reports import GET_MERCHANT_LISTINGS_ALL_DATA
-from spapi.report_operators import RequestReportOperator
+from spapi.operators import RequestReportOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -1,5 +1,5 @@
 """The request task of ``seller_performance``: one report for one branch and day, requested and
-waited for in the triggerer by :class:`spapi.report_operators.RequestReportOperator` (shared with
+waited for in the triggerer by :class:`spapi.operators.RequestReportOperator` (shared with
 ``listings_reconcile``: createReport, one getReport, then ``ReportProcessingTrigger``), its XCom the
 report with the branch and day it belongs to.
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from listings_pipeline.branch import Branch
 from listings_pipeline.from_amazon.performance_reports import PerformanceReportDone
-from spapi.report_operators import RequestReportOperator
+from spapi.operators import RequestReportOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -13,8 +13,8 @@ pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("spapi_test_connectio
 from airflow.sdk.exceptions import TaskDeferred  # noqa: E402
 
 from spapi.client import SpApiClient  # noqa: E402
+from spapi.operators import ReportFailedError, RequestReportOperator  # noqa: E402
 from spapi.ratelimit import MemoryBackend, RateLimiter  # noqa: E402
-from spapi.report_operators import ReportFailedError, RequestReportOperator  # noqa: E402
 from spapi.triggers import ReportProcessingTrigger  # noqa: E402
 from tests.unit.spapi.fakes import FakeSpApi  # noqa: E402
 
