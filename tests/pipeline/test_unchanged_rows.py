@@ -209,9 +209,7 @@ def test_the_mask_skips_a_row_only_when_its_sku_is_single_named_and_its_key_is_t
     string = pd.ArrowDtype(pa.string())
     skus = pd.Series(["A", "B", "C", "D", "D", ""], dtype=string)
     keys = pd.Series(["ka", "kb-new", "kc", "kd", "kd2", "ke"], dtype=string)
-    accepted = pd.Series(
-        ["ka", "kb", "kd", "ke"], dtype=string, index=pd.Index(["A", "B", "D", ""], dtype=string)
-    )
+    accepted = pa.table({"sku": ["A", "B", "D", ""], "key": ["ka", "kb", "kd", "ke"]})
     assert unchanged_rows(skus, keys, accepted).tolist() == [True, False, False, False, False, False]
-    empty = pd.Series([], dtype=string, index=pd.Index([], dtype=string))
+    empty = pa.table({"sku": pa.array([], pa.string()), "key": pa.array([], pa.string())})
     assert unchanged_rows(skus, keys, empty).tolist() == [False] * 6

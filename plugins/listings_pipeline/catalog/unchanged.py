@@ -28,6 +28,7 @@ from listings_pipeline.warehouse.models import Listing, ListingStatus
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]
+    import pyarrow as pa  # type: ignore[import-untyped]
     from sqlalchemy import Engine
 
 #: The code whose behaviour decides a payload: any edit to it makes every row a new row.
@@ -54,7 +55,7 @@ def recipe_digest(config: PipelineConfig, marketplace_id: str) -> str:
 def row_keys(frame: pd.DataFrame, recipe: str) -> pd.Series:
     """Each row's key (see the module docstring), vectorised."""
     import pandas as pd
-    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow as pa
 
     cells = frame[sorted(c for c in frame.columns if c not in _POSITION_COLUMNS)]
     hashes = pd.util.hash_pandas_object(cells, index=False).to_numpy()
@@ -71,13 +72,12 @@ def sku_text(frame: pd.DataFrame) -> pd.Series:
     return frame["sku"].astype(pd.ArrowDtype(pa.string())).str.strip().fillna("")
 
 
-def accepted_keys(engine: Engine, seller_id: str, marketplace_id: str) -> pd.Series:
-    """The key of the row behind each listing Amazon holds exactly as we last made it, by SKU (Arrow
-    strings, read 50,000 at a time: a branch may hold a million)."""
-    import pandas as pd
+def accepted_keys(engine: Engine, seller_id: str, marketplace_id: str) -> pa.Table:
+    """The key of the row behind each listing Amazon holds exactly as we last made it: a table of
+    ``sku`` and ``key``, Arrow strings read 50,000 at a time (a branch may hold a million, and a
+    pandas index of them would make a Python string of each)."""
     import pyarrow as pa
 
-    string = pd.ArrowDtype(pa.string())
     skus: list[Any] = []
     keys: list[Any] = []
     with session_scope(engine) as session:
@@ -95,24 +95,25 @@ def accepted_keys(engine: Engine, seller_id: str, marketplace_id: str) -> pd.Ser
         for rows in result.partitions():
             skus.append(pa.array([row[0] for row in rows], type=pa.string()))
             keys.append(pa.array([row[1] for row in rows], type=pa.string()))
-    if not skus:
-        return pd.Series([], dtype=string, index=pd.Index([], dtype=string))
-    return pd.Series(
-        pa.chunked_array(keys), dtype=string, index=pd.Index(pa.chunked_array(skus), dtype=string)
+    return pa.table(
+        {
+            "sku": pa.chunked_array(skus, type=pa.string()),
+            "key": pa.chunked_array(keys, type=pa.string()),
+        }
     )
 
 
-def unchanged_rows(skus: pd.Series, keys: pd.Series, accepted: pd.Series) -> Any:
+def unchanged_rows(skus: pd.Series, keys: pd.Series, accepted: pa.Table) -> Any:
     """A boolean mask (NumPy) of the rows that may skip validation and mapping: joined and compared
-    in Arrow, since a pandas reindex on string labels makes a Python string of each of a million."""
+    in Arrow, never a million Python strings."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-    if accepted.empty:
+    if not accepted.num_rows:
         return np.zeros(len(skus), dtype=bool)
-    at = pc.index_in(pa.array(skus), value_set=pa.array(accepted.index))
-    known = pc.take(pa.array(accepted), at)
+    at = pc.index_in(pa.array(skus), value_set=accepted.column("sku"))
+    known = pc.take(accepted.column("key"), at)
     same = pc.fill_null(pc.equal(known, pa.array(keys)), False).to_numpy(zero_copy_only=False)
     single = ~skus.duplicated(keep=False).to_numpy(dtype=bool)
     return np.asarray(same, dtype=bool) & single & (skus != "").to_numpy(dtype=bool)
