@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -148,10 +148,13 @@ def plan(branch: Branch) -> Branch:
 
 def _existing(engine: Engine, seller_id: str, marketplace_id: str) -> pd.DataFrame:
     """The branch's listings, indexed by SKU: only the columns a plan decides on, as Arrow-backed
-    columns read a chunk at a time, since a branch may hold a million of them."""
+    columns read a chunk at a time and joined without a copy (a branch may hold a million: the
+    hashes alone are a few hundred MiB, and a concatenation would hold them twice)."""
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa  # type: ignore[import-untyped]
 
-    columns = ["status", "payload_hash", "accepted_hash", "source_hash", "updated_at"]
+    names = ["sku", "status", "payload_hash", "accepted_hash", "source_hash"]
     query = select(
         Listing.sku,
         Listing.status,
@@ -160,14 +163,25 @@ def _existing(engine: Engine, seller_id: str, marketplace_id: str) -> pd.DataFra
         Listing.source_hash,
         Listing.updated_at,
     ).where(Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id)
-    parts = []
+    texts: dict[str, list[Any]] = {name: [] for name in names}
+    times: list[Any] = []
     with session_scope(engine) as session:
         result = session.execute(query.execution_options(yield_per=50_000))
         for rows in result.partitions():
-            parts.append(_frame(["sku", *columns], rows))
-    if not parts:
-        return _frame(["sku", *columns], []).set_index("sku")
-    return pd.concat(parts, ignore_index=True).set_index("sku")
+            columns = list(zip(*rows, strict=True))
+            for name, values in zip(names, columns[:-1], strict=True):
+                texts[name].append(pa.array(values, type=pa.string()))
+            times.append(pd.to_datetime(pd.Series(columns[-1], dtype=object), utc=True).to_numpy())
+    string = pd.ArrowDtype(pa.string())
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(pa.chunked_array(arrays, type=pa.string()), dtype=string)
+            for name, arrays in texts.items()
+        }
+    )
+    stamps = np.concatenate(times) if times else np.array([], dtype="datetime64[ns]")
+    frame["updated_at"] = pd.Series(pd.to_datetime(stamps, utc=True))
+    return frame.set_index("sku")
 
 
 def _listed(existing: pd.DataFrame, skus: pd.Series) -> pd.DataFrame:
@@ -175,7 +189,7 @@ def _listed(existing: pd.DataFrame, skus: pd.Series) -> pd.DataFrame:
     joined in Arrow, since a pandas reindex on string labels makes a Python string of each."""
     import numpy as np
     import pandas as pd
-    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow as pa
     import pyarrow.compute as pc  # type: ignore[import-untyped]
 
     at = pc.index_in(pa.array(skus), value_set=pa.array(existing.index))
@@ -193,20 +207,6 @@ def _listed(existing: pd.DataFrame, skus: pd.Series) -> pd.DataFrame:
             )
             columns[name] = pd.Series(pd.to_datetime(values, utc=True)).where(found)
     return pd.DataFrame(columns)
-
-
-def _frame(columns: list[str], rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
-    import pandas as pd
-    import pyarrow as pa
-
-    arrays: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
-    data = {}
-    for name, values in zip(columns, arrays, strict=True):
-        if name == "updated_at":
-            data[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True)
-        else:
-            data[name] = pd.Series(pa.array(values, type=pa.string()), dtype=pd.ArrowDtype(pa.string()))
-    return pd.DataFrame(data)
 
 
 def _offered(paths: BranchPaths) -> tuple[pd.DataFrame, Any]:
