@@ -15,18 +15,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from listings_pipeline.forms.choices import form_choices, suggest
+from listings_pipeline.forms.choices import form_choices
+from listings_pipeline.forms.shared import config_path_field, sellers_field
 from listings_pipeline.from_amazon.notification_setup import SellerSetup
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.schedules import schedule_for
 
 SELLERS = form_choices().sellers
-SELLER_CHOICES: dict[str, Any] = suggest(SELLERS)
 
 
 @dag(
@@ -39,20 +38,8 @@ SELLER_CHOICES: dict[str, Any] = suggest(SELLERS)
     tags=["spapi", "notifications"],
     default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
     params={
-        "config_path": Param(
-            None,
-            type=["null", "string"],
-            title="Pipeline config",
-            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
-        ),
-        "sellers": Param(
-            [],
-            type=["null", "array"],
-            items={"type": "string"},
-            **SELLER_CHOICES,
-            title="Only these sellers",
-            description_md="Sellers to subscribe in this run; empty for all sellers in the config.",
-        ),
+        "config_path": Param(**config_path_field()),
+        "sellers": Param(**sellers_field(SELLERS, "subscribe")),
     },
 )
 def amazon_notifications_setup() -> None:

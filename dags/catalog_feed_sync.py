@@ -34,7 +34,6 @@ line of its own, in the failure message and the run's note.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +43,12 @@ from airflow.sdk import Param, dag, task
 from listings_pipeline.assets import RUN_SUMMARIES
 from listings_pipeline.branch import Branch, Chunk, ChunkDone
 from listings_pipeline.changes import BranchSent
-from listings_pipeline.forms.choices import form_choices, suggest
+from listings_pipeline.forms.choices import form_choices
+from listings_pipeline.forms.shared import config_path_field, sellers_field
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
 from listings_pipeline.run_totals import RunTotals
-from listings_pipeline.schedules import schedule_for
+from listings_pipeline.schedules import backoff_retries, schedule_for
 from listings_pipeline.to_amazon.feed_outcomes import FeedOutcome, FeedResult, SubmitKwargs
 from listings_pipeline.to_amazon.publish import LedgerSubmitFeedOperator
 
@@ -64,27 +64,10 @@ SELLERS = form_choices().sellers
     max_active_runs=1,
     doc_md=__doc__,
     tags=["spapi", "listings", "bulk"],
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=30),
-    },
+    default_args=backoff_retries(max_delay_minutes=30),
     params={
-        "config_path": Param(
-            None,
-            type=["null", "string"],
-            title="Pipeline config",
-            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
-        ),
-        "sellers": Param(
-            [],
-            type=["null", "array"],
-            items={"type": "string"},
-            **suggest(SELLERS),
-            title="Only these sellers",
-            description_md="Sellers to sync in this run; empty for all sellers in the config.",
-        ),
+        "config_path": Param(**config_path_field()),
+        "sellers": Param(**sellers_field(SELLERS, "sync")),
         "skus": Param(
             [],
             type="array",

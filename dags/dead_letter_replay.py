@@ -34,6 +34,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.forms.choices import form_choices, suggest
+from listings_pipeline.forms.shared import config_path_field
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
 from listings_pipeline.to_amazon.letters import ReplayBatch, ReplayResult, ReplaySummary
@@ -150,13 +151,7 @@ SELLERS = form_choices().sellers
             "**Off**: the action is applied.",
             section=WHAT,
         ),
-        "config_path": Param(
-            None,
-            type=["null", "string"],
-            title="Pipeline config",
-            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
-            section="Advanced",
-        ),
+        "config_path": Param(**config_path_field(section="Advanced")),
     },
 )
 def dead_letter_replay() -> None:

@@ -30,6 +30,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.forms.choices import form_choices, pick_one
+from listings_pipeline.forms.shared import config_path_field
 from listings_pipeline.from_amazon.drift_actions import DriftResolution
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.to_amazon.resubmit import FEED_SYNC_DAG_ID, FeedSyncConf
@@ -97,13 +98,7 @@ WHAT = "What to do"
             description_md="Why: recorded with each drift row it resolves (e.g. the ticket).",
             section=WHAT,
         ),
-        "config_path": Param(
-            None,
-            type=["null", "string"],
-            title="Pipeline config",
-            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
-            section="Advanced",
-        ),
+        "config_path": Param(**config_path_field(section="Advanced")),
     },
 )
 def drift_resolve() -> None:

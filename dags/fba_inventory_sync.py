@@ -27,7 +27,6 @@ Amazon's channels here).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +34,11 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.branch import Branch
-from listings_pipeline.forms.choices import form_choices, suggest
+from listings_pipeline.forms.choices import form_choices
+from listings_pipeline.forms.shared import config_path_field, sellers_field
 from listings_pipeline.from_amazon.fba_stock import StockRead, StockTotals
 from listings_pipeline.json_types import JsonObject
-from listings_pipeline.schedules import schedule_for
+from listings_pipeline.schedules import backoff_retries, schedule_for
 
 # the deployed config's sellers, a multi-select (a few ms: forms.choices)
 SELLERS = form_choices().sellers
@@ -52,27 +52,10 @@ SELLERS = form_choices().sellers
     max_active_runs=1,
     doc_md=__doc__,
     tags=["spapi", "fba", "inventory"],
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=15),
-    },
+    default_args=backoff_retries(max_delay_minutes=15),
     params={
-        "config_path": Param(
-            None,
-            type=["null", "string"],
-            title="Pipeline config",
-            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
-        ),
-        "sellers": Param(
-            [],
-            type=["null", "array"],
-            items={"type": "string"},
-            **suggest(SELLERS),
-            title="Only these sellers",
-            description_md="Sellers to read in this run; empty for all sellers in the config.",
-        ),
+        "config_path": Param(**config_path_field()),
+        "sellers": Param(**sellers_field(SELLERS, "read")),
         "full": Param(
             False,
             type="boolean",

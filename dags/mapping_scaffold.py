@@ -31,6 +31,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.forms.choices import all_marketplaces, form_choices
+from listings_pipeline.forms.shared import config_path_field
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.scaffold.artifacts import ScaffoldArtifacts
 
@@ -89,13 +90,7 @@ SELLERS: dict[str, Any] = (
             title="Sample rows per marketplace",
             section="Advanced",
         ),
-        "config_path": Param(
-            None,
-            type=["null", "string"],
-            title="Pipeline config",
-            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
-            section="Advanced",
-        ),
+        "config_path": Param(**config_path_field(section="Advanced")),
     },
 )
 def mapping_scaffold() -> None:

@@ -29,20 +29,20 @@ status page's Seller performance section.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from listings_pipeline.forms.choices import form_choices, suggest
+from listings_pipeline.forms.choices import form_choices
+from listings_pipeline.forms.shared import config_path_field, sellers_field
 from listings_pipeline.from_amazon.performance_operator import PerformanceReportOperator
 from listings_pipeline.from_amazon.performance_outcome import PerformanceOutcome
 from listings_pipeline.from_amazon.performance_reports import PerformanceReportDone, PerformanceReportKwargs
 from listings_pipeline.from_amazon.seller_performance import LoadResult
 from listings_pipeline.json_types import JsonObject
-from listings_pipeline.schedules import schedule_for
+from listings_pipeline.schedules import backoff_retries, schedule_for
 
 # the deployed config's sellers, a multi-select (a few ms: forms.choices)
 SELLERS = form_choices().sellers
@@ -56,27 +56,10 @@ SELLERS = form_choices().sellers
     max_active_runs=1,
     doc_md=__doc__,
     tags=["spapi", "reports", "seller-performance"],
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=15),
-    },
+    default_args=backoff_retries(max_delay_minutes=15),
     params={
-        "config_path": Param(
-            None,
-            type=["null", "string"],
-            title="Pipeline config",
-            description_md="Path of the pipeline YAML; empty for `include/pipeline.yaml`.",
-        ),
-        "sellers": Param(
-            [],
-            type=["null", "array"],
-            items={"type": "string"},
-            **suggest(SELLERS),
-            title="Only these sellers",
-            description_md="Sellers to read in this run; empty for all sellers in the config.",
-        ),
+        "config_path": Param(**config_path_field()),
+        "sellers": Param(**sellers_field(SELLERS, "read")),
         "day": Param(
             None,
             type=["null", "string"],

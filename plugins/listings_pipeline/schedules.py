@@ -9,6 +9,7 @@ Reading an environment variable is the only work done at parse time: no file or 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 MANUAL = frozenset({"", "none", "manual", "null"})
 
@@ -24,3 +25,15 @@ def schedule_for(dag_id: str, default: str | None) -> str | None:
         return default
     value = value.strip()
     return None if value.lower() in MANUAL else value
+
+
+def backoff_retries(max_delay_minutes: int) -> dict[str, object]:
+    """``default_args`` of a scheduled DAG: two retries a minute apart, doubling, at most
+    ``max_delay_minutes`` apart (Amazon's throttling and outages pass; a run that waits them out
+    beats one that fails and waits for the next schedule)."""
+    return {
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=max_delay_minutes),
+    }
