@@ -174,3 +174,20 @@ def test_bulk_insert_writes_the_very_text_an_orm_insert_writes_on_sqlite(tmp_pat
     engine.dispose()
     assert stored[0] == stored[1]
     assert stored[0][0] == "2026-03-01 10:30:00.000000"
+
+
+def test_bulk_update_keeps_each_rows_own_json_even_when_the_values_compare_equal(
+    warehouse_engine: Engine,
+) -> None:
+    """``{"n": 1} == {"n": 1.0}`` in Python, but they are two documents: neither may be bound for both."""
+    keys = [{"seller_id": SELLER, "marketplace_id": US, "sku": sku} for sku in ("A", "B")]
+    with session_scope(warehouse_engine) as s:
+        transition_many(s, keys, "seed", to_status="ready")
+        ids = {sku: listing_id for sku, listing_id in s.execute(select(Listing.sku, Listing.id))}
+        bulk_update(
+            s, Listing, [{"id": ids["A"], "payload": {"n": 1}}, {"id": ids["B"], "payload": {"n": 1.5 - 0.5}}]
+        )
+    with session_scope(warehouse_engine) as s:
+        stored = {sku: payload for sku, payload in s.execute(select(Listing.sku, Listing.payload))}
+    assert stored == {"A": {"n": 1}, "B": {"n": 1.0}}
+    assert type(stored["A"]["n"]) is int and type(stored["B"]["n"]) is float

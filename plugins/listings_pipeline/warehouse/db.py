@@ -490,9 +490,19 @@ def bulk_update(session: Session, entity: Any, rows: Sequence[Mapping[str, Any]]
 
 
 def _same_in_every_row(rows: Sequence[Mapping[str, Any]], columns: list[str]) -> dict[str, Any]:
-    """The columns whose value is one and the same in every row (by ``==``), with that value."""
+    """The columns whose value is one and the same in every row, with that value."""
     first = rows[0]
-    return {c: first[c] for c in columns if all(row[c] == first[c] for row in rows)}
+    return {c: first[c] for c in columns if all(_same(row[c], first[c]) for row in rows)}
+
+
+def _same(a: object, b: object) -> bool:
+    """The same object, or equal scalars of one type: ``1 == 1.0 == True`` and two equal-looking
+    JSON documents may still be written differently, so a container counts only by identity."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or isinstance(a, dict | list):
+        return False
+    return bool(a == b)
 
 
 # --- migrations ---------------------------------------------------------------------------------------
