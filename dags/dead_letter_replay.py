@@ -33,8 +33,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from listings_pipeline.forms.choices import form_choices, suggest
-from listings_pipeline.forms.shared import config_path_field
+from listings_pipeline.forms.choices import form_choices
+from listings_pipeline.forms.shared import config_path_field, seller_field
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
 from listings_pipeline.to_amazon.letters import ReplayBatch, ReplayResult, ReplaySummary
@@ -57,13 +57,14 @@ SELLERS = form_choices().sellers
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     params={
         "seller_id": Param(
-            None,
-            type=["null", "string"],
-            **suggest(SELLERS),
-            title="Seller id",
-            description_md="Only this seller's letters (its selling partner id). Empty: any seller. "
-            + ("Configured: " + ", ".join(SELLERS.values()) + "." if SELLERS else ""),
-            section=WHICH,
+            **seller_field(
+                SELLERS,
+                only_configured=False,
+                title="Seller id",
+                description_md="Only this seller's letters (its selling partner id). Empty: any seller. "
+                + ("Configured: " + ", ".join(SELLERS.values()) + "." if SELLERS else ""),
+                section=WHICH,
+            )
         ),
         "codes": Param(
             None,

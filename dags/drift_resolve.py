@@ -29,8 +29,8 @@ import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 
-from listings_pipeline.forms.choices import form_choices, pick_one
-from listings_pipeline.forms.shared import config_path_field
+from listings_pipeline.forms.choices import form_choices
+from listings_pipeline.forms.shared import config_path_field, pick_one, seller_field
 from listings_pipeline.from_amazon.drift_actions import DriftResolution
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.to_amazon.resubmit import FEED_SYNC_DAG_ID, FeedSyncConf
@@ -49,13 +49,7 @@ WHAT = "What to do"
     tags=["spapi", "listings", "drift", "operator"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     params={
-        "seller_id": Param(
-            None,
-            type=["null", "string"],
-            **pick_one(CHOICES.sellers),
-            title="Seller",
-            section=WHICH,
-        ),
+        "seller_id": Param(**seller_field(CHOICES.sellers, only_configured=True, section=WHICH)),
         "marketplace_id": Param(
             None,
             type=["null", "string"],

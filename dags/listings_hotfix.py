@@ -34,7 +34,8 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.changes import BatchResult, ChangeBatch, HotfixForm, HotfixSummary
-from listings_pipeline.forms.choices import all_marketplaces, form_choices, pick_one
+from listings_pipeline.forms.choices import all_marketplaces, form_choices
+from listings_pipeline.forms.shared import seller_field
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
 
@@ -57,11 +58,12 @@ CHOICES = form_choices()
     # the only one it opens (the sections' open state is not a Param option in Airflow 3.3).
     params={
         "seller_id": Param(
-            type="string",
-            minLength=1,
-            title="Seller",
-            description_md="A seller of the pipeline config (its selling partner id).",
-            **pick_one(CHOICES.sellers),
+            **seller_field(
+                CHOICES.sellers,
+                only_configured=True,
+                required=True,
+                description_md="A seller of the pipeline config (its selling partner id).",
+            )
         ),
         "marketplace_ids": Param(
             type="array",

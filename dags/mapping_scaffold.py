@@ -25,22 +25,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.forms.choices import all_marketplaces, form_choices
-from listings_pipeline.forms.shared import config_path_field
+from listings_pipeline.forms.shared import config_path_field, seller_field
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.scaffold.artifacts import ScaffoldArtifacts
 
 # the deployed config's sellers and their marketplaces (a few ms: forms.choices)
 CHOICES = form_choices()
-# the seller field suggests the configured sellers and takes none (the config's first)
-SELLERS: dict[str, Any] = (
-    {"examples": list(CHOICES.sellers), "values_display": CHOICES.sellers} if CHOICES.sellers else {}
-)
 
 
 @dag(
@@ -69,12 +64,12 @@ SELLERS: dict[str, Any] = (
             description_md="The marketplaces to draft for: each gets its language, currency and labels.",
         ),
         "seller_id": Param(
-            None,
-            type=["null", "string"],
-            title="Seller",
-            description_md="Its connection fetches the schema and its catalog is sampled; empty for the "
-            "config's first seller.",
-            **SELLERS,
+            **seller_field(
+                CHOICES.sellers,
+                only_configured=False,  # suggested; empty takes the config's first
+                description_md="Its connection fetches the schema and its catalog is sampled; empty for "
+                "the config's first seller.",
+            )
         ),
         "catalog": Param(
             None,

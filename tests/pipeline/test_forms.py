@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from listings_pipeline.config import load_config
-from listings_pipeline.forms.choices import all_marketplaces, form_choices, pick_one, suggest
+from listings_pipeline.forms.choices import all_marketplaces, form_choices
 from listings_pipeline.forms.fields import entries
 from listings_pipeline.forms.hotfix import HotfixRequest, check_form, request_of
 from listings_pipeline.forms.known import KnownListing
 from listings_pipeline.forms.problems import FormError, line, problem
+from listings_pipeline.forms.shared import pick_one, seller_field, sellers_field, suggest
 from listings_pipeline.forms.skus import check_skus
 from listings_pipeline.outcome import NOTE_LIMIT, merged_note
 from tests.fixtures.sandbox import CA, SELLER, US
@@ -501,6 +502,33 @@ def test_forms_offer_the_configured_sellers_and_marketplaces_by_name() -> None:
     assert pick_one(choices.sellers)["enum"] == ["A1SANDBOXNA0001", "A3SANDBOXEU0003"]
     assert suggest(choices.sellers)["examples"] == ["A1SANDBOXNA0001", "A3SANDBOXEU0003"]
     assert pick_one({}) == suggest({}) == {}  # an empty picker would take nothing
+
+
+def test_the_seller_questions_offer_the_choices_the_same_way() -> None:
+    """One seller (drop-down or suggestions, required or not) and many sellers: the choices are
+    offered by ``pick_one`` / ``suggest`` alone, and without choices every field takes any text."""
+    sellers = {"A1": "One (A1)", "A2": "Two (A2)"}
+    picked = seller_field(sellers, only_configured=True, section="Which")
+    assert picked == {
+        "default": None,
+        "type": ["null", "string"],
+        "title": "Seller",
+        "section": "Which",
+        "enum": ["A1", "A2"],
+        "values_display": sellers,
+    }
+    required = seller_field(sellers, only_configured=False, required=True, title="Seller id")
+    assert "default" not in required and required["type"] == "string" and required["minLength"] == 1
+    assert required["examples"] == ["A1", "A2"] and "enum" not in required
+    many = sellers_field(sellers, "sync")
+    assert many["default"] == [] and many["examples"] == ["A1", "A2"] and many["values_display"] == sellers
+    assert many["description_md"] == "Sellers to sync in this run; empty for all sellers in the config."
+    for free in (
+        seller_field({}, only_configured=True),
+        seller_field({}, only_configured=False),
+        sellers_field({}, "read"),
+    ):
+        assert not {"enum", "examples", "values_display"} & set(free)
 
 
 def test_an_unreadable_config_leaves_the_forms_free_text(

@@ -43,16 +43,3 @@ def form_choices() -> FormChoices:
     sellers = {s.seller_id: f"{s.name} ({s.seller_id})" if s.name else s.seller_id for s in config.sellers}
     marketplaces = {m: marketplace_name(m) for s in config.sellers for m in s.marketplaces}
     return FormChoices(sellers, marketplaces)
-
-
-def pick_one(choices: dict[str, str]) -> dict[str, object]:
-    """Param keywords that make a text field a drop-down of ``choices`` (``enum``: nothing else is
-    taken), labelled; none without choices, so that the field takes any text."""
-    return {"enum": list(choices), "values_display": choices} if choices else {}
-
-
-def suggest(choices: dict[str, str]) -> dict[str, object]:
-    """Param keywords offering ``choices`` without restricting to them: an ``array`` field becomes a
-    multi-select of them, a text field suggests them as you type. None without choices: an empty
-    ``examples`` would be a multi-select with nothing to pick."""
-    return {"examples": list(choices), "values_display": choices} if choices else {}
