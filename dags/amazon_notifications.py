@@ -27,7 +27,6 @@ config this DAG watches nothing and only runs when triggered (and then says why 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -37,6 +36,7 @@ from airflow.sdk import Asset, AssetWatcher, dag, task
 from listings_pipeline.from_amazon.definitions_refresh import SchemaRefresh
 from listings_pipeline.from_amazon.notifications import IntakeSummary
 from listings_pipeline.notification_queue import ASSET_NAME, NotificationQueueTrigger, watched_queue
+from listings_pipeline.schedules import manual_retries
 
 QUEUE = watched_queue()  # one small YAML read, as the forms do
 SCHEDULE = (
@@ -53,7 +53,7 @@ SCHEDULE = (
     catchup=False,
     doc_md=__doc__,
     tags=["spapi", "notifications"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args=manual_retries(),
 )
 def amazon_notifications() -> None:
     @task

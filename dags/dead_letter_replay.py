@@ -26,7 +26,6 @@ again (its letter is open again); **resubmit_feed_letters** triggers the narrowe
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from listings_pipeline.forms.choices import form_choices
 from listings_pipeline.forms.shared import config_path_field, seller_field
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
+from listings_pipeline.schedules import manual_retries
 from listings_pipeline.to_amazon.letters import ReplayBatch, ReplayResult, ReplaySummary
 from listings_pipeline.to_amazon.resubmit import resubmit_feed_letters
 
@@ -54,7 +54,7 @@ SELLERS = form_choices().sellers
     catchup=False,
     doc_md=__doc__,
     tags=["spapi", "listings", "dead-letters", "operator"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args=manual_retries(),
     params={
         "seller_id": Param(
             **seller_field(

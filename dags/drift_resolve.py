@@ -21,7 +21,6 @@ narrowed sync, only when something was resubmitted).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from listings_pipeline.forms.choices import form_choices
 from listings_pipeline.forms.shared import config_path_field, pick_one, seller_field
 from listings_pipeline.from_amazon.drift_actions import DriftResolution
 from listings_pipeline.json_types import JsonObject
+from listings_pipeline.schedules import manual_retries
 from listings_pipeline.to_amazon.resubmit import FEED_SYNC_DAG_ID, FeedSyncConf
 
 CHOICES = form_choices()  # the deployed config's sellers and marketplaces (a few ms)
@@ -47,7 +47,7 @@ WHAT = "What to do"
     catchup=False,
     doc_md=__doc__,
     tags=["spapi", "listings", "drift", "operator"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args=manual_retries(),
     params={
         "seller_id": Param(**seller_field(CHOICES.sellers, only_configured=True, section=WHICH)),
         "marketplace_id": Param(

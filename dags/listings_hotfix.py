@@ -26,7 +26,6 @@ call failed, or a change was dead-lettered.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from listings_pipeline.forms.choices import all_marketplaces, form_choices
 from listings_pipeline.forms.shared import seller_field
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
+from listings_pipeline.schedules import manual_retries
 
 PRICE = "Price: for the action 'Set the price'"
 STOCK = "Quantity: for the action 'Set the quantity'"
@@ -53,7 +53,7 @@ CHOICES = form_choices()
     catchup=False,
     doc_md=__doc__,
     tags=["spapi", "listings", "per-sku", "operator"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args=manual_retries(),
     # The fields every change needs have no section: Airflow's form shows them in its first section,
     # the only one it opens (the sections' open state is not a Param option in Airflow 3.3).
     params={

@@ -23,7 +23,6 @@ The same from a shell: `python -m listings_pipeline.scaffold PRODUCT_TYPE --mark
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pendulum
@@ -33,6 +32,7 @@ from listings_pipeline.forms.choices import all_marketplaces, form_choices
 from listings_pipeline.forms.shared import config_path_field, seller_field
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.scaffold.artifacts import ScaffoldArtifacts
+from listings_pipeline.schedules import manual_retries
 
 # the deployed config's sellers and their marketplaces (a few ms: forms.choices)
 CHOICES = form_choices()
@@ -45,7 +45,7 @@ CHOICES = form_choices()
     catchup=False,
     doc_md=__doc__,
     tags=["spapi", "mappings", "operator"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args=manual_retries(),
     params={
         "product_type": Param(
             type="string",

@@ -37,3 +37,10 @@ def backoff_retries(max_delay_minutes: int) -> dict[str, object]:
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=max_delay_minutes),
     }
+
+
+def manual_retries() -> dict[str, object]:
+    """``default_args`` of a DAG an operator triggers (or an event starts): two retries 30 s apart,
+    no backoff. Someone is waiting for the outcome, so a passing throttle or timeout is retried
+    soon; a failure that lasts is theirs to see within about a minute, not after a long backoff."""
+    return {"retries": 2, "retry_delay": timedelta(seconds=30)}
