@@ -23,7 +23,7 @@ from listings_pipeline.forms.choices import form_choices
 from listings_pipeline.forms.shared import config_path_field, sellers_field
 from listings_pipeline.from_amazon.notification_setup import SellerSetup
 from listings_pipeline.json_types import JsonObject
-from listings_pipeline.schedules import schedule_for
+from listings_pipeline.schedules import retry_delay, schedule_for
 
 SELLERS = form_choices().sellers
 
@@ -36,7 +36,7 @@ SELLERS = form_choices().sellers
     max_active_runs=1,
     doc_md=__doc__,
     tags=["spapi", "notifications"],
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args={"retries": 2, "retry_delay": retry_delay(timedelta(minutes=1))},
     params={
         "config_path": Param(**config_path_field()),
         "sellers": Param(**sellers_field(SELLERS, "subscribe")),
