@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import orjson
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from listings_pipeline.branch import Branch, PlanCounts, PlanKind
 from listings_pipeline.config import PipelineConfig, load_config
@@ -30,6 +30,7 @@ from listings_pipeline.run_files import (
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import (
     make_engine,
+    one_of,
     session_scope,
     warehouse_url,
 )
@@ -41,6 +42,7 @@ from listings_pipeline.warehouse.models import (
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]
+    import pyarrow as pa  # type: ignore[import-untyped]
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
@@ -102,25 +104,33 @@ def plan(branch: Branch) -> Branch:
     stale_before = datetime.now(UTC) - timedelta(hours=config.feed_wait_hours)
     withheld: dict[str, int] = {}
     try:
-        existing = _existing(engine, seller_id, marketplace_id)
         # first pass: what each message is, from its SKU and hash alone, as columns (a branch may
-        # hold a million: a million Python strings and dict entries would not fit in the budget)
+        # hold a million: a million Python strings and dict entries would not fit in the budget);
+        # only the offered SKUs' listings are read (an incremental run offers a few of a million)
+        offered = _offered(paths)
+        existing = _existing(engine, seller_id, marketplace_id, offered[0]["sku"])
         only = branch.get("only_skus")
         planned = _Planned.decide(
             seller_id,
             marketplace_id,
-            _offered(paths),
+            offered,
             existing,
             hold,
             stale_before,
             set(only) if only else None,
         )
+        del offered, existing
         deletions: list[str] = []
         if config.delete_removed:
-            deletions, withheld = _deletions(existing, planned.seen, hold, branch)
-            listed = int((existing["accepted_hash"].notna() & (existing["status"] != L.DELETED)).sum())
+            # only the listings the catalog no longer names are read whole (few, as a rule)
+            gone = _existing(
+                engine, seller_id, marketplace_id, _missing(engine, seller_id, marketplace_id, planned.seen)
+            )
+            deletions, withheld = _deletions(gone, hold, branch)
+            del gone
+            # the guard's base is needed only when something would be deleted
+            listed = _listed_count(engine, seller_id, marketplace_id) if deletions else 0
             _guard_deletes(config, branch, len(deletions), listed)
-        del existing
         # second pass, once nothing can stop the plan: the payloads to send, chunk by chunk
         with session_scope(engine) as session:
             ready = planned.ready_rows(read_lines_at(paths.messages, planned.places()), deletions)
@@ -146,32 +156,44 @@ def plan(branch: Branch) -> Branch:
     }
 
 
-def _existing(engine: Engine, seller_id: str, marketplace_id: str) -> pd.DataFrame:
-    """The branch's listings, indexed by SKU: only the columns a plan decides on, as Arrow-backed
-    columns read a chunk at a time and joined without a copy (a branch may hold a million: the
-    hashes alone are a few hundred MiB, and a concatenation would hold them twice)."""
+def _existing(engine: Engine, seller_id: str, marketplace_id: str, skus: pd.Series) -> pd.DataFrame:
+    """The listings of ``skus`` (the offered ones; a SKU never listed has none), indexed by SKU:
+    only the columns a plan decides on, as Arrow-backed columns read a chunk of SKUs at a time and
+    joined without a copy. An incremental run offers a few SKUs of a branch that may hold a
+    million, whose hashes alone would be a few hundred MiB: the SKUs are looked up by the listings'
+    unique index (:func:`one_of`), never the whole branch scanned."""
     import numpy as np
     import pandas as pd
-    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow as pa
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
 
     names = ["sku", "status", "payload_hash", "accepted_hash", "source_hash"]
-    query = select(
+    columns = (
         Listing.sku,
         Listing.status,
         Listing.payload_hash,
         Listing.accepted_hash,
         Listing.source_hash,
         Listing.updated_at,
-    ).where(Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id)
+    )
+    wanted = pc.unique(pa.chunked_array(_chunks(skus), type=pa.string()))
     texts: dict[str, list[Any]] = {name: [] for name in names}
     times: list[Any] = []
     with session_scope(engine) as session:
-        result = session.execute(query.execution_options(yield_per=50_000))
-        for rows in result.partitions():
-            columns = list(zip(*rows, strict=True))
-            for name, values in zip(names, columns[:-1], strict=True):
+        for start in range(0, len(wanted), _LOOKUP_SKUS):
+            query = select(*columns).where(
+                Listing.seller_id == seller_id,
+                Listing.marketplace_id == marketplace_id,
+                one_of(session, Listing.sku, wanted[start : start + _LOOKUP_SKUS].to_pylist()),
+            )
+            rows = session.execute(query).all()
+            if not rows:
+                continue
+            found = list(zip(*rows, strict=True))
+            for name, values in zip(names, found[:-1], strict=True):
                 texts[name].append(pa.array(values, type=pa.string()))
-            times.append(pd.to_datetime(pd.Series(columns[-1], dtype=object), utc=True).to_numpy())
+            times.append(pd.to_datetime(pd.Series(found[-1], dtype=object), utc=True).to_numpy())
+            del rows, found
     string = pd.ArrowDtype(pa.string())
     frame = pd.DataFrame(
         {
@@ -184,13 +206,57 @@ def _existing(engine: Engine, seller_id: str, marketplace_id: str) -> pd.DataFra
     return frame.set_index("sku")
 
 
+#: SKUs looked up in one query: one JSON or array parameter, its rows a few MiB
+_LOOKUP_SKUS = 50_000
+
+
+def _missing(engine: Engine, seller_id: str, marketplace_id: str, seen: pa.ChunkedArray) -> pd.Series:
+    """The SKUs of the branch's listings that are not in ``seen`` (the catalog's), whatever their
+    status: read from the listings' unique index alone (SKUs, no hashes) and compared in Arrow."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    skus: list[Any] = []
+    with session_scope(engine) as session:
+        result = (
+            session.connection()
+            .execution_options(yield_per=_LOOKUP_SKUS)
+            .execute(
+                select(Listing.sku).where(
+                    Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id
+                )
+            )
+        )
+        for rows in result.partitions():
+            skus.append(pa.array([row[0] for row in rows], type=pa.string()))
+    listed = pa.chunked_array(skus, type=pa.string())
+    missing = listed.filter(pc.invert(pc.is_in(listed, value_set=_array(seen))))
+    return pd.Series(missing, dtype=pd.ArrowDtype(pa.string()))
+
+
+def _listed_count(engine: Engine, seller_id: str, marketplace_id: str) -> int:
+    """How many of the branch's listings Amazon holds (accepted once, not deleted): the base of
+    the mass-delete guard's share."""
+    with session_scope(engine) as session:
+        listed = session.execute(
+            select(func.count()).where(
+                Listing.seller_id == seller_id,
+                Listing.marketplace_id == marketplace_id,
+                Listing.accepted_hash.is_not(None),
+                Listing.status != L.DELETED.value,
+            )
+        ).scalar_one()
+    return int(listed)
+
+
 def _listed(existing: pd.DataFrame, skus: pd.Series) -> pd.DataFrame:
     """``existing``'s row for each of ``skus`` (all missing for a SKU never listed), in their order:
     joined in Arrow, since a pandas reindex on string labels makes a Python string of each."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    import pyarrow.compute as pc
 
     at = pc.index_in(pa.array(skus), value_set=pa.array(existing.index))
     found = at.is_valid().to_numpy(zero_copy_only=False)
@@ -212,7 +278,7 @@ def _listed(existing: pd.DataFrame, skus: pd.Series) -> pd.DataFrame:
 def _offered(paths: BranchPaths) -> tuple[pd.DataFrame, Any]:
     """Every message's SKU, payload hash, product type and catalog row's source key, in
     ``messages.jsonl``'s order (the frame's index is the message's place there); and the SKUs of the rows validate did
-    not check again (unchanged: in the catalog, never deleted)."""
+    not check again (unchanged: in the catalog, never deleted), an Arrow array."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -241,18 +307,33 @@ def _offered(paths: BranchPaths) -> tuple[pd.DataFrame, Any]:
             "product_type": pd.Series(pa.chunked_array(columns[2], type=pa.string()), dtype=string),
         }
     )
-    unchanged = pd.Series([], dtype=string)
+    unchanged = pa.chunked_array([], type=pa.string())
     key = pa.nulls(len(offered), pa.string())
     if paths.source_keys.exists():  # else a run planned by an older version: every row was checked
-        table = pq.read_table(paths.source_keys, columns=["sku", "key", "checked"])
-        checked = table.column("checked")
-        unchanged = pd.Series(table.filter(pc.invert(checked)).column("sku"), dtype=string)
+        # a batch at a time: only the checked rows' keys are kept (an incremental run checks a few
+        # rows of a million, and the keys of the rest are a hundred MiB it does not need)
+        skipped: list[Any] = []
+        checked_skus: list[Any] = []
+        checked_keys: list[Any] = []
+        source_keys = pq.ParquetFile(paths.source_keys)
+        for part in source_keys.iter_batches(batch_size=100_000, columns=["sku", "key", "checked"]):
+            checked = part.column("checked")
+            skipped.append(part.filter(pc.invert(checked)).column("sku").cast(pa.string()))
+            rows = part.filter(checked)
+            checked_skus.append(rows.column("sku").cast(pa.string()))
+            checked_keys.append(rows.column("key").cast(pa.string()))
+        unchanged = pa.chunked_array(skipped, type=pa.string())
         # one key per SKU, the last row's (a duplicated SKU was quarantined: it has no message);
         # index_in finds a value's first place, so it looks among the rows last to first. Joined
         # in Arrow: a million keys as Python strings would be a hundred MiB.
-        rows = table.filter(checked)
-        rows = rows.take(pa.array(np.arange(len(rows) - 1, -1, -1)))
-        key = pc.take(rows.column("key"), pc.index_in(sku_array, value_set=rows.column("sku")))
+        table = pa.table(
+            {
+                "sku": pa.chunked_array(checked_skus, type=pa.string()),
+                "key": pa.chunked_array(checked_keys, type=pa.string()),
+            }
+        )
+        table = table.take(pa.array(np.arange(len(table) - 1, -1, -1)))
+        key = pc.take(table.column("key"), pc.index_in(sku_array, value_set=table.column("sku")))
     offered["key"] = pd.Series(key, dtype=string)
     return offered, unchanged
 
@@ -293,7 +374,7 @@ class _Planned:
     marketplace_id: str
     offered: pd.DataFrame  # sku, digest, key, kind, reason, listed_source: one row per message
     unchanged_rows: int  # rows validate did not check again
-    seen: Any  # every SKU of the catalog: the rest may be deleted
+    seen: pa.ChunkedArray  # every SKU of the catalog: the rest may be deleted
     counts: Counter[PlanKind] = field(default_factory=Counter)
     skipped: dict[str, int] = field(default_factory=dict)
 
@@ -309,7 +390,7 @@ class _Planned:
         only: set[str] | None = None,
     ) -> _Planned:
         """Each message's kind (see :func:`_classify`), all at once."""
-        import pandas as pd
+        import pyarrow as pa
 
         offered, unchanged = offered_and_unchanged
         kind, reason = _classify(offered, existing, hold, stale_before, only)
@@ -322,7 +403,8 @@ class _Planned:
         counts: Counter[PlanKind] = Counter({k: int(n) for k, n in offered["kind"].value_counts().items()})
         counts["unchanged"] += len(unchanged)
         skipped = {str(r): int(n) for r, n in offered["reason"].dropna().value_counts().items()}
-        seen = pd.concat([offered["sku"], unchanged], ignore_index=True)
+        # every SKU of the catalog, in Arrow: a million as a pandas index would be Python strings
+        seen = pa.chunked_array([*_chunks(offered["sku"]), *unchanged.chunks], type=pa.string())
         return cls(seller_id, marketplace_id, offered, len(unchanged), seen, counts, skipped)
 
     def places(self) -> _Places:
@@ -489,16 +571,13 @@ def _classify(
     return kind, reason
 
 
-def _deletions(
-    existing: pd.DataFrame, seen: Any, hold: set[str], branch: Branch
-) -> tuple[list[str], dict[str, int]]:
-    """The SKUs to delete, and the deletions withheld by reason (see :func:`plan`)."""
+def _deletions(existing: pd.DataFrame, hold: set[str], branch: Branch) -> tuple[list[str], dict[str, int]]:
+    """The SKUs to delete, and the deletions withheld by reason (see :func:`plan`); ``existing``
+    holds the listings whose SKU the catalog's rows no longer hold (:func:`_missing`)."""
     withheld: dict[str, int] = {}
     status = existing["status"]
     candidates = existing[
-        ~existing.index.isin(seen)
-        & ~status.isin([L.DELETED, L.DRAFT])
-        & ~((status == L.QUARANTINED) & existing["accepted_hash"].isna())
+        ~status.isin([L.DELETED, L.DRAFT]) & ~((status == L.QUARANTINED) & existing["accepted_hash"].isna())
     ]
     # a document for it is with Amazon: a DELETE now could be applied before it
     busy = candidates.index.isin(hold) | (candidates["status"] == L.SUBMITTED).to_numpy()
@@ -519,6 +598,21 @@ def _deletions(
     if len(deletions) < len(gone):
         withheld[KEEP_STILL_IN_CATALOG] = len(gone) - len(deletions)
     return deletions, withheld
+
+
+def _chunks(column: pd.Series) -> list[pa.Array]:
+    """An Arrow-backed column's arrays, without a copy."""
+    import pyarrow as pa
+
+    values = pa.array(column)
+    return list(values.chunks) if isinstance(values, pa.ChunkedArray) else [values]
+
+
+def _array(values: pa.ChunkedArray) -> pa.Array:
+    """One array of ``values`` (a set lookup's value set must be one)."""
+    import pyarrow as pa
+
+    return pa.concat_arrays(values.chunks) if values.num_chunks else pa.array([], type=pa.string())
 
 
 def _guard_deletes(config: PipelineConfig, branch: Branch, deletions: int, listed: int) -> None:
