@@ -18,6 +18,7 @@ URLs carry passwords: log them with :func:`safe_url` only.
 from __future__ import annotations
 
 import importlib.util
+import operator
 import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -285,18 +286,35 @@ def one_of(session: Session, column: Any, values: Sequence[str]) -> Any:
 
 def _copy_rows(session: Session, table: Table, columns: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
     """``COPY table (columns) FROM STDIN`` in the session's transaction, each value made ready by its
-    column type's own bind processing (UTC timestamps, JSONB), so what lands is what an INSERT writes."""
+    column type's own bind processing (UTC timestamps, JSONB), so what lands is what an INSERT writes.
+
+    Only the columns with a processor are touched row by row, and a value every row shares (``now``,
+    a feed id) is processed once: a report's 25,000 results and events went through a generator per
+    row and a processor call per value, more client time than PostgreSQL's own COPY."""
     dialect = session.get_bind().dialect
-    processors = [_copy_processor(table.c[name].type, dialect) for name in columns]
+    processed = [
+        (i, _SharedValue(p))
+        for i, p in enumerate(_copy_processor(table.c[name].type, dialect) for name in columns)
+        if p is not None
+    ]
+    pick = operator.itemgetter(*columns)
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     quoted = ", ".join(f'"{name}"' for name in columns)
     with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+        write = copy.write_row
+        if len(columns) == 1:  # itemgetter of one key gives the value, not a tuple
+            for row in rows:
+                write([processed[0][1](pick(row)) if processed else pick(row)])
+            return
+        if not processed:
+            for row in rows:
+                write(pick(row))
+            return
         for row in rows:
-            copy.write_row(
-                tuple(
-                    p(row[c]) if p is not None else row[c] for p, c in zip(processors, columns, strict=True)
-                )
-            )
+            values = list(pick(row))
+            for i, process in processed:
+                values[i] = process(values[i])
+            write(values)
 
 
 def _copy_processor(column_type: Any, dialect: Any) -> Any:
@@ -366,10 +384,12 @@ class _SharedValue:
 
 
 def _same_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    columns = list(rows[0])
-    if any(len(row) != len(columns) or any(c not in row for c in columns) for row in rows):
+    first = rows[0].keys()
+    # a comparison of key views, done in C, where a loop over every column of every row was a tenth
+    # of a parse step's own Python time
+    if any(row.keys() != first for row in rows):
         raise ValueError("bulk writes take rows with the same columns")
-    return columns
+    return list(first)
 
 
 def _temporary_copy(
@@ -432,6 +452,50 @@ def bulk_insert(
         )
     )
     session.execute(text(f'DROP TABLE "{temp}"'))
+
+
+def insert_returning(
+    session: Session,
+    entity: Any,
+    rows: Sequence[Mapping[str, Any]],
+    returning: Sequence[str],
+    *,
+    ignore_conflicts_on: list[str],
+    index_where: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """Many rows, all with the same columns, into one table, skipping a row whose key is there
+    already (``ON CONFLICT (ignore_conflicts_on) [WHERE index_where] DO NOTHING``, as
+    :func:`insert_ignoring_conflicts`); returns the ``returning`` columns of the rows inserted, in no
+    particular order.
+
+    PostgreSQL: the rows go into a temporary table by COPY and from there in one ``INSERT ...
+    SELECT``: an executemany with RETURNING renders a statement of a thousand rows' parameters at a
+    time, which psycopg rewrites placeholder by placeholder (a report's 1,300 dead letters took
+    longer than its 25,000 results). SQLite: that executemany.
+    """
+    if not rows:
+        return []
+    table: Table = entity.__table__
+    if session.get_bind().dialect.name != "postgresql":
+        statement = insert_ignoring_conflicts(session, table, ignore_conflicts_on, index_where).returning(
+            *(table.c[c] for c in returning)
+        )
+        return [tuple(row) for row in session.execute(statement, list(rows))]
+    session.flush()
+    columns = _same_columns(rows)
+    temp = _temporary_copy(session, table, columns, rows)
+    listed = ", ".join(f'"{c}"' for c in columns)
+    keys = ", ".join(f'"{c}"' for c in ignore_conflicts_on)
+    where = f" WHERE {index_where}" if index_where is not None else ""
+    returned = ", ".join(f'"{c}"' for c in returning)
+    inserted = session.execute(
+        text(
+            f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM "{temp}" '
+            f"ON CONFLICT ({keys}){where} DO NOTHING RETURNING {returned}"
+        )
+    ).all()
+    session.execute(text(f'DROP TABLE "{temp}"'))
+    return [tuple(row) for row in inserted]
 
 
 def bulk_update(session: Session, entity: Any, rows: Sequence[Mapping[str, Any]]) -> None:

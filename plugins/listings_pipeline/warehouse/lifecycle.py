@@ -39,7 +39,13 @@ from typing import Any, NamedTuple, TypedDict
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from listings_pipeline.warehouse.db import bulk_insert, bulk_update, insert_ignoring_conflicts, one_of
+from listings_pipeline.warehouse.db import (
+    bulk_insert,
+    bulk_update,
+    insert_ignoring_conflicts,
+    insert_returning,
+    one_of,
+)
 from listings_pipeline.warehouse.models import (
     UNFINISHED_LETTER,
     UNFINISHED_LETTER_STATES,
@@ -634,10 +640,9 @@ def open_dead_letters(
     if fresh:
         inserted: dict[str, int] = {
             sku: letter_id
-            for letter_id, sku in session.execute(
-                insert_ignoring_conflicts(
-                    session, DeadLetter, list(_KEY), index_where=UNFINISHED_LETTER
-                ).returning(DeadLetter.id, DeadLetter.sku),
+            for letter_id, sku in insert_returning(
+                session,
+                DeadLetter,
                 [
                     {
                         "seller_id": seller_id,
@@ -656,6 +661,9 @@ def open_dead_letters(
                     }
                     for letter in fresh
                 ],
+                ["id", "sku"],
+                ignore_conflicts_on=list(_KEY),
+                index_where=UNFINISHED_LETTER,
             )
         }
         bulk_insert(
