@@ -157,11 +157,13 @@ def plan(branch: Branch) -> Branch:
 
 
 def _existing(engine: Engine, seller_id: str, marketplace_id: str, skus: pd.Series) -> pd.DataFrame:
-    """The listings of ``skus`` (the offered ones; a SKU never listed has none), indexed by SKU:
-    only the columns a plan decides on, as Arrow-backed columns read a chunk of SKUs at a time and
-    joined without a copy. An incremental run offers a few SKUs of a branch that may hold a
-    million, whose hashes alone would be a few hundred MiB: the SKUs are looked up by the listings'
-    unique index (:func:`one_of`), never the whole branch scanned."""
+    """The listings of ``skus`` (a SKU never listed has none), indexed by SKU: only the columns a
+    plan decides on, as Arrow-backed columns read a partition at a time and joined without a copy.
+    Memory follows ``skus``, not the branch: an incremental run offers a few SKUs of a branch that
+    may hold a million, whose hashes alone would be a few hundred MiB. A few are looked up by the
+    listings' unique index (:func:`one_of`); when they are most of the branch (a run that checks
+    every row), the branch is scanned and the rest dropped, since a lookup costs about two rows of
+    a scan."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -176,23 +178,40 @@ def _existing(engine: Engine, seller_id: str, marketplace_id: str, skus: pd.Seri
         Listing.source_hash,
         Listing.updated_at,
     )
+    branch = (Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id)
     wanted = pc.unique(pa.chunked_array(_chunks(skus), type=pa.string()))
     texts: dict[str, list[Any]] = {name: [] for name in names}
     times: list[Any] = []
     with session_scope(engine) as session:
-        for start in range(0, len(wanted), _LOOKUP_SKUS):
-            query = select(*columns).where(
-                Listing.seller_id == seller_id,
-                Listing.marketplace_id == marketplace_id,
-                one_of(session, Listing.sku, wanted[start : start + _LOOKUP_SKUS].to_pylist()),
+        listings = session.execute(select(func.count()).where(*branch)).scalar_one() if len(wanted) else 0
+        scan = 2 * len(wanted) > listings
+        if scan:
+            parts = session.execute(
+                select(*columns).where(*branch).execution_options(yield_per=_LOOKUP_SKUS)
+            ).partitions()
+        else:
+            parts = (
+                session.execute(
+                    select(*columns).where(
+                        *branch, one_of(session, Listing.sku, wanted[at : at + _LOOKUP_SKUS].to_pylist())
+                    )
+                ).all()
+                for at in range(0, len(wanted), _LOOKUP_SKUS)
             )
-            rows = session.execute(query).all()
+        for rows in parts:
             if not rows:
                 continue
             found = list(zip(*rows, strict=True))
-            for name, values in zip(names, found[:-1], strict=True):
-                texts[name].append(pa.array(values, type=pa.string()))
-            times.append(pd.to_datetime(pd.Series(found[-1], dtype=object), utc=True).to_numpy())
+            arrays = [pa.array(values, type=pa.string()) for values in found[:-1]]
+            stamps = pd.to_datetime(pd.Series(found[-1], dtype=object), utc=True).to_numpy()
+            if scan:  # the wanted SKUs looked up in the partition: a set of the partition's
+                # SKUs built once, not one of all the wanted SKUs for each partition
+                keep = pc.index_in(wanted, value_set=arrays[0]).drop_null()
+                arrays = [array.take(keep) for array in arrays]
+                stamps = stamps[keep.to_numpy(zero_copy_only=False)]
+            for name, array in zip(names, arrays, strict=True):
+                texts[name].append(array)
+            times.append(stamps)
             del rows, found
     string = pd.ArrowDtype(pa.string())
     frame = pd.DataFrame(
