@@ -99,7 +99,10 @@ def split(branch: Branch) -> list[Chunk]:
 
 def _unchanged(config: PipelineConfig, branch: Branch, snapshot: Any, paths: BranchPaths) -> tuple[Any, Any]:
     """Which rows are unchanged since Amazon accepted what they made (``catalog.unchanged``), written
-    with each row's SKU and source key for plan; and the key columns of the rows to check."""
+    with each row's SKU and source key for plan; and the key columns of the rows to check, read in
+    a second pass over just those columns once the skipped rows are known (an incremental run
+    checks a few rows of a million: their key columns for every row were a third of the step's
+    memory)."""
     import pandas as pd  # type: ignore[import-untyped]
     import pyarrow as pa
 
@@ -107,27 +110,35 @@ def _unchanged(config: PipelineConfig, branch: Branch, snapshot: Any, paths: Bra
     from listings_pipeline.catalog.validation import KEY_COLUMNS
 
     recipe = unchanged.recipe_digest(config, branch["marketplace_id"])
-    skus, keys, key_columns = [], [], []
+    skus, keys = [], []
     for batch in snapshot.iter_batches(batch_size=READ_ROWS):
         rows = batch.to_pandas()
         skus.append(unchanged.sku_text(rows))
         keys.append(unchanged.row_keys(rows, recipe))
-        key_columns.append(rows[[c for c in KEY_COLUMNS if c in rows.columns]])
+        del rows
     string = pd.ArrowDtype(pa.string())
     sku = pd.concat(skus, ignore_index=True) if skus else pd.Series([], dtype=string)
     key = pd.concat(keys, ignore_index=True) if keys else pd.Series([], dtype=string)
+    del skus, keys
     engine = make_engine(warehouse_url(config.warehouse_conn_id))
     try:
         accepted = unchanged.accepted_keys(engine, branch["seller_id"], branch["marketplace_id"])
     finally:
         engine.dispose()
     skip = unchanged.unchanged_rows(sku, key, accepted)
+    del accepted
     paths.root.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"sku": sku, "key": key, "checked": ~skip}).to_parquet(paths.source_keys, index=False)
+    del sku, key
+    names = [c for c in KEY_COLUMNS if c in snapshot.schema_arrow.names]
+    key_columns, first = [], 0
+    for batch in snapshot.iter_batches(batch_size=READ_ROWS, columns=names):
+        rows = batch.to_pandas()
+        key_columns.append(rows[~skip[first : first + len(rows)]])
+        first += len(rows)
     if not key_columns:
-        names = [c for c in KEY_COLUMNS if c in snapshot.schema_arrow.names]
         return skip, pd.DataFrame(columns=names)
-    return skip, pd.concat(key_columns, ignore_index=True)[~skip].reset_index(drop=True)
+    return skip, pd.concat(key_columns, ignore_index=True)
 
 
 def _write_routes(run: Any, paths: BranchPaths) -> None:
