@@ -123,13 +123,21 @@ class TransitionSummary:
         return self.created + self.changed
 
 
+_STATUS_OF: dict[str, ListingStatus] = {s.value: s for s in ListingStatus}
+"""Each status by its value (a member is its own value too: a StrEnum hashes and compares as one):
+a dict lookup, where ``ListingStatus(value)`` is a call through the enum machinery per listing."""
+
+_VALUE_OF: dict[ListingStatus, str] = {s: s.value for s in ListingStatus}
+"""Each status's plain string; ``.value`` goes through the enum's descriptor, twice per listing moved."""
+
+
 def _status(value: str | ListingStatus) -> ListingStatus:
-    try:
-        return ListingStatus(value)
-    except ValueError:
+    status = _STATUS_OF.get(value) if isinstance(value, str) else None
+    if status is None:
         raise LifecycleError(
             f"unknown listing status {value!r}; expected one of {[s.value for s in ListingStatus]}"
-        ) from None
+        )
+    return status
 
 
 def _check_fields(fields: Iterable[str]) -> None:
@@ -166,7 +174,7 @@ def _changes(
         # a payload from anywhere but a catalog row (a hotfix, a replay) has no source to skip on
         changes.setdefault("source_hash", None)
     if target != current:
-        changes["status"] = target.value
+        changes["status"] = _VALUE_OF[target]
         if target == L.SUBMITTED and "submitted_hash" not in fields:
             changes["submitted_hash"] = new_payload_hash
         if target == L.ACCEPTED:
@@ -251,8 +259,8 @@ def _event_row(
 ) -> _EventRow:
     return _EventRow(
         listing_id=listing_id,
-        from_status=from_status.value if from_status is not None else None,
-        to_status=target.value,
+        from_status=_VALUE_OF[from_status] if from_status is not None else None,
+        to_status=_VALUE_OF[target],
         at=now,
         cause=why.cause,
         run_id=why.run_id,
@@ -404,16 +412,20 @@ def _group(rows: Sequence[Mapping[str, Any]], default: ListingStatus | None) -> 
     """Check every row's shape before any is looked up, and group them by branch so each lookup is
     one keyed SELECT; a SKU twice in one batch would make its event order a guess, so it raises."""
     wanted: _Wanted = defaultdict(dict)
+    checked: set[tuple[str, ...]] = set()  # the rows' shapes whose field names are known to be allowed
     for row in rows:
         try:
-            seller_id, marketplace_id, sku = (row[k] for k in _KEY)
+            seller_id, marketplace_id, sku = row["seller_id"], row["marketplace_id"], row["sku"]
         except KeyError as exc:
             raise LifecycleError(f"transition_many: a row has no {exc.args[0]!r}: {dict(row)!r}") from None
         raw_status = row.get("to_status", default)
         if raw_status is None:
             raise LifecycleError(f"transition_many: no to_status for {seller_id}/{marketplace_id}/{sku}")
         fields = {k: v for k, v in row.items() if k not in _KEY and k != "to_status"}
-        _check_fields(fields)
+        shape = tuple(fields)
+        if shape not in checked:  # a batch's rows mostly share one shape: checked once, not per row
+            _check_fields(fields)
+            checked.add(shape)
         group = wanted[(seller_id, marketplace_id)]
         if sku in group:
             raise LifecycleError(f"transition_many: {seller_id}/{marketplace_id}/{sku} appears twice")
