@@ -53,9 +53,15 @@ MANUAL_DAGS = (
 # meets is Airflow 3.3.2's, not Amazon's: when a deferred task's trigger fires within seconds, as
 # against the sandbox, the scheduler can read the executor's "success" for the worker's exit on
 # defer() after it has queued the task to resume, take it for a task killed externally and mark it
-# up_for_retry (apache/airflow#67287: the fix covers a task back in `scheduled`, not one already
-# `queued`). No setting avoids it; a retry a few seconds later succeeds.
+# up_for_retry (apache/airflow#67287: 3.3.2's fix covers a task back in `scheduled`, not one already
+# `queued` or `running`, apache/airflow#72716). No setting avoids it; a retry a few seconds later
+# usually gets through, and the sandbox's report time below makes the race rare.
 RETRY_DELAY_SECONDS = 3
+# The same race is why the demo's sandbox takes 7 s over a report (1 s IN_QUEUE, then 6 s IN_PROGRESS,
+# not its default 2 s): the worker's exit on defer() reaches the scheduler some 5-6 s after it on a
+# busy 2-core machine, and a report wait that ends sooner than that is often failed and retried (with
+# the default 2 s, 4 of one run's 9 report waits, and 3 of their 5 retries: one task failed for good).
+SANDBOX_REPORT_PROCESSING_SECONDS = 6.0
 
 # The local sandbox ends a feed about 3 s after createFeed (1 s IN_QUEUE, then 2 s IN_PROGRESS), so
 # the demo's feed waits poll it from 1 s on (growing by the trigger's backoff), not at the interval of

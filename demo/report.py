@@ -14,9 +14,17 @@ from sqlalchemy import func, make_url, select
 from demo.airflow_api import RunProgress
 from demo.environment import ADMIN_USER, CELERY_WORKERS, DemoLayout
 from listings_pipeline.config import load_config
+from listings_pipeline.outcome import MARK
 from listings_pipeline.run_files import BranchPaths
 from listings_pipeline.warehouse.db import make_engine, session_scope
-from listings_pipeline.warehouse.models import DeadLetter, RunSummary
+from listings_pipeline.warehouse.models import (
+    AccountHealth,
+    DeadLetter,
+    DriftState,
+    Inventory,
+    ListingDrift,
+    RunSummary,
+)
 
 COLUMNS = ("extracted", "quarantined", "planned", "submitted", "accepted", "invalid", "dead_lettered")
 
@@ -56,6 +64,76 @@ def read_figures(layout: DemoLayout, dag_id: str, run_id: str) -> RunFigures:
     finally:
         engine.dispose()
     return RunFigures(branches=branches, open_dead_letters=int(letters or 0))
+
+
+@dataclass(frozen=True)
+class AmazonFigures:
+    """What the runs that read from Amazon left in the warehouse: FBA SKUs in ``inventory`` per
+    Amazon channel, open ``listing_drift`` rows per kind, and each seller's and marketplace's latest
+    account status in ``account_health``."""
+
+    fba_skus: dict[str, int]
+    open_drift: dict[str, int]
+    account_status: dict[tuple[str, str], str | None]
+
+
+def read_amazon_figures(layout: DemoLayout) -> AmazonFigures:
+    engine = make_engine(layout.warehouse_url, read_only=True)
+    try:
+        with session_scope(engine) as session:
+            fba = session.execute(
+                select(Inventory.fulfillment_channel_code, func.count())
+                .where(Inventory.fulfillment_channel_code.like("AMAZON%"), Inventory.read_at.is_not(None))
+                .group_by(Inventory.fulfillment_channel_code)
+            ).all()
+            drift = session.execute(
+                select(ListingDrift.kind, func.count())
+                .where(ListingDrift.state == DriftState.OPEN.value)
+                .group_by(ListingDrift.kind)
+            ).all()
+            health = session.execute(
+                select(
+                    AccountHealth.seller_id, AccountHealth.marketplace_id, AccountHealth.account_status
+                ).order_by(AccountHealth.report_date)
+            ).all()
+    finally:
+        engine.dispose()
+    return AmazonFigures(
+        fba_skus={channel: int(n) for channel, n in fba},
+        open_drift={kind: int(n) for kind, n in drift},
+        # the latest report date last: each seller's and marketplace's status as it is now
+        account_status={(seller, marketplace): status for seller, marketplace, status in health},
+    )
+
+
+def outcome_line(note: str | None) -> str:
+    """The first line of the outcome the run_notes listener put in the run's note (below the note
+    the run was triggered with), or what stands in for it."""
+    if not note or MARK not in note:
+        return "no outcome note"
+    return note[note.index(MARK) :].splitlines()[0]
+
+
+def run_state(progress: RunProgress) -> str:
+    """``success``; ``failed at outcome`` (red on purpose, everything recorded); ``failed`` at what."""
+    if progress.needs_attention:
+        return "failed at outcome"
+    if progress.state == "failed" and progress.failed_tasks:
+        return "failed at " + ", ".join(progress.failed_tasks)
+    return progress.state
+
+
+def amazon_block(runs: dict[str, RunProgress], figures: AmazonFigures) -> str:
+    """The summary's lines for the runs that read from Amazon: one per run, then the figures."""
+    width = max((len(dag_id) for dag_id in runs), default=0)
+    lines = [f"  {dag_id.ljust(width)}  {run_state(p)}: {outcome_line(p.note)}" for dag_id, p in runs.items()]
+    fba = ", ".join(f"{c} {n}" for c, n in sorted(figures.fba_skus.items())) or "none"
+    drift = ", ".join(f"{k} {n}" for k, n in sorted(figures.open_drift.items())) or "none"
+    health = (
+        ", ".join(f"{s}/{m} {st or '?'}" for (s, m), st in sorted(figures.account_status.items())) or "none"
+    )
+    lines.append(f"  FBA SKUs read into inventory: {fba}; open drift: {drift}; account health: {health}")
+    return "\n".join(lines)
 
 
 def _warehouse_lines(layout: DemoLayout) -> list[str]:

@@ -3,7 +3,9 @@
 What a new user sees: the run finishes with the catalog's deliberate problems accounted for (12 rows
 quarantined by the validation gate, 1 rejected by Amazon and dead-lettered, the other 509 listings
 published); since Amazon rejected a change, the run ends failed at its last task (``outcome``) with a
-note that says so; the summary says where to look, and Ctrl-C leaves no process behind.
+note that says so; then the DAGs that read from Amazon run once each (red, if at all, only at their
+``outcome``) and the summary gives their outcome and figures; it says where to look, and Ctrl-C
+leaves no process behind.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+
+from demo.__main__ import AMAZON_READ_DAGS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY = "everything keeps running"
@@ -170,6 +174,90 @@ def test_demo_runs_the_sample_catalog_and_prints_where_to_look(
         content = path.read_text(errors="replace")
         leaked = [s for s in SECRETS if s in content]
         assert not leaked, f"{path} contains {leaked}"
+
+
+def test_the_runs_that_read_from_amazon_ran_once_each_and_are_summarised(
+    demo: tuple[subprocess.Popen[str], Path, Path, int],
+) -> None:
+    """After the catalog: fba_inventory_sync, listings_reconcile and seller_performance, each run
+    once, terminal, red (if at all) only at ``outcome``, and the summary's block agrees with the
+    warehouse."""
+    _, state, output, port = demo
+    text = output.read_text()
+    assert READY in text, text[-4000:]
+    block = text.split("the runs that read from Amazon, and what they left in the warehouse:\n", 1)[-1]
+    lines = dict(
+        re.findall(r"^  (fba_inventory_sync|listings_reconcile|seller_performance)\s+(.*)$", block, re.M)
+    )
+    assert set(lines) == set(AMAZON_READ_DAGS), block[:2000]
+    for dag_id, line in lines.items():
+        assert re.match(r"(success|failed at outcome): ", line), (dag_id, line)
+    assert lines["fba_inventory_sync"] == "success: no outcome note", lines
+    assert lines["listings_reconcile"].split(": ", 1)[1].startswith("Run outcome: "), lines
+    # the sandbox's US account misses the late shipment target
+    assert lines["seller_performance"].startswith("failed at outcome: Run outcome: needs attention."), lines
+    took = re.search(r"the runs that read from Amazon took (\d+) s", text)
+    assert took, text[-3000:]
+    print(f"the runs that read from Amazon took {took.group(1)} s")
+
+    with sqlite3.connect(state / "warehouse.db") as db:
+        branches = set(
+            db.execute(
+                "select distinct seller_id, marketplace_id from run_summaries where dag_id = 'catalog_feed_sync'"
+            ).fetchall()
+        )
+        fba = dict(
+            db.execute(
+                "select fulfillment_channel_code, count(*) from inventory"
+                " where fulfillment_channel_code like 'AMAZON%' and read_at is not null"
+                " group by fulfillment_channel_code"
+            ).fetchall()
+        )
+        checks = db.execute("select seller_id, marketplace_id, run_id from drift_checks").fetchall()
+        drift = dict(
+            db.execute(
+                "select kind, count(*) from listing_drift where state = 'open' group by kind"
+            ).fetchall()
+        )
+        health_runs = db.execute("select seller_id, marketplace_id, run_id from account_health").fetchall()
+        health = db.execute(
+            "select seller_id, marketplace_id, account_status from account_health order by report_date"
+        ).fetchall()
+    assert fba.get("AMAZON_NA") and fba.get("AMAZON_EU"), fba
+    assert len(branches) >= 2 and {(s, m) for s, m, _ in checks} == branches, (checks, branches)
+    assert {(s, m) for s, m, _ in health} == branches, health
+    figures = re.search(
+        r"^  FBA SKUs read into inventory: (.*); open drift: (.*); account health: (.*)$", block, re.M
+    )
+    assert figures, block[:2000]
+    assert figures.group(1) == ", ".join(f"{c} {n}" for c, n in sorted(fba.items())), figures.group(0)
+    assert figures.group(2) == (", ".join(f"{k} {n}" for k, n in sorted(drift.items())) or "none"), (
+        figures.group(0)
+    )
+    latest = {(s, m): status for s, m, status in health}
+    assert figures.group(3) == ", ".join(f"{s}/{m} {st or '?'}" for (s, m), st in sorted(latest.items())), (
+        figures.group(0)
+    )
+
+    # Through the API: one run each, terminal, and failed (if at all) only at its outcome task.
+    base = f"http://127.0.0.1:{port}"
+    password = re.search(r"login admin / (\S+)\)", text)
+    assert password, text[-2000:]
+    token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": password.group(1)}).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    run_ids: dict[str, str] = {}
+    for dag_id in AMAZON_READ_DAGS:
+        runs = httpx.get(f"{base}/api/v2/dags/{dag_id}/dagRuns", headers=headers).json()["dag_runs"]
+        assert [r["state"] for r in runs] in (["success"], ["failed"]), (dag_id, runs)
+        run_ids[dag_id] = runs[0]["dag_run_id"]
+        tis = httpx.get(
+            f"{base}/api/v2/dags/{dag_id}/dagRuns/{runs[0]['dag_run_id']}/taskInstances", headers=headers
+        ).json()["task_instances"]
+        failed = sorted({ti["task_id"] for ti in tis if ti["state"] in ("failed", "upstream_failed")})
+        assert failed == ([] if runs[0]["state"] == "success" else ["outcome"]), (dag_id, failed)
+    # the warehouse's rows are this run's (reconcile), and every account was read by it
+    assert {r for _, _, r in checks} == {run_ids["listings_reconcile"]}, checks
+    assert {r for _, _, r in health_runs} == {run_ids["seller_performance"]}, health_runs
 
 
 def test_ctrl_c_stops_every_process_the_demo_started(

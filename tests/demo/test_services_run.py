@@ -106,7 +106,10 @@ def test_the_compose_services_run_the_sample_catalog_without_docker(
             runs = conn.execute(sa.text("select state from dag_run where dag_id = 'catalog_feed_sync'")).all()
             failed = list(
                 conn.execute(
-                    sa.text("select task_id from task_instance where state in ('failed', 'upstream_failed')")
+                    sa.text(
+                        "select task_id from task_instance where state in ('failed', 'upstream_failed')"
+                        " and dag_id = 'catalog_feed_sync'"
+                    )
                 ).scalars()
             )
             tasks = conn.execute(
