@@ -25,7 +25,7 @@ from listings_pipeline.run_files import (
     write_messages,
 )
 from listings_pipeline.warehouse import db, lifecycle
-from listings_pipeline.warehouse.models import Listing, ListingStatus
+from listings_pipeline.warehouse.models import Listing, ListingPayload, ListingStatus
 from listings_pipeline.warehouse.records import ensure_seller
 
 SELLER, US = "A1PLANSELLER", "ATVPDKIKX0DER"
@@ -409,7 +409,9 @@ def test_a_sent_message_reaches_the_warehouse_and_planned_jsonl_as_map_wrote_it(
         stored = {
             sku: (product_type, payload, digest)
             for sku, product_type, payload, digest in s.execute(
-                select(Listing.sku, Listing.product_type, Listing.payload, Listing.payload_hash)
+                select(Listing.sku, Listing.product_type, ListingPayload.payload, Listing.payload_hash).join(
+                    ListingPayload, ListingPayload.listing_id == Listing.id
+                )
             )
         }
     engine.dispose()

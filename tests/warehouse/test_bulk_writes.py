@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from listings_pipeline.warehouse.db import (
     bulk_insert,
@@ -21,10 +22,25 @@ from listings_pipeline.warehouse.db import (
     upgrade,
 )
 from listings_pipeline.warehouse.lifecycle import transition_many
-from listings_pipeline.warehouse.models import FeedSubmission, Listing, ListingIssue, MessageResult
+from listings_pipeline.warehouse.models import (
+    FeedSubmission,
+    Listing,
+    ListingEvent,
+    ListingIssue,
+    MessageResult,
+)
 from tests.warehouse.conftest import SELLER, US
 
 AT = datetime(2026, 3, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+
+
+def _event_ids(session: Session) -> dict[str, int]:
+    """Each listing's one event (a seeded listing has exactly one): a JSON column to update by id."""
+    return dict(
+        session.execute(
+            select(Listing.sku, ListingEvent.id).join(Listing, Listing.id == ListingEvent.listing_id)
+        ).all()
+    )
 
 
 def _issue(sku: str | None, names: list[str], message: str) -> dict[str, object]:
@@ -84,25 +100,38 @@ def test_bulk_update_sets_each_rows_own_columns(warehouse_engine: Engine) -> Non
     with session_scope(warehouse_engine) as s:
         transition_many(s, keys, "seed", to_status="ready")
         ids = {sku: listing_id for sku, listing_id in s.execute(select(Listing.sku, Listing.id))}
+        events = _event_ids(s)
         payload = {"sku": "A", "attributes": {"item_name": [{"value": 'Ünïcode " \\ \n'}]}}
         bulk_update(
             s,
             Listing,
             [
-                {"id": ids["A"], "payload": payload, "payload_hash": "a" * 64, "updated_at": AT},
-                {"id": ids["B"], "payload": None, "payload_hash": "b" * 64, "updated_at": AT},
+                {"id": ids["A"], "source_hash": "s" * 64, "payload_hash": "a" * 64, "updated_at": AT},
+                {"id": ids["B"], "source_hash": None, "payload_hash": "b" * 64, "updated_at": AT},
                 {"id": ids["C"], "asin": "B000TEST01"},
+            ],
+        )
+        bulk_update(
+            s,
+            ListingEvent,
+            [
+                {"id": events["A"], "changes": payload, "cause": "a"},
+                {"id": events["B"], "changes": None, "cause": "b"},
+                {"id": events["C"], "run_id": "r"},
             ],
         )
     with session_scope(warehouse_engine) as s:
         got = {r.sku: r for r in s.scalars(select(Listing))}
-        assert (got["A"].payload, got["A"].payload_hash, got["A"].updated_at) == (
-            payload,
+        assert (got["A"].source_hash, got["A"].payload_hash, got["A"].updated_at) == (
+            "s" * 64,
             "a" * 64,
             AT.astimezone(UTC),
         )
-        assert (got["B"].payload, got["B"].payload_hash) == (None, "b" * 64)
+        assert (got["B"].source_hash, got["B"].payload_hash) == (None, "b" * 64)
         assert (got["C"].asin, got["C"].payload_hash, got["C"].status) == ("B000TEST01", None, "ready")
+        changed = {r.listing.sku: r for r in s.scalars(select(ListingEvent))}
+        assert [(changed[k].changes, changed[k].cause) for k in "AB"] == [(payload, "a"), (None, "b")]
+        assert (changed["C"].changes, changed["C"].run_id, changed["C"].cause) == (None, "r", "seed")
 
 
 def test_bulk_update_binds_a_value_every_row_shares_once_and_still_writes_it_to_each(
@@ -121,20 +150,23 @@ def test_bulk_update_binds_a_value_every_row_shares_once_and_still_writes_it_to_
             s,
             Listing,
             [
-                {"id": ids["C"], "payload": shared, "payload_hash": "c" * 64, "submitted_hash": None},
-                {"id": ids["D"], "payload": shared, "payload_hash": "d" * 64, "submitted_hash": None},
+                {"id": ids["C"], "payload_hash": "c" * 64, "submitted_hash": None},
+                {"id": ids["D"], "payload_hash": "d" * 64, "submitted_hash": None},
             ],
         )
+        events = _event_ids(s)
+        bulk_update(s, ListingEvent, [{"id": events[k], "changes": shared, "run_id": None} for k in "CD"])
     with session_scope(warehouse_engine) as s:
         got = {r.sku: r for r in s.scalars(select(Listing))}
+        changed = {r.listing.sku: r.changes for r in s.scalars(select(ListingEvent))}
         s.expunge_all()
     assert [(got[k].asin, got[k].updated_at) for k in "AB"] == [("B0SHARED01", AT.astimezone(UTC))] * 2
-    assert [(got[k].asin, got[k].payload) for k in "CD"] == [(None, shared)] * 2
+    assert [(got[k].asin, changed[k]) for k in "CD"] == [(None, shared)] * 2
     assert [(got[k].payload_hash, got[k].submitted_hash) for k in "CD"] == [
         ("c" * 64, None),
         ("d" * 64, None),
     ]
-    assert got["A"].payload is None and got["C"].updated_at != AT.astimezone(UTC)
+    assert changed["A"] is None and got["C"].updated_at != AT.astimezone(UTC)
 
 
 def test_bulk_insert_processes_a_shared_value_once_yet_each_row_keeps_its_own(
@@ -183,11 +215,18 @@ def test_bulk_update_keeps_each_rows_own_json_even_when_the_values_compare_equal
     keys = [{"seller_id": SELLER, "marketplace_id": US, "sku": sku} for sku in ("A", "B")]
     with session_scope(warehouse_engine) as s:
         transition_many(s, keys, "seed", to_status="ready")
-        ids = {sku: listing_id for sku, listing_id in s.execute(select(Listing.sku, Listing.id))}
+        events = _event_ids(s)
         bulk_update(
-            s, Listing, [{"id": ids["A"], "payload": {"n": 1}}, {"id": ids["B"], "payload": {"n": 1.5 - 0.5}}]
+            s,
+            ListingEvent,
+            [{"id": events["A"], "changes": {"n": 1}}, {"id": events["B"], "changes": {"n": 1.5 - 0.5}}],
         )
     with session_scope(warehouse_engine) as s:
-        stored = {sku: payload for sku, payload in s.execute(select(Listing.sku, Listing.payload))}
+        stored = {
+            sku: changes
+            for sku, changes in s.execute(
+                select(Listing.sku, ListingEvent.changes).join(Listing, Listing.id == ListingEvent.listing_id)
+            )
+        }
     assert stored == {"A": {"n": 1}, "B": {"n": 1.0}}
     assert type(stored["A"]["n"]) is int and type(stored["B"]["n"]) is float

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import joinedload
 
 from listings_pipeline.warehouse import lifecycle
 from listings_pipeline.warehouse.db import session_scope
@@ -31,11 +32,11 @@ H1, H2 = "1" * 64, "2" * 64
 def _listing(engine: Engine, sku: str, marketplace_id: str = US) -> Listing:
     with session_scope(engine) as s:
         listing = s.scalars(
-            select(Listing).where(
-                Listing.seller_id == SELLER, Listing.marketplace_id == marketplace_id, Listing.sku == sku
-            )
+            select(Listing)
+            .where(Listing.seller_id == SELLER, Listing.marketplace_id == marketplace_id, Listing.sku == sku)
+            .options(joinedload(Listing.stored_payload))
         ).one()
-        s.expunge(listing)
+        s.expunge_all()  # the listing and its payload row
         return listing
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -41,7 +42,7 @@ def test_upgrade_builds_the_orm_schema_and_the_views(empty_engine: Engine) -> No
     assert set(inspector.get_table_names()) == ORM_TABLES | {"alembic_version"}
     assert set(inspector.get_view_names()) == set(VIEW_NAMES)
     assert _diffs(empty_engine) == []
-    assert db.current_revision(empty_engine) == db.head_revision() == "0011"
+    assert db.current_revision(empty_engine) == db.head_revision() == "0012"
     with empty_engine.connect() as conn:
         for view in VIEW_NAMES:
             assert conn.execute(sa.text(f"SELECT * FROM {view}")).all() == []
@@ -118,11 +119,11 @@ def test_offline_sql_for_postgresql_has_tables_and_views() -> None:
 def test_cli_upgrade_and_current(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = db.sqlite_url(tmp_path / "cli.db")
     assert main(["upgrade", "--url", url]) == 0
-    assert "at 0011 (newest: 0011)" in capsys.readouterr().out
+    assert "at 0012 (newest: 0012)" in capsys.readouterr().out
     assert main(["downgrade", "--url", url, "--revision", "base"]) == 0
     assert "at base" in capsys.readouterr().out
     assert main(["current", "--url", url]) == 0
-    assert "at base (newest: 0011)" in capsys.readouterr().out
+    assert "at base (newest: 0012)" in capsys.readouterr().out
 
 
 def test_python_dash_m_and_the_alembic_command(tmp_path: Path) -> None:
@@ -136,7 +137,7 @@ def test_python_dash_m_and_the_alembic_command(tmp_path: Path) -> None:
         cwd=REPO,
     )
     assert done.returncode == 0, done.stderr
-    assert "at 0011" in done.stdout
+    assert "at 0012" in done.stdout
 
     ini = REPO / "plugins/listings_pipeline/warehouse/alembic.ini"
     down = subprocess.run(
@@ -149,3 +150,34 @@ def test_python_dash_m_and_the_alembic_command(tmp_path: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert "Running downgrade 0001 -> " in down.stderr
     assert db.current_revision(url) is None
+
+
+def test_0012_moves_payloads_beside_their_listings_and_back(empty_engine: Engine) -> None:
+    """No payload is lost either way, and a listing without one gets no row."""
+    db.upgrade(empty_engine, "0011")
+    with empty_engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO sellers (seller_id, name) VALUES ('S1', 'one')"))
+        for sku, payload in [("A", '{"sku": "A", "n": 1}'), ("B", None)]:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO listings (seller_id, marketplace_id, sku, status, payload, created_at, updated_at)"
+                    " VALUES ('S1', 'ATVPDKIKX0DER', :sku, 'ready', :payload, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"sku": sku, "payload": payload},
+            )
+    db.upgrade(empty_engine, "0012")
+    with empty_engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT l.sku, p.payload FROM listings AS l"
+                " LEFT JOIN listing_payloads AS p ON p.listing_id = l.id ORDER BY l.sku"
+            )
+        ).all()
+    moved = [(sku, orjson.loads(p) if isinstance(p, str) else p) for sku, p in rows]
+    assert moved == [("A", {"sku": "A", "n": 1}), ("B", None)]
+    assert "payload" not in {c["name"] for c in sa.inspect(empty_engine).get_columns("listings")}
+
+    db.downgrade(empty_engine, "0011")
+    with empty_engine.connect() as conn:
+        back = conn.execute(sa.text("SELECT sku, payload FROM listings ORDER BY sku")).all()
+    assert [(sku, orjson.loads(p) if isinstance(p, str) else p) for sku, p in back] == moved

@@ -42,6 +42,7 @@ from listings_pipeline.warehouse.models import (
     Inventory,
     Listing,
     ListingDrift,
+    ListingPayload,
     ListingStatus,
     Offer,
 )
@@ -189,7 +190,9 @@ def _fill_from_payloads(
     for start in range(0, len(skus), 5000):  # well under SQLite's bound parameters
         chunk = skus[start : start + 5000]
         rows = session.execute(
-            select(Listing.sku, Listing.payload).where(
+            select(Listing.sku, ListingPayload.payload)
+            .join(ListingPayload, ListingPayload.listing_id == Listing.id)
+            .where(
                 Listing.seller_id == seller_id,
                 Listing.marketplace_id == marketplace_id,
                 Listing.sku.in_(chunk),

@@ -46,6 +46,7 @@ from listings_pipeline.warehouse.models import (
     Listing,
     ListingEvent,
     ListingIssue,
+    ListingPayload,
     ListingStatus,
     MessageResult,
     PublishAttempt,
@@ -368,12 +369,14 @@ def _stored_operations(
 ) -> dict[str, str]:
     """Each SKU's planned operation (``UPDATE``, ``PATCH``, ``DELETE``): an accepted DELETE ends in
     ``deleted``, not ``accepted``."""
-    operation = Listing.payload["operationType"].as_string()  # not the whole payload: 25k of them
+    operation = ListingPayload.payload["operationType"].as_string()  # not the whole payload: 25k of them
     with session_scope(engine) as session:
         return {
             row.sku: row.operation or "UPDATE"
             for row in session.execute(
-                select(Listing.sku, operation.label("operation")).where(
+                select(Listing.sku, operation.label("operation"))
+                .outerjoin(ListingPayload, ListingPayload.listing_id == Listing.id)
+                .where(
                     Listing.seller_id == seller_id,
                     Listing.marketplace_id == marketplace_id,
                     one_of(session, Listing.sku, skus),

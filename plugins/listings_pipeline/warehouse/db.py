@@ -268,14 +268,14 @@ def insert_ignoring_conflicts(
     raise NotImplementedError(f"the warehouse supports sqlite and postgresql, not {name}")
 
 
-def one_of(session: Session, column: Any, values: Sequence[str]) -> Any:
+def one_of(session: Session, column: Any, values: Sequence[str] | Sequence[int]) -> Any:
     """``column IN values`` for a long list, as one parameter: thousands of bound parameters cost
     more to name, send and plan than the lookup itself (a plan or build of a million listings made
-    a million of them). PostgreSQL: an array (``= ANY(...)``); SQLite: a JSON array read by
-    ``json_each``, whose values the index on ``column`` is probed with."""
+    a million of them). PostgreSQL: an array of the column's type (``= ANY(...)``); SQLite: a JSON
+    array read by ``json_each``, whose values the index on ``column`` is probed with."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(Text)))
-    listed: Select[str] = select(literal_column("value", Text)).select_from(
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    listed: Select[Any] = select(literal_column("value", column.type)).select_from(
         func.json_each(bindparam(None, orjson.dumps(list(values)).decode(), type_=Text))
     )
     return column.in_(listed.scalar_subquery())

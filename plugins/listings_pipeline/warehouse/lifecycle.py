@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypedDict
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from listings_pipeline.warehouse.db import (
@@ -54,6 +54,7 @@ from listings_pipeline.warehouse.models import (
     DeadLetterState,
     Listing,
     ListingEvent,
+    ListingPayload,
     ListingStatus,
     PublishPath,
 )
@@ -95,7 +96,7 @@ FIELDS = frozenset(
         "amazon_checked_at",
     }
 )
-"""Listing columns a transition may set besides the status."""
+"""Listing columns a transition may set besides the status (``payload`` goes to :class:`ListingPayload`)."""
 
 _KEY = ("seller_id", "marketplace_id", "sku")
 CHUNK_SIZE = 5000  # SKUs per SELECT ... IN (...): well under SQLite's 32,766 bound parameters
@@ -310,12 +311,14 @@ def transition(
             values = _move(None, target, fields, now, patch)
         except IllegalTransitionError as err:
             raise IllegalTransitionError(f"{key}: {err} (cause {cause})") from None
+        payload = values.pop("payload", _KEEP)
         new_id = session.scalar(
             insert_ignoring_conflicts(session, Listing, list(_KEY))
             .values(seller_id=seller_id, marketplace_id=marketplace_id, sku=sku, created_at=now, **values)
             .returning(Listing.id)
         )
         if new_id is not None:
+            _write_payloads(session, {new_id: payload}, fresh=True)
             return _record(session, _event_row(new_id, None, target, now, why, changes))
         # Another transaction created it meanwhile: continue as a move from its status.
         listing = _locked_listing(session, seller_id, marketplace_id, sku)
@@ -325,6 +328,9 @@ def transition(
         values = _move(current, target, fields, now, patch)
     except IllegalTransitionError as err:
         raise IllegalTransitionError(f"{key}: {err} (cause {cause})") from None
+    if (payload := values.pop("payload", _KEEP)) is not _KEEP:
+        _write_payloads(session, {listing.id: payload})
+        session.expire(listing, ["stored_payload"])
     for name, value in values.items():
         setattr(listing, name, value)
     if target == current.status:
@@ -362,7 +368,9 @@ class _Batch:
 
     inserts: list[dict[str, Any]] = field(default_factory=list)
     insert_targets: list[ListingStatus] = field(default_factory=list)  # parallel to inserts
+    insert_payloads: list[Any] = field(default_factory=list)  # parallel to inserts; _KEEP: none
     updates: list[dict[str, Any]] = field(default_factory=list)
+    payloads: dict[int, Any] = field(default_factory=dict)  # listing id -> its new payload (or None)
     events: list[_EventRow] = field(default_factory=list)
     unchanged: int = 0
     illegal: list[str] = field(default_factory=list)
@@ -401,7 +409,8 @@ def transition_many(
         raise IllegalTransitionError(
             f"{len(batch.illegal)} illegal transition(s) for cause {cause}, nothing written: {shown}{more}"
         )
-    _insert_new(session, batch, now, why)
+    _write_payloads(session, _insert_new(session, batch, now, why), fresh=True)
+    _write_payloads(session, batch.payloads)
     bulk_update(session, Listing, batch.updates)
     bulk_insert(session, ListingEvent, batch.events)
     created = len(batch.inserts)
@@ -456,7 +465,7 @@ def _read_current(session: Session, wanted: _Wanted) -> dict[tuple[str, str, str
     return current
 
 
-_NEW_COLUMNS = sorted(FIELDS | {"status", "payload_changed_at", "updated_at"})
+_NEW_COLUMNS = sorted((FIELDS - {"payload"}) | {"status", "payload_changed_at", "updated_at"})
 
 
 def _decide(
@@ -477,13 +486,17 @@ def _decide(
             except IllegalTransitionError as err:
                 batch.illegal.append(f"{seller_id}/{marketplace_id}/{sku}: {err}")
                 continue
+            payload = changes.pop("payload", _KEEP)
             if existing is None:
-                # every row gets every column: one homogeneous executemany with RETURNING
+                # every row gets every column: one homogeneous executemany
                 row_values = {column: changes.get(column) for column in _NEW_COLUMNS}
                 row_values.update(seller_id=seller_id, marketplace_id=marketplace_id, sku=sku, created_at=now)
                 batch.inserts.append(row_values)
                 batch.insert_targets.append(target)
+                batch.insert_payloads.append(payload)
                 continue
+            if payload is not _KEEP:
+                batch.payloads[existing.listing_id] = payload
             if changes:
                 batch.updates.append({"id": existing.listing_id, **changes})
             if target == existing.status:
@@ -493,8 +506,9 @@ def _decide(
     return batch
 
 
-def _insert_new(session: Session, batch: _Batch, now: datetime, why: _Why) -> None:
-    """Insert the new listings and add their first events, which need the listings' ids.
+def _insert_new(session: Session, batch: _Batch, now: datetime, why: _Why) -> dict[int, Any]:
+    """Insert the new listings and add their first events, which need the listings' ids; returns
+    the new listings' payloads by id, which need them too.
 
     The ids are read back by key rather than returned by the INSERT: RETURNING in parameter order
     makes SQLite insert one row per statement, and keeps PostgreSQL from using COPY.
@@ -514,14 +528,43 @@ def _insert_new(session: Session, batch: _Batch, now: datetime, why: _Why) -> No
                 )
             )
             new_ids.update({(seller_id, marketplace_id, sku): listing_id for sku, listing_id in found})
-    for row, target in zip(batch.inserts, batch.insert_targets, strict=True):
+    payloads: dict[int, Any] = {}
+    for row, target, payload in zip(batch.inserts, batch.insert_targets, batch.insert_payloads, strict=True):
         listing_id = new_ids[(row["seller_id"], row["marketplace_id"], row["sku"])]
         batch.events.append(_event_row(listing_id, None, target, now, why))
+        payloads[listing_id] = payload
     if len(batch.inserts) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
         # Fresh statistics, or PostgreSQL plans the next run's SKU lookups for an empty table and
         # filters every row against every SKU of a chunk (measured: 8 s per 5,000-SKU chunk at 50k
         # listings, 0.1 s after ANALYZE). A no-op warning if we do not own the table.
         session.execute(text("ANALYZE listings"))
+    return payloads
+
+
+_KEEP: Any = object()
+"""A move that leaves the listing's payload as it is (``payload=None`` clears it)."""
+
+
+def _write_payloads(session: Session, payloads: Mapping[int, Any], *, fresh: bool = False) -> None:
+    """Each listing's new payload into :class:`ListingPayload`: the old row goes, the new one comes
+    (none for ``None``); ``_KEEP`` leaves a listing's as it is. ``fresh``: the listings were just
+    created, so they have no row to remove."""
+    changed = {listing_id: p for listing_id, p in payloads.items() if p is not _KEEP}
+    if not changed:
+        return
+    if not fresh:
+        ids = list(changed)
+        for start in range(0, len(ids), CHUNK_SIZE):
+            session.execute(
+                delete(ListingPayload)
+                .where(one_of(session, ListingPayload.listing_id, ids[start : start + CHUNK_SIZE]))
+                .execution_options(synchronize_session=False)
+            )
+    bulk_insert(
+        session,
+        ListingPayload,
+        [{"listing_id": listing_id, "payload": p} for listing_id, p in changed.items() if p is not None],
+    )
 
 
 def history(session: Session, seller_id: str, marketplace_id: str, sku: str) -> list[ListingEvent]:

@@ -9,7 +9,8 @@ stable constraint names) and a ``type_annotation_map``: ``datetime`` is a timezo
 Tables, grouped by job:
 
 - reference: :class:`Seller`, :class:`Marketplace`;
-- current state: :class:`Listing` (+ :class:`ListingEvent`, every lifecycle transition),
+- current state: :class:`Listing` (+ :class:`ListingPayload`, the payload it last planned;
+  :class:`ListingEvent`, every lifecycle transition),
   :class:`Offer`, :class:`Inventory` (+ :class:`FbaStockRead`, :class:`FbaStockChange`: FBA stock read
   from Amazon; :class:`DriftCheck`, :class:`ListingDrift`: where Amazon's listings report and the
   warehouse disagree); :class:`SellerReportLoad`, :class:`AccountHealth`, :class:`AccountHealthMetric`,
@@ -252,6 +253,8 @@ class Listing(Base):
     ``buyable``, ``discoverable`` and ``amazon_checked_at`` are Amazon's own view as last read
     (getListingsItem's summary ``status``; ``NULL``: never read), kept apart from ``status``, which
     says what the pipeline last did: a listing being re-sent is usually still buyable meanwhile.
+
+    The payload itself is in :class:`ListingPayload`, beside this row rather than in it.
     """
 
     __tablename__ = "listings"
@@ -267,7 +270,6 @@ class Listing(Base):
     sku: Mapped[Sku]
     product_type: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20))
-    payload: Mapped[dict[str, Any] | None]
     payload_hash: Mapped[Sha256 | None]
     submitted_hash: Mapped[Sha256 | None]
     accepted_hash: Mapped[Sha256 | None]
@@ -285,9 +287,31 @@ class Listing(Base):
     events: Mapped[list[ListingEvent]] = relationship(
         back_populates="listing", order_by="ListingEvent.id", viewonly=True
     )
+    stored_payload: Mapped[ListingPayload | None] = relationship(viewonly=True)
+
+    @property
+    def payload(self) -> dict[str, Any] | None:
+        """The payload last planned (``None``: none yet), read from :class:`ListingPayload`."""
+        return self.stored_payload.payload if self.stored_payload is not None else None
 
     def __repr__(self) -> str:
         return f"Listing({self.seller_id}/{self.marketplace_id}/{self.sku}: {self.status})"
+
+
+class ListingPayload(Base):
+    """The canonical payload a listing last planned (its hash is ``listings.payload_hash``).
+
+    Kept beside the listing, not in its row: a payload is a few KB, the rest of the row a few hundred
+    bytes, and SQLite rewrites a whole row to change one column of it. With the payload inline, every
+    status move of a million listings (plan, build, parse) rewrote a GiB or more; apart, a move writes
+    only the small rows, and a payload is written only when it changes. No row: no payload yet (a
+    SKU quarantined before one was built, or one whose payload was cleared).
+    """
+
+    __tablename__ = "listing_payloads"
+
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"), primary_key=True)
+    payload: Mapped[dict[str, Any]]
 
 
 class ListingEvent(Base):
