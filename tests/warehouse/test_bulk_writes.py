@@ -230,3 +230,16 @@ def test_bulk_update_keeps_each_rows_own_json_even_when_the_values_compare_equal
         }
     assert stored == {"A": {"n": 1}, "B": {"n": 1.0}}
     assert type(stored["A"]["n"]) is int and type(stored["B"]["n"]) is float
+
+
+def test_a_new_sqlite_warehouse_has_8_kib_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as raw:
+        raw.execute("CREATE TABLE t (x)")
+    for path, size in [(tmp_path / "new.db", 8192), (old, 4096)]:
+        engine = make_engine(sqlite_url(path))
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA page_size").scalar() == size
+        engine.dispose()
