@@ -170,3 +170,17 @@ def test_a_chunk_that_never_finished_stops_the_join(
         chunks.join(cut)
     with pytest.raises(RuntimeError, match="rows would go missing"):
         chunks.join(cut[1:])
+
+
+def test_chunks_hold_up_to_chunk_rows_rows_to_check_and_cover_the_catalog() -> None:
+    import numpy as np
+
+    every = np.ones(10, dtype=bool)
+    assert chunks._chunk_starts(every, 4) == [0, 4, 8], "a run that checks every row: chunks of 4 rows"
+    checked = np.zeros(20, dtype=bool)
+    checked[[3, 4, 11, 12, 13, 19]] = True
+    # the unchanged rows between go with the chunk before: each chunk starts at its first checked row
+    assert chunks._chunk_starts(checked, 2) == [0, 11, 13]
+    assert chunks._chunk_starts(checked, 6) == [0], "six rows to check of twenty: one chunk"
+    assert chunks._chunk_starts(np.zeros(5, dtype=bool), 2) == [0], "nothing to check: still one chunk"
+    assert chunks._chunk_starts(np.zeros(0, dtype=bool), 2) == [0]

@@ -88,13 +88,32 @@ def split(branch: Branch) -> list[Chunk]:
 
     total = len(skip)
     size = max(1, config.chunk_rows)
-    count = max(1, -(-total // size))
+    starts = _chunk_starts(~skip, size)
+    count = len(starts)
     branch = {**branch, "catalog_rows": total, "unchanged_rows": int(skip.sum())}
-    log.info("%d rows in %d chunk(s) of up to %d rows", total, count, size)
+    log.info(
+        "%d rows (%d to check) in %d chunk(s) of up to %d rows to check",
+        total,
+        total - branch["unchanged_rows"],
+        count,
+        size,
+    )
+    ends = [*starts[1:], total]
     return [
-        Chunk(branch=branch, index=i, of=count, first_row=i * size, rows=min(size, total - i * size))
-        for i in range(count)
+        Chunk(branch=branch, index=i, of=count, first_row=start, rows=end - start)
+        for i, (start, end) in enumerate(zip(starts, ends, strict=True))
     ]
+
+
+def _chunk_starts(checked: Any, size: int) -> list[int]:
+    """Where each chunk starts: every chunk but the last holds ``size`` rows to check, and the rows
+    between are cut where the next chunk's first checked row is. A run that checks every row gets
+    chunks of ``size`` rows; an incremental run, whose few changed rows lie all over the catalog,
+    gets as many chunks as it has rows to check, not as the catalog has rows (each chunk is a task,
+    and a task's start costs seconds)."""
+    import numpy as np
+
+    return [0, *(int(at) for at in np.flatnonzero(checked)[size::size])]
 
 
 def _unchanged(config: PipelineConfig, branch: Branch, snapshot: Any, paths: BranchPaths) -> tuple[Any, Any]:
@@ -159,9 +178,14 @@ def _write_routes(run: Any, paths: BranchPaths) -> None:
         pickle.dump(run, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _rows(snapshot: Any, first: int, count: int) -> Iterator[Any]:
-    """The snapshot's rows ``first`` .. ``first + count`` as pandas frames of up to a row group
-    (indexed by position in the snapshot): only the row groups they lie in are read."""
+def _rows(snapshot: Any, first: int, count: int, wanted: Any) -> Iterator[Any]:
+    """The rows ``wanted`` (a mask over the snapshot) selects among its rows ``first`` ..
+    ``first + count``, as pandas frames of up to :data:`READ_ROWS` of the snapshot's rows (indexed
+    by position in the snapshot; one is empty where none is wanted): only the row groups they lie
+    in are read, and the rows not wanted are dropped in Arrow, before pandas makes its columns."""
+    import numpy as np
+    import pyarrow as pa
+
     start = 0
     for group in range(snapshot.num_row_groups):
         size = snapshot.metadata.row_group(group).num_rows
@@ -170,10 +194,37 @@ def _rows(snapshot: Any, first: int, count: int) -> Iterator[Any]:
             table = snapshot.read_row_group(group)
             lo, hi = max(first, start) - start, min(first + count, stop) - start
             for offset in range(lo, hi, READ_ROWS):
-                part = table.slice(offset, min(READ_ROWS, hi - offset)).to_pandas()
-                part.index = part.index + start + offset
+                mask = np.asarray(wanted[start + offset : start + min(offset + READ_ROWS, hi)], dtype=bool)
+                part = table.slice(offset, len(mask)).filter(pa.array(mask)).to_pandas()
+                part.index = np.flatnonzero(mask) + start + offset
                 yield part
         start = stop
+
+
+def _joined(frames: Iterator[Any], rows: int) -> Iterator[Any]:
+    """``frames`` joined into frames of at least ``rows`` rows (the last may hold fewer): the rules
+    cost as much per call as per row, and an incremental run's few changed rows in each slice of
+    the catalog were fifty calls for a few hundred rows each. When every frame is empty, the first
+    one alone."""
+    import pandas as pd
+
+    held: list[Any] = []
+    count = 0
+    first_empty = None
+    yielded = False
+    for frame in frames:
+        if not len(frame):
+            first_empty = frame if first_empty is None else first_empty
+            continue
+        held.append(frame)
+        count += len(frame)
+        if count >= rows:
+            yield pd.concat(held) if len(held) > 1 else held[0]
+            held, count, yielded = [], 0, True
+    if held:
+        yield pd.concat(held) if len(held) > 1 else held[0]
+    elif not yielded and first_empty is not None:
+        yield first_empty
 
 
 def check_chunk(chunk: Chunk) -> ChunkDone:
@@ -246,8 +297,7 @@ def _validate_chunk(
     found: dict[str, dict[int, list[Any]]] = {}
     position, failing = offset, 0
     with pq.ParquetWriter(here.good_rows, snapshot.schema_arrow) as good:
-        for rows in _rows(snapshot, first, count):
-            rows = rows[checked[rows.index.to_numpy()]]
+        for rows in _joined(_rows(snapshot, first, count, checked), READ_ROWS):
             frame = rows.set_axis(range(position, position + len(rows)))
             position += len(rows)
             part = check_rows(frame, routes)
