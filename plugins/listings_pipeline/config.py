@@ -98,8 +98,9 @@ class PipelineConfig(BaseModel):
         (its wait or parse task died) is read by the next run's plan step at once; only a feed of
         the planning run itself (a cleared, re-run plan) gets this long for its own parse task.
     :param max_feed_attempts: a message that keeps failing retryably is dead-lettered after this many.
-    :param chunk_rows: a branch's catalog is validated and mapped in chunks of this many rows, each
-        a task of its own that any worker may take (``catalog.chunks``); the result is the same
+    :param chunk_rows: a branch's catalog is validated and mapped in chunks of this many rows to
+        check (an incremental run's unchanged rows are not checked, so they do not count), each a
+        task of its own that any worker may take (``catalog.chunks``); the result is the same
         however it is cut.
     :param listing_reads_per_branch: how many accepted or live listings of a branch the bulk path
         reads back from Amazon (getListingsItem, to set ``live``) after each parse and in each
