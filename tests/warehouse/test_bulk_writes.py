@@ -29,6 +29,7 @@ from listings_pipeline.warehouse.models import (
     ListingIssue,
     MessageResult,
 )
+from listings_pipeline.warehouse.records import ensure_seller
 from tests.warehouse.conftest import SELLER, US
 
 AT = datetime(2026, 3, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
@@ -243,3 +244,25 @@ def test_a_new_sqlite_warehouse_has_8_kib_pages_and_an_old_one_keeps_its_own(tmp
         with engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA page_size").scalar() == size
         engine.dispose()
+
+
+def test_bulk_update_writes_the_very_text_an_orm_update_writes_on_sqlite(tmp_path: Path) -> None:
+    """The SQLite update goes through the DB-API with each column's own bind processing: a
+    timestamp and a JSON document must land as the text an ORM update writes."""
+    engine = make_engine(sqlite_url(tmp_path / "w.db"))
+    upgrade(engine)
+    keys = [{"seller_id": SELLER, "marketplace_id": US, "sku": sku} for sku in ("A", "B")]
+    changes = {"price": {"old": 1, "new": "ü"}}
+    with session_scope(engine) as s:
+        ensure_seller(s, SELLER)
+        transition_many(s, keys, "seed", to_status="ready")
+        events = _event_ids(s)
+        bulk_update(s, ListingEvent, [{"id": events["A"], "changes": changes, "at": AT}])
+        by_orm = s.get(ListingEvent, events["B"])
+        assert by_orm is not None
+        by_orm.changes, by_orm.at = changes, AT
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT at, changes FROM listing_events ORDER BY id").all()
+    engine.dispose()
+    assert stored[0] == stored[1]
+    assert stored[0][0] == "2026-03-01 10:30:00.000000"

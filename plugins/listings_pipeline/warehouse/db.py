@@ -353,21 +353,35 @@ def _sqlite_insert(
     Why: a plan inserts a million listings and their first events; SQLAlchemy's per-row parameter
     dictionaries and type processing cost as much as SQLite's own insert (issue #13).
     """
-    dialect = session.get_bind().dialect
-    # the dialect's own type: a generic DateTime has no processor, and sqlite3's default adapter
-    # would write another text format than SQLAlchemy's
-    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
     listed = ", ".join(f'"{c}"' for c in columns)
     statement = f'INSERT INTO "{table.name}" ({listed}) VALUES ({", ".join("?" for _ in columns)})'
     if ignore_conflicts_on:
         keys = ", ".join(f'"{c}"' for c in ignore_conflicts_on)
         statement += f" ON CONFLICT ({keys}) DO NOTHING"
-    converted = [_SharedValue(p) if p is not None else None for p in processors]
-    values = [
-        tuple(row[c] if s is None else s(row[c]) for s, c in zip(converted, columns, strict=True))
-        for row in rows
-    ]
-    session.connection().exec_driver_sql(statement, values)
+    session.connection().exec_driver_sql(statement, _positional(session, table, columns, rows))
+
+
+def _positional(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """The rows as DB-API tuples in ``columns``' order, each value through its column type's bind
+    processing (the dialect's own type: a generic DateTime has no processor, and sqlite3's default
+    adapter would write another text format than SQLAlchemy's); a value every row shares is
+    converted once, and a column without processing is taken as it is."""
+    dialect = session.get_bind().dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    take = operator.itemgetter(*columns)
+    values = [take(row) for row in rows] if len(columns) > 1 else [(row[columns[0]],) for row in rows]
+    converting = [(i, _SharedValue(p)) for i, p in enumerate(processors) if p is not None]
+    if not converting:
+        return values
+    out = []
+    for value in values:
+        cells = list(value)
+        for i, convert in converting:
+            cells[i] = convert(cells[i])
+        out.append(tuple(cells))
+    return out
 
 
 class _SharedValue:
@@ -505,10 +519,11 @@ def insert_returning(
 def bulk_update(session: Session, entity: Any, rows: Sequence[Mapping[str, Any]]) -> None:
     """Many rows of one table updated by primary key ``id``; each row names the columns it sets.
 
-    A column set to the same value in every row of a column set (a status, a timestamp, a feed id:
-    most of a lifecycle move) is bound once, not carried row by row. PostgreSQL: the varying columns
-    are copied into a temporary table and applied with one ``UPDATE ... FROM`` (only constants: one
-    ``UPDATE ... WHERE id = ANY(...)``); SQLite: an executemany of one ``UPDATE ... WHERE id = ?``.
+    PostgreSQL: a column set to the same value in every row of a column set (a status, a
+    timestamp, a feed id: most of a lifecycle move) is bound once, not carried row by row; the
+    varying columns are copied into a temporary table and applied with one ``UPDATE ... FROM``
+    (only constants: one ``UPDATE ... WHERE id = ANY(...)``). SQLite: one DB-API executemany of
+    ``UPDATE ... WHERE id = ?``, a value every row shares converted once.
     """
     if not rows:
         return
@@ -525,18 +540,19 @@ def bulk_update(session: Session, entity: Any, rows: Sequence[Mapping[str, Any]]
         setting = [c for c in columns if c != "id"]
         if not setting:
             continue
+        if not postgresql:
+            # one DB-API executemany by primary key, a value every row shares converted once;
+            # SQLAlchemy's executemany built and processed a parameter dictionary per row (a third
+            # of a build's moves of a million listings)
+            assignments = ", ".join(f'"{c}" = ?' for c in setting)
+            session.connection().exec_driver_sql(
+                f'UPDATE "{table.name}" SET {assignments} WHERE "id" = ?',
+                _positional(session, table, [*setting, "id"], group),
+            )
+            continue
         constant = _same_in_every_row(group, setting)
         varying = [c for c in setting if c not in constant]
         fixed = {c: bindparam(f"k_{c}", constant[c], type_=table.c[c].type) for c in constant}
-        if not postgresql:
-            # a Core executemany by primary key; the ORM's bulk UPDATE inspects every row first
-            statement = (
-                update(table)
-                .where(table.c.id == bindparam("b_id"))
-                .values({**{c: bindparam(f"b_{c}", type_=table.c[c].type) for c in varying}, **fixed})
-            )
-            session.execute(statement, [{f"b_{c}": row[c] for c in ["id", *varying]} for row in group])
-            continue
         if not varying:
             ids = [row["id"] for row in group]
             session.execute(
