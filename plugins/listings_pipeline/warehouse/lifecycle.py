@@ -446,10 +446,12 @@ def _read_current(session: Session, wanted: _Wanted) -> dict[tuple[str, str, str
     """The listings that exist, chunk by chunk, locked on PostgreSQL until the transaction ends so
     that no other run moves them between this check and the writes."""
     current: dict[tuple[str, str, str], _Current] = {}
+    session.flush()  # what the session holds is read too (the Core reads below do not autoflush)
     for (seller_id, marketplace_id), group in wanted.items():
         skus = list(group)
         for start in range(0, len(skus), CHUNK_SIZE):
-            found = session.execute(
+            # Core, not the ORM's result machinery: these are columns, not objects
+            found = session.connection().execute(
                 select(Listing.id, Listing.sku, Listing.status, Listing.payload_hash, Listing.submitted_hash)
                 .where(
                     Listing.seller_id == seller_id,
@@ -460,7 +462,7 @@ def _read_current(session: Session, wanted: _Wanted) -> dict[tuple[str, str, str
             )
             for listing_id, sku, status, payload_hash, submitted_hash in found:
                 current[(seller_id, marketplace_id, sku)] = _Current(
-                    listing_id, ListingStatus(status), payload_hash, submitted_hash
+                    listing_id, _STATUS_OF[status], payload_hash, submitted_hash
                 )
     return current
 
