@@ -33,7 +33,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.forms.choices import form_choices
-from listings_pipeline.forms.shared import config_path_field, seller_field
+from listings_pipeline.forms.shared import config_path_field, seller_field, skus_field
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
 from listings_pipeline.schedules import manual_retries
@@ -76,13 +76,11 @@ SELLERS = form_choices().sellers
             section=WHICH,
         ),
         "skus": Param(
-            None,
-            type=["null", "string"],
-            format="multiline",
-            title="SKUs",
-            description_md="Seller SKUs, one per line or separated by commas. Empty: any SKU. A SKU "
-            "with quotes, spaces or invisible characters is refused unless the warehouse knows it.",
-            section=WHICH,
+            **skus_field(
+                description_md="Seller SKUs, one per line or separated by commas. Empty: any SKU. A SKU "
+                "with quotes, spaces or invisible characters is refused unless the warehouse knows it.",
+                section=WHICH,
+            )
         ),
         "created_after": Param(
             None,

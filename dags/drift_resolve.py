@@ -29,7 +29,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.forms.choices import form_choices
-from listings_pipeline.forms.shared import config_path_field, pick_one, seller_field
+from listings_pipeline.forms.shared import config_path_field, pick_one, seller_field, skus_field
 from listings_pipeline.from_amazon.drift_actions import DriftResolution
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.schedules import manual_retries
@@ -58,12 +58,10 @@ WHAT = "What to do"
             section=WHICH,
         ),
         "skus": Param(
-            None,
-            type=["null", "string"],
-            format="multiline",
-            title="SKUs",
-            description_md="Seller SKUs with open drift, one per line or separated by commas.",
-            section=WHICH,
+            **skus_field(
+                description_md="Seller SKUs with open drift, one per line or separated by commas.",
+                section=WHICH,
+            )
         ),
         "kinds": Param(
             [],

@@ -33,8 +33,8 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from listings_pipeline.changes import BatchResult, ChangeBatch, HotfixForm, HotfixSummary
-from listings_pipeline.forms.choices import all_marketplaces, form_choices
-from listings_pipeline.forms.shared import seller_field
+from listings_pipeline.forms.choices import form_choices
+from listings_pipeline.forms.shared import marketplaces_field, seller_field, skus_field
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.outcome import RunOutcome
 from listings_pipeline.schedules import manual_retries
@@ -66,22 +66,17 @@ CHOICES = form_choices()
             )
         ),
         "marketplace_ids": Param(
-            type="array",
-            minItems=1,
-            items={"type": "string", "enum": list(all_marketplaces())},
-            examples=list(CHOICES.marketplaces),
-            values_display=all_marketplaces(),
-            title="Marketplaces",
-            description_md="One or more of the seller's marketplaces.",
+            **marketplaces_field(
+                CHOICES.marketplaces, description_md="One or more of the seller's marketplaces."
+            )
         ),
         "skus": Param(
-            type="string",
-            format="multiline",
-            minLength=1,
-            title="SKUs",
-            description_md="Seller SKUs, one per line or separated by commas; duplicates are ignored. "
-            "At most 500: larger change sets belong to the catalog feed sync. A SKU with quotes, "
-            "spaces or invisible characters is refused unless the warehouse knows it.",
+            **skus_field(
+                required=True,
+                description_md="Seller SKUs, one per line or separated by commas; duplicates are ignored. "
+                "At most 500: larger change sets belong to the catalog feed sync. A SKU with quotes, "
+                "spaces or invisible characters is refused unless the warehouse knows it.",
+            )
         ),
         "action": Param(
             "price",

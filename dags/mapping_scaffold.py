@@ -28,8 +28,8 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from listings_pipeline.forms.choices import all_marketplaces, form_choices
-from listings_pipeline.forms.shared import config_path_field, seller_field
+from listings_pipeline.forms.choices import form_choices
+from listings_pipeline.forms.shared import config_path_field, marketplaces_field, seller_field
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.scaffold.artifacts import ScaffoldArtifacts
 from listings_pipeline.schedules import manual_retries
@@ -55,13 +55,10 @@ CHOICES = form_choices()
             description_md="Amazon's product type, e.g. `BACKPACK` (searchDefinitionsProductTypes finds it).",
         ),
         "marketplace_ids": Param(
-            type="array",
-            minItems=1,
-            items={"type": "string", "enum": list(all_marketplaces())},
-            examples=list(CHOICES.marketplaces),
-            values_display=all_marketplaces(),
-            title="Marketplaces",
-            description_md="The marketplaces to draft for: each gets its language, currency and labels.",
+            **marketplaces_field(
+                CHOICES.marketplaces,
+                description_md="The marketplaces to draft for: each gets its language, currency and labels.",
+            )
         ),
         "seller_id": Param(
             **seller_field(

@@ -16,7 +16,14 @@ from listings_pipeline.forms.fields import entries
 from listings_pipeline.forms.hotfix import HotfixRequest, check_form, request_of
 from listings_pipeline.forms.known import KnownListing
 from listings_pipeline.forms.problems import FormError, line, problem
-from listings_pipeline.forms.shared import pick_one, seller_field, sellers_field, suggest
+from listings_pipeline.forms.shared import (
+    marketplaces_field,
+    pick_one,
+    seller_field,
+    sellers_field,
+    skus_field,
+    suggest,
+)
 from listings_pipeline.forms.skus import check_skus
 from listings_pipeline.outcome import NOTE_LIMIT, merged_note
 from tests.fixtures.sandbox import CA, SELLER, US
@@ -529,6 +536,43 @@ def test_the_seller_questions_offer_the_choices_the_same_way() -> None:
         sellers_field({}, "read"),
     ):
         assert not {"enum", "examples", "values_display"} & set(free)
+
+
+def test_the_sku_and_marketplace_questions_take_what_the_checks_read() -> None:
+    """The fields the hotfix, replay, drift and scaffold forms share (``skus_field``,
+    ``marketplaces_field``): what Airflow's form lets through is what the runs' checks read, and
+    what the form refuses (an empty required field, an unknown marketplace) never reaches them."""
+    from airflow.sdk import Param
+    from airflow.sdk.exceptions import ParamValidationError
+
+    from listings_pipeline.to_amazon.replay import parse_request
+    from spapi.regions import MARKETPLACES
+
+    pasted = "HOT-1\nHOT-2, HOT-1"
+    optional = skus_field(description_md="Any.", section="Which")
+    assert (optional["title"], optional["format"], optional["section"]) == ("SKUs", "multiline", "Which")
+    assert Param(**optional).resolve() is None  # empty: any SKU (replay) or the check's own message (drift)
+    assert parse_request({"skus": Param(**optional).resolve(pasted)}).skus == ("HOT-1", "HOT-2")
+    required = Param(**skus_field(description_md="Some.", required=True))
+    for empty in (None, ""):
+        with pytest.raises(ParamValidationError):
+            required.resolve(empty)
+    assert check_form(form(skus=required.resolve(pasted))).skus == ("HOT-1", "HOT-2")
+
+    configured = form_choices().marketplaces
+    question = marketplaces_field(configured, description_md="Where.")
+    every = all_marketplaces()
+    assert question["items"] == {"type": "string", "enum": list(every)} and set(every) == set(MARKETPLACES)
+    assert question["values_display"] == every  # each id the form takes, labelled
+    assert question["examples"] == list(configured)  # the configured ones suggested, in the config's order
+    assert question["description_md"] == "Where." and "default" not in question
+    marketplaces = Param(**question)
+    taken = marketplaces.resolve([US, CA])
+    restock = form(marketplace_ids=taken, action="quantity", quantity=3, price=None, currency=None)
+    assert check_form(restock).marketplace_ids == (US, CA)  # one price's currency would refuse US with CA
+    for refused in (None, [], ["NOPE"]):
+        with pytest.raises(ParamValidationError):
+            marketplaces.resolve(refused)
 
 
 def test_an_unreadable_config_leaves_the_forms_free_text(

@@ -4,12 +4,16 @@ Why here: a dozen DAGs ask them, and the targets task reads both answers (``conf
 ``sellers``) the same way in each; one definition keeps their type, wording and default alike. The
 fields are Param keywords (``Param(**config_path_field())``), so this module imports no Airflow.
 What the choices are (the configured sellers and marketplaces) is ``forms.choices``' job; how a
-form offers them (``pick_one``, ``suggest``) is this module's.
+form offers them (``pick_one``, ``suggest``) is this module's. The SKU and marketplace questions of
+the operators' forms are here too: the forms' checks (``forms.skus``, ``forms.hotfix``) read their
+answers alike, so the fields must not drift apart.
 """
 
 from __future__ import annotations
 
 from typing import TypedDict
+
+from listings_pipeline.forms.choices import all_marketplaces
 
 
 class Offer(TypedDict, total=False):
@@ -21,16 +25,25 @@ class Offer(TypedDict, total=False):
     values_display: dict[str, str]
 
 
+class Items(TypedDict, total=False):
+    """The schema of an ``array`` field's items."""
+
+    type: str
+    enum: list[str]
+
+
 class ParamFields(Offer, total=False):
     """The keywords of an Airflow ``Param`` these fields set."""
 
     default: object
     type: str | list[str]
+    format: str
     minLength: int
+    minItems: int
     title: str
     description_md: str
     section: str
-    items: dict[str, str]
+    items: Items
 
 
 def config_path_field(*, section: str | None = None, more: str = "") -> ParamFields:
@@ -97,3 +110,36 @@ def seller_field(
     if section is not None:
         field["section"] = section
     return {**field, **(pick_one(choices) if only_configured else suggest(choices))}
+
+
+def skus_field(*, description_md: str, required: bool = False, section: str | None = None) -> ParamFields:
+    """Seller SKUs as free text, one per line or separated by commas (``forms.skus`` reads and
+    checks them), for the operators' DAGs that act on a few SKUs. ``required``: the run needs at
+    least one (no default); otherwise empty means any SKU, or none (``description_md`` says which).
+    """
+    field: ParamFields = (
+        {"type": "string", "format": "multiline", "minLength": 1}
+        if required
+        else {"default": None, "type": ["null", "string"], "format": "multiline"}
+    )
+    field["title"] = "SKUs"
+    field["description_md"] = description_md
+    if section is not None:
+        field["section"] = section
+    return field
+
+
+def marketplaces_field(configured: dict[str, str], *, description_md: str) -> ParamFields:
+    """One or more marketplaces, required. ``configured`` (``forms.choices``) are suggested, but the
+    form takes any Amazon marketplace, each labelled by name: a run may read another config than the
+    deployed one the form was built from, and its first task says which are the seller's own."""
+    every = all_marketplaces()
+    return {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "string", "enum": list(every)},
+        "examples": list(configured),
+        "values_display": every,
+        "title": "Marketplaces",
+        "description_md": description_md,
+    }
