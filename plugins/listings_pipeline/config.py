@@ -176,9 +176,11 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
         raise ValueError(f"pipeline config {cfg_path} must be a mapping")
     base = cfg_path.resolve().parent
     for key in ("var_dir", "mappings_dir", "product_types_dir", "content_policy"):
-        if key in raw and not Path(raw[key]).is_absolute():
+        if isinstance(raw.get(key), str) and not Path(raw[key]).is_absolute():
             raw[key] = str((base / raw[key]).resolve())
-    for seller in raw.get("sellers") or []:
+    # a section of the wrong shape is left to the model, which names it (a ValueError)
+    sellers = raw.get("sellers")
+    for seller in sellers if isinstance(sellers, list) else []:
         catalog = seller.get("catalog") if isinstance(seller, dict) else None
         if isinstance(catalog, str) and "://" not in catalog and not Path(catalog).is_absolute():
             seller["catalog"] = str(base / catalog)

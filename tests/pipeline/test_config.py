@@ -63,6 +63,10 @@ sellers:
             "max_failing_share",
         ),
         ("- just a list", "must be a mapping"),
+        # sections of the wrong shape: a ValueError naming them, never a TypeError that would
+        # break the parse of every DAG with a form (forms.choices catches ValueError)
+        ("sellers: 7", "sellers"),
+        ("var_dir: 7\nsellers: []", "var_dir"),
     ],
 )
 def test_invalid_configs_are_explained(tmp_path: Path, text: str, message: str) -> None:
