@@ -296,28 +296,12 @@ def _copy_rows(session: Session, table: Table, columns: list[str], rows: Sequenc
     a feed id) is processed once: a report's 25,000 results and events went through a generator per
     row and a processor call per value, more client time than PostgreSQL's own COPY."""
     dialect = session.get_bind().dialect
-    processed = [
-        (i, _SharedValue(p))
-        for i, p in enumerate(_copy_processor(table.c[name].type, dialect) for name in columns)
-        if p is not None
-    ]
-    pick = operator.itemgetter(*columns)
+    processors = [_copy_processor(table.c[name].type, dialect) for name in columns]
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     quoted = ", ".join(f'"{name}"' for name in columns)
     with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
         write = copy.write_row
-        if len(columns) == 1:  # itemgetter of one key gives the value, not a tuple
-            for row in rows:
-                write([processed[0][1](pick(row)) if processed else pick(row)])
-            return
-        if not processed:
-            for row in rows:
-                write(pick(row))
-            return
-        for row in rows:
-            values = list(pick(row))
-            for i, process in processed:
-                values[i] = process(values[i])
+        for values in _converted(rows, columns, processors):
             write(values)
 
 
@@ -370,18 +354,26 @@ def _positional(
     converted once, and a column without processing is taken as it is."""
     dialect = session.get_bind().dialect
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    return list(_converted(rows, columns, processors))
+
+
+def _converted(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], processors: Sequence[Any]
+) -> Iterator[tuple[Any, ...]]:
+    """Each row's values in ``columns``' order, each through its processor (``None``: as it is); a
+    value every row shares (``now``, a feed id) is processed once. What both bulk paths send: the
+    SQLite executemany and PostgreSQL's COPY."""
     take = operator.itemgetter(*columns)
-    values = [take(row) for row in rows] if len(columns) > 1 else [(row[columns[0]],) for row in rows]
+    single = len(columns) == 1  # itemgetter of one key gives the value, not a tuple
     converting = [(i, _SharedValue(p)) for i, p in enumerate(processors) if p is not None]
-    if not converting:
-        return values
-    out = []
-    for value in values:
-        cells = list(value)
-        for i, convert in converting:
-            cells[i] = convert(cells[i])
-        out.append(tuple(cells))
-    return out
+    for row in rows:
+        values: tuple[Any, ...] = (take(row),) if single else take(row)
+        if converting:
+            cells = list(values)
+            for i, convert in converting:
+                cells[i] = convert(cells[i])
+            values = tuple(cells)
+        yield values
 
 
 class _SharedValue:
@@ -460,16 +452,36 @@ def bulk_insert(
     if not ignore_conflicts_on:
         _copy_rows(session, table, columns, rows)
         return
+    _insert_through_temporary(session, table, columns, rows, ignore_conflicts_on)
+
+
+def _insert_through_temporary(
+    session: Session,
+    table: Table,
+    columns: list[str],
+    rows: Sequence[Mapping[str, Any]],
+    keys: list[str],
+    index_where: str | None = None,
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """PostgreSQL: the rows COPY'd into a temporary table, then one ``INSERT ... SELECT ... ON
+    CONFLICT (keys) [WHERE index_where] DO NOTHING [RETURNING returning]``; returns what it returns."""
     temp = _temporary_copy(session, table, columns, rows)
     listed = ", ".join(f'"{c}"' for c in columns)
-    keys = ", ".join(f'"{c}"' for c in ignore_conflicts_on)
-    session.execute(
-        text(
-            f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM "{temp}" '
-            f"ON CONFLICT ({keys}) DO NOTHING"
-        )
+    conflict = ", ".join(f'"{c}"' for c in keys)
+    where = f" WHERE {index_where}" if index_where is not None else ""
+    statement = (
+        f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM "{temp}" '
+        f"ON CONFLICT ({conflict}){where} DO NOTHING"
     )
+    if returning:
+        statement += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
+        inserted = [tuple(row) for row in session.execute(text(statement))]
+    else:
+        session.execute(text(statement))
+        inserted = []
     session.execute(text(f'DROP TABLE "{temp}"'))
+    return inserted
 
 
 def insert_returning(
@@ -500,20 +512,9 @@ def insert_returning(
         )
         return [tuple(row) for row in session.execute(statement, list(rows))]
     session.flush()
-    columns = _same_columns(rows)
-    temp = _temporary_copy(session, table, columns, rows)
-    listed = ", ".join(f'"{c}"' for c in columns)
-    keys = ", ".join(f'"{c}"' for c in ignore_conflicts_on)
-    where = f" WHERE {index_where}" if index_where is not None else ""
-    returned = ", ".join(f'"{c}"' for c in returning)
-    inserted = session.execute(
-        text(
-            f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM "{temp}" '
-            f"ON CONFLICT ({keys}){where} DO NOTHING RETURNING {returned}"
-        )
-    ).all()
-    session.execute(text(f'DROP TABLE "{temp}"'))
-    return [tuple(row) for row in inserted]
+    return _insert_through_temporary(
+        session, table, _same_columns(rows), rows, ignore_conflicts_on, index_where, returning
+    )
 
 
 def bulk_update(session: Session, entity: Any, rows: Sequence[Mapping[str, Any]]) -> None:
