@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jsonschema_rs
@@ -147,6 +147,7 @@ class MemoValidator:
         *,
         meta_schema: Mapping[str, Any] | None = None,
         delegated: tuple[str, ...] = (),
+        quick_passes: Mapping[str, Callable[[Any, Any], bool]] | None = None,
         cache_size: int = _DEFAULT_CACHE_SIZE,
     ) -> None:
         self.full = validator
@@ -184,7 +185,7 @@ class MemoValidator:
             schema={**schema, "properties": dict.fromkeys(schema["properties"], True)}
         )
         if meta_schema is not None:
-            self._quick = _compiled_attribute_check(validator, meta_schema, delegated)
+            self._quick = _compiled_attribute_check(validator, meta_schema, delegated, quick_passes or {})
 
     @property
     def schema(self) -> Any:
@@ -200,6 +201,44 @@ class MemoValidator:
             yield from self.full.iter_errors(instance)
             return
         yield from errors
+
+    # The two halves of ``iter_errors``, for a caller that groups messages by what each half reads
+    # (catalog.batch_mapping groups a batch's rows by their cells): they answer True only where the
+    # full pass would find no error; False is "errors, or not known", and the caller takes the full
+    # pass for that message.
+
+    @property
+    def splits(self) -> bool:
+        """Whether the schema was analysed: without it, the two halves below are not defined."""
+        return self._root is not None
+
+    @property
+    def named_attributes(self) -> frozenset[str]:
+        """The attributes whose values the root's rules read (the rest only by being there or not)."""
+        return self._named
+
+    def value_passes(self, name: str, value: Any) -> bool:
+        """Whether the full pass finds no error in the attribute ``name`` holding ``value`` (its own
+        schema only; an attribute the schema does not know is the root's to judge)."""
+        if self._root is None:
+            return False
+        subschema = self._root["properties"].get(name)
+        if subschema is None:
+            return True
+        try:
+            return not self._errors_of_attribute(name, subschema, value)
+        except _NotAnalysable:
+            return False
+
+    def rest_passes(self, instance: dict[str, Any]) -> bool:
+        """Whether the full pass finds no error in the root's own rules (which attributes there are,
+        and the values of those its rules name), whatever the attributes' own schemas say."""
+        if self._root is None:
+            return False
+        try:
+            return not any(self._errors_of_the_rest(instance).values())
+        except _NotAnalysable:
+            return False
 
     def _errors(self, instance: dict[str, Any]) -> list[ValidationError]:
         """All of a message's errors, in the full pass's order, before any is handed out (so that a
@@ -279,9 +318,11 @@ class MemoValidator:
 # --- the compiled per-attribute check --------------------------------------------------------------------
 
 
-def _delegated_keyword(validator: Any, keyword: str) -> type:
+def _delegated_keyword(validator: Any, keyword: str, passes: Callable[[Any, Any], bool] | None) -> type:
     """A jsonschema-rs keyword that runs the Python validator's own function for ``keyword``, so the
-    two cannot differ on Amazon's vocabulary (and on ``multipleOf``, which Python reads as decimal)."""
+    two cannot differ on Amazon's vocabulary (and on ``multipleOf``, which Python reads as decimal).
+    ``passes(limit, instance)``, when given, spares the call where the function surely finds nothing
+    (it was most of the cost of a new value)."""
     check = validator.VALIDATORS[keyword]
 
     class Delegated:
@@ -290,6 +331,8 @@ def _delegated_keyword(validator: Any, keyword: str) -> type:
             self.value = value
 
         def validate(self, instance: Any) -> None:
+            if passes is not None and passes(self.value, instance):
+                return
             for error in check(validator, self.value, instance, self.parent_schema) or ():
                 raise ValueError(error.message)
 
@@ -305,13 +348,16 @@ def _delegated_format(checker: Any, name: str) -> Any:
 
 
 def _compiled_attribute_check(
-    validator: Any, meta_schema: Mapping[str, Any] | None, delegated: tuple[str, ...]
+    validator: Any,
+    meta_schema: Mapping[str, Any] | None,
+    delegated: tuple[str, ...],
+    quick_passes: Mapping[str, Callable[[Any, Any], bool]],
 ) -> Any:
     """jsonschema-rs over the root's ``properties`` alone (with ``$defs``), or None when it cannot
     be built: then every new value goes to jsonschema, slower and the same. ``delegated`` are the
     keywords whose meaning the Python validator defines itself."""
     schema = validator.schema
-    keywords = {k: _delegated_keyword(validator, k) for k in delegated}
+    keywords = {k: _delegated_keyword(validator, k, quick_passes.get(k)) for k in delegated}
     checker = validator.format_checker
     formats = {name: _delegated_format(checker, name) for name in (checker.checkers if checker else {})}
     resources = []

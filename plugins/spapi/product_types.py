@@ -23,6 +23,7 @@ Errors are reported as Listings-API-style issues (``code``, ``message``, ``sever
 from __future__ import annotations
 
 import json
+import math
 import operator
 import re
 from collections import Counter
@@ -191,6 +192,23 @@ AmazonSchemaValidator = validators.extend(  # type: ignore[no-untyped-call]
     },
 )
 """Draft 2019-09 plus Amazon's validation keywords."""
+
+
+def _ascii_within(instance: Any, low: float, high: float) -> bool:
+    # ASCII text has as many UTF-8 bytes as characters (and no lone surrogate)
+    return not isinstance(instance, str) or (instance.isascii() and low <= len(instance) <= high)
+
+
+#: For the compiled check, which calls the keywords above for every new value: a cheap test per
+#: keyword that is True only where the keyword's own function surely finds nothing (anything else
+#: is put to the function). ``tests/unit/spapi/test_memo_validation.py`` holds each to that.
+QUICK_PASSES: dict[str, Callable[[Any, Any], bool]] = {
+    "maxUtf8ByteLength": lambda limit, instance: _ascii_within(instance, 0, limit),
+    "minUtf8ByteLength": lambda limit, instance: _ascii_within(instance, limit, math.inf),
+    # no selector group can pass a limit that neither one value nor all of them pass
+    "maxUniqueItems": lambda limit, instance: not isinstance(instance, list) or 1 <= limit >= len(instance),
+    "minUniqueItems": lambda limit, instance: not isinstance(instance, list) or 1 >= limit <= len(instance),
+}
 
 #: The keywords whose meaning :data:`AmazonSchemaValidator` defines itself (the rest it ignores).
 CHECKED_KEYWORDS = (
@@ -398,7 +416,10 @@ class ProductTypeSchemas:
             # memo_validation), which is what makes a million messages affordable
             validator = make_validator(self.schema(key), self.meta_schema)
             self._validators[key] = MemoValidator(
-                validator, meta_schema=self.meta_schema, delegated=CHECKED_KEYWORDS
+                validator,
+                meta_schema=self.meta_schema,
+                delegated=CHECKED_KEYWORDS,
+                quick_passes=QUICK_PASSES,
             )
         return self._validators[key]
 

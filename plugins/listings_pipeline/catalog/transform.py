@@ -192,7 +192,21 @@ def _reads(spec: Any) -> bool:
         return any(_reads(sub) for sub in spec.values())
     if isinstance(spec, list):
         return any(_reads(sub) for sub in spec)
-    return bool(spec.columns())
+    return _leaf_reads(spec)
+
+
+#: by id of a leaf spec, the spec (so that its id is not reused) and whether it reads a column:
+#: asked for every value built, and a template's columns are parsed from its text each time
+_LEAF_READS: dict[int, tuple[Any, bool]] = {}
+
+
+def _leaf_reads(spec: Any) -> bool:
+    found = _LEAF_READS.get(id(spec))
+    if found is None or found[0] is not spec:
+        if len(_LEAF_READS) >= 4096:  # mappings loaded again and again by a long-lived worker
+            _LEAF_READS.clear()
+        found = _LEAF_READS[id(spec)] = (spec, bool(spec.columns()))
+    return found[1]
 
 
 def _evaluate(ctx: _Context, spec: Any) -> tuple[Any, bool]:
@@ -210,11 +224,11 @@ def _evaluate(ctx: _Context, spec: Any) -> tuple[Any, bool]:
             found = found or sub_found
             if value is not EMPTY:
                 out[key] = value
-        if not out or (_reads(spec) and not found):
+        if not out or (not found and _reads(spec)):
             return EMPTY, False
         return (out if isinstance(spec, dict) else list(out.values())), found
     value = spec.apply(ctx)  # the kind builds its own value (catalog.specs)
-    return value, value is not EMPTY and bool(spec.columns())
+    return value, value is not EMPTY and _leaf_reads(spec)
 
 
 def _attribute_values(ctx: _Context, attribute: AttributeMapping) -> list[dict[str, Any]]:

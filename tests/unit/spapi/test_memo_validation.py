@@ -19,7 +19,7 @@ import pytest
 
 from spapi import memo_validation
 from spapi.memo_validation import MemoValidator, SharedValue
-from spapi.product_types import ProductTypeSchemas, make_validator, validate_attributes
+from spapi.product_types import QUICK_PASSES, ProductTypeSchemas, make_validator, validate_attributes
 from tests.sandbox.test_validator_differential import CORPUS, META, SERVED, Case
 
 MUTANTS = 400
@@ -256,3 +256,38 @@ def test_shared_values_get_the_errors_of_equal_plain_ones_and_are_known_by_ident
     spelled.clear()
     assert _errors(memo, {"item_name": title}) == first
     assert all(value is not title for value in spelled)
+
+
+def test_the_two_halves_answer_as_the_full_pass(schemas: ProductTypeSchemas) -> None:
+    """``value_passes`` and ``rest_passes`` (what the batch mapping asks once per distinct value and
+    per distinct root) say yes together exactly where the full pass finds no error."""
+    full = {name: make_validator(schemas.schema(name), schemas.meta_schema) for name in schemas.names()}
+    fresh = ProductTypeSchemas(schemas.meta_schema_path, schemas.directories)
+    clean = 0
+    for product_type, attributes in _corpus():
+        key = product_type.upper()
+        memo = fresh.validator(key)
+        assert memo.splits
+        halves = memo.rest_passes(attributes) and all(
+            memo.value_passes(name, value) for name, value in attributes.items()
+        )
+        assert halves == (not _errors(full[key], attributes)), (product_type, attributes)
+        clean += halves
+    assert clean > 20
+
+
+@pytest.mark.parametrize("keyword", sorted(QUICK_PASSES))
+def test_a_quick_pass_never_spares_a_call_that_would_find_an_error(keyword: str) -> None:
+    """Each keyword's cheap test says yes only where the keyword's own function finds nothing."""
+    validator = make_validator({"type": "object"}, None)
+    check = validator.VALIDATORS[keyword]
+    texts = ["", "a", "abc", "x" * 10, "é", "éé", "✓✓✓", "\ud800", "a\ud800"]
+    lists = [[], [{"value": 1}], [{"value": 1}, {"value": 2}], [{"value": 1}] * 3]
+    schema = {"selectors": ["marketplace_id"]}
+    spared = 0
+    for limit in (0, 1, 2, 3, 5, 10):
+        for instance in [*texts, *lists, 7, None, {"a": 1}]:
+            if QUICK_PASSES[keyword](limit, instance):
+                spared += 1
+                assert not list(check(validator, limit, instance, schema) or ()), (limit, instance)
+    assert spared > 10
