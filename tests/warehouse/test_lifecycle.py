@@ -235,6 +235,57 @@ def test_transition_many_is_all_or_nothing(warehouse_engine: Engine) -> None:
         transition_many(s, [{"seller_id": SELLER, "marketplace_id": US, "sku": "S1"}], "validation")
 
 
+def test_a_move_through_a_status_writes_both_events_and_the_row_once(warehouse_engine: Engine) -> None:
+    """A rejected message's listing goes ``invalid`` and on to ``dead_lettered`` in one move: the
+    same events and the same row as two moves, but one UPDATE of it."""
+
+    def row(sku: str, **extra: object) -> dict[str, object]:
+        return {"seller_id": SELLER, "marketplace_id": US, "sku": sku, **extra}
+
+    with session_scope(warehouse_engine) as s:
+        transition_many(s, [row(f"S{i}", payload_hash=H1) for i in range(4)], "plan", to_status="ready")
+        transition_many(s, [row(f"S{i}") for i in range(4)], "build", to_status="submitted")
+    t = datetime(2026, 1, 5, tzinfo=UTC)
+    rows = [
+        row("S0", via="invalid", to_status="dead_lettered", last_submission_id="feed:1"),
+        row("S1", to_status="invalid", last_submission_id="feed:1"),
+        row("S2", to_status="dead_lettered"),
+    ]
+    updates: list[str] = []
+
+    def count_updates(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    sa.event.listen(warehouse_engine, "before_cursor_execute", count_updates)
+    try:
+        with session_scope(warehouse_engine) as s:
+            summary = transition_many(s, rows, "feed:1", run_id="r", at=t)
+    finally:
+        sa.event.remove(warehouse_engine, "before_cursor_execute", count_updates)
+    assert (summary.changed, summary.unchanged) == (4, 0)
+    # S0 and S1 share their columns (status, last_submission_id, updated_at), S2 sets fewer
+    assert len(updates) == 2
+    with session_scope(warehouse_engine) as s:
+        moves = [(e.to_status, e.from_status, e.at, e.cause) for e in history(s, SELLER, US, "S0")]
+    assert moves[-2:] == [("invalid", "submitted", t, "feed:1"), ("dead_lettered", "invalid", t, "feed:1")]
+    s0 = _listing(warehouse_engine, "S0")
+    assert (s0.status, s0.last_submission_id, s0.updated_at) == ("dead_lettered", "feed:1", t)
+
+    with session_scope(warehouse_engine) as s, pytest.raises(IllegalTransitionError) as caught:
+        transition_many(
+            s,
+            [
+                row("S3", via="accepted", to_status="dead_lettered"),
+                row("NEW", via="ready", to_status="submitted"),
+            ],
+            "c",
+        )
+    assert "S3: illegal transition accepted -> dead_lettered" in str(caught.value)
+    assert "NEW: a new listing cannot pass through ready" in str(caught.value)
+    assert _listing(warehouse_engine, "S3").status == "submitted"
+
+
 def test_transition_many_stamps_payload_changes(warehouse_engine: Engine) -> None:
     t0 = datetime(2026, 1, 5, tzinfo=UTC)
     t1 = t0 + timedelta(hours=1)

@@ -451,10 +451,25 @@ def _move_listings(
     session: Session, verdicts: _Verdicts, seller_id: str, marketplace_id: str, feed_id: str, run_id: str
 ) -> None:
     """Every SKU to its status, the failed ones through a dead letter; a replayed letter whose
-    resubmission got through is resolved."""
-    for status, rows in verdicts.moves.items():
-        if rows:
-            lifecycle.transition_many(session, rows, cause=f"feed:{feed_id}", run_id=run_id, to_status=status)
+    resubmission got through is resolved.
+
+    One move per listing: a rejected message's listing goes ``invalid`` and on to
+    ``dead_lettered`` in the same move (both events, one update of its row), a SKU given up after
+    too many feeds straight to ``dead_lettered``."""
+    lettered = {sku for sku, _, _ in verdicts.letters}
+    rows: list[dict[str, object]] = []
+    for status, moves in verdicts.moves.items():
+        for move in moves:
+            if move["sku"] in lettered:
+                rows.append({**move, "via": status, "to_status": L.DEAD_LETTERED})
+            else:
+                rows.append({**move, "to_status": status})
+    moved = {row["sku"] for row in rows}
+    rows.extend(
+        {"seller_id": seller_id, "marketplace_id": marketplace_id, "sku": sku, "to_status": L.DEAD_LETTERED}
+        for sku, _, _ in verdicts.letters
+        if sku not in moved
+    )
     _open_feed_letters(
         session,
         seller_id,
@@ -462,17 +477,8 @@ def _move_listings(
         [{"sku": sku, "reason": reason, "code": code} for sku, reason, code in verdicts.letters],
         run_id,
     )
-    if verdicts.letters:
-        lifecycle.transition_many(
-            session,
-            [
-                {"seller_id": seller_id, "marketplace_id": marketplace_id, "sku": sku}
-                for sku, _, _ in verdicts.letters
-            ],
-            cause=f"feed:{feed_id}",
-            run_id=run_id,
-            to_status=L.DEAD_LETTERED,
-        )
+    if rows:
+        lifecycle.transition_many(session, rows, cause=f"feed:{feed_id}", run_id=run_id)
     lifecycle.resolve_requeued_letters(
         session,
         seller_id=seller_id,

@@ -357,8 +357,9 @@ def _record(session: Session, row: _EventRow) -> ListingEvent:
     return event
 
 
-_Wanted = dict[tuple[str, str], dict[str, tuple[ListingStatus, dict[str, Any]]]]
-"""(seller, marketplace) -> sku -> (target status, fields): the batch grouped for keyed lookups."""
+_Wanted = dict[tuple[str, str], dict[str, tuple[ListingStatus, dict[str, Any], ListingStatus | None]]]
+"""(seller, marketplace) -> sku -> (target status, fields, the status it passes through or ``None``):
+the batch grouped for keyed lookups."""
 
 
 @dataclass
@@ -391,7 +392,10 @@ def transition_many(
     """Move many listings at once: a bulk SELECT, INSERT, UPDATE and event INSERT per chunk.
 
     Each row has ``seller_id``, ``marketplace_id``, ``sku``, its ``to_status`` (or the
-    ``to_status`` argument applies) and any of :data:`FIELDS`. Every move is checked before
+    ``to_status`` argument applies) and any of :data:`FIELDS`; and may name a status the listing
+    passes through on the way (``via``: a rejected message's listing goes ``invalid`` and then,
+    dead-lettered, ``dead_lettered``), which writes the two events of two moves but the listing's
+    row once (its second UPDATE was a tenth of a parse step). Every move is checked before
     anything is written: one illegal move raises :class:`IllegalTransitionError` (naming the first
     few) and the batch writes nothing. ``patch``, ``actor`` and ``dag_id`` as in :func:`transition`,
     for every row.
@@ -430,7 +434,7 @@ def _group(rows: Sequence[Mapping[str, Any]], default: ListingStatus | None) -> 
         raw_status = row.get("to_status", default)
         if raw_status is None:
             raise LifecycleError(f"transition_many: no to_status for {seller_id}/{marketplace_id}/{sku}")
-        fields = {k: v for k, v in row.items() if k not in _KEY and k != "to_status"}
+        fields = {k: v for k, v in row.items() if k not in _KEY and k != "to_status" and k != "via"}
         shape = tuple(fields)
         if shape not in checked:  # a batch's rows mostly share one shape: checked once, not per row
             _check_fields(fields)
@@ -438,7 +442,8 @@ def _group(rows: Sequence[Mapping[str, Any]], default: ListingStatus | None) -> 
         group = wanted[(seller_id, marketplace_id)]
         if sku in group:
             raise LifecycleError(f"transition_many: {seller_id}/{marketplace_id}/{sku} appears twice")
-        group[sku] = (_status(raw_status), fields)
+        via = row.get("via")
+        group[sku] = (_status(raw_status), fields, _status(via) if via is not None else None)
     return wanted
 
 
@@ -481,9 +486,15 @@ def _decide(
     ones are collected too, so the error can name them all at once."""
     batch = _Batch()
     for (seller_id, marketplace_id), group in wanted.items():
-        for sku, (target, fields) in group.items():
+        for sku, (target, fields, via) in group.items():
             existing = current.get((seller_id, marketplace_id, sku))
+            first: dict[str, Any] = {}  # the columns of the move to ``via``, written with the second's
             try:
+                if via is not None:
+                    if existing is None:
+                        raise IllegalTransitionError(f"a new listing cannot pass through {via.value}")
+                    existing, first = _pass_through(batch, existing, via, fields, now, why, patch)
+                    fields = {}
                 changes = _move(existing, target, fields, now, patch)
             except IllegalTransitionError as err:
                 batch.illegal.append(f"{seller_id}/{marketplace_id}/{sku}: {err}")
@@ -499,6 +510,8 @@ def _decide(
                 continue
             if payload is not _KEEP:
                 batch.payloads[existing.listing_id] = payload
+            if first:
+                changes = {**first, **changes}
             if changes:
                 batch.updates.append({"id": existing.listing_id, **changes})
             if target == existing.status:
@@ -506,6 +519,34 @@ def _decide(
             else:
                 batch.events.append(_event_row(existing.listing_id, existing.status, target, now, why))
     return batch
+
+
+def _pass_through(
+    batch: _Batch,
+    existing: _Current,
+    via: ListingStatus,
+    fields: dict[str, Any],
+    now: datetime,
+    why: _Why,
+    patch: bool,
+) -> tuple[_Current, dict[str, Any]]:
+    """The first of a listing's two moves (to ``via``, with the row's fields), by the one rule: its
+    event, and the listing as it then is with the columns that move writes (the second move's
+    update carries them)."""
+    changes = _move(existing, via, fields, now, patch)
+    if (payload := changes.pop("payload", _KEEP)) is not _KEEP:
+        batch.payloads[existing.listing_id] = payload
+    if via == existing.status:
+        batch.unchanged += 1
+    else:
+        batch.events.append(_event_row(existing.listing_id, existing.status, via, now, why))
+    moved = _Current(
+        existing.listing_id,
+        via,
+        changes.get("payload_hash", existing.payload_hash),
+        changes.get("submitted_hash", existing.submitted_hash),
+    )
+    return moved, changes
 
 
 def _insert_new(session: Session, batch: _Batch, now: datetime, why: _Why) -> dict[int, Any]:
