@@ -69,6 +69,11 @@ L = ListingStatus
 
 def build(branch: Branch) -> list[SubmitKwargs]:
     """Step 5: JSON_LISTINGS_FEED documents, kept as run artifacts; SKUs move to ``submitted``."""
+    with collector_paused():  # a million messages' dicts and rows, none in a cycle (see gc_pause)
+        return _build(branch)
+
+
+def _build(branch: Branch) -> list[SubmitKwargs]:
     from spapi.feed_documents import build_feed_documents
 
     config = load_config(branch.get("config_path"))
