@@ -42,7 +42,7 @@ def test_upgrade_builds_the_orm_schema_and_the_views(empty_engine: Engine) -> No
     assert set(inspector.get_table_names()) == ORM_TABLES | {"alembic_version"}
     assert set(inspector.get_view_names()) == set(VIEW_NAMES)
     assert _diffs(empty_engine) == []
-    assert db.current_revision(empty_engine) == db.head_revision() == "0012"
+    assert db.current_revision(empty_engine) == db.head_revision() == "0013"
     with empty_engine.connect() as conn:
         for view in VIEW_NAMES:
             assert conn.execute(sa.text(f"SELECT * FROM {view}")).all() == []
@@ -119,11 +119,11 @@ def test_offline_sql_for_postgresql_has_tables_and_views() -> None:
 def test_cli_upgrade_and_current(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = db.sqlite_url(tmp_path / "cli.db")
     assert main(["upgrade", "--url", url]) == 0
-    assert "at 0012 (newest: 0012)" in capsys.readouterr().out
+    assert "at 0013 (newest: 0013)" in capsys.readouterr().out
     assert main(["downgrade", "--url", url, "--revision", "base"]) == 0
     assert "at base" in capsys.readouterr().out
     assert main(["current", "--url", url]) == 0
-    assert "at base (newest: 0012)" in capsys.readouterr().out
+    assert "at base (newest: 0013)" in capsys.readouterr().out
 
 
 def test_python_dash_m_and_the_alembic_command(tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_python_dash_m_and_the_alembic_command(tmp_path: Path) -> None:
         cwd=REPO,
     )
     assert done.returncode == 0, done.stderr
-    assert "at 0012" in done.stdout
+    assert "at 0013" in done.stdout
 
     ini = REPO / "plugins/listings_pipeline/warehouse/alembic.ini"
     down = subprocess.run(
@@ -181,3 +181,36 @@ def test_0012_moves_payloads_beside_their_listings_and_back(empty_engine: Engine
     with empty_engine.connect() as conn:
         back = conn.execute(sa.text("SELECT sku, payload FROM listings ORDER BY sku")).all()
     assert [(sku, orjson.loads(p) if isinstance(p, str) else p) for sku, p in back] == moved
+
+
+def test_0013_indexes_only_the_listings_in_flight_and_back(empty_engine: Engine) -> None:
+    """The status index becomes a partial one of the submitted listings, and the downgrade brings
+    the full one back."""
+
+    def listing_indexes() -> dict[str, list[str | None]]:
+        return {i["name"]: i["column_names"] for i in sa.inspect(empty_engine).get_indexes("listings")}
+
+    db.upgrade(empty_engine, "0012")
+    assert listing_indexes()["ix_listings_status_seller_marketplace"] == [
+        "status",
+        "seller_id",
+        "marketplace_id",
+    ]
+    db.upgrade(empty_engine, "0013")
+    indexes = listing_indexes()
+    assert "ix_listings_status_seller_marketplace" not in indexes
+    assert indexes["ix_listings_submitted"] == ["seller_id", "marketplace_id"]
+    with empty_engine.connect() as conn:
+        if empty_engine.dialect.name == "postgresql":
+            definition = conn.scalar(
+                sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_listings_submitted'")
+            )
+        else:
+            definition = conn.scalar(
+                sa.text("SELECT sql FROM sqlite_master WHERE name = 'ix_listings_submitted'")
+            )
+    assert "WHERE" in str(definition).upper() and "'submitted'" in str(definition)
+    db.downgrade(empty_engine, "0012")
+    indexes = listing_indexes()
+    assert "ix_listings_submitted" not in indexes
+    assert indexes["ix_listings_status_seller_marketplace"] == ["status", "seller_id", "marketplace_id"]

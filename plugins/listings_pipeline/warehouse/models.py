@@ -198,6 +198,8 @@ class DeadLetterState(StrEnum):
 UNFINISHED_LETTER_STATES = (DeadLetterState.OPEN, DeadLetterState.REPLAYED)
 #: The partial index's predicate, as SQL both backends take (and ``ON CONFLICT ... WHERE`` repeats).
 UNFINISHED_LETTER = "state IN ({})".format(", ".join(f"'{s.value}'" for s in UNFINISHED_LETTER_STATES))
+#: The listings in flight, the only ones looked up by status (``ix_listings_submitted``).
+SUBMITTED_LISTING = f"status = '{ListingStatus.SUBMITTED.value}'"
 
 
 class RunStatus(StrEnum):
@@ -261,7 +263,15 @@ class Listing(Base):
     __table_args__ = (
         UniqueConstraint("seller_id", "marketplace_id", "sku"),
         _one_of("status", ListingStatus),
-        Index("ix_listings_status_seller_marketplace", "status", "seller_id", "marketplace_id"),
+        # the listings in flight only (reconcile, stale feeds): a move between two other statuses
+        # touches no index entry (migration 0013)
+        Index(
+            "ix_listings_submitted",
+            "seller_id",
+            "marketplace_id",
+            sqlite_where=text(SUBMITTED_LISTING),
+            postgresql_where=text(SUBMITTED_LISTING),
+        ),
     )
 
     id: Mapped[intpk]
