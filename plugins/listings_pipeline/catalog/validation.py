@@ -501,7 +501,7 @@ def rules_by_type(
 
 def check_rows(frame: Any, routes: RowRoutes) -> ChunkFindings:
     """Every row-by-row rule over one chunk of the catalog (indexed by position in it)."""
-    from listings_pipeline.catalog.expectations import decide
+    from listings_pipeline.catalog.expectations import WorkColumns, decide
 
     findings = _Findings(frame[[c for c in KEY_COLUMNS if c in frame.columns]])
     found: dict[str, dict[int, tuple[Found, Any]]] = {}
@@ -516,8 +516,9 @@ def check_rows(frame: Any, routes: RowRoutes) -> ChunkFindings:
             if not r.table_level and r.expectation not in _WHOLE_CATALOG
         }
         work = _work_frame(sub, list(rules.values()))
+        columns = WorkColumns(work)
         for index, rule in rules.items():
-            result = decide(rule, work)
+            result = decide(rule, work, columns)
             _record_failures(result.unexpected, index, rule, product_type, work, sub, findings)
             # the failing rows' labels only: a chunk's findings travel (and wait for the join) small
             labelled = replace(result, unexpected=work.index.to_numpy()[result.unexpected])
