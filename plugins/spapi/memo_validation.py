@@ -148,6 +148,7 @@ class MemoValidator:
         meta_schema: Mapping[str, Any] | None = None,
         delegated: tuple[str, ...] = (),
         quick_passes: Mapping[str, Callable[[Any, Any], bool]] | None = None,
+        stricter: Mapping[str, Callable[[Any], dict[str, Any] | None]] | None = None,
         cache_size: int = _DEFAULT_CACHE_SIZE,
     ) -> None:
         self.full = validator
@@ -155,6 +156,7 @@ class MemoValidator:
         schema = validator.schema
         self._root: Mapping[str, Any] | None = None
         self._quick: Any = None
+        self._strict: Any = None
         self._named: frozenset[str] = frozenset()
         self._keywords: list[str] = []
         self._attribute_errors: dict[tuple[str, bytes], list[ValidationError]] = {}
@@ -186,6 +188,11 @@ class MemoValidator:
         )
         if meta_schema is not None:
             self._quick = _compiled_attribute_check(validator, meta_schema, delegated, quick_passes or {})
+            strict = _stricter_schema(_attribute_rules(schema), stricter or {})
+            if self._quick is not None and strict is not None:
+                self._strict = _compiled_attribute_check(
+                    validator, meta_schema, delegated, quick_passes or {}, strict
+                )
 
     @property
     def schema(self) -> Any:
@@ -224,6 +231,10 @@ class MemoValidator:
             return False
         subschema = self._root["properties"].get(name)
         if subschema is None:
+            return True
+        # the compiled checks' "valid" first: cheaper than the cache's key for a value seen once
+        # (a title, an identifier), which is most of what a batch asks about
+        if self._passes_compiled({name: value}):
             return True
         try:
             return not self._errors_of_attribute(name, subschema, value)
@@ -272,7 +283,7 @@ class MemoValidator:
         errors = self._attribute_errors.get(key)
         if errors is None:
             errors = []
-            if self._quick is not None and self._quick.is_valid({name: value}):
+            if self._passes_compiled({name: value}):
                 self._remember(key, errors)
                 return errors
             for error in self.full.descend(value, subschema, path=name, schema_path=name):
@@ -288,6 +299,17 @@ class MemoValidator:
                 errors.append(error)
             self._remember(key, errors)
         return errors
+
+    def _passes_compiled(self, instance: dict[str, Any]) -> bool:
+        """The compiled checks' "valid" (the stricter one first: it seldom calls back into Python).
+        Text with no UTF-8 form cannot reach Rust: the full pass judges it."""
+        for check in (self._strict, self._quick):
+            try:
+                if check is not None and check.is_valid(instance):
+                    return True
+            except UnicodeError:
+                return False
+        return False
 
     def _remember(self, key: tuple[str, bytes], errors: list[ValidationError]) -> None:
         if len(self._attribute_errors) >= self.cache_size:
@@ -347,16 +369,76 @@ def _delegated_format(checker: Any, name: str) -> Any:
     return check
 
 
+def _attribute_rules(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema without its rules about the whole message: what the compiled checks see."""
+    return {k: v for k, v in schema.items() if k not in _WHOLE_MESSAGE_RULES}
+
+
+#: Keywords under which a stricter subschema could let more through (or change which branch holds)
+_NOT_MONOTONE = frozenset({"not", "oneOf", "if", "contains"})
+
+
+def _stricter_schema(
+    schema: dict[str, Any], stricter: Mapping[str, Callable[[Any], dict[str, Any] | None]]
+) -> dict[str, Any] | None:
+    """``schema`` with each keyword of ``stricter`` put as the standard keywords it gives (which
+    pass less than it, never more), so that the compiled check seldom calls back into Python; None
+    when there is nothing to put, or when a keyword or a reference sits under ``not``, ``oneOf`` or
+    ``if``, where passing less could mean passing more."""
+    if not stricter:
+        return None
+    changed = False
+
+    def under_negation(node: Any) -> bool:
+        if isinstance(node, dict):
+            return any(k in stricter or k == "$ref" or under_negation(v) for k, v in node.items())
+        if isinstance(node, list):
+            return any(under_negation(v) for v in node)
+        return False
+
+    def rewrite(node: Any) -> Any:
+        nonlocal changed
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        added: list[dict[str, Any]] = []
+        for key, value in node.items():
+            if key in _NOT_MONOTONE and under_negation(value):
+                raise _NotAnalysable(f"{key} holds a keyword to put stricter")
+            if key in ("enum", "const", "default", "examples"):
+                out[key] = value
+                continue
+            put = stricter[key](value) if key in stricter else None
+            if put is not None:
+                added.append(put)
+                changed = True
+            else:
+                out[key] = rewrite(value)
+        if added:
+            out["allOf"] = [*out.get("allOf", ()), *added]
+        return out
+
+    try:
+        result: dict[str, Any] = rewrite(schema)
+    except _NotAnalysable:
+        return None
+    return result if changed else None
+
+
 def _compiled_attribute_check(
     validator: Any,
     meta_schema: Mapping[str, Any] | None,
     delegated: tuple[str, ...],
     quick_passes: Mapping[str, Callable[[Any, Any], bool]],
+    schema: dict[str, Any] | None = None,
 ) -> Any:
-    """jsonschema-rs over the root's ``properties`` alone (with ``$defs``), or None when it cannot
-    be built: then every new value goes to jsonschema, slower and the same. ``delegated`` are the
-    keywords whose meaning the Python validator defines itself."""
-    schema = validator.schema
+    """jsonschema-rs over the root's ``properties`` alone (with ``$defs``), or over ``schema`` when
+    given, or None when it cannot be built: then every new value goes to jsonschema, slower and the
+    same. ``delegated`` are the keywords whose meaning the Python validator defines itself."""
+    if schema is None:
+        schema = _attribute_rules(validator.schema)
     keywords = {k: _delegated_keyword(validator, k, quick_passes.get(k)) for k in delegated}
     checker = validator.format_checker
     formats = {name: _delegated_format(checker, name) for name in (checker.checkers if checker else {})}
@@ -367,7 +449,7 @@ def _compiled_attribute_check(
         vocabularies = [v for v in meta_schema.get("$vocabulary") or {} if "json-schema.org" not in v]
     try:
         return jsonschema_rs.Draft201909Validator(
-            {k: v for k, v in schema.items() if k not in _WHOLE_MESSAGE_RULES},
+            schema,
             registry=jsonschema_rs.Registry(resources) if resources else None,
             vocabularies=vocabularies or None,
             keywords=keywords,

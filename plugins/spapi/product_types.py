@@ -194,20 +194,57 @@ AmazonSchemaValidator = validators.extend(  # type: ignore[no-untyped-call]
 """Draft 2019-09 plus Amazon's validation keywords."""
 
 
+# --- cheaper forms of Amazon's keywords, for the compiled check (spapi.memo_validation) ------------
+# It calls the keywords above back in Python for every new value, which was most of a value's cost.
+# Each form below is exact in one direction only, and only for a whole-number limit (what Amazon's
+# meta-schema allows); anything else goes to the keyword's own function.
+# ``tests/unit/spapi/test_memo_validation.py`` holds each to that.
+
+
 def _ascii_within(instance: Any, low: float, high: float) -> bool:
     # ASCII text has as many UTF-8 bytes as characters (and no lone surrogate)
     return not isinstance(instance, str) or (instance.isascii() and low <= len(instance) <= high)
 
 
-#: For the compiled check, which calls the keywords above for every new value: a cheap test per
-#: keyword that is True only where the keyword's own function surely finds nothing (anything else
-#: is put to the function). ``tests/unit/spapi/test_memo_validation.py`` holds each to that.
-QUICK_PASSES: dict[str, Callable[[Any, Any], bool]] = {
-    "maxUtf8ByteLength": lambda limit, instance: _ascii_within(instance, 0, limit),
-    "minUtf8ByteLength": lambda limit, instance: _ascii_within(instance, limit, math.inf),
+def _bytes_at_most(limit: Any, instance: Any) -> bool:
+    return type(limit) is int and _ascii_within(instance, 0, limit)
+
+
+def _bytes_at_least(limit: Any, instance: Any) -> bool:
+    return type(limit) is int and _ascii_within(instance, limit, math.inf)
+
+
+def _groups_at_most(limit: Any, instance: Any) -> bool:
     # no selector group can pass a limit that neither one value nor all of them pass
-    "maxUniqueItems": lambda limit, instance: not isinstance(instance, list) or 1 <= limit >= len(instance),
-    "minUniqueItems": lambda limit, instance: not isinstance(instance, list) or 1 >= limit <= len(instance),
+    return type(limit) is int and (not isinstance(instance, list) or 1 <= limit >= len(instance))
+
+
+def _groups_at_least(limit: Any, instance: Any) -> bool:
+    return type(limit) is int and (not isinstance(instance, list) or 1 >= limit <= len(instance))
+
+
+#: True only where the keyword's own function surely finds nothing (else: ask the function).
+QUICK_PASSES: dict[str, Callable[[Any, Any], bool]] = {
+    "maxUtf8ByteLength": _bytes_at_most,
+    "minUtf8ByteLength": _bytes_at_least,
+    "maxUniqueItems": _groups_at_most,
+    "minUniqueItems": _groups_at_least,
+}
+
+_ASCII = "^[\\x00-\\x7F]*$"
+
+
+def _stricter(put: Callable[[int], dict[str, Any] | None]) -> Callable[[Any], dict[str, Any] | None]:
+    return lambda limit: put(limit) if type(limit) is int else None
+
+
+#: Standard keywords that pass less than Amazon's (never more), so that jsonschema-rs answers alone
+#: for most values; None where there is no such form (the keyword stays, called back in Python).
+STRICTER: dict[str, Callable[[Any], dict[str, Any] | None]] = {
+    "maxUtf8ByteLength": _stricter(lambda limit: {"maxLength": limit, "pattern": _ASCII}),
+    "minUtf8ByteLength": _stricter(lambda limit: {"minLength": limit, "pattern": _ASCII}),
+    "maxUniqueItems": _stricter(lambda limit: {"maxItems": limit} if limit >= 1 else None),
+    "minUniqueItems": _stricter(lambda limit: {"minItems": limit} if limit <= 1 else None),
 }
 
 #: The keywords whose meaning :data:`AmazonSchemaValidator` defines itself (the rest it ignores).
@@ -420,6 +457,7 @@ class ProductTypeSchemas:
                 meta_schema=self.meta_schema,
                 delegated=CHECKED_KEYWORDS,
                 quick_passes=QUICK_PASSES,
+                stricter=STRICTER,
             )
         return self._validators[key]
 

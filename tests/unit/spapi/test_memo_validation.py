@@ -16,10 +16,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from jsonschema import Draft201909Validator
 
-from spapi import memo_validation
+from spapi import memo_validation, product_types
 from spapi.memo_validation import MemoValidator, SharedValue
-from spapi.product_types import QUICK_PASSES, ProductTypeSchemas, make_validator, validate_attributes
+from spapi.product_types import (
+    QUICK_PASSES,
+    STRICTER,
+    ProductTypeSchemas,
+    make_validator,
+    validate_attributes,
+)
 from tests.sandbox.test_validator_differential import CORPUS, META, SERVED, Case
 
 MUTANTS = 400
@@ -291,3 +298,48 @@ def test_a_quick_pass_never_spares_a_call_that_would_find_an_error(keyword: str)
                 spared += 1
                 assert not list(check(validator, limit, instance, schema) or ()), (limit, instance)
     assert spared > 10
+
+
+@pytest.mark.parametrize("keyword", sorted(STRICTER))
+def test_a_stricter_form_passes_only_what_its_keyword_passes(keyword: str) -> None:
+    """What the compiled check is given instead of Amazon's keyword never lets through more."""
+    validator = make_validator({"type": "object"}, None)
+    check = validator.VALIDATORS[keyword]
+    texts = ["", "a", "abc", "x" * 10, "é", "éé", "✓✓✓", "a\tb"]
+    lists = [[], [{"value": 1}], [{"value": 1}, {"value": 2}], [{"value": 1}] * 3]
+    schema = {"selectors": ["marketplace_id"]}
+    passed = 0
+    for limit in (0, 1, 2, 3, 5, 10, 2.5, "3"):
+        form = STRICTER[keyword](limit)
+        if form is None:
+            continue
+        for instance in [*texts, *lists, 7, None, {"a": 1}]:
+            if Draft201909Validator(form).is_valid(instance):
+                passed += 1
+                assert not list(check(validator, limit, instance, schema) or ()), (limit, instance)
+    assert passed > 10
+
+
+def test_no_stricter_form_where_passing_less_could_pass_more() -> None:
+    stricter = {"maxUtf8ByteLength": STRICTER["maxUtf8ByteLength"]}
+    plain = {"properties": {"a": {"items": {"properties": {"value": {"maxUtf8ByteLength": 5}}}}}}
+    assert memo_validation._stricter_schema(plain, stricter) is not None
+    for keyword in ("not", "oneOf", "if", "contains"):
+        inner: Any = {"maxUtf8ByteLength": 5}
+        wrapped = {"properties": {"a": {keyword: [inner] if keyword == "oneOf" else inner}}}
+        assert memo_validation._stricter_schema(wrapped, stricter) is None, keyword
+    referenced = {
+        "properties": {"a": {"not": {"$ref": "#/$defs/b"}}},
+        "$defs": {"b": {"maxUtf8ByteLength": 5}},
+    }
+    assert memo_validation._stricter_schema(referenced, stricter) is None
+
+
+def test_the_comparison_catches_a_stricter_form_that_passes_more(
+    schemas: ProductTypeSchemas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A form that lets long text through where Amazon's byte limit does not must show."""
+    monkeypatch.setattr(
+        product_types, "STRICTER", {"maxUtf8ByteLength": lambda limit: {"maxLength": limit * 1000}}
+    )
+    assert _compare(schemas, _corpus())
