@@ -40,6 +40,7 @@ from listings_pipeline.warehouse.models import (
     Listing,
     ListingStatus,
 )
+from listings_pipeline.warehouse.write_behind import WriteBehind
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]
@@ -514,16 +515,18 @@ def _moved_to_ready(
     session: Session, rows: Iterator[_ReadyRow], run_id: str
 ) -> Iterator[dict[str, Any] | orjson.Fragment]:
     """Each row's payload, for ``planned.jsonl``, its listing moved to ``ready`` a chunk at a time
-    in the caller's transaction: memory holds one chunk of payloads, not the branch's."""
+    in the caller's transaction: memory holds two chunks of payloads, not the branch's. A chunk's
+    writes go on while the next chunk's lines are read and written (:class:`WriteBehind`)."""
     chunk: list[_ReadyRow] = []
-    for row in rows:
-        chunk.append(row)
-        yield row["payload"]
-        if len(chunk) >= lifecycle.CHUNK_SIZE:
-            lifecycle.transition_many(session, chunk, cause="plan", run_id=run_id)
-            chunk = []
-    if chunk:
-        lifecycle.transition_many(session, chunk, cause="plan", run_id=run_id)
+    with WriteBehind(session) as writes:
+        for row in rows:
+            chunk.append(row)
+            yield row["payload"]
+            if len(chunk) >= lifecycle.CHUNK_SIZE:
+                writes.submit(lifecycle.transition_many, session, chunk, cause="plan", run_id=run_id)
+                chunk = []
+        if chunk:
+            writes.submit(lifecycle.transition_many, session, chunk, cause="plan", run_id=run_id)
 
 
 def _record_sources(
