@@ -266,3 +266,24 @@ def test_bulk_update_writes_the_very_text_an_orm_update_writes_on_sqlite(tmp_pat
     engine.dispose()
     assert stored[0] == stored[1]
     assert stored[0][0] == "2026-03-01 10:30:00.000000"
+
+
+def test_one_of_finds_any_string_and_only_those(warehouse_engine: Engine) -> None:
+    """``one_of`` writes PostgreSQL's array text itself: quotes, backslashes, commas, braces,
+    blanks and the word NULL must come back as themselves."""
+    from listings_pipeline.warehouse.db import one_of
+
+    odd = ['a"b', "c\\d", "e,f", "{g}", " h ", "NULL", "null", "", "ü€😀", "it's", "x\ty", '\\"', '"', "\\"]
+    with session_scope(warehouse_engine) as s:
+        transition_many(
+            s,
+            [{"seller_id": SELLER, "marketplace_id": US, "sku": sku} for sku in [*odd, "other"]],
+            "test",
+            to_status="draft",
+        )
+    with session_scope(warehouse_engine) as s:
+        found = s.scalars(select(Listing.sku).where(one_of(s, Listing.sku, odd))).all()
+        ids = s.scalars(select(Listing.id).where(Listing.sku.in_(["other"]))).all()
+        by_id = s.scalars(select(Listing.sku).where(one_of(s, Listing.id, ids))).all()
+    assert sorted(found) == sorted(odd)
+    assert by_id == ["other"]

@@ -17,6 +17,7 @@ URLs carry passwords: log them with :func:`safe_url` only.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import operator
 import os
@@ -278,11 +279,46 @@ def one_of(session: Session, column: Any, values: Sequence[str] | Sequence[int])
     a million of them). PostgreSQL: an array of the column's type (``= ANY(...)``); SQLite: a JSON
     array read by ``json_each``, whose values the index on ``column`` is probed with."""
     if session.get_bind().dialect.name == "postgresql":
+        strings = [v for v in values if isinstance(v, str)]
+        if strings and len(strings) == len(values):
+            session.connection().connection.driver_connection.adapters.register_dumper(  # type: ignore[union-attr]
+                _VarcharArray, _varchar_array_dumper()
+            )
+            return column == any_(bindparam(None, _VarcharArray(strings)))
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     listed: Select[Any] = select(literal_column("value", column.type)).select_from(
         func.json_each(bindparam(None, orjson.dumps(list(values)).decode(), type_=Text))
     )
     return column.in_(listed.scalar_subquery())
+
+
+class _VarcharArray:
+    """Strings bound as one ``varchar[]`` parameter, written in PostgreSQL's text form here: psycopg's
+    list dumper runs a regular expression on every element (20 ms for a report's 25,000 SKUs, read
+    twice; a second for a plan's million). Typed, not a text cast to an array, so that the planner
+    still sees the values (a cast is planned blind: index probes for each SKU, five times slower)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, values: Sequence[str]) -> None:
+        # every element quoted, its " and \ escaped: right for any string
+        quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+        self.text = "{" + ",".join(quoted) + "}"
+
+
+@functools.cache
+def _varchar_array_dumper() -> type:
+    """psycopg's dumper of a :class:`_VarcharArray` (psycopg imported only once PostgreSQL is used)."""
+    import psycopg
+    from psycopg.adapt import Dumper
+
+    class VarcharArrayDumper(Dumper):
+        oid = psycopg.postgres.types["varchar"].array_oid
+
+        def dump(self, obj: _VarcharArray) -> bytes:
+            return obj.text.encode()
+
+    return VarcharArrayDumper
 
 
 # --- bulk writes ------------------------------------------------------------------------------------
