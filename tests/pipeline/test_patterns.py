@@ -189,3 +189,20 @@ def test_what_rewrites_exactly_and_what_only_narrows() -> None:
     assert compiled(r"(?i)free").ascii_only
     assert compiled(r"(?i)İ").exact is None  # a cased letter outside ASCII: Python's folding only
     assert compiled(r"(?m)^b").exact is None and compiled(r"(?m)^b").superset is None
+
+
+def test_arrow_column_texts_are_the_per_value_texts() -> None:
+    """``_texts`` of an Arrow string column (what the extract writes) strips and blanks exactly as
+    ``_cell_text`` does value by value: every character Python calls whitespace, at either end."""
+    from listings_pipeline.catalog.patterns import python_whitespace
+    from listings_pipeline.catalog.validation import _cell_text, _texts
+
+    spaces = python_whitespace()
+    assert "\x1c" in spaces and "\u3000" in spaces and "\u200b" not in spaces
+    values: list[str | None] = [*_values(), None, "", *spaces, spaces, f"{spaces}x{spaces}", "\u200bx\u200b"]
+    values += [f"{c}v{c}" for c in spaces]
+    column = pd.Series(values, dtype=pd.StringDtype("pyarrow"))
+    ours = _texts(column).tolist()
+    assert ours == [_cell_text(v) for v in values]
+    assert ours == _texts(pd.Series(values, dtype=object)).tolist()  # the object path, as before
+    assert _texts(pd.Series(values, dtype="str")).tolist() == ours

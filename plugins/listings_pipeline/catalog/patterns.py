@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Compiled", "compiled", "search"]
+__all__ = ["Compiled", "compiled", "python_whitespace", "search"]
 
 _RE2_MAX_REPEAT = 1000
 _LAST_CODE_POINT = 0x10FFFF
@@ -56,6 +56,12 @@ def _category_ranges(category: str) -> tuple[tuple[int, int], ...]:
     every = np.arange(_LAST_CODE_POINT + 1, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
     found = re.finditer({"digit": r"\d+", "space": r"\s+", "word": r"\w+"}[category], every)
     return tuple((match.start(), match.end() - 1) for match in found)
+
+
+def python_whitespace() -> str:
+    """Every character Python takes for whitespace (``str.strip``, ``str.isspace`` and ``re``'s
+    ``\\s`` agree), for Arrow's trim to strip exactly what ``str.strip`` strips."""
+    return "".join(chr(point) for start, end in _category_ranges("space") for point in range(start, end + 1))
 
 
 def _complement(ranges: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:

@@ -252,14 +252,40 @@ def _cell_text(value: Any) -> str | None:
 
 def _texts(column: Any) -> Any:
     """:func:`_cell_text` of a whole column: a column of text (what the extract step writes) is
-    stripped in one pass; anything else goes value by value."""
+    stripped in one pass, in Arrow when the column is Arrow's already; anything else goes value by
+    value."""
     import pandas as pd  # type: ignore[import-untyped]
 
+    stripped = _arrow_texts(column)
+    if stripped is not None:
+        return pd.Series(stripped, index=column.index, dtype=object)
     values = column.to_numpy(dtype=object, na_value=None)
     if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         return pd.Series([_cell_text(v) for v in values], index=column.index, dtype=object)
     stripped = pd.Series(values, index=column.index, dtype=object).str.strip()
     return stripped.where(stripped.str.len().fillna(0).to_numpy() > 0, None).astype(object)
+
+
+def _arrow_texts(column: Any) -> Any:
+    """:func:`_texts` of an Arrow-backed string column (pandas' ``str``, ``string[pyarrow]``),
+    as an object array: trimmed of exactly the characters ``str.strip`` takes for whitespace, blank
+    made None. None for any other column."""
+    import pandas as pd
+
+    dtype = column.dtype
+    if not isinstance(dtype, pd.StringDtype) or dtype.storage != "pyarrow":
+        return None
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    from listings_pipeline.catalog.patterns import python_whitespace
+
+    array = pa.array(column)
+    if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+        return None
+    trimmed = pc.utf8_trim(array, characters=python_whitespace())
+    blank = pc.equal(pc.utf8_length(trimmed), 0)
+    return pc.if_else(blank, pa.scalar(None, type=trimmed.type), trimmed).to_numpy(zero_copy_only=False)
 
 
 def _line_number(value: Any) -> int | None:
