@@ -197,3 +197,25 @@ def test_a_schema_the_analysis_does_not_cover_sends_every_row_the_per_row_way(
     batch = pa.RecordBatch.from_pylist([r for r in _rows() if r["marketplace_id"] == US])
     differences, taken = _compare(batch, mappings, US, schemas, fresh)
     assert differences == [] and taken == 0
+
+
+def test_a_copied_cell_is_put_into_the_value_built_once(mappings: dict[str, ProductTypeMapping]) -> None:
+    """The shortcut for the cells that differ from row to row gives what building the value gives,
+    for text with surrounding blanks, JSON-looking text and a blank cell (built in full)."""
+    shirt = mappings["SHIRT"]
+    attributes = shirt.attributes_for(US)
+    name_maker = batch_mapping._ValueMaker(shirt, US, "item_name", attributes["item_name"], ("title",))
+    assert name_maker.copied == "title"
+    for text in ("  Linen shirt ", '{"value": 1}', "\\u0000", "Ünïcödé ✓", "   "):
+        ctx = batch_mapping._Context({"title": text}, shirt, US, "S", "item_name", frozenset({"title"}))
+        assert name_maker.value({"title": text}) == batch_mapping._attribute_values(
+            ctx, attributes["item_name"]
+        )
+    assert name_maker.fill is not None
+    offer = attributes["purchasable_offer"]
+    assert (
+        batch_mapping._ValueMaker(
+            shirt, US, "purchasable_offer", offer, batch_mapping._declared(offer)
+        ).copied
+        is None
+    )

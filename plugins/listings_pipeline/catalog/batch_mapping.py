@@ -26,15 +26,16 @@ and invalid rows through both and fails on any difference in messages, records o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from listings_pipeline.catalog.cells import is_empty
-from listings_pipeline.catalog.mapping import ProductTypeMapping, iter_leaves
+from listings_pipeline.catalog.mapping import AttributeMapping, ProductTypeMapping, iter_leaves
 from listings_pipeline.catalog.transform import (
     AttributeMemo,
     MappingResult,
@@ -131,6 +132,90 @@ def _validator(schemas: Any, product_type: str) -> Any:
     return schemas if isinstance(schemas, MemoValidator) and schemas.splits else None
 
 
+#: What a copied cell is replaced by to see where its text lands in the attribute's value
+_MARK = "\x00copied cell\x00"
+
+
+class _ValueMaker:
+    """An attribute's value from its declared cells, as the per-row path builds it.
+
+    Where the attribute's one column-reading leaf copies a column's text (an identifier, a title,
+    a model number: the cells that differ from row to row), the value is built once with a marker
+    for the text, and then for each text by putting the text where the marker landed: the same
+    value, without walking the spec again. An empty cell, or any other attribute, is built in full.
+    """
+
+    def __init__(
+        self,
+        mapping: ProductTypeMapping,
+        marketplace_id: str,
+        name: str,
+        attribute: AttributeMapping,
+        declared: tuple[str, ...],
+    ) -> None:
+        self.attribute = attribute
+        self.ctx = _Context({}, mapping, marketplace_id, "", name, frozenset(declared))
+        self.copied: str | None = None
+        self.fill: Callable[[str], Any] | None = None
+        leaves = [leaf for _, top in attribute.specs() for _, leaf in iter_leaves(top) if leaf.columns()]
+        if len(declared) == 1 and len(leaves) == 1 and leaves[0].copied_column() == declared[0]:
+            self.copied = declared[0]
+
+    def value(self, cells: dict[str, Any]) -> list[dict[str, Any]]:
+        self.ctx.row = cells
+        if self.copied is not None and isinstance(cells[self.copied], str):
+            text = self.ctx.text(self.copied)
+            if isinstance(text, str):
+                if self.fill is None:
+                    self.fill = self._filler()
+                    if self.fill is None:
+                        self.copied = None
+                        return _attribute_values(self.ctx, self.attribute)
+                filled: list[dict[str, Any]] = self.fill(text)
+                return filled
+        return _attribute_values(self.ctx, self.attribute)
+
+    def _filler(self) -> Callable[[str], Any] | None:
+        """A function of the copied text that builds the value, or None when the marker does not
+        land exactly once (then every value is built in full)."""
+        assert self.copied is not None
+        cells = self.ctx.row
+        self.ctx.row = {self.copied: _MARK}
+        try:
+            skeleton = _attribute_values(self.ctx, self.attribute)
+        except TransformError:
+            return None
+        finally:
+            self.ctx.row = cells
+        # once, and as a whole string (not inside one, nor in a key)
+        if orjson.dumps(skeleton).count(orjson.dumps(_MARK)[1:-1]) != 1 or _places(skeleton) != 1:
+            return None
+        return _substitution(skeleton)
+
+
+def _places(node: Any) -> int:
+    """How many strings of ``node`` are the marker itself."""
+    if isinstance(node, dict):
+        return sum(map(_places, node.values()))
+    if isinstance(node, list):
+        return sum(map(_places, node))
+    return int(node == _MARK)
+
+
+def _substitution(node: Any) -> Callable[[str], Any]:
+    """A function that rebuilds ``node`` (fresh lists and dicts, constants shared) with the text in
+    place of the marker."""
+    if isinstance(node, dict):
+        parts = [(key, _substitution(sub)) for key, sub in node.items()]
+        return lambda text: {key: part(text) for key, part in parts}
+    if isinstance(node, list):
+        items = [_substitution(sub) for sub in node]
+        return lambda text: [item(text) for item in items]
+    if node == _MARK:
+        return lambda text: text
+    return lambda text: node
+
+
 def _fast_messages(
     columns: _Columns,
     rows: Any,
@@ -159,12 +244,11 @@ def _fast_messages(
         first, inverse = _grouped([columns.codes(c) for c in declared], rows)
         values: list[Any] = []
         passes = np.ones(len(first), dtype=bool)
+        maker = _ValueMaker(mapping, marketplace_id, name, attribute, declared)
         for group, at in enumerate(first.tolist()):
             position = int(rows[at])
-            cells = {c: columns.values(c)[position] for c in declared}
-            ctx = _Context(cells, mapping, marketplace_id, skus[position] or "", name, frozenset(declared))
             try:
-                value = SharedValue(_attribute_values(ctx, attribute))
+                value = SharedValue(maker.value({c: columns.values(c)[position] for c in declared}))
             except TransformError:
                 value, passes[group] = SharedValue(), False
             else:
