@@ -199,23 +199,29 @@ def test_a_schema_the_analysis_does_not_cover_sends_every_row_the_per_row_way(
     assert differences == [] and taken == 0
 
 
-def test_a_copied_cell_is_put_into_the_value_built_once(mappings: dict[str, ProductTypeMapping]) -> None:
-    """The shortcut for the cells that differ from row to row gives what building the value gives,
-    for text with surrounding blanks, JSON-looking text and a blank cell (built in full)."""
+def test_a_leaf_s_text_is_put_into_the_value_built_once(mappings: dict[str, ProductTypeMapping]) -> None:
+    """The shortcut for the cells that differ from row to row gives what building the value gives:
+    for text with surrounding blanks, JSON-looking text and a blank cell (built in full), for a
+    copied title and for an image URL joined to its base; a bad URL raises as building it does."""
     shirt = mappings["SHIRT"]
     attributes = shirt.attributes_for(US)
-    name_maker = batch_mapping._ValueMaker(shirt, US, "item_name", attributes["item_name"], ("title",))
-    assert name_maker.copied == "title"
-    for text in ("  Linen shirt ", '{"value": 1}', "\\u0000", "Ünïcödé ✓", "   "):
-        ctx = batch_mapping._Context({"title": text}, shirt, US, "S", "item_name", frozenset({"title"}))
-        assert name_maker.value({"title": text}) == batch_mapping._attribute_values(
-            ctx, attributes["item_name"]
-        )
-    assert name_maker.fill is not None
+    cases = {
+        ("item_name", "title"): ["  Linen shirt ", '{"value": 1}', "\\u0000", "Ünïcödé ✓", "   ", None],
+        ("main_product_image_locator", "image_url"): ["https://x.example/a.jpg", " https://x.example/b ", ""],
+    }
+    for (name, column), texts in cases.items():
+        maker = batch_mapping._ValueMaker(shirt, US, name, attributes[name], (column,))
+        assert maker.leaf is not None
+        for text in texts:
+            ctx = batch_mapping._Context({column: text}, shirt, US, "S", name, frozenset({column}))
+            assert maker.value({column: text}) == batch_mapping._attribute_values(ctx, attributes[name])
+        assert maker.fill is not None and not maker.failed
+    image = attributes["main_product_image_locator"]
+    maker = batch_mapping._ValueMaker(shirt, US, "main_product_image_locator", image, ("image_url",))
+    with pytest.raises(batch_mapping.TransformError, match="is not an https:// image URL"):
+        maker.value({"image_url": "ftp://x.example/a.jpg"})
     offer = attributes["purchasable_offer"]
     assert (
-        batch_mapping._ValueMaker(
-            shirt, US, "purchasable_offer", offer, batch_mapping._declared(offer)
-        ).copied
+        batch_mapping._ValueMaker(shirt, US, "purchasable_offer", offer, batch_mapping._declared(offer)).leaf
         is None
     )

@@ -132,17 +132,18 @@ def _validator(schemas: Any, product_type: str) -> Any:
     return schemas if isinstance(schemas, MemoValidator) and schemas.splits else None
 
 
-#: What a copied cell is replaced by to see where its text lands in the attribute's value
-_MARK = "\x00copied cell\x00"
+#: What the leaf's text is replaced by to see where it lands in the attribute's value
+_MARK = "\x00a leaf's text\x00"
 
 
 class _ValueMaker:
     """An attribute's value from its declared cells, as the per-row path builds it.
 
-    Where the attribute's one column-reading leaf copies a column's text (an identifier, a title,
-    a model number: the cells that differ from row to row), the value is built once with a marker
-    for the text, and then for each text by putting the text where the marker landed: the same
-    value, without walking the spec again. An empty cell, or any other attribute, is built in full.
+    Where one leaf of the attribute's spec reads the columns (an identifier, a title, an image URL:
+    the cells that differ from row to row) and the rest are constants, the value is built once with
+    a marker for that leaf's text; then for each row the leaf alone runs, and its text is put where
+    the marker landed: the same value, without walking the spec again. A leaf that gives no text
+    (an empty cell, a list, a number), or any other attribute, is built in full.
     """
 
     def __init__(
@@ -155,39 +156,36 @@ class _ValueMaker:
     ) -> None:
         self.attribute = attribute
         self.ctx = _Context({}, mapping, marketplace_id, "", name, frozenset(declared))
-        self.copied: str | None = None
+        self.leaf: Any = None
         self.fill: Callable[[str], Any] | None = None
+        self.failed = False
         leaves = [leaf for _, top in attribute.specs() for _, leaf in iter_leaves(top) if leaf.columns()]
-        if len(declared) == 1 and len(leaves) == 1 and leaves[0].copied_column() == declared[0]:
-            self.copied = declared[0]
+        if len(leaves) == 1:
+            self.leaf = leaves[0]
 
     def value(self, cells: dict[str, Any]) -> list[dict[str, Any]]:
         self.ctx.row = cells
-        if self.copied is not None and isinstance(cells[self.copied], str):
-            text = self.ctx.text(self.copied)
+        if self.leaf is not None and not self.failed:
+            text = self.leaf.apply(self.ctx)  # raises what building the whole value would raise
             if isinstance(text, str):
                 if self.fill is None:
                     self.fill = self._filler()
-                    if self.fill is None:
-                        self.copied = None
-                        return _attribute_values(self.ctx, self.attribute)
-                filled: list[dict[str, Any]] = self.fill(text)
-                return filled
+                    self.failed = self.fill is None
+                if self.fill is not None:
+                    filled: list[dict[str, Any]] = self.fill(text)
+                    return filled
         return _attribute_values(self.ctx, self.attribute)
 
     def _filler(self) -> Callable[[str], Any] | None:
-        """A function of the copied text that builds the value, or None when the marker does not
-        land exactly once (then every value is built in full)."""
-        assert self.copied is not None
-        cells = self.ctx.row
-        self.ctx.row = {self.copied: _MARK}
+        """A function of the leaf's text that builds the value, or None when the marker does not
+        land exactly once as a whole string (then every value is built in full)."""
+        self.ctx.given = (self.leaf, _MARK)
         try:
             skeleton = _attribute_values(self.ctx, self.attribute)
         except TransformError:
             return None
         finally:
-            self.ctx.row = cells
-        # once, and as a whole string (not inside one, nor in a key)
+            self.ctx.given = None
         if orjson.dumps(skeleton).count(orjson.dumps(_MARK)[1:-1]) != 1 or _places(skeleton) != 1:
             return None
         return _substitution(skeleton)

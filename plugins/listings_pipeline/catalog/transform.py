@@ -147,6 +147,7 @@ class _Context:
     sku: str
     attribute: str = ""
     declared: frozenset[str] | None = None  # while a memo is in use: the columns the attribute may read
+    given: tuple[Any, Any] | None = None  # (a leaf spec, its value) when that value is known already
 
     def fail(self, reason: str, column: str | None = None, value: Any = None) -> TransformError:
         return TransformError(
@@ -227,7 +228,9 @@ def _evaluate(ctx: _Context, spec: Any) -> tuple[Any, bool]:
         if not out or (not found and _reads(spec)):
             return EMPTY, False
         return (out if isinstance(spec, dict) else list(out.values())), found
-    value = spec.apply(ctx)  # the kind builds its own value (catalog.specs)
+    given = ctx.given
+    # the kind builds its own value (catalog.specs)
+    value = given[1] if given is not None and given[0] is spec else spec.apply(ctx)
     return value, value is not EMPTY and _leaf_reads(spec)
 
 
