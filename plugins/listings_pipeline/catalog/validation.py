@@ -691,16 +691,20 @@ class Validation:
         ctx = (
             context if context is not None else (make_context() if docs_dir and self.suites_by_type else None)
         )
+        pages: list[Any] = []
         for product_type, suite in self.suites_by_type.items():
             self.suites[product_type] = len(suite.rules)
             if docs_dir is not None:
                 found = {index: Found.merged(parts) for index, parts in suite.found.items()}
-                _document(
-                    ctx, suite.mapping, suite.rules, self.columns, found, len(suite.positions), docs_dir
-                )
+                pages += _document(ctx, suite.mapping, suite.rules, self.columns, found, len(suite.positions))
             log.info(
                 "validated %d %s rows against %d rules", len(suite.positions), product_type, len(suite.rules)
             )
+        if docs_dir is not None and pages and ctx is not None:
+            # one build for every product type: each build renders the site's index again
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ctx.build_data_docs(site_names=[_docs_site(ctx, docs_dir)], resource_identifiers=pages)
         records = self.findings.settled()
         failing = {position for position, _ in records}
         quarantined = [entry for _, entry in records]
@@ -795,11 +799,11 @@ def _document(
     columns: set[str],
     found: Mapping[int, Found],
     rows: int,
-    docs_dir: Path,
-) -> None:
-    """GX's Data Docs for the suite and for this validation: the result of each expectation is the
-    one GX would give in its SUMMARY form (counts over every row, and only the first failing
-    values), so the pages stay readable at a million rows; GX renders them."""
+) -> list[Any]:
+    """GX's Data Docs for the suite and for this validation, stored in ``context`` for its site to
+    build (returns their keys): the result of each expectation is the one GX would give in its
+    SUMMARY form (counts over every row, and only the first failing values), so the pages stay
+    readable at a million rows; GX renders them."""
     gx, gxe = _gx()
     from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
     from great_expectations.core.run_identifier import RunIdentifier
@@ -860,9 +864,7 @@ def _document(
             context.suites.delete(name)
         context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
         context.validation_results_store.set(key, validation)
-        context.build_data_docs(
-            site_names=[_docs_site(context, docs_dir)], resource_identifiers=[key, suite_id]
-        )
+    return [key, suite_id]
 
 
 def _record_failures(
