@@ -237,23 +237,31 @@ def _fast_messages(
     names: list[str] = []
     built: list[list[Any]] = []
     groups: list[Any] = []
+    positions = rows.tolist()
     for name, attribute in mapping.attributes_for(marketplace_id).items():
         declared = _declared(attribute)
         first, inverse = _grouped([columns.codes(c) for c in declared], rows)
         values: list[Any] = []
-        passes = np.ones(len(first), dtype=bool)
+        failed: list[int] = []
         maker = _ValueMaker(mapping, marketplace_id, name, attribute, declared)
+        cells = [columns.values(c) for c in declared]
         for group, at in enumerate(first.tolist()):
-            position = int(rows[at])
+            position = positions[at]
             try:
-                value = SharedValue(maker.value({c: columns.values(c)[position] for c in declared}))
+                value = SharedValue(
+                    maker.value({c: v[position] for c, v in zip(declared, cells, strict=True)})
+                )
             except TransformError:
-                value, passes[group] = SharedValue(), False
+                value = SharedValue()
+                failed.append(group)
             else:
                 if value and validator is not None and not validator.value_passes(name, value):
-                    passes[group] = False
+                    failed.append(group)
             values.append(value)
-        good &= passes[inverse]
+        if failed:
+            passes = np.ones(len(first), dtype=bool)
+            passes[failed] = False
+            good &= passes[inverse]
         names.append(name)
         built.append(values)
         groups.append(inverse)
@@ -269,14 +277,10 @@ def _fast_messages(
     messages: dict[int, dict[str, Any]] = {}
     requirements = mapping.requirements
     product_type = mapping.product_type
-    picks = [inverse.tolist() for inverse in groups]
+    picks = list(zip(names, built, [inverse.tolist() for inverse in groups], strict=True))
     for k in np.flatnonzero(good).tolist():
-        attributes = {}
-        for name, values, pick in zip(names, built, picks, strict=True):
-            value = values[pick[k]]
-            if value:
-                attributes[name] = value
-        position = int(rows[k])
+        attributes = {name: value for name, values, pick in picks if (value := values[pick[k]])}
+        position = positions[k]
         messages[position] = {
             "sku": skus[position],
             "operationType": "UPDATE",
