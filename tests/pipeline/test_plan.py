@@ -387,6 +387,31 @@ def test_a_sku_in_flight_past_the_feed_wait_is_sent_again(setup: dict[str, Any])
     assert [m["sku"] for m in _planned(config)] == ["LOST"]
 
 
+@pytest.mark.parametrize("shape", ["as map writes it", "a blank line and a CRLF", "no final newline"])
+def test_planned_jsonl_is_the_lines_sent_whatever_the_messages_files_shape(
+    setup: dict[str, Any], shape: str
+) -> None:
+    """A plan that sends every message takes ``messages.jsonl`` as ``planned.jsonl`` rather than
+    writing its lines again; a file whose lines are not exactly its bytes (a blank line, a carriage
+    return, no final newline) gets its lines written as before. Rewriting ``messages.jsonl`` later
+    (a retried join) leaves the planned file as it was."""
+    config = _config(setup, delete_removed=False)
+    messages = [_message("A", 1.5), _message("B"), _message("C", 3.0)]
+    _write_messages(config, messages)
+    paths = BranchPaths.of(load_config(config), RUN, SELLER, US)
+    lines = paths.messages.read_bytes().splitlines()
+    if shape == "a blank line and a CRLF":
+        paths.messages.write_bytes(lines[0] + b"\n\n" + lines[1] + b"\r\n" + lines[2] + b"\n")
+    elif shape == "no final newline":
+        paths.messages.write_bytes(b"\n".join(lines))
+    assert plan(_branch(config, extracted=3))["planned"] == 3
+    expected = b"".join(line + b"\n" for line in lines)
+    assert paths.planned.read_bytes() == expected
+    assert _statuses(setup) == {"A": "ready", "B": "ready", "C": "ready"}
+    _write_messages(config, [_message("D")])
+    assert paths.planned.read_bytes() == expected
+
+
 @pytest.mark.parametrize("hashes", ["with product types", "from an older map step"])
 def test_a_sent_message_reaches_the_warehouse_and_planned_jsonl_as_map_wrote_it(
     setup: dict[str, Any], hashes: str
