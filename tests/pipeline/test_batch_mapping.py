@@ -225,3 +225,15 @@ def test_a_leaf_s_text_is_put_into_the_value_built_once(mappings: dict[str, Prod
         batch_mapping._ValueMaker(shirt, US, "purchasable_offer", offer, batch_mapping._declared(offer)).leaf
         is None
     )
+
+
+def test_the_text_is_put_at_any_depth_and_the_skeleton_is_left_alone() -> None:
+    mark = batch_mapping._MARK
+    for skeleton, want in (
+        ([{"value": mark, "marketplace_id": "M"}], [{"value": "t", "marketplace_id": "M"}]),
+        ([{"a": {"b": [1, mark]}, "c": [2]}], [{"a": {"b": [1, "t"]}, "c": [2]}]),
+    ):
+        before = copy.deepcopy(skeleton)
+        fill = batch_mapping._substitution(skeleton)
+        assert fill("t") == want and fill("u") != want
+        assert skeleton == before

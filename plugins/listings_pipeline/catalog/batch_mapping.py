@@ -200,18 +200,42 @@ def _places(node: Any) -> int:
     return int(node == _MARK)
 
 
-def _substitution(node: Any) -> Callable[[str], Any]:
-    """A function that rebuilds ``node`` (fresh lists and dicts, constants shared) with the text in
-    place of the marker."""
-    if isinstance(node, dict):
-        parts = [(key, _substitution(sub)) for key, sub in node.items()]
-        return lambda text: {key: part(text) for key, part in parts}
-    if isinstance(node, list):
-        items = [_substitution(sub) for sub in node]
-        return lambda text: [item(text) for item in items]
-    if node == _MARK:
-        return lambda text: text
-    return lambda text: node
+def _path(node: Any) -> list[Any]:
+    """The keys and indexes that lead to the marker (which :func:`_places` found once)."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, sub in items:
+        if sub == _MARK:
+            return [key]
+        if _places(sub):
+            return [key, *_path(sub)]
+    return []
+
+
+def _substitution(skeleton: Any) -> Callable[[str], Any]:
+    """A function that gives ``skeleton`` with the text in place of the marker: the lists and dicts
+    on the way to it are copied (in C), everything else is shared, as attribute values are (read,
+    never changed)."""
+    path = _path(skeleton)
+    if len(path) == 2:  # the usual [{"value": ..., "marketplace_id": ...}]
+        first, second = path
+
+        def fill_two(text: str) -> Any:
+            outer = skeleton.copy()
+            inner = outer[first].copy()
+            inner[second] = text
+            outer[first] = inner
+            return outer
+
+        return fill_two
+
+    def put(node: Any, at: list[Any], text: str) -> Any:
+        if not at:
+            return text
+        copy = node.copy()
+        copy[at[0]] = put(node[at[0]], at[1:], text)
+        return copy
+
+    return lambda text: put(skeleton, path, text)
 
 
 def _fast_messages(
