@@ -180,9 +180,9 @@ def _write_routes(run: Any, paths: BranchPaths) -> None:
 
 def _rows(snapshot: Any, first: int, count: int, wanted: Any) -> Iterator[Any]:
     """The rows ``wanted`` (a mask over the snapshot) selects among its rows ``first`` ..
-    ``first + count``, as pandas frames of up to :data:`READ_ROWS` of the snapshot's rows (indexed
-    by position in the snapshot; one is empty where none is wanted): only the row groups they lie
-    in are read, and the rows not wanted are dropped in Arrow, before pandas makes its columns."""
+    ``first + count``, as Arrow tables of up to :data:`READ_ROWS` of the snapshot's rows (one is
+    empty where none is wanted): only the row groups they lie in are read, and the rows not wanted
+    are dropped in Arrow, before pandas makes its columns."""
     import numpy as np
     import pyarrow as pa
 
@@ -195,34 +195,32 @@ def _rows(snapshot: Any, first: int, count: int, wanted: Any) -> Iterator[Any]:
             lo, hi = max(first, start) - start, min(first + count, stop) - start
             for offset in range(lo, hi, READ_ROWS):
                 mask = np.asarray(wanted[start + offset : start + min(offset + READ_ROWS, hi)], dtype=bool)
-                part = table.slice(offset, len(mask)).filter(pa.array(mask)).to_pandas()
-                part.index = np.flatnonzero(mask) + start + offset
-                yield part
+                yield table.slice(offset, len(mask)).filter(pa.array(mask))
         start = stop
 
 
-def _joined(frames: Iterator[Any], rows: int) -> Iterator[Any]:
-    """``frames`` joined into frames of at least ``rows`` rows (the last may hold fewer): the rules
+def _joined(tables: Iterator[Any], rows: int) -> Iterator[Any]:
+    """``tables`` joined into tables of at least ``rows`` rows (the last may hold fewer): the rules
     cost as much per call as per row, and an incremental run's few changed rows in each slice of
-    the catalog were fifty calls for a few hundred rows each. When every frame is empty, the first
+    the catalog were fifty calls for a few hundred rows each. When every table is empty, the first
     one alone."""
-    import pandas as pd
+    import pyarrow as pa
 
     held: list[Any] = []
     count = 0
     first_empty = None
     yielded = False
-    for frame in frames:
-        if not len(frame):
-            first_empty = frame if first_empty is None else first_empty
+    for table in tables:
+        if not table.num_rows:
+            first_empty = table if first_empty is None else first_empty
             continue
-        held.append(frame)
-        count += len(frame)
+        held.append(table)
+        count += table.num_rows
         if count >= rows:
-            yield pd.concat(held) if len(held) > 1 else held[0]
+            yield pa.concat_tables(held) if len(held) > 1 else held[0]
             held, count, yielded = [], 0, True
     if held:
-        yield pd.concat(held) if len(held) > 1 else held[0]
+        yield pa.concat_tables(held) if len(held) > 1 else held[0]
     elif not yielded and first_empty is not None:
         yield first_empty
 
@@ -284,8 +282,11 @@ def _validate_chunk(
     first, count = chunk["first_row"], chunk["rows"]
     snapshot = pq.ParquetFile(branch["snapshot"]["path"])
     offset = int(checked[:first].sum())  # the chunk's first checked row, among all checked rows
-    routed = pq.read_table(_paths(branch).root / _ROUTES).slice(
-        offset, int(checked[first : first + count].sum())
+    # ParquetFile, not read_table: read_table loads pyarrow.dataset, a quarter of a second
+    routed = (
+        pq.ParquetFile(_paths(branch).root / _ROUTES)
+        .read()
+        .slice(offset, int(checked[first : first + count].sum()))
     )
     routes = RowRoutes(
         rules_by_type(mappings, load_policy(config.content_policy), list(snapshot.schema_arrow.names)),
@@ -297,9 +298,8 @@ def _validate_chunk(
     found: dict[str, dict[int, list[Any]]] = {}
     position, failing = offset, 0
     with pq.ParquetWriter(here.good_rows, snapshot.schema_arrow) as good:
-        for rows in _joined(_rows(snapshot, first, count, checked), READ_ROWS):
-            frame = rows.set_axis(range(position, position + len(rows)))
-            position += len(rows)
+        for table in _joined(_rows(snapshot, first, count, checked), READ_ROWS):
+            frame = table.to_pandas().set_axis(range(position, position + table.num_rows))
             part = check_rows(frame, routes)
             bad = part.failing(frame, routes)
             failing += len(bad)
@@ -307,10 +307,11 @@ def _validate_chunk(
             for product_type, by_index in part.found.items():
                 for index, result in by_index.items():
                     found.setdefault(product_type, {}).setdefault(index, []).append(result)
-            keep = [p not in bad for p in frame.index]
-            good.write_table(
-                pa.Table.from_pandas(rows[keep], schema=snapshot.schema_arrow, preserve_index=False)
-            )
+            keep = np.ones(table.num_rows, dtype=bool)
+            keep[np.fromiter(bad, dtype=np.int64, count=len(bad)) - position] = False
+            position += table.num_rows
+            # the snapshot's own Arrow rows, not pandas' made back into Arrow
+            good.write_table(table.filter(pa.array(keep)))
     merged = {
         product_type: {index: (Found.merged(parts), None) for index, parts in by_index.items()}
         for product_type, by_index in found.items()
