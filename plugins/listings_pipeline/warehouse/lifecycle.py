@@ -100,6 +100,9 @@ FIELDS = frozenset(
 
 _KEY = ("seller_id", "marketplace_id", "sku")
 CHUNK_SIZE = 5000  # SKUs per SELECT ... IN (...): well under SQLite's 32,766 bound parameters
+# SKUs per locked read on PostgreSQL, where one_of binds one array whatever its length: each read is a
+# scan of the branch (or a probe per SKU), and a report's 25,000 SKUs read in five took 5 scans
+READ_CHUNK_POSTGRESQL = 50_000
 ANALYZE_AFTER = 10_000  # new listings in one call after which PostgreSQL's statistics are refreshed
 
 
@@ -452,16 +455,17 @@ def _read_current(session: Session, wanted: _Wanted) -> dict[tuple[str, str, str
     that no other run moves them between this check and the writes."""
     current: dict[tuple[str, str, str], _Current] = {}
     session.flush()  # what the session holds is read too (the Core reads below do not autoflush)
+    chunk = READ_CHUNK_POSTGRESQL if session.get_bind().dialect.name == "postgresql" else CHUNK_SIZE
     for (seller_id, marketplace_id), group in wanted.items():
         skus = list(group)
-        for start in range(0, len(skus), CHUNK_SIZE):
+        for start in range(0, len(skus), chunk):
             # Core, not the ORM's result machinery: these are columns, not objects
             found = session.connection().execute(
                 select(Listing.id, Listing.sku, Listing.status, Listing.payload_hash, Listing.submitted_hash)
                 .where(
                     Listing.seller_id == seller_id,
                     Listing.marketplace_id == marketplace_id,
-                    one_of(session, Listing.sku, skus[start : start + CHUNK_SIZE]),
+                    one_of(session, Listing.sku, skus[start : start + chunk]),
                 )
                 .with_for_update()
             )
