@@ -779,6 +779,8 @@ def test_column_verdicts_agree_with_one_code_at_a_time() -> None:
         if rng.random() < 0.1:
             code = rng.choice(["978", "979"]) + code[3:]
         codes.append(code if rng.random() > 0.05 else None)
+    # a lower-case ISBN x, digits that are not ASCII, padding, a letter O, an empty cell
+    codes += ["030640615x", "080442957X", "\u0660" * 12, " 012345678905", "0123456789O5", ""]
     series = pd.Series(codes, index=range(100, 100 + len(codes)))
     for kind in ("upc", "ean", "gtin", "isbn"):
         verdicts = identifier_verdicts(series, kind)
