@@ -402,6 +402,7 @@ def _judge_messages(
     letters: list[tuple[str, str, str | None]] = []
     retry_reasons: dict[str, tuple[str | None, str]] = {}
     results: list[_MessageRow] = []
+    submission = f"feed:{feed_id}"  # one string for every listing: the bulk update binds it once
     for message in report.messages:
         sku, status = message["sku"], message["status"]
         operation = operations.get(sku, "UPDATE")
@@ -410,7 +411,7 @@ def _judge_messages(
             "seller_id": seller_id,
             "marketplace_id": marketplace_id,
             "sku": sku,
-            "last_submission_id": f"feed:{feed_id}",
+            "last_submission_id": submission,
         }
         if status in ("accepted", "warning"):
             moves["deleted" if operation == "DELETE" else "accepted"].append(judged)
