@@ -479,3 +479,47 @@ def test_chunk_by_chunk_gives_what_the_whole_frame_gives(
         ]
         figures = [re.findall(r"\d+ unexpected values found[^<]*", page) for page in pages]
         assert figures[0] == figures[1] and figures[0], product_type
+
+
+def test_a_records_row_cells_are_the_ones_a_row_lookup_gives() -> None:
+    """``_Findings`` takes each key column's values out once instead of looking the row up per
+    record: the records must be the ones the row lookup (``frame.loc``) made, whatever the dtypes."""
+    import numpy as np
+
+    from listings_pipeline.catalog.unsafe_text import storable
+    from listings_pipeline.catalog.validation import _cell_text, _Findings, _line_number
+
+    frames = [
+        pd.DataFrame(
+            {
+                "sku": pd.array(["A-1", None, "  ", "C\x1b3"], dtype="str"),
+                "marketplace_id": ["M", None, float("nan"), "M"],
+                "_source_file": pd.array(["f.csv", "f.csv", None, "g.csv"], dtype=pd.StringDtype("pyarrow")),
+                "_source_row": np.array([2, 3, 4, 5], dtype=np.int64),
+            },
+            index=[10, 11, 12, 13],
+        ),
+        pd.DataFrame(
+            {
+                "sku": [True, False, 1.0, 2.5],
+                "marketplace_id": pd.to_datetime(["2026-01-01"] * 4),
+                "_source_row": [1.0, float("nan"), 7.0, 8.5],
+            },
+            index=[0, 1, 2, 3],
+        ),
+        pd.DataFrame({"sku": np.array([True, False, True, False])}, index=[5, 6, 7, 8]),
+    ]
+    for frame in frames:
+        ours = _Findings(frame)
+        for position in frame.index:
+            ours.add(int(position), "SHIRT", "sku", "v", "rule", "why", (3, 0))
+        expected = []
+        for position in frame.index:
+            row = frame.loc[position]
+            sku = _cell_text(row["sku"]) if "sku" in frame.columns else None
+            line = _line_number(row["_source_row"]) if "_source_row" in frame.columns else None
+            market = _cell_text(row["marketplace_id"]) if "marketplace_id" in frame.columns else None
+            source = _cell_text(row["_source_file"]) if "_source_file" in frame.columns else None
+            expected.append((storable(sku), storable(market), source, line))
+        got = [(r["sku"], r["marketplace_id"], r["source_file"], r["source_line"]) for _, r in ours.records]
+        assert got == expected
