@@ -314,8 +314,10 @@ def _work_frame(frame: Any, rules: list[Rule]) -> Any:
     for column in sorted(masked):
         # every rule (and Data Docs) sees the URL without its password; only rows the credentials
         # rule quarantines anyway change
-        text = work[column]
-        has_at = text.str.contains("@", regex=False, na=False).astype(bool)
+        text = work[column]  # text or None (_texts): a plain test per cell, not pandas' string machinery
+        has_at = pd.Series(
+            [value is not None and "@" in value for value in text.to_numpy()], index=text.index, dtype=bool
+        )
         if has_at.any():
             work.loc[has_at, column] = text[has_at].str.replace(USERINFO_PARTS.pattern, r"\1***@", regex=True)
     for rule in rules:
