@@ -184,3 +184,37 @@ def test_chunks_hold_up_to_chunk_rows_rows_to_check_and_cover_the_catalog() -> N
     assert chunks._chunk_starts(checked, 6) == [0], "six rows to check of twenty: one chunk"
     assert chunks._chunk_starts(np.zeros(5, dtype=bool), 2) == [0], "nothing to check: still one chunk"
     assert chunks._chunk_starts(np.zeros(0, dtype=bool), 2) == [0]
+
+
+def test_concatenated_parts_link_one_and_copy_several(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The join's messages file: one chunk's file is linked (the chunk keeps its own, for a join
+    run again), several are copied one after the other, and where the file system cannot link or
+    copy in the kernel, a plain copy gives the same bytes."""
+    import os
+
+    parts = []
+    for i, body in enumerate([b'{"a":1}\n' * 3000, b"", b'{"b":2}\n' * 70_000]):
+        parts.append(tmp_path / f"part{i}.jsonl")
+        parts[-1].write_bytes(body)
+    whole = b"".join(p.read_bytes() for p in parts)
+    target = tmp_path / "messages.jsonl"
+    target.write_bytes(b"an earlier attempt\n")
+    chunks._concatenate(parts[:1], target)
+    assert target.read_bytes() == parts[0].read_bytes()
+    assert target.stat().st_ino == parts[0].stat().st_ino and parts[0].exists()
+    chunks._concatenate(parts, target)
+    assert target.read_bytes() == whole
+    assert target.stat().st_ino != parts[0].stat().st_ino
+
+    def refused(*args: Any) -> Any:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", refused)
+    monkeypatch.setattr(os, "copy_file_range", refused)
+    chunks._concatenate(parts[:1], target)
+    assert target.read_bytes() == parts[0].read_bytes()
+    chunks._concatenate(parts, target)
+    assert target.read_bytes() == whole
+    assert not list(tmp_path.glob(".*.tmp"))
