@@ -8,7 +8,8 @@ minute for everything. Here each column is factorised once, a single-column rule
 per *distinct* value and spread back to the rows, and rules on several columns work on whole
 columns. The meaning is GX's pandas meaning, rule by rule: missing values are skipped by column
 rules (only ``ExpectColumnValuesToNotBeNull`` looks at them), a pattern is ``str.contains`` (a
-search, not a full match), a set is ``isin``, uniqueness is ``duplicated(keep=False)``, a pair of
+search, not a full match: Python's ``re.search``, decided for a whole column in Arrow where RE2
+gives the same answer, :mod:`.patterns`), a set is ``isin``, uniqueness is ``duplicated(keep=False)``, a pair of
 columns skips rows where either is missing.
 
 GX stays the reference: the suite is a GX ``ExpectationSuite``, its Data Docs are GX's, and a test
