@@ -469,7 +469,8 @@ def _read_current(session: Session, wanted: _Wanted) -> dict[tuple[str, str, str
                 )
                 .with_for_update()
             )
-            for listing_id, sku, status, payload_hash, submitted_hash in found:
+            # all(): one fetchall, not a fetchone through the result's machinery per listing
+            for listing_id, sku, status, payload_hash, submitted_hash in found.all():
                 current[(seller_id, marketplace_id, sku)] = _Current(
                     listing_id, _STATUS_OF[status], payload_hash, submitted_hash
                 )
