@@ -48,7 +48,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NamedTuple, TypedDict
 
 import orjson
 
@@ -69,6 +69,7 @@ __all__ = [
     "ReportFormatError",
     "ReportOutcome",
     "ReportSummary",
+    "SortedJson",
     "build_feed_documents",
     "format_problems",
     "header_bytes",
@@ -375,9 +376,31 @@ class _DocumentWriter:
         self.tmp.unlink(missing_ok=True)
 
 
+class SortedJson(NamedTuple):
+    """One message as ``orjson.dumps(message, option=orjson.OPT_SORT_KEYS)`` wrote it (a line of
+    ``messages.jsonl`` or ``planned.jsonl``, without its newline). A wrapper, not a ``bytes``
+    subclass: ``orjson.loads`` takes only exact ``bytes``.
+
+    Why: such a line already is the body the builder would write, so re-serialising it was a
+    sixth of the build's time. The builder still parses it for every check; only the
+    ``orjson.dumps`` is saved, and only where its answer is the line itself: no top-level ``null``
+    (the builder leaves those fields out) and ``{...}`` with nothing around it. orjson's output
+    reads back to the same value and serialises to the same bytes (shortest round-trip floats, its
+    own escaping, sorted keys at every level), and the first :data:`_VERIFIED_LINES` lines of a
+    build are compared with a fresh ``orjson.dumps`` anyway: should one differ (a line written some
+    other way), every line of that build is serialised again, as for a plain mapping.
+    """
+
+    line: bytes
+
+
+#: lines of a build whose :class:`SortedJson` claim is checked against a fresh ``orjson.dumps``
+_VERIFIED_LINES = 256
+
+
 def build_feed_documents(
     seller_id: str,
-    messages: Iterable[Mapping[str, Any]],
+    messages: Iterable[Mapping[str, Any] | SortedJson],
     out_dir: Path,
     *,
     issue_locale: str | None = None,
@@ -393,14 +416,16 @@ def build_feed_documents(
     with messageIds 1..n, and has a sidecar ``<name>.messages.json`` with the SKUs (see the module
     docstring). Only one document's SKUs are held in memory; messages are serialised once.
     Top-level fields whose value is ``None`` are left out (like :func:`~spapi.models.common.to_wire`).
+    A message may come as a :class:`SortedJson` line: parsed and checked like a mapping, written
+    without being serialised again (the documents are the same bytes either way).
 
     An invalid message (with ``validate=True``: :func:`message_problems`; always: a ``messageId``
     given by the caller, a missing SKU, a value orjson cannot serialise, a message too large for
     an empty document) raises :class:`InvalidFeedMessage`, or goes to ``on_invalid(message,
     reason)`` and is left out. When this function raises, every file it wrote is removed.
 
-    ``on_invalid`` receives the message exactly as given (possibly not even a mapping) and the
-    reason text (``feed message #<position> (sku '<sku>'): <field>: <reason>; ...``).
+    ``on_invalid`` receives the message exactly as given (possibly not even a mapping; a
+    :class:`SortedJson` line as what it parses to) and the reason text (``feed message #<position> (sku '<sku>'): <field>: <reason>; ...``).
 
     Returns the documents in order; an input with no (valid) messages gives ``[]`` (a feed needs at
     least one message). File names depend only on ``name_prefix`` and the document's position, so
@@ -436,13 +461,22 @@ class _Reject:
 
 
 def _admitted(
-    messages: Iterable[Mapping[str, Any]], validate: bool, reject: _Reject
+    messages: Iterable[Mapping[str, Any] | SortedJson], validate: bool, reject: _Reject
 ) -> Iterator[tuple[int, Any, str, bytes]]:
     """``(position, message, sku, body)`` of each message that may go into a feed, serialised once
-    (sorted keys, no ``None`` fields). Without ``validate`` the builder still refuses what would
-    corrupt a document or its message index: no SKU, a ``messageId``, a value JSON cannot hold."""
-    dumps = orjson.dumps
-    for position, message in enumerate(messages):
+    (sorted keys, no ``None`` fields), or not at all when it came as its :class:`SortedJson` line.
+    Without ``validate`` the builder still refuses what would corrupt a document or its message
+    index: no SKU, a ``messageId``, a value JSON cannot hold."""
+    dumps, loads = orjson.dumps, orjson.loads
+    to_verify = _VERIFIED_LINES
+    splice = True  # False once a SortedJson line was not what orjson.dumps writes
+    for position, given in enumerate(messages):
+        line: bytes | None = None
+        if type(given) is SortedJson:
+            line = given.line
+            message: Any = loads(line)
+        else:
+            message = given
         if validate:
             problems = message_problems(message)
             if problems:
@@ -461,6 +495,16 @@ def _admitted(
         payload: Any = message
         if type(payload) is not dict or None in payload.values():
             payload = {k: v for k, v in message.items() if v is not None}
+        elif line is not None and splice and line[:1] == b"{" and line[-1:] == b"}":
+            if not to_verify:
+                yield position, message, sku, line
+                continue
+            to_verify -= 1
+            body = dumps(payload, option=_SORT)
+            if body != line:
+                splice = False
+            yield position, message, sku, body
+            continue
         try:
             body = dumps(payload, option=_SORT)
         except TypeError as exc:  # orjson.JSONEncodeError

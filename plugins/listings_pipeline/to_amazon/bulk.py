@@ -21,7 +21,7 @@ from listings_pipeline.changes import BranchSent, ListingKey
 from listings_pipeline.config import PipelineConfig, load_config
 from listings_pipeline.from_amazon.processing_signals import wake_check_for
 from listings_pipeline.gc_pause import collector_paused
-from listings_pipeline.run_files import BranchPaths, read_jsonl, safe_part
+from listings_pipeline.run_files import BranchPaths, safe_part
 from listings_pipeline.run_totals import RunTotals
 from listings_pipeline.summaries import SummaryReasons, store_summaries, tally
 from listings_pipeline.to_amazon import amazon_view
@@ -54,10 +54,12 @@ from listings_pipeline.warehouse.models import (
 from spapi.client import trace
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
-    from spapi.feed_documents import IssueRow, MessageIndex, ReportOutcome
+    from spapi.feed_documents import IssueRow, MessageIndex, ReportOutcome, SortedJson
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ def _build(branch: Branch) -> list[SubmitKwargs]:
         return []
     documents = build_feed_documents(
         seller_id,
-        read_jsonl(paths.planned),
+        _planned_lines(paths.planned),
         paths.documents,
         issue_locale=config.issue_locale,
         name_prefix="feed",
@@ -135,6 +137,19 @@ def _build(branch: Branch) -> list[SubmitKwargs]:
         }
         for document in documents
     ]
+
+
+def _planned_lines(path: Path) -> Iterator[SortedJson]:
+    """The planned messages as the lines they are: every line of ``planned.jsonl`` was written by
+    ``orjson.dumps`` with sorted keys (``write_messages``, ``write_jsonl``, or copied from them by
+    plan), which is what lets the builder write a line without serialising it again. Blank lines
+    are skipped as :func:`~listings_pipeline.run_files.read_jsonl` skips them."""
+    from spapi.feed_documents import SortedJson
+
+    with path.open("rb") as handle:
+        for line in handle:
+            if not line.isspace():
+                yield SortedJson(line.rstrip(b"\r\n"))
 
 
 # --- parse -----------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from spapi.feed_documents import (
     InvalidFeedMessage,
     MessageIndex,
     ReportFormatError,
+    SortedJson,
     build_feed_documents,
     header_bytes,
     iter_report_issues,
@@ -881,3 +882,85 @@ def test_read_report_checks_header_fields() -> None:
     data["header"]["feedId"] = 123
     with pytest.raises(ReportFormatError, match="feedId"):
         read_report(orjson.dumps(data))
+
+
+# --- messages given as their sorted JSON lines --------------------------------------------------------
+
+
+def _varied(n: int) -> list[dict[str, Any]]:
+    """all_kinds plus the values whose serialisation could differ: floats, big ints, escapes,
+    nested nulls, empty containers, and top-level None fields (which the builder leaves out)."""
+    out = all_kinds(n)
+    odd_values: list[Any] = [
+        1e-7,
+        1e21,
+        0.1 + 0.2,
+        -0.0,
+        2**63 - 1,
+        -(2**63),
+        '\u0000\u001f"\\/\u2028\ud7ff',
+        "😀",
+        None,
+        [],
+        {},
+    ]
+    for i, message in enumerate(out):
+        if message["operationType"] in ("UPDATE", "PARTIAL_UPDATE"):
+            message["attributes"]["z_odd"] = [
+                {"value": odd_values[i % len(odd_values)], "nested": {"b": 1, "a": None}}
+            ]
+        if i % 7 == 0 and message["operationType"] == "UPDATE":
+            message["requirements"] = None  # left out either way
+    return out
+
+
+@pytest.mark.parametrize("verified", [0, 3, 10_000])
+def test_sorted_json_lines_build_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verified: int
+) -> None:
+    from spapi import feed_documents
+
+    monkeypatch.setattr(feed_documents, "_VERIFIED_LINES", verified)
+    messages = _varied(400)
+    lines = [SortedJson(orjson.dumps(m, option=orjson.OPT_SORT_KEYS)) for m in messages]
+    limits = FeedLimits(max_messages=90)
+    as_dicts = build_feed_documents(SELLER, copy.deepcopy(messages), tmp_path / "dicts", limits=limits)
+    as_lines = build_feed_documents(SELLER, lines, tmp_path / "lines", limits=limits)
+    assert len(as_dicts) == len(as_lines) == 5
+    for a, b in zip(as_dicts, as_lines, strict=True):
+        assert a.path.read_bytes() == b.path.read_bytes()
+        assert (a.sha256, a.size_bytes, a.message_count) == (b.sha256, b.size_bytes, b.message_count)
+        assert a.index_path.read_bytes() == b.index_path.read_bytes()
+
+
+def test_a_line_not_as_orjson_writes_it_is_serialised_again(tmp_path: Path) -> None:
+    """The first lines are checked: a line with spaces or unsorted keys turns the splice off, so the
+    documents are still those of the parsed messages."""
+    messages = all_kinds(40)
+    lines = [SortedJson(orjson.dumps(m, option=orjson.OPT_SORT_KEYS)) for m in messages]
+    lines[0] = SortedJson(json.dumps(messages[0]).encode())  # spaces, insertion order
+    (as_dicts,) = build_feed_documents(SELLER, messages, tmp_path / "dicts")
+    (as_lines,) = build_feed_documents(SELLER, lines, tmp_path / "lines")
+    assert as_dicts.path.read_bytes() == as_lines.path.read_bytes()
+
+
+def test_sorted_json_lines_are_checked_like_messages(tmp_path: Path) -> None:
+    messages = all_kinds(200)
+    bad_positions = {3, 50, 51, 199}
+    for i in bad_positions:
+        messages[i] = {**messages[i], "operationType": "PATCH", "attributes": ATTRS}
+    messages[60] = {**messages[60], "messageId": 5}
+    lines = [SortedJson(orjson.dumps(m, option=orjson.OPT_SORT_KEYS)) for m in messages]
+    rejected: list[str] = []
+    documents = build_feed_documents(
+        SELLER,
+        lines,
+        tmp_path,
+        limits=FeedLimits(max_messages=30),
+        on_invalid=lambda m, r: rejected.append(m["sku"]),
+    )
+    written = [sku for d in documents for sku in d.message_index().values()]
+    assert sorted(rejected) == sorted(messages[i]["sku"] for i in {*bad_positions, 60})
+    assert sorted(written + rejected) == sorted(m["sku"] for m in messages)
+    with pytest.raises(InvalidFeedMessage, match="MIX-00003"):
+        build_feed_documents(SELLER, lines, tmp_path / "strict")
