@@ -222,7 +222,9 @@ def test_a_leaf_s_text_is_put_into_the_value_built_once(mappings: dict[str, Prod
         maker.value({"image_url": "ftp://x.example/a.jpg"})
     offer = attributes["purchasable_offer"]
     assert (
-        batch_mapping._ValueMaker(shirt, US, "purchasable_offer", offer, batch_mapping._declared(offer)).leaf
+        batch_mapping._ValueMaker(
+            shirt, US, "purchasable_offer", offer, batch_mapping.declared_columns(offer)
+        ).leaf
         is None
     )
 

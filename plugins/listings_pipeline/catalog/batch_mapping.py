@@ -44,6 +44,7 @@ from listings_pipeline.catalog.transform import (
     _Context,
     _map_row,
     _mark_origin,
+    declared_columns,
 )
 
 __all__ = ["map_batch"]
@@ -109,15 +110,6 @@ def _grouped(codes: list[Any], rows: Any) -> tuple[Any, Any]:
         combined = combined * (int(picked.max(initial=0)) + 1) + picked
     _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
     return first, inverse.reshape(-1)
-
-
-def _declared(attribute: Any) -> tuple[str, ...]:
-    """The columns an attribute's spec reads, as the attribute memo keys them."""
-    return tuple(
-        dict.fromkeys(
-            c for _, top in attribute.specs() for _, leaf in iter_leaves(top) for c in leaf.columns()
-        )
-    )
 
 
 def _validator(schemas: Any, product_type: str) -> Any:
@@ -263,7 +255,7 @@ def _fast_messages(
     groups: list[Any] = []
     positions = rows.tolist()
     for name, attribute in mapping.attributes_for(marketplace_id).items():
-        declared = _declared(attribute)
+        declared = declared_columns(attribute)
         first, inverse = _grouped([columns.codes(c) for c in declared], rows)
         values: list[Any] = []
         failed: list[int] = []

@@ -263,6 +263,16 @@ def _attribute_values(ctx: _Context, attribute: AttributeMapping) -> list[dict[s
     return items
 
 
+def declared_columns(attribute: AttributeMapping) -> tuple[str, ...]:
+    """The columns an attribute's spec reads, in order: what its value depends on (with the
+    marketplace), so what a value built once is remembered by."""
+    return tuple(
+        dict.fromkeys(
+            c for _, top in attribute.specs() for _, leaf in iter_leaves(top) for c in leaf.columns()
+        )
+    )
+
+
 class AttributeMemo:
     """Attribute values already built, by the cells they were built from.
 
@@ -287,11 +297,7 @@ class AttributeMemo:
         where = (ctx.mapping.product_type, ctx.marketplace_id, name)
         columns = self._columns.get(where)
         if columns is None:
-            columns = self._columns[where] = tuple(
-                dict.fromkeys(
-                    c for _, top in attribute.specs() for _, leaf in iter_leaves(top) for c in leaf.columns()
-                )
-            )
+            columns = self._columns[where] = declared_columns(attribute)
         cells = tuple(map(ctx.row.get, columns))
         # the types too: 1, 1.0 and True are one dict key, but not one cell
         key = (where, cells, tuple(map(type, cells)))
@@ -458,12 +464,7 @@ def _source_columns(mapping: ProductTypeMapping, attribute: str | None, marketpl
         spec = None
     if spec is None:
         return mapping.referenced_columns(attribute)
-    seen: dict[str, None] = {}
-    for _, top in spec.specs():
-        for _, leaf in iter_leaves(top):
-            for column in leaf.columns():
-                seen.setdefault(column, None)
-    return list(seen)
+    return list(declared_columns(spec))
 
 
 def map_rows(
