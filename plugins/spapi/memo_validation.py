@@ -23,7 +23,10 @@ implementation, with Amazon's keywords and formats delegated to the same Python 
 answers in microseconds where jsonschema takes a few hundred. Only its "valid" is trusted, and only
 to mean "no errors"; for anything it rejects, the errors come from jsonschema as before, so the
 messages stay the ones the pipeline has always written. The differential test holds it to that:
-whatever jsonschema rejects, the compiled validator must reject too.
+whatever jsonschema rejects, the compiled validator must reject too. A second compiled validator is
+asked first, in which Amazon's keywords are standard ones that pass less, never more (given by the
+caller: ``spapi.product_types.STRICTER``), so that most values are answered without a call back into
+Python; it is not built where such a keyword sits under ``not``, ``oneOf``, ``if`` or ``contains``.
 """
 
 from __future__ import annotations
