@@ -90,6 +90,7 @@ async def test_dropped_token_requests(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.slow  # timing-based: a latency fault must delay one request and only one
+@pytest.mark.timing
 async def test_slow_token_requests(client: httpx.AsyncClient) -> None:
     await set_faults(client, {"kind": "latency", "seconds": 0.3, "operation": "lwaToken", "count": 1})
     started = time.monotonic()

@@ -240,6 +240,7 @@ def test_redis_store_with_wrong_secret_cannot_read_token(redis_url: str, redis_p
 
 @pytest.mark.redis
 @pytest.mark.slow
+@pytest.mark.timing
 def test_many_processes_share_one_token_through_redis(redis_url: str, redis_prefix: str) -> None:
     with _token_server.serve(delay=0.3) as server:
         ctx = multiprocessing.get_context("spawn")

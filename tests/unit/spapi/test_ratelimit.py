@@ -589,6 +589,7 @@ def max_in_window(times: list[float], window: float) -> int:
 
 
 @pytest.mark.slow  # how many slots the threads use depends on how soon the OS wakes them
+@pytest.mark.timing
 def test_threads_share_one_bucket() -> None:
     rate, burst, duration, n_threads = 50.0, 5, 1.0, 8
     backend = MemoryBackend()
@@ -673,6 +674,7 @@ def check_shared_schedule(grants: list[float], rate: float, burst: int, duration
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 def test_processes_share_a_file_bucket(tmp_path: Path) -> None:
     rate, burst, duration = 20.0, 4, 1.5
     grants = run_processes({"kind": "file", "directory": str(tmp_path)}, rate, burst, duration)
@@ -680,6 +682,7 @@ def test_processes_share_a_file_bucket(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 @pytest.mark.redis
 def test_processes_share_a_redis_bucket(redis_url: str, redis_prefix: str) -> None:
     rate, burst, duration = 20.0, 4, 1.5
