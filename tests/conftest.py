@@ -34,11 +34,15 @@ def _remove_home(home: Path, owner_pid: int) -> None:
 # Airflow reads these at import: give the test session its own home so nothing touches ~/airflow,
 # and no example DAGs. Set before any test module imports Airflow. A home the user set is theirs and
 # stays. The one made here goes at exit (atexit rather than a session hook, so that a script that
-# imports this module outside pytest does not leave one behind either).
+# imports this module outside pytest does not leave one behind either). Each pytest-xdist worker
+# inherits the environment of the process that started it, home included: a home this module made
+# (marked in _MADE_HOME) is never taken as the user's, so every worker makes its own, since two
+# processes creating one metadata database collide.
+_MADE_HOME = "SPAPI_TESTS_MADE_AIRFLOW_HOME"
 SESSION_AIRFLOW_HOME: Path | None = None
-if "AIRFLOW_HOME" not in os.environ:
+if "AIRFLOW_HOME" not in os.environ or os.environ.get(_MADE_HOME) == os.environ["AIRFLOW_HOME"]:
     SESSION_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="spapi-airflow-home-"))
-    os.environ["AIRFLOW_HOME"] = str(SESSION_AIRFLOW_HOME)
+    os.environ["AIRFLOW_HOME"] = os.environ[_MADE_HOME] = str(SESSION_AIRFLOW_HOME)
     atexit.register(_remove_home, SESSION_AIRFLOW_HOME, os.getpid())
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
