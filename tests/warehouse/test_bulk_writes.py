@@ -287,3 +287,46 @@ def test_one_of_finds_any_string_and_only_those(warehouse_engine: Engine) -> Non
         by_id = s.scalars(select(Listing.sku).where(one_of(s, Listing.id, ids))).all()
     assert sorted(found) == sorted(odd)
     assert by_id == ["other"]
+
+
+def test_string_columns_reads_what_the_orm_reads_in_batches(warehouse_engine: Engine) -> None:
+    """The driver's cursor, bypassing SQLAlchemy's rows: every value (odd text, a null, a ``%``
+    that psycopg's placeholders must not swallow) comes back as the ORM reads it, across batches,
+    with an expanding IN and bound parameters in the statement; a column that is not text, whose
+    value SQLAlchemy would convert, is refused."""
+    import pyarrow as pa
+    import pytest
+
+    from listings_pipeline.warehouse.db import string_columns
+
+    odd = ["a%b", "%(x)s", "?", 'q"t', "ü€😀", "", "plain", "x\ty", "100%"]
+    with session_scope(warehouse_engine) as s:
+        transition_many(
+            s,
+            [
+                {
+                    "seller_id": SELLER,
+                    "marketplace_id": US,
+                    "sku": sku,
+                    "product_type": None if i == 2 else f"T{i}",
+                }
+                for i, sku in enumerate(odd)
+            ],
+            "test",
+            to_status="draft",
+        )
+    statement = (
+        select(Listing.sku, Listing.product_type)
+        .where(Listing.seller_id == SELLER, Listing.status.in_(["draft", "ready"]), Listing.sku != "plain")
+        .order_by(Listing.sku)
+    )
+    with session_scope(warehouse_engine) as s:
+        expected = [tuple(row) for row in s.execute(statement).all()]
+        batches = list(string_columns(s.connection(), statement, batch=4))
+        with pytest.raises(TypeError, match="text columns only"):
+            next(string_columns(s.connection(), select(Listing.id, Listing.sku)))
+    assert [len(skus) for skus, _ in batches] == [4, 4]
+    assert all(skus.type == pa.string() and types.type == pa.string() for skus, types in batches)
+    read = [pair for skus, types in batches for pair in zip(skus.to_pylist(), types.to_pylist(), strict=True)]
+    assert read == expected
+    assert len(expected) == len(odd) - 1 and (odd[2], None) in read

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from listings_pipeline.config import PipelineConfig
-from listings_pipeline.warehouse.db import session_scope
+from listings_pipeline.warehouse.db import session_scope, string_columns
 from listings_pipeline.warehouse.models import Listing, ListingStatus
 
 if TYPE_CHECKING:
@@ -74,27 +74,23 @@ def sku_text(frame: pd.DataFrame) -> pd.Series:
 
 def accepted_keys(engine: Engine, seller_id: str, marketplace_id: str) -> pa.Table:
     """The key of the row behind each listing Amazon holds exactly as we last made it: a table of
-    ``sku`` and ``key``, Arrow strings read 50,000 at a time (a branch may hold a million, and a
-    pandas index of them would make a Python string of each)."""
+    ``sku`` and ``key``, Arrow strings read 50,000 at a time through the driver's cursor (a branch
+    may hold a million, and a pandas index of them would make a Python string of each)."""
     import pyarrow as pa
 
     skus: list[Any] = []
     keys: list[Any] = []
     with session_scope(engine) as session:
-        result = session.execute(
-            select(Listing.sku, Listing.source_hash)
-            .where(
-                Listing.seller_id == seller_id,
-                Listing.marketplace_id == marketplace_id,
-                Listing.status.in_((ListingStatus.ACCEPTED.value, ListingStatus.LIVE.value)),
-                Listing.accepted_hash == Listing.payload_hash,
-                Listing.source_hash.is_not(None),
-            )
-            .execution_options(yield_per=50_000)
+        accepted = select(Listing.sku, Listing.source_hash).where(
+            Listing.seller_id == seller_id,
+            Listing.marketplace_id == marketplace_id,
+            Listing.status.in_((ListingStatus.ACCEPTED.value, ListingStatus.LIVE.value)),
+            Listing.accepted_hash == Listing.payload_hash,
+            Listing.source_hash.is_not(None),
         )
-        for rows in result.partitions():
-            skus.append(pa.array([row[0] for row in rows], type=pa.string()))
-            keys.append(pa.array([row[1] for row in rows], type=pa.string()))
+        for sku, key in string_columns(session.connection(), accepted):
+            skus.append(sku)
+            keys.append(key)
     return pa.table(
         {
             "sku": pa.chunked_array(skus, type=pa.string()),

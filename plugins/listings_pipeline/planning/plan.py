@@ -35,6 +35,7 @@ from listings_pipeline.warehouse.db import (
     make_engine,
     one_of,
     session_scope,
+    string_columns,
     warehouse_url,
 )
 from listings_pipeline.warehouse.lifecycle import LifecycleError
@@ -254,17 +255,11 @@ def _missing(engine: Engine, seller_id: str, marketplace_id: str, seen: pa.Chunk
 
     skus: list[Any] = []
     with session_scope(engine) as session:
-        result = (
-            session.connection()
-            .execution_options(yield_per=_LOOKUP_SKUS)
-            .execute(
-                select(Listing.sku).where(
-                    Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id
-                )
-            )
+        branch = select(Listing.sku).where(
+            Listing.seller_id == seller_id, Listing.marketplace_id == marketplace_id
         )
-        for rows in result.partitions():
-            skus.append(pa.array([row[0] for row in rows], type=pa.string()))
+        for (sku,) in string_columns(session.connection(), branch, _LOOKUP_SKUS):
+            skus.append(sku)
     listed = pa.chunked_array(skus, type=pa.string())
     missing = listed.filter(pc.invert(pc.is_in(listed, value_set=_array(seen))))
     return pd.Series(missing, dtype=pd.ArrowDtype(pa.string()))

@@ -35,6 +35,7 @@ from sqlalchemy import (
     Engine,
     Insert,
     MetaData,
+    String,
     Table,
     Text,
     any_,
@@ -291,6 +292,33 @@ def one_of(session: Session, column: Any, values: Sequence[str] | Sequence[int])
         func.json_each(bindparam(None, orjson.dumps(list(values)).decode(), type_=Text))
     )
     return column.in_(listed.scalar_subquery())
+
+
+def string_columns(
+    connection: Connection, statement: Select[*tuple[Any, ...]], batch: int = 50_000
+) -> Iterator[list[Any]]:
+    """The statement's rows as Arrow string arrays, one per selected column, ``batch`` rows at a
+    time, fetched through the driver's own cursor in the connection's transaction.
+
+    A branch's million listings (an incremental run's accepted keys, the SKUs a catalog no longer
+    names) took about 5 µs a row through SQLAlchemy's rows and the per-row Python that made columns
+    of them, and under 2 µs as the cursor's plain tuples transposed at once. Only text columns may
+    be read so: no result processing is skipped that would change a value (anything else raises)."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    for column in statement.selected_columns:
+        if not isinstance(column.type, String):
+            raise TypeError(f"string_columns reads text columns only, not {column.name} ({column.type})")
+    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    bound = [params[name] for name in compiled.positiontup or ()] if compiled.positional else params
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), bound)
+        while rows := cursor.fetchmany(batch):
+            yield [pa.array(values, type=pa.string()) for values in zip(*rows, strict=True)]
+    finally:
+        cursor.close()
 
 
 class _VarcharArray:
