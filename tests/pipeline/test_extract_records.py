@@ -337,6 +337,22 @@ def test_invalid_utf8_names_the_line_not_a_byte_offset(tmp_path: Path) -> None:
     assert "position" not in record.reason and "offset" not in record.reason
 
 
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_bad_byte_far_into_the_file_is_found_on_its_line(tmp_path: Path, compressed: bool) -> None:
+    """Lines are searched for bad bytes only once the decoder has met one: one deep in a large file
+    (decoded blocks after the first, in a plain and a gzipped file) is still found, on its line, and
+    so is one in a second file read after a clean one."""
+    good = "".join(f"G-{i},{US},title {i}\n" for i in range(5000))
+    data = (HEADER + good).encode() + f"B-1,{US},x\xfe y\n".encode("latin-1") + f"G-end,{US},z\n".encode()
+    clean = write(tmp_path / "clean.csv", (HEADER + good).encode())
+    assert extract(clean, tmp_path / "o1").clean
+    name = "c.csv.gz" if compressed else "c.csv"
+    snap = extract(write(tmp_path / name, data, gz=compressed), tmp_path / "o2")
+    record = one_rejected(snap)
+    assert (record.source_line, record.sku, record.rule) == (5002, "B-1", "extract.encoding")
+    assert kept(snap)[-1] == ("G-end", 5003) and len(kept(snap)) == 5001
+
+
 def test_the_declared_encoding_reads_the_same_bytes(tmp_path: Path) -> None:
     src = write(tmp_path / "c.csv", LATIN1)
     snap = extract({"path": str(src), "encoding": "cp1252"}, tmp_path / "o")
@@ -478,3 +494,19 @@ def test_bad_records_are_recorded_by_the_claiming_branch_only(tmp_path: Path) ->
         (us.rows_read, us.defect_rows, us.clean) == (ca.rows_read, ca.defect_rows, ca.clean) == (10, 5, False)
     )
     assert us.row_count + ca.row_count + us.defect_rows == us.rows_read
+
+
+@pytest.mark.parametrize("run_size", [2, 1000])
+def test_seller_skus_leave_out_what_cannot_be_written_one_a_line(tmp_path: Path, run_size: int) -> None:
+    """The spool checks its SKUs all at once and looks at each only when one of them is unwritable:
+    spilled runs (``run_size`` 2) and the last, in-memory one alike keep every other SKU."""
+    spool = extract_module._SkuSpool(tmp_path / "spool", run_size=run_size)
+    spool.update(["B", "a\nb", "A"])
+    spool.update(["C", "line\u2028sep", "bad\udcff"])
+    spool.update(["D"])
+    out = tmp_path / "skus.txt"
+    with extract_module._AtomicTextFile(out) as text:
+        spool.write_to(text)
+        text.seal()
+        text.install()
+    assert out.read_text(encoding="utf-8").split("\n") == ["A", "B", "C", "D", ""]

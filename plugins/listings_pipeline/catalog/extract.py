@@ -44,6 +44,7 @@ functions, so DAG files can import this module at parse time.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import fnmatch
@@ -723,6 +724,26 @@ def _output_columns(
 
 # undecodable bytes, as errors="surrogateescape" turns them into text
 _BAD_BYTES = re.compile("[\udc80-\udcff]")
+
+
+class _DecodeErrors:
+    """How many undecodable byte runs any CSV read so far met: ``surrogateescape`` that also counts.
+
+    Only a line decoded after the count moved can hold a surrogate, so a reader searches its lines
+    for them only from then on (a search per line was a twentieth of a million-row extract). The
+    count is shared by every file read in the process: another file's bad bytes only make a reader
+    search more, never less."""
+
+    seen = 0
+
+    @classmethod
+    def escape(cls, err: UnicodeError) -> tuple[str | bytes, int]:
+        cls.seen += 1
+        return codecs.lookup_error("surrogateescape")(err)
+
+
+_ESCAPE_BAD_BYTES = "listings-pipeline-surrogateescape"
+codecs.register_error(_ESCAPE_BAD_BYTES, _DecodeErrors.escape)
 # what no SKU can hold: a line break (seller_skus.txt is one SKU a line) or an undecodable byte
 _NOT_A_SKU = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029\ud800-\udfff]")
 
@@ -976,7 +997,7 @@ class _SkuSpool:
         self.scratch.mkdir(exist_ok=True)
         path = self.scratch / f"run-{uuid.uuid4().hex}"
         with open(path, "w", encoding="utf-8", newline="\n") as fh:
-            fh.writelines(sku + "\n" for sku in sorted(self._pending) if _NOT_A_SKU.search(sku) is None)
+            fh.writelines(sku + "\n" for sku in _writable(sorted(self._pending)))
         self._pending = set()
         self._runs.append(path)
         if len(self._runs) >= self._MAX_RUNS:
@@ -1000,8 +1021,16 @@ class _SkuSpool:
                     previous = sku
 
     def write_to(self, out: _AtomicTextFile) -> None:
-        last = sorted(s for s in self._pending if _NOT_A_SKU.search(s) is None)
+        last = _writable(sorted(self._pending))
         out.write_lines(self._merged(last))
+
+
+def _writable(skus: list[str]) -> list[str]:
+    """The SKUs that can be written one a line: searched all at once first, since one of them
+    only rarely holds a line break or a bad byte."""
+    if _NOT_A_SKU.search("".join(skus)) is None:
+        return skus
+    return [sku for sku in skus if _NOT_A_SKU.search(sku) is None]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1153,9 +1182,9 @@ class _FileInput(_Input):
             gzipped = fh.read(2) == b"\x1f\x8b"
         if gzipped:
             return gzip.open(
-                self.file.path, "rt", encoding=self.src.encoding, errors="surrogateescape", newline=""
+                self.file.path, "rt", encoding=self.src.encoding, errors=_ESCAPE_BAD_BYTES, newline=""
             )
-        return open(self.file.path, encoding=self.src.encoding, errors="surrogateescape", newline="")
+        return open(self.file.path, encoding=self.src.encoding, errors=_ESCAPE_BAD_BYTES, newline="")
 
     def _csv_chunks(self) -> Iterator[_Chunk]:
         return self._csv_records(self.columns, chunk_rows=self.chunk_rows)
@@ -1481,6 +1510,7 @@ class _LineFeed:
     def __init__(self, fh: IO[str]) -> None:
         self._readline = fh.readline
         self._pushback: deque[str] = deque()
+        self._clean_while = _DecodeErrors.seen  # no line can hold a bad byte while the count is this
         self.next_no = 1  # the number of the next line handed out
         self.first_no = 1  # the current record's first line
         self.lines: list[str] = []  # the current record's lines
@@ -1521,7 +1551,11 @@ class _LineFeed:
                 self.flagged = True
         self.lines.append(text)
         self.size += len(text)
-        if _BAD_BYTES.search(text) is not None and self.bad_bytes_line is None:
+        if (
+            _DecodeErrors.seen != self._clean_while
+            and self.bad_bytes_line is None
+            and _BAD_BYTES.search(text) is not None
+        ):
             self.bad_bytes_line = self.next_no
             self.flagged = True
         self.next_no += 1
@@ -1802,7 +1836,7 @@ class _AtomicParquetWriter:
         n = len(rows)
         by_name = dict(zip(header, zip(*rows, strict=True), strict=True))
         arrays = [
-            pa.array([v or None for v in by_name[c]], type=pa.string())  # "" -> null
+            _empty_as_null(pa.array(by_name[c], type=pa.string()))
             if c in by_name
             else pa.nulls(n, type=pa.string())
             for c in self.columns
@@ -1884,6 +1918,17 @@ class _AtomicTextFile:
     def install(self) -> None:
         os.replace(self._tmp, self.target)
         self._installed = True
+
+
+def _empty_as_null(array: Any) -> Any:
+    """An empty cell becomes null (see the module docstring), in Arrow: a Python ``v or None`` per
+    cell was a tenth of a million-row extract."""
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    empty = pc.equal(pc.binary_length(array), 0)
+    if not pc.any(empty).as_py():
+        return array
+    return pc.if_else(empty, None, array)
 
 
 def _arrow() -> tuple[Any, Any]:
