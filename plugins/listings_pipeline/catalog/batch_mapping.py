@@ -289,7 +289,7 @@ def _fast_messages(
     ]
     good &= np.logical_or.reduce(present)  # a row with no attribute is the per-row path's error
     if validator is not None:
-        good &= _root_passes(validator, names, built, groups, present, rows)
+        good &= _root_passes(validator, names, built, groups, present)
     messages: dict[int, dict[str, Any]] = {}
     requirements = mapping.requirements
     product_type = mapping.product_type
@@ -308,7 +308,7 @@ def _fast_messages(
 
 
 def _root_passes(
-    validator: Any, names: list[str], built: list[list[Any]], groups: list[Any], present: list[Any], rows: Any
+    validator: Any, names: list[str], built: list[list[Any]], groups: list[Any], present: list[Any]
 ) -> Any:
     """Whether each row passes the schema's root rules, asked once per distinct combination of which
     attributes the row has and the values of the attributes the rules name."""

@@ -594,22 +594,31 @@ def test_invalid_message_without_callback_fails_and_cleans_up(tmp_path: Path) ->
     assert list(tmp_path.iterdir()) == []  # two finished documents and a partial one were removed
 
 
-def test_nothing_is_dropped_silently(tmp_path: Path) -> None:
+@pytest.mark.parametrize("as_lines", [False, True], ids=["dicts", "sorted-json-lines"])
+def test_nothing_is_dropped_silently(tmp_path: Path, as_lines: bool) -> None:
+    """Messages given as dicts and as SortedJson lines are checked alike: each invalid one goes to
+    ``on_invalid`` (or raises without it), every other one is written."""
     messages = all_kinds(200)
     bad_positions = {3, 50, 51, 199}
     for i in bad_positions:
         messages[i] = {**messages[i], "operationType": "PATCH", "attributes": ATTRS}
+    messages[60] = {**messages[60], "messageId": 5}
+    given: list[Any] = (
+        [SortedJson(orjson.dumps(m, option=orjson.OPT_SORT_KEYS)) for m in messages] if as_lines else messages
+    )
     rejected: list[str] = []
     documents = build_feed_documents(
         SELLER,
-        messages,
+        given,
         tmp_path,
         limits=FeedLimits(max_messages=30),
         on_invalid=lambda m, r: rejected.append(m["sku"]),
     )
     written = [sku for d in documents for sku in d.message_index().values()]
-    assert sorted(rejected) == sorted(messages[i]["sku"] for i in bad_positions)
+    assert sorted(rejected) == sorted(messages[i]["sku"] for i in {*bad_positions, 60})
     assert sorted(written + rejected) == sorted(m["sku"] for m in messages)
+    with pytest.raises(InvalidFeedMessage, match="MIX-00003"):
+        build_feed_documents(SELLER, given, tmp_path / "strict")
 
 
 def test_validate_false_skips_rules_but_not_the_essentials(tmp_path: Path) -> None:
@@ -942,25 +951,3 @@ def test_a_line_not_as_orjson_writes_it_is_serialised_again(tmp_path: Path) -> N
     (as_dicts,) = build_feed_documents(SELLER, messages, tmp_path / "dicts")
     (as_lines,) = build_feed_documents(SELLER, lines, tmp_path / "lines")
     assert as_dicts.path.read_bytes() == as_lines.path.read_bytes()
-
-
-def test_sorted_json_lines_are_checked_like_messages(tmp_path: Path) -> None:
-    messages = all_kinds(200)
-    bad_positions = {3, 50, 51, 199}
-    for i in bad_positions:
-        messages[i] = {**messages[i], "operationType": "PATCH", "attributes": ATTRS}
-    messages[60] = {**messages[60], "messageId": 5}
-    lines = [SortedJson(orjson.dumps(m, option=orjson.OPT_SORT_KEYS)) for m in messages]
-    rejected: list[str] = []
-    documents = build_feed_documents(
-        SELLER,
-        lines,
-        tmp_path,
-        limits=FeedLimits(max_messages=30),
-        on_invalid=lambda m, r: rejected.append(m["sku"]),
-    )
-    written = [sku for d in documents for sku in d.message_index().values()]
-    assert sorted(rejected) == sorted(messages[i]["sku"] for i in {*bad_positions, 60})
-    assert sorted(written + rejected) == sorted(m["sku"] for m in messages)
-    with pytest.raises(InvalidFeedMessage, match="MIX-00003"):
-        build_feed_documents(SELLER, lines, tmp_path / "strict")
