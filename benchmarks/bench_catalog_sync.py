@@ -356,7 +356,8 @@ def _measure(rows: int, args: argparse.Namespace) -> bool:
             env.update(_connection_env(sandbox_url))
             common = ["--config", str(config)]
             run_variant("benchmarks.bench_catalog_sync", "warm", common, env)
-            full = _run_steps(str(config), "bench__full", env, args.profile, args.workers)
+            profile_full = args.profile if args.profile_run == "full" else None
+            full = _run_steps(str(config), "bench__full", env, profile_full, args.workers)
             _print_run(rows, "full", full)
             good = rows - catalog.bad
             result = full.result
@@ -388,7 +389,8 @@ def _measure(rows: int, args: argparse.Namespace) -> bool:
                 changed = write_catalog(
                     tmp / "catalog.csv", rows, bad_every=args.bad_every, reprice_every=100
                 )
-                again = _run_steps(str(config), "bench__incr", env, None, args.workers)
+                profile_again = args.profile if args.profile_run == "incremental" else None
+                again = _run_steps(str(config), "bench__incr", env, profile_again, args.workers)
                 _print_run(rows, "incremental", again)
                 share = again.result["seconds"] / result["seconds"]
                 sent = again.result["sent"]
@@ -429,6 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--profile", choices=STEPS, help="print cProfile's top functions of this step (stderr)"
+    )
+    parser.add_argument(
+        "--profile-run",
+        choices=("full", "incremental"),
+        default="full",
+        help="the run whose step --profile profiles (incremental needs --incremental)",
     )
     parser.add_argument("--worker", choices=("warm", "step", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
