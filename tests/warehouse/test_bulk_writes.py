@@ -322,7 +322,12 @@ def test_string_columns_reads_what_the_orm_reads_in_batches(warehouse_engine: En
     )
     with session_scope(warehouse_engine) as s:
         expected = [tuple(row) for row in s.execute(statement).all()]
-        batches = list(string_columns(s.connection(), statement, batch=4))
+        reading = string_columns(s.connection(), statement, batch=4)
+        batches = [next(reading)]
+        if warehouse_engine.dialect.name == "postgresql":  # rows come from the server batch by batch
+            open_cursors = "SELECT count(*) FROM pg_cursors WHERE name LIKE 'string_columns_%%'"
+            assert s.connection().exec_driver_sql(open_cursors).scalar_one() == 1
+        batches += list(reading)
         with pytest.raises(TypeError, match="text columns only"):
             next(string_columns(s.connection(), select(Listing.id, Listing.sku)))
     assert [len(skus) for skus, _ in batches] == [4, 4]

@@ -312,7 +312,11 @@ def string_columns(
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
     bound = [params[name] for name in compiled.positiontup or ()] if compiled.positional else params
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver: Any = connection.connection.driver_connection
+    # PostgreSQL: a server-side (named) cursor, or psycopg would take the whole result at execute;
+    # sqlite3 steps through its statement as rows are fetched anyway
+    postgresql = connection.dialect.name == "postgresql"
+    cursor = driver.cursor(name=f"string_columns_{uuid.uuid4().hex[:12]}") if postgresql else driver.cursor()
     try:
         cursor.execute(str(compiled), bound)
         while rows := cursor.fetchmany(batch):
