@@ -213,3 +213,18 @@ def test_the_mask_skips_a_row_only_when_its_sku_is_single_named_and_its_key_is_t
     assert unchanged_rows(skus, keys, accepted).tolist() == [True, False, False, False, False, False]
     empty = pa.table({"sku": pa.array([], pa.string()), "key": pa.array([], pa.string())})
     assert unchanged_rows(skus, keys, empty).tolist() == [False] * 6
+
+
+@pytest.mark.parametrize("rows_per_array", [1, 3, 1_000_000])
+def test_row_keys_are_the_recipe_and_each_hash_in_hex(rows_per_array: int) -> None:
+    """The keys built from NumPy bytes are exactly ``f"{recipe}{hash:016x}"``, at the extremes of
+    64 bits and across the arrays they are cut into; none for no rows."""
+    import numpy as np
+
+    from listings_pipeline.catalog.unchanged import _hex_keys
+
+    recipe = "0123456789abcdef0123456789abcdef"
+    hashes = np.array([0, 1, 2**64 - 1, 0x0123456789ABCDEF, 2**63, 255], dtype=np.uint64)
+    keys = _hex_keys(recipe, hashes, rows_per_array=rows_per_array)
+    assert keys.to_pylist() == [f"{recipe}{int(h):016x}" for h in hashes]
+    assert _hex_keys(recipe, hashes[:0]).to_pylist() == []

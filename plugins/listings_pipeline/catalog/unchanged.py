@@ -59,9 +59,29 @@ def row_keys(frame: pd.DataFrame, recipe: str) -> pd.Series:
 
     cells = frame[sorted(c for c in frame.columns if c not in _POSITION_COLUMNS)]
     hashes = pd.util.hash_pandas_object(cells, index=False).to_numpy()
-    # Arrow strings: a million keys as Python objects would be a hundred MiB
-    keys = pa.array([f"{recipe}{h:016x}" for h in hashes.tolist()], type=pa.string())
+    keys = _hex_keys(recipe, hashes)
     return pd.Series(keys, index=frame.index, dtype=pd.ArrowDtype(pa.string()))
+
+
+def _hex_keys(recipe: str, hashes: Any, rows_per_array: int = 1_000_000) -> Any:
+    """``recipe`` followed by each 64-bit hash in 16 lower-case hex digits, as Arrow strings built from
+    NumPy bytes: a million Python f-strings were 0.8 s of a split, this is a tenth of that (and a
+    million keys as Python objects would be a hundred MiB)."""
+    import numpy as np
+    import pyarrow as pa
+
+    prefix = np.frombuffer(recipe.encode("ascii"), dtype=np.uint8)
+    width = len(prefix) + 16
+    arrays = []
+    for start in range(0, len(hashes), rows_per_array):  # int32 offsets: bounded arrays
+        part = np.asarray(hashes[start : start + rows_per_array], dtype=np.uint64)
+        n = len(part)
+        digits = np.frombuffer(part.astype(">u8").tobytes().hex().encode("ascii"), dtype=np.uint8)
+        data = np.concatenate([np.broadcast_to(prefix, (n, len(prefix))), digits.reshape(n, 16)], axis=1)
+        offsets = np.arange(n + 1, dtype=np.int32) * width
+        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data))]
+        arrays.append(pa.Array.from_buffers(pa.string(), n, buffers))
+    return pa.chunked_array(arrays, type=pa.string())
 
 
 def sku_text(frame: pd.DataFrame) -> pd.Series:
