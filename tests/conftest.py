@@ -35,14 +35,17 @@ def _remove_home(home: Path, owner_pid: int) -> None:
 # and no example DAGs. Set before any test module imports Airflow. A home the user set is theirs and
 # stays. The one made here goes at exit (atexit rather than a session hook, so that a script that
 # imports this module outside pytest does not leave one behind either). Each pytest-xdist worker
-# inherits the environment of the process that started it, home included: a home this module made
-# (marked in _MADE_HOME) is never taken as the user's, so every worker makes its own, since two
-# processes creating one metadata database collide.
-_MADE_HOME = "SPAPI_TESTS_MADE_AIRFLOW_HOME"
+# inherits the environment of the process that started it, home included, and two processes
+# creating one metadata database collide: so a home made here records whose it is (_HOME_OF: the
+# xdist worker, "" outside xdist), and a worker given another's makes its own. A process a test
+# starts (a spawned pool, a subprocess) has its parent's worker id and keeps its parent's home.
+_HOME_OF = "SPAPI_TESTS_AIRFLOW_HOME_OF"
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 SESSION_AIRFLOW_HOME: Path | None = None
-if "AIRFLOW_HOME" not in os.environ or os.environ.get(_MADE_HOME) == os.environ["AIRFLOW_HOME"]:
+if "AIRFLOW_HOME" not in os.environ or os.environ.get(_HOME_OF, _WORKER) != _WORKER:
     SESSION_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="spapi-airflow-home-"))
-    os.environ["AIRFLOW_HOME"] = os.environ[_MADE_HOME] = str(SESSION_AIRFLOW_HOME)
+    os.environ["AIRFLOW_HOME"] = str(SESSION_AIRFLOW_HOME)
+    os.environ[_HOME_OF] = _WORKER
     atexit.register(_remove_home, SESSION_AIRFLOW_HOME, os.getpid())
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))

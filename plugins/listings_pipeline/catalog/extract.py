@@ -724,6 +724,8 @@ def _output_columns(
 
 # undecodable bytes, as errors="surrogateescape" turns them into text
 _BAD_BYTES = re.compile("[\udc80-\udcff]")
+# what no SKU can hold: a line break (seller_skus.txt is one SKU a line) or an undecodable byte
+_NOT_A_SKU = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029\ud800-\udfff]")
 
 
 class _DecodeErrors:
@@ -744,8 +746,6 @@ class _DecodeErrors:
 
 _ESCAPE_BAD_BYTES = "listings-pipeline-surrogateescape"
 codecs.register_error(_ESCAPE_BAD_BYTES, _DecodeErrors.escape)
-# what no SKU can hold: a line break (seller_skus.txt is one SKU a line) or an undecodable byte
-_NOT_A_SKU = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029\ud800-\udfff]")
 
 
 @dataclass
