@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -295,7 +296,6 @@ def test_string_columns_reads_what_the_orm_reads_in_batches(warehouse_engine: En
     with an expanding IN and bound parameters in the statement; a column that is not text, whose
     value SQLAlchemy would convert, is refused."""
     import pyarrow as pa
-    import pytest
 
     from listings_pipeline.warehouse.db import string_columns
 
