@@ -238,9 +238,60 @@ def _floor(documents: list[str]) -> dict[str, Any]:
     return {"seconds": spent, "messages": messages, "bytes": size}
 
 
+#: what plan writes, read back after the run: its new listings, their payloads, and its events
+_PLANNED = "(SELECT listing_id FROM listing_events WHERE cause = 'plan')"
+_PLAN_WRITES = (
+    ("listings", f"WHERE id IN {_PLANNED}"),
+    ("listing_payloads", f"WHERE listing_id IN {_PLANNED}"),
+    ("listing_events", "WHERE cause = 'plan'"),
+)
+
+
+def _warehouse_floor(source: str, target: Path) -> dict[str, Any]:
+    """The rows a plan wrote into the warehouse (``source``, SQLite), inserted again with nothing
+    else into a new warehouse of the same schema and settings: bare DB-API executemany calls, one
+    transaction, the commit included. Only the inserts and the commit are timed, not reading the
+    rows back. What storing a plan's writes costs SQLite itself, which no code of ours can go below."""
+    import sqlite3
+
+    from listings_pipeline.warehouse import db
+
+    url = f"sqlite:///{target}"
+    db.upgrade(url)
+    _register_seller(url)
+    read = sqlite3.connect(f"file:{source.removeprefix('sqlite:///')}?mode=ro", uri=True)
+    engine = db.make_engine(url)
+    spent: dict[str, float] = {}
+    rows = 0
+    try:
+        with engine.connect() as connection:
+            driver: Any = connection.connection.driver_connection
+            driver.execute("BEGIN IMMEDIATE")
+            for table, where in _PLAN_WRITES:
+                cursor = read.execute(f"SELECT * FROM {table} {where}")
+                names = ", ".join(d[0] for d in cursor.description)
+                marks = ", ".join("?" for _ in cursor.description)
+                statement = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+                spent[table] = 0.0
+                while batch := cursor.fetchmany(5000):
+                    began = time.perf_counter()
+                    driver.executemany(statement, batch)
+                    spent[table] += time.perf_counter() - began
+                    rows += len(batch)
+            began = time.perf_counter()
+            driver.execute("COMMIT")
+            spent["commit"] = time.perf_counter() - began
+    finally:
+        read.close()
+        engine.dispose()
+    return {"seconds": sum(spent.values()), "rows": rows, "parts": spent}
+
+
 def worker(variant: str, args: argparse.Namespace) -> None:
     if variant == "floor":
         result = _floor(json.loads(Path(args.documents).read_text()))
+    elif variant == "warehouse-floor":
+        result = _warehouse_floor(args.warehouse, Path(args.floor_db))
     elif variant == "warm":
         result = _warm_schema_cache(args.config)
     else:
@@ -374,6 +425,19 @@ def _measure(rows: int, args: argparse.Namespace) -> bool:
                 f"  floor (orjson.dumps of the {floor['messages']:,} messages): {floor['seconds']:.2f} s; "
                 f"ours/floor {result['seconds'] / max(floor['seconds'], 1e-9):.0f}x"
             )
+            if warehouse.startswith("sqlite"):
+                stored = run_variant(
+                    "benchmarks.bench_catalog_sync",
+                    "warehouse-floor",
+                    ["--warehouse", warehouse, "--floor-db", str(tmp / "floor.db")],
+                ).result
+                plan_seconds = result["steps"]["plan"]
+                print(
+                    f"  warehouse floor (the {stored['rows']:,} rows plan wrote, inserted again by bare "
+                    f"sqlite3 calls, commit included): {stored['seconds']:.1f} s "
+                    f"({', '.join(f'{part} {t:.1f}' for part, t in stored['parts'].items())}); "
+                    f"plan/floor {plan_seconds / max(stored['seconds'], 1e-9):.1f}x"
+                )
             budget = TARGET_SECONDS_PER_MILLION * rows / 1_000_000
             time_ok = result["seconds"] < budget
             rss_ok = full.peak_rss_bytes < TARGET_RSS_BYTES
@@ -438,7 +502,10 @@ def main(argv: list[str] | None = None) -> int:
         default="full",
         help="the run whose step --profile profiles (incremental needs --incremental)",
     )
-    parser.add_argument("--worker", choices=("warm", "step", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", choices=("warm", "step", "floor", "warehouse-floor"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--floor-db", help=argparse.SUPPRESS)
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
     parser.add_argument("--branch", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
