@@ -432,11 +432,16 @@ def _measure(rows: int, args: argparse.Namespace) -> bool:
                     ["--warehouse", warehouse, "--floor-db", str(tmp / "floor.db")],
                 ).result
                 plan_seconds = result["steps"]["plan"]
+                # a listing, its payload and its first event for each message sent: else the floor
+                # measured other rows than plan's, and its ratio would mean nothing
+                whole = stored["rows"] == 3 * result["sent"]
+                ok &= whole
                 print(
                     f"  warehouse floor (the {stored['rows']:,} rows plan wrote, inserted again by bare "
                     f"sqlite3 calls, commit included): {stored['seconds']:.1f} s "
                     f"({', '.join(f'{part} {t:.1f}' for part, t in stored['parts'].items())}); "
-                    f"plan/floor {plan_seconds / max(stored['seconds'], 1e-9):.1f}x"
+                    f"plan/floor {plan_seconds / max(stored['seconds'], 1e-9):.1f}x; "
+                    f"3 rows per message sent {verdict(whole)}"
                 )
             budget = TARGET_SECONDS_PER_MILLION * rows / 1_000_000
             time_ok = result["seconds"] < budget
