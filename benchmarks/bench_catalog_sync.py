@@ -25,6 +25,9 @@ end).
   it was sent, one good row in 100 gets a new price, and the same steps run again;
 * ``floor``: bare ``orjson.dumps`` of the messages ``full`` built, one by one: what writing the
   messages costs with no checking at all. Ours/floor says how far the pipeline is from it.
+* ``warehouse floor`` (SQLite): the rows ``full``'s plan wrote (listings, payloads, events) inserted
+  again into a new warehouse by bare ``sqlite3`` calls in one transaction: what storing them costs
+  SQLite itself. Plan/floor says how much of the plan step is ours.
 
 Targets (issue #13, 2 cores): 1M rows end to end in 60 s (budget scales with ``--rows``), peak
 RSS under 1 GiB, the incremental run at most a fifth of the full one and sending at most 1.05x
@@ -238,7 +241,8 @@ def _floor(documents: list[str]) -> dict[str, Any]:
     return {"seconds": spent, "messages": messages, "bytes": size}
 
 
-#: what plan writes, read back after the run: its new listings, their payloads, and its events
+#: what plan writes, read back after the run: its new listings (as build left them: one hash more,
+#: ``submitted_hash``), their payloads, and its events
 _PLANNED = "(SELECT listing_id FROM listing_events WHERE cause = 'plan')"
 _PLAN_WRITES = (
     ("listings", f"WHERE id IN {_PLANNED}"),
