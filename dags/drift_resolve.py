@@ -30,7 +30,7 @@ from airflow.sdk import Param, dag, task
 
 from listings_pipeline.forms.choices import form_choices
 from listings_pipeline.forms.shared import config_path_field, pick_one, seller_field, skus_field
-from listings_pipeline.from_amazon.drift_actions import DriftResolution
+from listings_pipeline.from_amazon.drift_resolution import DriftResolution
 from listings_pipeline.json_types import JsonObject
 from listings_pipeline.schedules import manual_retries
 from listings_pipeline.to_amazon.resubmit import FEED_SYNC_DAG_ID, FeedSyncConf

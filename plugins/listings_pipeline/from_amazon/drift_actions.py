@@ -31,11 +31,12 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Literal, TypedDict
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import select
 
-from listings_pipeline.forms.drift import DriftAction, DriftRequest
+from listings_pipeline.forms.drift import DriftRequest
+from listings_pipeline.from_amazon.drift_resolution import DriftResolution, SkuOutcome, SkuResult
 from listings_pipeline.to_amazon.offer_patches import OfferWrite, StockWrite, Written
 from listings_pipeline.to_amazon.offer_state import write as write_offer
 from listings_pipeline.to_amazon.resubmit import NARROW_PARAM, FeedSyncConf
@@ -61,29 +62,6 @@ ACTOR_PREFIX: Final = "drift_resolve"
 #: Listings whose catalog version can go to Amazon again by a narrowed sync.
 RESENDABLE: Final = frozenset({L.ACCEPTED, L.LIVE, L.INVALID, L.DEAD_LETTERED})
 ON_ITS_WAY: Final = frozenset({L.READY, L.SUBMITTED})
-SkuOutcome = Literal["resubmitted", "accepted", "skipped"]
-
-
-class SkuResult(TypedDict):
-    """What became of one SKU's open drift (its kinds), with the reason when skipped."""
-
-    sku: str
-    kinds: list[str]
-    outcome: SkuOutcome
-    detail: str | None
-
-
-class DriftResolution(TypedDict):
-    """The run's result: the XCom of ``resolve`` and what ``outcome`` judges."""
-
-    seller_id: str
-    marketplace_id: str
-    action: DriftAction
-    results: list[SkuResult]
-    resubmitted: int
-    accepted: int
-    skipped: int
-    feed_syncs: list[FeedSyncConf]
 
 
 def _open_drift(session: Session, request: DriftRequest) -> dict[str, list[ListingDrift]]:

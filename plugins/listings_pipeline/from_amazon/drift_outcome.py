@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TypedDict
 from listings_pipeline.outcome import MARK, NOTE_LIMIT
 
 if TYPE_CHECKING:
-    from listings_pipeline.from_amazon.drift_actions import DriftResolution
+    from listings_pipeline.from_amazon.drift_resolution import DriftResolution
     from listings_pipeline.from_amazon.reconcile import DriftTotals
     from listings_pipeline.run_notes import PushesXCom
 
